@@ -1,0 +1,1 @@
+//! The local emulator of the Workspace tag API (design §7).

@@ -1,0 +1,65 @@
+//! The observed state: the desktops of one project and the tags they carry now, as read from the
+//! Workspace API (or the emulator). Plain data; no I/O here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tags::Tags;
+
+/// One desktop as the list API reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desktop {
+    pub id: String,
+    /// `computer_name`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default = "default_status")]
+    pub status: String,
+    #[serde(default)]
+    pub tags: Tags,
+}
+
+fn default_status() -> String {
+    "ACTIVE".to_string()
+}
+
+/// The desktops of one project, indexed by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    desktops: BTreeMap<String, Desktop>,
+}
+
+impl Inventory {
+    pub fn new(desktops: impl IntoIterator<Item = Desktop>) -> Self {
+        Inventory { desktops: desktops.into_iter().map(|d| (d.id.clone(), d)).collect() }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Desktop> {
+        self.desktops.get(id)
+    }
+
+    /// Desktops sorted by id.
+    pub fn iter(&self) -> impl Iterator<Item = &Desktop> {
+        self.desktops.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.desktops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.desktops.is_empty()
+    }
+
+    pub fn insert(&mut self, desktop: Desktop) {
+        self.desktops.insert(desktop.id.clone(), desktop);
+    }
+}
+
+impl FromIterator<Desktop> for Inventory {
+    fn from_iter<I: IntoIterator<Item = Desktop>>(iter: I) -> Self {
+        Inventory::new(iter)
+    }
+}

@@ -1,0 +1,16 @@
+//! desktag: reconcile the tags of Huawei Cloud Workspace desktops with YAML manifests kept in git.
+//!
+//! The pipeline is a chain of values — manifests → desired state, + inventory → plan → render →
+//! apply → report — with I/O only at the edges: `manifest::load` reads files, `api::Client` speaks
+//! HTTP, `apply` schedules writes, and the binary owns stdout, stderr and the exit code.
+
+pub mod api;
+pub mod diagnostic;
+pub mod emulator;
+pub mod inventory;
+pub mod manifest;
+pub mod plan;
+pub mod secret;
+pub mod render;
+pub mod report;
+pub mod tags;

@@ -1,0 +1,85 @@
+//! The validated manifest: what the loader hands to resolution and planning. Every piece keeps
+//! where it came from, so later stages (conflicts, warnings) can name file:line:col.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::Location;
+use crate::tags::{TagKey, TagValue};
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub location: Location,
+}
+
+/// All documents of all manifest files, in load order (files sorted by path, documents in file
+/// order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub documents: Vec<Document>,
+}
+
+/// One YAML document (`version: 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// Where the document starts.
+    pub location: Location,
+    pub project_id: Option<Sourced<String>>,
+    /// Tags for every desktop this document selects (lowest precedence).
+    pub defaults: BTreeMap<TagKey, Sourced<TagValue>>,
+    /// Globs over tag keys that desktag never changes or prunes.
+    pub ignore_keys: Vec<Sourced<String>>,
+    pub desktops: Vec<Entry>,
+}
+
+/// One item of `desktops:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub selector: Selector,
+    /// Where the entry (its `id:`/`name:` line) is.
+    pub location: Location,
+    pub tags: BTreeMap<TagKey, Sourced<TagValue>>,
+    /// Keys that must not exist, with where each was written.
+    pub absent: BTreeMap<TagKey, Location>,
+}
+
+/// How an entry selects desktops. Precedence: `Id` > `Name` > `Glob` > document defaults.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Selector {
+    Id(String),
+    /// An exact computer name.
+    Name(String),
+    /// A computer-name pattern with `*` and/or `?`.
+    Glob(String),
+}
+
+impl Selector {
+    /// Classifies a `name:` value: a glob if it contains `*` or `?`, else exact.
+    pub fn from_name(name: String) -> Selector {
+        if name.contains(['*', '?']) {
+            Selector::Glob(name)
+        } else {
+            Selector::Name(name)
+        }
+    }
+
+    /// Higher wins: id 3, name 2, glob 1 (defaults are 0).
+    pub fn precedence(&self) -> u8 {
+        match self {
+            Selector::Id(_) => 3,
+            Selector::Name(_) => 2,
+            Selector::Glob(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selector::Id(id) => write!(f, "id `{id}`"),
+            Selector::Name(name) => write!(f, "name `{name}`"),
+            Selector::Glob(glob) => write!(f, "name glob `{glob}`"),
+        }
+    }
+}

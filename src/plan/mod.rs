@@ -1,0 +1,151 @@
+//! The pure planner (design §3): resolve manifest selectors against the inventory into each
+//! desktop's wanted state, then compare wanted with current into a `Plan` of ordered changes or a
+//! blocked reason. No I/O, no clock, no randomness: the same inputs always give the same plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tags::{Tags, DEFAULT_MAX_TAGS};
+
+/// What the user asked for beyond the manifests (`--prune`, `--ignore-key`, `--max-tags`,
+/// `--target`, `--strict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub max_tags: usize,
+    pub prune: bool,
+    /// Key globs from `--ignore-key`; the manifests' `ignore_keys` are added to these.
+    pub ignore_keys: Vec<String>,
+    /// `--target`: when non-empty, only these desktop ids are planned.
+    pub targets: BTreeSet<String>,
+    /// Unmatched selectors are errors instead of warnings.
+    pub strict: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_tags: DEFAULT_MAX_TAGS,
+            prune: false,
+            ignore_keys: Vec::new(),
+            targets: BTreeSet::new(),
+            strict: false,
+        }
+    }
+}
+
+/// One desktop's wanted state after selector resolution and precedence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Wanted {
+    pub desktop_id: String,
+    pub tags: BTreeMap<String, String>,
+    pub absent: BTreeSet<String>,
+}
+
+/// The plan document (design §6, `format_version: 1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub project_id: String,
+    pub endpoint: String,
+    pub max_tags: usize,
+    pub prune: bool,
+    /// True when any desktop has changes.
+    pub has_changes: bool,
+    /// Sorted by desktop id.
+    pub desktops: Vec<DesktopPlan>,
+    pub summary: Summary,
+    /// Rendered warnings from resolution (unmatched selectors, ignored-but-wanted keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesktopStatus {
+    Change,
+    Unchanged,
+    Blocked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesktopPlan {
+    pub desktop_id: String,
+    /// Computer name; empty when the desktop was not found.
+    pub name: String,
+    pub status: DesktopStatus,
+    /// Why the desktop is blocked, with the numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The tags the desktop had when the plan was made (also the staleness fingerprint).
+    pub current: Tags,
+    /// Deletes, then overwrites, then creates; each group sorted by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// Current keys that are kept but not managed by the manifests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmanaged: Vec<String>,
+    /// Current keys that match an ignore glob or are system tags; never touched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+}
+
+/// One API call's worth of change.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Change {
+    Delete { key: String, old: String },
+    Overwrite { key: String, old: String, value: String },
+    Create { key: String, value: String },
+}
+
+impl Change {
+    pub fn key(&self) -> &str {
+        match self {
+            Change::Delete { key, .. } | Change::Overwrite { key, .. } | Change::Create { key, .. } => key,
+        }
+    }
+
+    /// `delete`, `overwrite` or `create`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Change::Delete { .. } => "delete",
+            Change::Overwrite { .. } => "overwrite",
+            Change::Create { .. } => "create",
+        }
+    }
+
+    /// Applies this change to a tag map (what the service does on success).
+    pub fn apply_to(&self, tags: &mut Tags) {
+        match self {
+            Change::Delete { key, .. } => {
+                tags.remove(key);
+            }
+            Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
+                tags.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+impl DesktopPlan {
+    /// The tags the desktop will carry once every change is applied.
+    pub fn planned(&self) -> Tags {
+        let mut tags = self.current.clone();
+        for change in &self.changes {
+            change.apply_to(&mut tags);
+        }
+        tags
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub overwrite: usize,
+    pub delete: usize,
+    /// Desktops with at least one change.
+    pub changed: usize,
+    pub unchanged: usize,
+    pub blocked: usize,
+}

@@ -1,0 +1,243 @@
+//! Tag keys and values: the validation rules shared by the manifest loader, the planner and the
+//! emulator (design §2, workspace-api.md §3). Pure: no I/O here.
+//!
+//! Keys are 1–128 and values 0–43 Unicode scalar values. Allowed characters are Unicode letters
+//! and digits, `_ - . : + @`, and spaces that are neither leading nor trailing. Keys must not start
+//! with `_sys_` (system tags, owned by the service).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Longest tag key, in characters.
+pub const MAX_KEY_CHARS: usize = 128;
+/// Longest tag value, in characters.
+pub const MAX_VALUE_CHARS: usize = 43;
+/// Default number of tags a desktop may carry (CreateTag's documented cap).
+pub const DEFAULT_MAX_TAGS: usize = 10;
+/// Prefix of system tags: never written by desktag, never counted toward the cap.
+pub const SYSTEM_PREFIX: &str = "_sys_";
+
+/// The tags of one desktop as the service reports them: key → value, sorted by key.
+/// Observed tags are plain strings (the service may hold keys desktag would not write, such as
+/// `_sys_` tags); desired tags are validated `TagKey`/`TagValue`.
+pub type Tags = BTreeMap<String, String>;
+
+/// Whether `key` is a system tag (`_sys_…`).
+pub fn is_system_key(key: &str) -> bool {
+    key.starts_with(SYSTEM_PREFIX)
+}
+
+/// Why a key or value was rejected. `Display` is a lowercase sentence naming the offending text;
+/// `help()` says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagError {
+    EmptyKey,
+    KeyTooLong { chars: usize },
+    ValueTooLong { chars: usize },
+    SystemPrefix,
+    /// A character outside the allowed set; `explicit` is true for the documented forbidden ones.
+    BadChar { what: &'static str, ch: char, position: usize },
+    OuterSpace { what: &'static str },
+}
+
+impl fmt::Display for TagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagError::EmptyKey => write!(f, "tag key is empty"),
+            TagError::KeyTooLong { chars } => {
+                write!(f, "tag key is {chars} characters long; the limit is {MAX_KEY_CHARS}")
+            }
+            TagError::ValueTooLong { chars } => {
+                write!(f, "tag value is {chars} characters long; the limit is {MAX_VALUE_CHARS}")
+            }
+            TagError::SystemPrefix => write!(f, "tag key starts with `{SYSTEM_PREFIX}`, which is reserved for system tags"),
+            TagError::BadChar { what, ch, position } => {
+                write!(f, "tag {what} contains {} at character {position}, which is not allowed", describe_char(*ch))
+            }
+            TagError::OuterSpace { what } => write!(f, "tag {what} has leading or trailing whitespace"),
+        }
+    }
+}
+
+impl std::error::Error for TagError {}
+
+impl TagError {
+    /// A short, actionable hint for the user.
+    pub fn help(&self) -> String {
+        match self {
+            TagError::EmptyKey => "give the tag a key of 1 to 128 characters".into(),
+            TagError::KeyTooLong { .. } => format!("shorten the key to at most {MAX_KEY_CHARS} characters"),
+            TagError::ValueTooLong { .. } => format!("shorten the value to at most {MAX_VALUE_CHARS} characters"),
+            TagError::SystemPrefix => format!("rename the key so it does not start with `{SYSTEM_PREFIX}`"),
+            TagError::BadChar { .. } => "use only letters, digits, inner spaces and `_ - . : + @`; `= * < > \\ , | /` are forbidden".into(),
+            TagError::OuterSpace { .. } => "remove the spaces at the start and end".into(),
+        }
+    }
+
+    /// A stable code for diagnostics and the emulator's error messages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TagError::EmptyKey | TagError::KeyTooLong { .. } => "key-length",
+            TagError::ValueTooLong { .. } => "value-length",
+            TagError::SystemPrefix => "system-key",
+            TagError::BadChar { .. } | TagError::OuterSpace { .. } => "tag-charset",
+        }
+    }
+}
+
+fn describe_char(ch: char) -> String {
+    if ch.is_control() || ch.is_whitespace() {
+        format!("{:?} (U+{:04X})", ch, ch as u32)
+    } else {
+        format!("`{ch}`")
+    }
+}
+
+fn allowed_char(ch: char) -> bool {
+    ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':' | '+' | '@' | ' ')
+}
+
+fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
+    if let Some((i, ch)) = text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
+        return Err(TagError::BadChar { what, ch, position: i + 1 });
+    }
+    if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+        return Err(TagError::OuterSpace { what });
+    }
+    Ok(())
+}
+
+/// Checks a tag key against every rule. System keys (`_sys_`) are rejected.
+pub fn check_key(key: &str) -> Result<(), TagError> {
+    if key.is_empty() {
+        return Err(TagError::EmptyKey);
+    }
+    let chars = key.chars().count();
+    if chars > MAX_KEY_CHARS {
+        return Err(TagError::KeyTooLong { chars });
+    }
+    if is_system_key(key) {
+        return Err(TagError::SystemPrefix);
+    }
+    check_chars(key, "key")
+}
+
+/// Checks a tag value against every rule. The empty string is a valid value.
+pub fn check_value(value: &str) -> Result<(), TagError> {
+    let chars = value.chars().count();
+    if chars > MAX_VALUE_CHARS {
+        return Err(TagError::ValueTooLong { chars });
+    }
+    check_chars(value, "value")
+}
+
+macro_rules! validated_string {
+    ($name:ident, $check:path, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Validates `text`.
+            pub fn new(text: impl Into<String>) -> Result<Self, TagError> {
+                let text = text.into();
+                $check(&text)?;
+                Ok(Self(text))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = TagError;
+            fn from_str(s: &str) -> Result<Self, TagError> {
+                Self::new(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                Self::new(text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+validated_string!(TagKey, check_key, "A tag key that passed `check_key`.");
+validated_string!(TagValue, check_value, "A tag value that passed `check_value`.");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_documented_characters() {
+        for key in ["env", "cost-center", "a_b.c:d+e@f", "部门", "cost center:a", "Ünïcode9"] {
+            assert_eq!(check_key(key), Ok(()), "{key}");
+        }
+        assert_eq!(check_value(""), Ok(()));
+        assert_eq!(check_value("FIN 01"), Ok(()));
+    }
+
+    #[test]
+    fn rejects_each_forbidden_character() {
+        for ch in ['=', '*', '<', '>', '\\', ',', '|', '/', '#', '\t', '\n', '!'] {
+            let key = format!("a{ch}b");
+            assert!(matches!(check_key(&key), Err(TagError::BadChar { ch: c, position: 2, .. }) if c == ch), "{key:?}");
+            assert!(check_value(&key).is_err(), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn counts_length_in_characters_not_bytes() {
+        let key: String = "部".repeat(128);
+        assert_eq!(check_key(&key), Ok(()));
+        assert_eq!(check_key(&format!("{key}x")), Err(TagError::KeyTooLong { chars: 129 }));
+        let value: String = "é".repeat(43);
+        assert_eq!(check_value(&value), Ok(()));
+        assert_eq!(check_value(&format!("{value}e")), Err(TagError::ValueTooLong { chars: 44 }));
+    }
+
+    #[test]
+    fn rejects_empty_system_and_padded_keys() {
+        assert_eq!(check_key(""), Err(TagError::EmptyKey));
+        assert_eq!(check_key("_sys_enterprise"), Err(TagError::SystemPrefix));
+        assert_eq!(check_key(" env"), Err(TagError::OuterSpace { what: "key" }));
+        assert_eq!(check_value("prod "), Err(TagError::OuterSpace { what: "value" }));
+        assert!(is_system_key("_sys_x") && !is_system_key("sys_x"));
+    }
+
+    #[test]
+    fn deserialize_rejects_invalid_values() {
+        let ok: TagKey = serde_json::from_str("\"env\"").unwrap();
+        assert_eq!(ok.as_str(), "env");
+        let err = serde_json::from_str::<TagKey>("\"a/b\"").unwrap_err();
+        assert!(err.to_string().contains("`/`"), "{err}");
+    }
+}
