@@ -17,7 +17,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<Arc<str>>, line: u32, column: u32) -> Self {
-        Location { file: file.into(), line, column }
+        Location {
+            file: file.into(),
+            line,
+            column,
+        }
     }
 }
 
@@ -80,7 +84,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub fn at(mut self, location: Location) -> Self {
@@ -94,7 +101,10 @@ impl Diagnostic {
     }
 
     pub fn with_note(mut self, location: Location, message: impl Into<String>) -> Self {
-        self.notes.push(Note { location, message: message.into() });
+        self.notes.push(Note {
+            location,
+            message: message.into(),
+        });
         self
     }
 
@@ -123,7 +133,12 @@ impl fmt::Display for Diagnostic {
 /// Sorts diagnostics by file, line, column, then severity and code, so output is deterministic.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (&a.location, a.severity, a.code, &a.message).cmp(&(&b.location, b.severity, b.code, &b.message))
+        (&a.location, a.severity, a.code, &a.message).cmp(&(
+            &b.location,
+            b.severity,
+            b.code,
+            &b.message,
+        ))
     });
 }
 
@@ -133,10 +148,16 @@ mod tests {
 
     #[test]
     fn renders_location_code_notes_and_help() {
-        let d = Diagnostic::error("conflict", "desktop `FIN-1` gets `env` = \"dev\" here and \"prod\" elsewhere")
-            .at(Location::new("m/a.yaml", 3, 5))
-            .with_note(Location::new("m/b.yaml", 7, 9), "`env` = \"prod\" is set here")
-            .with_help("make both entries agree, or remove one");
+        let d = Diagnostic::error(
+            "conflict",
+            "desktop `FIN-1` gets `env` = \"dev\" here and \"prod\" elsewhere",
+        )
+        .at(Location::new("m/a.yaml", 3, 5))
+        .with_note(
+            Location::new("m/b.yaml", 7, 9),
+            "`env` = \"prod\" is set here",
+        )
+        .with_help("make both entries agree, or remove one");
         assert_eq!(
             d.to_string(),
             "m/a.yaml:3:5: error[conflict]: desktop `FIN-1` gets `env` = \"dev\" here and \"prod\" elsewhere\n  \

@@ -33,7 +33,9 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn new(desktops: impl IntoIterator<Item = Desktop>) -> Self {
-        Inventory { desktops: desktops.into_iter().map(|d| (d.id.clone(), d)).collect() }
+        Inventory {
+            desktops: desktops.into_iter().map(|d| (d.id.clone(), d)).collect(),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&Desktop> {

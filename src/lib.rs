@@ -10,7 +10,7 @@ pub mod emulator;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
-pub mod secret;
 pub mod render;
 pub mod report;
+pub mod secret;
 pub mod tags;

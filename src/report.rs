@@ -90,6 +90,8 @@ pub struct Totals {
 impl Report {
     /// True when every desktop ended applied or unchanged.
     pub fn is_success(&self) -> bool {
-        self.desktops.iter().all(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Unchanged))
+        self.desktops
+            .iter()
+            .all(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Unchanged))
     }
 }

@@ -34,12 +34,22 @@ pub fn is_system_key(key: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TagError {
     EmptyKey,
-    KeyTooLong { chars: usize },
-    ValueTooLong { chars: usize },
+    KeyTooLong {
+        chars: usize,
+    },
+    ValueTooLong {
+        chars: usize,
+    },
     SystemPrefix,
     /// A character outside the allowed set; `explicit` is true for the documented forbidden ones.
-    BadChar { what: &'static str, ch: char, position: usize },
-    OuterSpace { what: &'static str },
+    BadChar {
+        what: &'static str,
+        ch: char,
+        position: usize,
+    },
+    OuterSpace {
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for TagError {
@@ -47,16 +57,31 @@ impl fmt::Display for TagError {
         match self {
             TagError::EmptyKey => write!(f, "tag key is empty"),
             TagError::KeyTooLong { chars } => {
-                write!(f, "tag key is {chars} characters long; the limit is {MAX_KEY_CHARS}")
+                write!(
+                    f,
+                    "tag key is {chars} characters long; the limit is {MAX_KEY_CHARS}"
+                )
             }
             TagError::ValueTooLong { chars } => {
-                write!(f, "tag value is {chars} characters long; the limit is {MAX_VALUE_CHARS}")
+                write!(
+                    f,
+                    "tag value is {chars} characters long; the limit is {MAX_VALUE_CHARS}"
+                )
             }
-            TagError::SystemPrefix => write!(f, "tag key starts with `{SYSTEM_PREFIX}`, which is reserved for system tags"),
+            TagError::SystemPrefix => write!(
+                f,
+                "tag key starts with `{SYSTEM_PREFIX}`, which is reserved for system tags"
+            ),
             TagError::BadChar { what, ch, position } => {
-                write!(f, "tag {what} contains {} at character {position}, which is not allowed", describe_char(*ch))
+                write!(
+                    f,
+                    "tag {what} contains {} at character {position}, which is not allowed",
+                    describe_char(*ch)
+                )
             }
-            TagError::OuterSpace { what } => write!(f, "tag {what} has leading or trailing whitespace"),
+            TagError::OuterSpace { what } => {
+                write!(f, "tag {what} has leading or trailing whitespace")
+            }
         }
     }
 }
@@ -101,7 +126,11 @@ fn allowed_char(ch: char) -> bool {
 
 fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
     if let Some((i, ch)) = text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
-        return Err(TagError::BadChar { what, ch, position: i + 1 });
+        return Err(TagError::BadChar {
+            what,
+            ch,
+            position: i + 1,
+        });
     }
     if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
         return Err(TagError::OuterSpace { what });
@@ -190,7 +219,11 @@ macro_rules! validated_string {
 }
 
 validated_string!(TagKey, check_key, "A tag key that passed `check_key`.");
-validated_string!(TagValue, check_value, "A tag value that passed `check_value`.");
+validated_string!(
+    TagValue,
+    check_value,
+    "A tag value that passed `check_value`."
+);
 
 #[cfg(test)]
 mod tests {
@@ -198,7 +231,14 @@ mod tests {
 
     #[test]
     fn accepts_documented_characters() {
-        for key in ["env", "cost-center", "a_b.c:d+e@f", "部门", "cost center:a", "Ünïcode9"] {
+        for key in [
+            "env",
+            "cost-center",
+            "a_b.c:d+e@f",
+            "部门",
+            "cost center:a",
+            "Ünïcode9",
+        ] {
             assert_eq!(check_key(key), Ok(()), "{key}");
         }
         assert_eq!(check_value(""), Ok(()));
@@ -207,9 +247,14 @@ mod tests {
 
     #[test]
     fn rejects_each_forbidden_character() {
-        for ch in ['=', '*', '<', '>', '\\', ',', '|', '/', '#', '\t', '\n', '!'] {
+        for ch in [
+            '=', '*', '<', '>', '\\', ',', '|', '/', '#', '\t', '\n', '!',
+        ] {
             let key = format!("a{ch}b");
-            assert!(matches!(check_key(&key), Err(TagError::BadChar { ch: c, position: 2, .. }) if c == ch), "{key:?}");
+            assert!(
+                matches!(check_key(&key), Err(TagError::BadChar { ch: c, position: 2, .. }) if c == ch),
+                "{key:?}"
+            );
             assert!(check_value(&key).is_err(), "{key:?}");
         }
     }
@@ -218,10 +263,16 @@ mod tests {
     fn counts_length_in_characters_not_bytes() {
         let key: String = "部".repeat(128);
         assert_eq!(check_key(&key), Ok(()));
-        assert_eq!(check_key(&format!("{key}x")), Err(TagError::KeyTooLong { chars: 129 }));
+        assert_eq!(
+            check_key(&format!("{key}x")),
+            Err(TagError::KeyTooLong { chars: 129 })
+        );
         let value: String = "é".repeat(43);
         assert_eq!(check_value(&value), Ok(()));
-        assert_eq!(check_value(&format!("{value}e")), Err(TagError::ValueTooLong { chars: 44 }));
+        assert_eq!(
+            check_value(&format!("{value}e")),
+            Err(TagError::ValueTooLong { chars: 44 })
+        );
     }
 
     #[test]
@@ -229,7 +280,10 @@ mod tests {
         assert_eq!(check_key(""), Err(TagError::EmptyKey));
         assert_eq!(check_key("_sys_enterprise"), Err(TagError::SystemPrefix));
         assert_eq!(check_key(" env"), Err(TagError::OuterSpace { what: "key" }));
-        assert_eq!(check_value("prod "), Err(TagError::OuterSpace { what: "value" }));
+        assert_eq!(
+            check_value("prod "),
+            Err(TagError::OuterSpace { what: "value" })
+        );
         assert!(is_system_key("_sys_x") && !is_system_key("sys_x"));
     }
 

@@ -60,5 +60,9 @@ pub fn from_yaml_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Ya
 
 /// Serializes a value as YAML (used by `export` and the emulator's state file).
 pub fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
-    serde_yaml::to_string(value).map_err(|e| YamlError { message: e.to_string(), line: None, column: None })
+    serde_yaml::to_string(value).map_err(|e| YamlError {
+        message: e.to_string(),
+        line: None,
+        column: None,
+    })
 }

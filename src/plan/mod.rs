@@ -94,15 +94,27 @@ pub struct DesktopPlan {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Change {
-    Delete { key: String, old: String },
-    Overwrite { key: String, old: String, value: String },
-    Create { key: String, value: String },
+    Delete {
+        key: String,
+        old: String,
+    },
+    Overwrite {
+        key: String,
+        old: String,
+        value: String,
+    },
+    Create {
+        key: String,
+        value: String,
+    },
 }
 
 impl Change {
     pub fn key(&self) -> &str {
         match self {
-            Change::Delete { key, .. } | Change::Overwrite { key, .. } | Change::Create { key, .. } => key,
+            Change::Delete { key, .. }
+            | Change::Overwrite { key, .. }
+            | Change::Create { key, .. } => key,
         }
     }
 
