@@ -1,0 +1,103 @@
+//! Apply throughput: 10,000 tag writes over 2,000 desktops against the emulator on loopback, at
+//! concurrency 1, 8, 32 and 64, with 0 ms and 20 ms of emulator latency. Prints writes per second
+//! and the process's peak resident memory (client and emulator share the process, so this is an
+//! upper bound for desktag alone). A bench binary, not criterion: each run is one long measurement.
+//!
+//! `cargo bench --bench apply` (all) or `cargo bench --bench apply -- 32 0` (one concurrency and
+//! latency).
+
+use std::time::{Duration, Instant};
+
+use desktag::api::{Client, ClientOptions, Connection, Credentials};
+use desktag::apply::{self, ApplyOptions, Progress};
+use desktag::emulator::{self, Auth, EmulatorConfig, Seed};
+use desktag::inventory::{Desktop, Inventory};
+use desktag::plan::{self, Policy, Wanted};
+use desktag::secret::Secret;
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const DESKTOPS: usize = 2_000;
+const WRITES_PER_DESKTOP: usize = 5;
+
+fn seed() -> Seed {
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..DESKTOPS {
+        yaml.push_str(&format!("  - id: bench-{i:05}\n    name: WKS-{i:05}\n"));
+    }
+    desktag::manifest::from_yaml_str(&yaml).expect("bench seed")
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
+    let ak = "BENCHAK0000000000001".to_string();
+    let sk = Secret::new("bench-secret-key");
+    let mut config = EmulatorConfig::new(seed());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.auth = Auth::AkSk { ak: ak.clone(), sk: sk.clone() };
+    config.faults.latency = Duration::from_millis(latency_ms);
+    let emu = emulator::spawn(config).await.expect("emulator");
+    let connection = Connection::new(
+        url::Url::parse(&emu.base_url()).unwrap(),
+        PROJECT.to_string(),
+        Credentials::AkSk { ak, sk, security_token: None },
+    )
+    .unwrap();
+    let options = ClientOptions { concurrency, ..ClientOptions::default() };
+    let client = Client::new(connection, options).unwrap();
+
+    let inventory: Inventory = client.list_desktops().await.expect("list").into_iter().collect::<Vec<Desktop>>().into_iter().collect();
+    let wanted: Vec<Wanted> = inventory
+        .iter()
+        .map(|d| Wanted {
+            desktop_id: d.id.clone(),
+            tags: (0..WRITES_PER_DESKTOP).map(|k| (format!("key-{k}"), format!("value-{k}"))).collect(),
+            absent: Default::default(),
+        })
+        .collect();
+    let policy = Policy::default();
+    let ignore = plan::KeyIgnore::none();
+    let plan = plan::plan(&wanted, &inventory, &policy, &ignore, PROJECT, &emu.base_url());
+    let writes = plan.summary.create;
+    assert_eq!(writes, DESKTOPS * WRITES_PER_DESKTOP);
+
+    let started = Instant::now();
+    let report = apply::apply(&plan, &client, &ApplyOptions { concurrency, progress: Progress::Off }).await;
+    let elapsed = started.elapsed();
+    assert_eq!(report.totals.applied, writes, "every write applied");
+    assert!(report.is_success());
+    (writes as f64 / elapsed.as_secs_f64(), elapsed)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let concurrencies: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
+        Some(c) => vec![c],
+        None => vec![1, 8, 32, 64],
+    };
+    let latencies: Vec<u64> = match args.get(1).and_then(|a| a.parse().ok()) {
+        Some(l) => vec![l],
+        None => vec![0, 20],
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    println!("apply: {} writes over {DESKTOPS} desktops", DESKTOPS * WRITES_PER_DESKTOP);
+    println!("{:>11} {:>10} {:>12} {:>10} {:>14} {:>12}", "concurrency", "latency", "writes/s", "seconds", "ideal c/lat", "peak RSS MB");
+    for &latency in &latencies {
+        for &c in &concurrencies {
+            let (rate, elapsed) = runtime.block_on(run(c, latency));
+            let ideal = if latency > 0 { format!("{:.0}", c as f64 * 1000.0 / latency as f64) } else { "-".into() };
+            println!(
+                "{c:>11} {:>8}ms {rate:>12.0} {:>10.2} {ideal:>14} {:>12.1}",
+                latency,
+                elapsed.as_secs_f64(),
+                peak_rss_mb()
+            );
+        }
+    }
+}

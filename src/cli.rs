@@ -1,0 +1,205 @@
+//! Command-line syntax (design §5): clap derive structs only. They check syntax; resolving
+//! environment variables, files and defaults into a run configuration happens in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::emulator::EmulatorArgs;
+
+/// Manage the tags of Huawei Cloud Workspace desktops declaratively, from YAML manifests.
+#[derive(Debug, Parser)]
+#[command(name = "desktag", version, about, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 success or nothing to do; 1 any error (invalid input, usage, auth, \
+blocked desktops, stale plan, a failed change); 2 only for `plan --detailed-exitcode` when there are changes.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less log output on stderr (-q errors only, -qq nothing).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// When to colour output; NO_COLOR in the environment turns `auto` off.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Format of the log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline; exit 0 when valid, 1 otherwise.
+    Validate(ValidateArgs),
+    /// Read the desktops' current tags and show what apply would change.
+    Plan(PlanArgs),
+    /// Plan and apply, or apply a saved plan (`--plan FILE`).
+    Apply(ApplyArgs),
+    /// Print the current tags of desktops as a version-1 manifest.
+    Export(ExportArgs),
+    /// Serve a local emulator of the Workspace tag API (for tests and demos).
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    /// Manifest files or directories (walked recursively).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format of the diagnostics.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+    /// Tag cap per desktop used for the defaults + tags check.
+    #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
+    pub max_tags: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Where to find the service and who we are (design §4). Secrets are never flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectionFlags {
+    /// Service endpoint URL [env: DESKTAG_ENDPOINT]; default https://workspace.{region}.myhuaweicloud.com.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Region id, e.g. cn-north-4 [env: HW_REGION_NAME].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Project id when the manifests name none [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID].
+    #[arg(long, value_name = "ID")]
+    pub project_id: Option<String>,
+    /// File holding an IAM token (sent as X-Auth-Token) when no AK/SK is set [env: HW_AUTH_TOKEN].
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Run against an in-process emulator seeded with the built-in demo inventory.
+    #[arg(long, conflicts_with_all = ["endpoint", "region", "token_file"])]
+    pub emulator: bool,
+    /// Attempts per request, retries included.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+    /// Requests in flight at once, across all desktops.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Client-side rate limit in requests per second (off by default).
+    #[arg(long, value_name = "PER_SECOND", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("`{text}` is not a positive number of requests per second")),
+    }
+}
+
+/// Options shared by `plan` and `apply`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOptions {
+    /// Manifest files or directories (walked recursively).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Delete current keys that no manifest wants (except ignored and system keys).
+    #[arg(long)]
+    pub prune: bool,
+    /// Never change or prune keys matching this glob (repeatable).
+    #[arg(long = "ignore-key", value_name = "GLOB")]
+    pub ignore_keys: Vec<String>,
+    /// Tag cap per desktop (raise it only if your account allows more).
+    #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
+    pub max_tags: usize,
+    /// Limit the run to this desktop id (repeatable).
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<String>,
+    /// Treat selectors that match no desktop as errors.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Save the plan for `apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes (0 none, 1 error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Apply this saved plan instead of planning (refused if the desktops changed since).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets"])]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation (required without a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also write the report to this file (JSON, or markdown with `--report-format markdown`).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Format of the report on stdout. With `json`, the plan is shown on stderr so stdout is pure JSON.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub report_format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Only desktops whose computer name matches this glob (repeatable).
+    #[arg(long = "name", value_name = "GLOB")]
+    pub names: Vec<String>,
+    /// Only this desktop id (repeatable).
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
+}

@@ -1,0 +1,32 @@
+//! Logging setup: tracing to stderr, text or JSON, level from -v/-q (or `DESKTAG_LOG`, an
+//! EnvFilter directive). stdout is never used for logs.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{ColorChoice, GlobalArgs, LogFormat};
+
+/// The default filter for a verbosity: -qq off, -q error, default warn+info for desktag, -v debug,
+/// -vv trace.
+pub fn filter_for(verbose: u8, quiet: u8) -> &'static str {
+    match (verbose, quiet) {
+        (_, q) if q >= 2 => "off",
+        (_, 1) => "error",
+        (0, _) => "warn,desktag=info",
+        (1, _) => "warn,desktag=debug",
+        _ => "info,desktag=trace",
+    }
+}
+
+/// Installs the global subscriber. Safe to call once per process.
+pub fn init(global: &GlobalArgs) {
+    let filter = std::env::var("DESKTAG_LOG")
+        .ok()
+        .and_then(|d| EnvFilter::try_new(d).ok())
+        .unwrap_or_else(|| EnvFilter::new(filter_for(global.verbose, global.quiet)));
+    let ansi = crate::commands::use_color(global.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.with_ansi(ansi && global.color != ColorChoice::Never).try_init(),
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+    };
+}

@@ -1,0 +1,151 @@
+//! The saved-plan file (`plan --out`, `apply --plan`): the plan document of design §6 plus a kind
+//! marker and the writing version, and the staleness check that compares a plan's recorded
+//! `current` tags with what the desktops carry now. Pure: reading and writing the file is the
+//! caller's.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DesktopStatus, Plan};
+use crate::inventory::Inventory;
+
+/// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
+pub const KIND: &str = "desktag-plan";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedPlan {
+    kind: String,
+    desktag_version: String,
+    #[serde(flatten)]
+    plan: Plan,
+}
+
+/// Serialises a plan for `--out` (pretty JSON, trailing newline).
+pub fn to_json(plan: &Plan) -> String {
+    let saved =
+        SavedPlan { kind: KIND.to_string(), desktag_version: env!("CARGO_PKG_VERSION").to_string(), plan: plan.clone() };
+    let mut text = serde_json::to_string_pretty(&saved).expect("a plan always serialises");
+    text.push('\n');
+    text
+}
+
+/// Reads a saved plan; the error says what is wrong with the file.
+pub fn from_json(text: &str) -> Result<Plan, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    match value.get("kind").and_then(|k| k.as_str()) {
+        Some(KIND) => {}
+        Some(other) => return Err(format!("its kind is `{other}`, not `{KIND}`")),
+        None => return Err(format!("it has no `kind: {KIND}` marker; save plans with `desktag plan --out FILE`")),
+    }
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(1) => {}
+        Some(v) => return Err(format!("format_version {v} is not supported by this desktag (it reads 1)")),
+        None => return Err("it has no format_version".to_string()),
+    }
+    let saved: SavedPlan = serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+    Ok(saved.plan)
+}
+
+/// A desktop whose tags changed since the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    pub desktop_id: String,
+    pub name: String,
+    /// What differs, e.g. "`env` is \"dev\" (wanted \"prod\")", or "not found".
+    pub difference: String,
+}
+
+/// The ids of the desktops `apply --plan` must re-read: those with changes.
+pub fn desktops_to_check(plan: &Plan) -> Vec<String> {
+    plan.desktops.iter().filter(|d| d.status == DesktopStatus::Change).map(|d| d.desktop_id.clone()).collect()
+}
+
+/// Every desktop with planned changes whose current tags differ from those the plan recorded.
+/// Desktops without changes cannot be harmed by applying the plan and are not checked.
+pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
+    plan.desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .filter_map(|d| {
+            let difference = match now.get(&d.desktop_id) {
+                None => "the desktop no longer exists".to_string(),
+                Some(desktop) if desktop.tags != d.current => {
+                    crate::apply::describe_difference(&d.current, &desktop.tags)
+                }
+                Some(_) => return None,
+            };
+            Some(Stale { desktop_id: d.desktop_id.clone(), name: d.name.clone(), difference })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::Desktop;
+    use crate::plan::{Change, DesktopPlan, Summary};
+
+    fn sample() -> Plan {
+        Plan {
+            format_version: 1,
+            project_id: "p".into(),
+            endpoint: "https://e".into(),
+            max_tags: 10,
+            prune: false,
+            has_changes: true,
+            desktops: vec![DesktopPlan {
+                desktop_id: "d1".into(),
+                name: "FIN-1".into(),
+                status: DesktopStatus::Change,
+                reason: None,
+                current: [("env".to_string(), "dev".to_string())].into(),
+                changes: vec![Change::Overwrite { key: "env".into(), old: "dev".into(), value: "prod".into() }],
+                unmanaged: vec![],
+                ignored: vec![],
+            }],
+            summary: Summary { overwrite: 1, changed: 1, ..Summary::default() },
+            warnings: vec![],
+        }
+    }
+
+    fn desktop(tags: &[(&str, &str)]) -> Desktop {
+        Desktop {
+            id: "d1".into(),
+            name: "FIN-1".into(),
+            user: None,
+            status: "ACTIVE".into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn saved_plan_round_trips() {
+        let plan = sample();
+        assert_eq!(from_json(&to_json(&plan)).unwrap(), plan);
+    }
+
+    #[test]
+    fn refuses_files_that_are_not_plans() {
+        assert!(from_json("{").unwrap_err().starts_with("not JSON"));
+        assert!(from_json("{\"format_version\":1}").unwrap_err().contains("no `kind"));
+        let report = to_json(&sample()).replace(KIND, "desktag-report");
+        assert!(from_json(&report).unwrap_err().contains("desktag-report"));
+        let future = to_json(&sample()).replace("\"format_version\": 1", "\"format_version\": 2");
+        assert!(from_json(&future).unwrap_err().contains("format_version 2"));
+    }
+
+    #[test]
+    fn unchanged_desktops_are_not_stale() {
+        let inv = Inventory::new([desktop(&[("env", "dev")])]);
+        assert!(stale(&sample(), &inv).is_empty());
+    }
+
+    #[test]
+    fn changed_or_missing_desktops_are_stale() {
+        let inv = Inventory::new([desktop(&[("env", "test")])]);
+        let found = stale(&sample(), &inv);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].difference.contains("\"test\""), "{}", found[0].difference);
+        let gone = stale(&sample(), &Inventory::default());
+        assert_eq!(gone[0].difference, "the desktop no longer exists");
+    }
+}

@@ -1,0 +1,127 @@
+//! A small fluent harness: run the real `desktag` binary with a clean environment, and start an
+//! in-process emulator on 127.0.0.1:0 for it to talk to.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use desktag::emulator::{self, Auth, EmulatorConfig, EmulatorHandle, Seed};
+use desktag::secret::Secret;
+
+pub const AK: &str = "TESTAK00000000000001";
+pub const SK: &str = "test-secret-key-0123456789abcdefghijklmn";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One invocation of the binary.
+pub struct Desktag {
+    command: Command,
+}
+
+/// What a finished invocation did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Desktag {
+    pub fn new() -> Desktag {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_desktag"));
+        command.current_dir(repo()).stdin(Stdio::null());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("HW_")
+                || name.starts_with("HUAWEICLOUD_")
+                || name.starts_with("DESKTAG_")
+                || name.starts_with("GITHUB_")
+            {
+                command.env_remove(name);
+            }
+        }
+        command.env("NO_COLOR", "1");
+        Desktag { command }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Desktag
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Desktag {
+        self.command.env(name, value);
+        self
+    }
+
+    /// Points the binary at an emulator with the test's AK/SK.
+    pub fn against(self, emulator: &EmulatorHandle) -> Desktag {
+        self.env("DESKTAG_ENDPOINT", emulator.base_url())
+            .env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK)
+    }
+
+    pub fn run(mut self) -> Ran {
+        let Output { status, stdout, stderr } = self.command.output().expect("the desktag binary runs");
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the desktag binary starts")
+    }
+}
+
+impl Ran {
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Ran {
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`.
+pub fn emulator_with(seed: Seed, configure: impl FnOnce(&mut EmulatorConfig)) -> (tokio::runtime::Runtime, EmulatorHandle) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut config = EmulatorConfig::new(seed);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.auth = Auth::AkSk { ak: AK.to_string(), sk: Secret::new(SK) };
+    configure(&mut config);
+    let handle = runtime.block_on(emulator::spawn(config)).expect("the emulator starts");
+    (runtime, handle)
+}
+
+/// The demo inventory of `examples/emulator-seed.yaml`.
+pub fn demo_emulator() -> (tokio::runtime::Runtime, EmulatorHandle) {
+    emulator_with(Seed::demo(), |_| {})
+}
+
+pub fn seed_yaml(yaml: &str) -> Seed {
+    desktag::manifest::from_yaml_str(yaml).expect("test seed parses")
+}
+
+/// Writes `files` (relative path → text) under a new temporary directory.
+pub fn manifests(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
