@@ -703,3 +703,35 @@ fn plans_100k_desktops_with_8_tags_quickly() {
     let limit = if cfg!(debug_assertions) { 10.0 } else { 1.0 };
     assert!(took.as_secs_f64() < limit, "planning took {took:?}");
 }
+
+#[test]
+fn a_desktop_already_over_the_cap_with_nothing_to_change_is_unchanged_not_blocked() {
+    let full: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("k{i:02}"), "v".to_string()))
+        .collect();
+    let full: Vec<(&str, &str)> = full.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let inv = Inventory::new([desktop("d1", "W1", &full)]);
+    let p = run(
+        &[want("d1", &[("k00", "v")], &[])],
+        &inv,
+        &Policy::default(),
+        &KeyIgnore::none(),
+    );
+    assert_eq!(p.desktops[0].status, DesktopStatus::Unchanged);
+    // Any change on it is blocked, and with no unmanaged keys the hint is to want fewer tags.
+    let all: Vec<(&str, &str)> = full.iter().map(|(k, _)| (*k, "w")).collect();
+    let p = run(
+        &[want("d1", &all, &[])],
+        &inv,
+        &Policy::default(),
+        &KeyIgnore::none(),
+    );
+    assert_eq!(p.desktops[0].status, DesktopStatus::Blocked);
+    assert_eq!(
+        p.desktops[0].reason.as_deref(),
+        Some(
+            "would carry 12 tags, over the cap of 10 (12 now, 0 deleted, 0 created; system tags not counted); \
+             no unmanaged tags to remove: want fewer tags, or raise --max-tags if the account allows more"
+        )
+    );
+}
