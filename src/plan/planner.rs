@@ -2,6 +2,8 @@
 //! decides the ordered changes, or why the desktop is blocked. Pure and deterministic: no I/O,
 //! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
 
+use std::collections::HashMap;
+
 use super::ignore::KeyIgnore;
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
@@ -20,10 +22,14 @@ pub fn plan(
     project_id: &str,
     endpoint: &str,
 ) -> Plan {
+    let mut ignored = IgnoreMemo {
+        ignore,
+        seen: HashMap::new(),
+    };
     let mut desktops: Vec<DesktopPlan> = wanted
         .iter()
         .map(|w| match inventory.get(&w.desktop_id) {
-            Some(desktop) => plan_desktop(w, desktop, policy, ignore),
+            Some(desktop) => plan_desktop(w, desktop, policy, &mut ignored),
             None => not_found(&w.desktop_id, project_id),
         })
         .collect();
@@ -57,6 +63,24 @@ pub fn plan(
     }
 }
 
+/// Remembers `KeyIgnore` answers: the same few keys recur on every desktop, and glob matching
+/// costs far more than a hash lookup.
+struct IgnoreMemo<'a> {
+    ignore: &'a KeyIgnore,
+    seen: HashMap<&'a str, bool>,
+}
+
+impl<'a> IgnoreMemo<'a> {
+    fn is_ignored(&mut self, key: &'a str) -> bool {
+        if let Some(&known) = self.seen.get(key) {
+            return known;
+        }
+        let answer = self.ignore.is_ignored(key);
+        self.seen.insert(key, answer);
+        answer
+    }
+}
+
 fn not_found(id: &str, project_id: &str) -> DesktopPlan {
     DesktopPlan {
         desktop_id: id.to_string(),
@@ -72,11 +96,11 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
     }
 }
 
-fn plan_desktop(
-    wanted: &Wanted,
-    desktop: &Desktop,
+fn plan_desktop<'a>(
+    wanted: &'a Wanted,
+    desktop: &'a Desktop,
     policy: &Policy,
-    ignore: &KeyIgnore,
+    ignore: &mut IgnoreMemo<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
     let mut deletes = Vec::new();
