@@ -482,7 +482,7 @@ fn ignored_key_warnings(
         diagnostics.push(
             Diagnostic::warning(
                 "ignored-key",
-                format!("tag `{key}` is wanted here but matches ignore glob {globs}; desktag will not change it"),
+                format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
             )
             .at(location.clone())
             .with_help("remove the tag from the manifest, or narrow the ignore glob"),

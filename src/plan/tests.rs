@@ -413,7 +413,7 @@ fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_wa
     assert_eq!(codes(&r), [("ignored-key", false), ("invalid-glob", true)]);
     assert_eq!(
         r.diagnostics[0].to_string(),
-        "a.yaml:100:3: warning[ignored-key]: tag `ops-owner` is wanted here but matches ignore glob `ops-*`; \
+        "a.yaml:100:3: warning[ignored-key]: tag `ops-owner` is managed here but matches ignore glob `ops-*`; \
          desktag will not change it\n  help: remove the tag from the manifest, or narrow the ignore glob"
     );
     assert_eq!(r.warnings().len(), 1);
