@@ -2,10 +2,24 @@
 //! desktop's wanted state, then compare wanted with current into a `Plan` of ordered changes or a
 //! blocked reason. No I/O, no clock, no randomness: the same inputs always give the same plan.
 
+mod ignore;
+mod planner;
+mod resolve;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+pub use ignore::{InvalidGlob, KeyIgnore};
+pub use planner::{plan, FORMAT_VERSION};
+pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostic::Diagnostic;
 use crate::tags::{Tags, DEFAULT_MAX_TAGS};
 
 /// What the user asked for beyond the manifests (`--prune`, `--ignore-key`, `--max-tags`,
@@ -58,6 +72,19 @@ pub struct Plan {
     /// Rendered warnings from resolution (unmatched selectors, ignored-but-wanted keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Keeps the rendered warnings of `diagnostics` (errors are left out) in `warnings`.
+    pub fn with_warnings(mut self, diagnostics: &[Diagnostic]) -> Self {
+        self.warnings = rendered_warnings(diagnostics);
+        self
+    }
+
+    /// True when some desktop is blocked (the plan cannot be applied in full).
+    pub fn has_blocked(&self) -> bool {
+        self.summary.blocked > 0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,0 +1,209 @@
+//! The planner (design §3): compares each desktop's wanted state with its current tags and
+//! decides the ordered changes, or why the desktop is blocked. Pure and deterministic: no I/O,
+//! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
+
+use std::collections::HashMap;
+
+use super::ignore::KeyIgnore;
+use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Summary, Wanted};
+use crate::inventory::{Desktop, Inventory};
+use crate::tags::{is_system_key, Tags};
+
+/// The plan document's format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Plans every wanted desktop against `inventory`. Desktops in `wanted` that are not in the
+/// inventory are blocked as not found; desktops not in `wanted` are not planned at all.
+pub fn plan(
+    wanted: &[Wanted],
+    inventory: &Inventory,
+    policy: &Policy,
+    ignore: &KeyIgnore,
+    project_id: &str,
+    endpoint: &str,
+) -> Plan {
+    let mut ignored = IgnoreMemo {
+        ignore,
+        seen: HashMap::new(),
+    };
+    let mut desktops: Vec<DesktopPlan> = wanted
+        .iter()
+        .map(|w| match inventory.get(&w.desktop_id) {
+            Some(desktop) => plan_desktop(w, desktop, policy, &mut ignored),
+            None => not_found(&w.desktop_id, project_id),
+        })
+        .collect();
+    desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
+
+    let mut summary = Summary::default();
+    for d in &desktops {
+        match d.status {
+            DesktopStatus::Blocked => summary.blocked += 1,
+            DesktopStatus::Unchanged => summary.unchanged += 1,
+            DesktopStatus::Change => summary.changed += 1,
+        }
+        for change in &d.changes {
+            match change {
+                Change::Create { .. } => summary.create += 1,
+                Change::Overwrite { .. } => summary.overwrite += 1,
+                Change::Delete { .. } => summary.delete += 1,
+            }
+        }
+    }
+    Plan {
+        format_version: FORMAT_VERSION,
+        project_id: project_id.to_string(),
+        endpoint: endpoint.to_string(),
+        max_tags: policy.max_tags,
+        prune: policy.prune,
+        has_changes: summary.changed > 0,
+        desktops,
+        summary,
+        warnings: Vec::new(),
+    }
+}
+
+/// Remembers `KeyIgnore` answers: the same few keys recur on every desktop, and glob matching
+/// costs far more than a hash lookup.
+struct IgnoreMemo<'a> {
+    ignore: &'a KeyIgnore,
+    seen: HashMap<&'a str, bool>,
+}
+
+impl<'a> IgnoreMemo<'a> {
+    fn is_ignored(&mut self, key: &'a str) -> bool {
+        if let Some(&known) = self.seen.get(key) {
+            return known;
+        }
+        let answer = self.ignore.is_ignored(key);
+        self.seen.insert(key, answer);
+        answer
+    }
+}
+
+fn not_found(id: &str, project_id: &str) -> DesktopPlan {
+    DesktopPlan {
+        desktop_id: id.to_string(),
+        name: String::new(),
+        status: DesktopStatus::Blocked,
+        reason: Some(format!(
+            "desktop `{id}` not found in project `{project_id}`; check the id in the manifest"
+        )),
+        current: Tags::new(),
+        changes: Vec::new(),
+        unmanaged: Vec::new(),
+        ignored: Vec::new(),
+    }
+}
+
+fn plan_desktop<'a>(
+    wanted: &'a Wanted,
+    desktop: &'a Desktop,
+    policy: &Policy,
+    ignore: &mut IgnoreMemo<'a>,
+) -> DesktopPlan {
+    let current = &desktop.tags;
+    let mut deletes = Vec::new();
+    let mut overwrites = Vec::new();
+    let mut creates = Vec::new();
+    let mut unmanaged = Vec::new();
+    let mut ignored = Vec::new();
+    // Non-system tags now: the ones the cap counts.
+    let mut counted = 0usize;
+
+    for (key, old) in current {
+        if !is_system_key(key) {
+            counted += 1;
+        }
+        if ignore.is_ignored(key) {
+            ignored.push(key.clone());
+        } else if let Some(value) = wanted.tags.get(key) {
+            if value != old {
+                overwrites.push(Change::Overwrite {
+                    key: key.clone(),
+                    old: old.clone(),
+                    value: value.clone(),
+                });
+            }
+        } else if policy.prune || wanted.absent.contains(key) {
+            deletes.push(Change::Delete {
+                key: key.clone(),
+                old: old.clone(),
+            });
+        } else {
+            unmanaged.push(key.clone());
+        }
+    }
+    for (key, value) in &wanted.tags {
+        if !current.contains_key(key) && !ignore.is_ignored(key) {
+            creates.push(Change::Create {
+                key: key.clone(),
+                value: value.clone(),
+            });
+        }
+    }
+
+    let after = counted - deletes.len() + creates.len();
+    let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
+    // A desktop with nothing to change is never blocked: desktag would not touch it.
+    if has_changes && after > policy.max_tags {
+        let reason = cap_reason(
+            counted,
+            deletes.len(),
+            creates.len(),
+            policy.max_tags,
+            &unmanaged,
+        );
+        return DesktopPlan {
+            desktop_id: desktop.id.clone(),
+            name: desktop.name.clone(),
+            status: DesktopStatus::Blocked,
+            reason: Some(reason),
+            current: current.clone(),
+            changes: Vec::new(),
+            unmanaged,
+            ignored,
+        };
+    }
+
+    let mut changes = deletes;
+    changes.append(&mut overwrites);
+    changes.append(&mut creates);
+    DesktopPlan {
+        desktop_id: desktop.id.clone(),
+        name: desktop.name.clone(),
+        status: if has_changes {
+            DesktopStatus::Change
+        } else {
+            DesktopStatus::Unchanged
+        },
+        reason: None,
+        current: current.clone(),
+        changes,
+        unmanaged,
+        ignored,
+    }
+}
+
+fn cap_reason(
+    now: usize,
+    deleted: usize,
+    created: usize,
+    cap: usize,
+    unmanaged: &[String],
+) -> String {
+    let after = now - deleted + created;
+    let numbers = format!(
+        "would carry {after} tags, over the cap of {cap} ({now} now, {deleted} deleted, {created} created; system tags not counted)"
+    );
+    if unmanaged.is_empty() {
+        format!("{numbers}; no unmanaged tags to remove: want fewer tags, or raise --max-tags if the account allows more")
+    } else {
+        let keys = unmanaged
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{numbers}; unmanaged tags: {keys}; run with --prune or list them under `absent` to make room")
+    }
+}

@@ -1,0 +1,185 @@
+//! Property tests for the planner invariants of design §3: a re-plan after applying is empty, no
+//! single call pushes a desktop over the cap, nothing outside wanted/absent/prune is touched,
+//! ignored and system keys are never touched, and the output is deterministic.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::inventory::{Desktop, Inventory};
+use crate::tags::is_system_key;
+
+const KEYS: [&str; 16] = [
+    "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "ops-x", "ops-y", "_sys_a",
+    "_sys_b",
+];
+const MANAGEABLE: usize = 14; // KEYS without the system ones
+const VALUES: [&str; 3] = ["1", "2", ""];
+const IGNORE_GLOBS: [&str; 2] = ["ops-*", "c"];
+
+fn tag_map(max_key: usize) -> impl Strategy<Value = BTreeMap<String, String>> {
+    prop::collection::btree_map(
+        (0..max_key).prop_map(|i| KEYS[i].to_string()),
+        (0..VALUES.len()).prop_map(|i| VALUES[i].to_string()),
+        0..14,
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    inventory: Inventory,
+    wanted: Vec<Wanted>,
+    policy: Policy,
+    ignore: KeyIgnore,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    let desktop = (
+        tag_map(KEYS.len()),
+        tag_map(MANAGEABLE),
+        prop::collection::btree_set((0..MANAGEABLE).prop_map(|i| KEYS[i].to_string()), 0..5),
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec(desktop, 1..6),
+        any::<bool>(),
+        2usize..12,
+        prop::collection::vec(any::<bool>(), IGNORE_GLOBS.len()),
+    )
+        .prop_map(|(desktops, prune, max_tags, ignore_on)| {
+            let mut inventory = Inventory::default();
+            let mut wanted = Vec::new();
+            for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
+                let id = format!("d{i}");
+                if exists {
+                    inventory.insert(Desktop {
+                        id: id.clone(),
+                        name: format!("W{i}"),
+                        user: None,
+                        status: "ACTIVE".into(),
+                        tags: current,
+                    });
+                }
+                let absent = absent
+                    .into_iter()
+                    .filter(|k| !tags.contains_key(k))
+                    .collect();
+                wanted.push(Wanted {
+                    desktop_id: id,
+                    tags,
+                    absent,
+                });
+            }
+            let globs: Vec<&str> = IGNORE_GLOBS
+                .iter()
+                .zip(ignore_on)
+                .filter_map(|(g, on)| on.then_some(*g))
+                .collect();
+            Case {
+                inventory,
+                wanted,
+                policy: Policy {
+                    max_tags,
+                    prune,
+                    ..Policy::default()
+                },
+                ignore: KeyIgnore::new(globs).unwrap(),
+            }
+        })
+}
+
+fn plan_case(c: &Case, inventory: &Inventory) -> Plan {
+    plan(&c.wanted, inventory, &c.policy, &c.ignore, "p", "e")
+}
+
+fn counted(tags: &BTreeMap<String, String>) -> usize {
+    tags.keys().filter(|k| !is_system_key(k)).count()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn applying_the_plan_then_replanning_gives_no_changes(c in case()) {
+        let first = plan_case(&c, &c.inventory);
+        let mut after = c.inventory.clone();
+        for d in &first.desktops {
+            if let Some(mut desktop) = after.get(&d.desktop_id).cloned() {
+                desktop.tags = d.planned();
+                after.insert(desktop);
+            }
+        }
+        let second = plan_case(&c, &after);
+        prop_assert!(!second.has_changes, "{:#?}", second);
+        for (a, b) in first.desktops.iter().zip(&second.desktops) {
+            // Blocked desktops stay blocked; everything else is now unchanged.
+            let expect = if a.status == DesktopStatus::Blocked { DesktopStatus::Blocked } else { DesktopStatus::Unchanged };
+            prop_assert_eq!(b.status, expect);
+        }
+    }
+
+    #[test]
+    fn no_single_change_pushes_a_desktop_over_the_cap(c in case()) {
+        let p = plan_case(&c, &c.inventory);
+        for d in &p.desktops {
+            if d.status == DesktopStatus::Blocked {
+                prop_assert!(d.changes.is_empty());
+                continue;
+            }
+            let mut tags = d.current.clone();
+            let start = counted(&tags);
+            for change in &d.changes {
+                let before = counted(&tags);
+                change.apply_to(&mut tags);
+                let now = counted(&tags);
+                // Never above the cap, unless the desktop already was and this call shrank it.
+                prop_assert!(now <= c.policy.max_tags || (now < before && before <= start), "{:#?}", d);
+            }
+            prop_assert!(counted(&tags) <= c.policy.max_tags || d.changes.is_empty());
+        }
+    }
+
+    #[test]
+    fn only_wanted_absent_or_pruned_keys_are_touched_and_never_ignored_ones(c in case()) {
+        let p = plan_case(&c, &c.inventory);
+        for (d, w) in p.desktops.iter().zip(&c.wanted) {
+            prop_assert_eq!(&d.desktop_id, &w.desktop_id);
+            for change in &d.changes {
+                let key = change.key();
+                prop_assert!(!c.ignore.is_ignored(key) && !is_system_key(key));
+                let allowed = match change {
+                    Change::Create { value, .. } => w.tags.get(key) == Some(value) && !d.current.contains_key(key),
+                    Change::Overwrite { old, value, .. } => w.tags.get(key) == Some(value) && d.current.get(key) == Some(old) && old != value,
+                    Change::Delete { old, .. } => d.current.get(key) == Some(old)
+                        && (w.absent.contains(key) || (c.policy.prune && !w.tags.contains_key(key))),
+                };
+                prop_assert!(allowed, "{:?} on {:#?}", change, d);
+            }
+            // Ordering: deletes, overwrites, creates, each by key.
+            let mut sorted = d.changes.clone();
+            sorted.sort();
+            prop_assert_eq!(&sorted, &d.changes);
+            // Unmanaged: current, not wanted, not deleted, not ignored.
+            for key in &d.unmanaged {
+                prop_assert!(!w.tags.contains_key(key) && !c.ignore.is_ignored(key) && !c.policy.prune);
+            }
+        }
+    }
+
+    #[test]
+    fn plans_are_deterministic_whatever_the_input_order(c in case()) {
+        let a = plan_case(&c, &c.inventory);
+        let mut reversed = c.clone();
+        reversed.wanted.reverse();
+        let b = plan_case(&reversed, &c.inventory);
+        prop_assert_eq!(&a, &b);
+        let ids: Vec<&str> = a.desktops.iter().map(|d| d.desktop_id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        prop_assert_eq!(ids, sorted);
+        let summed: usize = a.desktops.iter().map(|d| d.changes.len()).sum();
+        prop_assert_eq!(summed, a.summary.create + a.summary.overwrite + a.summary.delete);
+        prop_assert_eq!(a.desktops.len(), a.summary.changed + a.summary.unchanged + a.summary.blocked);
+    }
+}

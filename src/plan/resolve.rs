@@ -1,0 +1,504 @@
+//! Selector resolution (design §2, §3): turns manifest entries into each selected desktop's
+//! wanted state, applying precedence (`id` > exact `name` > name glob > `defaults`) and reporting
+//! conflicts, unmatched or ambiguous selectors and ignored-but-wanted keys. Pure: no I/O here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use globset::{GlobBuilder, GlobSetBuilder};
+
+use super::ignore::{check_glob, KeyIgnore};
+use super::{Policy, Wanted};
+use crate::diagnostic::{self, Diagnostic, Location};
+use crate::inventory::Inventory;
+use crate::manifest::{Manifest, Selector};
+
+/// What resolution produced: the wanted state of every selected desktop, the ignore matcher the
+/// planner must use, and every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Resolution {
+    /// One entry per selected desktop, sorted by desktop id. Ids that are not in the inventory
+    /// are kept so the planner can block them as not found.
+    pub wanted: Vec<Wanted>,
+    pub ignore: KeyIgnore,
+    /// Errors and warnings, sorted by location.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolution {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The warnings, rendered (`path:line:col: warning[code]: …`), for `Plan::warnings`.
+    pub fn warnings(&self) -> Vec<String> {
+        rendered_warnings(&self.diagnostics)
+    }
+}
+
+/// Renders the warning diagnostics of `diagnostics`, in order.
+pub fn rendered_warnings(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Resolves every selector of `manifest` against `inventory` and merges the wanted tags of each
+/// selected desktop by precedence. `policy.targets` (when non-empty) keeps only those desktops;
+/// `policy.strict` turns unmatched selectors into errors.
+pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> Resolution {
+    let index = Index {
+        offline: false,
+        names: inventory
+            .iter()
+            .map(|d| (d.id.as_str(), d.name.as_str()))
+            .collect(),
+    };
+    resolve_in(manifest, &index, policy)
+}
+
+/// The conflicts (and ignored-but-wanted keys and bad ignore globs) that need no inventory:
+/// several entries or documents selecting the same id, or the same exact name, with conflicting
+/// wants. Name globs are checked against the exact names the manifests mention, since any
+/// desktop with such a name would be matched by them.
+pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
+    // One synthetic desktop per exact name; ids need no desktop (an id selects itself).
+    let names: BTreeSet<&str> = entries(manifest)
+        .filter_map(|(_, e)| match &e.selector {
+            Selector::Name(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let synthetic: Vec<(String, &str)> = names
+        .into_iter()
+        .map(|name| (format!("\u{0}name:{name}"), name))
+        .collect();
+    let index = Index {
+        offline: true,
+        names: synthetic.iter().map(|(id, n)| (id.as_str(), *n)).collect(),
+    };
+    let policy = Policy {
+        targets: BTreeSet::new(),
+        strict: false,
+        ..policy.clone()
+    };
+    resolve_in(manifest, &index, &policy)
+        .diagnostics
+        .into_iter()
+        .filter(|d| !OFFLINE_UNKNOWABLE.contains(&d.code))
+        .collect()
+}
+
+/// Diagnostics that only make sense against a real inventory.
+const OFFLINE_UNKNOWABLE: [&str; 3] = ["unmatched-selector", "ambiguous-name", "unmatched-target"];
+
+/// The desktops selectors are matched against: id → computer name, sorted by id.
+struct Index<'a> {
+    /// In check_offline the desktops are synthetic: one per exact name in the manifests.
+    offline: bool,
+    names: BTreeMap<&'a str, &'a str>,
+}
+
+impl Index<'_> {
+    /// How a desktop is named in messages.
+    fn label(&self, id: &str) -> String {
+        match self.names.get(id) {
+            Some(name) if self.offline => format!("named `{name}`"),
+            Some(name) => format!("`{name}` (`{id}`)"),
+            None => format!("`{id}`"),
+        }
+    }
+}
+
+/// Every entry of every document, with its document index, in load order.
+fn entries(manifest: &Manifest) -> impl Iterator<Item = (usize, &crate::manifest::Entry)> {
+    manifest
+        .documents
+        .iter()
+        .enumerate()
+        .flat_map(|(d, doc)| doc.desktops.iter().map(move |e| (d, e)))
+}
+
+/// One source's want for one key of one desktop.
+#[derive(Clone, Copy)]
+struct Claim<'m> {
+    /// 3 id, 2 exact name, 1 name glob, 0 defaults.
+    precedence: u8,
+    /// `None` means the key must be absent.
+    value: Option<&'m str>,
+    location: &'m Location,
+    /// `None` for a document's defaults.
+    selector: Option<&'m Selector>,
+}
+
+impl Claim<'_> {
+    fn source(&self) -> String {
+        match self.selector {
+            Some(selector) => format!("the entry for {selector}"),
+            None => "the document's defaults".to_string(),
+        }
+    }
+
+    fn want(&self) -> String {
+        match self.value {
+            Some(value) => format!("{value:?}"),
+            None => "it absent".to_string(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Pending<'m> {
+    /// Documents whose entries select this desktop (their defaults apply), in load order.
+    documents: Vec<usize>,
+    claims: BTreeMap<&'m str, Vec<Claim<'m>>>,
+}
+
+/// Conflicts with the same key, sources and values are reported once, listing the desktops.
+type ConflictKey<'m> = (
+    &'m str,
+    &'m Location,
+    &'m Location,
+    Option<&'m str>,
+    Option<&'m str>,
+);
+
+fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolution {
+    let mut diagnostics = Vec::new();
+    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
+    let glob_hits = match_globs(manifest, index, &mut diagnostics);
+
+    // Which desktops each entry selects, and the claims it makes on them.
+    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, name) in &index.names {
+        by_name.entry(name).or_default().push(id);
+    }
+    let mut pending: BTreeMap<&str, Pending> = BTreeMap::new();
+    let mut glob_no = 0;
+    for (doc_no, entry) in entries(manifest) {
+        let selected: Vec<&str> = match &entry.selector {
+            Selector::Id(id) => vec![id.as_str()],
+            Selector::Name(name) => match by_name.get(name.as_str()).map(Vec::as_slice) {
+                None | Some([]) => {
+                    diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector));
+                    Vec::new()
+                }
+                Some([one]) => vec![*one],
+                Some(many) => {
+                    diagnostics.push(ambiguous(entry.location.clone(), name, many));
+                    Vec::new()
+                }
+            },
+            Selector::Glob(_) => {
+                let hits = glob_hits[glob_no].clone();
+                glob_no += 1;
+                if hits.is_empty() {
+                    diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector));
+                }
+                hits
+            }
+        };
+        for id in selected {
+            let p = pending.entry(id).or_default();
+            if p.documents.last() != Some(&doc_no) {
+                p.documents.push(doc_no);
+            }
+            let precedence = entry.selector.precedence();
+            let selector = Some(&entry.selector);
+            for (key, value) in &entry.tags {
+                p.claims.entry(key.as_str()).or_default().push(Claim {
+                    precedence,
+                    value: Some(value.value.as_str()),
+                    location: &value.location,
+                    selector,
+                });
+            }
+            for (key, location) in &entry.absent {
+                p.claims.entry(key.as_str()).or_default().push(Claim {
+                    precedence,
+                    value: None,
+                    location,
+                    selector,
+                });
+            }
+        }
+    }
+
+    if !policy.targets.is_empty() {
+        for target in &policy.targets {
+            if !pending.contains_key(target.as_str()) {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        "unmatched-target",
+                        format!("--target `{target}` is not selected by any manifest entry"),
+                    )
+                    .with_help("check the desktop id, or add an entry that selects it"),
+                );
+            }
+        }
+        pending.retain(|id, _| policy.targets.contains(*id));
+    }
+
+    let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<&str>)> = BTreeMap::new();
+    let mut wanted = Vec::with_capacity(pending.len());
+    for (id, mut p) in pending {
+        for &doc_no in &p.documents {
+            for (key, value) in &manifest.documents[doc_no].defaults {
+                p.claims.entry(key.as_str()).or_default().push(Claim {
+                    precedence: 0,
+                    value: Some(value.value.as_str()),
+                    location: &value.location,
+                    selector: None,
+                });
+            }
+        }
+        let mut w = Wanted {
+            desktop_id: id.to_string(),
+            ..Wanted::default()
+        };
+        for (key, claims) in &p.claims {
+            let top = claims.iter().map(|c| c.precedence).max().unwrap_or(0);
+            let mut tops: Vec<&Claim> = claims.iter().filter(|c| c.precedence == top).collect();
+            tops.sort_by(|a, b| a.location.cmp(b.location));
+            let first = tops[0];
+            if let Some(other) = tops.iter().find(|c| c.value != first.value) {
+                let k = (
+                    *key,
+                    other.location,
+                    first.location,
+                    other.value,
+                    first.value,
+                );
+                conflicts
+                    .entry(k)
+                    .or_insert_with(|| (**other, *first, Vec::new()))
+                    .2
+                    .push(id);
+                continue;
+            }
+            match first.value {
+                Some(value) => {
+                    w.tags.insert(key.to_string(), value.to_string());
+                }
+                None => {
+                    w.absent.insert(key.to_string());
+                }
+            }
+        }
+        wanted.push(w);
+    }
+    for ((key, ..), (here, there, ids)) in conflicts {
+        diagnostics.push(conflict(index, key, &here, &there, &ids));
+    }
+    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
+
+    diagnostic::sort(&mut diagnostics);
+    Resolution {
+        wanted,
+        ignore,
+        diagnostics,
+    }
+}
+
+/// The union of `policy.ignore_keys` and every document's `ignore_keys`; bad globs are reported
+/// where they were written and left out.
+fn ignore_matcher(
+    manifest: &Manifest,
+    policy: &Policy,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KeyIgnore {
+    let mut globs = Vec::new();
+    for glob in &policy.ignore_keys {
+        match check_glob(glob) {
+            Ok(()) => globs.push(glob.as_str()),
+            Err(e) => diagnostics.push(
+                Diagnostic::error("invalid-glob", format!("--ignore-key: {e}"))
+                    .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
+            ),
+        }
+    }
+    for doc in &manifest.documents {
+        for glob in &doc.ignore_keys {
+            match check_glob(&glob.value) {
+                Ok(()) => globs.push(glob.value.as_str()),
+                Err(e) => diagnostics.push(
+                    Diagnostic::error("invalid-glob", e.to_string())
+                        .at(glob.location.clone())
+                        .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
+                ),
+            }
+        }
+    }
+    // Every glob was checked on its own, so the set compiles.
+    KeyIgnore::new(globs).unwrap_or_default()
+}
+
+/// For each name-glob entry (in `entries` order), the ids of the desktops whose computer name it
+/// matches, sorted by id. Only `*` and `?` are special, matching `Selector::from_name`.
+fn match_globs<'a>(
+    manifest: &Manifest,
+    index: &Index<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Vec<&'a str>> {
+    let mut builder = GlobSetBuilder::new();
+    let mut slots = Vec::new();
+    let mut count = 0;
+    for (_, entry) in entries(manifest) {
+        let Selector::Glob(pattern) = &entry.selector else {
+            continue;
+        };
+        match GlobBuilder::new(&escape_name_glob(pattern))
+            .literal_separator(false)
+            .backslash_escape(true)
+            .case_insensitive(false)
+            .build()
+        {
+            Ok(glob) => {
+                builder.add(glob);
+                slots.push(count);
+            }
+            Err(e) => diagnostics.push(
+                Diagnostic::error(
+                    "invalid-glob",
+                    format!("name glob `{pattern}` is not a valid pattern: {}", e.kind()),
+                )
+                .at(entry.location.clone()),
+            ),
+        }
+        count += 1;
+    }
+    let mut hits = vec![Vec::new(); count];
+    let Ok(set) = builder.build() else {
+        return hits;
+    };
+    if set.is_empty() {
+        return hits;
+    }
+    let mut found = Vec::new();
+    for (id, name) in &index.names {
+        set.matches_into(name, &mut found);
+        for &i in &found {
+            hits[slots[i]].push(*id);
+        }
+    }
+    hits
+}
+
+/// Escapes everything globset treats as special except `*` and `?`.
+fn escape_name_glob(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    for ch in pattern.chars() {
+        if matches!(ch, '[' | ']' | '{' | '}' | '\\' | '!' | ',') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn unmatched(policy: &Policy, location: Location, selector: &Selector) -> Diagnostic {
+    let message = format!("{selector} matches no desktop in the project");
+    let d = if policy.strict {
+        Diagnostic::error("unmatched-selector", message)
+    } else {
+        Diagnostic::warning("unmatched-selector", message)
+    };
+    d.at(location)
+        .with_help("check the spelling (names are case-sensitive), or remove the entry")
+}
+
+fn ambiguous(location: Location, name: &str, ids: &[&str]) -> Diagnostic {
+    let list = ids
+        .iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Diagnostic::error(
+        "ambiguous-name",
+        format!("name `{name}` matches {} desktops: {list}", ids.len()),
+    )
+    .at(location)
+    .with_help("select each of these desktops by `id` instead")
+}
+
+fn conflict(index: &Index<'_>, key: &str, here: &Claim, there: &Claim, ids: &[&str]) -> Diagnostic {
+    const SHOWN: usize = 3;
+    let mut desktops: Vec<String> = ids.iter().take(SHOWN).map(|id| index.label(id)).collect();
+    if ids.len() > SHOWN {
+        desktops.push(format!("{} more", ids.len() - SHOWN));
+    }
+    let on = if ids.len() == 1 {
+        format!("desktop {}", desktops[0])
+    } else {
+        format!("{} desktops ({})", ids.len(), desktops.join(", "))
+    };
+    let level = match here.precedence {
+        3 => "id entries",
+        2 => "exact-name entries",
+        1 => "name-glob entries",
+        _ => "document defaults",
+    };
+    Diagnostic::error(
+        "conflict",
+        format!(
+            "conflicting wants for tag `{key}` on {on}: {} wants {} here, {} wants {}",
+            here.source(),
+            here.want(),
+            there.source(),
+            there.want()
+        ),
+    )
+    .at(here.location.clone())
+    .with_note(
+        there.location.clone(),
+        format!("{} wants `{key}` = {} here", there.source(), there.want()),
+    )
+    .with_help(format!(
+        "both are {level}, so neither wins: make them agree, remove one, or set `{key}` with a \
+         more specific selector (id > exact name > name glob > defaults)"
+    ))
+}
+
+/// A wanted key that an ignore glob matches is never changed: say so where it is written.
+fn ignored_key_warnings(
+    manifest: &Manifest,
+    ignore: &KeyIgnore,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if ignore.globs().is_empty() {
+        return;
+    }
+    let mut warn = |key: &str, location: &Location| {
+        let globs = ignore.matching_globs(key);
+        if globs.is_empty() {
+            return;
+        }
+        let globs = globs
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        diagnostics.push(
+            Diagnostic::warning(
+                "ignored-key",
+                format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
+            )
+            .at(location.clone())
+            .with_help("remove the tag from the manifest, or narrow the ignore glob"),
+        );
+    };
+    for doc in &manifest.documents {
+        for (key, value) in &doc.defaults {
+            warn(key.as_str(), &value.location);
+        }
+        for entry in &doc.desktops {
+            for (key, value) in &entry.tags {
+                warn(key.as_str(), &value.location);
+            }
+            for (key, location) in &entry.absent {
+                warn(key.as_str(), location);
+            }
+        }
+    }
+}

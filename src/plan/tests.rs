@@ -1,0 +1,738 @@
+//! Unit tests for resolution and the planner, on hand-built manifests and inventories.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+use crate::diagnostic::Location;
+use crate::inventory::{Desktop, Inventory};
+use crate::manifest::{Document, Entry, Manifest, Selector, Sourced};
+use crate::tags::{TagKey, TagValue};
+
+fn loc(file: &str, line: u32) -> Location {
+    Location::new(file, line, 3)
+}
+
+fn tagmap(file: &str, line: u32, pairs: &[(&str, &str)]) -> BTreeMap<TagKey, Sourced<TagValue>> {
+    pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            (
+                TagKey::new(*k).unwrap(),
+                Sourced {
+                    value: TagValue::new(*v).unwrap(),
+                    location: loc(file, line + i as u32),
+                },
+            )
+        })
+        .collect()
+}
+
+fn entry(
+    file: &str,
+    line: u32,
+    selector: Selector,
+    tags: &[(&str, &str)],
+    absent: &[&str],
+) -> Entry {
+    Entry {
+        selector,
+        location: loc(file, line),
+        tags: tagmap(file, line + 1, tags),
+        absent: absent
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (TagKey::new(*k).unwrap(), loc(file, line + 20 + i as u32)))
+            .collect(),
+    }
+}
+
+fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Entry>) -> Document {
+    Document {
+        location: loc(file, 1),
+        project_id: None,
+        defaults: tagmap(file, 100, defaults),
+        ignore_keys: ignore
+            .iter()
+            .map(|g| Sourced {
+                value: g.to_string(),
+                location: loc(file, 90),
+            })
+            .collect(),
+        desktops,
+    }
+}
+
+fn id(s: &str) -> Selector {
+    Selector::Id(s.into())
+}
+
+fn name(s: &str) -> Selector {
+    Selector::from_name(s.into())
+}
+
+fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
+    Desktop {
+        id: id.into(),
+        name: name.into(),
+        user: None,
+        status: "ACTIVE".into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn inventory() -> Inventory {
+    Inventory::new([
+        desktop("d1", "FIN-WKS-001", &[("owner", "it")]),
+        desktop("d2", "FIN-WKS-002", &[]),
+        desktop("d3", "FIN-LAP-001", &[]),
+        desktop("d4", "FIN-LAP-002", &[]),
+        desktop("d5", "DUP", &[]),
+        desktop("d6", "DUP", &[]),
+    ])
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn codes(r: &Resolution) -> Vec<(&'static str, bool)> {
+    r.diagnostics
+        .iter()
+        .map(|d| (d.code, d.is_error()))
+        .collect()
+}
+
+// ---- resolution ----
+
+#[test]
+fn precedence_is_id_then_name_then_glob_then_defaults() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[("env", "default"), ("owner", "finance"), ("tier", "d")],
+            &[],
+            vec![
+                entry(
+                    "a.yaml",
+                    10,
+                    name("FIN-*"),
+                    &[("env", "glob"), ("tier", "g")],
+                    &[],
+                ),
+                entry(
+                    "a.yaml",
+                    30,
+                    name("FIN-WKS-001"),
+                    &[("env", "name")],
+                    &["tier"],
+                ),
+                entry("a.yaml", 50, id("d1"), &[("env", "id")], &[]),
+            ],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(r.diagnostics, vec![]);
+    let ids: Vec<&str> = r.wanted.iter().map(|w| w.desktop_id.as_str()).collect();
+    assert_eq!(ids, ["d1", "d2", "d3", "d4"]);
+    assert_eq!(
+        r.wanted[0].tags,
+        tags(&[("env", "id"), ("owner", "finance")])
+    );
+    assert_eq!(r.wanted[0].absent, BTreeSet::from(["tier".to_string()]));
+    assert_eq!(
+        r.wanted[1].tags,
+        tags(&[("env", "glob"), ("owner", "finance"), ("tier", "g")])
+    );
+}
+
+#[test]
+fn lower_absent_loses_to_higher_tags() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry("a.yaml", 10, name("FIN-WKS-*"), &[], &["env"]),
+                entry("a.yaml", 30, name("FIN-WKS-002"), &[("env", "prod")], &[]),
+            ],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(r.diagnostics, vec![]);
+    assert_eq!(r.wanted[0].absent, BTreeSet::from(["env".to_string()]));
+    assert_eq!(r.wanted[1].tags, tags(&[("env", "prod")]));
+    assert!(r.wanted[1].absent.is_empty());
+}
+
+#[test]
+fn same_precedence_conflict_across_files_names_both_locations() {
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "a.yaml",
+                &[],
+                &[],
+                vec![entry(
+                    "a.yaml",
+                    10,
+                    name("FIN-WKS-001"),
+                    &[("env", "dev")],
+                    &[],
+                )],
+            ),
+            doc(
+                "b.yaml",
+                &[],
+                &[],
+                vec![entry(
+                    "b.yaml",
+                    4,
+                    name("FIN-WKS-001"),
+                    &[("env", "prod")],
+                    &[],
+                )],
+            ),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(r.diagnostics.len(), 1, "{:#?}", r.diagnostics);
+    assert_eq!(
+        r.diagnostics[0].to_string(),
+        "b.yaml:5:3: error[conflict]: conflicting wants for tag `env` on desktop `FIN-WKS-001` (`d1`): \
+         the entry for name `FIN-WKS-001` wants \"prod\" here, the entry for name `FIN-WKS-001` wants \"dev\"\n  \
+         note: a.yaml:11:3: the entry for name `FIN-WKS-001` wants `env` = \"dev\" here\n  \
+         help: both are exact-name entries, so neither wins: make them agree, remove one, or set `env` \
+         with a more specific selector (id > exact name > name glob > defaults)"
+    );
+    assert!(
+        r.wanted[0].tags.is_empty(),
+        "a conflicting key is not wanted"
+    );
+}
+
+#[test]
+fn absent_against_tags_at_same_precedence_is_a_conflict_but_equal_values_are_fine() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry(
+                    "a.yaml",
+                    10,
+                    name("FIN-*"),
+                    &[("env", "prod"), ("x", "1")],
+                    &[],
+                ),
+                entry("a.yaml", 30, name("FIN-LAP-*"), &[("x", "1")], &["env"]),
+            ],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(r.diagnostics.len(), 1, "{:#?}", r.diagnostics);
+    let d = &r.diagnostics[0];
+    assert_eq!(d.code, "conflict");
+    assert!(
+        d.message
+            .contains("on 2 desktops (`FIN-LAP-001` (`d3`), `FIN-LAP-002` (`d4`))"),
+        "{}",
+        d.message
+    );
+    assert!(d.message.contains("wants it absent here"), "{}", d.message);
+    assert_eq!(r.wanted[2].tags, tags(&[("x", "1")]));
+}
+
+#[test]
+fn defaults_of_two_documents_selecting_one_desktop_conflict() {
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "a.yaml",
+                &[("owner", "finance")],
+                &[],
+                vec![entry("a.yaml", 10, name("FIN-LAP-*"), &[("a", "1")], &[])],
+            ),
+            doc(
+                "b.yaml",
+                &[("owner", "it")],
+                &[],
+                vec![entry("b.yaml", 10, id("d3"), &[("b", "1")], &[])],
+            ),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(codes(&r), [("conflict", true)]);
+    assert!(r.diagnostics[0]
+        .message
+        .contains("the document's defaults wants \"it\" here"));
+    // d4 is selected only by a.yaml, so it gets a.yaml's defaults without conflict.
+    assert_eq!(r.wanted[1].tags, tags(&[("a", "1"), ("owner", "finance")]));
+}
+
+#[test]
+fn unmatched_selectors_warn_or_fail_under_strict_and_ambiguous_names_fail() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry("a.yaml", 10, name("NOPE"), &[("a", "1")], &[]),
+                entry("a.yaml", 20, name("NOPE-*"), &[("a", "1")], &[]),
+                entry("a.yaml", 30, name("DUP"), &[("a", "1")], &[]),
+                entry("a.yaml", 40, id("missing"), &[("a", "1")], &[]),
+            ],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(
+        codes(&r),
+        [
+            ("unmatched-selector", false),
+            ("unmatched-selector", false),
+            ("ambiguous-name", true)
+        ]
+    );
+    assert_eq!(
+        r.diagnostics[2].to_string(),
+        "a.yaml:30:3: error[ambiguous-name]: name `DUP` matches 2 desktops: `d5`, `d6`\n  \
+         help: select each of these desktops by `id` instead"
+    );
+    assert_eq!(r.wanted.len(), 1, "the missing id is still wanted");
+    assert_eq!(r.wanted[0].desktop_id, "missing");
+
+    let strict = Policy {
+        strict: true,
+        ..Policy::default()
+    };
+    let r = resolve(&m, &inventory(), &strict);
+    assert_eq!(
+        codes(&r),
+        [
+            ("unmatched-selector", true),
+            ("unmatched-selector", true),
+            ("ambiguous-name", true)
+        ]
+    );
+    assert_eq!(
+        r.diagnostics[1].to_string(),
+        "a.yaml:20:3: error[unmatched-selector]: name glob `NOPE-*` matches no desktop in the project\n  \
+         help: check the spelling (names are case-sensitive), or remove the entry"
+    );
+}
+
+#[test]
+fn globs_are_case_sensitive_and_only_star_and_question_mark_are_special() {
+    let inv = Inventory::new([
+        desktop("a", "lab[1]", &[]),
+        desktop("b", "lab1", &[]),
+        desktop("c", "LAB2", &[]),
+    ]);
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry("a.yaml", 10, name("lab[?]"), &[("x", "1")], &[]),
+                entry("a.yaml", 20, name("lab?"), &[("y", "1")], &[]),
+            ],
+        )],
+    };
+    let r = resolve(&m, &inv, &Policy::default());
+    assert_eq!(r.diagnostics, vec![]);
+    let got: Vec<(&str, &BTreeMap<String, String>)> = r
+        .wanted
+        .iter()
+        .map(|w| (w.desktop_id.as_str(), &w.tags))
+        .collect();
+    assert_eq!(
+        got,
+        [("a", &tags(&[("x", "1")])), ("b", &tags(&[("y", "1")]))]
+    );
+}
+
+#[test]
+fn targets_keep_only_those_desktops_and_warn_about_unselected_ones() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![entry("a.yaml", 10, name("FIN-*"), &[("a", "1")], &[])],
+        )],
+    };
+    let policy = Policy {
+        targets: BTreeSet::from(["d2".to_string(), "d9".to_string()]),
+        ..Policy::default()
+    };
+    let r = resolve(&m, &inventory(), &policy);
+    let ids: Vec<&str> = r.wanted.iter().map(|w| w.desktop_id.as_str()).collect();
+    assert_eq!(ids, ["d2"]);
+    assert_eq!(
+        r.diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "warning[unmatched-target]: --target `d9` is not selected by any manifest entry\n  \
+          help: check the desktop id, or add an entry that selects it"
+        ]
+    );
+}
+
+#[test]
+fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_warn() {
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "a.yaml",
+                &[("ops-owner", "x")],
+                &["ops-*"],
+                vec![entry("a.yaml", 10, id("d1"), &[("env", "1")], &[])],
+            ),
+            doc("b.yaml", &[], &["bad-[", "tmp-*"], vec![]),
+        ],
+    };
+    let policy = Policy {
+        ignore_keys: vec!["cli-*".into()],
+        ..Policy::default()
+    };
+    let r = resolve(&m, &inventory(), &policy);
+    assert_eq!(r.ignore.globs(), ["cli-*", "ops-*", "tmp-*"]);
+    assert!(r.ignore.is_ignored("_sys_x"));
+    assert_eq!(codes(&r), [("ignored-key", false), ("invalid-glob", true)]);
+    assert_eq!(
+        r.diagnostics[0].to_string(),
+        "a.yaml:100:3: warning[ignored-key]: tag `ops-owner` is managed here but matches ignore glob `ops-*`; \
+         desktag will not change it\n  help: remove the tag from the manifest, or narrow the ignore glob"
+    );
+    assert_eq!(r.warnings().len(), 1);
+}
+
+#[test]
+fn check_offline_finds_id_and_name_conflicts_without_an_inventory() {
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "a.yaml",
+                &[],
+                &[],
+                vec![
+                    entry("a.yaml", 10, id("x-1"), &[("env", "dev")], &[]),
+                    entry("a.yaml", 20, name("WKS-1"), &[("env", "dev")], &[]),
+                    entry("a.yaml", 30, name("WKS-*"), &[("tier", "a")], &[]),
+                    entry("a.yaml", 40, name("NEVER-*"), &[("tier", "a")], &[]),
+                ],
+            ),
+            doc(
+                "b.yaml",
+                &[],
+                &[],
+                vec![
+                    entry("b.yaml", 10, id("x-1"), &[("env", "prod")], &[]),
+                    entry("b.yaml", 20, name("WKS-1"), &[("env", "dev")], &[]),
+                    entry("b.yaml", 30, name("*-1"), &[("tier", "b")], &[]),
+                ],
+            ),
+        ],
+    };
+    let d = check_offline(&m, &Policy::default());
+    let shown: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(
+        shown,
+        [
+            "conflicting wants for tag `env` on desktop `x-1`: the entry for id `x-1` wants \"prod\" here, \
+             the entry for id `x-1` wants \"dev\"",
+            "conflicting wants for tag `tier` on desktop named `WKS-1`: the entry for name glob `*-1` wants \
+             \"b\" here, the entry for name glob `WKS-*` wants \"a\"",
+        ]
+    );
+}
+
+// ---- planner ----
+
+fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
+    Wanted {
+        desktop_id: id.into(),
+        tags: tags(tags_),
+        absent: absent.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn run(wanted: &[Wanted], inv: &Inventory, policy: &Policy, ignore: &KeyIgnore) -> Plan {
+    plan(wanted, inv, policy, ignore, "proj", "http://127.0.0.1:1")
+}
+
+#[test]
+fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
+    let inv = Inventory::new([desktop(
+        "d1",
+        "W1",
+        &[
+            ("a", "1"),
+            ("b", "old"),
+            ("c", "x"),
+            ("keep", "k"),
+            ("_sys_x", "s"),
+            ("ops-1", "o"),
+        ],
+    )]);
+    let w = [want(
+        "d1",
+        &[
+            ("b", "new"),
+            ("z", "1"),
+            ("y", "2"),
+            ("ops-1", "changed"),
+            ("keep", "k"),
+        ],
+        &["c", "a", "gone"],
+    )];
+    let p = run(
+        &w,
+        &inv,
+        &Policy::default(),
+        &KeyIgnore::new(["ops-*"]).unwrap(),
+    );
+    let d = &p.desktops[0];
+    assert_eq!(d.status, DesktopStatus::Change);
+    assert_eq!(
+        d.changes,
+        [
+            Change::Delete {
+                key: "a".into(),
+                old: "1".into()
+            },
+            Change::Delete {
+                key: "c".into(),
+                old: "x".into()
+            },
+            Change::Overwrite {
+                key: "b".into(),
+                old: "old".into(),
+                value: "new".into()
+            },
+            Change::Create {
+                key: "y".into(),
+                value: "2".into()
+            },
+            Change::Create {
+                key: "z".into(),
+                value: "1".into()
+            },
+        ]
+    );
+    assert!(d.unmanaged.is_empty());
+    assert_eq!(d.ignored, ["_sys_x", "ops-1"]);
+    assert_eq!(
+        p.summary,
+        Summary {
+            create: 2,
+            overwrite: 1,
+            delete: 2,
+            changed: 1,
+            unchanged: 0,
+            blocked: 0
+        }
+    );
+    assert!(p.has_changes);
+    assert_eq!(p.format_version, 1);
+}
+
+#[test]
+fn unmanaged_keys_are_kept_unless_pruned_and_ignored_keys_survive_prune() {
+    let inv = Inventory::new([desktop(
+        "d1",
+        "W1",
+        &[
+            ("env", "dev"),
+            ("legacy", "x"),
+            ("ops-a", "1"),
+            ("_sys_b", "2"),
+        ],
+    )]);
+    let w = [want("d1", &[("env", "dev")], &[])];
+    let ignore = KeyIgnore::new(["ops-*"]).unwrap();
+    let p = run(&w, &inv, &Policy::default(), &ignore);
+    assert_eq!(p.desktops[0].status, DesktopStatus::Unchanged);
+    assert_eq!(p.desktops[0].unmanaged, ["legacy"]);
+    assert!(!p.has_changes);
+
+    let prune = Policy {
+        prune: true,
+        ..Policy::default()
+    };
+    let p = run(&w, &inv, &prune, &ignore);
+    assert_eq!(
+        p.desktops[0].changes,
+        [Change::Delete {
+            key: "legacy".into(),
+            old: "x".into()
+        }]
+    );
+    assert!(p.desktops[0].unmanaged.is_empty());
+    assert_eq!(p.desktops[0].ignored, ["_sys_b", "ops-a"]);
+}
+
+#[test]
+fn a_desktop_over_the_cap_is_blocked_with_the_numbers_and_unmanaged_keys() {
+    let current: Vec<(String, String)> =
+        (0..8).map(|i| (format!("k{i}"), "v".to_string())).collect();
+    let current: Vec<(&str, &str)> = current
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut with_sys = current.clone();
+    with_sys.push(("_sys_a", "1"));
+    let inv = Inventory::new([desktop("d1", "W1", &with_sys), desktop("d2", "W2", &[])]);
+    let w = [
+        want(
+            "d1",
+            &[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")],
+            &["k0"],
+        ),
+        want("d2", &[("a", "1")], &[]),
+    ];
+    let p = run(&w, &inv, &Policy::default(), &KeyIgnore::none());
+    let d = &p.desktops[0];
+    assert_eq!(d.status, DesktopStatus::Blocked);
+    assert!(d.changes.is_empty());
+    assert_eq!(
+        d.reason.as_deref(),
+        Some(
+            "would carry 11 tags, over the cap of 10 (8 now, 1 deleted, 4 created; system tags not counted); \
+             unmanaged tags: `k1`, `k2`, `k3`, `k4`, `k5`, `k6`, `k7`; run with --prune or list them under \
+             `absent` to make room"
+        )
+    );
+    assert_eq!(
+        p.desktops[1].status,
+        DesktopStatus::Change,
+        "other desktops are still planned"
+    );
+    assert_eq!(p.summary.blocked, 1);
+    assert_eq!(p.summary.create, 1);
+
+    // Exactly at the cap is fine; system tags do not count.
+    let w = [want("d1", &[("a", "1"), ("b", "1"), ("c", "1")], &["k0"])];
+    let p = run(&w, &inv, &Policy::default(), &KeyIgnore::none());
+    assert_eq!(p.desktops[0].status, DesktopStatus::Change);
+    let max = Policy {
+        max_tags: 20,
+        ..Policy::default()
+    };
+    let w = [want("d1", &[("a", "1"), ("b", "1"), ("c", "1")], &[])];
+    assert_eq!(
+        run(&w, &inv, &max, &KeyIgnore::none()).desktops[0].status,
+        DesktopStatus::Change
+    );
+}
+
+#[test]
+fn a_missing_desktop_is_blocked_as_not_found() {
+    let p = run(
+        &[want("zz", &[("a", "1")], &[])],
+        &Inventory::default(),
+        &Policy::default(),
+        &KeyIgnore::none(),
+    );
+    assert_eq!(p.desktops[0].status, DesktopStatus::Blocked);
+    assert_eq!(
+        p.desktops[0].reason.as_deref(),
+        Some("desktop `zz` not found in project `proj`; check the id in the manifest")
+    );
+    assert!(!p.has_changes);
+}
+
+#[test]
+fn with_warnings_keeps_only_rendered_warnings() {
+    let p = run(
+        &[],
+        &Inventory::default(),
+        &Policy::default(),
+        &KeyIgnore::none(),
+    )
+    .with_warnings(&[
+        crate::diagnostic::Diagnostic::warning("unmatched-selector", "x").at(loc("a.yaml", 2)),
+        crate::diagnostic::Diagnostic::error("conflict", "y"),
+    ]);
+    assert_eq!(p.warnings, ["a.yaml:2:3: warning[unmatched-selector]: x"]);
+}
+
+#[test]
+fn plans_100k_desktops_with_8_tags_quickly() {
+    let desktops: Vec<Desktop> = (0..100_000)
+        .map(|i| Desktop {
+            id: format!("{i:08}"),
+            name: format!("W-{i}"),
+            user: None,
+            status: "ACTIVE".into(),
+            tags: (0..8)
+                .map(|k| (format!("key{k}"), format!("v{}", (i + k) % 3)))
+                .collect(),
+        })
+        .collect();
+    let inv = Inventory::new(desktops);
+    let wanted: Vec<Wanted> = inv
+        .iter()
+        .map(|d| Wanted {
+            desktop_id: d.id.clone(),
+            tags: (0..8)
+                .map(|k| (format!("key{k}"), "v1".to_string()))
+                .collect(),
+            absent: BTreeSet::new(),
+        })
+        .collect();
+    let ignore = KeyIgnore::new(["ops-*"]).unwrap();
+    let start = std::time::Instant::now();
+    let p = run(&wanted, &inv, &Policy::default(), &ignore);
+    let took = start.elapsed();
+    assert_eq!(p.desktops.len(), 100_000);
+    assert!(p.summary.overwrite > 0);
+    // Release builds take well under a second; debug builds are several times slower.
+    let limit = if cfg!(debug_assertions) { 10.0 } else { 1.0 };
+    eprintln!("planning 100k desktops took {took:?}");
+    assert!(took.as_secs_f64() < limit, "planning took {took:?}");
+}
+
+#[test]
+fn a_desktop_already_over_the_cap_with_nothing_to_change_is_unchanged_not_blocked() {
+    let full: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("k{i:02}"), "v".to_string()))
+        .collect();
+    let full: Vec<(&str, &str)> = full.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let inv = Inventory::new([desktop("d1", "W1", &full)]);
+    let p = run(
+        &[want("d1", &[("k00", "v")], &[])],
+        &inv,
+        &Policy::default(),
+        &KeyIgnore::none(),
+    );
+    assert_eq!(p.desktops[0].status, DesktopStatus::Unchanged);
+    // Any change on it is blocked, and with no unmanaged keys the hint is to want fewer tags.
+    let all: Vec<(&str, &str)> = full.iter().map(|(k, _)| (*k, "w")).collect();
+    let p = run(
+        &[want("d1", &all, &[])],
+        &inv,
+        &Policy::default(),
+        &KeyIgnore::none(),
+    );
+    assert_eq!(p.desktops[0].status, DesktopStatus::Blocked);
+    assert_eq!(
+        p.desktops[0].reason.as_deref(),
+        Some(
+            "would carry 12 tags, over the cap of 10 (12 now, 0 deleted, 0 created; system tags not counted); \
+             no unmanaged tags to remove: want fewer tags, or raise --max-tags if the account allows more"
+        )
+    );
+}

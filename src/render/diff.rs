@@ -1,0 +1,91 @@
+//! One desktop's tags as a unified diff (built with `similar`): sorted `key = "value"` lines,
+//! current → planned, unmanaged keys marked, ignored and system keys shown as context. Pure.
+
+use std::collections::BTreeSet;
+
+use similar::{ChangeTag, TextDiff};
+
+use super::escape::{quote_key, quote_value};
+use crate::plan::DesktopPlan;
+use crate::tags::{is_system_key, Tags};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `--- current` / `+++ planned`.
+    FileHeader,
+    /// `@@ -a,b +c,d @@`.
+    Hunk,
+    Context,
+    Removed,
+    Added,
+}
+
+/// One rendered diff line, without its trailing newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    pub kind: Kind,
+    pub text: String,
+}
+
+/// The diff of `desktop`'s tags, current → planned. Empty when nothing changes.
+pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
+    let planned = desktop.planned();
+    let unmanaged: BTreeSet<&str> = desktop.unmanaged.iter().map(String::as_str).collect();
+    let ignored: BTreeSet<&str> = desktop.ignored.iter().map(String::as_str).collect();
+    let old = tag_lines(&desktop.current, &unmanaged, &ignored);
+    let new = tag_lines(&planned, &unmanaged, &ignored);
+    if old == new {
+        return Vec::new();
+    }
+    let diff = TextDiff::from_lines(&old, &new);
+    let radius = desktop.current.len() + planned.len();
+    let mut unified = diff.unified_diff();
+    unified.context_radius(radius);
+    let mut lines = vec![
+        Line {
+            kind: Kind::FileHeader,
+            text: "--- current".into(),
+        },
+        Line {
+            kind: Kind::FileHeader,
+            text: "+++ planned".into(),
+        },
+    ];
+    for hunk in unified.iter_hunks() {
+        lines.push(Line {
+            kind: Kind::Hunk,
+            text: hunk.header().to_string(),
+        });
+        for change in hunk.iter_changes() {
+            let (kind, sign) = match change.tag() {
+                ChangeTag::Equal => (Kind::Context, ' '),
+                ChangeTag::Delete => (Kind::Removed, '-'),
+                ChangeTag::Insert => (Kind::Added, '+'),
+            };
+            let value = change.value();
+            lines.push(Line {
+                kind,
+                text: format!("{sign}{}", value.strip_suffix('\n').unwrap_or(value)),
+            });
+        }
+    }
+    lines
+}
+
+fn tag_lines(tags: &Tags, unmanaged: &BTreeSet<&str>, ignored: &BTreeSet<&str>) -> String {
+    let mut out = String::new();
+    for (key, value) in tags {
+        out.push_str(&quote_key(key));
+        out.push_str(" = ");
+        out.push_str(&quote_value(value));
+        if is_system_key(key) {
+            out.push_str("  # system");
+        } else if ignored.contains(key.as_str()) {
+            out.push_str("  # ignored");
+        } else if unmanaged.contains(key.as_str()) {
+            out.push_str("  # unmanaged");
+        }
+        out.push('\n');
+    }
+    out
+}

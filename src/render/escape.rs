@@ -1,0 +1,139 @@
+//! Quoting for rendered output: tag keys and values from the service may hold any character, so
+//! anything that could break a line, a column or a markdown structure is escaped. Pure.
+
+/// Characters that reorder or split text on screen without being `char::is_control`.
+fn is_invisible_layout(ch: char) -> bool {
+    matches!(ch, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Escapes control and layout characters as `\n`, `\t`, `\u{…}`; with `quotes` also `"` and `\`.
+pub(crate) fn escape(text: &str, quotes: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '"' | '\\' if quotes => {
+                out.push('\\');
+                out.push(ch);
+            }
+            c if c.is_control() || is_invisible_layout(c) => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A tag value as a double-quoted string.
+pub(crate) fn quote_value(value: &str) -> String {
+    format!("\"{}\"", escape(value, true))
+}
+
+/// A tag key, bare when it only holds the characters desktag itself allows (minus spaces),
+/// else double-quoted.
+pub(crate) fn quote_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '+' | '@'));
+    if bare {
+        key.to_string()
+    } else {
+        quote_value(key)
+    }
+}
+
+/// A desktop name or id for one line of text; an empty name reads `(unknown)`.
+pub(crate) fn display(text: &str) -> String {
+    if text.is_empty() {
+        "(unknown)".to_string()
+    } else {
+        escape(text, false)
+    }
+}
+
+/// Escapes text for markdown prose and table cells (also safe inside inline HTML).
+pub(crate) fn markdown(text: &str) -> String {
+    let text = escape(text, false);
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // Names are never at the start of a line, so only inline syntax needs escaping.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A desktop name or id for markdown; an empty name reads `(unknown)`.
+pub(crate) fn markdown_name(text: &str) -> String {
+    if text.is_empty() {
+        display(text)
+    } else {
+        markdown(text)
+    }
+}
+
+/// Escapes text for an HTML element such as `<summary>` (markdown is not rendered there).
+pub(crate) fn html(text: &str) -> String {
+    display(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A backtick fence longer than any backtick run in `body` (at least three).
+pub(crate) fn fence(body: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for ch in body.chars() {
+        if ch == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_quoted_with_control_and_bidi_characters_escaped() {
+        assert_eq!(
+            quote_value("a\"b\\c\nd\u{202E}e"),
+            r#""a\"b\\c\nd\u{202e}e""#
+        );
+        assert_eq!(quote_value(""), "\"\"");
+    }
+
+    #[test]
+    fn keys_are_bare_unless_they_hold_odd_characters() {
+        assert_eq!(quote_key("cost-center"), "cost-center");
+        assert_eq!(quote_key("部门"), "部门");
+        assert_eq!(quote_key("cost center"), "\"cost center\"");
+        assert_eq!(quote_key("a = b"), "\"a = b\"");
+    }
+
+    #[test]
+    fn markdown_and_html_escaping_neutralise_structure() {
+        assert_eq!(markdown("a|b*_c<x>"), "a\\|b\\*\\_c&lt;x&gt;");
+        assert_eq!(html("<b>&\"x\""), "&lt;b&gt;&amp;&quot;x&quot;");
+        assert_eq!(fence("x ```` y"), "`````");
+        assert_eq!(fence("plain"), "```");
+    }
+}

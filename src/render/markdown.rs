@@ -1,0 +1,349 @@
+//! PR-comment markdown (design §5): a `## Plan` / `## Plan failed` heading, a warning when tags
+//! will be deleted, a summary table, each desktop's diff in a ```` ```diff ```` block (folded in
+//! `<details>` when longer than 12 lines), and the whole comment kept under 60,000 characters
+//! by leaving out desktops with a note — never the summary. Pure formatting.
+
+use std::io::{self, Write};
+
+use super::diff::desktop_diff;
+use super::escape::{fence, html, markdown as md, markdown_name};
+use super::text::{attempts, describe, describe_error, report_totals_line};
+use super::{change_counts, plural, result_name, summary_line};
+use crate::plan::{DesktopPlan, DesktopStatus, Plan};
+use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
+
+/// The comment stays under this many characters (GitHub refuses comments over 65,536).
+pub const MAX_COMMENT_CHARS: usize = 60_000;
+/// Diffs longer than this many lines are folded in `<details>`.
+pub const FOLD_LINES: usize = 12;
+
+/// Writes the plan as a PR comment.
+pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
+    plan_within(w, plan, MAX_COMMENT_CHARS)
+}
+
+fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> {
+    let s = &plan.summary;
+    let mut head = String::new();
+    head.push_str(if s.blocked > 0 {
+        "## Plan failed\n\n"
+    } else {
+        "## Plan\n\n"
+    });
+    if s.delete > 0 {
+        let on = plan
+            .desktops
+            .iter()
+            .filter(|d| d.changes.iter().any(|c| c.action() == "delete"))
+            .count();
+        head.push_str(&format!(
+            "> [!WARNING]\n> This plan deletes {} {} on {on} {}.\n\n",
+            s.delete,
+            plural(s.delete, "tag", "tags"),
+            plural(on, "desktop", "desktops")
+        ));
+    }
+    head.push_str("| Create | Overwrite | Delete | Changed | Unchanged | Blocked |\n");
+    head.push_str("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    head.push_str(&format!(
+        "| {} | {} | {} | {} | {} | {} |\n\n",
+        s.create, s.overwrite, s.delete, s.changed, s.unchanged, s.blocked
+    ));
+    head.push_str(&format!("**{}**\n", summary_line(s)));
+
+    // Blocked desktops first: they are why the plan failed.
+    let mut sections: Vec<String> = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Blocked)
+        .map(blocked_section)
+        .collect();
+    sections.extend(
+        plan.desktops
+            .iter()
+            .filter(|d| d.status == DesktopStatus::Change)
+            .map(change_section),
+    );
+    let desktops = sections.len();
+    if !plan.warnings.is_empty() {
+        sections.push(warnings_section(&plan.warnings));
+    }
+    w.write_all(fit(head, sections, desktops, limit, "desktag plan").as_bytes())
+}
+
+/// Joins `head` and as many whole `sections` as fit under `limit` characters; when some are
+/// left out, a note says how many (of the first `desktops` sections, which are desktops).
+fn fit(
+    head: String,
+    sections: Vec<String>,
+    desktops: usize,
+    limit: usize,
+    command: &str,
+) -> String {
+    let mut out = head;
+    let extra = sections.len() - desktops;
+    let note = |left: usize| {
+        let what = if left == 0 {
+            "The warnings are not shown".to_string()
+        } else {
+            format!(
+                "{left} of the {desktops} {} {} not shown{}",
+                plural(desktops, "desktop", "desktops"),
+                if left == 1 { "is" } else { "are" },
+                if extra > 0 { " (nor the warnings)" } else { "" }
+            )
+        };
+        format!(
+            "\n> [!NOTE]\n> {what}, to keep this comment under {limit} characters. \
+             Run `{command}` for the full output.\n"
+        )
+    };
+    let total = sections.len();
+    for (i, section) in sections.into_iter().enumerate() {
+        let left_after = desktops.saturating_sub(i + 1);
+        let reserve = if i + 1 < total {
+            note(left_after).len()
+        } else {
+            0
+        };
+        if out.len() + 1 + section.len() + reserve > limit {
+            out.push_str(&note(desktops.saturating_sub(i)));
+            return out;
+        }
+        out.push('\n');
+        out.push_str(&section);
+    }
+    out
+}
+
+fn heading(d: &DesktopPlan) -> String {
+    format!(
+        "{} (`{}`)",
+        markdown_name(&d.name),
+        md(&d.desktop_id).replace('`', "'")
+    )
+}
+
+fn blocked_section(d: &DesktopPlan) -> String {
+    format!(
+        "#### Blocked: {}\n\n{}\n",
+        heading(d),
+        md(d.reason.as_deref().unwrap_or("blocked"))
+    )
+}
+
+fn change_section(d: &DesktopPlan) -> String {
+    let lines = desktop_diff(d);
+    let body: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+    let fence = fence(&body);
+    let block = format!("{fence}diff\n{body}{fence}\n");
+    let counts = change_counts(&d.changes);
+    if lines.len() > FOLD_LINES {
+        format!(
+            "<details><summary>{} ({}): {counts} ({} diff lines)</summary>\n\n{block}\n</details>\n",
+            html(&d.name),
+            html(&d.desktop_id),
+            lines.len()
+        )
+    } else {
+        format!("#### {}: {counts}\n\n{block}", heading(d))
+    }
+}
+
+fn warnings_section(warnings: &[String]) -> String {
+    let body: String = warnings.iter().map(|w| format!("{w}\n")).collect();
+    let fence = fence(&body);
+    format!(
+        "<details><summary>{} {}</summary>\n\n{fence}text\n{body}{fence}\n\n</details>\n",
+        warnings.len(),
+        plural(warnings.len(), "warning", "warnings")
+    )
+}
+
+/// Writes the apply report as a PR comment.
+pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
+    report_within(w, report, MAX_COMMENT_CHARS)
+}
+
+fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Result<()> {
+    let t = &report.totals;
+    let mut head = String::new();
+    head.push_str(if report.is_success() {
+        "## Apply\n\n"
+    } else {
+        "## Apply failed\n\n"
+    });
+    head.push_str(
+        "| Applied | Failed | Skipped | Unverified | Blocked | Requests | Retries | Duration |\n",
+    );
+    head.push_str("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    head.push_str(&format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {}.{:03} s |\n\n",
+        t.applied,
+        t.failed,
+        t.skipped,
+        t.unverified,
+        t.blocked,
+        t.requests,
+        t.retries,
+        t.duration_ms / 1000,
+        t.duration_ms % 1000
+    ));
+    head.push_str(&format!("**{}**\n", report_totals_line(report)));
+
+    // Problems first, then what was applied.
+    let mut shown: Vec<&DesktopReport> = report
+        .desktops
+        .iter()
+        .filter(|d| d.status != DesktopResult::Unchanged)
+        .collect();
+    shown.sort_by_key(|d| (d.status == DesktopResult::Applied, d.desktop_id.as_str()));
+    let sections: Vec<String> = shown.into_iter().map(report_section).collect();
+    let desktops = sections.len();
+    w.write_all(
+        fit(
+            head,
+            sections,
+            desktops,
+            limit,
+            "desktag apply --report-format markdown",
+        )
+        .as_bytes(),
+    )
+}
+
+fn report_section(d: &DesktopReport) -> String {
+    let mut out = format!(
+        "#### {} (`{}`): {}\n",
+        markdown_name(&d.name),
+        md(&d.desktop_id).replace('`', "'"),
+        result_name(d.status)
+    );
+    if let Some(reason) = &d.reason {
+        out.push_str(&format!("\n{}\n", md(reason)));
+    }
+    if !d.changes.is_empty() {
+        out.push_str("\n| Outcome | Change | Attempts | Error |\n| --- | --- | ---: | --- |\n");
+        for c in &d.changes {
+            let outcome = match c.outcome {
+                Outcome::Applied => "applied",
+                Outcome::Failed => "**failed**",
+                Outcome::Skipped => "skipped",
+            };
+            let error = c.error.as_ref().map(describe_error).unwrap_or_default();
+            out.push_str(&format!(
+                "| {outcome} | {} | {} | {} |\n",
+                md(&describe(&c.change)),
+                if c.outcome == Outcome::Skipped {
+                    "-".to_string()
+                } else {
+                    attempts(c.attempts)
+                },
+                md(&error)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{Desktop, Inventory};
+    use crate::plan::{KeyIgnore, Policy, Wanted};
+    use crate::render::samples::{sample_plan, sample_report};
+
+    fn render(p: &Plan, limit: usize) -> String {
+        let mut out = Vec::new();
+        plan_within(&mut out, p, limit).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plan_markdown_with_blocked_deletes_folding_and_warnings() {
+        let text = render(&sample_plan(), MAX_COMMENT_CHARS);
+        assert!(text.starts_with("## Plan failed\n"));
+        assert!(
+            text.contains("<details><summary>ENG-LAP-001"),
+            "the long diff is folded"
+        );
+        assert!(
+            !text.contains("<details><summary>FIN-WKS-001"),
+            "short diffs are not"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn empty_plan_markdown() {
+        let mut p = sample_plan();
+        p.desktops.retain(|d| d.status == DesktopStatus::Unchanged);
+        p.summary = crate::plan::Summary {
+            unchanged: 1,
+            ..Default::default()
+        };
+        p.has_changes = false;
+        p.warnings.clear();
+        insta::assert_snapshot!(render(&p, MAX_COMMENT_CHARS));
+    }
+
+    #[test]
+    fn truncation_keeps_the_summary_and_notes_what_is_left_out() {
+        insta::assert_snapshot!(render(&sample_plan(), 1500));
+    }
+
+    #[test]
+    fn a_huge_plan_stays_under_the_comment_limit() {
+        let inventory: Inventory = (0..5000)
+            .map(|i| Desktop {
+                id: format!("id-{i:05}"),
+                name: format!("WKS-{i}"),
+                user: None,
+                status: "ACTIVE".into(),
+                tags: [("owner".to_string(), "it".to_string())].into(),
+            })
+            .collect();
+        let wanted: Vec<Wanted> = inventory
+            .iter()
+            .map(|d| Wanted {
+                desktop_id: d.id.clone(),
+                tags: [("owner".to_string(), "finance".to_string())].into(),
+                absent: Default::default(),
+            })
+            .collect();
+        let p = crate::plan::plan(
+            &wanted,
+            &inventory,
+            &Policy::default(),
+            &KeyIgnore::none(),
+            "p",
+            "e",
+        );
+        let text = render(&p, MAX_COMMENT_CHARS);
+        assert!(text.chars().count() < MAX_COMMENT_CHARS, "{}", text.len());
+        assert!(text.contains("| 0 | 5000 | 0 | 5000 | 0 | 0 |"));
+        assert!(
+            text.contains("desktops are not shown, to keep this comment under 60000 characters"),
+            "{text}"
+        );
+        let shown = text.matches("#### ").count();
+        let note = format!("> {} of the 5000 desktops are not shown", 5000 - shown);
+        assert!(text.contains(&note), "{note}");
+    }
+
+    #[test]
+    fn report_markdown() {
+        let mut out = Vec::new();
+        report(&mut out, &sample_report()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("## Apply failed\n"));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn report_markdown_truncated() {
+        let mut out = Vec::new();
+        report_within(&mut out, &sample_report(), 1100).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+}

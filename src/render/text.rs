@@ -1,0 +1,252 @@
+//! The terminal rendering of plans and reports: per desktop a header and a unified diff of its
+//! tags, then one summary line. Colour (ANSI red/green/cyan) only when asked; no terminal
+//! detection here.
+
+use std::io::{self, Write};
+
+use super::diff::{desktop_diff, Kind};
+use super::escape::{display, quote_key, quote_value};
+use super::{change_counts, plural, result_name, summary_line};
+use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
+use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report};
+
+/// How text is drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextStyle {
+    /// Emit ANSI colour codes.
+    pub color: bool,
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+impl TextStyle {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// `NAME (id)` for headers.
+fn title(name: &str, id: &str) -> String {
+    format!("{} ({})", display(name), display(id))
+}
+
+/// Writes the plan: each changed or blocked desktop, then the summary line.
+pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+    for desktop in &plan.desktops {
+        match desktop.status {
+            DesktopStatus::Unchanged => continue,
+            DesktopStatus::Blocked => blocked(w, desktop, style)?,
+            DesktopStatus::Change => changed(w, desktop, style)?,
+        }
+        writeln!(w)?;
+    }
+    writeln!(w, "{}", style.paint(BOLD, &summary_line(&plan.summary)))
+}
+
+fn blocked(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result<()> {
+    let header = format!("! {}: blocked", title(&d.name, &d.desktop_id));
+    writeln!(w, "{}", style.paint(RED, &header))?;
+    if let Some(reason) = &d.reason {
+        writeln!(w, "  {}", display(reason))?;
+    }
+    Ok(())
+}
+
+fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result<()> {
+    let header = format!(
+        "~ {}: {}",
+        title(&d.name, &d.desktop_id),
+        change_counts(&d.changes)
+    );
+    writeln!(w, "{}", style.paint(BOLD, &header))?;
+    for line in desktop_diff(d) {
+        let text = match line.kind {
+            Kind::FileHeader => style.paint(BOLD, &line.text),
+            Kind::Hunk => style.paint(CYAN, &line.text),
+            Kind::Removed => style.paint(RED, &line.text),
+            Kind::Added => style.paint(GREEN, &line.text),
+            Kind::Context => line.text,
+        };
+        writeln!(w, "{text}")?;
+    }
+    Ok(())
+}
+
+/// One change in words: `create env = "dev"`, `overwrite owner: "it" -> "finance"`,
+/// `delete legacy (was "x")`.
+pub(crate) fn describe(change: &Change) -> String {
+    match change {
+        Change::Create { key, value } => {
+            format!("create {} = {}", quote_key(key), quote_value(value))
+        }
+        Change::Overwrite { key, old, value } => format!(
+            "overwrite {}: {} -> {}",
+            quote_key(key),
+            quote_value(old),
+            quote_value(value)
+        ),
+        Change::Delete { key, old } => {
+            format!("delete {} (was {})", quote_key(key), quote_value(old))
+        }
+    }
+}
+
+/// A failed call: `HTTP 400 WKS.0210: message (request id …)`.
+pub(crate) fn describe_error(e: &ErrorInfo) -> String {
+    let mut out = match e.status {
+        Some(status) => format!("HTTP {status}"),
+        None => "transport error".to_string(),
+    };
+    if let Some(code) = &e.error_code {
+        out.push(' ');
+        out.push_str(&display(code));
+    }
+    out.push_str(": ");
+    out.push_str(&display(&e.error_msg));
+    if let Some(id) = &e.request_id {
+        out.push_str(&format!(" (request id {})", display(id)));
+    }
+    out
+}
+
+pub(crate) fn attempts(n: u32) -> String {
+    format!("{n} {}", plural(n as usize, "attempt", "attempts"))
+}
+
+/// `Apply: 5 applied, 1 failed, 2 skipped; 1 unverified, 1 blocked; 3 unchanged; 14 requests,
+/// 3 retries in 1.23 s.`
+pub fn report_totals_line(report: &Report) -> String {
+    let t = &report.totals;
+    let unchanged = report
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopResult::Unchanged)
+        .count();
+    format!(
+        "Apply: {} applied, {} failed, {} skipped; {} unverified, {} blocked; {} unchanged; \
+         {} {}, {} {} in {}.{:03} s.",
+        t.applied,
+        t.failed,
+        t.skipped,
+        t.unverified,
+        t.blocked,
+        unchanged,
+        t.requests,
+        plural(t.requests as usize, "request", "requests"),
+        t.retries,
+        plural(t.retries as usize, "retry", "retries"),
+        t.duration_ms / 1000,
+        t.duration_ms % 1000
+    )
+}
+
+/// Writes the apply report: each desktop that was touched, failed or blocked with every change's
+/// outcome, then the totals line.
+pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Result<()> {
+    for d in &report.desktops {
+        let (mark, color) = match d.status {
+            DesktopResult::Unchanged => continue,
+            DesktopResult::Applied => ("+", GREEN),
+            DesktopResult::Failed | DesktopResult::Unverified | DesktopResult::Blocked => {
+                ("!", RED)
+            }
+        };
+        let status = result_name(d.status);
+        let header = format!("{mark} {}: {status}", title(&d.name, &d.desktop_id));
+        writeln!(w, "{}", style.paint(color, &header))?;
+        if let Some(reason) = &d.reason {
+            writeln!(w, "  {}", display(reason))?;
+        }
+        for c in &d.changes {
+            writeln!(w, "  {}", change_line(c, style))?;
+        }
+        writeln!(w)?;
+    }
+    let color = if report.is_success() { BOLD } else { RED };
+    writeln!(w, "{}", style.paint(color, &report_totals_line(report)))
+}
+
+fn change_line(c: &ChangeReport, style: &TextStyle) -> String {
+    let (word, color) = match c.outcome {
+        Outcome::Applied => ("applied", GREEN),
+        Outcome::Failed => ("failed ", RED),
+        Outcome::Skipped => ("skipped", CYAN),
+    };
+    let mut line = format!("{} {}", style.paint(color, word), describe(&c.change));
+    if c.outcome != Outcome::Skipped {
+        line.push_str(&format!(" [{}]", attempts(c.attempts)));
+    }
+    if let Some(e) = &c.error {
+        line.push_str(": ");
+        line.push_str(&describe_error(e));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::samples::{sample_plan, sample_report};
+
+    fn render_plan(p: &Plan, color: bool) -> String {
+        let mut out = Vec::new();
+        plan(&mut out, p, &TextStyle { color }).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn plan_text_without_colour() {
+        insta::assert_snapshot!(render_plan(&sample_plan(), false));
+    }
+
+    #[test]
+    fn plan_text_with_colour() {
+        let text = render_plan(&sample_plan(), true);
+        assert!(text.contains("\x1b[31m-owner = \"it\"\x1b[0m"), "{text}");
+        assert!(
+            text.contains("\x1b[32m+owner = \"finance\"\x1b[0m"),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn empty_plan_says_no_changes() {
+        let mut p = sample_plan();
+        p.desktops.retain(|d| d.status == DesktopStatus::Unchanged);
+        p.summary = crate::plan::Summary {
+            unchanged: p.desktops.len(),
+            ..Default::default()
+        };
+        p.has_changes = false;
+        assert_eq!(
+            render_plan(&p, false),
+            "No changes. Desktop tags match the manifests.\n"
+        );
+        assert!(!render_plan(&p, true).contains("\x1b[3"));
+    }
+
+    #[test]
+    fn report_text_without_colour() {
+        let mut out = Vec::new();
+        report(&mut out, &sample_report(), &TextStyle { color: false }).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn report_text_with_colour_marks_failures_red() {
+        let mut out = Vec::new();
+        report(&mut out, &sample_report(), &TextStyle { color: true }).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\x1b[31mfailed \x1b[0m"), "{text}");
+        insta::assert_snapshot!(text);
+    }
+}
