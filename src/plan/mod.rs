@@ -5,6 +5,7 @@
 mod ignore;
 mod planner;
 mod resolve;
+pub mod saved;
 
 #[cfg(test)]
 mod proptests;
