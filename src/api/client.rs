@@ -817,6 +817,16 @@ mod tests {
     }
 
     #[test]
+    fn call_futures_can_be_spawned_on_a_multi_threaded_runtime() {
+        fn assert_send<T: Send + 'static>(_: T) {}
+        let c = client("https://example.com", aksk());
+        let (a, b, d) = (c.clone(), c.clone(), c.clone());
+        assert_send(async move { a.create_tag("d", "k", "v").await });
+        assert_send(async move { b.list_desktops_by_id(&["d".into()]).await });
+        assert_send(async move { d.list_desktops(&DesktopFilter::default()).await });
+    }
+
+    #[test]
     fn clients_for_other_projects_share_statistics() {
         let c = client("https://example.com", aksk());
         let other = c.with_project("other").unwrap();
