@@ -1,5 +1,22 @@
 //! The Workspace API client (design §4): endpoint and credential resolution, SDK-HMAC-SHA256 or
 //! token auth, batched reads, tag writes, typed errors, retry with backoff, rate limit and a
 //! concurrency bound shared by a whole run.
+//!
+//! Only `client` does I/O; `connection`, `sign`, `retry`, `limit`, `wire` and `error` are pure.
 
+mod client;
+mod connection;
+mod error;
+mod limit;
+pub mod retry;
 pub mod sign;
+mod wire;
+
+pub use client::{
+    Attempts, BatchAction, Client, ClientOptions, DesktopFilter, Stats, IDS_PER_REQUEST, PAGE_LIMIT,
+};
+pub use connection::{
+    is_loopback, parse_endpoint, Connection, ConnectionArgs, ConnectionError, Credentials,
+};
+pub use error::{ApiError, CallError};
+pub use retry::{Decision, Outcome, RetryPolicy};

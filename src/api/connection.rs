@@ -1,0 +1,842 @@
+//! Where to connect and as whom (design §4): the endpoint, the project id and the credentials,
+//! resolved from CLI flags, the manifest and environment variables. Pure: the environment and
+//! the token file reader are passed in, so tests need no real environment. No network here.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use url::{Host, Url};
+
+use crate::secret::Secret;
+
+/// The connection flags the CLI fills in; `None` means "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionArgs {
+    /// `--endpoint URL`.
+    pub endpoint: Option<String>,
+    /// `--region REGION`.
+    pub region: Option<String>,
+    /// `--project-id ID`.
+    pub project_id: Option<String>,
+    /// `--token-file FILE`.
+    pub token_file: Option<PathBuf>,
+}
+
+/// Everything needed to talk to one project of the Workspace API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Base URL, e.g. `https://workspace.cn-north-4.myhuaweicloud.com`; may carry a path prefix.
+    pub endpoint: Url,
+    pub project_id: String,
+    pub credentials: Credentials,
+}
+
+/// How requests are authenticated. `Debug` never shows a secret (see [`Secret`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// SDK-HMAC-SHA256 signing with an access key pair; `security_token` for temporary keys.
+    AkSk {
+        ak: Secret,
+        sk: Secret,
+        security_token: Option<Secret>,
+        /// Where the pair came from, e.g. `HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK`.
+        origin: &'static str,
+    },
+    /// An IAM token sent as `X-Auth-Token`.
+    Token { token: Secret, origin: String },
+}
+
+impl Credentials {
+    /// A short description for logs, without any secret: `AK/SK from HW_ACCESS_KEY/HW_SECRET_KEY`.
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::AkSk {
+                origin,
+                security_token,
+                ..
+            } => {
+                let temp = if security_token.is_some() {
+                    " (temporary, with security token)"
+                } else {
+                    ""
+                };
+                format!("AK/SK from {origin}{temp}")
+            }
+            Credentials::Token { origin, .. } => format!("token from {origin}"),
+        }
+    }
+
+    /// Every secret value these credentials hold, so error texts can be scrubbed of them.
+    pub(crate) fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            Credentials::AkSk {
+                sk, security_token, ..
+            } => std::iter::once(sk).chain(security_token.iter()).collect(),
+            Credentials::Token { token, .. } => vec![token],
+        }
+    }
+}
+
+/// Why a connection could not be resolved. Each message says which flag or variable fixes it and
+/// never contains a secret.
+#[derive(Debug, Error)]
+pub enum ConnectionError {
+    #[error(
+        "no project id: set `project_id` in the manifest, pass --project-id, \
+         or set HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID"
+    )]
+    NoProjectId,
+    #[error(
+        "project id `{value}` from {origin} is not valid: use the 32-character project id \
+         shown in the console under My Credentials (letters, digits, `-` and `_` only)"
+    )]
+    InvalidProjectId { value: String, origin: String },
+    #[error(
+        "no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+         (or HW_ACCESS_KEY and HW_SECRET_KEY), or pass --token-file FILE, or set HW_AUTH_TOKEN"
+    )]
+    NoCredentials,
+    #[error("{present} is set but {missing} is not: set both, or unset {present}")]
+    IncompleteKeyPair {
+        present: &'static str,
+        missing: &'static str,
+    },
+    #[error("cannot read the token file {}: {source}; check --token-file", path.display())]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin} is empty: put the IAM token (the X-Subject-Token of an IAM login) there")]
+    EmptySecret { origin: String },
+    #[error(
+        "{origin} contains characters that cannot be sent in an HTTP header \
+         (only visible ASCII is allowed); check its value"
+    )]
+    InvalidSecret { origin: String },
+    #[error(
+        "no endpoint: pass --endpoint URL or --region REGION, \
+         or set DESKTAG_ENDPOINT or HW_REGION_NAME"
+    )]
+    NoEndpoint,
+    #[error(
+        "region `{value}` from {origin} is not valid: use a region id such as cn-north-4 \
+         (lowercase letters, digits and `-`)"
+    )]
+    InvalidRegion { value: String, origin: String },
+    #[error("endpoint `{value}` from {origin} is not a valid URL: {reason}; use a URL such as https://workspace.cn-north-4.myhuaweicloud.com")]
+    InvalidEndpoint {
+        value: String,
+        origin: String,
+        reason: String,
+    },
+    #[error(
+        "endpoint `{value}` from {origin} uses plain http to `{host}`, which is not loopback: \
+         use https://, or http:// only with 127.0.0.1, ::1 or localhost"
+    )]
+    InsecureEndpoint {
+        value: String,
+        origin: String,
+        host: String,
+    },
+}
+
+impl Connection {
+    /// Resolves a connection, reading `--token-file` from disk when it is needed.
+    /// `manifest_project_id` is the manifest's `project_id`, which wins over every other source.
+    pub fn resolve(
+        args: &ConnectionArgs,
+        manifest_project_id: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Connection, ConnectionError> {
+        Self::resolve_with(args, manifest_project_id, env, |path| {
+            std::fs::read_to_string(path)
+        })
+    }
+
+    /// Like [`Connection::resolve`], with the token file reader passed in (pure).
+    pub fn resolve_with(
+        args: &ConnectionArgs,
+        manifest_project_id: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+        read_file: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Connection, ConnectionError> {
+        // Empty and blank variables count as unset: `export HW_REGION_NAME=` is common in CI.
+        let env = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let endpoint = resolve_endpoint(args, &env)?;
+        let project_id = resolve_project_id(args, manifest_project_id, &env)?;
+        let credentials = resolve_credentials(args, &env, &read_file)?;
+        Ok(Connection {
+            endpoint,
+            project_id,
+            credentials,
+        })
+    }
+
+    /// The same endpoint and credentials for another project (manifests may name several).
+    pub fn for_project(&self, project_id: &str) -> Result<Connection, ConnectionError> {
+        check_project_id(project_id, "the manifest")?;
+        Ok(Connection {
+            project_id: project_id.to_string(),
+            ..self.clone()
+        })
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+fn resolve_endpoint(
+    args: &ConnectionArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Url, ConnectionError> {
+    if let Some(value) = non_empty(&args.endpoint) {
+        return parse_endpoint(&value, "--endpoint");
+    }
+    if let Some(value) = env("DESKTAG_ENDPOINT") {
+        return parse_endpoint(&value, "DESKTAG_ENDPOINT");
+    }
+    let (region, origin) = match non_empty(&args.region) {
+        Some(r) => (r, "--region"),
+        None => match env("HW_REGION_NAME") {
+            Some(r) => (r, "HW_REGION_NAME"),
+            None => return Err(ConnectionError::NoEndpoint),
+        },
+    };
+    let valid = region
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if !valid {
+        return Err(ConnectionError::InvalidRegion {
+            value: region,
+            origin: origin.to_string(),
+        });
+    }
+    parse_endpoint(
+        &format!("https://workspace.{region}.myhuaweicloud.com"),
+        origin,
+    )
+}
+
+/// Parses and checks an endpoint URL: http(s), a host, no credentials, query or fragment, and
+/// plain http only to loopback.
+pub fn parse_endpoint(value: &str, origin: &str) -> Result<Url, ConnectionError> {
+    let invalid = |shown: &str, reason: &str| ConnectionError::InvalidEndpoint {
+        value: shown.to_string(),
+        origin: origin.to_string(),
+        reason: reason.to_string(),
+    };
+    let url = Url::parse(value).map_err(|e| invalid(&redact_userinfo(value), &e.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(invalid(
+            shown.as_str(),
+            "it contains a user name or password; pass credentials through the environment instead",
+        ));
+    }
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid(value, "the scheme must be https or http"));
+    }
+    let Some(host) = url.host() else {
+        return Err(invalid(value, "it has no host"));
+    };
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(value, "it must not have a query or fragment"));
+    }
+    if url.scheme() == "http" && !is_loopback(&host) {
+        return Err(ConnectionError::InsecureEndpoint {
+            value: value.to_string(),
+            origin: origin.to_string(),
+            host: host.to_string(),
+        });
+    }
+    Ok(url)
+}
+
+/// Loopback: 127.0.0.0/8, ::1, or `localhost`.
+pub fn is_loopback(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => IpAddr::V4(*ip).is_loopback(),
+        Host::Ipv6(ip) => IpAddr::V6(*ip).is_loopback(),
+    }
+}
+
+/// `https://user:pw@host` → `https://***@host`, for a URL that did not even parse.
+fn redact_userinfo(value: &str) -> String {
+    match (value.find("://"), value.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***{}", &value[..scheme_end + 3], &value[at..])
+        }
+        _ => value.to_string(),
+    }
+}
+
+fn check_project_id(value: &str, origin: &str) -> Result<(), ConnectionError> {
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ConnectionError::InvalidProjectId {
+            value: value.to_string(),
+            origin: origin.to_string(),
+        })
+    }
+}
+
+fn resolve_project_id(
+    args: &ConnectionArgs,
+    manifest_project_id: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<String, ConnectionError> {
+    let candidates = [
+        (
+            manifest_project_id
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            "the manifest's project_id",
+        ),
+        (non_empty(&args.project_id), "--project-id"),
+        (
+            env("HUAWEICLOUD_SDK_PROJECT_ID"),
+            "HUAWEICLOUD_SDK_PROJECT_ID",
+        ),
+        (env("HW_PROJECT_ID"), "HW_PROJECT_ID"),
+    ];
+    for (value, origin) in candidates {
+        if let Some(value) = value {
+            check_project_id(&value, origin)?;
+            return Ok(value);
+        }
+    }
+    Err(ConnectionError::NoProjectId)
+}
+
+/// A secret must be sendable as a header value (and is signed byte for byte).
+fn header_safe(value: String, origin: &str) -> Result<Secret, ConnectionError> {
+    if value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        Ok(Secret::new(value))
+    } else {
+        Err(ConnectionError::InvalidSecret {
+            origin: origin.to_string(),
+        })
+    }
+}
+
+const KEY_PAIRS: [(&str, &str, &str); 2] = [
+    (
+        "HUAWEICLOUD_SDK_AK",
+        "HUAWEICLOUD_SDK_SK",
+        "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK",
+    ),
+    (
+        "HW_ACCESS_KEY",
+        "HW_SECRET_KEY",
+        "HW_ACCESS_KEY/HW_SECRET_KEY",
+    ),
+];
+const SECURITY_TOKENS: [&str; 2] = ["HUAWEICLOUD_SDK_SECURITY_TOKEN", "HW_SECURITY_TOKEN"];
+
+fn resolve_credentials(
+    args: &ConnectionArgs,
+    env: &impl Fn(&str) -> Option<String>,
+    read_file: &impl Fn(&Path) -> std::io::Result<String>,
+) -> Result<Credentials, ConnectionError> {
+    for (i, (ak_name, sk_name, origin)) in KEY_PAIRS.iter().enumerate() {
+        match (env(ak_name), env(sk_name)) {
+            (Some(ak), Some(sk)) => {
+                // The token of the same family first, then the other one.
+                let token_names = [SECURITY_TOKENS[i], SECURITY_TOKENS[1 - i]];
+                let security_token = token_names
+                    .iter()
+                    .find_map(|name| env(name).map(|v| (v, *name)))
+                    .map(|(v, name)| header_safe(v, name))
+                    .transpose()?;
+                return Ok(Credentials::AkSk {
+                    ak: header_safe(ak, ak_name)?,
+                    sk: header_safe(sk, sk_name)?,
+                    security_token,
+                    origin,
+                });
+            }
+            (Some(_), None) => {
+                return Err(ConnectionError::IncompleteKeyPair {
+                    present: ak_name,
+                    missing: sk_name,
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConnectionError::IncompleteKeyPair {
+                    present: sk_name,
+                    missing: ak_name,
+                })
+            }
+            (None, None) => {}
+        }
+    }
+    if let Some(path) = &args.token_file {
+        let origin = format!("the token file {}", path.display());
+        let text = read_file(path).map_err(|source| ConnectionError::TokenFile {
+            path: path.clone(),
+            source,
+        })?;
+        let token = text.trim().to_string();
+        if token.is_empty() {
+            return Err(ConnectionError::EmptySecret { origin });
+        }
+        return Ok(Credentials::Token {
+            token: header_safe(token, &origin)?,
+            origin: format!("--token-file {}", path.display()),
+        });
+    }
+    if let Some(token) = env("HW_AUTH_TOKEN") {
+        return Ok(Credentials::Token {
+            token: header_safe(token, "HW_AUTH_TOKEN")?,
+            origin: "HW_AUTH_TOKEN".to_string(),
+        });
+    }
+    Err(ConnectionError::NoCredentials)
+}
+
+impl fmt::Display for Connection {
+    /// `project 0123… at https://… (AK/SK from …)`; never a secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "project {} at {} ({})",
+            self.project_id,
+            self.endpoint,
+            self.credentials.describe()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const PID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env_of<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        move |name| map.get(name).map(|v| v.to_string())
+    }
+
+    fn no_file(_: &Path) -> std::io::Result<String> {
+        panic!("the token file must not be read here")
+    }
+
+    fn base_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("HW_REGION_NAME", "cn-north-4"),
+            ("HW_PROJECT_ID", PID),
+            ("HW_ACCESS_KEY", "AKHW"),
+            ("HW_SECRET_KEY", "SKHW-secret"),
+        ]
+    }
+
+    fn resolve(args: &ConnectionArgs, env: &[(&str, &str)]) -> Result<Connection, ConnectionError> {
+        Connection::resolve_with(args, None, env_of(env), no_file)
+    }
+
+    fn with(
+        mut env: Vec<(&'static str, &'static str)>,
+        extra: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        for (k, v) in extra {
+            env.retain(|(n, _)| n != k);
+            env.push((k, v));
+        }
+        env
+    }
+
+    fn without(
+        mut env: Vec<(&'static str, &'static str)>,
+        names: &[&str],
+    ) -> Vec<(&'static str, &'static str)> {
+        env.retain(|(n, _)| !names.contains(n));
+        env
+    }
+
+    #[test]
+    fn region_builds_the_public_endpoint() {
+        let c = resolve(&ConnectionArgs::default(), &base_env()).unwrap();
+        assert_eq!(
+            c.endpoint.as_str(),
+            "https://workspace.cn-north-4.myhuaweicloud.com/"
+        );
+        assert_eq!(c.project_id, PID);
+    }
+
+    #[test]
+    fn region_flag_beats_region_variable() {
+        let args = ConnectionArgs {
+            region: Some("ap-southeast-1".into()),
+            ..Default::default()
+        };
+        let c = resolve(&args, &base_env()).unwrap();
+        assert_eq!(
+            c.endpoint.host_str(),
+            Some("workspace.ap-southeast-1.myhuaweicloud.com")
+        );
+    }
+
+    #[test]
+    fn endpoint_flag_beats_endpoint_variable_which_beats_region() {
+        let env = with(
+            base_env(),
+            &[("DESKTAG_ENDPOINT", "https://env.example.com")],
+        );
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert_eq!(c.endpoint.host_str(), Some("env.example.com"));
+        let args = ConnectionArgs {
+            endpoint: Some("http://127.0.0.1:8080".into()),
+            region: Some("cn-east-3".into()),
+            ..Default::default()
+        };
+        let c = resolve(&args, &env).unwrap();
+        assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn missing_endpoint_and_region_names_the_fixes() {
+        let err = resolve(
+            &ConnectionArgs::default(),
+            &without(base_env(), &["HW_REGION_NAME"]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConnectionError::NoEndpoint));
+        let msg = err.to_string();
+        for fix in [
+            "--endpoint",
+            "--region",
+            "DESKTAG_ENDPOINT",
+            "HW_REGION_NAME",
+        ] {
+            assert!(msg.contains(fix), "{msg}");
+        }
+    }
+
+    #[test]
+    fn blank_variables_count_as_unset() {
+        let env = with(
+            base_env(),
+            &[("DESKTAG_ENDPOINT", "  "), ("HW_PROJECT_ID", "")],
+        );
+        let env = with(env, &[("HUAWEICLOUD_SDK_PROJECT_ID", "abc")]);
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert_eq!(
+            c.endpoint.host_str(),
+            Some("workspace.cn-north-4.myhuaweicloud.com")
+        );
+        assert_eq!(c.project_id, "abc");
+    }
+
+    #[test]
+    fn malformed_region_is_refused() {
+        let args = ConnectionArgs {
+            region: Some("cn north/4".into()),
+            ..Default::default()
+        };
+        let err = resolve(&args, &base_env()).unwrap_err();
+        assert!(
+            matches!(err, ConnectionError::InvalidRegion { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--region"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback() {
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://127.3.4.5",
+            "http://[::1]:9000",
+            "http://localhost:8080/prefix",
+            "https://example.com",
+        ] {
+            parse_endpoint(ok, "--endpoint").unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["http://example.com", "http://10.0.0.1:80", "http://[::2]"] {
+            let err = parse_endpoint(bad, "--endpoint").unwrap_err();
+            assert!(
+                matches!(err, ConnectionError::InsecureEndpoint { .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("https://"));
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_refused_with_the_source() {
+        for bad in [
+            "workspace.cn-north-4.myhuaweicloud.com",
+            "ftp://example.com",
+            "https://",
+            "https://example.com/?a=b",
+            "https://exa mple.com",
+        ] {
+            let err = parse_endpoint(bad, "DESKTAG_ENDPOINT").unwrap_err();
+            assert!(
+                matches!(err, ConnectionError::InvalidEndpoint { .. }),
+                "{bad}: {err}"
+            );
+            assert!(err.to_string().contains("DESKTAG_ENDPOINT"), "{err}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_the_endpoint_url_are_refused_and_not_echoed() {
+        let err = parse_endpoint("https://user:hunter2@example.com", "--endpoint").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = parse_endpoint("https://user:hunter2@exa mple.com", "--endpoint").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn project_id_precedence_is_manifest_flag_sdk_hw() {
+        let env = with(base_env(), &[("HUAWEICLOUD_SDK_PROJECT_ID", "sdkpid")]);
+        let args = ConnectionArgs {
+            project_id: Some("flagpid".into()),
+            ..Default::default()
+        };
+        let c =
+            Connection::resolve_with(&args, Some("manifestpid"), env_of(&env), no_file).unwrap();
+        assert_eq!(c.project_id, "manifestpid");
+        let c = Connection::resolve_with(&args, None, env_of(&env), no_file).unwrap();
+        assert_eq!(c.project_id, "flagpid");
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert_eq!(c.project_id, "sdkpid");
+        let c = resolve(&ConnectionArgs::default(), &base_env()).unwrap();
+        assert_eq!(c.project_id, PID);
+    }
+
+    #[test]
+    fn missing_project_id_names_every_source() {
+        let err = resolve(
+            &ConnectionArgs::default(),
+            &without(base_env(), &["HW_PROJECT_ID"]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConnectionError::NoProjectId));
+        let msg = err.to_string();
+        for fix in [
+            "project_id",
+            "--project-id",
+            "HUAWEICLOUD_SDK_PROJECT_ID",
+            "HW_PROJECT_ID",
+        ] {
+            assert!(msg.contains(fix), "{msg}");
+        }
+    }
+
+    #[test]
+    fn project_id_with_a_slash_is_refused() {
+        let args = ConnectionArgs {
+            project_id: Some("abc/../x".into()),
+            ..Default::default()
+        };
+        let err = resolve(&args, &base_env()).unwrap_err();
+        assert!(matches!(err, ConnectionError::InvalidProjectId { .. }));
+        assert!(err.to_string().contains("--project-id"));
+    }
+
+    #[test]
+    fn sdk_key_pair_beats_hw_key_pair() {
+        let env = with(
+            base_env(),
+            &[
+                ("HUAWEICLOUD_SDK_AK", "AKSDK"),
+                ("HUAWEICLOUD_SDK_SK", "SKSDK"),
+            ],
+        );
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        match c.credentials {
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+                origin,
+            } => {
+                assert_eq!(ak.expose(), "AKSDK");
+                assert_eq!(sk.expose(), "SKSDK");
+                assert!(security_token.is_none());
+                assert_eq!(origin, "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = resolve(&ConnectionArgs::default(), &base_env()).unwrap();
+        assert!(matches!(
+            c.credentials,
+            Credentials::AkSk {
+                origin: "HW_ACCESS_KEY/HW_SECRET_KEY",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn security_token_comes_from_either_variable() {
+        for name in ["HUAWEICLOUD_SDK_SECURITY_TOKEN", "HW_SECURITY_TOKEN"] {
+            let env = with(base_env(), &[(name, "STS-TOKEN")]);
+            let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+            match &c.credentials {
+                Credentials::AkSk { security_token, .. } => {
+                    assert_eq!(security_token.as_ref().unwrap().expose(), "STS-TOKEN")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(c.credentials.describe().contains("security token"));
+        }
+    }
+
+    #[test]
+    fn half_a_key_pair_is_an_error_naming_the_missing_half() {
+        let env = with(without(base_env(), &["HW_SECRET_KEY"]), &[]);
+        let err = resolve(&ConnectionArgs::default(), &env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "HW_ACCESS_KEY is set but HW_SECRET_KEY is not: set both, or unset HW_ACCESS_KEY"
+        );
+        let env = with(base_env(), &[("HUAWEICLOUD_SDK_SK", "x")]);
+        let err = resolve(&ConnectionArgs::default(), &env).unwrap_err();
+        assert!(matches!(
+            err,
+            ConnectionError::IncompleteKeyPair {
+                present: "HUAWEICLOUD_SDK_SK",
+                missing: "HUAWEICLOUD_SDK_AK"
+            }
+        ));
+    }
+
+    #[test]
+    fn key_pair_beats_token_file_and_token_variable() {
+        let env = with(base_env(), &[("HW_AUTH_TOKEN", "tok")]);
+        let args = ConnectionArgs {
+            token_file: Some("/t".into()),
+            ..Default::default()
+        };
+        let c = resolve(&args, &env).unwrap();
+        assert!(matches!(c.credentials, Credentials::AkSk { .. }));
+    }
+
+    #[test]
+    fn token_file_is_read_trimmed_and_beats_the_token_variable() {
+        let env = with(
+            without(base_env(), &["HW_ACCESS_KEY", "HW_SECRET_KEY"]),
+            &[("HW_AUTH_TOKEN", "from-env")],
+        );
+        let args = ConnectionArgs {
+            token_file: Some("/run/token".into()),
+            ..Default::default()
+        };
+        let c = Connection::resolve_with(&args, None, env_of(&env), |p| {
+            assert_eq!(p, Path::new("/run/token"));
+            Ok("  MIIfile-token\n".to_string())
+        })
+        .unwrap();
+        match &c.credentials {
+            Credentials::Token { token, origin } => {
+                assert_eq!(token.expose(), "MIIfile-token");
+                assert!(origin.contains("--token-file"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert!(
+            matches!(&c.credentials, Credentials::Token { token, .. } if token.expose() == "from-env")
+        );
+    }
+
+    #[test]
+    fn unreadable_or_empty_token_file_is_an_error() {
+        let env = without(base_env(), &["HW_ACCESS_KEY", "HW_SECRET_KEY"]);
+        let args = ConnectionArgs {
+            token_file: Some("/missing/token".into()),
+            ..Default::default()
+        };
+        let err = Connection::resolve_with(&args, None, env_of(&env), |_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not found",
+            ))
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConnectionError::TokenFile { .. }));
+        assert!(err.to_string().contains("/missing/token"), "{err}");
+        assert!(err.to_string().contains("--token-file"), "{err}");
+        let err = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("\n \n".into()))
+            .unwrap_err();
+        assert!(matches!(err, ConnectionError::EmptySecret { .. }), "{err}");
+    }
+
+    #[test]
+    fn no_credentials_names_every_source() {
+        let env = without(base_env(), &["HW_ACCESS_KEY", "HW_SECRET_KEY"]);
+        let err = resolve(&ConnectionArgs::default(), &env).unwrap_err();
+        assert!(matches!(err, ConnectionError::NoCredentials));
+        let msg = err.to_string();
+        for fix in [
+            "HUAWEICLOUD_SDK_AK",
+            "HW_ACCESS_KEY",
+            "--token-file",
+            "HW_AUTH_TOKEN",
+        ] {
+            assert!(msg.contains(fix), "{msg}");
+        }
+    }
+
+    #[test]
+    fn secrets_that_cannot_be_headers_are_refused_without_echo() {
+        let env = with(
+            without(base_env(), &["HW_ACCESS_KEY", "HW_SECRET_KEY"]),
+            &[("HW_AUTH_TOKEN", "bad token\u{7f}value")],
+        );
+        let err = resolve(&ConnectionArgs::default(), &env).unwrap_err();
+        assert!(matches!(err, ConnectionError::InvalidSecret { .. }));
+        assert!(!err.to_string().contains("bad token"), "{err}");
+        assert!(err.to_string().contains("HW_AUTH_TOKEN"));
+    }
+
+    #[test]
+    fn debug_and_display_never_show_secrets() {
+        let env = with(base_env(), &[("HW_SECURITY_TOKEN", "STS-SECRET-TOKEN")]);
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        let shown = format!("{c:?} {c}");
+        for secret in ["AKHW", "SKHW-secret", "STS-SECRET-TOKEN"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains(PID));
+    }
+
+    #[test]
+    fn for_project_keeps_endpoint_and_credentials() {
+        let c = resolve(&ConnectionArgs::default(), &base_env()).unwrap();
+        let other = c.for_project("otherproject").unwrap();
+        assert_eq!(other.project_id, "otherproject");
+        assert_eq!(other.endpoint, c.endpoint);
+        assert_eq!(other.credentials, c.credentials);
+        assert!(c.for_project("a/b").is_err());
+    }
+}

@@ -1,0 +1,209 @@
+//! Errors of the API boundary: what the service answered (status, error code, message, request
+//! id) or why no answer came. Messages are lowercase and never contain a secret or the
+//! `Authorization` header; the client scrubs known secrets from anything the server echoes.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::report::ErrorInfo;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The service answered with a non-2xx status.
+    #[error(
+        "the service answered {status}{}: {error_code}: {error_msg}{}{}",
+        reason_suffix(*status),
+        request_id_suffix(request_id.as_deref()),
+        auth_hint(*status)
+    )]
+    Service {
+        status: u16,
+        error_code: String,
+        error_msg: String,
+        /// From the `X-Request-Id` response header; quote it to Huawei Cloud support.
+        request_id: Option<String>,
+    },
+    /// No complete answer within the request timeout.
+    #[error("{method} {path} timed out after {}s; the service may be slow or unreachable (raise the timeout or retry later)", timeout.as_secs_f64())]
+    Timeout {
+        method: String,
+        path: String,
+        timeout: Duration,
+    },
+    /// No connection (refused, DNS, TLS).
+    #[error("cannot connect to {endpoint}: {detail}; check --endpoint / --region and the network")]
+    Connect { endpoint: String, detail: String },
+    /// The connection failed mid-request.
+    #[error("{method} {path} failed: {detail}")]
+    Transport {
+        method: String,
+        path: String,
+        detail: String,
+    },
+    /// A 2xx answer whose body is not the expected JSON.
+    #[error("the service answered {status} to {method} {path} with a body that is not the expected {what}: {detail}{}", request_id_suffix(request_id.as_deref()))]
+    Decode {
+        status: u16,
+        method: String,
+        path: String,
+        what: &'static str,
+        detail: String,
+        request_id: Option<String>,
+    },
+    /// A call with an argument that cannot be sent (nothing was sent).
+    #[error("invalid request: {0}")]
+    InvalidArgument(String),
+    /// The client could not be built (bad options, TLS setup).
+    #[error("cannot set up the http client: {0}")]
+    Setup(String),
+}
+
+fn reason_suffix(status: u16) -> String {
+    http_reason(status)
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default()
+}
+
+pub(crate) fn http_reason(status: u16) -> Option<&'static str> {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+}
+
+fn request_id_suffix(request_id: Option<&str>) -> String {
+    request_id
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+fn auth_hint(status: u16) -> &'static str {
+    match status {
+        401 => {
+            "; hint: the credentials were rejected: check that the AK/SK \
+               (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK or HW_ACCESS_KEY/HW_SECRET_KEY) or the token \
+               (--token-file, HW_AUTH_TOKEN) is current and belongs to this project, and that the \
+               clock is within 15 minutes of the real time"
+        }
+        403 => {
+            "; hint: the credentials lack permission: grant the IAM user the workspace:desktops \
+               actions (list, listTags, tag, untag) for this project, or check that the project id \
+               is right"
+        }
+        _ => "",
+    }
+}
+
+impl ApiError {
+    /// The HTTP status, for service errors.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Service { status, .. } | ApiError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The error as the apply report records it.
+    pub fn to_error_info(&self) -> ErrorInfo {
+        match self {
+            ApiError::Service {
+                status,
+                error_code,
+                error_msg,
+                request_id,
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: Some(error_code.clone()),
+                error_msg: error_msg.clone(),
+                request_id: request_id.clone(),
+            },
+            ApiError::Decode {
+                status, request_id, ..
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: None,
+                error_msg: self.to_string(),
+                request_id: request_id.clone(),
+            },
+            _ => ErrorInfo {
+                status: None,
+                error_code: None,
+                error_msg: self.to_string(),
+                request_id: None,
+            },
+        }
+    }
+}
+
+/// A failed call, with the number of HTTP attempts made before giving up.
+#[derive(Debug, Error)]
+#[error("{error} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
+pub struct CallError {
+    #[source]
+    pub error: ApiError,
+    pub attempts: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(status: u16) -> ApiError {
+        ApiError::Service {
+            status,
+            error_code: "APIGW.0301".into(),
+            error_msg: "Incorrect IAM authentication information".into(),
+            request_id: Some("req-123".into()),
+        }
+    }
+
+    #[test]
+    fn service_error_shows_status_code_message_and_request_id() {
+        let msg = service(400).to_string();
+        assert_eq!(
+            msg,
+            "the service answered 400 Bad Request: APIGW.0301: \
+             Incorrect IAM authentication information (request id req-123)"
+        );
+    }
+
+    #[test]
+    fn unauthorized_and_forbidden_get_a_credentials_hint() {
+        assert!(service(401)
+            .to_string()
+            .contains("hint: the credentials were rejected"));
+        assert!(service(403)
+            .to_string()
+            .contains("hint: the credentials lack permission"));
+        assert!(!service(404).to_string().contains("hint"));
+    }
+
+    #[test]
+    fn error_info_carries_the_service_fields() {
+        let info = service(429).to_error_info();
+        assert_eq!(info.status, Some(429));
+        assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
+        assert_eq!(info.request_id.as_deref(), Some("req-123"));
+        let timeout = ApiError::Timeout {
+            method: "GET".into(),
+            path: "/v2/p/desktops".into(),
+            timeout: Duration::from_secs(30),
+        };
+        let info = timeout.to_error_info();
+        assert_eq!(info.status, None);
+        assert!(
+            info.error_msg.contains("timed out after 30s"),
+            "{}",
+            info.error_msg
+        );
+    }
+
+    #[test]
+    fn call_error_counts_attempts() {
+        let e = CallError {
+            error: service(500),
+            attempts: 5,
+        };
+        assert!(e.to_string().ends_with("(after 5 attempts)"), "{e}");
+    }
+}

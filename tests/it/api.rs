@@ -1,0 +1,827 @@
+//! The real `api::Client` against a small recording axum server on 127.0.0.1:0: signatures are
+//! verified on the server from the bytes received, and paging, id chunking, retries, encoding,
+//! limits and secret hygiene are checked from what the server saw.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::Router;
+use desktag::api::{
+    sign, ApiError, BatchAction, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter,
+};
+use desktag::tags::Tags;
+use hmac::{Hmac, Mac};
+use percent_encoding::percent_decode_str;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const AK: &str = "HPUAEXAMPLEAK0000001";
+const SK: &str = "exampleSecretKey0123456789abcdefghijklmn";
+const TOKEN: &str = "MIIEXAMPLE-iam-token-value-0123456789";
+const PID: &str = "0123456789abcdef0123456789abcdef";
+const DESK: &str = "d1e2f3a4-0000-1111-2222-333344445555";
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    at: Instant,
+}
+
+impl Recorded {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Decoded query pairs, in wire order.
+    fn query_pairs(&self) -> Vec<(String, String)> {
+        let Some(q) = &self.query else {
+            return Vec::new();
+        };
+        q.split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let d = |s: &str| percent_decode_str(s).decode_utf8().unwrap().into_owned();
+                (d(k), d(v))
+            })
+            .collect()
+    }
+
+    fn query_values(&self, name: &str) -> Vec<String> {
+        self.query_pairs()
+            .into_iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect()
+    }
+}
+
+enum Auth {
+    AkSk(&'static str),
+    Token(&'static str),
+}
+
+type Responder = Box<dyn Fn(&Recorded, usize) -> Response + Send + Sync>;
+
+struct ServerState {
+    auth: Auth,
+    latency: Duration,
+    respond: Responder,
+    log: Mutex<Vec<Recorded>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// The recording server; stopped when dropped.
+struct Server {
+    base: String,
+    state: Arc<ServerState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    async fn start(
+        auth: Auth,
+        latency: Duration,
+        respond: impl Fn(&Recorded, usize) -> Response + Send + Sync + 'static,
+    ) -> Server {
+        let state = Arc::new(ServerState {
+            auth,
+            latency,
+            respond: Box::new(respond),
+            log: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Server { base, state, task }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    let recorded = Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect(),
+        body,
+        at: Instant::now(),
+    };
+    let index = {
+        let mut log = state.log.lock().unwrap();
+        log.push(recorded.clone());
+        log.len() - 1
+    };
+    if !state.latency.is_zero() {
+        tokio::time::sleep(state.latency).await;
+    }
+    let response = if authenticated(&state.auth, &recorded) {
+        (state.respond)(&recorded, index)
+    } else {
+        with_request_id(
+            json_response(
+                401,
+                json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail"}),
+            ),
+            "req-401",
+        )
+    };
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// The server side of auth: the signature recomputed from the received bytes, or the token.
+fn authenticated(auth: &Auth, r: &Recorded) -> bool {
+    match auth {
+        Auth::AkSk(sk) => {
+            let Some(parsed) = r
+                .header("authorization")
+                .and_then(sign::parse_authorization)
+            else {
+                return false;
+            };
+            let query = r.query_pairs();
+            let req = sign::Signable {
+                method: &r.method,
+                path: &r.path,
+                query: &query,
+                headers: &r.headers,
+                body: &r.body,
+            };
+            parsed.access == AK && sign::verify(sk, &parsed, &req)
+        }
+        Auth::Token(token) => r.header("x-auth-token") == Some(token),
+    }
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn empty(status: u16) -> Response {
+    Response::builder()
+        .status(status)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn with_request_id(mut response: Response, id: &str) -> Response {
+    response
+        .headers_mut()
+        .insert("x-request-id", id.parse().unwrap());
+    response
+}
+
+fn desktop_json(i: usize) -> Value {
+    json!({
+        "desktop_id": format!("desk-{i:05}"),
+        "computer_name": format!("WKS-{i:05}"),
+        "user_name": "alice",
+        "status": "ACTIVE",
+        "tags": [{"key": "n", "value": i.to_string()}, {"key": "empty"}]
+    })
+}
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        user_agent: "desktag-test".into(),
+        ..ClientOptions::default()
+    }
+}
+
+/// A client resolved the way the CLI resolves it, with AK/SK from the environment.
+fn aksk_client(server: &Server, options: ClientOptions) -> Client {
+    let args = ConnectionArgs {
+        endpoint: Some(server.base.clone()),
+        ..Default::default()
+    };
+    let env = |name: &str| match name {
+        "HUAWEICLOUD_SDK_AK" => Some(AK.to_string()),
+        "HUAWEICLOUD_SDK_SK" => Some(SK.to_string()),
+        "HW_PROJECT_ID" => Some(PID.to_string()),
+        _ => None,
+    };
+    let connection = Connection::resolve(&args, None, env).unwrap();
+    Client::new(connection, options).unwrap()
+}
+
+fn token_client(server: &Server) -> Client {
+    let args = ConnectionArgs {
+        endpoint: Some(server.base.clone()),
+        project_id: Some(PID.into()),
+        ..Default::default()
+    };
+    let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| TOKEN.to_string());
+    Client::new(Connection::resolve(&args, None, env).unwrap(), options()).unwrap()
+}
+
+fn ok_responder(r: &Recorded, _: usize) -> Response {
+    if r.method == "GET" && r.path.ends_with("/desktops") {
+        let ids = r.query_values("desktop_id");
+        json_response(200, json!({"total_count": ids.len(), "desktops": []}))
+    } else if r.method == "GET" {
+        json_response(
+            200,
+            json!({"tags": [{"key": "env", "value": "prod"}, {"key": "owner", "value": ""}]}),
+        )
+    } else {
+        empty(204)
+    }
+}
+
+#[tokio::test]
+async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    let started = time::OffsetDateTime::now_utc();
+
+    assert_eq!(client.create_tag(DESK, "env", "prod").await.unwrap(), 1);
+    assert_eq!(client.delete_tag(DESK, "legacy").await.unwrap(), 1);
+    let batch = Tags::from([("a".into(), "1".into()), ("b".into(), "".into())]);
+    client
+        .batch_tags(DESK, BatchAction::Create, &batch)
+        .await
+        .unwrap();
+    client
+        .batch_tags(DESK, BatchAction::Delete, &batch)
+        .await
+        .unwrap();
+    client
+        .list_desktops(&DesktopFilter {
+            computer_name: Some("FIN WKS/1".into()),
+        })
+        .await
+        .unwrap();
+    client
+        .list_desktops_by_id(&["b-id".into(), "a-id".into()])
+        .await
+        .unwrap();
+    let tags = client.show_tags(DESK).await.unwrap();
+    assert_eq!(tags.get("owner").map(String::as_str), Some(""));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 7);
+    for r in &requests {
+        // Every one passed verification (a failure would have been a 401 and an Err above).
+        assert_eq!(
+            r.header("host"),
+            Some(format!("127.0.0.1:{}", server.port()).as_str())
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("x-project-id"), Some(PID));
+        assert_eq!(r.header("user-agent"), Some("desktag-test"));
+        assert!(r.header("x-auth-token").is_none());
+        let date = sign::parse_sdk_date(r.header("x-sdk-date").unwrap()).unwrap();
+        assert!((date - started).whole_seconds().abs() <= 60);
+        let auth = sign::parse_authorization(r.header("authorization").unwrap()).unwrap();
+        assert_eq!(
+            auth.signed_headers.join(";"),
+            "content-type;host;user-agent;x-project-id;x-sdk-date"
+        );
+    }
+    let create = &requests[0];
+    assert_eq!(create.method, "POST");
+    assert_eq!(create.path, format!("/v2/{PID}/desktops/{DESK}/tags"));
+    assert_eq!(create.body, br#"{"tag":{"key":"env","value":"prod"}}"#);
+    assert_eq!(requests[1].method, "DELETE");
+    assert_eq!(
+        requests[1].path,
+        format!("/v2/{PID}/desktops/{DESK}/tags/legacy")
+    );
+    assert!(requests[1].body.is_empty());
+    assert_eq!(
+        requests[2].path,
+        format!("/v2/{PID}/desktops/{DESK}/tags/action")
+    );
+    assert_eq!(
+        requests[2].body,
+        br#"{"action":"create","tags":[{"key":"a","value":"1"},{"key":"b","value":""}]}"#
+    );
+    assert_eq!(
+        requests[3].body,
+        br#"{"action":"delete","tags":[{"key":"a"},{"key":"b"}]}"#
+    );
+    // The wire query is the canonical query: sorted and encoded with the signer's rules.
+    assert_eq!(
+        requests[4].query.as_deref(),
+        Some("computer_name=FIN%20WKS%2F1&limit=1000&offset=0")
+    );
+    assert_eq!(
+        requests[5].query.as_deref(),
+        Some("desktop_id=a-id&desktop_id=b-id&limit=1000&offset=0")
+    );
+}
+
+#[tokio::test]
+async fn the_signature_matches_a_canonical_request_built_independently() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    client
+        .list_desktops(&DesktopFilter {
+            computer_name: Some("部门 A".into()),
+        })
+        .await
+        .unwrap();
+    let r = &server.requests()[0];
+    let date = r.header("x-sdk-date").unwrap();
+    // Written out by hand from workspace-api.md §5b, without the crate's signer.
+    let canonical = format!(
+        "GET\n/v2/{PID}/desktops/\ncomputer_name=%E9%83%A8%E9%97%A8%20A&limit=1000&offset=0\n\
+         content-type:application/json\nhost:127.0.0.1:{port}\nuser-agent:desktag-test\n\
+         x-project-id:{PID}\nx-sdk-date:{date}\n\n\
+         content-type;host;user-agent;x-project-id;x-sdk-date\n\
+         e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        port = server.port()
+    );
+    let string_to_sign = format!(
+        "SDK-HMAC-SHA256\n{date}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(SK.as_bytes()).unwrap();
+    mac.update(string_to_sign.as_bytes());
+    let expected = format!(
+        "SDK-HMAC-SHA256 Access={AK}, SignedHeaders=content-type;host;user-agent;x-project-id;x-sdk-date, Signature={}",
+        hex::encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(r.header("authorization"), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn a_security_token_is_sent_and_signed() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let args = ConnectionArgs {
+        endpoint: Some(server.base.clone()),
+        project_id: Some(PID.into()),
+        ..Default::default()
+    };
+    let env = |name: &str| match name {
+        "HW_ACCESS_KEY" => Some(AK.to_string()),
+        "HW_SECRET_KEY" => Some(SK.to_string()),
+        "HW_SECURITY_TOKEN" => Some("STS-TEMPORARY-TOKEN".to_string()),
+        _ => None,
+    };
+    let client = Client::new(Connection::resolve(&args, None, env).unwrap(), options()).unwrap();
+    client.create_tag(DESK, "env", "dev").await.unwrap();
+    let r = &server.requests()[0];
+    assert_eq!(r.header("x-security-token"), Some("STS-TEMPORARY-TOKEN"));
+    let auth = sign::parse_authorization(r.header("authorization").unwrap()).unwrap();
+    assert!(auth
+        .signed_headers
+        .contains(&"x-security-token".to_string()));
+}
+
+#[tokio::test]
+async fn token_auth_sends_x_auth_token_and_no_authorization() {
+    let server = Server::start(Auth::Token(TOKEN), Duration::ZERO, ok_responder).await;
+    let client = token_client(&server);
+    client.create_tag(DESK, "env", "prod").await.unwrap();
+    client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap();
+    for r in server.requests() {
+        assert_eq!(r.header("x-auth-token"), Some(TOKEN));
+        assert!(r.header("authorization").is_none());
+        assert_eq!(r.header("x-project-id"), Some(PID));
+        assert!(r.header("x-sdk-date").is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_signature_is_a_clear_401_with_a_credentials_hint_and_no_retry() {
+    let server = Server::start(
+        Auth::AkSk("another-secret-key"),
+        Duration::ZERO,
+        ok_responder,
+    )
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    assert_eq!(err.attempts, 1);
+    assert_eq!(server.requests().len(), 1);
+    let msg = err.error.to_string();
+    assert!(msg.starts_with("the service answered 401 Unauthorized: APIGW.0301: Incorrect IAM authentication information"), "{msg}");
+    assert!(msg.contains("(request id req-401)"), "{msg}");
+    assert!(msg.contains("hint: the credentials were rejected"), "{msg}");
+    assert!(!msg.contains(SK) && !msg.contains("Signature="), "{msg}");
+    let info = err.error.to_error_info();
+    assert_eq!(info.status, Some(401));
+    assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
+    assert_eq!(info.request_id.as_deref(), Some("req-401"));
+    // Reads give the same error, without the attempt count.
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Service { status: 401, .. }));
+}
+
+fn paging_responder(total: usize) -> impl Fn(&Recorded, usize) -> Response {
+    move |r, _| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let limit: usize = r.query_values("limit")[0].parse().unwrap();
+        let page: Vec<Value> = (offset..total.min(offset + limit))
+            .map(desktop_json)
+            .collect();
+        json_response(200, json!({"total_count": total, "desktops": page}))
+    }
+}
+
+#[tokio::test]
+async fn listing_pages_through_2500_desktops_in_3_requests() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, paging_responder(2500)).await;
+    let client = aksk_client(&server, options());
+    let desktops = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(desktops.len(), 2500);
+    assert_eq!(desktops[0].id, "desk-00000");
+    assert_eq!(desktops[2499].id, "desk-02499");
+    assert_eq!(desktops[7].name, "WKS-00007");
+    assert_eq!(desktops[7].user.as_deref(), Some("alice"));
+    assert_eq!(desktops[7].tags.get("n").map(String::as_str), Some("7"));
+    assert_eq!(desktops[7].tags.get("empty").map(String::as_str), Some(""));
+    let offsets: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.query_values("offset")[0].clone())
+        .collect();
+    assert_eq!(offsets, ["0", "1000", "2000"]);
+    assert_eq!(client.stats().requests, 3);
+}
+
+#[tokio::test]
+async fn listing_stops_at_an_empty_page_even_if_the_total_says_more() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let page: Vec<Value> = if offset == 0 {
+            (0..3).map(desktop_json).collect()
+        } else {
+            vec![]
+        };
+        json_response(200, json!({"total_count": 5000, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    assert_eq!(
+        client
+            .list_desktops(&DesktopFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn listing_by_id_chunks_250_ids_into_3_requests_of_at_most_100() {
+    // The service knows every id except those divisible by 10.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
+        let found: Vec<Value> = r
+            .query_values("desktop_id")
+            .iter()
+            .map(|id| id.trim_start_matches("desk-").parse::<usize>().unwrap())
+            .filter(|i| i % 10 != 0)
+            .map(desktop_json)
+            .collect();
+        json_response(200, json!({"total_count": found.len(), "desktops": found}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let mut ids: Vec<String> = (0..250).map(|i| format!("desk-{i:05}")).collect();
+    ids.push("desk-00001".into()); // a duplicate is asked for once
+    let desktops = client.list_desktops_by_id(&ids).await.unwrap();
+    assert_eq!(desktops.len(), 225);
+    assert!(desktops.windows(2).all(|w| w[0].id < w[1].id));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    let mut asked = BTreeSet::new();
+    for r in &requests {
+        let chunk = r.query_values("desktop_id");
+        assert!(!chunk.is_empty() && chunk.len() <= 100, "{}", chunk.len());
+        asked.extend(chunk);
+    }
+    assert_eq!(asked.len(), 250);
+    assert!(client.list_desktops_by_id(&[]).await.unwrap().is_empty());
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_429_then_a_500_are_retried_and_the_attempts_counted() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, i| match i {
+        0 => json_response(429, json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached"})),
+        1 => json_response(500, json!({"error_code": "WKS.0500", "error_msg": "internal error"})),
+        _ => empty(204),
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    assert_eq!(client.create_tag(DESK, "env", "prod").await.unwrap(), 3);
+    let stats = client.stats();
+    assert_eq!((stats.requests, stats.retries), (3, 2));
+    // Every attempt was signed afresh and verified.
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn persistent_503_gives_up_after_max_attempts_with_the_last_error() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        with_request_id(
+            json_response(503, json!({"code": "WKS.0503", "message": "busy"})),
+            "req-503",
+        )
+    })
+    .await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 3,
+            ..options()
+        },
+    );
+    let err = client.delete_tag(DESK, "env").await.unwrap_err();
+    assert_eq!(err.attempts, 3);
+    assert_eq!(server.requests().len(), 3);
+    assert!(matches!(
+        &err.error,
+        ApiError::Service { status: 503, error_code, error_msg, request_id }
+            if error_code == "WKS.0503" && error_msg == "busy" && request_id.as_deref() == Some("req-503")
+    ));
+    assert!(err.to_string().ends_with("(after 3 attempts)"), "{err}");
+}
+
+#[tokio::test]
+async fn client_errors_400_and_404_are_not_retried() {
+    for status in [400u16, 404] {
+        let server = Server::start(Auth::AkSk(SK), Duration::ZERO, move |_: &Recorded, _| {
+            json_response(
+                status,
+                json!({"error_code": "WKS.0001", "error_msg": "bad"}),
+            )
+        })
+        .await;
+        let client = aksk_client(&server, options());
+        let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+        assert_eq!(err.attempts, 1, "{status}");
+        assert_eq!(server.requests().len(), 1, "{status}");
+        assert_eq!(client.stats().retries, 0);
+        assert_eq!(err.error.status(), Some(status));
+    }
+}
+
+#[tokio::test]
+async fn retry_after_one_second_is_respected() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, i| {
+        if i == 0 {
+            let mut r = json_response(
+                429,
+                json!({"error_code": "APIG.0308", "error_msg": "slow down"}),
+            );
+            r.headers_mut().insert("retry-after", "1".parse().unwrap());
+            r
+        } else {
+            empty(204)
+        }
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    assert_eq!(client.create_tag(DESK, "env", "prod").await.unwrap(), 2);
+    let requests = server.requests();
+    let gap = requests[1].at - requests[0].at;
+    assert!(gap >= Duration::from_millis(950), "{gap:?}");
+}
+
+#[tokio::test]
+async fn a_key_with_space_colon_and_unicode_is_deleted_percent_encoded() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    client.delete_tag(DESK, "cost center:部门+@").await.unwrap();
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.path,
+        format!("/v2/{PID}/desktops/{DESK}/tags/cost%20center%3A%E9%83%A8%E9%97%A8%2B%40")
+    );
+    assert_eq!(r.header("content-length").unwrap_or("0"), "0");
+}
+
+#[tokio::test]
+async fn bad_json_in_a_2xx_is_a_decode_error() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        with_request_id(
+            Response::builder()
+                .status(200)
+                .body(Body::from("<html>"))
+                .unwrap(),
+            "req-html",
+        )
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Decode { status: 200, .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("list of desktops") && msg.contains("req-html"),
+        "{msg}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn secrets_are_absent_from_debug_and_from_errors_even_when_echoed() {
+    // A hostile or buggy server echoes everything it received into the error message.
+    let server = Server::start(Auth::Token(TOKEN), Duration::ZERO, |r: &Recorded, _| {
+        let echoed = format!("{:?}", r.headers);
+        json_response(403, json!({"error_code": "WKS.0403", "error_msg": echoed}))
+    })
+    .await;
+    let client = token_client(&server);
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    let shown = format!(
+        "{err} {err:?} {:?} {client:?} {:?}",
+        err.error.to_error_info(),
+        client.connection()
+    );
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(
+        shown.contains("hint: the credentials lack permission"),
+        "{shown}"
+    );
+
+    let signed = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
+        json_response(
+            400,
+            json!({"error_code": "X", "error_msg": format!("{:?}", r.headers)}),
+        )
+    })
+    .await;
+    let client = aksk_client(&signed, options());
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    let shown = format!("{err} {err:?} {client:?} {:?}", client.connection());
+    assert!(!shown.contains(SK), "{shown}");
+    assert!(!format!("{client:?} {:?}", client.connection()).contains(AK));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_then_reported_as_a_connect_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let args = ConnectionArgs {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        project_id: Some(PID.into()),
+        ..Default::default()
+    };
+    let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| TOKEN.to_string());
+    let client = Client::new(
+        Connection::resolve(&args, None, env).unwrap(),
+        ClientOptions {
+            max_attempts: 2,
+            ..options()
+        },
+    )
+    .unwrap();
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    assert_eq!(err.attempts, 2);
+    assert!(matches!(err.error, ApiError::Connect { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{msg}"
+    );
+    assert!(!msg.contains(TOKEN));
+    assert_eq!(err.error.to_error_info().status, None);
+}
+
+#[tokio::test]
+async fn a_slow_answer_times_out() {
+    let server = Server::start(Auth::AkSk(SK), Duration::from_secs(5), ok_responder).await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 1,
+            timeout: Duration::from_millis(200),
+            ..options()
+        },
+    );
+    let err = client.show_tags(DESK).await.unwrap_err();
+    assert!(matches!(err, ApiError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("timed out after 0.2s"), "{err}");
+}
+
+#[tokio::test]
+async fn concurrency_is_bounded_across_the_whole_client() {
+    let server = Server::start(Auth::AkSk(SK), Duration::from_millis(50), ok_responder).await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            concurrency: 3,
+            ..options()
+        },
+    );
+    let other = client.with_project("otherproject").unwrap();
+    let writes = (0..12).map(|i| {
+        let c = if i % 2 == 0 {
+            client.clone()
+        } else {
+            other.clone()
+        };
+        async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
+    });
+    for result in futures::future::join_all(writes).await {
+        assert_eq!(result.unwrap(), 1);
+    }
+    let max = server.state.max_in_flight.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&max), "max in flight {max}");
+    assert_eq!(client.stats().requests, 12);
+}
+
+#[tokio::test]
+async fn the_rate_limit_spaces_requests_after_the_burst() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            rate: Some(5.0),
+            ..options()
+        },
+    );
+    let started = Instant::now();
+    let writes = (0..8).map(|i| {
+        let c = client.clone();
+        async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
+    });
+    for result in futures::future::join_all(writes).await {
+        result.unwrap();
+    }
+    // A burst of 5, then 3 more at 200 ms intervals.
+    assert!(
+        started.elapsed() >= Duration::from_millis(580),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_empty_desktop_id_is_refused_without_a_request() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    let err = client.create_tag("", "env", "prod").await.unwrap_err();
+    assert_eq!(err.attempts, 0);
+    assert!(matches!(err.error, ApiError::InvalidArgument(_)));
+    assert!(server.requests().is_empty());
+}
