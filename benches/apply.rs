@@ -43,16 +43,15 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     config.auth = Auth::AkSk { ak: ak.clone(), sk: sk.clone() };
     config.faults.latency = Duration::from_millis(latency_ms);
     let emu = emulator::spawn(config).await.expect("emulator");
-    let connection = Connection::new(
-        url::Url::parse(&emu.base_url()).unwrap(),
-        PROJECT.to_string(),
-        Credentials::AkSk { ak, sk, security_token: None },
-    )
-    .unwrap();
+    let connection = Connection {
+        endpoint: url::Url::parse(&emu.base_url()).unwrap(),
+        project_id: PROJECT.to_string(),
+        credentials: Credentials::AkSk { ak: Secret::new(ak.clone()), sk: sk.clone(), security_token: None, origin: "bench" },
+    };
     let options = ClientOptions { concurrency, ..ClientOptions::default() };
     let client = Client::new(connection, options).unwrap();
 
-    let inventory: Inventory = client.list_desktops().await.expect("list").into_iter().collect::<Vec<Desktop>>().into_iter().collect();
+    let inventory: Inventory = client.list_desktops(&desktag::api::DesktopFilter::default()).await.expect("list").into_iter().collect::<Vec<Desktop>>().into_iter().collect();
     let wanted: Vec<Wanted> = inventory
         .iter()
         .map(|d| Wanted {

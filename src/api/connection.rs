@@ -362,6 +362,23 @@ fn resolve_credentials(
     env: &impl Fn(&str) -> Option<String>,
     read_file: &impl Fn(&Path) -> std::io::Result<String>,
 ) -> Result<Credentials, ConnectionError> {
+    // An explicit --token-file is the most specific choice and wins over ambient AK/SK
+    // variables (design §4 lists AK/SK first; a flag the user typed must not be ignored).
+    if let Some(path) = &args.token_file {
+        let origin = format!("the token file {}", path.display());
+        let text = read_file(path).map_err(|source| ConnectionError::TokenFile {
+            path: path.clone(),
+            source,
+        })?;
+        let token = text.trim().to_string();
+        if token.is_empty() {
+            return Err(ConnectionError::EmptySecret { origin });
+        }
+        return Ok(Credentials::Token {
+            token: header_safe(token, &origin)?,
+            origin: format!("--token-file {}", path.display()),
+        });
+    }
     for (i, (ak_name, sk_name, origin)) in KEY_PAIRS.iter().enumerate() {
         match (env(ak_name), env(sk_name)) {
             (Some(ak), Some(sk)) => {
@@ -393,21 +410,6 @@ fn resolve_credentials(
             }
             (None, None) => {}
         }
-    }
-    if let Some(path) = &args.token_file {
-        let origin = format!("the token file {}", path.display());
-        let text = read_file(path).map_err(|source| ConnectionError::TokenFile {
-            path: path.clone(),
-            source,
-        })?;
-        let token = text.trim().to_string();
-        if token.is_empty() {
-            return Err(ConnectionError::EmptySecret { origin });
-        }
-        return Ok(Credentials::Token {
-            token: header_safe(token, &origin)?,
-            origin: format!("--token-file {}", path.display()),
-        });
     }
     if let Some(token) = env("HW_AUTH_TOKEN") {
         return Ok(Credentials::Token {
@@ -731,14 +733,16 @@ mod tests {
     }
 
     #[test]
-    fn key_pair_beats_token_file_and_token_variable() {
+    fn key_pair_beats_the_token_variable_but_not_an_explicit_token_file() {
         let env = with(base_env(), &[("HW_AUTH_TOKEN", "tok")]);
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert!(matches!(c.credentials, Credentials::AkSk { .. }));
         let args = ConnectionArgs {
             token_file: Some("/t".into()),
             ..Default::default()
         };
-        let c = resolve(&args, &env).unwrap();
-        assert!(matches!(c.credentials, Credentials::AkSk { .. }));
+        let c = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("file-token".into())).unwrap();
+        assert!(matches!(&c.credentials, Credentials::Token { token, .. } if token.expose() == "file-token"));
     }
 
     #[test]

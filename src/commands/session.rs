@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials};
+use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials, DesktopFilter};
 use crate::cli::{ConnectionFlags, PlanOptions};
 use crate::diagnostic::{self, Diagnostic};
 use crate::emulator::{self, EmulatorHandle};
@@ -46,9 +46,10 @@ impl Session {
             project_id: flags.project_id.clone(),
             token_file: flags.token_file.clone(),
         };
-        let connection = Connection::resolve(&args, manifest_project, &|name| std::env::var(name).ok())?;
-        let endpoint = connection.endpoint().to_string();
-        let project_id = connection.project_id().to_string();
+        let connection = Connection::resolve(&args, manifest_project, |name| std::env::var(name).ok())?;
+        tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
+        let endpoint = connection.endpoint.to_string();
+        let project_id = connection.project_id.clone();
         let client = Client::new(connection, options)?;
         Ok(Session { client, project_id, endpoint, _emulator: None })
     }
@@ -72,8 +73,9 @@ impl Session {
         .await?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
         let endpoint = url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
-        let connection =
-            Connection::new(endpoint, project_id.clone(), Credentials::AkSk { ak, sk, security_token: None })?;
+        let credentials =
+            Credentials::AkSk { ak: Secret::new(ak), sk, security_token: None, origin: "the built-in emulator" };
+        let connection = Connection { endpoint, project_id: project_id.clone(), credentials };
         let client = Client::new(connection, options)?;
         Ok(Session { client, project_id, endpoint: EMULATOR_ENDPOINT.to_string(), _emulator: Some(handle) })
     }
@@ -95,7 +97,7 @@ impl Session {
             let ids: Vec<String> = ids.into_iter().collect();
             self.client.list_desktops_by_id(&ids).await?
         } else {
-            self.client.list_desktops().await?
+            self.client.list_desktops(&DesktopFilter::default()).await?
         };
         let inventory = Inventory::new(desktops);
         tracing::info!(desktops = inventory.len(), requests = self.client.stats().requests, "read the inventory");
@@ -184,8 +186,7 @@ pub(crate) fn make_plan(manifest: &Manifest, inventory: &Inventory, policy: &Pol
     let resolution = plan::resolve(manifest, inventory, policy);
     let mut diagnostics = resolution.diagnostics;
     diagnostic::sort(&mut diagnostics);
-    let mut plan =
-        plan::plan(&resolution.wanted, inventory, policy, &resolution.ignore, &session.project_id, &session.endpoint);
-    plan.warnings = diagnostics.iter().filter(|d| !d.is_error()).map(|d| d.to_string()).collect();
+    let plan = plan::plan(&resolution.wanted, inventory, policy, &resolution.ignore, &session.project_id, &session.endpoint)
+        .with_warnings(&diagnostics);
     Planned { plan, diagnostics }
 }
