@@ -450,7 +450,7 @@ impl Check<'_, '_> {
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
             let message = format!(
-                "project id `{}` contains {bad:?}, which is not allowed",
+                "project id `{}` contains `{bad}`, which is not allowed",
                 shorten(&s.text)
             );
             self.error("project-id", pos, message, HELP);
@@ -1055,7 +1055,7 @@ mod tests {
     fn project_id_must_be_letters_digits_dash_underscore() {
         assert_eq!(
             problems("version: 1\nproject_id: ab.c\ndesktops: []\n"),
-            vec!["2:13 project-id: project id `ab.c` contains '.', which is not allowed"]
+            vec!["2:13 project-id: project id `ab.c` contains `.`, which is not allowed"]
         );
         assert_eq!(
             problems("version: 1\nproject_id: ''\ndesktops: []\n"),
