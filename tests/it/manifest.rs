@@ -160,3 +160,161 @@ fn every_mistake_is_reported_as_json() {
     let diagnostics = invalid_fixtures();
     insta::assert_snapshot!(serde_json::to_string_pretty(&diagnostics).unwrap());
 }
+
+/// Fuzz-style properties: whatever the text, `load_str` returns (never panics), and every
+/// problem it reports is located inside the text.
+mod never_panics {
+    use desktag::manifest::{load_str, LoadOptions};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    const VALID: &str = "# a valid manifest to mutate\nversion: 1\nproject_id: 0123456789abcdef\ndefaults:\n  owner: finance\n  cost-center: \"CC-1001\"\nignore_keys: [\"ops-*\", 'tmp-?']\ndesktops:\n  - id: 8e07d3e9-454e-4fc9-ba56-c631d05c4712\n    tags:\n      env: dev\n      note: >-\n        folded\n        text\n    absent: [legacy-owner]\n  - name: \"FIN-LAP-*\"\n    tags: {form-factor: laptop, port: 8080}\n---\nversion: 1\ndesktops:\n  - name: OPS-1\n    absent:\n      - x\n";
+
+    const TOKENS: &[&str] = &[
+        "version",
+        "desktops",
+        "tags",
+        "absent",
+        "id",
+        "name",
+        "defaults",
+        "ignore_keys",
+        "project_id",
+        ":",
+        ": ",
+        " ",
+        "  ",
+        "\n",
+        "- ",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "\"",
+        "'",
+        "#",
+        "---",
+        "...",
+        "&a",
+        "*a",
+        "!!str",
+        "!!null",
+        "~",
+        "|",
+        ">-",
+        "?",
+        "\t",
+        "1",
+        "env",
+        "_sys_x",
+        "a/b",
+        "FIN-*",
+        "[*",
+        "\u{feff}",
+        "é",
+        "\r\n",
+        "%YAML 1.2",
+        "<<",
+    ];
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let loaded = load_str("fuzz.yaml", text, &LoadOptions::default());
+        let lines = text.lines().count().max(1) as u32;
+        for d in &loaded.diagnostics {
+            let location = d.location.as_ref();
+            prop_assert!(location.is_some(), "unlocated: {d}");
+            let mut all = vec![location.unwrap()];
+            all.extend(d.notes.iter().map(|n| &n.location));
+            for l in all {
+                prop_assert!(
+                    l.line >= 1 && l.line <= lines && l.column >= 1,
+                    "{d}\nis outside the {lines} line(s) of {text:?}"
+                );
+            }
+            prop_assert!(d.help.is_some(), "no help: {d}");
+        }
+        Ok(())
+    }
+
+    fn mutate(lines: &mut Vec<String>, op: u8, at: &Index, ch: char) {
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        let i = at.index(lines.len());
+        match op % 5 {
+            0 => {
+                lines.remove(i);
+            }
+            1 => {
+                let line = lines[i].clone();
+                lines.insert(i, line);
+            }
+            2 => {
+                let j = (i + 1) % lines.len();
+                lines.swap(i, j);
+            }
+            3 => {
+                let line = &mut lines[i];
+                let cut = at.index(line.chars().count() + 1);
+                let byte = line.char_indices().nth(cut).map_or(line.len(), |(b, _)| b);
+                line.insert(byte, ch);
+            }
+            _ => {
+                let line = &mut lines[i];
+                let keep = at.index(line.chars().count() + 1);
+                *line = line.chars().take(keep).collect();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            check(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn yaml_token_soup(tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 0..120)) {
+            check(&tokens.concat())?;
+        }
+
+        #[test]
+        fn mutations_of_a_valid_manifest(
+            ops in proptest::collection::vec(
+                (any::<u8>(), any::<Index>(), prop_oneof![
+                    Just(':'), Just('-'), Just(' '), Just('\t'), Just('"'), Just('['), Just('{'),
+                    Just('*'), Just('&'), Just('#'), Just('\n'), any::<char>(),
+                ]),
+                1..8,
+            )
+        ) {
+            let mut lines: Vec<String> = VALID.lines().map(str::to_string).collect();
+            for (op, at, ch) in &ops {
+                mutate(&mut lines, *op, at, *ch);
+            }
+            check(&(lines.join("\n") + "\n"))?;
+        }
+    }
+
+    #[test]
+    fn the_unmutated_manifest_is_valid() {
+        let loaded = load_str("fuzz.yaml", VALID, &LoadOptions::default());
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        assert_eq!(loaded.manifest.documents.len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let text = format!(
+            "version: 1\nextra: {}{}\n",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let loaded = load_str("deep.yaml", &text, &LoadOptions::default());
+        assert!(loaded.has_errors());
+    }
+}
