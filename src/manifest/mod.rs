@@ -1,6 +1,11 @@
 //! Manifests: loading YAML files and directories into a validated `Manifest` (design §2).
 //! Owns every call to serde_yaml and the YAML event parser, so the YAML library is a one-module
 //! swap. Reads files; everything after loading is pure.
+//!
+//! Diagnostic codes: `io`, `encoding`, `no-manifests`, `yaml-syntax`, `type`, `alias`,
+//! `unknown-field`, `missing-field`, `duplicate-key`, `null-value`, `version`, `project-id`,
+//! `selector`, `empty-entry`, `no-tags`, `bad-glob`, `tags-absent-overlap`, `tag-cap`, the tag
+//! rule codes of `TagError::code`, and the warning `no-desktops`.
 
 mod files;
 mod model;

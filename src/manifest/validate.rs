@@ -1311,6 +1311,29 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_are_accepted() {
+        let d = doc(
+            "\u{feff}version: 1\r\ndesktops:\r\n  - name: b\r\n    tags:\r\n      env: dev\r\n",
+        );
+        assert_eq!(
+            d.desktops[0].tags["env"].location,
+            Location::new("m.yaml", 5, 7)
+        );
+        let got = problems("version: 1\r\ndesktops:\r\n  - name: b\r\n    tags:\r\n      env:\r\n");
+        assert_eq!(got, vec!["5:7 null-value: tag `env` has no value"]);
+    }
+
+    #[test]
+    fn tab_indentation_is_a_located_syntax_error() {
+        let got = problems("version: 1\ndesktops:\n\t- name: b\n");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].starts_with("3:2 yaml-syntax: invalid YAML: tabs disallowed"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn document_without_desktops_is_a_warning() {
         let loaded = load_str("m.yaml", "version: 1\n", &LoadOptions::default());
         assert!(!loaded.has_errors());
