@@ -1,14 +1,25 @@
 //! Manifests: loading YAML files and directories into a validated `Manifest` (design §2).
 //! Owns every call to serde_yaml and the YAML event parser, so the YAML library is a one-module
 //! swap. Reads files; everything after loading is pure.
+//!
+//! Diagnostic codes: `io`, `encoding`, `no-manifests`, `yaml-syntax`, `type`, `alias`,
+//! `unknown-field`, `missing-field`, `duplicate-key`, `null-value`, `version`, `project-id`,
+//! `selector`, `empty-entry`, `no-tags`, `bad-glob`, `tags-absent-overlap`, `tag-cap`, the tag
+//! rule codes of `TagError::code`, and the warning `no-desktops`.
 
+mod files;
 mod model;
+mod reader;
+mod suggest;
+mod validate;
 
 pub use model::{Document, Entry, Manifest, Selector, Sourced};
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{self, Diagnostic};
+use crate::tags::DEFAULT_MAX_TAGS;
 
 /// What loading produced: every valid part of the manifests, and every problem found.
 #[derive(Debug, Clone, Default)]
@@ -24,16 +35,72 @@ impl Loaded {
     }
 }
 
-/// Loads manifests from files and directories (recursively, sorted, hidden entries skipped).
-pub fn load(paths: &[PathBuf]) -> Loaded {
-    let _ = paths;
-    unimplemented!("manifest loading is built by the manifest work")
+/// What validation needs to know beyond the manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The most tags one desktop may carry (`--max-tags`): `defaults` merged with one entry's
+    /// `tags` may not exceed it.
+    pub max_tags: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_tags: DEFAULT_MAX_TAGS,
+        }
+    }
+}
+
+/// Loads manifests from files and directories. Directories are walked recursively in sorted
+/// order, taking `*.yaml`/`*.yml` and skipping hidden files and folders; a file named explicitly
+/// is read whatever its extension. Every problem of every file is collected, located by the path
+/// as given (a missing path or unreadable file is an error at that path, never a panic).
+///
+/// Documents come in load order: files in the order found, documents in file order. Anchors and
+/// aliases are rejected (an alias is an error): tag changes should be reviewable line by line.
+pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
+    let mut diagnostics = Vec::new();
+    let mut documents = Vec::new();
+    for file in files::collect(paths, &mut diagnostics) {
+        let name: Arc<str> = Arc::from(file.display().to_string());
+        match files::read(&file, &name) {
+            Ok(text) => {
+                let (docs, diags) = validate::check_text(name, strip_bom(&text), options);
+                documents.extend(docs);
+                diagnostics.extend(diags);
+            }
+            Err(diagnostic) => diagnostics.push(*diagnostic),
+        }
+    }
+    diagnostic::sort(&mut diagnostics);
+    Loaded {
+        manifest: Manifest { documents },
+        diagnostics,
+    }
 }
 
 /// Loads one manifest file's text; `file` is the name used in diagnostics.
-pub fn load_str(file: &str, text: &str) -> Loaded {
-    let _ = (file, text);
-    unimplemented!("manifest loading is built by the manifest work")
+pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> Loaded {
+    let (documents, mut diagnostics) =
+        validate::check_text(Arc::from(file), strip_bom(text), options);
+    diagnostic::sort(&mut diagnostics);
+    Loaded {
+        manifest: Manifest { documents },
+        diagnostics,
+    }
+}
+
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// Shortens user text quoted in a message, so a 10,000-character value does not flood the output.
+pub(crate) fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    match text.char_indices().nth(MAX) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+    }
 }
 
 /// A YAML syntax or shape error with its position (1-based), from `from_yaml_str`.

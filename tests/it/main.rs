@@ -4,4 +4,5 @@
 mod api;
 mod cli;
 mod e2e;
+mod manifest;
 mod support;

@@ -1,0 +1,77 @@
+//! "Did you mean …?" for unknown field names: the closest known name by edit distance, when it
+//! is close enough to be a typo. Pure; no I/O here.
+
+/// The known name closest to `unknown`, if it is plausibly a typo of it.
+pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    let normalized = unknown.to_lowercase().replace('-', "_");
+    known
+        .iter()
+        .map(|&k| (distance(&normalized, k), k))
+        .filter(|&(d, k)| d <= 2 && d < k.chars().count().div_ceil(2))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and transpositions
+/// of adjacent characters each cost 1.
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // Three rows of the dynamic-programming table: i-2, i-1 and i.
+    let mut prev2 = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(prev2[j - 2] + 1);
+            }
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENTRY: &[&str] = &["id", "name", "tags", "absent"];
+    const DOC: &[&str] = &[
+        "version",
+        "project_id",
+        "defaults",
+        "ignore_keys",
+        "desktops",
+    ];
+
+    #[test]
+    fn suggests_the_field_a_typo_was_meant_to_be() {
+        assert_eq!(closest("tag", ENTRY), Some("tags"));
+        assert_eq!(closest("nmae", ENTRY), Some("name"));
+        assert_eq!(closest("absnet", ENTRY), Some("absent"));
+        assert_eq!(closest("Tags", ENTRY), Some("tags"));
+        assert_eq!(closest("project-id", DOC), Some("project_id"));
+        assert_eq!(closest("desktop", DOC), Some("desktops"));
+        assert_eq!(closest("ignore_key", DOC), Some("ignore_keys"));
+    }
+
+    #[test]
+    fn suggests_nothing_for_unrelated_names() {
+        assert_eq!(closest("x", ENTRY), None);
+        assert_eq!(closest("owner", ENTRY), None);
+        assert_eq!(closest("colour", DOC), None);
+    }
+
+    #[test]
+    fn distance_counts_edits_and_transpositions() {
+        assert_eq!(distance("", "abc"), 3);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("ab", "ba"), 1);
+        assert_eq!(distance("same", "same"), 0);
+    }
+}

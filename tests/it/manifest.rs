@@ -1,0 +1,350 @@
+//! Manifest loading end to end: the shipped examples, directory walks, and the rendered
+//! diagnostics of a fixture full of mistakes (insta snapshots).
+
+use std::path::PathBuf;
+
+use desktag::manifest::{load, LoadOptions};
+
+fn render(diagnostics: &[desktag::diagnostic::Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn shipped_examples_load_without_problems() {
+    let loaded = load(
+        &[PathBuf::from("examples/manifests")],
+        &LoadOptions::default(),
+    );
+    assert_eq!(render(&loaded.diagnostics), "");
+}
+
+#[test]
+fn shipped_examples_become_documents_in_file_order() {
+    let loaded = load(
+        &[PathBuf::from("examples/manifests")],
+        &LoadOptions::default(),
+    );
+    let files: Vec<String> = loaded
+        .manifest
+        .documents
+        .iter()
+        .map(|d| d.location.to_string())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "examples/manifests/finance.yaml:2:1",
+            "examples/manifests/teams/engineering.yaml:2:1",
+            "examples/manifests/teams/operations.yaml:2:1",
+            "examples/manifests/teams/operations.yaml:14:1",
+        ]
+    );
+}
+
+#[test]
+fn directory_walk_is_sorted_recursive_and_skips_hidden_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let write = |rel: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "version: 1\ndesktops: []\n").unwrap();
+    };
+    for rel in [
+        "b.yaml",
+        "a.yml",
+        "c/z.yaml",
+        "c/a.YAML",
+        "ab/x.yaml",
+        ".hidden.yaml",
+        ".git/config.yaml",
+        "c/.cache/deep.yaml",
+        "notes.txt",
+        "d/readme.md",
+    ] {
+        write(rel);
+    }
+    let loaded = load(
+        &[root.to_path_buf(), root.join("notes.txt")],
+        &LoadOptions::default(),
+    );
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{}",
+        render(&loaded.diagnostics)
+    );
+    let found: Vec<String> = loaded
+        .manifest
+        .documents
+        .iter()
+        .map(|d| {
+            d.location
+                .file
+                .strip_prefix(&*root.display().to_string())
+                .unwrap()
+                .trim_start_matches('/')
+                .to_string()
+        })
+        .collect();
+    // Sorted by file name at each level, directories in place; an explicitly named file is read
+    // whatever its extension.
+    assert_eq!(
+        found,
+        [
+            "a.yml",
+            "ab/x.yaml",
+            "b.yaml",
+            "c/a.YAML",
+            "c/z.yaml",
+            "notes.txt"
+        ]
+    );
+}
+
+#[test]
+fn missing_paths_and_empty_directories_are_located_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let empty = dir.path().join("empty");
+    let loaded = load(
+        &[
+            PathBuf::from("tests/fixtures/manifests/nope.yaml"),
+            empty.clone(),
+        ],
+        &LoadOptions::default(),
+    );
+    let codes: Vec<(&str, String)> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.location.as_ref().unwrap().file.to_string()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("no-manifests", empty.display().to_string()),
+            ("io", "tests/fixtures/manifests/nope.yaml".to_string()),
+        ]
+    );
+    assert!(loaded.has_errors());
+}
+
+fn invalid_fixtures() -> Vec<desktag::diagnostic::Diagnostic> {
+    let loaded = load(
+        &[PathBuf::from("tests/fixtures/manifests/invalid")],
+        &LoadOptions::default(),
+    );
+    // The valid file among the broken ones is still read.
+    assert!(loaded
+        .manifest
+        .documents
+        .iter()
+        .any(|d| d.location.file.ends_with("valid.yaml")));
+    loaded.diagnostics
+}
+
+#[test]
+fn every_mistake_is_reported_with_location_and_help() {
+    let diagnostics = invalid_fixtures();
+    assert!(diagnostics
+        .iter()
+        .all(|d| d.location.is_some() && d.help.is_some()));
+    insta::assert_snapshot!(render(&diagnostics));
+}
+
+#[test]
+fn every_mistake_is_reported_as_json() {
+    let diagnostics = invalid_fixtures();
+    insta::assert_snapshot!(serde_json::to_string_pretty(&diagnostics).unwrap());
+}
+
+/// Fuzz-style properties: whatever the text, `load_str` returns (never panics), and every
+/// problem it reports is located inside the text.
+mod never_panics {
+    use desktag::manifest::{load_str, LoadOptions};
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    const VALID: &str = "# a valid manifest to mutate\nversion: 1\nproject_id: 0123456789abcdef\ndefaults:\n  owner: finance\n  cost-center: \"CC-1001\"\nignore_keys: [\"ops-*\", 'tmp-?']\ndesktops:\n  - id: 8e07d3e9-454e-4fc9-ba56-c631d05c4712\n    tags:\n      env: dev\n      note: >-\n        folded\n        text\n    absent: [legacy-owner]\n  - name: \"FIN-LAP-*\"\n    tags: {form-factor: laptop, port: 8080}\n---\nversion: 1\ndesktops:\n  - name: OPS-1\n    absent:\n      - x\n";
+
+    const TOKENS: &[&str] = &[
+        "version",
+        "desktops",
+        "tags",
+        "absent",
+        "id",
+        "name",
+        "defaults",
+        "ignore_keys",
+        "project_id",
+        ":",
+        ": ",
+        " ",
+        "  ",
+        "\n",
+        "- ",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "\"",
+        "'",
+        "#",
+        "---",
+        "...",
+        "&a",
+        "*a",
+        "!!str",
+        "!!null",
+        "~",
+        "|",
+        ">-",
+        "?",
+        "\t",
+        "1",
+        "env",
+        "_sys_x",
+        "a/b",
+        "FIN-*",
+        "[*",
+        "\u{feff}",
+        "é",
+        "\r\n",
+        "%YAML 1.2",
+        "<<",
+    ];
+
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        let loaded = load_str("fuzz.yaml", text, &LoadOptions::default());
+        let lines = text.lines().count().max(1) as u32;
+        for d in &loaded.diagnostics {
+            let location = d.location.as_ref();
+            prop_assert!(location.is_some(), "unlocated: {d}");
+            let mut all = vec![location.unwrap()];
+            all.extend(d.notes.iter().map(|n| &n.location));
+            for l in all {
+                prop_assert!(
+                    l.line >= 1 && l.line <= lines && l.column >= 1,
+                    "{d}\nis outside the {lines} line(s) of {text:?}"
+                );
+            }
+            prop_assert!(d.help.is_some(), "no help: {d}");
+        }
+        Ok(())
+    }
+
+    fn mutate(lines: &mut Vec<String>, op: u8, at: &Index, ch: char) {
+        if lines.is_empty() {
+            lines.push(String::new());
+        }
+        let i = at.index(lines.len());
+        match op % 5 {
+            0 => {
+                lines.remove(i);
+            }
+            1 => {
+                let line = lines[i].clone();
+                lines.insert(i, line);
+            }
+            2 => {
+                let j = (i + 1) % lines.len();
+                lines.swap(i, j);
+            }
+            3 => {
+                let line = &mut lines[i];
+                let cut = at.index(line.chars().count() + 1);
+                let byte = line.char_indices().nth(cut).map_or(line.len(), |(b, _)| b);
+                line.insert(byte, ch);
+            }
+            _ => {
+                let line = &mut lines[i];
+                let keep = at.index(line.chars().count() + 1);
+                *line = line.chars().take(keep).collect();
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            check(&String::from_utf8_lossy(&bytes))?;
+        }
+
+        #[test]
+        fn yaml_token_soup(tokens in proptest::collection::vec(proptest::sample::select(TOKENS), 0..120)) {
+            check(&tokens.concat())?;
+        }
+
+        #[test]
+        fn mutations_of_a_valid_manifest(
+            ops in proptest::collection::vec(
+                (any::<u8>(), any::<Index>(), prop_oneof![
+                    Just(':'), Just('-'), Just(' '), Just('\t'), Just('"'), Just('['), Just('{'),
+                    Just('*'), Just('&'), Just('#'), Just('\n'), any::<char>(),
+                ]),
+                1..8,
+            )
+        ) {
+            let mut lines: Vec<String> = VALID.lines().map(str::to_string).collect();
+            for (op, at, ch) in &ops {
+                mutate(&mut lines, *op, at, *ch);
+            }
+            check(&(lines.join("\n") + "\n"))?;
+        }
+    }
+
+    #[test]
+    fn the_unmutated_manifest_is_valid() {
+        let loaded = load_str("fuzz.yaml", VALID, &LoadOptions::default());
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        assert_eq!(loaded.manifest.documents.len(), 2);
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_the_stack() {
+        let text = format!(
+            "version: 1\nextra: {}{}\n",
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        let loaded = load_str("deep.yaml", &text, &LoadOptions::default());
+        assert!(loaded.has_errors());
+    }
+}
+
+/// The benchmark's shape: 100,000 desktops with 8 tags each (about 1M lines, 27 MB).
+/// Run with `cargo test --release --test it large_manifest -- --ignored --nocapture`.
+#[test]
+#[ignore = "performance check; run in release mode with --ignored"]
+fn large_manifest_loads_and_validates_quickly() {
+    use std::fmt::Write;
+    let mut text =
+        String::from("version: 1\nproject_id: p1\ndefaults:\n  owner: finance\ndesktops:\n");
+    for i in 0..100_000 {
+        let _ = write!(text, "  - id: 8e07d3e9-454e-4fc9-ba56-{i:012}\n    tags:\n");
+        for k in 0..8 {
+            let _ = writeln!(text, "      key-{k}: value-{i}-{k}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let (bytes, lines) = (text.len(), text.lines().count());
+    drop(text);
+    let started = std::time::Instant::now();
+    let loaded = load(&[path], &LoadOptions::default());
+    let elapsed = started.elapsed();
+    println!("{bytes} bytes, {lines} lines: read, parsed and validated in {elapsed:?}");
+    assert!(loaded.diagnostics.is_empty());
+    assert_eq!(loaded.manifest.documents[0].desktops.len(), 100_000);
+    if !cfg!(debug_assertions) {
+        assert!(elapsed.as_secs_f64() < 2.0, "took {elapsed:?}");
+    }
+}
