@@ -1,1 +1,213 @@
-//! The local emulator of the Workspace tag API (design §7).
+//! The local emulator of the Workspace tag API (design §7): the real paths, bodies, status codes
+//! and error shapes, the tag rules and cap, AK/SK or token auth, injected faults, a request log,
+//! and an optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a
+//! socket, `args::run` is `desktag emulator`. Never talks to anything but its own clients.
+//!
+//! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
+//! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),
+//! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`.
+
+pub mod args;
+mod auth;
+mod errors;
+mod faults;
+mod persist;
+mod seed;
+mod service;
+mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use args::{run, EmulatorArgs};
+pub use auth::{Auth, MAX_CLOCK_SKEW};
+pub use errors::{
+    BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
+    GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
+};
+pub use faults::Faults;
+pub use seed::{Seed, SeedError};
+pub use service::{
+    app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
+    REQUEST_LOG_CAPACITY,
+};
+
+use crate::inventory::Desktop;
+use crate::tags::DEFAULT_MAX_TAGS;
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where to listen; tests use `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    pub seed: Seed,
+    pub auth: Auth,
+    /// Tags per desktop (system `_sys_` tags not counted).
+    pub max_tags: usize,
+    pub faults: Faults,
+    /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for EmulatorConfig {
+    /// Loopback on a free port, the demo seed, no auth, the default cap, no faults, no state file.
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: Seed::demo(),
+            auth: Auth::None,
+            max_tags: DEFAULT_MAX_TAGS,
+            faults: Faults::default(),
+            state_file: None,
+        }
+    }
+}
+
+/// One request the emulator answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The raw (percent-encoded) path.
+    pub path: String,
+    /// The raw query string, `""` if none.
+    pub query: String,
+    pub status: u16,
+    /// The desktop the request addressed, if any.
+    pub desktop_id: Option<String>,
+    /// Whether it was a tag write (create, delete, batch), whatever its outcome.
+    pub write: bool,
+    /// The `error_code` of an error answer.
+    pub error_code: Option<String>,
+    /// The `X-Request-Id` sent back.
+    pub request_id: String,
+}
+
+/// Why the emulator could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("invalid emulator option: {0}")]
+    Config(String),
+    #[error("invalid seed {origin}: {message}")]
+    Seed { origin: String, message: String },
+    #[error("{0}")]
+    StateFile(String),
+    #[error("cannot read {what} {}", path.display())]
+    ReadFile {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}; pick another address with --listen")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the emulator's server failed")]
+    Serve(#[source] std::io::Error),
+    #[error("cannot write the base URL to stdout")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// A running emulator. Dropping it starts a graceful shutdown; `shutdown().await` also waits
+/// for it to finish.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    addr: SocketAddr,
+    state: Arc<EmulatorState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Starts an emulator on `config.listen`.
+pub async fn spawn(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+    let addr = config.listen;
+    let state = EmulatorState::new(config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| EmulatorError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| EmulatorError::Bind { addr, source })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = app(Arc::clone(&state));
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        // Small request/response pairs: do not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(EmulatorHandle {
+        addr,
+        state,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+impl EmulatorHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn project_id(&self) -> String {
+        self.state.project_id().to_string()
+    }
+
+    /// The most recent requests, oldest first (see `REQUEST_LOG_CAPACITY`).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.state.requests()
+    }
+
+    /// How many tag writes succeeded (2xx) since start.
+    pub fn writes(&self) -> u64 {
+        self.state.writes()
+    }
+
+    /// Every desktop and its tags now, sorted by id.
+    pub fn desktops(&self) -> Vec<Desktop> {
+        self.state.desktops()
+    }
+
+    pub fn state(&self) -> &Arc<EmulatorState> {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets open requests finish, and waits for the server.
+    pub async fn shutdown(mut self) -> Result<(), EmulatorError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(result) => result.map_err(EmulatorError::Serve),
+                Err(join) => Err(EmulatorError::Serve(std::io::Error::other(
+                    join.to_string(),
+                ))),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

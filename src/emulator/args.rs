@@ -1,0 +1,313 @@
+//! `desktag emulator`: the clap flags, their resolution into an `EmulatorConfig` (secrets come
+//! from files or the environment, never from the command line), and the serve-until-signal loop.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::secret::Secret;
+use crate::tags::DEFAULT_MAX_TAGS;
+
+use super::{spawn, Auth, EmulatorConfig, EmulatorError, Faults, Seed};
+
+/// Environment variable holding the secret key for `--ak`.
+pub const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
+/// Environment variable holding the token for token auth.
+pub const TOKEN_ENV: &str = "DESKTAG_EMULATOR_TOKEN";
+
+/// Serve a local emulator of the Workspace tag API.
+///
+/// Prints its base URL as the first line on stdout and logs one line per request on stderr.
+/// Without `--ak` or a token it accepts every request: that is unsafe anywhere but loopback.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Seed file (YAML: project_id, desktops with id, name, user, status, tags) [default: the
+    /// built-in demo inventory].
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+
+    /// State file: loaded if it exists (else the seed is used), saved atomically after every
+    /// change, so separate runs see each other's writes.
+    #[arg(long = "state", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Require SDK-HMAC-SHA256 signatures with this access key; the secret key comes from
+    /// --sk-file or DESKTAG_EMULATOR_SK. Without --ak or a token, every request is accepted
+    /// (unsafe).
+    #[arg(long, value_name = "AK")]
+    pub ak: Option<String>,
+
+    /// File holding the secret key for --ak (else DESKTAG_EMULATOR_SK).
+    #[arg(long, value_name = "FILE", requires = "ak")]
+    pub sk_file: Option<PathBuf>,
+
+    /// Require X-Auth-Token equal to the token in this file (else DESKTAG_EMULATOR_TOKEN).
+    #[arg(long, value_name = "FILE", conflicts_with = "ak")]
+    pub token_file: Option<PathBuf>,
+
+    /// Tags allowed per desktop (system `_sys_` tags not counted).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TAGS)]
+    pub max_tags: usize,
+
+    /// Probability (0–1) of answering a request with a 500 service error instead of running it.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+
+    /// Probability (0–1) of answering a request with 429 APIG.0308 instead of running it.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub throttle_rate: f64,
+
+    /// Send `Retry-After: S` with every 429.
+    #[arg(long, value_name = "S")]
+    pub retry_after: Option<u64>,
+
+    /// Accept at most N requests per second (token bucket); 429 beyond.
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<f64>,
+
+    /// Milliseconds added to every response.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
+
+    /// Seed of the fault RNG, for a repeatable fault sequence [default: random].
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
+}
+
+impl EmulatorArgs {
+    /// Resolves the flags: reads the seed and secret files, and the secrets' environment
+    /// variables through `env`.
+    pub fn into_config(
+        self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<EmulatorConfig, EmulatorError> {
+        let seed = match &self.seed {
+            Some(path) => {
+                let text = read("seed file", path)?;
+                Seed::from_yaml(&text).map_err(|e| EmulatorError::Seed {
+                    origin: format!("file {}", path.display()),
+                    message: e.message,
+                })?
+            }
+            None => Seed::demo(),
+        };
+        let env_sk = env(SK_ENV).filter(|s| !s.is_empty());
+        let env_token = env(TOKEN_ENV).filter(|s| !s.is_empty());
+        let auth = match (self.ak, self.token_file) {
+            (Some(ak), _) => {
+                if ak.trim().is_empty() {
+                    return Err(EmulatorError::Config("--ak is empty".to_string()));
+                }
+                if env_token.is_some() {
+                    return Err(EmulatorError::Config(format!(
+                        "{TOKEN_ENV} is set but --ak asks for AK/SK auth; unset one of them"
+                    )));
+                }
+                let sk = match (&self.sk_file, env_sk) {
+                    (Some(path), _) => read_secret("secret key file", path)?,
+                    (None, Some(sk)) => Secret::new(sk),
+                    (None, None) => {
+                        return Err(EmulatorError::Config(format!(
+                            "--ak needs a secret key: give --sk-file FILE or set {SK_ENV}"
+                        )))
+                    }
+                };
+                Auth::AkSk { ak, sk }
+            }
+            (None, token_file) => {
+                if env_sk.is_some() {
+                    return Err(EmulatorError::Config(format!(
+                        "{SK_ENV} is set but --ak is not; give --ak AK to require signatures"
+                    )));
+                }
+                match (token_file, env_token) {
+                    (Some(path), _) => Auth::Token(read_secret("token file", &path)?),
+                    (None, Some(token)) => Auth::Token(Secret::new(token)),
+                    (None, None) => Auth::None,
+                }
+            }
+        };
+        Ok(EmulatorConfig {
+            listen: self.listen,
+            seed,
+            auth,
+            max_tags: self.max_tags,
+            faults: Faults {
+                fail_rate: self.fail_rate,
+                throttle_rate: self.throttle_rate,
+                retry_after: self.retry_after,
+                rate_limit: self.rate_limit,
+                latency: Duration::from_millis(self.latency),
+                seed: self.fault_seed.unwrap_or_else(rand::random),
+            },
+            state_file: self.state,
+        })
+    }
+}
+
+fn read(what: &'static str, path: &Path) -> Result<String, EmulatorError> {
+    std::fs::read_to_string(path).map_err(|source| EmulatorError::ReadFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a secret file; the trailing newline editors add is not part of the secret.
+fn read_secret(what: &'static str, path: &Path) -> Result<Secret, EmulatorError> {
+    let text = read(what, path)?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(EmulatorError::Config(format!(
+            "the {what} {} is empty",
+            path.display()
+        )));
+    }
+    Ok(Secret::new(secret))
+}
+
+/// Runs `desktag emulator` until Ctrl-C or SIGTERM.
+pub async fn run(args: EmulatorArgs) -> Result<(), EmulatorError> {
+    let config = args.into_config(|name| std::env::var(name).ok())?;
+    if matches!(config.auth, Auth::None) {
+        tracing::warn!(
+            target: "desktag::emulator",
+            "no authentication configured: every request is accepted (use --ak or a token outside loopback tests)"
+        );
+    }
+    let handle = spawn(config).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", handle.base_url())
+            .and_then(|()| out.flush())
+            .map_err(EmulatorError::Stdout)?;
+    }
+    tracing::info!(target: "desktag::emulator", "listening on {}", handle.base_url());
+    shutdown_signal().await;
+    tracing::info!(target: "desktag::emulator", "stopping");
+    handle.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<EmulatorArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("emulator").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_loopback_demo_no_auth() {
+        let config = parse(&[]).unwrap().into_config(no_env).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.seed, Seed::demo());
+        assert!(matches!(config.auth, Auth::None));
+        assert_eq!(config.max_tags, 10);
+    }
+
+    #[test]
+    fn the_secret_key_comes_from_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sk");
+        std::fs::write(&file, "file-secret\n").unwrap();
+        let config = parse(&["--ak", "AK1", "--sk-file", file.to_str().unwrap()])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap();
+        assert!(
+            matches!(&config.auth, Auth::AkSk { ak, sk } if ak == "AK1" && sk.expose() == "file-secret")
+        );
+        let config = parse(&["--ak", "AK1"])
+            .unwrap()
+            .into_config(|n| (n == SK_ENV).then(|| "env-secret".to_string()))
+            .unwrap();
+        assert!(matches!(&config.auth, Auth::AkSk { sk, .. } if sk.expose() == "env-secret"));
+        let err = parse(&["--ak", "AK1"])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap_err();
+        assert!(err.to_string().contains(SK_ENV), "{err}");
+    }
+
+    #[test]
+    fn there_is_no_flag_for_a_plain_secret() {
+        assert!(parse(&["--sk", "x"]).is_err());
+        assert!(parse(&["--token", "x"]).is_err());
+        assert!(
+            parse(&["--sk-file", "f"]).is_err(),
+            "--sk-file requires --ak"
+        );
+    }
+
+    #[test]
+    fn token_auth_from_the_environment_and_conflicts_are_errors() {
+        let config = parse(&[])
+            .unwrap()
+            .into_config(|n| (n == TOKEN_ENV).then(|| "tok".to_string()))
+            .unwrap();
+        assert!(matches!(&config.auth, Auth::Token(t) if t.expose() == "tok"));
+        let err = parse(&[])
+            .unwrap()
+            .into_config(|n| (n == SK_ENV).then(|| "sk".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("--ak"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_seed_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("seed.yaml");
+        std::fs::write(&file, "project_id: p\ndesktops: [{id: a}]\n").unwrap();
+        let err = parse(&["--seed", file.to_str().unwrap()])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("seed.yaml") && text.contains("name"),
+            "{text}"
+        );
+        let missing = parse(&["--seed", "/nonexistent/seed.yaml"])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/seed.yaml"));
+    }
+}

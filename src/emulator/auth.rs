@@ -1,0 +1,231 @@
+//! Request authentication as the API gateway does it (workspace-api.md §4.3, §5): SDK-HMAC-SHA256
+//! signatures verified with `crate::api::sign` over the received bytes, with the 15-minute
+//! `X-Sdk-Date` window, or an `X-Auth-Token` compared in constant time. Pure: the clock is an
+//! argument.
+
+use axum::http::StatusCode;
+
+use crate::api::sign::{self, Signable};
+use crate::secret::Secret;
+
+use super::errors::{ApiError, GW_AUTH, GW_EXPIRED};
+
+/// How clients must authenticate.
+#[derive(Debug, Clone, Default)]
+pub enum Auth {
+    /// Everything is accepted. Unsafe outside tests on loopback.
+    #[default]
+    None,
+    /// `Authorization: SDK-HMAC-SHA256 Access=<ak>, …` signed with `sk`.
+    AkSk { ak: String, sk: Secret },
+    /// `X-Auth-Token` must equal this token.
+    Token(Secret),
+}
+
+/// How far `X-Sdk-Date` may be from the server's clock.
+pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
+
+/// A request as received, for verification.
+pub(crate) struct Received<'a> {
+    pub method: &'a str,
+    /// The raw (percent-encoded) path.
+    pub path: &'a str,
+    /// Decoded query pairs.
+    pub query: &'a [(String, String)],
+    /// Every header received.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn denied(message: &str) -> ApiError {
+    ApiError::gateway(
+        StatusCode::UNAUTHORIZED,
+        GW_AUTH,
+        format!("Incorrect IAM authentication information: {message}"),
+    )
+}
+
+/// Accepts the request or says why not (a 401 in the gateway's shape).
+pub(crate) fn check(
+    auth: &Auth,
+    req: &Received<'_>,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    match auth {
+        Auth::None => Ok(()),
+        Auth::Token(token) => match header(req.headers, "x-auth-token") {
+            None => Err(denied("the request has no X-Auth-Token header")),
+            Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
+            Some(_) => Err(denied("the X-Auth-Token is invalid")),
+        },
+        Auth::AkSk { ak, sk } => check_signature(ak, sk, req, now),
+    }
+}
+
+fn check_signature(
+    ak: &str,
+    sk: &Secret,
+    req: &Received<'_>,
+    now: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    let header_value = header(req.headers, "authorization")
+        .ok_or_else(|| denied("the request has no Authorization header"))?;
+    let parsed = sign::parse_authorization(header_value).ok_or_else(|| {
+        denied("the Authorization header is not `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…`")
+    })?;
+    if parsed.access != ak {
+        return Err(denied("the access key (Access=) is unknown"));
+    }
+    if !parsed.signed_headers.iter().any(|h| h == "x-sdk-date") {
+        return Err(denied("X-Sdk-Date must be one of the SignedHeaders"));
+    }
+    if let Some(missing) = parsed
+        .signed_headers
+        .iter()
+        .find(|h| header(req.headers, h).is_none())
+    {
+        return Err(denied(&format!(
+            "the signed header `{missing}` is not in the request"
+        )));
+    }
+    let date = header(req.headers, "x-sdk-date").unwrap_or_default();
+    let date = sign::parse_sdk_date(date)
+        .ok_or_else(|| denied("X-Sdk-Date is not in the form YYYYMMDDTHHMMSSZ"))?;
+    if (now - date).abs() > MAX_CLOCK_SKEW {
+        return Err(ApiError::gateway(
+            StatusCode::UNAUTHORIZED,
+            GW_EXPIRED,
+            "Incorrect app authentication information: signature expired",
+        ));
+    }
+    let signable = Signable {
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        headers: req.headers,
+        body: req.body,
+    };
+    if sign::verify(sk.expose(), &parsed, &signable) {
+        Ok(())
+    } else {
+        Err(denied("verify aksk signature fail"))
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a guess matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AK: &str = "AKTEST";
+    const SK: &str = "sk-test-secret";
+
+    fn signed(date: &str, body: &[u8]) -> Vec<(String, String)> {
+        let mut headers = vec![
+            ("host".to_string(), "127.0.0.1:9".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+            ("x-sdk-date".to_string(), date.to_string()),
+        ];
+        let auth = sign::authorization(
+            AK,
+            SK,
+            &Signable {
+                method: "POST",
+                path: "/v2/p/desktops/d/tags",
+                query: &[],
+                headers: &headers,
+                body,
+            },
+        );
+        headers.push(("authorization".to_string(), auth));
+        headers
+    }
+
+    fn received<'a>(headers: &'a [(String, String)], body: &'a [u8]) -> Received<'a> {
+        Received {
+            method: "POST",
+            path: "/v2/p/desktops/d/tags",
+            query: &[],
+            headers,
+            body,
+        }
+    }
+
+    fn aksk() -> Auth {
+        Auth::AkSk {
+            ak: AK.into(),
+            sk: Secret::new(SK),
+        }
+    }
+
+    #[test]
+    fn a_fresh_signature_is_accepted_and_a_tampered_body_is_not() {
+        let now = time::OffsetDateTime::now_utc();
+        let h = signed(&sign::sdk_date(now), b"{}");
+        assert!(check(&aksk(), &received(&h, b"{}"), now).is_ok());
+        let err = check(&aksk(), &received(&h, b"{ }"), now).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (401, GW_AUTH));
+        assert!(err.message.contains("verify aksk signature fail"));
+    }
+
+    #[test]
+    fn a_date_outside_fifteen_minutes_is_expired() {
+        let now = time::OffsetDateTime::now_utc();
+        let h = signed(&sign::sdk_date(now - time::Duration::minutes(16)), b"");
+        let err = check(&aksk(), &received(&h, b""), now).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (401, GW_EXPIRED));
+        let h = signed(&sign::sdk_date(now + time::Duration::minutes(14)), b"");
+        assert!(check(&aksk(), &received(&h, b""), now).is_ok());
+    }
+
+    #[test]
+    fn missing_or_foreign_credentials_are_rejected() {
+        let now = time::OffsetDateTime::now_utc();
+        let err = check(&aksk(), &received(&[], b""), now).unwrap_err();
+        assert!(err.message.contains("no Authorization"));
+        let other = Auth::AkSk {
+            ak: "OTHER".into(),
+            sk: Secret::new(SK),
+        };
+        let h = signed(&sign::sdk_date(now), b"");
+        assert!(check(&other, &received(&h, b""), now)
+            .unwrap_err()
+            .message
+            .contains("access key"));
+    }
+
+    #[test]
+    fn token_auth_compares_the_header() {
+        let auth = Auth::Token(Secret::new("tok-123"));
+        let now = time::OffsetDateTime::now_utc();
+        let ok = vec![("X-Auth-Token".to_string(), "tok-123".to_string())];
+        let bad = vec![("X-Auth-Token".to_string(), "tok-124".to_string())];
+        assert!(check(&auth, &received(&ok, b""), now).is_ok());
+        let err = check(&auth, &received(&bad, b""), now).unwrap_err();
+        assert_eq!(err.status.as_u16(), 401);
+        assert!(!err.message.contains("tok-12"));
+        assert!(check(&auth, &received(&[], b""), now).is_err());
+        assert!(check(&Auth::None, &received(&[], b""), now).is_ok());
+    }
+
+    #[test]
+    fn constant_time_eq_compares_lengths_and_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

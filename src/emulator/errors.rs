@@ -1,0 +1,166 @@
+//! The emulator's error answers, in the two shapes of workspace-api.md §4.1: the Workspace
+//! service's `{"error_code","error_msg"}` and the API gateway's `{"error_code","error_msg",
+//! "request_id"}`. The `WKS.*` codes below are the emulator's own (the real table is not public);
+//! the gateway codes are the documented ones. Pure data; no I/O here.
+
+use axum::http::StatusCode;
+
+use crate::tags::TagError;
+
+/// Empty request body (the documented meaning of `WKS.0001`).
+pub const EMPTY_BODY: &str = "WKS.0001";
+/// Malformed JSON, a missing field, a wrong type, or a bad query parameter.
+pub const BAD_REQUEST: &str = "WKS.0002";
+/// A tag key or value that breaks the key/value rules.
+pub const INVALID_TAG: &str = "WKS.0003";
+/// A create that would take a desktop past the tag cap.
+pub const TAG_CAP: &str = "WKS.0004";
+/// Unknown desktop id.
+pub const DESKTOP_NOT_FOUND: &str = "WKS.0005";
+/// A project id that is not the emulated project's.
+pub const PROJECT_NOT_FOUND: &str = "WKS.0006";
+/// Injected internal error (`--fail-rate`), or the state file could not be saved.
+pub const INTERNAL: &str = "WKS.0500";
+
+pub const GW_NO_API: &str = "APIGW.0101";
+pub const GW_BAD_REQUEST: &str = "APIGW.0201";
+pub const GW_AUTH: &str = "APIGW.0301";
+pub const GW_EXPIRED: &str = "APIGW.0303";
+pub const GW_THROTTLED: &str = "APIG.0308";
+
+/// Who answers: the service (no `request_id` in the body) or the gateway in front of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Service,
+    Gateway,
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub shape: Shape,
+    /// `Retry-After` seconds, for 429s.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn service(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            shape: Shape::Service,
+            retry_after: None,
+        }
+    }
+
+    pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            shape: Shape::Gateway,
+            ..ApiError::service(status, code, message)
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+    }
+
+    pub fn empty_body() -> Self {
+        ApiError::service(
+            StatusCode::BAD_REQUEST,
+            EMPTY_BODY,
+            "the request message input by the interface is empty: send a JSON body",
+        )
+    }
+
+    pub fn desktop_not_found(id: &str) -> Self {
+        ApiError::service(
+            StatusCode::NOT_FOUND,
+            DESKTOP_NOT_FOUND,
+            format!("desktop `{id}` does not exist in this project"),
+        )
+    }
+
+    pub fn project_not_found(pid: &str) -> Self {
+        ApiError::service(
+            StatusCode::NOT_FOUND,
+            PROJECT_NOT_FOUND,
+            format!("project `{pid}` does not exist"),
+        )
+    }
+
+    pub fn invalid_tag(key: &str, e: &TagError) -> Self {
+        ApiError::service(
+            StatusCode::BAD_REQUEST,
+            INVALID_TAG,
+            format!("invalid tag `{key}`: {e}; {}", e.help()),
+        )
+    }
+
+    pub fn tag_cap(id: &str, have: usize, adding: &[&str], max: usize) -> Self {
+        let keys = adding
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        ApiError::service(
+            StatusCode::BAD_REQUEST,
+            TAG_CAP,
+            format!(
+                "desktop `{id}` has {have} tags; adding {keys} would exceed the limit of {max} \
+                 tags per desktop: delete tags first"
+            ),
+        )
+    }
+
+    pub fn not_an_api(method: &str, path: &str) -> Self {
+        ApiError::gateway(
+            StatusCode::NOT_FOUND,
+            GW_NO_API,
+            format!("the API does not exist or has not been published: {method} {path}"),
+        )
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        ApiError::gateway(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            GW_BAD_REQUEST,
+            format!("request entity too large: the body limit is {limit} bytes"),
+        )
+    }
+
+    pub fn throttled(limit: String, retry_after: Option<u64>) -> Self {
+        ApiError {
+            retry_after,
+            ..ApiError::gateway(
+                StatusCode::TOO_MANY_REQUESTS,
+                GW_THROTTLED,
+                format!(
+                    "The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second"
+                ),
+            )
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
+    }
+
+    /// The JSON body for this error.
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        match self.shape {
+            Shape::Service => serde_json::json!({
+                "error_code": self.code,
+                "error_msg": self.message,
+            }),
+            Shape::Gateway => serde_json::json!({
+                "error_code": self.code,
+                "error_msg": self.message,
+                "request_id": request_id,
+            }),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The `--state` file: loaded at start, and saved atomically (a temp file in the same directory,
+//! synced, then renamed over the old one) after each write that changed something. Saves are
+//! group-committed: whoever holds the save lock writes the latest snapshot, which covers every
+//! write queued behind it, so a burst of writes costs a few saves, not one each.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::seed::Seed;
+use super::store::Store;
+
+#[derive(Debug)]
+pub(crate) struct Persister {
+    path: PathBuf,
+    /// The highest store version known to be on disk.
+    durable: tokio::sync::Mutex<u64>,
+}
+
+impl Persister {
+    pub fn new(path: PathBuf) -> Self {
+        Persister {
+            path,
+            durable: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    /// Returns once the state file holds a snapshot with at least `version`.
+    pub async fn wait_durable(&self, store: &Arc<Store>, version: u64) -> Result<(), String> {
+        let mut durable = self.durable.lock().await;
+        if *durable >= version {
+            return Ok(());
+        }
+        let store = Arc::clone(store);
+        let path = self.path.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            let (v, seed) = store.snapshot();
+            save(&path, &seed).map(|()| v)
+        })
+        .await
+        .map_err(|e| format!("the state writer stopped: {e}"))??;
+        *durable = saved;
+        Ok(())
+    }
+}
+
+/// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix.
+pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
+    let text = seed.to_yaml().map_err(|e| e.message)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        format!("cannot {what} the state file {}: {e}", path.display())
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".desktag-state-")
+        .tempfile_in(dir)
+        .map_err(|e| fail("create a temporary file for", &e))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| fail("write", &e))?;
+    tmp.persist(path).map_err(|e| fail("replace", &e.error))?;
+    Ok(())
+}
+
+/// Reads a state file if it exists; `Ok(None)` if it does not.
+pub(crate) fn load(path: &Path) -> Result<Option<Seed>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the state file {}: {e}",
+                path.display()
+            ))
+        }
+    };
+    Seed::from_yaml(&text)
+        .map(Some)
+        .map_err(|e| format!("state file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        assert_eq!(load(&path).unwrap(), None);
+        let seed = Seed::demo();
+        save(&path, &seed).unwrap();
+        save(&path, &seed).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(seed));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("state.yaml")]);
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, "project_id: [").unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(err.contains("state.yaml"), "{err}");
+    }
+}

@@ -1,0 +1,602 @@
+//! The HTTP face of the emulator: one handler that reads the whole request (raw path, headers and
+//! body bytes are needed to verify signatures), matches it to a Workspace tag API, checks auth
+//! and injected faults, runs it against the store, and answers with the service's JSON shapes.
+//! Every answer — rejections included — has an `X-Request-Id` and is recorded and logged.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use axum::Router;
+use futures::StreamExt;
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::Desktop;
+
+use super::auth::{self, Auth, Received};
+use super::errors::{ApiError, GW_BAD_REQUEST};
+use super::faults::{Fault, Injector};
+use super::persist::Persister;
+use super::store::{ListFilter, Store};
+use super::{EmulatorConfig, EmulatorError, RequestRecord, Seed};
+
+/// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
+pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+/// Most `desktop_id` filters one list request may carry.
+pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
+/// Largest (and default) `limit` of a list request.
+pub const MAX_LIST_LIMIT: usize = 1000;
+/// How many request records are kept (the oldest are dropped first).
+pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+
+/// Everything one emulator instance holds. Build it with `EmulatorState::new`, serve it with
+/// `app`.
+#[derive(Debug)]
+pub struct EmulatorState {
+    pub(crate) store: Arc<Store>,
+    auth: Auth,
+    faults: Injector,
+    persister: Option<Persister>,
+    log: Mutex<VecDeque<RequestRecord>>,
+    total_writes: AtomicU64,
+    ids: AtomicU64,
+    id_prefix: u32,
+}
+
+impl EmulatorState {
+    /// Loads the state file (if configured and present; else the seed) and validates the config.
+    pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
+        config.faults.validate().map_err(EmulatorError::Config)?;
+        if config.max_tags == 0 {
+            return Err(EmulatorError::Config(
+                "--max-tags must be at least 1".to_string(),
+            ));
+        }
+        let seed: Seed = match &config.state_file {
+            Some(path) => super::persist::load(path)
+                .map_err(EmulatorError::StateFile)?
+                .unwrap_or(config.seed),
+            None => config.seed,
+        };
+        seed.validate().map_err(|e| EmulatorError::Seed {
+            origin: "the seed".to_string(),
+            message: e.message,
+        })?;
+        Ok(Arc::new(EmulatorState {
+            store: Arc::new(Store::new(seed, config.max_tags)),
+            auth: config.auth,
+            faults: Injector::new(config.faults, Instant::now()),
+            persister: config.state_file.map(Persister::new),
+            log: Mutex::new(VecDeque::new()),
+            total_writes: AtomicU64::new(0),
+            ids: AtomicU64::new(0),
+            id_prefix: rand::random(),
+        }))
+    }
+
+    /// The most recent requests (up to `REQUEST_LOG_CAPACITY`), oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// How many write requests (tag create, delete, batch) succeeded since start.
+    pub fn writes(&self) -> u64 {
+        self.total_writes.load(Ordering::Relaxed)
+    }
+
+    /// Every desktop as it is now, sorted by id.
+    pub fn desktops(&self) -> Vec<Desktop> {
+        self.store.desktops()
+    }
+
+    pub fn project_id(&self) -> &str {
+        self.store.project_id()
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.ids.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}{:024x}", self.id_prefix, n)
+    }
+
+    fn record(&self, record: RequestRecord) {
+        if record.write && (200..300).contains(&record.status) {
+            self.total_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() >= REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+}
+
+/// The emulator's router. Every path goes to one handler: answers for unknown paths, wrong
+/// methods, bad bodies and failed auth must all have the service's or gateway's JSON shape, and
+/// signature checks need the raw request, so axum's typed routing and extractors are not used.
+pub fn app(state: Arc<EmulatorState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// Which API a request is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Op {
+    List,
+    ShowTags { id: String },
+    CreateTag { id: String },
+    BatchTags { id: String },
+    DeleteTag { id: String, key: String },
+}
+
+impl Op {
+    fn desktop_id(&self) -> Option<&str> {
+        match self {
+            Op::List => None,
+            Op::ShowTags { id }
+            | Op::CreateTag { id }
+            | Op::BatchTags { id }
+            | Op::DeleteTag { id, .. } => Some(id),
+        }
+    }
+
+    fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Op::CreateTag { .. } | Op::BatchTags { .. } | Op::DeleteTag { .. }
+        )
+    }
+}
+
+fn decode_lossy(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// Matches method and raw path to an API: `(project id, op)`.
+fn route(method: &Method, path: &str) -> Result<(String, Op), ApiError> {
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
+    let not_found = || ApiError::not_an_api(method.as_str(), path);
+    let (pid, rest) = match segments.as_slice() {
+        ["v2", pid, "desktops", rest @ ..] if !pid.is_empty() => (decode_lossy(pid), rest),
+        _ => return Err(not_found()),
+    };
+    let op = match (method, rest) {
+        (&Method::GET, []) => Op::List,
+        (&Method::GET, [id, "tags"]) if !id.is_empty() => Op::ShowTags {
+            id: decode_lossy(id),
+        },
+        (&Method::POST, [id, "tags"]) if !id.is_empty() => Op::CreateTag {
+            id: decode_lossy(id),
+        },
+        (&Method::POST, [id, "tags", "action"]) if !id.is_empty() => Op::BatchTags {
+            id: decode_lossy(id),
+        },
+        (&Method::DELETE, [id, "tags", key]) if !id.is_empty() => {
+            let key = percent_decode_str(key).decode_utf8().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "the tag key in the path `{key}` is not percent-encoded UTF-8"
+                ))
+            })?;
+            Op::DeleteTag {
+                id: decode_lossy(id),
+                key: key.into_owned(),
+            }
+        }
+        _ => return Err(not_found()),
+    };
+    Ok((pid, op))
+}
+
+/// Query pairs, percent-decoded (`+` stays `+`, as the SDK encodes a space as `%20`).
+fn decode_query(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_lossy(k), decode_lossy(v))
+        })
+        .collect()
+}
+
+async fn read_body(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ApiError> {
+    let declared = declared
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::gateway(
+                StatusCode::BAD_REQUEST,
+                GW_BAD_REQUEST,
+                format!("cannot read the request body: {e}"),
+            )
+        })?;
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(ApiError::too_large(MAX_BODY_BYTES));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// A successful answer.
+enum Reply {
+    Json(Vec<u8>),
+    NoContent,
+}
+
+/// What the record of a request needs to know about it.
+#[derive(Default)]
+struct Seen {
+    desktop_id: Option<String>,
+    write: bool,
+}
+
+async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let request_id = state.next_request_id();
+    let (parts, body) = req.into_parts();
+    let latency = state.faults.faults.latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let mut seen = Seen::default();
+    let result = process(&state, &parts, body, &mut seen).await;
+    let (response, error_code) = respond(result, &request_id);
+    let status = response.status().as_u16();
+    let path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
+    tracing::info!(
+        target: "desktag::emulator",
+        method = %parts.method,
+        path,
+        query,
+        status,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        error_code = error_code.unwrap_or(""),
+        "request"
+    );
+    state.record(RequestRecord {
+        method: parts.method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        status,
+        desktop_id: seen.desktop_id,
+        write: seen.write,
+        error_code: error_code.map(str::to_string),
+        request_id,
+    });
+    response
+}
+
+fn respond(result: Result<Reply, ApiError>, request_id: &str) -> (Response, Option<&'static str>) {
+    let id = HeaderValue::from_str(request_id).expect("request ids are hex");
+    let json = HeaderValue::from_static("application/json");
+    let mut code = None;
+    let mut builder = Response::builder().header("X-Request-Id", id);
+    let response = match result {
+        Ok(Reply::NoContent) => builder.status(StatusCode::NO_CONTENT).body(Body::empty()),
+        Ok(Reply::Json(bytes)) => builder
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, json)
+            .body(Body::from(bytes)),
+        Err(e) => {
+            code = Some(e.code);
+            if let Some(secs) = e.retry_after {
+                builder = builder.header(header::RETRY_AFTER, secs);
+            }
+            builder
+                .status(e.status)
+                .header(header::CONTENT_TYPE, json)
+                .body(Body::from(e.body(request_id).to_string()))
+        }
+    };
+    (response.expect("static headers are valid"), code)
+}
+
+async fn process(
+    state: &Arc<EmulatorState>,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    seen: &mut Seen,
+) -> Result<Reply, ApiError> {
+    let (pid, op) = route(&parts.method, parts.uri.path())?;
+    seen.desktop_id = op.desktop_id().map(str::to_string);
+    seen.write = op.is_write();
+    let body = read_body(body, parts.headers.get(header::CONTENT_LENGTH)).await?;
+    let query = decode_query(parts.uri.query());
+    if !matches!(state.auth, Auth::None) {
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let received = Received {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: &query,
+            headers: &headers,
+            body: &body,
+        };
+        auth::check(&state.auth, &received, time::OffsetDateTime::now_utc())?;
+    }
+    if let Some(fault) = state.faults.decide(Instant::now()) {
+        return Err(fault_error(state, fault));
+    }
+    if pid != state.store.project_id() {
+        return Err(ApiError::project_not_found(&pid));
+    }
+    let store = &state.store;
+    let version = match op {
+        Op::List => return list(store, &query),
+        Op::ShowTags { id } => {
+            let tags = store.tags(&id)?;
+            return Ok(json_reply(&TagsOut {
+                tags: tags.iter().map(TagOut::from).collect(),
+            }));
+        }
+        Op::CreateTag { id } => {
+            let req: CreateTagIn = parse_body(&body)?;
+            store.create(&id, &[req.tag.into_pair()])?
+        }
+        Op::BatchTags { id } => {
+            let req: BatchIn = parse_body(&body)?;
+            let tags = req.tags.ok_or_else(|| {
+                ApiError::bad_request("invalid request body: missing field `tags`")
+            })?;
+            match req.action.as_deref() {
+                Some("create") => {
+                    let pairs: Vec<_> = tags.into_iter().map(TagIn::into_pair).collect();
+                    store.create(&id, &pairs)?
+                }
+                // Deletes match by key only; a `value` in the entry is ignored.
+                Some("delete") => {
+                    let keys: Vec<_> = tags.into_iter().map(|t| t.key).collect();
+                    store.delete(&id, &keys)?
+                }
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid action `{other}`: use `create` or `delete`"
+                    )))
+                }
+                None => {
+                    return Err(ApiError::bad_request(
+                        "invalid request body: missing field `action` (`create` or `delete`)",
+                    ))
+                }
+            }
+        }
+        Op::DeleteTag { id, key } => store.delete(&id, &[key])?,
+    };
+    if let (Some(version), Some(persister)) = (version, &state.persister) {
+        persister.wait_durable(store, version).await.map_err(|e| {
+            tracing::error!(target: "desktag::emulator", "{e}");
+            ApiError::internal(format!("the change was made but not saved: {e}"))
+        })?;
+    }
+    Ok(Reply::NoContent)
+}
+
+fn fault_error(state: &EmulatorState, fault: Fault) -> ApiError {
+    let faults = &state.faults.faults;
+    match fault {
+        Fault::RateLimited => ApiError::throttled(
+            faults.rate_limit.unwrap_or_default().to_string(),
+            faults.retry_after,
+        ),
+        // 200 requests/s is the gateway's documented default per API.
+        Fault::Throttled => ApiError::throttled("200".to_string(), faults.retry_after),
+        Fault::Failed => ApiError::internal("internal server error (injected by --fail-rate)"),
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::empty_body());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+}
+
+fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ApiError> {
+    let mut filter = ListFilter::default();
+    let (mut offset, mut limit) = (0usize, MAX_LIST_LIMIT);
+    for (key, value) in query {
+        match key.as_str() {
+            "offset" => offset = parse_number(key, value, usize::MAX)?,
+            "limit" => limit = parse_number(key, value, MAX_LIST_LIMIT)?,
+            "desktop_id" => filter.desktop_ids.push(value.clone()),
+            "computer_name" => filter.computer_names.push(value.clone()),
+            "user_name" => filter.user_names.push(value.clone()),
+            "status" => filter.statuses.push(value.clone()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter `{other}` is not supported by the emulator; it supports \
+                     offset, limit, desktop_id, computer_name, user_name and status"
+                )))
+            }
+        }
+    }
+    if filter.desktop_ids.len() > MAX_DESKTOP_ID_FILTERS {
+        return Err(ApiError::bad_request(format!(
+            "{} desktop_id values given; at most {MAX_DESKTOP_ID_FILTERS} are allowed per request",
+            filter.desktop_ids.len()
+        )));
+    }
+    let (total, page) = store.list(&filter, offset, limit);
+    Ok(json_reply(&ListOut {
+        total_count: total,
+        desktops: page.iter().map(DesktopOut::from).collect(),
+    }))
+}
+
+fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ApiError> {
+    match value.parse::<usize>() {
+        Ok(n) if n <= max => Ok(n),
+        _ if max == usize::MAX => Err(ApiError::bad_request(format!(
+            "query parameter `{key}={value}` must be a non-negative integer"
+        ))),
+        _ => Err(ApiError::bad_request(format!(
+            "query parameter `{key}={value}` must be an integer from 0 to {max}"
+        ))),
+    }
+}
+
+fn json_reply<T: Serialize>(value: &T) -> Reply {
+    Reply::Json(serde_json::to_vec(value).expect("response types serialize"))
+}
+
+#[derive(Deserialize)]
+struct TagIn {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+impl TagIn {
+    fn into_pair(self) -> (String, String) {
+        (self.key, self.value.unwrap_or_default())
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateTagIn {
+    tag: TagIn,
+}
+
+#[derive(Deserialize)]
+struct BatchIn {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<TagIn>>,
+}
+
+#[derive(Serialize)]
+struct TagOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+impl<'a> From<&'a (String, String)> for TagOut<'a> {
+    fn from((key, value): &'a (String, String)) -> Self {
+        TagOut { key, value }
+    }
+}
+
+#[derive(Serialize)]
+struct TagsOut<'a> {
+    tags: Vec<TagOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct DesktopOut<'a> {
+    desktop_id: &'a str,
+    computer_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+    status: &'a str,
+    tags: Vec<TagOut<'a>>,
+}
+
+impl<'a> From<&'a Desktop> for DesktopOut<'a> {
+    fn from(d: &'a Desktop) -> Self {
+        DesktopOut {
+            desktop_id: &d.id,
+            computer_name: &d.name,
+            user_name: d.user.as_deref(),
+            status: &d.status,
+            tags: d
+                .tags
+                .iter()
+                .map(|(key, value)| TagOut { key, value })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ListOut<'a> {
+    total_count: usize,
+    desktops: Vec<DesktopOut<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_the_real_paths() {
+        let r = |m: Method, p: &str| route(&m, p);
+        assert_eq!(
+            r(Method::GET, "/v2/p/desktops").unwrap(),
+            ("p".into(), Op::List)
+        );
+        assert_eq!(
+            r(Method::POST, "/v2/p/desktops/d/tags/action").unwrap().1,
+            Op::BatchTags { id: "d".into() }
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v2/p/desktops/d/tags/cost%20center%3Aa")
+                .unwrap()
+                .1,
+            Op::DeleteTag {
+                id: "d".into(),
+                key: "cost center:a".into()
+            }
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v2/p/desktops/d/tags/action").unwrap().1,
+            Op::DeleteTag {
+                id: "d".into(),
+                key: "action".into()
+            }
+        );
+        for (m, p) in [
+            (Method::PUT, "/v2/p/desktops/d/tags"),
+            (Method::GET, "/v2/p/desktops/"),
+            (Method::GET, "/v3/p/desktops"),
+            (Method::GET, "/v2/p/desktops/d/tags/x"),
+            (Method::DELETE, "/v2/p/desktops/d/tags"),
+        ] {
+            assert_eq!(r(m, p).unwrap_err().code, "APIGW.0101", "{p}");
+        }
+        let err = r(Method::DELETE, "/v2/p/desktops/d/tags/%FF").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn query_decoding_keeps_plus_and_repeats() {
+        assert_eq!(
+            decode_query(Some("desktop_id=a&desktop_id=b&k=a%20b+c&flag")),
+            vec![
+                ("desktop_id".into(), "a".into()),
+                ("desktop_id".into(), "b".into()),
+                ("k".into(), "a b+c".into()),
+                ("flag".into(), "".into())
+            ]
+        );
+        assert!(decode_query(None).is_empty());
+    }
+}
