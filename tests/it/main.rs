@@ -4,5 +4,6 @@
 mod api;
 mod cli;
 mod e2e;
+mod emulator;
 mod manifest;
 mod support;
