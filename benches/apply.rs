@@ -24,7 +24,7 @@ fn seed() -> Seed {
     for i in 0..DESKTOPS {
         yaml.push_str(&format!("  - id: bench-{i:05}\n    name: WKS-{i:05}\n"));
     }
-    desktag::manifest::from_yaml_str(&yaml).expect("bench seed")
+    Seed::from_yaml(&yaml).expect("bench seed")
 }
 
 fn peak_rss_mb() -> f64 {
@@ -38,7 +38,7 @@ fn peak_rss_mb() -> f64 {
 async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     let ak = "BENCHAK0000000000001".to_string();
     let sk = Secret::new("bench-secret-key");
-    let mut config = EmulatorConfig::new(seed());
+    let mut config = EmulatorConfig { seed: seed(), ..EmulatorConfig::default() };
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.auth = Auth::AkSk { ak: ak.clone(), sk: sk.clone() };
     config.faults.latency = Duration::from_millis(latency_ms);

@@ -17,12 +17,20 @@ pub fn filter_for(verbose: u8, quiet: u8) -> &'static str {
     }
 }
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init(global: &GlobalArgs) {
+/// Installs the global subscriber. Safe to call once per process. `serving` is true for
+/// `desktag emulator`, whose one-line-per-request log is its output; an in-process emulator
+/// (`--emulator`) logs requests only at -v.
+pub fn init(global: &GlobalArgs, serving: bool) {
     let filter = std::env::var("DESKTAG_LOG")
         .ok()
         .and_then(|d| EnvFilter::try_new(d).ok())
-        .unwrap_or_else(|| EnvFilter::new(filter_for(global.verbose, global.quiet)));
+        .unwrap_or_else(|| {
+            let mut directives = filter_for(global.verbose, global.quiet).to_string();
+            if !serving && global.verbose == 0 && global.quiet == 0 {
+                directives.push_str(",desktag::emulator=warn");
+            }
+            EnvFilter::new(directives)
+        });
     let ansi = crate::commands::use_color(global.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     let _ = match global.log_format {

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
         }
     };
-    desktag::logging::init(&cli.global);
+    let serving = matches!(cli.command, desktag::cli::Command::Emulator(_));
+    desktag::logging::init(&cli.global, serving);
     match desktag::commands::run(cli) {
         Ok(status) => status.exit_code(),
         Err(error) => {

@@ -48,11 +48,11 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
     Ok(if report.is_success() { Status::Success } else { Status::Failed })
 }
 
-fn show_report(out: &mut dyn std::io::Write, report: &Report, format: ReportFormat, color: bool) -> std::io::Result<()> {
+fn show_report(mut out: &mut dyn std::io::Write, report: &Report, format: ReportFormat, color: bool) -> std::io::Result<()> {
     match format {
-        ReportFormat::Text => render::text::report(out, report, &render::text::TextStyle { color }),
-        ReportFormat::Json => render::json::report(out, report),
-        ReportFormat::Markdown => render::markdown::report(out, report),
+        ReportFormat::Text => render::text::report(&mut out, report, &render::text::TextStyle { color }),
+        ReportFormat::Json => render::json::report(&mut out, report),
+        ReportFormat::Markdown => render::markdown::report(&mut out, report),
     }
 }
 

@@ -36,11 +36,11 @@ pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
 }
 
 /// Renders a plan in the chosen format.
-pub(super) fn show(out: &mut dyn std::io::Write, plan: &Plan, format: PlanFormat, color: bool) -> std::io::Result<()> {
+pub(super) fn show(mut out: &mut dyn std::io::Write, plan: &Plan, format: PlanFormat, color: bool) -> std::io::Result<()> {
     match format {
-        PlanFormat::Text => render::text::plan(out, plan, &render::text::TextStyle { color }),
-        PlanFormat::Json => render::json::plan(out, plan),
-        PlanFormat::Markdown => render::markdown::plan(out, plan),
+        PlanFormat::Text => render::text::plan(&mut out, plan, &render::text::TextStyle { color }),
+        PlanFormat::Json => render::json::plan(&mut out, plan),
+        PlanFormat::Markdown => render::markdown::plan(&mut out, plan),
     }
 }
 

@@ -68,7 +68,8 @@ impl Session {
         let sk = Secret::new(format!("{:032x}", rand::random::<u128>()));
         let handle = emulator::spawn(emulator::EmulatorConfig {
             auth: emulator::Auth::AkSk { ak: ak.clone(), sk: sk.clone() },
-            ..emulator::EmulatorConfig::new(seed)
+            seed,
+            ..emulator::EmulatorConfig::default()
         })
         .await?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");

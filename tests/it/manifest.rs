@@ -318,33 +318,3 @@ mod never_panics {
         assert!(loaded.has_errors());
     }
 }
-
-/// The benchmark's shape: 100,000 desktops with 8 tags each (about 1M lines, 27 MB).
-/// Run with `cargo test --release --test it large_manifest -- --ignored --nocapture`.
-#[test]
-#[ignore = "performance check; run in release mode with --ignored"]
-fn large_manifest_loads_and_validates_quickly() {
-    use std::fmt::Write;
-    let mut text =
-        String::from("version: 1\nproject_id: p1\ndefaults:\n  owner: finance\ndesktops:\n");
-    for i in 0..100_000 {
-        let _ = write!(text, "  - id: 8e07d3e9-454e-4fc9-ba56-{i:012}\n    tags:\n");
-        for k in 0..8 {
-            let _ = writeln!(text, "      key-{k}: value-{i}-{k}");
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.yaml");
-    std::fs::write(&path, &text).unwrap();
-    let (bytes, lines) = (text.len(), text.lines().count());
-    drop(text);
-    let started = std::time::Instant::now();
-    let loaded = load(&[path], &LoadOptions::default());
-    let elapsed = started.elapsed();
-    println!("{bytes} bytes, {lines} lines: read, parsed and validated in {elapsed:?}");
-    assert!(loaded.diagnostics.is_empty());
-    assert_eq!(loaded.manifest.documents[0].desktops.len(), 100_000);
-    if !cfg!(debug_assertions) {
-        assert!(elapsed.as_secs_f64() < 2.0, "took {elapsed:?}");
-    }
-}

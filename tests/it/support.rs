@@ -94,7 +94,7 @@ impl Ran {
 /// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`.
 pub fn emulator_with(seed: Seed, configure: impl FnOnce(&mut EmulatorConfig)) -> (tokio::runtime::Runtime, EmulatorHandle) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut config = EmulatorConfig::new(seed);
+    let mut config = EmulatorConfig { seed, ..EmulatorConfig::default() };
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.auth = Auth::AkSk { ak: AK.to_string(), sk: Secret::new(SK) };
     configure(&mut config);
@@ -108,7 +108,7 @@ pub fn demo_emulator() -> (tokio::runtime::Runtime, EmulatorHandle) {
 }
 
 pub fn seed_yaml(yaml: &str) -> Seed {
-    desktag::manifest::from_yaml_str(yaml).expect("test seed parses")
+    Seed::from_yaml(yaml).expect("test seed parses")
 }
 
 /// Writes `files` (relative path → text) under a new temporary directory.
