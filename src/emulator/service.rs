@@ -267,7 +267,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         path,
         query,
         status,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         request_id = %request_id,
         error_code = error_code.unwrap_or(""),
         "request"

@@ -916,3 +916,43 @@ async fn a_taken_port_is_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().contains("--listen"), "{err}");
 }
+
+/// The official SDK (huaweicloudsdkcore 3.1.219) signed workspace-api.md's V5 request with this
+/// Authorization, captured by `.ci/sdk-conformance/run.sh`. Its canonical request hashes to
+/// 3e60cb45…, not the documented d88d2eb5…, so the documented V5 signature (b898ad0b…) is not
+/// what the SDK sends for those inputs; desktag's signer matches the SDK.
+#[test]
+fn our_signer_reproduces_the_sdk_capture_of_the_v5_request() {
+    let pid = "0123456789abcdef0123456789abcdef";
+    let path = format!("/v2/{pid}/desktops/d1e2f3a4-0000-1111-2222-333344445555/tags");
+    let headers: Vec<(String, String)> = [
+        ("User-Agent", "huaweicloud-usdk-python/3.0; desktag-test"),
+        ("Content-Type", "application/json"),
+        ("X-Sdk-Date", "20240102T030405Z"),
+        ("X-Project-Id", pid),
+        ("Host", "127.0.0.1:18080"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    let req = Signable {
+        method: "POST",
+        path: &path,
+        query: &[],
+        headers: &headers,
+        body: br#"{"tag": {"key": "env", "value": "prod"}}"#,
+    };
+    let canonical = sign::canonical_request(&req, &sign::signed_header_names(&headers));
+    assert!(sign::string_to_sign(&canonical, "20240102T030405Z")
+        .ends_with("3e60cb45f856ed60e58560ae1679918a3bdf1a05ea12a6f4fef797e332d056b9"));
+    assert_eq!(
+        sign::authorization(
+            "HPUAEXAMPLEAK0000001",
+            "exampleSecretKey0123456789abcdefghijklmn",
+            &req
+        ),
+        "SDK-HMAC-SHA256 Access=HPUAEXAMPLEAK0000001, \
+         SignedHeaders=content-type;host;user-agent;x-project-id;x-sdk-date, \
+         Signature=57168ba1e8b172fc79e963bba4202cfbd8fab1cf006902ab0b6a4118685acc4b"
+    );
+}
