@@ -30,44 +30,90 @@ fn seed() -> Seed {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.to_string())
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     let ak = "BENCHAK0000000000001".to_string();
     let sk = Secret::new("bench-secret-key");
-    let mut config = EmulatorConfig { seed: seed(), ..EmulatorConfig::default() };
+    let mut config = EmulatorConfig {
+        seed: seed(),
+        ..EmulatorConfig::default()
+    };
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.auth = Auth::AkSk { ak: ak.clone(), sk: sk.clone() };
+    config.auth = Auth::AkSk {
+        ak: ak.clone(),
+        sk: sk.clone(),
+    };
     config.faults.latency = Duration::from_millis(latency_ms);
     let emu = emulator::spawn(config).await.expect("emulator");
     let connection = Connection {
         endpoint: url::Url::parse(&emu.base_url()).unwrap(),
         project_id: PROJECT.to_string(),
-        credentials: Credentials::AkSk { ak: Secret::new(ak.clone()), sk: sk.clone(), security_token: None, origin: "bench" },
+        credentials: Credentials::AkSk {
+            ak: Secret::new(ak.clone()),
+            sk: sk.clone(),
+            security_token: None,
+            origin: "bench",
+        },
     };
-    let options = ClientOptions { concurrency, ..ClientOptions::default() };
+    let options = ClientOptions {
+        concurrency,
+        ..ClientOptions::default()
+    };
     let client = Client::new(connection, options).unwrap();
 
-    let inventory: Inventory = client.list_desktops(&desktag::api::DesktopFilter::default()).await.expect("list").into_iter().collect::<Vec<Desktop>>().into_iter().collect();
+    let inventory: Inventory = client
+        .list_desktops(&desktag::api::DesktopFilter::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .collect::<Vec<Desktop>>()
+        .into_iter()
+        .collect();
     let wanted: Vec<Wanted> = inventory
         .iter()
         .map(|d| Wanted {
             desktop_id: d.id.clone(),
-            tags: (0..WRITES_PER_DESKTOP).map(|k| (format!("key-{k}"), format!("value-{k}"))).collect(),
+            tags: (0..WRITES_PER_DESKTOP)
+                .map(|k| (format!("key-{k}"), format!("value-{k}")))
+                .collect(),
             absent: Default::default(),
         })
         .collect();
     let policy = Policy::default();
     let ignore = plan::KeyIgnore::none();
-    let plan = plan::plan(&wanted, &inventory, &policy, &ignore, PROJECT, &emu.base_url());
+    let plan = plan::plan(
+        &wanted,
+        &inventory,
+        &policy,
+        &ignore,
+        PROJECT,
+        &emu.base_url(),
+    );
     let writes = plan.summary.create;
     assert_eq!(writes, DESKTOPS * WRITES_PER_DESKTOP);
 
     let started = Instant::now();
-    let report = apply::apply(&plan, &client, &ApplyOptions { concurrency, progress: Progress::Off }).await;
+    let report = apply::apply(
+        &plan,
+        &client,
+        &ApplyOptions {
+            concurrency,
+            progress: Progress::Off,
+        },
+    )
+    .await;
     let elapsed = started.elapsed();
     assert_eq!(report.totals.applied, writes, "every write applied");
     assert!(report.is_success());
@@ -75,7 +121,10 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let concurrencies: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
         Some(c) => vec![c],
         None => vec![1, 8, 32, 64],
@@ -84,13 +133,26 @@ fn main() {
         Some(l) => vec![l],
         None => vec![0, 20],
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    println!("apply: {} writes over {DESKTOPS} desktops", DESKTOPS * WRITES_PER_DESKTOP);
-    println!("{:>11} {:>10} {:>12} {:>10} {:>14} {:>12}", "concurrency", "latency", "writes/s", "seconds", "ideal c/lat", "peak RSS MB");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "apply: {} writes over {DESKTOPS} desktops",
+        DESKTOPS * WRITES_PER_DESKTOP
+    );
+    println!(
+        "{:>11} {:>10} {:>12} {:>10} {:>14} {:>12}",
+        "concurrency", "latency", "writes/s", "seconds", "ideal c/lat", "peak RSS MB"
+    );
     for &latency in &latencies {
         for &c in &concurrencies {
             let (rate, elapsed) = runtime.block_on(run(c, latency));
-            let ideal = if latency > 0 { format!("{:.0}", c as f64 * 1000.0 / latency as f64) } else { "-".into() };
+            let ideal = if latency > 0 {
+                format!("{:.0}", c as f64 * 1000.0 / latency as f64)
+            } else {
+                "-".into()
+            };
             println!(
                 "{c:>11} {:>8}ms {rate:>12.0} {:>10.2} {ideal:>14} {:>12.1}",
                 latency,

@@ -65,7 +65,14 @@ fn pipeline(yaml: &str, inventory: &Inventory) -> usize {
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
     let policy = Policy::default();
     let resolution = plan::resolve(&loaded.manifest, inventory, &policy);
-    let plan = plan::plan(&resolution.wanted, inventory, &policy, &resolution.ignore, PROJECT, "bench");
+    let plan = plan::plan(
+        &resolution.wanted,
+        inventory,
+        &policy,
+        &resolution.ignore,
+        PROJECT,
+        "bench",
+    );
     plan.summary.create + plan.summary.overwrite
 }
 
@@ -76,7 +83,9 @@ fn bench(c: &mut Criterion) {
         let yaml = manifest_yaml(n);
         let inv = inventory(n);
         group.sample_size(if n >= 100_000 { 10 } else { 20 });
-        group.bench_function(format!("{n}_desktops"), |b| b.iter(|| black_box(pipeline(&yaml, &inv))));
+        group.bench_function(format!("{n}_desktops"), |b| {
+            b.iter(|| black_box(pipeline(&yaml, &inv)))
+        });
     }
     group.finish();
 }
@@ -84,7 +93,10 @@ fn bench(c: &mut Criterion) {
 criterion_group!(benches, bench);
 
 fn main() {
-    if let Some(n) = std::env::var("DESKTAG_BENCH_ONCE").ok().and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(n) = std::env::var("DESKTAG_BENCH_ONCE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         let started = std::time::Instant::now();
         let yaml = manifest_yaml(n);
         let inv = inventory(n);
@@ -99,5 +111,7 @@ fn main() {
         return;
     }
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
 }

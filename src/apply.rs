@@ -34,7 +34,10 @@ pub struct ApplyOptions {
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { concurrency: 8, progress: Progress::Off }
+        ApplyOptions {
+            concurrency: 8,
+            progress: Progress::Off,
+        }
     }
 }
 
@@ -50,7 +53,12 @@ struct Counters {
 pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Report {
     let started = Instant::now();
     let stats_before = client.stats();
-    let total: usize = plan.desktops.iter().filter(|d| d.status == DesktopStatus::Change).map(|d| d.changes.len()).sum();
+    let total: usize = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .map(|d| d.changes.len())
+        .sum();
     let counters = Arc::new(Counters::default());
     let display = ProgressDisplay::start(options.progress, total, counters.clone());
 
@@ -118,7 +126,12 @@ async fn apply_desktop(
     for change in &desktop.changes {
         if report.status == DesktopResult::Failed {
             // The cap could break if later creates ran after a failed delete.
-            report.changes.push(ChangeReport { change: change.clone(), outcome: Outcome::Skipped, attempts: 0, error: None });
+            report.changes.push(ChangeReport {
+                change: change.clone(),
+                outcome: Outcome::Skipped,
+                attempts: 0,
+                error: None,
+            });
             counters.done.fetch_add(1, Ordering::Relaxed);
             display.tick();
             continue;
@@ -130,7 +143,12 @@ async fn apply_desktop(
             }
         };
         let entry = match result {
-            Ok(attempts) => ChangeReport { change: change.clone(), outcome: Outcome::Applied, attempts, error: None },
+            Ok(attempts) => ChangeReport {
+                change: change.clone(),
+                outcome: Outcome::Applied,
+                attempts,
+                error: None,
+            },
             Err(failure) => {
                 tracing::warn!(
                     desktop = %desktop.desktop_id,
@@ -140,7 +158,12 @@ async fn apply_desktop(
                     "change failed; skipping the desktop's remaining changes"
                 );
                 report.status = DesktopResult::Failed;
-                report.reason = Some(format!("{} `{}` failed: {}", change.action(), change.key(), failure.error));
+                report.reason = Some(format!(
+                    "{} `{}` failed: {}",
+                    change.action(),
+                    change.key(),
+                    failure.error
+                ));
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 ChangeReport {
                     change: change.clone(),
@@ -160,24 +183,39 @@ async fn apply_desktop(
 /// Re-reads the applied desktops (batched by id) and marks those whose tags differ from the
 /// planned result as unverified.
 async fn verify(plan: &Plan, client: &Client, desktops: &mut [DesktopReport]) {
-    let ids: Vec<String> =
-        desktops.iter().filter(|d| d.status == DesktopResult::Applied).map(|d| d.desktop_id.clone()).collect();
+    let ids: Vec<String> = desktops
+        .iter()
+        .filter(|d| d.status == DesktopResult::Applied)
+        .map(|d| d.desktop_id.clone())
+        .collect();
     if ids.is_empty() {
         return;
     }
     let observed = match client.list_desktops_by_id(&ids).await {
-        Ok(found) => found.into_iter().map(|d| (d.id, d.tags)).collect::<std::collections::BTreeMap<_, _>>(),
+        Ok(found) => found
+            .into_iter()
+            .map(|d| (d.id, d.tags))
+            .collect::<std::collections::BTreeMap<_, _>>(),
         Err(error) => {
-            for d in desktops.iter_mut().filter(|d| d.status == DesktopResult::Applied) {
+            for d in desktops
+                .iter_mut()
+                .filter(|d| d.status == DesktopResult::Applied)
+            {
                 d.status = DesktopResult::Unverified;
                 d.reason = Some(format!("could not re-read the desktop to verify: {error}"));
             }
             return;
         }
     };
-    let planned: std::collections::BTreeMap<&str, &DesktopPlan> =
-        plan.desktops.iter().map(|d| (d.desktop_id.as_str(), d)).collect();
-    for d in desktops.iter_mut().filter(|d| d.status == DesktopResult::Applied) {
+    let planned: std::collections::BTreeMap<&str, &DesktopPlan> = plan
+        .desktops
+        .iter()
+        .map(|d| (d.desktop_id.as_str(), d))
+        .collect();
+    for d in desktops
+        .iter_mut()
+        .filter(|d| d.status == DesktopResult::Applied)
+    {
         let want = planned[d.desktop_id.as_str()].planned();
         match observed.get(&d.desktop_id) {
             None => {
@@ -186,7 +224,10 @@ async fn verify(plan: &Plan, client: &Client, desktops: &mut [DesktopReport]) {
             }
             Some(have) if *have != want => {
                 d.status = DesktopResult::Unverified;
-                d.reason = Some(format!("tags after apply differ from the plan: {}", describe_difference(&want, have)));
+                d.reason = Some(format!(
+                    "tags after apply differ from the plan: {}",
+                    describe_difference(&want, have)
+                ));
             }
             Some(_) => {}
         }
@@ -199,7 +240,13 @@ pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
     let show = |v: Option<&String>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
     keys.into_iter()
         .filter(|k| expected.get(*k) != found.get(*k))
-        .map(|k| format!("`{k}`: expected {}, found {}", show(expected.get(k)), show(found.get(k))))
+        .map(|k| {
+            format!(
+                "`{k}`: expected {}, found {}",
+                show(expected.get(k)),
+                show(found.get(k))
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -218,12 +265,15 @@ impl ProgressDisplay {
                     Some(total as u64),
                     indicatif::ProgressDrawTarget::stderr(),
                 );
-                if let Ok(style) =
-                    indicatif::ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} changes {msg} ({elapsed})")
-                {
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "{spinner} applying [{bar:30}] {pos}/{len} changes {msg} ({elapsed})",
+                ) {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                ProgressDisplay { bar: Some(bar), heartbeat: None }
+                ProgressDisplay {
+                    bar: Some(bar),
+                    heartbeat: None,
+                }
             }
             Progress::Heartbeat(every) if total > 0 => {
                 let task = tokio::spawn(async move {
@@ -241,9 +291,15 @@ impl ProgressDisplay {
                         );
                     }
                 });
-                ProgressDisplay { bar: None, heartbeat: Some(task) }
+                ProgressDisplay {
+                    bar: None,
+                    heartbeat: Some(task),
+                }
             }
-            _ => ProgressDisplay { bar: None, heartbeat: None },
+            _ => ProgressDisplay {
+                bar: None,
+                heartbeat: None,
+            },
         }
     }
 

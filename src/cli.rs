@@ -9,9 +9,17 @@ use crate::emulator::EmulatorArgs;
 
 /// Manage the tags of Huawei Cloud Workspace desktops declaratively, from YAML manifests.
 #[derive(Debug, Parser)]
-#[command(name = "desktag", version, about, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 success or nothing to do; 1 any error (invalid input, usage, auth, \
-blocked desktops, stale plan, a failed change); 2 only for `plan --detailed-exitcode` when there are changes.")]
+#[command(
+    name = "desktag",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 success or nothing to do; 1 any error (invalid input, usage, auth, \
+blocked desktops, stale plan, a failed change); 2 only for `plan --detailed-exitcode` when there are changes."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -20,6 +28,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More log output on stderr (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -97,6 +106,7 @@ pub enum ReportFormat {
 
 /// Where to find the service and who we are (design §4). Secrets are never flags.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ConnectionFlags {
     /// Service endpoint URL [env: DESKTAG_ENDPOINT]; default https://workspace.{region}.myhuaweicloud.com.
     #[arg(long, value_name = "URL")]
@@ -130,7 +140,9 @@ pub struct ConnectionFlags {
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!("`{text}` is not a positive number of requests per second")),
+        _ => Err(format!(
+            "`{text}` is not a positive number of requests per second"
+        )),
     }
 }
 
@@ -161,8 +173,6 @@ pub struct PlanOptions {
 
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub options: PlanOptions,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -172,12 +182,12 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 none, 1 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub options: PlanOptions,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub options: PlanOptions,
     /// Apply this saved plan instead of planning (refused if the desktops changed since).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets"])]
     pub plan: Option<PathBuf>,
@@ -190,6 +200,8 @@ pub struct ApplyArgs {
     /// Format of the report on stdout. With `json`, the plan is shown on stderr so stdout is pure JSON.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report_format: ReportFormat,
+    #[command(flatten)]
+    pub options: PlanOptions,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -18,17 +18,29 @@ pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
     let mut sorted: Vec<&Desktop> = desktops.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     let mut out = String::new();
-    let _ = writeln!(out, "# Exported by desktag {}: the current tags of {} desktop(s).", env!("CARGO_PKG_VERSION"), sorted.len());
+    let _ = writeln!(
+        out,
+        "# Exported by desktag {}: the current tags of {} desktop(s).",
+        env!("CARGO_PKG_VERSION"),
+        sorted.len()
+    );
     let _ = writeln!(out, "version: 1");
     let _ = writeln!(out, "project_id: {}", quote(project_id));
-    let tagged: Vec<&&Desktop> = sorted.iter().filter(|d| d.tags.keys().any(|k| !is_system_key(k))).collect();
+    let tagged: Vec<&&Desktop> = sorted
+        .iter()
+        .filter(|d| d.tags.keys().any(|k| !is_system_key(k)))
+        .collect();
     if tagged.is_empty() {
         let _ = writeln!(out, "desktops: []");
     } else {
         let _ = writeln!(out, "desktops:");
     }
     for desktop in &sorted {
-        let tags: Vec<(&String, &String)> = desktop.tags.iter().filter(|(k, _)| !is_system_key(k)).collect();
+        let tags: Vec<(&String, &String)> = desktop
+            .tags
+            .iter()
+            .filter(|(k, _)| !is_system_key(k))
+            .collect();
         let name = desktop.name.replace(['\n', '\r'], " ");
         if tags.is_empty() {
             let _ = writeln!(out, "  # {name} ({}) has no tags", desktop.id);
@@ -54,7 +66,10 @@ mod tests {
             name: name.into(),
             user: None,
             status: "ACTIVE".into(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -64,7 +79,11 @@ mod tests {
             "p1",
             &[
                 desktop("b", "B-1", &[("env", "prod"), ("_sys_x", "1")]),
-                desktop("a", "A-1", &[("cost center", "CC:1"), ("部门", ""), ("n", "007")]),
+                desktop(
+                    "a",
+                    "A-1",
+                    &[("cost center", "CC:1"), ("部门", ""), ("n", "007")],
+                ),
                 desktop("c", "C-1", &[("_sys_only", "1")]),
             ],
         );

@@ -5,18 +5,18 @@
 //! HTTP, `apply` schedules writes, and the binary owns stdout, stderr and the exit code.
 
 pub mod api;
+pub mod apply;
+pub mod cli;
+pub mod commands;
 pub mod diagnostic;
 pub mod emulator;
+pub mod error;
+pub mod export;
 pub mod inventory;
+pub mod logging;
 pub mod manifest;
 pub mod plan;
 pub mod render;
 pub mod report;
 pub mod secret;
 pub mod tags;
-pub mod apply;
-pub mod cli;
-pub mod commands;
-pub mod error;
-pub mod export;
-pub mod logging;

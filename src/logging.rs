@@ -31,10 +31,18 @@ pub fn init(global: &GlobalArgs, serving: bool) {
             }
             EnvFilter::new(directives)
         });
-    let ansi = crate::commands::use_color(global.color, std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let ansi = crate::commands::use_color(
+        global.color,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     let _ = match global.log_format {
-        LogFormat::Text => builder.with_ansi(ansi && global.color != ColorChoice::Never).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(ansi && global.color != ColorChoice::Never)
+            .try_init(),
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
     };
 }

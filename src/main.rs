@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap's usage errors exit 2, which desktag reserves for "plan has changes".
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let serving = matches!(cli.command, desktag::cli::Command::Emulator(_));

@@ -741,8 +741,11 @@ mod tests {
             token_file: Some("/t".into()),
             ..Default::default()
         };
-        let c = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("file-token".into())).unwrap();
-        assert!(matches!(&c.credentials, Credentials::Token { token, .. } if token.expose() == "file-token"));
+        let c = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("file-token".into()))
+            .unwrap();
+        assert!(
+            matches!(&c.credentials, Credentials::Token { token, .. } if token.expose() == "file-token")
+        );
     }
 
     #[test]

@@ -367,13 +367,20 @@ mod tests {
         );
         let canonical = canonical_request(&req, &signed);
         assert!(canonical.contains("\nhost:127.0.0.1:18080\n"));
-        // The document's V5 StringToSign hash (d88d…) could not be reproduced from the capture it
-        // prints; its HMAC step is checked here, and the SDK itself is checked end to end by the
-        // conformance run in .ci (the official SDK signing against the emulator's verifier).
+        // workspace-api.md's V5 StringToSign hash (d88d…) and signature (b898…) do not match the
+        // request it documents: running the official SDK 3.1.219 on exactly these inputs (port
+        // 18080, preset date, UA suffix `desktag-test`) signs with 57168ba1…, pinned here and in
+        // tests/it/emulator.rs. Only the document's last step (HMAC of its own StringToSign) holds.
+        assert!(string_to_sign(&canonical, DATE)
+            .ends_with("3e60cb45f856ed60e58560ae1679918a3bdf1a05ea12a6f4fef797e332d056b9"));
         let documented_sts = "SDK-HMAC-SHA256\n20240102T030405Z\nd88d2eb54917b4221ef96a57691367f529aace0238c8abcbe207531e0c963271";
         assert_eq!(
             signature(SK, documented_sts),
             "b898ad0b60121a6d9ca7be8d134c82dd805880ecdd1a07a0280df442436f5b2f"
+        );
+        assert_eq!(
+            sig_of(&authorization(AK, SK, &req)),
+            "57168ba1e8b172fc79e963bba4202cfbd8fab1cf006902ab0b6a4118685acc4b"
         );
         let auth = authorization(AK, SK, &req);
         let parsed = parse_authorization(&auth).unwrap();

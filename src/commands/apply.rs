@@ -34,23 +34,48 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
     if plan.has_changes && !args.auto_approve {
         confirm(&plan).await?;
     }
-    let progress = if std::io::stderr().is_terminal() { Progress::Bar } else { Progress::Heartbeat(Duration::from_secs(10)) };
-    let options = ApplyOptions { concurrency: args.options.connection.concurrency as usize, progress };
+    let progress = if std::io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Heartbeat(Duration::from_secs(10))
+    };
+    let options = ApplyOptions {
+        concurrency: args.options.connection.concurrency as usize,
+        progress,
+    };
     let report = apply::apply(&plan, &session.client, &options).await;
 
     super::stdout_write(|out| show_report(out, &report, args.report_format, color))?;
     if let Some(path) = &args.report {
         let mut bytes = Vec::new();
-        let format = if args.report_format == ReportFormat::Markdown { ReportFormat::Markdown } else { ReportFormat::Json };
-        show_report(&mut bytes, &report, format, false).map_err(|source| Error::Write { path: path.clone(), source })?;
+        let format = if args.report_format == ReportFormat::Markdown {
+            ReportFormat::Markdown
+        } else {
+            ReportFormat::Json
+        };
+        show_report(&mut bytes, &report, format, false).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
         super::write_atomic(path, &bytes)?;
     }
-    Ok(if report.is_success() { Status::Success } else { Status::Failed })
+    Ok(if report.is_success() {
+        Status::Success
+    } else {
+        Status::Failed
+    })
 }
 
-fn show_report(mut out: &mut dyn std::io::Write, report: &Report, format: ReportFormat, color: bool) -> std::io::Result<()> {
+fn show_report(
+    mut out: &mut dyn std::io::Write,
+    report: &Report,
+    format: ReportFormat,
+    color: bool,
+) -> std::io::Result<()> {
     match format {
-        ReportFormat::Text => render::text::report(&mut out, report, &render::text::TextStyle { color }),
+        ReportFormat::Text => {
+            render::text::report(&mut out, report, &render::text::TextStyle { color })
+        }
         ReportFormat::Json => render::json::report(&mut out, report),
         ReportFormat::Markdown => render::markdown::report(&mut out, report),
     }
@@ -64,7 +89,12 @@ async fn plan_now(args: &ApplyArgs) -> Result<Option<(Session, Plan)>, Error> {
     };
     let session = Session::open(&args.options.connection, loaded.project_id.as_deref()).await?;
     let inventory = session.inventory(&loaded.manifest).await?;
-    let planned = session::make_plan(&loaded.manifest, &inventory, &session::policy(&args.options), &session);
+    let planned = session::make_plan(
+        &loaded.manifest,
+        &inventory,
+        &session::policy(&args.options),
+        &session,
+    );
     super::print_diagnostics(&planned.diagnostics);
     if planned.has_errors() {
         return Ok(None);
@@ -75,14 +105,27 @@ async fn plan_now(args: &ApplyArgs) -> Result<Option<(Session, Plan)>, Error> {
 /// Reads a saved plan, connects to where it was made, and refuses it when any desktop it changes
 /// no longer carries the tags the plan saw. Nothing is written before this check passes.
 async fn from_saved(args: &ApplyArgs, path: &std::path::Path) -> Result<(Session, Plan), Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-    let plan = saved::from_json(&text).map_err(|message| Error::BadPlan { path: path.to_path_buf(), message })?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let plan = saved::from_json(&text).map_err(|message| Error::BadPlan {
+        path: path.to_path_buf(),
+        message,
+    })?;
     let flags = &args.options.connection;
     if (plan.endpoint == EMULATOR_ENDPOINT) != flags.emulator {
         return Err(Error::Refused(if flags.emulator {
-            format!("{} was made against {}, not the built-in emulator; drop --emulator", path.display(), plan.endpoint)
+            format!(
+                "{} was made against {}, not the built-in emulator; drop --emulator",
+                path.display(),
+                plan.endpoint
+            )
         } else {
-            format!("{} was made with --emulator; apply it with --emulator", path.display())
+            format!(
+                "{} was made with --emulator; apply it with --emulator",
+                path.display()
+            )
         }));
     }
     let session = Session::open(flags, Some(&plan.project_id)).await?;
@@ -107,7 +150,10 @@ async fn from_saved(args: &ApplyArgs, path: &std::path::Path) -> Result<(Session
             super::validate::plural(stale.len())
         );
         for s in stale.iter().take(20) {
-            message.push_str(&format!("\n  {} ({}): {}", s.name, s.desktop_id, s.difference));
+            message.push_str(&format!(
+                "\n  {} ({}): {}",
+                s.name, s.desktop_id, s.difference
+            ));
         }
         if stale.len() > 20 {
             message.push_str(&format!("\n  … and {} more", stale.len() - 20));
@@ -139,10 +185,15 @@ async fn confirm(plan: &Plan) -> Result<(), Error> {
     })
     .await
     .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?
-    .map_err(|source| Error::Read { path: "<stdin>".into(), source })?;
+    .map_err(|source| Error::Read {
+        path: "<stdin>".into(),
+        source,
+    })?;
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Error::Refused("apply cancelled; nothing was written".to_string()))
+        Err(Error::Refused(
+            "apply cancelled; nothing was written".to_string(),
+        ))
     }
 }

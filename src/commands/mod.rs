@@ -12,7 +12,10 @@ use crate::error::{Error, Status};
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<Status, Error> {
-    let color = use_color(cli.global.color, std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    let color = use_color(
+        cli.global.color,
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => runtime()?.block_on(plan::run(&args, color)),
@@ -37,7 +40,9 @@ pub fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ColorChoice::Auto => {
+            is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     }
 }
 
@@ -63,7 +68,10 @@ fn print_diagnostics(diagnostics: &[crate::diagnostic::Diagnostic]) {
 /// never see a torn file and a failed write leaves the old one intact.
 fn write_atomic(path: &std::path::Path, contents: &[u8]) -> Result<(), Error> {
     use std::io::Write;
-    let err = |source| Error::Write { path: path.to_path_buf(), source };
+    let err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
@@ -86,12 +94,23 @@ fn append_to_env_file(variable: &str, contents: &str) -> Result<(), Error> {
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|source| Error::Write { path: path.clone(), source })?;
-    file.write_all(contents.as_bytes()).map_err(|source| Error::Write { path, source })
+        .map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    file.write_all(contents.as_bytes())
+        .map_err(|source| Error::Write { path, source })
 }
 
 /// Writes to stdout, mapping a failure (e.g. a closed pipe) to an error.
-fn stdout_write(f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<(), Error> {
+fn stdout_write(
+    f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    f(&mut out).and_then(|()| std::io::Write::flush(&mut out)).map_err(|source| Error::Write { path: "<stdout>".into(), source })
+    f(&mut out)
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|source| Error::Write {
+            path: "<stdout>".into(),
+            source,
+        })
 }

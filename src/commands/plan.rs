@@ -14,7 +14,12 @@ pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
     };
     let session = Session::open(&args.options.connection, loaded.project_id.as_deref()).await?;
     let inventory = session.inventory(&loaded.manifest).await?;
-    let planned = session::make_plan(&loaded.manifest, &inventory, &session::policy(&args.options), &session);
+    let planned = session::make_plan(
+        &loaded.manifest,
+        &inventory,
+        &session::policy(&args.options),
+        &session,
+    );
     super::print_diagnostics(&planned.diagnostics);
     if planned.has_errors() {
         return Ok(Status::Failed);
@@ -36,7 +41,12 @@ pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
 }
 
 /// Renders a plan in the chosen format.
-pub(super) fn show(mut out: &mut dyn std::io::Write, plan: &Plan, format: PlanFormat, color: bool) -> std::io::Result<()> {
+pub(super) fn show(
+    mut out: &mut dyn std::io::Write,
+    plan: &Plan,
+    format: PlanFormat,
+    color: bool,
+) -> std::io::Result<()> {
     match format {
         PlanFormat::Text => render::text::plan(&mut out, plan, &render::text::TextStyle { color }),
         PlanFormat::Json => render::json::plan(&mut out, plan),
@@ -48,8 +58,14 @@ pub(super) fn show(mut out: &mut dyn std::io::Write, plan: &Plan, format: PlanFo
 fn publish_to_github(plan: &Plan) -> Result<(), Error> {
     if std::env::var_os("GITHUB_STEP_SUMMARY").is_some() {
         let mut markdown = Vec::new();
-        render::markdown::plan(&mut markdown, plan).map_err(|source| Error::Write { path: "<markdown>".into(), source })?;
+        render::markdown::plan(&mut markdown, plan).map_err(|source| Error::Write {
+            path: "<markdown>".into(),
+            source,
+        })?;
         super::append_to_env_file("GITHUB_STEP_SUMMARY", &String::from_utf8_lossy(&markdown))?;
     }
-    super::append_to_env_file("GITHUB_OUTPUT", &format!("has_changes={}\n", plan.has_changes))
+    super::append_to_env_file(
+        "GITHUB_OUTPUT",
+        &format!("has_changes={}\n", plan.has_changes),
+    )
 }

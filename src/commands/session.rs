@@ -29,7 +29,10 @@ pub(crate) struct Session {
 impl Session {
     /// Resolves the connection (design §4) or starts the built-in emulator. `manifest_project` is
     /// the project the manifests name, which wins over flags and environment.
-    pub async fn open(flags: &ConnectionFlags, manifest_project: Option<&str>) -> Result<Session, Error> {
+    pub async fn open(
+        flags: &ConnectionFlags,
+        manifest_project: Option<&str>,
+    ) -> Result<Session, Error> {
         let options = ClientOptions {
             max_attempts: flags.max_attempts,
             rate: flags.rate,
@@ -46,15 +49,24 @@ impl Session {
             project_id: flags.project_id.clone(),
             token_file: flags.token_file.clone(),
         };
-        let connection = Connection::resolve(&args, manifest_project, |name| std::env::var(name).ok())?;
+        let connection =
+            Connection::resolve(&args, manifest_project, |name| std::env::var(name).ok())?;
         tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
         let endpoint = connection.endpoint.to_string();
         let project_id = connection.project_id.clone();
         let client = Client::new(connection, options)?;
-        Ok(Session { client, project_id, endpoint, _emulator: None })
+        Ok(Session {
+            client,
+            project_id,
+            endpoint,
+            _emulator: None,
+        })
     }
 
-    async fn open_emulator(options: ClientOptions, manifest_project: Option<&str>) -> Result<Session, Error> {
+    async fn open_emulator(
+        options: ClientOptions,
+        manifest_project: Option<&str>,
+    ) -> Result<Session, Error> {
         let seed = emulator::Seed::demo();
         let project_id = seed.project_id.clone();
         if let Some(wanted) = manifest_project.filter(|p| *p != project_id) {
@@ -67,18 +79,35 @@ impl Session {
         let ak = "DESKTAGDEMOAK0000001".to_string();
         let sk = Secret::new(format!("{:032x}", rand::random::<u128>()));
         let handle = emulator::spawn(emulator::EmulatorConfig {
-            auth: emulator::Auth::AkSk { ak: ak.clone(), sk: sk.clone() },
+            auth: emulator::Auth::AkSk {
+                ak: ak.clone(),
+                sk: sk.clone(),
+            },
             seed,
             ..emulator::EmulatorConfig::default()
         })
         .await?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
-        let endpoint = url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
-        let credentials =
-            Credentials::AkSk { ak: Secret::new(ak), sk, security_token: None, origin: "the built-in emulator" };
-        let connection = Connection { endpoint, project_id: project_id.clone(), credentials };
+        let endpoint =
+            url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
+        let credentials = Credentials::AkSk {
+            ak: Secret::new(ak),
+            sk,
+            security_token: None,
+            origin: "the built-in emulator",
+        };
+        let connection = Connection {
+            endpoint,
+            project_id: project_id.clone(),
+            credentials,
+        };
         let client = Client::new(connection, options)?;
-        Ok(Session { client, project_id, endpoint: EMULATOR_ENDPOINT.to_string(), _emulator: Some(handle) })
+        Ok(Session {
+            client,
+            project_id,
+            endpoint: EMULATOR_ENDPOINT.to_string(),
+            _emulator: Some(handle),
+        })
     }
 
     /// Reads the desktops the manifest can select: by id (≤100 per request) when every selector is
@@ -101,7 +130,11 @@ impl Session {
             self.client.list_desktops(&DesktopFilter::default()).await?
         };
         let inventory = Inventory::new(desktops);
-        tracing::info!(desktops = inventory.len(), requests = self.client.stats().requests, "read the inventory");
+        tracing::info!(
+            desktops = inventory.len(),
+            requests = self.client.stats().requests,
+            "read the inventory"
+        );
         Ok(inventory)
     }
 }
@@ -118,14 +151,22 @@ pub(crate) struct Loaded {
 /// diagnostics were printed.
 pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
     let paths = super::paths_or_cwd(&options.paths);
-    let loaded = manifest::load(&paths, &LoadOptions { max_tags: options.max_tags });
+    let loaded = manifest::load(
+        &paths,
+        &LoadOptions {
+            max_tags: options.max_tags,
+        },
+    );
     super::print_diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
         return Ok(None);
     }
     let mut manifest = loaded.manifest;
-    let named: BTreeSet<String> =
-        manifest.documents.iter().filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone())).collect();
+    let named: BTreeSet<String> = manifest
+        .documents
+        .iter()
+        .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
+        .collect();
     let chosen = match (&options.connection.project_id, named.len()) {
         (Some(flag), _) => Some(flag.clone()),
         (None, 0) => None,
@@ -140,15 +181,23 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
     };
     if let Some(project) = &chosen {
         let before = manifest.documents.len();
-        manifest.documents.retain(|d| d.project_id.as_ref().is_none_or(|p| &p.value == project));
+        manifest
+            .documents
+            .retain(|d| d.project_id.as_ref().is_none_or(|p| &p.value == project));
         let skipped = before - manifest.documents.len();
         if skipped > 0 {
             tracing::info!(skipped, project = %project, "skipping documents of other projects");
         }
     }
     // A manifest-named project wins over --project-id (design §4); here they agree by construction.
-    let project_id = named.contains(chosen.as_deref().unwrap_or_default()).then(|| chosen.clone()).flatten();
-    Ok(Some(Loaded { manifest, project_id }))
+    let project_id = named
+        .contains(chosen.as_deref().unwrap_or_default())
+        .then(|| chosen.clone())
+        .flatten();
+    Ok(Some(Loaded {
+        manifest,
+        project_id,
+    }))
 }
 
 /// The policy of a plan/apply run.
@@ -165,7 +214,8 @@ pub(crate) fn policy(options: &PlanOptions) -> Policy {
 /// Checks `--ignore-key` globs before any request.
 pub(crate) fn check_ignore_globs(options: &PlanOptions) -> Result<(), Error> {
     for glob in &options.ignore_keys {
-        globset::Glob::new(glob).map_err(|e| Error::Usage(format!("--ignore-key `{glob}` is not a valid glob: {e}")))?;
+        globset::Glob::new(glob)
+            .map_err(|e| Error::Usage(format!("--ignore-key `{glob}` is not a valid glob: {e}")))?;
     }
     Ok(())
 }
@@ -183,11 +233,23 @@ impl Planned {
 }
 
 /// Resolves and plans (pure) against an inventory already read.
-pub(crate) fn make_plan(manifest: &Manifest, inventory: &Inventory, policy: &Policy, session: &Session) -> Planned {
+pub(crate) fn make_plan(
+    manifest: &Manifest,
+    inventory: &Inventory,
+    policy: &Policy,
+    session: &Session,
+) -> Planned {
     let resolution = plan::resolve(manifest, inventory, policy);
     let mut diagnostics = resolution.diagnostics;
     diagnostic::sort(&mut diagnostics);
-    let plan = plan::plan(&resolution.wanted, inventory, policy, &resolution.ignore, &session.project_id, &session.endpoint)
-        .with_warnings(&diagnostics);
+    let plan = plan::plan(
+        &resolution.wanted,
+        inventory,
+        policy,
+        &resolution.ignore,
+        &session.project_id,
+        &session.endpoint,
+    )
+    .with_warnings(&diagnostics);
     Planned { plan, diagnostics }
 }

@@ -21,8 +21,11 @@ struct SavedPlan {
 
 /// Serialises a plan for `--out` (pretty JSON, trailing newline).
 pub fn to_json(plan: &Plan) -> String {
-    let saved =
-        SavedPlan { kind: KIND.to_string(), desktag_version: env!("CARGO_PKG_VERSION").to_string(), plan: plan.clone() };
+    let saved = SavedPlan {
+        kind: KIND.to_string(),
+        desktag_version: env!("CARGO_PKG_VERSION").to_string(),
+        plan: plan.clone(),
+    };
     let mut text = serde_json::to_string_pretty(&saved).expect("a plan always serialises");
     text.push('\n');
     text
@@ -30,18 +33,28 @@ pub fn to_json(plan: &Plan) -> String {
 
 /// Reads a saved plan; the error says what is wrong with the file.
 pub fn from_json(text: &str) -> Result<Plan, String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     match value.get("kind").and_then(|k| k.as_str()) {
         Some(KIND) => {}
         Some(other) => return Err(format!("its kind is `{other}`, not `{KIND}`")),
-        None => return Err(format!("it has no `kind: {KIND}` marker; save plans with `desktag plan --out FILE`")),
+        None => {
+            return Err(format!(
+                "it has no `kind: {KIND}` marker; save plans with `desktag plan --out FILE`"
+            ))
+        }
     }
     match value.get("format_version").and_then(|v| v.as_u64()) {
         Some(1) => {}
-        Some(v) => return Err(format!("format_version {v} is not supported by this desktag (it reads 1)")),
+        Some(v) => {
+            return Err(format!(
+                "format_version {v} is not supported by this desktag (it reads 1)"
+            ))
+        }
         None => return Err("it has no format_version".to_string()),
     }
-    let saved: SavedPlan = serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+    let saved: SavedPlan =
+        serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
     Ok(saved.plan)
 }
 
@@ -56,7 +69,11 @@ pub struct Stale {
 
 /// The ids of the desktops `apply --plan` must re-read: those with changes.
 pub fn desktops_to_check(plan: &Plan) -> Vec<String> {
-    plan.desktops.iter().filter(|d| d.status == DesktopStatus::Change).map(|d| d.desktop_id.clone()).collect()
+    plan.desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .map(|d| d.desktop_id.clone())
+        .collect()
 }
 
 /// Every desktop with planned changes whose current tags differ from those the plan recorded.
@@ -73,7 +90,11 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
                 }
                 Some(_) => return None,
             };
-            Some(Stale { desktop_id: d.desktop_id.clone(), name: d.name.clone(), difference })
+            Some(Stale {
+                desktop_id: d.desktop_id.clone(),
+                name: d.name.clone(),
+                difference,
+            })
         })
         .collect()
 }
@@ -98,11 +119,19 @@ mod tests {
                 status: DesktopStatus::Change,
                 reason: None,
                 current: [("env".to_string(), "dev".to_string())].into(),
-                changes: vec![Change::Overwrite { key: "env".into(), old: "dev".into(), value: "prod".into() }],
+                changes: vec![Change::Overwrite {
+                    key: "env".into(),
+                    old: "dev".into(),
+                    value: "prod".into(),
+                }],
                 unmanaged: vec![],
                 ignored: vec![],
             }],
-            summary: Summary { overwrite: 1, changed: 1, ..Summary::default() },
+            summary: Summary {
+                overwrite: 1,
+                changed: 1,
+                ..Summary::default()
+            },
             warnings: vec![],
         }
     }
@@ -113,7 +142,10 @@ mod tests {
             name: "FIN-1".into(),
             user: None,
             status: "ACTIVE".into(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -126,7 +158,9 @@ mod tests {
     #[test]
     fn refuses_files_that_are_not_plans() {
         assert!(from_json("{").unwrap_err().starts_with("not JSON"));
-        assert!(from_json("{\"format_version\":1}").unwrap_err().contains("no `kind"));
+        assert!(from_json("{\"format_version\":1}")
+            .unwrap_err()
+            .contains("no `kind"));
         let report = to_json(&sample()).replace(KIND, "desktag-report");
         assert!(from_json(&report).unwrap_err().contains("desktag-report"));
         let future = to_json(&sample()).replace("\"format_version\": 1", "\"format_version\": 2");
@@ -144,7 +178,11 @@ mod tests {
         let inv = Inventory::new([desktop(&[("env", "test")])]);
         let found = stale(&sample(), &inv);
         assert_eq!(found.len(), 1);
-        assert!(found[0].difference.contains("\"test\""), "{}", found[0].difference);
+        assert!(
+            found[0].difference.contains("\"test\""),
+            "{}",
+            found[0].difference
+        );
         let gone = stale(&sample(), &Inventory::default());
         assert_eq!(gone[0].difference, "the desktop no longer exists");
     }

@@ -4,10 +4,16 @@ use crate::support::{manifests, path_str, Desktag};
 
 #[test]
 fn a_usage_error_exits_1_never_2() {
-    let ran = Desktag::new().args(["plan", "--no-such-flag"]).run().code(1);
+    let ran = Desktag::new()
+        .args(["plan", "--no-such-flag"])
+        .run()
+        .code(1);
     assert!(ran.stderr.contains("--no-such-flag"), "{}", ran.stderr);
     Desktag::new().args(["frobnicate"]).run().code(1);
-    Desktag::new().args(["plan", "--max-tags", "ten"]).run().code(1);
+    Desktag::new()
+        .args(["plan", "--max-tags", "ten"])
+        .run()
+        .code(1);
 }
 
 #[test]
@@ -22,35 +28,70 @@ fn help_and_version_exit_0() {
 
 #[test]
 fn validate_accepts_the_shipped_examples() {
-    let ran = Desktag::new().args(["validate", "examples/manifests"]).run().code(0);
-    assert!(ran.stdout.starts_with("Valid: 4 documents"), "{}", ran.stdout);
+    let ran = Desktag::new()
+        .args(["validate", "examples/manifests"])
+        .run()
+        .code(0);
+    assert!(
+        ran.stdout.starts_with("Valid: 4 documents"),
+        "{}",
+        ran.stdout
+    );
 }
 
 #[test]
 fn validate_reports_every_problem_with_its_location_and_exits_1() {
     let dir = manifests(&[
-        ("a.yaml", "version: 1\ndesktops:\n  - id: d1\n    tags:\n      env: dev\n      bad/key: x\n"),
+        (
+            "a.yaml",
+            "version: 1\ndesktops:\n  - id: d1\n    tags:\n      env: dev\n      bad/key: x\n",
+        ),
         ("b.yaml", "version: 2\ndesktop: []\n"),
-        ("c.yaml", "version: 1\ndesktops:\n  - id: d1\n    tags:\n      env: prod\n"),
+        (
+            "c.yaml",
+            "version: 1\ndesktops:\n  - id: d1\n    tags:\n      env: prod\n",
+        ),
     ]);
-    let ran = Desktag::new().args(["validate", path_str(dir.path())]).run().code(1);
+    let ran = Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(1);
     let dir_name = path_str(dir.path());
-    assert!(ran.stderr.contains(&format!("{dir_name}/a.yaml:6:7: error[")), "{}", ran.stderr);
-    assert!(ran.stderr.contains(&format!("{dir_name}/b.yaml:1:")), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains(&format!("{dir_name}/a.yaml:6:7: error[")),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains(&format!("{dir_name}/b.yaml:1:")),
+        "{}",
+        ran.stderr
+    );
     assert!(ran.stderr.contains("help:"), "{}", ran.stderr);
     // The conflict between a.yaml and c.yaml names both places.
     assert!(ran.stderr.contains("conflict"), "{}", ran.stderr);
     assert!(ran.stdout.starts_with("Invalid:"), "{}", ran.stdout);
 
-    let json = Desktag::new().args(["validate", "--format", "json", dir_name]).run().code(1);
+    let json = Desktag::new()
+        .args(["validate", "--format", "json", dir_name])
+        .run()
+        .code(1);
     let doc = json.json();
     assert_eq!(doc["valid"], false);
-    assert!(doc["diagnostics"].as_array().unwrap().iter().all(|d| d["code"].is_string()));
+    assert!(doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["code"].is_string()));
 }
 
 #[test]
 fn validate_of_a_missing_path_is_a_located_error() {
-    let ran = Desktag::new().args(["validate", "no/such/dir"]).run().code(1);
+    let ran = Desktag::new()
+        .args(["validate", "no/such/dir"])
+        .run()
+        .code(1);
     assert!(ran.stderr.contains("no/such/dir"), "{}", ran.stderr);
 }
 
@@ -61,7 +102,11 @@ fn plan_without_credentials_fails_before_any_request() {
         .args(["plan", "examples/manifests"])
         .run()
         .code(1);
-    assert!(ran.stderr.contains("HUAWEICLOUD_SDK_AK") || ran.stderr.contains("credential"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("HUAWEICLOUD_SDK_AK") || ran.stderr.contains("credential"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]

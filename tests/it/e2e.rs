@@ -38,14 +38,25 @@ desktops:
       env: prod
 "#;
 
-fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> std::collections::BTreeMap<String, String> {
-    handle.desktops().into_iter().find(|d| d.id == id).expect("desktop exists").tags
+fn tags_of(
+    handle: &desktag::emulator::EmulatorHandle,
+    id: &str,
+) -> std::collections::BTreeMap<String, String> {
+    handle
+        .desktops()
+        .into_iter()
+        .find(|d| d.id == id)
+        .expect("desktop exists")
+        .tags
 }
 
 #[test]
 fn plan_never_sends_a_write() {
     let (_rt, emu) = demo_emulator();
-    let ran = Desktag::new().against(&emu).args(["plan", "examples/manifests"]).run();
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["plan", "examples/manifests"])
+        .run();
     assert!(ran.stdout.contains("to create"), "{}", ran.stdout);
     assert_eq!(emu.writes(), 0, "{:?}", emu.requests());
     assert!(!emu.requests().is_empty());
@@ -56,15 +67,41 @@ fn apply_then_plan_shows_no_changes_and_apply_twice_sends_no_writes() {
     let (_rt, emu) = emulator_with(small_seed(), |_| {});
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
     let m = path_str(dir.path());
-    Desktag::new().against(&emu).args(["apply", "--auto-approve", m]).run().code(0);
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", m])
+        .run()
+        .code(0);
     let writes = emu.writes();
-    assert_eq!(writes, 2 + 2 + 2, "A-1: cost-center, env; A-2: the same; B-1: cost-center, env");
-    assert_eq!(tags_of(&emu, "11111111-0000-0000-0000-000000000002").get("env").map(String::as_str), Some("prod"));
+    assert_eq!(
+        writes,
+        2 + 2 + 2,
+        "A-1: cost-center, env; A-2: the same; B-1: cost-center, env"
+    );
+    assert_eq!(
+        tags_of(&emu, "11111111-0000-0000-0000-000000000002")
+            .get("env")
+            .map(String::as_str),
+        Some("prod")
+    );
 
-    let plan = Desktag::new().against(&emu).args(["plan", "--detailed-exitcode", m]).run().code(0);
-    assert!(plan.stdout.contains("No changes. Desktop tags match the manifests."), "{}", plan.stdout);
+    let plan = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--detailed-exitcode", m])
+        .run()
+        .code(0);
+    assert!(
+        plan.stdout
+            .contains("No changes. Desktop tags match the manifests."),
+        "{}",
+        plan.stdout
+    );
 
-    Desktag::new().against(&emu).args(["apply", "--auto-approve", m]).run().code(0);
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", m])
+        .run()
+        .code(0);
     assert_eq!(emu.writes(), writes, "the second apply sent writes");
 }
 
@@ -78,18 +115,31 @@ fn detailed_exitcode_is_2_with_changes_and_github_outputs_are_written() {
         .against(&emu)
         .env("GITHUB_OUTPUT", &output)
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .args(["plan", "--detailed-exitcode", path_str(&dir.path().join("m.yaml"))])
+        .args([
+            "plan",
+            "--detailed-exitcode",
+            path_str(&dir.path().join("m.yaml")),
+        ])
         .run()
         .code(2);
-    assert_eq!(std::fs::read_to_string(output).unwrap(), "has_changes=true\n");
-    assert!(std::fs::read_to_string(summary).unwrap().contains("## Plan"));
+    assert_eq!(
+        std::fs::read_to_string(output).unwrap(),
+        "has_changes=true\n"
+    );
+    assert!(std::fs::read_to_string(summary)
+        .unwrap()
+        .contains("## Plan"));
 }
 
 #[test]
 fn plan_json_carries_has_changes_and_the_summary() {
     let (_rt, emu) = emulator_with(small_seed(), |_| {});
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let ran = Desktag::new().against(&emu).args(["plan", "--format", "json", path_str(dir.path())]).run().code(0);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--format", "json", path_str(dir.path())])
+        .run()
+        .code(0);
     let doc = ran.json();
     assert_eq!(doc["format_version"], 1);
     assert_eq!(doc["has_changes"], true);
@@ -108,13 +158,28 @@ fn apply_under_faults_converges() {
     let m = path_str(dir.path());
     let ran = Desktag::new()
         .against(&emu)
-        .args(["apply", "--auto-approve", "--max-attempts", "20", "--report-format", "json", m])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--max-attempts",
+            "20",
+            "--report-format",
+            "json",
+            m,
+        ])
         .run()
         .code(0);
     let report = ran.json();
     assert_eq!(report["totals"]["applied"], 6);
-    assert!(report["totals"]["retries"].as_u64().unwrap() > 0, "faults caused no retry: {report}");
-    Desktag::new().against(&emu).args(["plan", "--detailed-exitcode", m]).run().code(0);
+    assert!(
+        report["totals"]["retries"].as_u64().unwrap() > 0,
+        "faults caused no retry: {report}"
+    );
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--detailed-exitcode", m])
+        .run()
+        .code(0);
 }
 
 #[test]
@@ -141,7 +206,15 @@ desktops:
     let ran = Desktag::new()
         .against(&emu)
         .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
-        .args(["apply", "--auto-approve", "--max-tags", "12", "--report-format", "json", path_str(dir.path())])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--max-tags",
+            "12",
+            "--report-format",
+            "json",
+            path_str(dir.path()),
+        ])
         .run()
         .code(1);
     let report = ran.json();
@@ -152,8 +225,13 @@ desktops:
     assert_eq!(failed["outcome"], "failed");
     assert_eq!(failed["attempts"], 1, "a 400 is not retried");
     assert_eq!(failed["error"]["status"], 400);
-    assert!(failed["error"]["error_code"].as_str().is_some_and(|c| !c.is_empty()));
-    assert_eq!(tags_of(&emu, "22222222-0000-0000-0000-000000000001").len(), 10);
+    assert!(failed["error"]["error_code"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+    assert_eq!(
+        tags_of(&emu, "22222222-0000-0000-0000-000000000001").len(),
+        10
+    );
 }
 
 #[test]
@@ -163,19 +241,35 @@ fn a_stale_saved_plan_is_refused_without_writing() {
     let plan_file = dir.path().join("plan.json");
     Desktag::new()
         .against(&emu)
-        .args(["plan", "--out", path_str(&plan_file), path_str(&dir.path().join("m.yaml"))])
+        .args([
+            "plan",
+            "--out",
+            path_str(&plan_file),
+            path_str(&dir.path().join("m.yaml")),
+        ])
         .run()
         .code(0);
     // Someone changes a planned desktop by hand.
     let client = reqwest::Client::new();
-    let url = format!("{}/v2/{PROJECT}/desktops/11111111-0000-0000-0000-000000000002/tags", emu.base_url());
+    let url = format!(
+        "{}/v2/{PROJECT}/desktops/11111111-0000-0000-0000-000000000002/tags",
+        emu.base_url()
+    );
     let status = rt.block_on(async {
-        let req = desktag_signed_post(&client, &url, r#"{"tag":{"key":"owner","value":"someone"}}"#);
+        let req = desktag_signed_post(
+            &client,
+            &url,
+            r#"{"tag":{"key":"owner","value":"someone"}}"#,
+        );
         req.send().await.unwrap().status()
     });
     assert_eq!(status.as_u16(), 204);
     let writes = emu.writes();
-    let ran = Desktag::new().against(&emu).args(["apply", "--auto-approve", "--plan", path_str(&plan_file)]).run().code(1);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
     assert!(ran.stderr.contains("stale"), "{}", ran.stderr);
     assert!(ran.stderr.contains("A-2"), "{}", ran.stderr);
     assert_eq!(emu.writes(), writes, "a stale plan must not write");
@@ -183,15 +277,28 @@ fn a_stale_saved_plan_is_refused_without_writing() {
     // A fresh plan applies.
     Desktag::new()
         .against(&emu)
-        .args(["plan", "--out", path_str(&plan_file), path_str(&dir.path().join("m.yaml"))])
+        .args([
+            "plan",
+            "--out",
+            path_str(&plan_file),
+            path_str(&dir.path().join("m.yaml")),
+        ])
         .run()
         .code(0);
-    Desktag::new().against(&emu).args(["apply", "--auto-approve", "--plan", path_str(&plan_file)]).run().code(0);
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(0);
     assert!(emu.writes() > writes);
 }
 
 /// A signed POST, the way any SDK client would send it.
-fn desktag_signed_post(client: &reqwest::Client, url: &str, body: &'static str) -> reqwest::RequestBuilder {
+fn desktag_signed_post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &'static str,
+) -> reqwest::RequestBuilder {
     use desktag::api::sign;
     let parsed = url::Url::parse(url).unwrap();
     let host = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
@@ -204,7 +311,13 @@ fn desktag_signed_post(client: &reqwest::Client, url: &str, body: &'static str) 
     let auth = sign::authorization(
         crate::support::AK,
         crate::support::SK,
-        &sign::Signable { method: "POST", path: parsed.path(), query: &[], headers: &headers, body: body.as_bytes() },
+        &sign::Signable {
+            method: "POST",
+            path: parsed.path(),
+            query: &[],
+            headers: &headers,
+            body: body.as_bytes(),
+        },
     );
     client
         .post(url)
@@ -220,14 +333,24 @@ fn prune_deletes_exactly_the_unmanaged_keys_not_ignored() {
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
     Desktag::new()
         .against(&emu)
-        .args(["apply", "--auto-approve", "--prune", "--ignore-key", "ops-*", path_str(dir.path())])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--prune",
+            "--ignore-key",
+            "ops-*",
+            path_str(dir.path()),
+        ])
         .run()
         .code(0);
     let a1 = tags_of(&emu, "11111111-0000-0000-0000-000000000001");
     let keys: Vec<&str> = a1.keys().map(String::as_str).collect();
     assert_eq!(keys, ["_sys_origin", "cost-center", "env", "ops-note"]);
     let b1 = tags_of(&emu, "11111111-0000-0000-0000-000000000003");
-    assert_eq!(b1.keys().map(String::as_str).collect::<Vec<_>>(), ["cost-center", "env"]);
+    assert_eq!(
+        b1.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["cost-center", "env"]
+    );
 }
 
 #[test]
@@ -235,18 +358,37 @@ fn an_over_cap_desktop_is_blocked_while_the_others_apply() {
     let (_rt, emu) = demo_emulator();
     let ran = Desktag::new()
         .against(&emu)
-        .args(["apply", "--auto-approve", "--report-format", "json", "examples/manifests"])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--report-format",
+            "json",
+            "examples/manifests",
+        ])
         .run()
         .code(1);
     let report = ran.json();
     let desktops = report["desktops"].as_array().unwrap();
-    let blocked: Vec<&str> =
-        desktops.iter().filter(|d| d["status"] == "blocked").map(|d| d["name"].as_str().unwrap()).collect();
+    let blocked: Vec<&str> = desktops
+        .iter()
+        .filter(|d| d["status"] == "blocked")
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
     assert_eq!(blocked, ["OPS-WKS-003"]);
-    assert!(desktops.iter().all(|d| d["status"] != "failed" && d["status"] != "unverified"), "{report}");
+    assert!(
+        desktops
+            .iter()
+            .all(|d| d["status"] != "failed" && d["status"] != "unverified"),
+        "{report}"
+    );
     assert!(report["totals"]["applied"].as_u64().unwrap() > 20);
-    assert!(ran.stderr.contains("OPS-WKS-003"), "the plan shown on stderr names the blocked desktop");
-    let blocked_reason = desktops.iter().find(|d| d["status"] == "blocked").unwrap()["reason"].as_str().unwrap();
+    assert!(
+        ran.stderr.contains("OPS-WKS-003"),
+        "the plan shown on stderr names the blocked desktop"
+    );
+    let blocked_reason = desktops.iter().find(|d| d["status"] == "blocked").unwrap()["reason"]
+        .as_str()
+        .unwrap();
     assert!(blocked_reason.contains("10"), "{blocked_reason}");
 }
 
@@ -254,7 +396,11 @@ fn an_over_cap_desktop_is_blocked_while_the_others_apply() {
 fn apply_without_a_terminal_requires_auto_approve() {
     let (_rt, emu) = emulator_with(small_seed(), |_| {});
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let ran = Desktag::new().against(&emu).args(["apply", path_str(dir.path())]).run().code(1);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", path_str(dir.path())])
+        .run()
+        .code(1);
     assert!(ran.stderr.contains("--auto-approve"), "{}", ran.stderr);
     assert_eq!(emu.writes(), 0);
 }
@@ -264,7 +410,13 @@ fn an_interrupted_apply_converges_when_run_again() {
     let (_rt, emu) = demo_emulator_with_latency(40);
     let mut child = Desktag::new()
         .against(&emu)
-        .args(["apply", "--auto-approve", "--concurrency", "2", "examples/manifests"])
+        .args([
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "2",
+            "examples/manifests",
+        ])
         .spawn();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while emu.writes() < 5 && std::time::Instant::now() < deadline {
@@ -274,16 +426,27 @@ fn an_interrupted_apply_converges_when_run_again() {
     let _ = child.wait();
     let partial = emu.writes();
     assert!(partial >= 5, "apply made no progress before the kill");
-    Desktag::new().against(&emu).args(["apply", "--auto-approve", "examples/manifests"]).run().code(1); // OPS-WKS-003 stays blocked
-    let plan = Desktag::new().against(&emu).args(["plan", "--format", "json", "examples/manifests"]).run();
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "examples/manifests"])
+        .run()
+        .code(1); // OPS-WKS-003 stays blocked
+    let plan = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--format", "json", "examples/manifests"])
+        .run();
     let doc = plan.json();
     assert_eq!(doc["summary"]["create"], 0, "{doc}");
     assert_eq!(doc["summary"]["overwrite"], 0);
     assert_eq!(doc["summary"]["delete"], 0);
 }
 
-fn demo_emulator_with_latency(ms: u64) -> (tokio::runtime::Runtime, desktag::emulator::EmulatorHandle) {
-    emulator_with(Seed::demo(), |c| c.faults.latency = std::time::Duration::from_millis(ms))
+fn demo_emulator_with_latency(
+    ms: u64,
+) -> (tokio::runtime::Runtime, desktag::emulator::EmulatorHandle) {
+    emulator_with(Seed::demo(), |c| {
+        c.faults.latency = std::time::Duration::from_millis(ms)
+    })
 }
 
 #[test]
@@ -296,8 +459,15 @@ fn export_round_trips_to_no_changes() {
         .run()
         .code(0);
     let dir = manifests(&[("exported.yaml", &ran.stdout)]);
-    Desktag::new().args(["validate", path_str(dir.path())]).run().code(0);
-    Desktag::new().against(&emu).args(["plan", "--detailed-exitcode", path_str(dir.path())]).run().code(0);
+    Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(0);
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--detailed-exitcode", path_str(dir.path())])
+        .run()
+        .code(0);
 
     let by_name = Desktag::new()
         .against(&emu)
@@ -305,15 +475,30 @@ fn export_round_trips_to_no_changes() {
         .args(["export", "--name", "ENG-WKS-*"])
         .run()
         .code(0);
-    assert!(by_name.stdout.contains("# ENG-WKS-003") && !by_name.stdout.contains("FIN-"), "{}", by_name.stdout);
+    assert!(
+        by_name.stdout.contains("# ENG-WKS-003") && !by_name.stdout.contains("FIN-"),
+        "{}",
+        by_name.stdout
+    );
 }
 
 #[test]
 fn the_readme_quickstart_runs_against_the_builtin_emulator() {
-    let ran = Desktag::new().args(["apply", "--emulator", "--auto-approve", "examples/manifests"]).run().code(1);
+    let ran = Desktag::new()
+        .args([
+            "apply",
+            "--emulator",
+            "--auto-approve",
+            "examples/manifests",
+        ])
+        .run()
+        .code(1);
     assert!(ran.stdout.contains("Plan:"), "{}", ran.stdout);
     assert!(ran.stdout.contains("OPS-WKS-003"), "{}", ran.stdout);
-    let plan = Desktag::new().args(["plan", "--emulator", "examples/manifests"]).run().code(1);
+    let plan = Desktag::new()
+        .args(["plan", "--emulator", "examples/manifests"])
+        .run()
+        .code(1);
     assert!(plan.stdout.contains("blocked"), "{}", plan.stdout);
 }
 
@@ -323,7 +508,14 @@ fn secrets_never_reach_output_even_when_verbose() {
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
     let ran = Desktag::new()
         .against(&emu)
-        .args(["-vv", "apply", "--auto-approve", "--report-format", "json", path_str(dir.path())])
+        .args([
+            "-vv",
+            "apply",
+            "--auto-approve",
+            "--report-format",
+            "json",
+            path_str(dir.path()),
+        ])
         .run()
         .code(0);
     assert!(!ran.stdout.contains(crate::support::SK) && !ran.stderr.contains(crate::support::SK));

@@ -66,7 +66,11 @@ impl Desktag {
     }
 
     pub fn run(mut self) -> Ran {
-        let Output { status, stdout, stderr } = self.command.output().expect("the desktag binary runs");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command.output().expect("the desktag binary runs");
         Ran {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -75,30 +79,54 @@ impl Desktag {
     }
 
     pub fn spawn(mut self) -> std::process::Child {
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the desktag binary starts")
+        self.command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the desktag binary starts")
     }
 }
 
 impl Ran {
     #[track_caller]
     pub fn code(self, expected: i32) -> Ran {
-        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 /// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`.
-pub fn emulator_with(seed: Seed, configure: impl FnOnce(&mut EmulatorConfig)) -> (tokio::runtime::Runtime, EmulatorHandle) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut config = EmulatorConfig { seed, ..EmulatorConfig::default() };
+pub fn emulator_with(
+    seed: Seed,
+    configure: impl FnOnce(&mut EmulatorConfig),
+) -> (tokio::runtime::Runtime, EmulatorHandle) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = EmulatorConfig {
+        seed,
+        ..EmulatorConfig::default()
+    };
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.auth = Auth::AkSk { ak: AK.to_string(), sk: Secret::new(SK) };
+    config.auth = Auth::AkSk {
+        ak: AK.to_string(),
+        sk: Secret::new(SK),
+    };
     configure(&mut config);
-    let handle = runtime.block_on(emulator::spawn(config)).expect("the emulator starts");
+    let handle = runtime
+        .block_on(emulator::spawn(config))
+        .expect("the emulator starts");
     (runtime, handle)
 }
 
