@@ -305,10 +305,10 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
             }
             match first.value {
                 Some(value) => {
-                    w.tags.insert(key.to_string(), value.to_string());
+                    w.tags.insert(key.into(), value.into());
                 }
                 None => {
-                    w.absent.insert(key.to_string());
+                    w.absent.insert(key.into());
                 }
             }
         }
