@@ -537,6 +537,8 @@ impl Check<'_, '_> {
             }
             Ok(())
         })?;
+        // The validated model keeps one map per entry: no spare capacity.
+        map.shrink_to_fit();
         Ok((map, Some(count)))
     }
 
@@ -736,6 +738,7 @@ impl Check<'_, '_> {
                 }
             },
         )?;
+        keys.shrink_to_fit();
         Ok((keys, count))
     }
 

@@ -143,6 +143,9 @@ fn plan_desktop<'a>(
         }
     }
 
+    // The plan keeps these for every desktop: no spare capacity.
+    unmanaged.shrink_to_fit();
+    ignored.shrink_to_fit();
     let after = counted - deletes.len() + creates.len();
     let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
     // A desktop with nothing to change is never blocked: desktag would not touch it.

@@ -312,6 +312,7 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
                 }
             }
         }
+        w.tags.shrink_to_fit();
         wanted.push(w);
     }
     for ((key, ..), (here, there, ids)) in conflicts {

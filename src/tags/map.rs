@@ -102,6 +102,11 @@ impl<K, V> SortedMap<K, V> {
         self.pairs.is_empty()
     }
 
+    /// Drops spare capacity: for maps that are kept long after they are built.
+    pub fn shrink_to_fit(&mut self) {
+        self.pairs.shrink_to_fit();
+    }
+
     /// Pairs in key order.
     pub fn iter(&self) -> Iter<'_, K, V> {
         Iter {
