@@ -86,7 +86,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         .map(|d| Wanted {
             desktop_id: d.id.clone(),
             tags: (0..WRITES_PER_DESKTOP)
-                .map(|k| (format!("key-{k}"), format!("value-{k}")))
+                .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
                 .collect(),
             absent: Default::default(),
         })

@@ -54,7 +54,7 @@ fn inventory(n: usize) -> Inventory {
                 ("legacy", "x".to_string()),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.into(), v.into()))
             .collect(),
         })
         .collect()

@@ -13,7 +13,7 @@ use futures::stream::{self, StreamExt};
 use crate::api::Client;
 use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 use crate::report::{ChangeReport, DesktopReport, DesktopResult, Outcome, Report, Totals};
-use crate::tags::Tags;
+use crate::tags::{CompactString, Tags};
 
 /// How progress is shown on stderr while applying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,8 +236,13 @@ async fn verify(plan: &Plan, client: &Client, desktops: &mut [DesktopReport]) {
 
 /// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
 pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
-    let keys: std::collections::BTreeSet<&String> = expected.keys().chain(found.keys()).collect();
-    let show = |v: Option<&String>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
+    let keys: std::collections::BTreeSet<&str> = expected
+        .keys()
+        .chain(found.keys())
+        .map(|k| k.as_str())
+        .collect();
+    let show =
+        |v: Option<&CompactString>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
     keys.into_iter()
         .filter(|k| expected.get(*k) != found.get(*k))
         .map(|k| {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::inventory::Desktop;
-use crate::tags::is_system_key;
+use crate::tags::{is_system_key, CompactString};
 
 /// A YAML double-quoted scalar. JSON string escapes are valid YAML escapes.
 fn quote(text: &str) -> String {
@@ -36,7 +36,7 @@ pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
         let _ = writeln!(out, "desktops:");
     }
     for desktop in &sorted {
-        let tags: Vec<(&String, &String)> = desktop
+        let tags: Vec<(&CompactString, &CompactString)> = desktop
             .tags
             .iter()
             .filter(|(k, _)| !is_system_key(k))
@@ -68,7 +68,7 @@ mod tests {
             status: "ACTIVE".into(),
             tags: tags
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
         }
     }

@@ -5,9 +5,12 @@
 //! and digits, `_ - . : + @`, and spaces that are neither leading nor trailing. Keys must not start
 //! with `_sys_` (system tags, owned by the service).
 
-use std::collections::BTreeMap;
+mod map;
+
 use std::fmt;
 
+pub use compact_str::CompactString;
+pub use map::{Iter, SortedMap};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest tag key, in characters.
@@ -21,8 +24,10 @@ pub const SYSTEM_PREFIX: &str = "_sys_";
 
 /// The tags of one desktop as the service reports them: key → value, sorted by key.
 /// Observed tags are plain strings (the service may hold keys desktag would not write, such as
-/// `_sys_` tags); desired tags are validated `TagKey`/`TagValue`.
-pub type Tags = BTreeMap<String, String>;
+/// `_sys_` tags); desired tags are validated `TagKey`/`TagValue`. Keys and values up to 24 bytes
+/// are stored inline (no allocation), and the map is one sorted vector: desktag holds one of these
+/// per desktop, by the hundred thousand.
+pub type Tags = SortedMap<CompactString, CompactString>;
 
 /// Whether `key` is a system tag (`_sys_…`).
 pub fn is_system_key(key: &str) -> bool {
@@ -167,11 +172,11 @@ macro_rules! validated_string {
         #[doc = $doc]
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Validates `text`.
-            pub fn new(text: impl Into<String>) -> Result<Self, TagError> {
+            pub fn new(text: impl Into<CompactString>) -> Result<Self, TagError> {
                 let text = text.into();
                 $check(&text)?;
                 Ok(Self(text))
@@ -180,6 +185,9 @@ macro_rules! validated_string {
                 &self.0
             }
             pub fn into_string(self) -> String {
+                self.0.into()
+            }
+            pub fn into_compact(self) -> CompactString {
                 self.0
             }
         }
@@ -211,7 +219,7 @@ macro_rules! validated_string {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
+                let text = CompactString::deserialize(d)?;
                 Self::new(text).map_err(serde::de::Error::custom)
             }
         }

@@ -18,7 +18,7 @@ pub(crate) struct WireTag {
 pub(crate) fn tags_from_wire(tags: Option<Vec<WireTag>>) -> Tags {
     tags.unwrap_or_default()
         .into_iter()
-        .map(|t| (t.key, t.value.unwrap_or_default()))
+        .map(|t| (t.key.into(), t.value.unwrap_or_default().into()))
         .collect()
 }
 

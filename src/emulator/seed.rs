@@ -80,7 +80,12 @@ impl Seed {
                     name: d.name,
                     user: d.user,
                     status: d.status.unwrap_or_else(|| "ACTIVE".to_string()),
-                    tags: d.tags.unwrap_or_default(),
+                    tags: d
+                        .tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), v.into()))
+                        .collect(),
                 })
                 .collect(),
         };

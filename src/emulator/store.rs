@@ -98,7 +98,10 @@ impl Store {
 
     pub fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ApiError> {
         let d = self.lock(id)?;
-        Ok(d.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        Ok(d.tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
     }
 
     /// Creates or overwrites tags on one desktop, all or nothing. A later duplicate key in
@@ -113,7 +116,7 @@ impl Store {
         let mut next = d.tags.clone();
         let mut added = Vec::new();
         for (key, value) in tags {
-            if next.insert(key.clone(), value.clone()).is_none() {
+            if next.insert(key.into(), value.into()).is_none() {
                 added.push(key.as_str());
             }
         }
@@ -137,7 +140,7 @@ impl Store {
         let mut d = self.lock(id)?;
         let mut changed = false;
         for key in keys {
-            changed |= d.tags.remove(key).is_some();
+            changed |= d.tags.remove(key.as_str()).is_some();
         }
         Ok(changed.then(|| self.bump()))
     }
@@ -170,7 +173,7 @@ impl Store {
     }
 }
 
-fn count_user_tags<'a>(keys: impl Iterator<Item = &'a String>) -> usize {
+fn count_user_tags<'a>(keys: impl Iterator<Item = &'a compact_str::CompactString>) -> usize {
     keys.filter(|k| !is_system_key(k)).count()
 }
 

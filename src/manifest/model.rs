@@ -1,10 +1,8 @@
 //! The validated manifest: what the loader hands to resolution and planning. Every piece keeps
 //! where it came from, so later stages (conflicts, warnings) can name file:line:col.
 
-use std::collections::BTreeMap;
-
 use crate::diagnostic::Location;
-use crate::tags::{TagKey, TagValue};
+use crate::tags::{SortedMap, TagKey, TagValue};
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +25,7 @@ pub struct Document {
     pub location: Location,
     pub project_id: Option<Sourced<String>>,
     /// Tags for every desktop this document selects (lowest precedence).
-    pub defaults: BTreeMap<TagKey, Sourced<TagValue>>,
+    pub defaults: SortedMap<TagKey, Sourced<TagValue>>,
     /// Globs over tag keys that desktag never changes or prunes.
     pub ignore_keys: Vec<Sourced<String>>,
     pub desktops: Vec<Entry>,
@@ -39,9 +37,9 @@ pub struct Entry {
     pub selector: Selector,
     /// Where the entry (its `id:`/`name:` line) is.
     pub location: Location,
-    pub tags: BTreeMap<TagKey, Sourced<TagValue>>,
+    pub tags: SortedMap<TagKey, Sourced<TagValue>>,
     /// Keys that must not exist, with where each was written.
-    pub absent: BTreeMap<TagKey, Location>,
+    pub absent: SortedMap<TagKey, Location>,
 }
 
 /// How an entry selects desktops. Precedence: `Id` > `Name` > `Glob` > document defaults.

@@ -2,7 +2,6 @@
 //! with its location instead of stopping at the first (design §2). Reads events from `reader`
 //! and walks them by hand, like a deserializer that never gives up. Pure: no I/O here.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::Event;
@@ -11,10 +10,10 @@ use super::model::{Document, Entry, Selector, Sourced};
 use super::reader::{Head, Item, Pos, Reader, SyntaxError};
 use super::{shorten, suggest, LoadOptions};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::tags::{check_key, check_value, TagKey, TagValue};
+use crate::tags::{check_key, check_value, SortedMap, TagKey, TagValue};
 
 type Result<T> = std::result::Result<T, SyntaxError>;
-type TagMap = BTreeMap<TagKey, Sourced<TagValue>>;
+type TagMap = SortedMap<TagKey, Sourced<TagValue>>;
 
 const DOCUMENT_FIELDS: &[&str] = &[
     "version",
@@ -78,7 +77,7 @@ struct PendingEntry {
     selector: Option<Selector>,
     location: Location,
     tags: TagMap,
-    absent: BTreeMap<TagKey, Location>,
+    absent: SortedMap<TagKey, Location>,
 }
 
 /// What a document's top-level fields said, collected in any order.
@@ -538,6 +537,8 @@ impl Check<'_, '_> {
             }
             Ok(())
         })?;
+        // The validated model keeps one map per entry: no spare capacity.
+        map.shrink_to_fit();
         Ok((map, Some(count)))
     }
 
@@ -687,8 +688,8 @@ impl Check<'_, '_> {
         head: Head,
         pos: Pos,
         key_pos: Pos,
-    ) -> Result<(BTreeMap<TagKey, Location>, Option<usize>)> {
-        let mut keys: BTreeMap<TagKey, Location> = BTreeMap::new();
+    ) -> Result<(SortedMap<TagKey, Location>, Option<usize>)> {
+        let mut keys: SortedMap<TagKey, Location> = SortedMap::new();
         let mut rejected: Vec<(String, Pos)> = Vec::new();
         let count = self.scalar_list(
             "absent",
@@ -737,6 +738,7 @@ impl Check<'_, '_> {
                 }
             },
         )?;
+        keys.shrink_to_fit();
         Ok((keys, count))
     }
 
@@ -807,7 +809,7 @@ impl Check<'_, '_> {
         // Each `(valid part, items written)`; items written is `None` when the field's value was
         // not a collection at all (already reported).
         let mut tags: Option<(TagMap, Option<usize>)> = None;
-        let mut absent: Option<(BTreeMap<TagKey, Location>, Option<usize>)> = None;
+        let mut absent: Option<(SortedMap<TagKey, Location>, Option<usize>)> = None;
         let first = self.mapping(start, |c, key, kpos| {
             let (head, vpos) = c.reader.node()?;
             if c.duplicate_field(&mut seen, &key, kpos) {
@@ -856,7 +858,7 @@ impl Check<'_, '_> {
             }
         };
         let (tags, tags_written) = tags.unwrap_or((TagMap::new(), Some(0)));
-        let (absent, absent_written) = absent.unwrap_or((BTreeMap::new(), Some(0)));
+        let (absent, absent_written) = absent.unwrap_or((SortedMap::new(), Some(0)));
         // After an unknown field (`tag:`, `absnet:`) "no tags" would only repeat that error.
         if tags_written == Some(0) && absent_written == Some(0) && !unknown {
             let who = selector

@@ -16,12 +16,12 @@ pub use ignore::{InvalidGlob, KeyIgnore};
 pub use planner::{plan, FORMAT_VERSION};
 pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
-use crate::tags::{Tags, DEFAULT_MAX_TAGS};
+use crate::tags::{CompactString, Tags, DEFAULT_MAX_TAGS};
 
 /// What the user asked for beyond the manifests (`--prune`, `--ignore-key`, `--max-tags`,
 /// `--target`, `--strict`).
@@ -53,8 +53,8 @@ impl Default for Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Wanted {
     pub desktop_id: String,
-    pub tags: BTreeMap<String, String>,
-    pub absent: BTreeSet<String>,
+    pub tags: Tags,
+    pub absent: BTreeSet<CompactString>,
 }
 
 /// The plan document (design §6, `format_version: 1`).
@@ -112,10 +112,10 @@ pub struct DesktopPlan {
     pub changes: Vec<Change>,
     /// Current keys that are kept but not managed by the manifests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unmanaged: Vec<String>,
+    pub unmanaged: Vec<CompactString>,
     /// Current keys that match an ignore glob or are system tags; never touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ignored: Vec<String>,
+    pub ignored: Vec<CompactString>,
 }
 
 /// One API call's worth of change.
@@ -123,17 +123,17 @@ pub struct DesktopPlan {
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Change {
     Delete {
-        key: String,
-        old: String,
+        key: CompactString,
+        old: CompactString,
     },
     Overwrite {
-        key: String,
-        old: String,
-        value: String,
+        key: CompactString,
+        old: CompactString,
+        value: CompactString,
     },
     Create {
-        key: String,
-        value: String,
+        key: CompactString,
+        value: CompactString,
     },
 }
 

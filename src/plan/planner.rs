@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::ignore::KeyIgnore;
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
-use crate::tags::{is_system_key, Tags};
+use crate::tags::{is_system_key, CompactString, Tags};
 
 /// The plan document's format version.
 pub const FORMAT_VERSION: u32 = 1;
@@ -143,6 +143,9 @@ fn plan_desktop<'a>(
         }
     }
 
+    // The plan keeps these for every desktop: no spare capacity.
+    unmanaged.shrink_to_fit();
+    ignored.shrink_to_fit();
     let after = counted - deletes.len() + creates.len();
     let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
     // A desktop with nothing to change is never blocked: desktag would not touch it.
@@ -166,7 +169,9 @@ fn plan_desktop<'a>(
         };
     }
 
-    let mut changes = deletes;
+    // Exactly sized: a plan holds one of these per desktop.
+    let mut changes = Vec::with_capacity(deletes.len() + overwrites.len() + creates.len());
+    changes.append(&mut deletes);
     changes.append(&mut overwrites);
     changes.append(&mut creates);
     DesktopPlan {
@@ -190,7 +195,7 @@ fn cap_reason(
     deleted: usize,
     created: usize,
     cap: usize,
-    unmanaged: &[String],
+    unmanaged: &[CompactString],
 ) -> String {
     let after = now - deleted + created;
     let numbers = format!(

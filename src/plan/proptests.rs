@@ -2,13 +2,11 @@
 //! single call pushes a desktop over the cap, nothing outside wanted/absent/prune is touched,
 //! ignored and system keys are never touched, and the output is deterministic.
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 
 use super::*;
 use crate::inventory::{Desktop, Inventory};
-use crate::tags::is_system_key;
+use crate::tags::{is_system_key, CompactString, Tags};
 
 const KEYS: [&str; 16] = [
     "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "ops-x", "ops-y", "_sys_a",
@@ -18,12 +16,13 @@ const MANAGEABLE: usize = 14; // KEYS without the system ones
 const VALUES: [&str; 3] = ["1", "2", ""];
 const IGNORE_GLOBS: [&str; 2] = ["ops-*", "c"];
 
-fn tag_map(max_key: usize) -> impl Strategy<Value = BTreeMap<String, String>> {
+fn tag_map(max_key: usize) -> impl Strategy<Value = Tags> {
     prop::collection::btree_map(
-        (0..max_key).prop_map(|i| KEYS[i].to_string()),
-        (0..VALUES.len()).prop_map(|i| VALUES[i].to_string()),
+        (0..max_key).prop_map(|i| CompactString::from(KEYS[i])),
+        (0..VALUES.len()).prop_map(|i| CompactString::from(VALUES[i])),
         0..14,
     )
+    .prop_map(|m| m.into_iter().collect())
 }
 
 #[derive(Debug, Clone)]
@@ -38,7 +37,10 @@ fn case() -> impl Strategy<Value = Case> {
     let desktop = (
         tag_map(KEYS.len()),
         tag_map(MANAGEABLE),
-        prop::collection::btree_set((0..MANAGEABLE).prop_map(|i| KEYS[i].to_string()), 0..5),
+        prop::collection::btree_set(
+            (0..MANAGEABLE).prop_map(|i| CompactString::from(KEYS[i])),
+            0..5,
+        ),
         any::<bool>(),
     );
     (
@@ -93,7 +95,7 @@ fn plan_case(c: &Case, inventory: &Inventory) -> Plan {
     plan(&c.wanted, inventory, &c.policy, &c.ignore, "p", "e")
 }
 
-fn counted(tags: &BTreeMap<String, String>) -> usize {
+fn counted(tags: &Tags) -> usize {
     tags.keys().filter(|k| !is_system_key(k)).count()
 }
 

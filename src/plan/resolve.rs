@@ -148,13 +148,6 @@ impl Claim<'_> {
     }
 }
 
-#[derive(Default)]
-struct Pending<'m> {
-    /// Documents whose entries select this desktop (their defaults apply), in load order.
-    documents: Vec<usize>,
-    claims: BTreeMap<&'m str, Vec<Claim<'m>>>,
-}
-
 /// Conflicts with the same key, sources and values are reported once, listing the desktops.
 type ConflictKey<'m> = (
     &'m str,
@@ -169,65 +162,50 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
     let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
     let glob_hits = match_globs(manifest, index, &mut diagnostics);
 
-    // Which desktops each entry selects, and the claims it makes on them.
+    // Which desktops each entry selects: (desktop id, document, entry within the document) per
+    // selection. Only these small triples are kept for every desktop; each desktop's claims are
+    // built, decided and dropped one desktop at a time below.
     let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
     for (id, name) in &index.names {
         by_name.entry(name).or_default().push(id);
     }
-    let mut pending: BTreeMap<&str, Pending> = BTreeMap::new();
+    let mut selections: Vec<(&str, u32, u32)> = Vec::new();
     let mut glob_no = 0;
-    for (doc_no, entry) in entries(manifest) {
-        let selected: Vec<&str> = match &entry.selector {
-            Selector::Id(id) => vec![id.as_str()],
-            Selector::Name(name) => match by_name.get(name.as_str()).map(Vec::as_slice) {
-                None | Some([]) => {
-                    diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector));
-                    Vec::new()
+    for (doc_no, doc) in manifest.documents.iter().enumerate() {
+        for (entry_no, entry) in doc.desktops.iter().enumerate() {
+            let mut select = |id| selections.push((id, to_u32(doc_no), to_u32(entry_no)));
+            match &entry.selector {
+                Selector::Id(id) => select(id.as_str()),
+                Selector::Name(name) => match by_name.get(name.as_str()).map(Vec::as_slice) {
+                    None | Some([]) => {
+                        diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector))
+                    }
+                    Some([one]) => select(one),
+                    Some(many) => diagnostics.push(ambiguous(entry.location.clone(), name, many)),
+                },
+                Selector::Glob(_) => {
+                    let hits = &glob_hits[glob_no];
+                    glob_no += 1;
+                    if hits.is_empty() {
+                        diagnostics.push(unmatched(
+                            policy,
+                            entry.location.clone(),
+                            &entry.selector,
+                        ));
+                    }
+                    hits.iter().for_each(|id| select(id));
                 }
-                Some([one]) => vec![*one],
-                Some(many) => {
-                    diagnostics.push(ambiguous(entry.location.clone(), name, many));
-                    Vec::new()
-                }
-            },
-            Selector::Glob(_) => {
-                let hits = glob_hits[glob_no].clone();
-                glob_no += 1;
-                if hits.is_empty() {
-                    diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector));
-                }
-                hits
-            }
-        };
-        for id in selected {
-            let p = pending.entry(id).or_default();
-            if p.documents.last() != Some(&doc_no) {
-                p.documents.push(doc_no);
-            }
-            let precedence = entry.selector.precedence();
-            let selector = Some(&entry.selector);
-            for (key, value) in &entry.tags {
-                p.claims.entry(key.as_str()).or_default().push(Claim {
-                    precedence,
-                    value: Some(value.value.as_str()),
-                    location: &value.location,
-                    selector,
-                });
-            }
-            for (key, location) in &entry.absent {
-                p.claims.entry(key.as_str()).or_default().push(Claim {
-                    precedence,
-                    value: None,
-                    location,
-                    selector,
-                });
             }
         }
     }
+    drop(by_name);
+    // By desktop id, then in load order (the order claims are made in).
+    selections.sort_unstable();
 
     if !policy.targets.is_empty() {
         for target in &policy.targets {
-            if !pending.contains_key(target.as_str()) {
+            let first = selections.partition_point(|s| s.0 < target.as_str());
+            if selections.get(first).is_none_or(|s| s.0 != target) {
                 diagnostics.push(
                     Diagnostic::warning(
                         "unmatched-target",
@@ -237,34 +215,82 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
                 );
             }
         }
-        pending.retain(|id, _| policy.targets.contains(*id));
+        selections.retain(|s| policy.targets.contains(s.0));
     }
 
     let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<&str>)> = BTreeMap::new();
-    let mut wanted = Vec::with_capacity(pending.len());
-    for (id, mut p) in pending {
-        for &doc_no in &p.documents {
-            for (key, value) in &manifest.documents[doc_no].defaults {
-                p.claims.entry(key.as_str()).or_default().push(Claim {
+    let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
+    let mut wanted = Vec::with_capacity(desktops);
+    // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
+    let mut claims: Vec<(&str, Claim)> = Vec::new();
+    for group in selections.chunk_by(|a, b| a.0 == b.0) {
+        let id = group[0].0;
+        claims.clear();
+        for &(_, doc_no, entry_no) in group {
+            let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
+            let precedence = entry.selector.precedence();
+            let selector = Some(&entry.selector);
+            for (key, value) in &entry.tags {
+                let claim = Claim {
+                    precedence,
+                    value: Some(value.value.as_str()),
+                    location: &value.location,
+                    selector,
+                };
+                claims.push((key.as_str(), claim));
+            }
+            for (key, location) in &entry.absent {
+                let claim = Claim {
+                    precedence,
+                    value: None,
+                    location,
+                    selector,
+                };
+                claims.push((key.as_str(), claim));
+            }
+        }
+        // Documents whose entries select this desktop (their defaults apply), in load order;
+        // the group is in load order, so equal documents are adjacent.
+        let mut last_doc = None;
+        for &(_, doc_no, _) in group {
+            if last_doc == Some(doc_no) {
+                continue;
+            }
+            last_doc = Some(doc_no);
+            for (key, value) in &manifest.documents[doc_no as usize].defaults {
+                let claim = Claim {
                     precedence: 0,
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector: None,
-                });
+                };
+                claims.push((key.as_str(), claim));
             }
         }
+        // Stable: each key's claims stay in the order they were made.
+        claims.sort_by(|a, b| a.0.cmp(b.0));
+
         let mut w = Wanted {
             desktop_id: id.to_string(),
             ..Wanted::default()
         };
-        for (key, claims) in &p.claims {
-            let top = claims.iter().map(|c| c.precedence).max().unwrap_or(0);
-            let mut tops: Vec<&Claim> = claims.iter().filter(|c| c.precedence == top).collect();
+        for same_key in claims.chunk_by(|a, b| a.0 == b.0) {
+            let key = same_key[0].0;
+            let top = same_key
+                .iter()
+                .map(|(_, c)| c.precedence)
+                .max()
+                .unwrap_or(0);
+            let mut tops: Vec<&Claim> = same_key
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| c.precedence == top)
+                .collect();
             tops.sort_by(|a, b| a.location.cmp(b.location));
             let first = tops[0];
             if let Some(other) = tops.iter().find(|c| c.value != first.value) {
                 let k = (
-                    *key,
+                    key,
                     other.location,
                     first.location,
                     other.value,
@@ -279,13 +305,14 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
             }
             match first.value {
                 Some(value) => {
-                    w.tags.insert(key.to_string(), value.to_string());
+                    w.tags.insert(key.into(), value.into());
                 }
                 None => {
-                    w.absent.insert(key.to_string());
+                    w.absent.insert(key.into());
                 }
             }
         }
+        w.tags.shrink_to_fit();
         wanted.push(w);
     }
     for ((key, ..), (here, there, ids)) in conflicts {
@@ -383,6 +410,10 @@ fn match_globs<'a>(
         }
     }
     hits
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("fewer than 2^32 documents and entries")
 }
 
 /// Escapes everything globset treats as special except `*` and `?`.

@@ -118,7 +118,7 @@ mod tests {
                 name: "FIN-1".into(),
                 status: DesktopStatus::Change,
                 reason: None,
-                current: [("env".to_string(), "dev".to_string())].into(),
+                current: crate::tags::Tags::from([("env".into(), "dev".into())]),
                 changes: vec![Change::Overwrite {
                     key: "env".into(),
                     old: "dev".into(),
@@ -144,7 +144,7 @@ mod tests {
             status: "ACTIVE".into(),
             tags: tags
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
         }
     }

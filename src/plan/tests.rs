@@ -1,18 +1,18 @@
 //! Unit tests for resolution and the planner, on hand-built manifests and inventories.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::*;
 use crate::diagnostic::Location;
 use crate::inventory::{Desktop, Inventory};
 use crate::manifest::{Document, Entry, Manifest, Selector, Sourced};
-use crate::tags::{TagKey, TagValue};
+use crate::tags::{CompactString, SortedMap, TagKey, TagValue};
 
 fn loc(file: &str, line: u32) -> Location {
     Location::new(file, line, 3)
 }
 
-fn tagmap(file: &str, line: u32, pairs: &[(&str, &str)]) -> BTreeMap<TagKey, Sourced<TagValue>> {
+fn tagmap(file: &str, line: u32, pairs: &[(&str, &str)]) -> SortedMap<TagKey, Sourced<TagValue>> {
     pairs
         .iter()
         .enumerate()
@@ -79,7 +79,7 @@ fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
         status: "ACTIVE".into(),
         tags: tags
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect(),
     }
 }
@@ -95,10 +95,10 @@ fn inventory() -> Inventory {
     ])
 }
 
-fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect()
 }
 
@@ -145,7 +145,10 @@ fn precedence_is_id_then_name_then_glob_then_defaults() {
         r.wanted[0].tags,
         tags(&[("env", "id"), ("owner", "finance")])
     );
-    assert_eq!(r.wanted[0].absent, BTreeSet::from(["tier".to_string()]));
+    assert_eq!(
+        r.wanted[0].absent,
+        BTreeSet::from([CompactString::from("tier")])
+    );
     assert_eq!(
         r.wanted[1].tags,
         tags(&[("env", "glob"), ("owner", "finance"), ("tier", "g")])
@@ -167,7 +170,10 @@ fn lower_absent_loses_to_higher_tags() {
     };
     let r = resolve(&m, &inventory(), &Policy::default());
     assert_eq!(r.diagnostics, vec![]);
-    assert_eq!(r.wanted[0].absent, BTreeSet::from(["env".to_string()]));
+    assert_eq!(
+        r.wanted[0].absent,
+        BTreeSet::from([CompactString::from("env")])
+    );
     assert_eq!(r.wanted[1].tags, tags(&[("env", "prod")]));
     assert!(r.wanted[1].absent.is_empty());
 }
@@ -350,7 +356,7 @@ fn globs_are_case_sensitive_and_only_star_and_question_mark_are_special() {
     };
     let r = resolve(&m, &inv, &Policy::default());
     assert_eq!(r.diagnostics, vec![]);
-    let got: Vec<(&str, &BTreeMap<String, String>)> = r
+    let got: Vec<(&str, &Tags)> = r
         .wanted
         .iter()
         .map(|w| (w.desktop_id.as_str(), &w.tags))
@@ -465,7 +471,7 @@ fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
     Wanted {
         desktop_id: id.into(),
         tags: tags(tags_),
-        absent: absent.iter().map(|s| s.to_string()).collect(),
+        absent: absent.iter().map(|s| CompactString::from(*s)).collect(),
     }
 }
 

@@ -7,7 +7,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::escape::{quote_key, quote_value};
 use crate::plan::DesktopPlan;
-use crate::tags::{is_system_key, Tags};
+use crate::tags::{is_system_key, CompactString, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -30,8 +30,12 @@ pub(crate) struct Line {
 /// The diff of `desktop`'s tags, current → planned. Empty when nothing changes.
 pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
     let planned = desktop.planned();
-    let unmanaged: BTreeSet<&str> = desktop.unmanaged.iter().map(String::as_str).collect();
-    let ignored: BTreeSet<&str> = desktop.ignored.iter().map(String::as_str).collect();
+    let unmanaged: BTreeSet<&str> = desktop
+        .unmanaged
+        .iter()
+        .map(CompactString::as_str)
+        .collect();
+    let ignored: BTreeSet<&str> = desktop.ignored.iter().map(CompactString::as_str).collect();
     let old = tag_lines(&desktop.current, &unmanaged, &ignored);
     let new = tag_lines(&planned, &unmanaged, &ignored);
     if old == new {

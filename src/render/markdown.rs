@@ -300,14 +300,14 @@ mod tests {
                 name: format!("WKS-{i}"),
                 user: None,
                 status: "ACTIVE".into(),
-                tags: [("owner".to_string(), "it".to_string())].into(),
+                tags: crate::tags::Tags::from([("owner".into(), "it".into())]),
             })
             .collect();
         let wanted: Vec<Wanted> = inventory
             .iter()
             .map(|d| Wanted {
                 desktop_id: d.id.clone(),
-                tags: [("owner".to_string(), "finance".to_string())].into(),
+                tags: crate::tags::Tags::from([("owner".into(), "finance".into())]),
                 absent: Default::default(),
             })
             .collect();

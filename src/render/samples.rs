@@ -7,6 +7,7 @@ use crate::plan::{plan, Change, KeyIgnore, Plan, Policy, Wanted};
 use crate::report::{
     ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals,
 };
+use crate::tags::CompactString;
 
 fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
     Desktop {
@@ -16,7 +17,7 @@ fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
         status: "ACTIVE".into(),
         tags: tags
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect(),
     }
 }
@@ -26,11 +27,11 @@ fn want(id: &str, tags: &[(&str, &str)], absent: &[&str]) -> Wanted {
         desktop_id: id.into(),
         tags: tags
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect(),
         absent: absent
             .iter()
-            .map(|k| k.to_string())
+            .map(|k| CompactString::from(*k))
             .collect::<BTreeSet<_>>(),
     }
 }

@@ -305,7 +305,7 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
         .await
         .unwrap();
     let tags = client.show_tags(DESK).await.unwrap();
-    assert_eq!(tags.get("owner").map(String::as_str), Some(""));
+    assert_eq!(tags.get("owner").map(|v| v.as_str()), Some(""));
 
     let requests = server.requests();
     assert_eq!(requests.len(), 7);
@@ -488,8 +488,8 @@ async fn listing_pages_through_2500_desktops_in_3_requests() {
     assert_eq!(desktops[2499].id, "desk-02499");
     assert_eq!(desktops[7].name, "WKS-00007");
     assert_eq!(desktops[7].user.as_deref(), Some("alice"));
-    assert_eq!(desktops[7].tags.get("n").map(String::as_str), Some("7"));
-    assert_eq!(desktops[7].tags.get("empty").map(String::as_str), Some(""));
+    assert_eq!(desktops[7].tags.get("n").map(|v| v.as_str()), Some("7"));
+    assert_eq!(desktops[7].tags.get("empty").map(|v| v.as_str()), Some(""));
     let offsets: Vec<String> = server
         .requests()
         .iter()

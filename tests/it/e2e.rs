@@ -38,10 +38,7 @@ desktops:
       env: prod
 "#;
 
-fn tags_of(
-    handle: &desktag::emulator::EmulatorHandle,
-    id: &str,
-) -> std::collections::BTreeMap<String, String> {
+fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> desktag::tags::Tags {
     handle
         .desktops()
         .into_iter()
@@ -81,7 +78,7 @@ fn apply_then_plan_shows_no_changes_and_apply_twice_sends_no_writes() {
     assert_eq!(
         tags_of(&emu, "11111111-0000-0000-0000-000000000002")
             .get("env")
-            .map(String::as_str),
+            .map(|v| v.as_str()),
         Some("prod")
     );
 
@@ -344,11 +341,11 @@ fn prune_deletes_exactly_the_unmanaged_keys_not_ignored() {
         .run()
         .code(0);
     let a1 = tags_of(&emu, "11111111-0000-0000-0000-000000000001");
-    let keys: Vec<&str> = a1.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = a1.keys().map(|v| v.as_str()).collect();
     assert_eq!(keys, ["_sys_origin", "cost-center", "env", "ops-note"]);
     let b1 = tags_of(&emu, "11111111-0000-0000-0000-000000000003");
     assert_eq!(
-        b1.keys().map(String::as_str).collect::<Vec<_>>(),
+        b1.keys().map(|v| v.as_str()).collect::<Vec<_>>(),
         ["cost-center", "env"]
     );
 }

@@ -287,7 +287,7 @@ async fn create_overwrite_show_and_delete_a_tag() {
         .into_iter()
         .find(|d| d.id == "desk-01")
         .unwrap();
-    assert_eq!(d.tags.get("env").map(String::as_str), Some("prod"));
+    assert_eq!(d.tags.get("env").map(|v| v.as_str()), Some("prod"));
     // Three creates (one a no-op overwrite is still a success) and two deletes succeeded.
     assert_eq!(emu.writes(), 5);
 }
@@ -571,7 +571,7 @@ async fn the_router_answers_oneshot_requests() {
         .into_iter()
         .find(|d| d.id == "desk-09")
         .unwrap();
-    assert_eq!(d.tags.get("env").map(String::as_str), Some("dev"));
+    assert_eq!(d.tags.get("env").map(|v| v.as_str()), Some("dev"));
 }
 
 fn aksk_config() -> EmulatorConfig {
@@ -707,7 +707,7 @@ async fn faults_with_a_fixed_seed_repeat_and_faulted_writes_are_not_applied() {
     for (i, (desk, status, answer)) in first.iter().enumerate() {
         let tags = &desktops.iter().find(|d| &d.id == desk).unwrap().tags;
         assert_eq!(
-            tags.contains_key(&format!("k{i}")),
+            tags.contains_key(format!("k{i}").as_str()),
             *status == 204,
             "request {i}"
         );
