@@ -61,16 +61,7 @@ mod tests {
     use super::*;
 
     fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
-        Desktop {
-            id: id.into(),
-            name: name.into(),
-            user: None,
-            status: "ACTIVE".into(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        }
+        Desktop::new(id, name, tags)
     }
 
     #[test]

@@ -21,6 +21,22 @@ pub struct Desktop {
     pub tags: Tags,
 }
 
+impl Desktop {
+    /// An ACTIVE desktop with no user, as examples, tests and benches build them.
+    pub fn new(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
+        Desktop {
+            id: id.into(),
+            name: name.into(),
+            user: None,
+            status: default_status(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+}
+
 fn default_status() -> String {
     "ACTIVE".to_string()
 }

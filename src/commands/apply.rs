@@ -17,7 +17,7 @@ use super::session::{self, Session, EMULATOR_ENDPOINT};
 pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
     let Some((session, plan)) = (match &args.plan {
         Some(path) => Some(from_saved(args, path).await?),
-        None => plan_now(args).await?,
+        None => session::plan_from(&args.options).await?,
     }) else {
         return Ok(Status::Failed);
     };
@@ -79,27 +79,6 @@ fn show_report(
         ReportFormat::Json => render::json::report(&mut out, report),
         ReportFormat::Markdown => render::markdown::report(&mut out, report),
     }
-}
-
-/// Plans as `desktag plan` does. `None` when the manifests or the resolution had errors (printed).
-async fn plan_now(args: &ApplyArgs) -> Result<Option<(Session, Plan)>, Error> {
-    session::check_ignore_globs(&args.options)?;
-    let Some(loaded) = session::load(&args.options)? else {
-        return Ok(None);
-    };
-    let session = Session::open(&args.options.connection, loaded.project_id.as_deref()).await?;
-    let inventory = session.inventory(&loaded.manifest).await?;
-    let planned = session::make_plan(
-        &loaded.manifest,
-        &inventory,
-        &session::policy(&args.options),
-        &session,
-    );
-    super::print_diagnostics(&planned.diagnostics);
-    if planned.has_errors() {
-        return Ok(None);
-    }
-    Ok(Some((session, planned.plan)))
 }
 
 /// Reads a saved plan, connects to where it was made, and refuses it when any desktop it changes

@@ -5,26 +5,12 @@ use crate::error::{Error, Status};
 use crate::plan::{saved, Plan};
 use crate::render;
 
-use super::session::{self, Session};
+use super::session;
 
 pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
-    session::check_ignore_globs(&args.options)?;
-    let Some(loaded) = session::load(&args.options)? else {
+    let Some((_session, plan)) = session::plan_from(&args.options).await? else {
         return Ok(Status::Failed);
     };
-    let session = Session::open(&args.options.connection, loaded.project_id.as_deref()).await?;
-    let inventory = session.inventory(&loaded.manifest).await?;
-    let planned = session::make_plan(
-        &loaded.manifest,
-        &inventory,
-        &session::policy(&args.options),
-        &session,
-    );
-    super::print_diagnostics(&planned.diagnostics);
-    if planned.has_errors() {
-        return Ok(Status::Failed);
-    }
-    let plan = planned.plan;
     super::stdout_write(|out| show(out, &plan, args.format, color))?;
     if let Some(path) = &args.out {
         super::write_atomic(path, saved::to_json(&plan).as_bytes())?;

@@ -220,36 +220,33 @@ pub(crate) fn check_ignore_globs(options: &PlanOptions) -> Result<(), Error> {
     Ok(())
 }
 
-/// A plan and the resolution diagnostics that came with it.
-pub(crate) struct Planned {
-    pub plan: Plan,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Planned {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-}
-
-/// Resolves and plans (pure) against an inventory already read.
-pub(crate) fn make_plan(
-    manifest: &Manifest,
-    inventory: &Inventory,
-    policy: &Policy,
-    session: &Session,
-) -> Planned {
-    let resolution = plan::resolve(manifest, inventory, policy);
+/// Loads the manifests, connects, reads the inventory and plans, printing every diagnostic on
+/// stderr. `Ok(None)` means the manifests or the resolution had errors (already printed).
+pub(crate) async fn plan_from(options: &PlanOptions) -> Result<Option<(Session, Plan)>, Error> {
+    check_ignore_globs(options)?;
+    let Some(loaded) = load(options)? else {
+        return Ok(None);
+    };
+    let session = Session::open(&options.connection, loaded.project_id.as_deref()).await?;
+    let inventory = session.inventory(&loaded.manifest).await?;
+    let policy = policy(options);
+    let resolution = plan::resolve(&loaded.manifest, &inventory, &policy);
+    // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
+    drop(loaded);
     let mut diagnostics = resolution.diagnostics;
     diagnostic::sort(&mut diagnostics);
+    super::print_diagnostics(&diagnostics);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(None);
+    }
     let plan = plan::plan(
         &resolution.wanted,
-        inventory,
-        policy,
+        &inventory,
+        &policy,
         &resolution.ignore,
         &session.project_id,
         &session.endpoint,
     )
     .with_warnings(&diagnostics);
-    Planned { plan, diagnostics }
+    Ok(Some((session, plan)))
 }

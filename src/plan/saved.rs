@@ -137,16 +137,7 @@ mod tests {
     }
 
     fn desktop(tags: &[(&str, &str)]) -> Desktop {
-        Desktop {
-            id: "d1".into(),
-            name: "FIN-1".into(),
-            user: None,
-            status: "ACTIVE".into(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| ((*k).into(), (*v).into()))
-                .collect(),
-        }
+        Desktop::new("d1", "FIN-1", tags)
     }
 
     #[test]

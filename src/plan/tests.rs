@@ -72,16 +72,7 @@ fn name(s: &str) -> Selector {
 }
 
 fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
-    Desktop {
-        id: id.into(),
-        name: name.into(),
-        user: None,
-        status: "ACTIVE".into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-    }
+    Desktop::new(id, name, tags)
 }
 
 fn inventory() -> Inventory {

@@ -10,16 +10,7 @@ use crate::report::{
 use crate::tags::CompactString;
 
 fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
-    Desktop {
-        id: id.into(),
-        name: name.into(),
-        user: None,
-        status: "ACTIVE".into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
-    }
+    Desktop::new(id, name, tags)
 }
 
 fn want(id: &str, tags: &[(&str, &str)], absent: &[&str]) -> Wanted {
