@@ -654,18 +654,7 @@ fn host_header(url: &Url) -> String {
 }
 
 fn error_chain(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    crate::error::chain(&error.without_url())
 }
 
 fn check_arg(what: &str, value: &str) -> Result<(), ApiError> {

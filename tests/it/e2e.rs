@@ -247,20 +247,19 @@ fn a_stale_saved_plan_is_refused_without_writing() {
         .run()
         .code(0);
     // Someone changes a planned desktop by hand.
-    let client = reqwest::Client::new();
-    let url = format!(
-        "{}/v2/{PROJECT}/desktops/11111111-0000-0000-0000-000000000002/tags",
-        emu.base_url()
-    );
-    let status = rt.block_on(async {
-        let req = desktag_signed_post(
-            &client,
-            &url,
-            r#"{"tag":{"key":"owner","value":"someone"}}"#,
-        );
-        req.send().await.unwrap().status()
-    });
-    assert_eq!(status.as_u16(), 204);
+    let connection = desktag::api::Connection {
+        endpoint: url::Url::parse(&emu.base_url()).unwrap(),
+        project_id: PROJECT.to_string(),
+        credentials: desktag::api::Credentials::AkSk {
+            ak: crate::support::AK.to_string().into(),
+            sk: crate::support::SK.to_string().into(),
+            security_token: None,
+            origin: "the test",
+        },
+    };
+    let client = desktag::api::Client::new(connection, Default::default()).unwrap();
+    rt.block_on(client.create_tag("11111111-0000-0000-0000-000000000002", "owner", "someone"))
+        .expect("the hand-made change is accepted");
     let writes = emu.writes();
     let ran = Desktag::new()
         .against(&emu)
@@ -288,40 +287,6 @@ fn a_stale_saved_plan_is_refused_without_writing() {
         .run()
         .code(0);
     assert!(emu.writes() > writes);
-}
-
-/// A signed POST, the way any SDK client would send it.
-fn desktag_signed_post(
-    client: &reqwest::Client,
-    url: &str,
-    body: &'static str,
-) -> reqwest::RequestBuilder {
-    use desktag::api::sign;
-    let parsed = url::Url::parse(url).unwrap();
-    let host = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
-    let date = sign::sdk_date(time::OffsetDateTime::now_utc());
-    let headers = vec![
-        ("Content-Type".to_string(), "application/json".to_string()),
-        ("Host".to_string(), host),
-        ("X-Sdk-Date".to_string(), date.clone()),
-    ];
-    let auth = sign::authorization(
-        crate::support::AK,
-        crate::support::SK,
-        &sign::Signable {
-            method: "POST",
-            path: parsed.path(),
-            query: &[],
-            headers: &headers,
-            body: body.as_bytes(),
-        },
-    );
-    client
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("X-Sdk-Date", date)
-        .header("Authorization", auth)
-        .body(body)
 }
 
 #[test]
