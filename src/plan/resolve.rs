@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use globset::{GlobBuilder, GlobSetBuilder};
+use globset::GlobSetBuilder;
 
 use super::ignore::{check_glob, KeyIgnore};
 use super::{Policy, Wanted};
@@ -375,12 +375,7 @@ fn match_globs<'a>(
         let Selector::Glob(pattern) = &entry.selector else {
             continue;
         };
-        match GlobBuilder::new(&escape_name_glob(pattern))
-            .literal_separator(false)
-            .backslash_escape(true)
-            .case_insensitive(false)
-            .build()
-        {
+        match Selector::name_glob(pattern) {
             Ok(glob) => {
                 builder.add(glob);
                 slots.push(count);
@@ -417,17 +412,6 @@ fn to_u32(n: usize) -> u32 {
 }
 
 /// Escapes everything globset treats as special except `*` and `?`.
-fn escape_name_glob(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    for ch in pattern.chars() {
-        if matches!(ch, '[' | ']' | '{' | '}' | '\\' | '!' | ',') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 fn unmatched(policy: &Policy, location: Location, selector: &Selector) -> Diagnostic {
     let message = format!("{selector} matches no desktop in the project");
     let d = if policy.strict {
