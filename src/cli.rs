@@ -117,7 +117,7 @@ pub struct ConnectionFlags {
     /// Project id when the manifests name none [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID].
     #[arg(long, value_name = "ID")]
     pub project_id: Option<String>,
-    /// File holding an IAM token (sent as X-Auth-Token) when no AK/SK is set [env: HW_AUTH_TOKEN].
+    /// File holding an IAM token, sent as X-Auth-Token; beats AK/SK variables. Without it, HW_AUTH_TOKEN is used when no AK/SK is set.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// Run against an in-process emulator seeded with the built-in demo inventory.
@@ -137,11 +137,12 @@ pub struct ConnectionFlags {
     pub timeout: u64,
 }
 
+/// Requests per second, 0.001 to 100,000.
 fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(r) if (0.001..=100_000.0).contains(&r) => Ok(r),
         _ => Err(format!(
-            "`{text}` is not a positive number of requests per second"
+            "`{text}` is not a rate between 0.001 and 100000 requests per second"
         )),
     }
 }

@@ -15,6 +15,9 @@ use crate::report::Report;
 use super::session::{self, Session, EMULATOR_ENDPOINT};
 
 pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
+    if let Some(path) = &args.report {
+        super::check_writable(path)?;
+    }
     let Some((session, plan)) = (match &args.plan {
         Some(path) => Some(from_saved(args, path).await?),
         None => session::plan_from(&args.options).await?,

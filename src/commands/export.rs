@@ -10,9 +10,8 @@ use super::session::Session;
 pub async fn run(args: &ExportArgs) -> Result<Status, Error> {
     let mut globs = globset::GlobSetBuilder::new();
     for name in &args.names {
-        let glob = globset::GlobBuilder::new(name)
-            .literal_separator(false)
-            .build()
+        // The same matching as manifest name globs: only `*` and `?` are special.
+        let glob = crate::manifest::Selector::name_glob(name)
             .map_err(|e| Error::Usage(format!("--name `{name}` is not a valid glob: {e}")))?;
         globs.add(glob);
     }

@@ -83,6 +83,32 @@ fn write_atomic(path: &std::path::Path, contents: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Fails early, before any request, when `path` cannot be written the way `write_atomic` will
+/// write it (a missing or read-only directory, or a directory in its place), so a long apply does
+/// not end with its report lost.
+fn check_writable(path: &std::path::Path) -> Result<(), Error> {
+    let err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
+        err(std::io::Error::new(
+            e.kind(),
+            format!("cannot create files in `{}` ({})", dir.display(), e.kind()),
+        ))
+    })
+}
+
 /// Appends to a file named by an environment variable (GitHub's step summary and outputs).
 fn append_to_env_file(variable: &str, contents: &str) -> Result<(), Error> {
     use std::io::Write;

@@ -8,6 +8,9 @@ use crate::render;
 use super::session;
 
 pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
+    if let Some(path) = &args.out {
+        super::check_writable(path)?;
+    }
     let Some((_session, plan)) = session::plan_from(&args.options).await? else {
         return Ok(Status::Failed);
     };

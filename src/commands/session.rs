@@ -185,8 +185,23 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
             .documents
             .retain(|d| d.project_id.as_ref().is_none_or(|p| &p.value == project));
         let skipped = before - manifest.documents.len();
+        if before > 0 && manifest.documents.is_empty() {
+            return Err(Error::Usage(format!(
+                "--project-id `{project}` matches none of the manifests, which name {}; \
+                 drop --project-id to use the manifests' project",
+                named
+                    .iter()
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         if skipped > 0 {
-            tracing::info!(skipped, project = %project, "skipping documents of other projects");
+            tracing::warn!(
+                skipped,
+                project = %project,
+                "skipping manifest documents that name another project"
+            );
         }
     }
     // A manifest-named project wins over --project-id (design §4); here they agree by construction.

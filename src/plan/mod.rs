@@ -189,3 +189,25 @@ pub struct Summary {
     pub unchanged: usize,
     pub blocked: usize,
 }
+
+impl Summary {
+    /// Counts the changes and desktop statuses of `desktops`.
+    pub fn of(desktops: &[DesktopPlan]) -> Summary {
+        let mut summary = Summary::default();
+        for d in desktops {
+            match d.status {
+                DesktopStatus::Blocked => summary.blocked += 1,
+                DesktopStatus::Unchanged => summary.unchanged += 1,
+                DesktopStatus::Change => summary.changed += 1,
+            }
+            for change in &d.changes {
+                match change {
+                    Change::Create { .. } => summary.create += 1,
+                    Change::Overwrite { .. } => summary.overwrite += 1,
+                    Change::Delete { .. } => summary.delete += 1,
+                }
+            }
+        }
+        summary
+    }
+}

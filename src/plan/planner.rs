@@ -35,21 +35,7 @@ pub fn plan(
         .collect();
     desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
 
-    let mut summary = Summary::default();
-    for d in &desktops {
-        match d.status {
-            DesktopStatus::Blocked => summary.blocked += 1,
-            DesktopStatus::Unchanged => summary.unchanged += 1,
-            DesktopStatus::Change => summary.changed += 1,
-        }
-        for change in &d.changes {
-            match change {
-                Change::Create { .. } => summary.create += 1,
-                Change::Overwrite { .. } => summary.overwrite += 1,
-                Change::Delete { .. } => summary.delete += 1,
-            }
-        }
-    }
+    let summary = Summary::of(&desktops);
     Plan {
         format_version: FORMAT_VERSION,
         project_id: project_id.to_string(),

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DesktopStatus, Plan};
+use super::{Change, DesktopStatus, Plan, Summary};
 use crate::inventory::Inventory;
 
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
@@ -55,7 +55,90 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
     }
     let saved: SavedPlan =
         serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+    check(&saved.plan)?;
     Ok(saved.plan)
+}
+
+/// A saved plan is input like any other: before it drives writes, check that it is one the
+/// planner could have made — valid keys and values, changes that fit the tags it recorded, the
+/// cap after every change, and a summary that matches — so an edited or corrupted file is refused
+/// instead of applied.
+fn check(plan: &Plan) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &plan.desktops {
+        let at = |what: String| format!("desktop `{}`: {what}", d.desktop_id);
+        if !seen.insert(d.desktop_id.as_str()) {
+            return Err(at("listed twice".to_string()));
+        }
+        if (d.status == DesktopStatus::Change) == d.changes.is_empty() {
+            return Err(at(format!(
+                "status `{:?}` does not fit its {} change(s)",
+                d.status,
+                d.changes.len()
+            )));
+        }
+        let mut tags = d.current.clone();
+        let mut last_rank = 0;
+        for change in &d.changes {
+            let key = change.key();
+            crate::tags::check_key(key).map_err(|e| at(format!("key `{key}`: {e}")))?;
+            let rank = match change {
+                Change::Delete { old, .. } => {
+                    if tags.get(key).map(|v| v.as_str()) != Some(old.as_str()) {
+                        return Err(at(format!(
+                            "delete of `{key}` does not match the recorded tags"
+                        )));
+                    }
+                    1
+                }
+                Change::Overwrite { old, value, .. } => {
+                    crate::tags::check_value(value)
+                        .map_err(|e| at(format!("value of `{key}`: {e}")))?;
+                    if tags.get(key).map(|v| v.as_str()) != Some(old.as_str()) {
+                        return Err(at(format!(
+                            "overwrite of `{key}` does not match the recorded tags"
+                        )));
+                    }
+                    2
+                }
+                Change::Create { value, .. } => {
+                    crate::tags::check_value(value)
+                        .map_err(|e| at(format!("value of `{key}`: {e}")))?;
+                    if tags.contains_key(key) {
+                        return Err(at(format!(
+                            "create of `{key}`, which the desktop already has"
+                        )));
+                    }
+                    3
+                }
+            };
+            if rank < last_rank {
+                return Err(at(
+                    "changes are not in the order deletes, overwrites, creates".to_string(),
+                ));
+            }
+            last_rank = rank;
+            change.apply_to(&mut tags);
+            let counted = tags
+                .keys()
+                .filter(|k| !crate::tags::is_system_key(k))
+                .count();
+            if counted > plan.max_tags {
+                return Err(at(format!(
+                    "would carry {counted} tags after `{}` of `{key}`, over the cap of {}",
+                    change.action(),
+                    plan.max_tags
+                )));
+            }
+        }
+    }
+    let summary = Summary::of(&plan.desktops);
+    if summary != plan.summary || plan.has_changes != (summary.changed > 0) {
+        return Err(
+            "its summary does not match its changes; the file was edited or corrupted".to_string(),
+        );
+    }
+    Ok(())
 }
 
 /// A desktop whose tags changed since the plan was made.
@@ -156,6 +239,50 @@ mod tests {
         assert!(from_json(&report).unwrap_err().contains("desktag-report"));
         let future = to_json(&sample()).replace("\"format_version\": 1", "\"format_version\": 2");
         assert!(from_json(&future).unwrap_err().contains("format_version 2"));
+    }
+
+    #[test]
+    fn refuses_plans_the_planner_could_not_have_made() {
+        let edit = |f: &dyn Fn(&mut Plan)| {
+            let mut plan = sample();
+            f(&mut plan);
+            from_json(&to_json(&plan)).unwrap_err()
+        };
+        let bad_key = edit(&|p| {
+            p.desktops[0].changes.push(Change::Create {
+                key: "bad/key".into(),
+                value: "x".into(),
+            });
+            p.summary.create += 1;
+        });
+        assert!(bad_key.contains("`bad/key`"), "{bad_key}");
+        let wrong_old = edit(&|p| {
+            p.desktops[0].changes[0] = Change::Overwrite {
+                key: "env".into(),
+                old: "qa".into(),
+                value: "prod".into(),
+            };
+        });
+        assert!(
+            wrong_old.contains("does not match the recorded tags"),
+            "{wrong_old}"
+        );
+        let summary = edit(&|p| p.has_changes = false);
+        assert!(summary.contains("summary does not match"), "{summary}");
+        let twice = edit(&|p| {
+            let again = p.desktops[0].clone();
+            p.desktops.push(again);
+            p.summary = Summary::of(&p.desktops);
+        });
+        assert!(twice.contains("listed twice"), "{twice}");
+        let over_cap = edit(&|p| p.max_tags = 0);
+        assert!(over_cap.contains("over the cap of 0"), "{over_cap}");
+        let status = edit(&|p| {
+            p.desktops[0].status = DesktopStatus::Unchanged;
+            p.summary = Summary::of(&p.desktops);
+            p.has_changes = false;
+        });
+        assert!(status.contains("does not fit"), "{status}");
     }
 
     #[test]

@@ -482,3 +482,81 @@ fn secrets_never_reach_output_even_when_verbose() {
         .code(0);
     assert!(!ran.stdout.contains(crate::support::SK) && !ran.stderr.contains(crate::support::SK));
 }
+
+#[test]
+fn an_unwritable_report_path_fails_before_any_write() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let report = dir.path().join("missing-dir").join("report.json");
+    let ran = Desktag::new()
+        .against(&emu)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--report",
+            path_str(&report),
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    assert!(ran.stderr.contains("missing-dir"), "{}", ran.stderr);
+    assert!(emu.requests().is_empty(), "{:?}", emu.requests());
+}
+
+#[test]
+fn a_project_id_that_matches_no_manifest_is_an_error_not_a_silent_no_op() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args([
+            "plan",
+            "--project-id",
+            "ffffffffffffffffffffffffffffffff",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("matches none of the manifests"),
+        "{}",
+        ran.stderr
+    );
+    assert!(emu.requests().is_empty());
+}
+
+#[test]
+fn an_edited_saved_plan_is_refused_without_writing() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let plan_file = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .args([
+            "plan",
+            "--out",
+            path_str(&plan_file),
+            path_str(&dir.path().join("m.yaml")),
+        ])
+        .run()
+        .code(0);
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(text.contains("\"key\": \"env\""));
+    std::fs::write(
+        &plan_file,
+        text.replacen("\"key\": \"env\"", "\"key\": \"env/x\"", 1),
+    )
+    .unwrap();
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("is not a usable desktag plan"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("env/x"), "{}", ran.stderr);
+    assert_eq!(emu.writes(), 0);
+}
