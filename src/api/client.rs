@@ -27,6 +27,9 @@ use crate::tags::Tags;
 pub const PAGE_LIMIT: u64 = 1000;
 /// Most `desktop_id` filters one list request may carry.
 pub const IDS_PER_REQUEST: usize = 100;
+/// The range `--rate` accepts, in requests per second.
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 100_000.0;
 
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub type Attempts = u32;
@@ -150,8 +153,8 @@ struct Answer {
 }
 
 impl Client {
-    /// Builds a client. Fails on invalid options (zero attempts, zero concurrency, a rate that is
-    /// not a positive number, a zero timeout, a user agent that is not a valid header).
+    /// Builds a client. Fails on invalid options (zero attempts, zero concurrency, a rate outside
+    /// `MIN_RATE..=MAX_RATE`, a zero timeout, a user agent that is not a valid header).
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Client, ApiError> {
         if options.max_attempts == 0 {
             return Err(ApiError::Setup(
@@ -164,9 +167,9 @@ impl Client {
             ));
         }
         if let Some(rate) = options.rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
                 return Err(ApiError::Setup(format!(
-                    "--rate must be a positive number of requests per second, not {rate}"
+                    "--rate must be from {MIN_RATE} to {MAX_RATE} requests per second, not {rate}"
                 )));
             }
         }
@@ -781,6 +784,22 @@ mod tests {
                 ..Default::default()
             },
             ClientOptions {
+                rate: Some(1e-20),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(0.000_999),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(100_000.5),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(f64::INFINITY),
+                ..Default::default()
+            },
+            ClientOptions {
                 timeout: Duration::ZERO,
                 ..Default::default()
             },
@@ -793,6 +812,22 @@ mod tests {
                 Client::new(conn(), options),
                 Err(ApiError::Setup(_))
             ));
+        }
+    }
+
+    #[test]
+    fn rates_at_the_bounds_are_accepted() {
+        for rate in [MIN_RATE, 1.0, MAX_RATE] {
+            let connection = Connection {
+                endpoint: Url::parse("https://example.com").unwrap(),
+                project_id: "pid".into(),
+                credentials: aksk(),
+            };
+            let options = ClientOptions {
+                rate: Some(rate),
+                ..Default::default()
+            };
+            assert!(Client::new(connection, options).is_ok(), "{rate}");
         }
     }
 
