@@ -27,6 +27,10 @@ use crate::tags::Tags;
 pub const PAGE_LIMIT: u64 = 1000;
 /// Most `desktop_id` filters one list request may carry.
 pub const IDS_PER_REQUEST: usize = 100;
+/// Largest 2xx body read; above it the call fails. A full page of 1,000 desktops is far smaller.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// How much of an error body is read and kept; the rest is dropped unread.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 /// The range `--rate` accepts, in requests per second.
 pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 100_000.0;
@@ -461,11 +465,8 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(call, &path, e))?
-            .to_vec();
+        let success = (200..300).contains(&status);
+        let body = self.read_body(call, &path, response, success).await?;
         tracing::debug!(
             method = %call.method,
             %path,
@@ -474,7 +475,7 @@ impl Client {
             request_id = request_id.as_deref().unwrap_or(""),
             "workspace api request"
         );
-        if (200..300).contains(&status) {
+        if success {
             return Ok(Answer {
                 status,
                 body,
@@ -495,6 +496,52 @@ impl Client {
                 retry_after,
             },
         ))
+    }
+
+    /// Reads a response body in chunks: a 2xx body above `MAX_BODY_BYTES` fails the call (a
+    /// resend would get the same), an error body is cut at `MAX_ERROR_BODY_BYTES`.
+    async fn read_body(
+        &self,
+        call: &Call,
+        path: &str,
+        mut response: reqwest::Response,
+        success: bool,
+    ) -> Result<Vec<u8>, (ApiError, Outcome)> {
+        let limit = if success {
+            MAX_BODY_BYTES
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        let too_large = || {
+            (
+                ApiError::TooLarge {
+                    method: call.method.to_string(),
+                    path: path.to_string(),
+                    limit,
+                },
+                Outcome::Fatal,
+            )
+        };
+        if success && response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(call, path, e))?
+        {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                if success {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// The URL and headers of one attempt, signed at `now` for AK/SK.

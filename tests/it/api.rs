@@ -15,6 +15,7 @@ use desktag::api::{
     sign, ApiError, BatchAction, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter,
 };
 use desktag::tags::Tags;
+use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
@@ -677,6 +678,72 @@ async fn bad_json_in_a_2xx_is_a_decode_error() {
         "{msg}"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+/// A body that never ends: 64 KiB chunks of `fill` after `prefix`.
+fn endless_body(status: u16, prefix: &'static str, fill: u8) -> Response {
+    let head = futures::stream::once(async move { Ok(axum::body::Bytes::from(prefix)) });
+    let rest =
+        futures::stream::repeat_with(move || Ok(axum::body::Bytes::from(vec![fill; 64 * 1024])));
+    Response::builder()
+        .status(status)
+        .body(Body::from_stream(
+            head.chain(rest)
+                .map(|chunk: Result<_, std::io::Error>| chunk),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_endless_2xx_body_fails_at_the_cap_without_a_retry() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        endless_body(200, "{\"tags\": [", b' ')
+    })
+    .await;
+    // Without a cap the read would run into this timeout (and be retried).
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 3,
+            timeout: Duration::from_secs(10),
+            ..options()
+        },
+    );
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    assert!(
+        matches!(&err.error, ApiError::TooLarge { method, limit, .. }
+            if method == "POST" && *limit == 32 * 1024 * 1024),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("32 MiB") && msg.contains(&format!("/desktops/{DESK}/tags")),
+        "{msg}"
+    );
+    assert_eq!(err.attempts, 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_cut_and_reported_as_the_service_error() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        endless_body(500, "upstream exploded: ", b'x')
+    })
+    .await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 1,
+            timeout: Duration::from_secs(10),
+            ..options()
+        },
+    );
+    let err = client.delete_tag(DESK, "env").await.unwrap_err();
+    assert!(
+        matches!(&err.error, ApiError::Service { status: 500, error_msg, .. }
+            if error_msg.starts_with("upstream exploded: xxx")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
