@@ -31,6 +31,10 @@ pub const IDS_PER_REQUEST: usize = 100;
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// How much of an error body is read and kept; the rest is dropped unread.
 pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Most pages one listing follows, and most desktops it collects: far above any real project, so
+/// only a service that pages forever (new ids, a huge `total_count`) reaches them.
+pub const MAX_PAGES: u32 = 1000;
+pub const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
 /// The range `--rate` accepts, in requests per second.
 pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 100_000.0;
@@ -283,15 +287,24 @@ impl Client {
     }
 
     /// Pages `GET /v2/{project_id}/desktops` with `extra` filters until `offset >= total_count`
-    /// or an empty page.
+    /// or an empty page. A service that repeats a page, sends more desktops than its own
+    /// `total_count`, or pages past `MAX_PAGES` / `MAX_LISTED_DESKTOPS` is an error, not a loop.
     async fn list_pages(
         &self,
         extra: Vec<(String, String)>,
     ) -> Result<BTreeMap<String, Desktop>, ApiError> {
         let mut found = BTreeMap::new();
         let mut offset: u64 = 0;
+        let mut pages: u32 = 0;
         loop {
             let mut call = Call::new(Method::GET, &["desktops"]);
+            if pages == MAX_PAGES {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service was still sending desktops after {MAX_PAGES} pages"),
+                ));
+            }
+            pages += 1;
             call.query = extra.clone();
             call.query
                 .push(("limit".to_string(), PAGE_LIMIT.to_string()));
@@ -309,19 +322,42 @@ impl Client {
                 let d = Desktop::from(d);
                 found.insert(d.id.clone(), d);
             }
-            offset += count;
             if found.len() == before {
-                // The same page again: the service is not honouring `offset`; stop rather than loop.
-                tracing::warn!(offset, "the desktop list repeated a page; stopping paging");
-                break;
+                // Nothing new: the service is not honouring `offset`; stop rather than loop.
+                return Err(self.paging_error(
+                    &call,
+                    format!("the page at offset {offset} repeated desktops already listed"),
+                ));
+            }
+            offset = offset.saturating_add(count);
+            if offset > MAX_LISTED_DESKTOPS {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service sent more than {MAX_LISTED_DESKTOPS} desktops"),
+                ));
             }
             match page.total_count {
-                Some(total) if offset >= total => break,
+                Some(total) if offset > total => {
+                    return Err(self.paging_error(
+                        &call,
+                        format!(
+                            "the service sent {offset} desktops but its total_count is {total}"
+                        ),
+                    ))
+                }
+                Some(total) if offset == total => break,
                 None if count < PAGE_LIMIT => break,
                 _ => {}
             }
         }
         Ok(found)
+    }
+
+    fn paging_error(&self, call: &Call, detail: String) -> ApiError {
+        ApiError::Paging {
+            path: self.display_path(call),
+            detail,
+        }
     }
 
     // ----- writes ------------------------------------------------------------------------

@@ -58,6 +58,9 @@ pub enum ApiError {
         path: String,
         limit: usize,
     },
+    /// A listing the service would not let end (repeated pages, more desktops than it said).
+    #[error("listing GET {path} stopped: {detail} (check --endpoint: the service is not paging as documented)")]
+    Paging { path: String, detail: String },
     /// A call with an argument that cannot be sent (nothing was sent).
     #[error("invalid request: {0}")]
     InvalidArgument(String),

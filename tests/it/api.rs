@@ -525,6 +525,73 @@ async fn listing_stops_at_an_empty_page_even_if_the_total_says_more() {
 }
 
 #[tokio::test]
+async fn listing_that_never_ends_stops_with_an_error_after_1000_pages() {
+    // One new desktop per page and a huge total: an honest client would page forever. (After
+    // 5000 pages the server gives up, so a client without the bound ends with Ok.)
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, index| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let page = if index < 5000 {
+            vec![desktop_json(offset)]
+        } else {
+            vec![]
+        };
+        json_response(
+            200,
+            json!({"total_count": 1_000_000_000_000u64, "desktops": page}),
+        )
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+    assert!(err.to_string().contains("1000 pages"), "{err}");
+    assert_eq!(server.requests().len(), 1000);
+}
+
+#[tokio::test]
+async fn listing_more_desktops_than_the_total_count_is_an_error() {
+    // Full pages of new desktops while the total says 1500.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let page: Vec<Value> = (offset..offset + 1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": 1500, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, ApiError::Paging { .. }) && msg.contains("2000") && msg.contains("1500"),
+        "{msg}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn listing_a_repeated_page_is_an_error() {
+    // The server ignores `offset`.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": 5000, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+    assert!(err.to_string().contains("offset 1000"), "{err}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn listing_by_id_chunks_250_ids_into_3_requests_of_at_most_100() {
     // The service knows every id except those divisible by 10.
     let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
