@@ -27,6 +27,17 @@ use crate::tags::Tags;
 pub const PAGE_LIMIT: u64 = 1000;
 /// Most `desktop_id` filters one list request may carry.
 pub const IDS_PER_REQUEST: usize = 100;
+/// Largest 2xx body read; above it the call fails. A full page of 1,000 desktops is far smaller.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// How much of an error body is read and kept; the rest is dropped unread.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Most pages one listing follows, and most desktops it collects: far above any real project, so
+/// only a service that pages forever (new ids, a huge `total_count`) reaches them.
+pub const MAX_PAGES: u32 = 1000;
+pub const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
+/// The range `--rate` accepts, in requests per second.
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 100_000.0;
 
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub type Attempts = u32;
@@ -150,8 +161,8 @@ struct Answer {
 }
 
 impl Client {
-    /// Builds a client. Fails on invalid options (zero attempts, zero concurrency, a rate that is
-    /// not a positive number, a zero timeout, a user agent that is not a valid header).
+    /// Builds a client. Fails on invalid options (zero attempts, zero concurrency, a rate outside
+    /// `MIN_RATE..=MAX_RATE`, a zero timeout, a user agent that is not a valid header).
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Client, ApiError> {
         if options.max_attempts == 0 {
             return Err(ApiError::Setup(
@@ -164,9 +175,9 @@ impl Client {
             ));
         }
         if let Some(rate) = options.rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            if !(MIN_RATE..=MAX_RATE).contains(&rate) {
                 return Err(ApiError::Setup(format!(
-                    "--rate must be a positive number of requests per second, not {rate}"
+                    "--rate must be from {MIN_RATE} to {MAX_RATE} requests per second, not {rate}"
                 )));
             }
         }
@@ -276,15 +287,24 @@ impl Client {
     }
 
     /// Pages `GET /v2/{project_id}/desktops` with `extra` filters until `offset >= total_count`
-    /// or an empty page.
+    /// or an empty page. A service that repeats a page, sends more desktops than its own
+    /// `total_count`, or pages past `MAX_PAGES` / `MAX_LISTED_DESKTOPS` is an error, not a loop.
     async fn list_pages(
         &self,
         extra: Vec<(String, String)>,
     ) -> Result<BTreeMap<String, Desktop>, ApiError> {
         let mut found = BTreeMap::new();
         let mut offset: u64 = 0;
+        let mut pages: u32 = 0;
         loop {
             let mut call = Call::new(Method::GET, &["desktops"]);
+            if pages == MAX_PAGES {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service was still sending desktops after {MAX_PAGES} pages"),
+                ));
+            }
+            pages += 1;
             call.query = extra.clone();
             call.query
                 .push(("limit".to_string(), PAGE_LIMIT.to_string()));
@@ -302,19 +322,42 @@ impl Client {
                 let d = Desktop::from(d);
                 found.insert(d.id.clone(), d);
             }
-            offset += count;
             if found.len() == before {
-                // The same page again: the service is not honouring `offset`; stop rather than loop.
-                tracing::warn!(offset, "the desktop list repeated a page; stopping paging");
-                break;
+                // Nothing new: the service is not honouring `offset`; stop rather than loop.
+                return Err(self.paging_error(
+                    &call,
+                    format!("the page at offset {offset} repeated desktops already listed"),
+                ));
+            }
+            offset = offset.saturating_add(count);
+            if offset > MAX_LISTED_DESKTOPS {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service sent more than {MAX_LISTED_DESKTOPS} desktops"),
+                ));
             }
             match page.total_count {
-                Some(total) if offset >= total => break,
+                Some(total) if offset > total => {
+                    return Err(self.paging_error(
+                        &call,
+                        format!(
+                            "the service sent {offset} desktops but its total_count is {total}"
+                        ),
+                    ))
+                }
+                Some(total) if offset == total => break,
                 None if count < PAGE_LIMIT => break,
                 _ => {}
             }
         }
         Ok(found)
+    }
+
+    fn paging_error(&self, call: &Call, detail: String) -> ApiError {
+        ApiError::Paging {
+            path: self.display_path(call),
+            detail,
+        }
     }
 
     // ----- writes ------------------------------------------------------------------------
@@ -458,11 +501,8 @@ impl Client {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(call, &path, e))?
-            .to_vec();
+        let success = (200..300).contains(&status);
+        let body = self.read_body(call, &path, response, success).await?;
         tracing::debug!(
             method = %call.method,
             %path,
@@ -471,7 +511,7 @@ impl Client {
             request_id = request_id.as_deref().unwrap_or(""),
             "workspace api request"
         );
-        if (200..300).contains(&status) {
+        if success {
             return Ok(Answer {
                 status,
                 body,
@@ -492,6 +532,52 @@ impl Client {
                 retry_after,
             },
         ))
+    }
+
+    /// Reads a response body in chunks: a 2xx body above `MAX_BODY_BYTES` fails the call (a
+    /// resend would get the same), an error body is cut at `MAX_ERROR_BODY_BYTES`.
+    async fn read_body(
+        &self,
+        call: &Call,
+        path: &str,
+        mut response: reqwest::Response,
+        success: bool,
+    ) -> Result<Vec<u8>, (ApiError, Outcome)> {
+        let limit = if success {
+            MAX_BODY_BYTES
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        let too_large = || {
+            (
+                ApiError::TooLarge {
+                    method: call.method.to_string(),
+                    path: path.to_string(),
+                    limit,
+                },
+                Outcome::Fatal,
+            )
+        };
+        if success && response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(call, path, e))?
+        {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                if success {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     /// The URL and headers of one attempt, signed at `now` for AK/SK.
@@ -781,6 +867,22 @@ mod tests {
                 ..Default::default()
             },
             ClientOptions {
+                rate: Some(1e-20),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(0.000_999),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(100_000.5),
+                ..Default::default()
+            },
+            ClientOptions {
+                rate: Some(f64::INFINITY),
+                ..Default::default()
+            },
+            ClientOptions {
                 timeout: Duration::ZERO,
                 ..Default::default()
             },
@@ -793,6 +895,22 @@ mod tests {
                 Client::new(conn(), options),
                 Err(ApiError::Setup(_))
             ));
+        }
+    }
+
+    #[test]
+    fn rates_at_the_bounds_are_accepted() {
+        for rate in [MIN_RATE, 1.0, MAX_RATE] {
+            let connection = Connection {
+                endpoint: Url::parse("https://example.com").unwrap(),
+                project_id: "pid".into(),
+                credentials: aksk(),
+            };
+            let options = ClientOptions {
+                rate: Some(rate),
+                ..Default::default()
+            };
+            assert!(Client::new(connection, options).is_ok(), "{rate}");
         }
     }
 

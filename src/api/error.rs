@@ -51,6 +51,16 @@ pub enum ApiError {
         detail: String,
         request_id: Option<String>,
     },
+    /// A 2xx answer too large to read; not retried.
+    #[error("the answer to {method} {path} is larger than {} MiB; desktag stops reading it (check --endpoint: a real Workspace answer is far smaller)", limit / (1024 * 1024))]
+    TooLarge {
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    /// A listing the service would not let end (repeated pages, more desktops than it said).
+    #[error("listing GET {path} stopped: {detail} (check --endpoint: the service is not paging as documented)")]
+    Paging { path: String, detail: String },
     /// A call with an argument that cannot be sent (nothing was sent).
     #[error("invalid request: {0}")]
     InvalidArgument(String),

@@ -10,28 +10,39 @@ pub(crate) struct TokenBucket {
     interval: Duration,
     /// How far ahead of its "theoretical" time a request may go: (burst − 1) intervals.
     tolerance: Duration,
-    /// When the bucket will next be full-to-one ("theoretical arrival time"), if ever used.
-    tat: Option<Instant>,
+    /// The first reservation; times below are offsets from it, so no `Instant` sum can overflow.
+    start: Option<Instant>,
+    /// When the bucket will next be full-to-one ("theoretical arrival time"), after `start`.
+    tat: Duration,
 }
 
 impl TokenBucket {
-    /// `rate` requests per second, burst `ceil(rate)`. `rate` must be finite and > 0.
+    /// `rate` requests per second, burst `ceil(rate)`. Total: a rate too small to express (or not
+    /// a positive number) gives an interval of `Duration::MAX` instead of a panic; the client
+    /// refuses rates outside `MIN_RATE..=MAX_RATE` before it gets here.
     pub(crate) fn new(rate: f64) -> TokenBucket {
-        debug_assert!(rate.is_finite() && rate > 0.0);
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let burst = rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
+        let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
+        let burst = if rate.is_finite() {
+            rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32
+        } else {
+            1
+        };
         TokenBucket {
             interval,
             tolerance: interval.saturating_mul(burst - 1),
-            tat: None,
+            start: None,
+            tat: Duration::ZERO,
         }
     }
 
-    /// Takes one token at `now` and returns how long to wait before sending.
+    /// Takes one token at `now` and returns how long to wait before sending (saturating at
+    /// `Duration::MAX`).
     pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
-        let tat = self.tat.map_or(now, |t| t.max(now));
-        let wait = tat.duration_since(now).saturating_sub(self.tolerance);
-        self.tat = Some(tat + self.interval);
+        let start = *self.start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        let tat = self.tat.max(elapsed);
+        let wait = (tat - elapsed).saturating_sub(self.tolerance);
+        self.tat = tat.saturating_add(self.interval);
         wait
     }
 }
@@ -80,5 +91,20 @@ mod tests {
             b.reserve(t0 + Duration::from_secs(1)),
             Duration::from_secs(3)
         );
+    }
+
+    #[test]
+    fn rates_too_small_to_express_do_not_panic_or_overflow() {
+        let t0 = Instant::now();
+        for rate in [1e-20, 1e-19, 1e-300, 0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut b = TokenBucket::new(rate);
+            for _ in 0..3 {
+                b.reserve(t0);
+            }
+            b.reserve(t0 + Duration::from_secs(3600));
+        }
+        let mut b = TokenBucket::new(1e-19);
+        assert_eq!(b.reserve(t0), Duration::ZERO);
+        assert!(b.reserve(t0) > Duration::from_secs(1_000_000_000));
     }
 }

@@ -19,7 +19,7 @@ pub const TOKEN_ENV: &str = "DESKTAG_EMULATOR_TOKEN";
 /// Serve a local emulator of the Workspace tag API.
 ///
 /// Prints its base URL as the first line on stdout and logs one line per request on stderr.
-/// Without `--ak` or a token it accepts every request: that is unsafe anywhere but loopback.
+/// Without `--ak` or a token it accepts every request, so it then listens on loopback only.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EmulatorArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -37,8 +37,8 @@ pub struct EmulatorArgs {
     pub state: Option<PathBuf>,
 
     /// Require SDK-HMAC-SHA256 signatures with this access key; the secret key comes from
-    /// --sk-file or DESKTAG_EMULATOR_SK. Without --ak or a token, every request is accepted
-    /// (unsafe).
+    /// --sk-file or DESKTAG_EMULATOR_SK. Without --ak or a token, every request is accepted, and
+    /// only a loopback --listen address is allowed.
     #[arg(long, value_name = "AK")]
     pub ak: Option<String>,
 
@@ -81,7 +81,7 @@ pub struct EmulatorArgs {
 
 impl EmulatorArgs {
     /// Resolves the flags: reads the seed and secret files, and the secrets' environment
-    /// variables through `env`.
+    /// variables through `env`. Refuses to serve without auth on a non-loopback address.
     pub fn into_config(
         self,
         env: impl Fn(&str) -> Option<String>,
@@ -132,6 +132,14 @@ impl EmulatorArgs {
                 }
             }
         };
+        if matches!(auth, Auth::None) && !self.listen.ip().is_loopback() {
+            return Err(EmulatorError::Config(format!(
+                "--listen {} is not a loopback address, and without authentication anyone who can \
+                 reach it could change tags: add --ak AK with --sk-file FILE (or {SK_ENV}), or \
+                 --token-file FILE (or {TOKEN_ENV}), or listen on 127.0.0.1",
+                self.listen
+            )));
+        }
         Ok(EmulatorConfig {
             listen: self.listen,
             seed,
@@ -309,5 +317,31 @@ mod tests {
             .into_config(no_env)
             .unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/seed.yaml"));
+    }
+
+    #[test]
+    fn no_auth_is_refused_outside_loopback() {
+        for listen in ["0.0.0.0:8080", "192.0.2.1:8080", "[::]:8080"] {
+            let err = parse(&["--listen", listen])
+                .unwrap()
+                .into_config(no_env)
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains(listen) && text.contains("--ak") && text.contains("--token-file"),
+                "{text}"
+            );
+        }
+        for listen in ["127.0.0.1:0", "[::1]:0"] {
+            assert!(parse(&["--listen", listen])
+                .unwrap()
+                .into_config(no_env)
+                .is_ok());
+        }
+        let with_token = parse(&["--listen", "0.0.0.0:8080"])
+            .unwrap()
+            .into_config(|n| (n == TOKEN_ENV).then(|| "tok".to_string()))
+            .unwrap();
+        assert!(matches!(with_token.auth, Auth::Token(_)));
     }
 }

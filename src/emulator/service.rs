@@ -389,7 +389,10 @@ async fn process(
         }
         Op::DeleteTag { id, key } => store.delete(&id, &[key])?,
     };
-    if let (Some(version), Some(persister)) = (version, &state.persister) {
+    // A no-op write must wait too: it may be the retry of a write whose change was made but whose
+    // save failed, and its success must not be reported while the file lacks that change.
+    if let Some(persister) = &state.persister {
+        let version = version.unwrap_or_else(|| store.version());
         persister.wait_durable(store, version).await.map_err(|e| {
             tracing::error!(target: "desktag::emulator", "{e}");
             ApiError::internal(format!("the change was made but not saved: {e}"))

@@ -145,6 +145,11 @@ impl Store {
         Ok(changed.then(|| self.bump()))
     }
 
+    /// The version of the last change made (0 before any).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
     /// Must be called while the changed desktop is still locked (see `snapshot`).
     fn bump(&self) -> u64 {
         self.version.fetch_add(1, Ordering::SeqCst) + 1

@@ -15,6 +15,7 @@ use desktag::api::{
     sign, ApiError, BatchAction, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter,
 };
 use desktag::tags::Tags;
+use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
@@ -524,6 +525,73 @@ async fn listing_stops_at_an_empty_page_even_if_the_total_says_more() {
 }
 
 #[tokio::test]
+async fn listing_that_never_ends_stops_with_an_error_after_1000_pages() {
+    // One new desktop per page and a huge total: an honest client would page forever. (After
+    // 5000 pages the server gives up, so a client without the bound ends with Ok.)
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, index| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let page = if index < 5000 {
+            vec![desktop_json(offset)]
+        } else {
+            vec![]
+        };
+        json_response(
+            200,
+            json!({"total_count": 1_000_000_000_000u64, "desktops": page}),
+        )
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+    assert!(err.to_string().contains("1000 pages"), "{err}");
+    assert_eq!(server.requests().len(), 1000);
+}
+
+#[tokio::test]
+async fn listing_more_desktops_than_the_total_count_is_an_error() {
+    // Full pages of new desktops while the total says 1500.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
+        let offset: usize = r.query_values("offset")[0].parse().unwrap();
+        let page: Vec<Value> = (offset..offset + 1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": 1500, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, ApiError::Paging { .. }) && msg.contains("2000") && msg.contains("1500"),
+        "{msg}"
+    );
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn listing_a_repeated_page_is_an_error() {
+    // The server ignores `offset`.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": 5000, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let err = client
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+    assert!(err.to_string().contains("offset 1000"), "{err}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn listing_by_id_chunks_250_ids_into_3_requests_of_at_most_100() {
     // The service knows every id except those divisible by 10.
     let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
@@ -677,6 +745,72 @@ async fn bad_json_in_a_2xx_is_a_decode_error() {
         "{msg}"
     );
     assert_eq!(server.requests().len(), 1);
+}
+
+/// A body that never ends: 64 KiB chunks of `fill` after `prefix`.
+fn endless_body(status: u16, prefix: &'static str, fill: u8) -> Response {
+    let head = futures::stream::once(async move { Ok(axum::body::Bytes::from(prefix)) });
+    let rest =
+        futures::stream::repeat_with(move || Ok(axum::body::Bytes::from(vec![fill; 64 * 1024])));
+    Response::builder()
+        .status(status)
+        .body(Body::from_stream(
+            head.chain(rest)
+                .map(|chunk: Result<_, std::io::Error>| chunk),
+        ))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_endless_2xx_body_fails_at_the_cap_without_a_retry() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        endless_body(200, "{\"tags\": [", b' ')
+    })
+    .await;
+    // Without a cap the read would run into this timeout (and be retried).
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 3,
+            timeout: Duration::from_secs(10),
+            ..options()
+        },
+    );
+    let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
+    assert!(
+        matches!(&err.error, ApiError::TooLarge { method, limit, .. }
+            if method == "POST" && *limit == 32 * 1024 * 1024),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("32 MiB") && msg.contains(&format!("/desktops/{DESK}/tags")),
+        "{msg}"
+    );
+    assert_eq!(err.attempts, 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn an_endless_error_body_is_cut_and_reported_as_the_service_error() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        endless_body(500, "upstream exploded: ", b'x')
+    })
+    .await;
+    let client = aksk_client(
+        &server,
+        ClientOptions {
+            max_attempts: 1,
+            timeout: Duration::from_secs(10),
+            ..options()
+        },
+    );
+    let err = client.delete_tag(DESK, "env").await.unwrap_err();
+    assert!(
+        matches!(&err.error, ApiError::Service { status: 500, error_msg, .. }
+            if error_msg.starts_with("upstream exploded: xxx")),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -836,6 +836,31 @@ async fn the_state_file_is_saved_atomically_and_loaded_by_the_next_emulator() {
 }
 
 #[tokio::test]
+async fn a_retried_write_whose_save_failed_is_saved_before_it_succeeds() {
+    // The state file's directory does not exist yet, so the first save fails.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-yet");
+    let state = missing.join("state.yaml");
+    let (emu, api) = start(EmulatorConfig {
+        state_file: Some(state.clone()),
+        ..config()
+    })
+    .await;
+    let tag = json!({"tag": {"key": "env", "value": "prod"}});
+    let first = api.post("/desk-01/tags", tag.clone()).await;
+    assert_eq!(first.status, 500, "{}", first.json);
+    // The change was made in memory; the client retries once saving can work.
+    std::fs::create_dir(&missing).unwrap();
+    let retry = api.post("/desk-01/tags", tag).await;
+    assert_eq!(retry.status, 204, "{}", retry.json);
+    let on_disk =
+        Seed::from_yaml(&std::fs::read_to_string(&state).expect("the retry saved")).unwrap();
+    assert_eq!(on_disk.desktops, emu.desktops());
+    // A later no-op write with nothing pending needs no save and still succeeds.
+    assert_eq!(api.delete("/desk-02/tags/absent").await.status, 204);
+}
+
+#[tokio::test]
 async fn a_corrupt_state_file_stops_the_emulator_from_starting() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.yaml");
