@@ -37,8 +37,8 @@ pub struct EmulatorArgs {
     pub state: Option<PathBuf>,
 
     /// Require SDK-HMAC-SHA256 signatures with this access key; the secret key comes from
-    /// --sk-file or DESKTAG_EMULATOR_SK. Without --ak or a token, every request is accepted, and
-    /// only a loopback --listen address is allowed.
+    /// --sk-file or DESKTAG_EMULATOR_SK. Without --ak or a token, every request is accepted
+    /// (unsafe: for local tests only), and only a loopback --listen address is allowed.
     #[arg(long, value_name = "AK")]
     pub ak: Option<String>,
 
