@@ -111,6 +111,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         &ApplyOptions {
             concurrency,
             progress: Progress::Off,
+            ..ApplyOptions::default()
         },
     )
     .await;

@@ -4,7 +4,7 @@
 //! desktop's remaining changes are skipped while other desktops go on. Afterwards the changed
 //! desktops are re-read in batches and checked against the planned result.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,9 @@ pub struct ApplyOptions {
     /// Desktops worked on at once. The client bounds requests in flight separately.
     pub concurrency: usize,
     pub progress: Progress,
+    /// Set (e.g. by a Ctrl-C handler) to stop starting new changes; changes already in flight
+    /// finish, the rest are reported as skipped and their desktops as failed.
+    pub interrupted: Arc<AtomicBool>,
 }
 
 impl Default for ApplyOptions {
@@ -37,6 +40,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             concurrency: 8,
             progress: Progress::Off,
+            interrupted: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -63,7 +67,7 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
     let display = ProgressDisplay::start(options.progress, total, counters.clone());
 
     let mut desktops: Vec<DesktopReport> = stream::iter(plan.desktops.iter())
-        .map(|desktop| apply_desktop(desktop, client, &counters, &display))
+        .map(|desktop| apply_desktop(desktop, client, &counters, &display, &options.interrupted))
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
@@ -107,6 +111,7 @@ async fn apply_desktop(
     client: &Client,
     counters: &Counters,
     display: &ProgressDisplay,
+    interrupted: &AtomicBool,
 ) -> DesktopReport {
     let status = match desktop.status {
         DesktopStatus::Blocked => DesktopResult::Blocked,
@@ -124,6 +129,10 @@ async fn apply_desktop(
         return report;
     }
     for change in &desktop.changes {
+        if report.status != DesktopResult::Failed && interrupted.load(Ordering::Relaxed) {
+            report.status = DesktopResult::Failed;
+            report.reason = Some("interrupted before all of its changes were applied".to_string());
+        }
         if report.status == DesktopResult::Failed {
             // The cap could break if later creates ran after a failed delete.
             report.changes.push(ChangeReport {

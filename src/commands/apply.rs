@@ -2,6 +2,8 @@
 //! verify, report.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, ApplyOptions, Progress};
@@ -42,11 +44,15 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
     } else {
         Progress::Heartbeat(Duration::from_secs(10))
     };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let signals = stop_on_signal(interrupted.clone());
     let options = ApplyOptions {
+        interrupted,
         concurrency: args.options.connection.concurrency as usize,
         progress,
     };
     let report = apply::apply(&plan, &session.client, &options).await;
+    signals.abort();
 
     super::stdout_write(|out| show_report(out, &report, args.report_format, color))?;
     if let Some(path) = &args.report {
@@ -177,5 +183,53 @@ async fn confirm(plan: &Plan) -> Result<(), Error> {
         Err(Error::Refused(
             "apply cancelled; nothing was written".to_string(),
         ))
+    }
+}
+
+/// The first Ctrl-C or SIGTERM stops new changes from starting (in-flight ones finish and the
+/// report says what was skipped); a second one exits at once. The handlers are installed before
+/// this returns, so a signal that arrives as soon as apply starts is never lost to the default
+/// handler.
+fn stop_on_signal(interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let mut signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        [
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        ]
+    };
+    tokio::spawn(async move {
+        for first in [true, false] {
+            #[cfg(unix)]
+            {
+                let [interrupt, terminate] = &mut signals;
+                tokio::select! {
+                    _ = recv(interrupt) => {}
+                    _ = recv(terminate) => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            if first {
+                interrupted.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    "interrupted: finishing the requests in flight and skipping the rest; interrupt again to exit at once"
+                );
+            } else {
+                eprintln!("error: interrupted twice; exiting without a report");
+                std::process::exit(130);
+            }
+        }
+    })
+}
+
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(signal) => {
+            signal.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }

@@ -560,3 +560,44 @@ fn an_edited_saved_plan_is_refused_without_writing() {
     assert!(ran.stderr.contains("env/x"), "{}", ran.stderr);
     assert_eq!(emu.writes(), 0);
 }
+
+#[test]
+fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
+    let (_rt, emu) = demo_emulator_with_latency(40);
+    let child = Desktag::new()
+        .against(&emu)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "2",
+            "--report-format",
+            "json",
+            "examples/manifests",
+        ])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emu.writes() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let skipped = report["totals"]["skipped"].as_u64().unwrap();
+    let applied = report["totals"]["applied"].as_u64().unwrap();
+    assert!(skipped > 0, "{report}");
+    assert_eq!(
+        applied,
+        emu.writes(),
+        "the report counts exactly the writes made"
+    );
+    let desktops = report["desktops"].as_array().unwrap();
+    assert!(desktops.iter().any(|d| d["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("interrupted"))));
+}
