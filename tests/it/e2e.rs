@@ -235,17 +235,7 @@ desktops:
 fn a_stale_saved_plan_is_refused_without_writing() {
     let (rt, emu) = emulator_with(small_seed(), |_| {});
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let plan_file = dir.path().join("plan.json");
-    Desktag::new()
-        .against(&emu)
-        .args([
-            "plan",
-            "--out",
-            path_str(&plan_file),
-            path_str(&dir.path().join("m.yaml")),
-        ])
-        .run()
-        .code(0);
+    let plan_file = save_plan(&emu, dir.path());
     // Someone changes a planned desktop by hand.
     let connection = desktag::api::Connection {
         endpoint: url::Url::parse(&emu.base_url()).unwrap(),
@@ -271,16 +261,7 @@ fn a_stale_saved_plan_is_refused_without_writing() {
     assert_eq!(emu.writes(), writes, "a stale plan must not write");
 
     // A fresh plan applies.
-    Desktag::new()
-        .against(&emu)
-        .args([
-            "plan",
-            "--out",
-            path_str(&plan_file),
-            path_str(&dir.path().join("m.yaml")),
-        ])
-        .run()
-        .code(0);
+    save_plan(&emu, dir.path());
     Desktag::new()
         .against(&emu)
         .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
@@ -529,17 +510,7 @@ fn a_project_id_that_matches_no_manifest_is_an_error_not_a_silent_no_op() {
 fn an_edited_saved_plan_is_refused_without_writing() {
     let (_rt, emu) = emulator_with(small_seed(), |_| {});
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let plan_file = dir.path().join("plan.json");
-    Desktag::new()
-        .against(&emu)
-        .args([
-            "plan",
-            "--out",
-            path_str(&plan_file),
-            path_str(&dir.path().join("m.yaml")),
-        ])
-        .run()
-        .code(0);
+    let plan_file = save_plan(&emu, dir.path());
     let text = std::fs::read_to_string(&plan_file).unwrap();
     assert!(text.contains("\"key\": \"env\""));
     std::fs::write(
@@ -600,4 +571,20 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
     assert!(desktops.iter().any(|d| d["reason"]
         .as_str()
         .is_some_and(|r| r.contains("interrupted"))));
+}
+
+/// `desktag plan --out DIR/plan.json DIR/m.yaml`, which must succeed; returns the plan's path.
+fn save_plan(emu: &desktag::emulator::EmulatorHandle, dir: &std::path::Path) -> std::path::PathBuf {
+    let plan_file = dir.join("plan.json");
+    Desktag::new()
+        .against(emu)
+        .args([
+            "plan",
+            "--out",
+            path_str(&plan_file),
+            path_str(&dir.join("m.yaml")),
+        ])
+        .run()
+        .code(0);
+    plan_file
 }
