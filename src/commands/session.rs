@@ -167,6 +167,13 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
         .iter()
         .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
         .collect();
+    let listed = || {
+        named
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let chosen = match (&options.connection.project_id, named.len()) {
         (Some(flag), _) => Some(flag.clone()),
         (None, 0) => None,
@@ -175,7 +182,7 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
             return Err(Error::Usage(format!(
                 "the manifests name {} projects ({}); desktag plans one project per run: pass --project-id to choose one",
                 named.len(),
-                named.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                listed()
             )))
         }
     };
@@ -189,11 +196,7 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
             return Err(Error::Usage(format!(
                 "--project-id `{project}` matches none of the manifests, which name {}; \
                  drop --project-id to use the manifests' project",
-                named
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed()
             )));
         }
         if skipped > 0 {
@@ -204,11 +207,9 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
             );
         }
     }
-    // A manifest-named project wins over --project-id (design §4); here they agree by construction.
-    let project_id = named
-        .contains(chosen.as_deref().unwrap_or_default())
-        .then(|| chosen.clone())
-        .flatten();
+    // Passed on as "the manifests' project", which wins over flags and environment (design §4);
+    // a --project-id the manifests do not name is left to the connection's own resolution.
+    let project_id = chosen.filter(|p| named.contains(p));
     Ok(Some(Loaded {
         manifest,
         project_id,
