@@ -137,12 +137,13 @@ pub struct ConnectionFlags {
     pub timeout: u64,
 }
 
-/// Requests per second, 0.001 to 100,000.
+/// Requests per second, within the client's `MIN_RATE..=MAX_RATE`.
 fn parse_rate(text: &str) -> Result<f64, String> {
+    use crate::api::{MAX_RATE, MIN_RATE};
     match text.parse::<f64>() {
-        Ok(r) if (0.001..=100_000.0).contains(&r) => Ok(r),
+        Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
         _ => Err(format!(
-            "`{text}` is not a rate between 0.001 and 100000 requests per second"
+            "`{text}` is not a rate between {MIN_RATE} and {MAX_RATE} requests per second"
         )),
     }
 }

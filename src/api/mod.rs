@@ -13,7 +13,8 @@ pub mod sign;
 mod wire;
 
 pub use client::{
-    Attempts, BatchAction, Client, ClientOptions, DesktopFilter, Stats, IDS_PER_REQUEST, PAGE_LIMIT,
+    Attempts, BatchAction, Client, ClientOptions, DesktopFilter, Stats, IDS_PER_REQUEST, MAX_RATE,
+    MIN_RATE, PAGE_LIMIT,
 };
 pub use connection::{
     is_loopback, parse_endpoint, Connection, ConnectionArgs, ConnectionError, Credentials,
