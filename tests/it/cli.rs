@@ -14,6 +14,15 @@ fn a_usage_error_exits_1_never_2() {
         .args(["plan", "--max-tags", "ten"])
         .run()
         .code(1);
+    let rate = Desktag::new()
+        .args(["plan", "--rate", "1e-20"])
+        .run()
+        .code(1);
+    assert!(
+        rate.stderr.contains("between 0.001 and 100000"),
+        "{}",
+        rate.stderr
+    );
 }
 
 #[test]
