@@ -541,11 +541,7 @@ async fn listing_that_never_ends_stops_with_an_error_after_1000_pages() {
         )
     })
     .await;
-    let client = aksk_client(&server, options());
-    let err = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap_err();
+    let err = listing_error(&server).await;
     assert!(matches!(err, ApiError::Paging { .. }), "{err}");
     assert!(err.to_string().contains("1000 pages"), "{err}");
     assert_eq!(server.requests().len(), 1000);
@@ -560,11 +556,7 @@ async fn listing_more_desktops_than_the_total_count_is_an_error() {
         json_response(200, json!({"total_count": 1500, "desktops": page}))
     })
     .await;
-    let client = aksk_client(&server, options());
-    let err = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap_err();
+    let err = listing_error(&server).await;
     let msg = err.to_string();
     assert!(
         matches!(err, ApiError::Paging { .. }) && msg.contains("2000") && msg.contains("1500"),
@@ -581,11 +573,7 @@ async fn listing_a_repeated_page_is_an_error() {
         json_response(200, json!({"total_count": 5000, "desktops": page}))
     })
     .await;
-    let client = aksk_client(&server, options());
-    let err = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap_err();
+    let err = listing_error(&server).await;
     assert!(matches!(err, ApiError::Paging { .. }), "{err}");
     assert!(err.to_string().contains("offset 1000"), "{err}");
     assert_eq!(server.requests().len(), 2);
@@ -733,11 +721,7 @@ async fn bad_json_in_a_2xx_is_a_decode_error() {
         )
     })
     .await;
-    let client = aksk_client(&server, options());
-    let err = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap_err();
+    let err = listing_error(&server).await;
     assert!(matches!(err, ApiError::Decode { status: 200, .. }), "{err}");
     let msg = err.to_string();
     assert!(
@@ -958,4 +942,12 @@ async fn an_empty_desktop_id_is_refused_without_a_request() {
     assert_eq!(err.attempts, 0);
     assert!(matches!(err.error, ApiError::InvalidArgument(_)));
     assert!(server.requests().is_empty());
+}
+
+/// Lists the whole project through `server` and returns the error the listing must end in.
+async fn listing_error(server: &Server) -> ApiError {
+    aksk_client(server, options())
+        .list_desktops(&DesktopFilter::default())
+        .await
+        .expect_err("listing must fail")
 }

@@ -361,14 +361,9 @@ fn an_interrupted_apply_converges_when_run_again() {
             "examples/manifests",
         ])
         .spawn();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while emu.writes() < 5 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_writes(&emu, 5);
     child.kill().unwrap();
     let _ = child.wait();
-    let partial = emu.writes();
-    assert!(partial >= 5, "apply made no progress before the kill");
     Desktag::new()
         .against(&emu)
         .args(["apply", "--auto-approve", "examples/manifests"])
@@ -547,10 +542,7 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
             "examples/manifests",
         ])
         .spawn();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while emu.writes() < 3 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_writes(&emu, 3);
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -587,4 +579,17 @@ fn save_plan(emu: &desktag::emulator::EmulatorHandle, dir: &std::path::Path) -> 
         .run()
         .code(0);
     plan_file
+}
+
+/// Waits (at most 30 s) until the emulator has applied `n` writes; fails the test otherwise.
+fn wait_for_writes(emu: &desktag::emulator::EmulatorHandle, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emu.writes() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "apply made only {} of {n} writes in 30 s",
+            emu.writes()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
