@@ -20,7 +20,7 @@ pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
         tracing::info!(path = %path.display(), "saved the plan");
     }
     publish_to_github(&plan)?;
-    Ok(if plan.summary.blocked > 0 {
+    Ok(if plan.has_blocked() {
         Status::Failed
     } else if plan.has_changes && args.detailed_exitcode {
         Status::Changes

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 
 use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials, DesktopFilter};
 use crate::cli::{ConnectionFlags, PlanOptions};
-use crate::diagnostic::{self, Diagnostic};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
 use crate::inventory::Inventory;
@@ -229,11 +228,10 @@ pub(crate) fn policy(options: &PlanOptions) -> Policy {
 
 /// Checks `--ignore-key` globs before any request.
 pub(crate) fn check_ignore_globs(options: &PlanOptions) -> Result<(), Error> {
-    for glob in &options.ignore_keys {
-        globset::Glob::new(glob)
-            .map_err(|e| Error::Usage(format!("--ignore-key `{glob}` is not a valid glob: {e}")))?;
-    }
-    Ok(())
+    // The planner's own matcher, so "valid" means the same here as during planning.
+    plan::KeyIgnore::new(&options.ignore_keys)
+        .map(drop)
+        .map_err(|e| Error::Usage(format!("--ignore-key: {e}")))
 }
 
 /// Loads the manifests, connects, reads the inventory and plans, printing every diagnostic on
@@ -249,10 +247,9 @@ pub(crate) async fn plan_from(options: &PlanOptions) -> Result<Option<(Session, 
     let resolution = plan::resolve(&loaded.manifest, &inventory, &policy);
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
     drop(loaded);
-    let mut diagnostics = resolution.diagnostics;
-    diagnostic::sort(&mut diagnostics);
-    super::print_diagnostics(&diagnostics);
-    if diagnostics.iter().any(Diagnostic::is_error) {
+    // Resolution returns its diagnostics sorted.
+    super::print_diagnostics(&resolution.diagnostics);
+    if resolution.has_errors() {
         return Ok(None);
     }
     let plan = plan::plan(
@@ -263,6 +260,6 @@ pub(crate) async fn plan_from(options: &PlanOptions) -> Result<Option<(Session, 
         &session.project_id,
         &session.endpoint,
     )
-    .with_warnings(&diagnostics);
+    .with_warnings(&resolution.diagnostics);
     Ok(Some((session, plan)))
 }

@@ -28,11 +28,6 @@ impl Resolution {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
-
-    /// The warnings, rendered (`path:line:col: warning[code]: …`), for `Plan::warnings`.
-    pub fn warnings(&self) -> Vec<String> {
-        rendered_warnings(&self.diagnostics)
-    }
 }
 
 /// Renders the warning diagnostics of `diagnostics`, in order.

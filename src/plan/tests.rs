@@ -413,7 +413,7 @@ fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_wa
         "a.yaml:100:3: warning[ignored-key]: tag `ops-owner` is managed here but matches ignore glob `ops-*`; \
          desktag will not change it\n  help: remove the tag from the manifest, or narrow the ignore glob"
     );
-    assert_eq!(r.warnings().len(), 1);
+    assert_eq!(crate::plan::rendered_warnings(&r.diagnostics).len(), 1);
 }
 
 #[test]

@@ -593,3 +593,16 @@ fn wait_for_writes(emu: &desktag::emulator::EmulatorHandle, n: u64) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+#[test]
+fn an_invalid_ignore_glob_fails_before_any_request() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--ignore-key", "ops-[", path_str(dir.path())])
+        .run()
+        .code(1);
+    assert!(ran.stderr.contains("`ops-[`"), "{}", ran.stderr);
+    assert!(emu.requests().is_empty());
+}
