@@ -20,3 +20,4 @@ pub mod render;
 pub mod report;
 pub mod secret;
 pub mod tags;
+pub mod token_bucket;

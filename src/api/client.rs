@@ -16,12 +16,12 @@ use url::Url;
 
 use super::connection::{is_loopback, Connection, ConnectionError, Credentials};
 use super::error::{http_reason, ApiError, CallError};
-use super::limit::TokenBucket;
 use super::retry::{Decision, Outcome, RetryPolicy};
 use super::sign;
 use super::wire;
 use crate::inventory::Desktop;
 use crate::tags::Tags;
+use crate::token_bucket::TokenBucket;
 
 /// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
 pub const PAGE_LIMIT: u64 = 1000;

@@ -2,12 +2,12 @@
 //! token auth, batched reads, tag writes, typed errors, retry with backoff, rate limit and a
 //! concurrency bound shared by a whole run.
 //!
-//! Only `client` does I/O; `connection`, `sign`, `retry`, `limit`, `wire` and `error` are pure.
+//! Only `client` does I/O; `connection`, `sign`, `retry`, `wire` and `error` are pure.
 
 mod client;
 mod connection;
 mod error;
-mod limit;
+
 pub mod retry;
 pub mod sign;
 mod wire;

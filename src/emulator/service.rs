@@ -71,7 +71,7 @@ impl EmulatorState {
         Ok(Arc::new(EmulatorState {
             store: Arc::new(Store::new(seed, config.max_tags)),
             auth: config.auth,
-            faults: Injector::new(config.faults, Instant::now()),
+            faults: Injector::new(config.faults),
             persister: config.state_file.map(Persister::new),
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),

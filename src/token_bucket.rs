@@ -1,11 +1,12 @@
-//! The client-wide rate limit (design §4 `--rate`): a token bucket holding `ceil(rate)` tokens and
-//! refilled at `rate` per second, written as GCRA so a reservation is one arithmetic step. Pure:
-//! the caller passes the time in and sleeps for the returned wait.
+//! A token bucket holding `ceil(rate)` tokens and refilled at `rate` per second, written as GCRA
+//! ("generic cell rate algorithm") so a reservation is one arithmetic step. The one rate-limit
+//! primitive of the crate: the API client reserves and sleeps (`reserve`), the emulator admits or
+//! refuses (`try_take`). Pure: the caller passes the time in; no clock, no I/O, no crate imports.
 
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
-pub(crate) struct TokenBucket {
+pub struct TokenBucket {
     /// Time to earn one token.
     interval: Duration,
     /// How far ahead of its "theoretical" time a request may go: (burst − 1) intervals.
@@ -20,7 +21,7 @@ impl TokenBucket {
     /// `rate` requests per second, burst `ceil(rate)`. Total: a rate too small to express (or not
     /// a positive number) gives an interval of `Duration::MAX` instead of a panic; the client
     /// refuses rates outside `MIN_RATE..=MAX_RATE` before it gets here.
-    pub(crate) fn new(rate: f64) -> TokenBucket {
+    pub fn new(rate: f64) -> TokenBucket {
         let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
         let burst = if rate.is_finite() {
             rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32
@@ -37,13 +38,27 @@ impl TokenBucket {
 
     /// Takes one token at `now` and returns how long to wait before sending (saturating at
     /// `Duration::MAX`).
-    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+    pub fn reserve(&mut self, now: Instant) -> Duration {
         let start = *self.start.get_or_insert(now);
         let elapsed = now.saturating_duration_since(start);
         let tat = self.tat.max(elapsed);
         let wait = (tat - elapsed).saturating_sub(self.tolerance);
         self.tat = tat.saturating_add(self.interval);
         wait
+    }
+
+    /// Takes one token at `now` if one is available, else leaves the bucket unchanged and returns
+    /// how long until one will be (a server-side limiter answers 429 instead of waiting).
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+        let start = *self.start.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(start);
+        let tat = self.tat.max(elapsed);
+        let wait = (tat - elapsed).saturating_sub(self.tolerance);
+        if wait > Duration::ZERO {
+            return Err(wait);
+        }
+        self.tat = tat.saturating_add(self.interval);
+        Ok(())
     }
 }
 
@@ -79,6 +94,33 @@ mod tests {
         assert_eq!(b.reserve(later), Duration::ZERO);
         assert_eq!(b.reserve(later), Duration::ZERO);
         assert!(b.reserve(later) > Duration::ZERO);
+    }
+
+    #[test]
+    fn try_take_admits_the_burst_then_refuses_without_consuming() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(2.0);
+        assert_eq!(b.try_take(t0), Ok(()));
+        assert_eq!(b.try_take(t0), Ok(()));
+        let refused = b.try_take(t0).unwrap_err();
+        assert!(refused > Duration::ZERO && refused <= Duration::from_millis(500));
+        // A refusal takes nothing: once the wait has passed, exactly one more is admitted.
+        assert_eq!(b.try_take(t0 + refused), Ok(()));
+        assert!(b.try_take(t0 + refused).is_err());
+    }
+
+    #[test]
+    fn try_take_allows_a_burst_then_refills_at_the_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(5.0);
+        assert!((0..5).all(|_| b.try_take(t0).is_ok()));
+        assert!(b.try_take(t0).is_err());
+        assert!(b.try_take(t0 + Duration::from_millis(100)).is_err());
+        assert!(b.try_take(t0 + Duration::from_millis(200)).is_ok());
+        assert!(b.try_take(t0 + Duration::from_millis(200)).is_err());
+        // A long pause refills only up to the burst.
+        let later = t0 + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| b.try_take(later).is_ok()).count(), 5);
     }
 
     #[test]
