@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod diagnostic;

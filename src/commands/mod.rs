@@ -64,48 +64,20 @@ fn print_diagnostics(diagnostics: &[crate::diagnostic::Diagnostic]) {
     }
 }
 
-/// Writes a file atomically: a temporary file in the same directory, then a rename, so readers
-/// never see a torn file and a failed write leaves the old one intact.
+/// Writes an output file (plan, report) atomically.
 fn write_atomic(path: &std::path::Path, contents: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    let err = |source| Error::Write {
+    crate::atomic_file::write(path, contents, ".desktag-").map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(contents).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    })
 }
 
 /// Fails early, before any request, when `path` cannot be written the way `write_atomic` will
-/// write it (a missing or read-only directory, or a directory in its place), so a long apply does
-/// not end with its report lost.
+/// write it, so a long apply does not end with its report lost.
 fn check_writable(path: &std::path::Path) -> Result<(), Error> {
-    let err = |source| Error::Write {
+    crate::atomic_file::check_writable(path).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
-    };
-    if path.is_dir() {
-        return Err(err(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "it is a directory",
-        )));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
-        err(std::io::Error::new(
-            e.kind(),
-            format!("cannot create files in `{}` ({})", dir.display(), e.kind()),
-        ))
     })
 }
 

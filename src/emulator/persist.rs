@@ -3,7 +3,6 @@
 //! group-committed: whoever holds the save lock writes the latest snapshot, which covers every
 //! write queued behind it, so a burst of writes costs a few saves, not one each.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,22 +46,8 @@ impl Persister {
 /// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix.
 pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
     let text = seed.to_yaml().map_err(|e| e.message)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        format!("cannot {what} the state file {}: {e}", path.display())
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".desktag-state-")
-        .tempfile_in(dir)
-        .map_err(|e| fail("create a temporary file for", &e))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| fail("write", &e))?;
-    tmp.persist(path).map_err(|e| fail("replace", &e.error))?;
-    Ok(())
+    crate::atomic_file::write(path, text.as_bytes(), ".desktag-state-")
+        .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
 }
 
 /// Reads a state file if it exists; `Ok(None)` if it does not.
