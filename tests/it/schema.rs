@@ -1,0 +1,124 @@
+//! The manifest JSON Schema (`docs/manifest.schema.json`, printed by `desktag schema`) accepts
+//! every shipped manifest and rejects the mistakes a schema can see.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+const SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
+
+fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(SCHEMA).expect("the schema is JSON");
+    jsonschema::draft7::new(&schema).expect("the schema compiles")
+}
+
+/// Every YAML document of `text`, as JSON values.
+fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| serde::Deserialize::deserialize(doc))
+        .collect()
+}
+
+fn errors(v: &jsonschema::Validator, text: &str) -> Vec<String> {
+    documents(text)
+        .expect("the snippet is YAML")
+        .iter()
+        .flat_map(|doc| {
+            v.iter_errors(doc)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+        })
+        .collect()
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_manifest_is_valid_under_the_schema() {
+    let v = validator();
+    let mut files = yaml_files(Path::new("examples/manifests"));
+    files.push(PathBuf::from("tests/fixtures/manifests/invalid/valid.yaml"));
+    assert!(files.len() >= 4, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            errors(&v, &text),
+            Vec::<String>::new(),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_invalid_fixtures_are_rejected() {
+    let v = validator();
+    let text =
+        std::fs::read_to_string("tests/fixtures/manifests/invalid/syntax-error.yaml").unwrap();
+    assert!(documents(&text).is_err(), "not YAML, so no schema applies");
+    // many-mistakes.yaml repeats a key, which a YAML reader already refuses; without the
+    // repetition the schema finds the rest.
+    let text =
+        std::fs::read_to_string("tests/fixtures/manifests/invalid/many-mistakes.yaml").unwrap();
+    let text = text.replace("      env: prod\n      rota:", "      rota:");
+    let found = errors(&v, &text);
+    for path in [
+        "/version",
+        "/project_id",
+        "/desktops/0",
+        "/desktops/1",
+        "/desktops/3",
+    ] {
+        assert!(
+            found.iter().any(|e| e.starts_with(&format!("{path}:"))),
+            "no error at {path}: {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_agrees_with_the_tag_rules() {
+    let v = validator();
+    let accepted = [
+        "version: 1\ndesktops: [{name: A, tags: {env: dev}}]",
+        "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops: []",
+        "version: 1\ndefaults: {cost center: CC-1, 部门: 财务, note: ''}\ndesktops: []",
+        "version: 1\ndesktops: [{id: abc, absent: [legacy]}]",
+        "version: 1\ndesktops: [{name: 'FIN-*', tags: {port: 8080, flag: true}}]",
+        "version: 1\nignore_keys: ['ops-*']\ndesktops: []",
+        // Letters with their combining marks: Hindi with a virama, a decomposed accent.
+        "version: 1\ndesktops: [{name: A, tags: {\"विभाग\": \"वित्त\", \"cafe\u{301}\": x}}]",
+    ];
+    for text in accepted {
+        assert_eq!(errors(&v, text), Vec::<String>::new(), "{text}");
+    }
+    let rejected = [
+        "version: 2\ndesktops: []",
+        "desktops: []",
+        "version: 1\nproject: x\ndesktops: []",
+        "version: 1\nproject_id: ab.c\ndesktops: []",
+        "version: 1\ndesktops: [{name: A, id: b, tags: {env: dev}}]",
+        "version: 1\ndesktops: [{tags: {env: dev}}]",
+        "version: 1\ndesktops: [{name: A}]",
+        "version: 1\ndesktops: [{name: A, tag: {env: dev}}]",
+        "version: 1\ndesktops: [{name: A, tags: {cost/center: x}}]",
+        "version: 1\ndesktops: [{name: A, tags: {_sys_owner: x}}]",
+        "version: 1\ndesktops: [{name: A, tags: {' env': x}}]",
+        "version: 1\ndesktops: [{name: A, tags: {env: 'a=b'}}]",
+        "version: 1\ndesktops: [{name: A, tags: {env: this value is far too long to be a tag value on a desktop}}]",
+        "version: 1\ndesktops: [{name: A, tags: {env: }}]",
+        "version: 1\ndesktops: [{name: A, tags: {env: {a: b}}}]",
+        "version: 1\ndesktops: [{name: A, absent: {env: x}}]",
+        "version: 1\ndesktops: [{name: A, tags: {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10, k: 11}}]",
+    ];
+    for text in rejected {
+        assert_ne!(errors(&v, text), Vec::<String>::new(), "{text}");
+    }
+}
