@@ -15,7 +15,7 @@ fn validator() -> jsonschema::Validator {
 /// Every YAML document of `text`, as JSON values.
 fn documents(text: &str) -> Result<Vec<Value>, serde_yaml::Error> {
     serde_yaml::Deserializer::from_str(text)
-        .map(|doc| serde::Deserialize::deserialize(doc))
+        .map(serde::Deserialize::deserialize)
         .collect()
 }
 
