@@ -83,20 +83,32 @@ pub struct DesktopFilter {
     pub computer_name: Option<String>,
 }
 
+/// Most desktops one `batch-tags` call may carry; larger calls are refused unsent.
+pub const BATCH_MAX_DESKTOPS: usize = 100;
+/// Most tags per desktop in one `batch-tags` call; larger calls are refused unsent.
+pub const BATCH_MAX_TAGS: usize = 20;
+
+/// The tags of one desktop in a cross-desktop `batch-tags` call (values are ignored on delete).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DesktopTags {
+    pub desktop_id: String,
+    pub tags: Tags,
+}
+
 /// The action of `POST …/tags/action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchAction {
+pub enum TagAction {
     /// Create or overwrite every given tag.
     Create,
     /// Delete every given key (sent key-only; values are ignored).
     Delete,
 }
 
-impl BatchAction {
+impl TagAction {
     fn as_str(self) -> &'static str {
         match self {
-            BatchAction::Create => "create",
-            BatchAction::Delete => "delete",
+            TagAction::Create => "create",
+            TagAction::Delete => "delete",
         }
     }
 }
@@ -392,29 +404,76 @@ impl Client {
     }
 
     /// Creates or deletes several tags of one desktop in one call (`POST …/tags/action`).
-    /// For [`BatchAction::Delete`] only the keys are sent.
-    pub async fn batch_tags(
+    /// For [`TagAction::Delete`] only the keys are sent.
+    pub async fn change_tags(
         &self,
         desktop_id: &str,
-        action: BatchAction,
+        action: TagAction,
         tags: &Tags,
     ) -> Result<Attempts, CallError> {
         check_arg("desktop id", desktop_id).map_err(not_sent)?;
-        let tags = tags
-            .iter()
-            .map(|(key, value)| wire::TagRef {
-                key,
-                value: match action {
-                    BatchAction::Create => Some(value.as_str()),
-                    BatchAction::Delete => None,
-                },
-            })
-            .collect();
-        let body = wire::BatchTagsRequest {
+        let tags = wire::tag_refs(tags, action == TagAction::Create);
+        let body = wire::ChangeTagsRequest {
             action: action.as_str(),
             tags,
         };
         let mut call = Call::new(Method::POST, &["desktops", desktop_id, "tags", "action"]);
+        call.body = to_json(&body);
+        self.execute(&call).await.map(|(_, attempts)| attempts)
+    }
+
+    /// Creates or overwrites tags on up to [`BATCH_MAX_DESKTOPS`] desktops in one call
+    /// (`POST /v2/{project_id}/desktops/batch-tags`). The service silently skips unknown desktop
+    /// ids and reports nothing per desktop: read back to verify.
+    pub async fn batch_create_tags(&self, items: &[DesktopTags]) -> Result<Attempts, CallError> {
+        self.send_batch(Method::POST, TagAction::Create, items)
+            .await
+    }
+
+    /// Deletes keys on up to [`BATCH_MAX_DESKTOPS`] desktops in one call
+    /// (`DELETE /v2/{project_id}/desktops/batch-tags` with a JSON body; keys only).
+    pub async fn batch_delete_tags(&self, items: &[DesktopTags]) -> Result<Attempts, CallError> {
+        self.send_batch(Method::DELETE, TagAction::Delete, items)
+            .await
+    }
+
+    async fn send_batch(
+        &self,
+        method: Method,
+        action: TagAction,
+        items: &[DesktopTags],
+    ) -> Result<Attempts, CallError> {
+        if items.is_empty() {
+            return Err(not_sent(ApiError::InvalidArgument(
+                "a batch needs at least one desktop".to_string(),
+            )));
+        }
+        if items.len() > BATCH_MAX_DESKTOPS {
+            return Err(not_sent(ApiError::InvalidArgument(format!(
+                "a batch carries at most {BATCH_MAX_DESKTOPS} desktops, not {}",
+                items.len()
+            ))));
+        }
+        for item in items {
+            check_arg("desktop id", &item.desktop_id).map_err(not_sent)?;
+            if item.tags.is_empty() || item.tags.len() > BATCH_MAX_TAGS {
+                return Err(not_sent(ApiError::InvalidArgument(format!(
+                    "a batch carries 1 to {BATCH_MAX_TAGS} tags per desktop, not {} for {}",
+                    item.tags.len(),
+                    item.desktop_id
+                ))));
+            }
+        }
+        let body = wire::BatchTagsRequest {
+            desktops: items
+                .iter()
+                .map(|item| wire::DesktopTagsInfo {
+                    desktop_id: &item.desktop_id,
+                    tags: wire::tag_refs(&item.tags, action == TagAction::Create),
+                })
+                .collect(),
+        };
+        let mut call = Call::new(method, &["desktops", "batch-tags"]);
         call.body = to_json(&body);
         self.execute(&call).await.map(|(_, attempts)| attempts)
     }

@@ -154,6 +154,14 @@ pub struct CallError {
     pub attempts: u32,
 }
 
+impl CallError {
+    /// The HTTP status the service answered, if it answered (403 and 400 matter to callers that
+    /// fall back to another write mode).
+    pub fn status(&self) -> Option<u16> {
+        self.error.status()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

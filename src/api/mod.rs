@@ -13,8 +13,8 @@ pub mod sign;
 mod wire;
 
 pub use client::{
-    Attempts, BatchAction, Client, ClientOptions, DesktopFilter, Stats, IDS_PER_REQUEST, MAX_RATE,
-    MIN_RATE, PAGE_LIMIT,
+    Attempts, Client, ClientOptions, DesktopFilter, DesktopTags, Stats, TagAction,
+    BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS, IDS_PER_REQUEST, MAX_RATE, MIN_RATE, PAGE_LIMIT,
 };
 pub use connection::{
     is_loopback, parse_endpoint, Connection, ConnectionArgs, ConnectionError, Credentials,

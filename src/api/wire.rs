@@ -77,10 +77,33 @@ pub(crate) struct TagRef<'a> {
     pub value: Option<&'a str>,
 }
 
+/// `tags` as `{key, value}` references; `with_values: false` sends keys only (deletes).
+pub(crate) fn tag_refs(tags: &Tags, with_values: bool) -> Vec<TagRef<'_>> {
+    tags.iter()
+        .map(|(key, value)| TagRef {
+            key,
+            value: with_values.then_some(value.as_str()),
+        })
+        .collect()
+}
+
 /// `POST …/desktops/{id}/tags/action` body (`TagsReq`); deletes are sent key-only.
 #[derive(Debug, Serialize)]
-pub(crate) struct BatchTagsRequest<'a> {
+pub(crate) struct ChangeTagsRequest<'a> {
     pub action: &'static str,
+    pub tags: Vec<TagRef<'a>>,
+}
+
+/// `POST` and `DELETE /v2/{project_id}/desktops/batch-tags` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct BatchTagsRequest<'a> {
+    pub desktops: Vec<DesktopTagsInfo<'a>>,
+}
+
+/// One desktop of a `batch-tags` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct DesktopTagsInfo<'a> {
+    pub desktop_id: &'a str,
     pub tags: Vec<TagRef<'a>>,
 }
 
@@ -207,7 +230,7 @@ mod tests {
             serde_json::to_string(&create).unwrap(),
             r#"{"tag":{"key":"env","value":"prod"}}"#
         );
-        let delete = BatchTagsRequest {
+        let delete = ChangeTagsRequest {
             action: "delete",
             tags: vec![TagRef {
                 key: "obsolete",

@@ -12,7 +12,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use desktag::api::{
-    sign, ApiError, BatchAction, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter,
+    sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter, DesktopTags,
+    TagAction,
 };
 use desktag::tags::Tags;
 use futures::StreamExt;
@@ -288,11 +289,11 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
     assert_eq!(client.delete_tag(DESK, "legacy").await.unwrap(), 1);
     let batch = Tags::from([("a".into(), "1".into()), ("b".into(), "".into())]);
     client
-        .batch_tags(DESK, BatchAction::Create, &batch)
+        .change_tags(DESK, TagAction::Create, &batch)
         .await
         .unwrap();
     client
-        .batch_tags(DESK, BatchAction::Delete, &batch)
+        .change_tags(DESK, TagAction::Delete, &batch)
         .await
         .unwrap();
     client
@@ -359,6 +360,90 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
         requests[5].query.as_deref(),
         Some("desktop_id=a-id&desktop_id=b-id&limit=1000&offset=0")
     );
+}
+
+#[tokio::test]
+async fn batch_tag_writes_send_the_documented_bodies_and_refuse_oversized_calls() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    let items = vec![
+        DesktopTags {
+            desktop_id: "d-1".into(),
+            tags: Tags::from([("env".into(), "prod".into()), ("team".into(), "".into())]),
+        },
+        DesktopTags {
+            desktop_id: "d-2".into(),
+            tags: Tags::from([("env".into(), "dev".into())]),
+        },
+    ];
+    assert_eq!(client.batch_create_tags(&items).await.unwrap(), 1);
+    assert_eq!(client.batch_delete_tags(&items).await.unwrap(), 1);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, format!("/v2/{PID}/desktops/batch-tags"));
+    assert_eq!(
+        String::from_utf8_lossy(&requests[0].body),
+        r#"{"desktops":[{"desktop_id":"d-1","tags":[{"key":"env","value":"prod"},{"key":"team","value":""}]},{"desktop_id":"d-2","tags":[{"key":"env","value":"dev"}]}]}"#
+    );
+    // A DELETE with a signed JSON body, keys only.
+    assert_eq!(requests[1].method, "DELETE");
+    assert_eq!(requests[1].path, format!("/v2/{PID}/desktops/batch-tags"));
+    assert_eq!(
+        String::from_utf8_lossy(&requests[1].body),
+        r#"{"desktops":[{"desktop_id":"d-1","tags":[{"key":"env"},{"key":"team"}]},{"desktop_id":"d-2","tags":[{"key":"env"}]}]}"#
+    );
+
+    // Above the documented caps (or empty) nothing is sent.
+    let one_tag = Tags::from([("k".into(), "v".into())]);
+    let too_many_desktops: Vec<DesktopTags> = (0..=desktag::api::BATCH_MAX_DESKTOPS)
+        .map(|i| DesktopTags {
+            desktop_id: format!("d-{i}"),
+            tags: one_tag.clone(),
+        })
+        .collect();
+    let too_many_tags = vec![DesktopTags {
+        desktop_id: "d-1".into(),
+        tags: (0..=desktag::api::BATCH_MAX_TAGS)
+            .map(|i| (format!("k{i}").into(), "v".into()))
+            .collect(),
+    }];
+    let no_id = vec![DesktopTags {
+        desktop_id: String::new(),
+        tags: one_tag.clone(),
+    }];
+    for items in [&too_many_desktops, &too_many_tags, &no_id, &Vec::new()] {
+        let err = client.batch_create_tags(items).await.unwrap_err();
+        assert_eq!(err.attempts, 0);
+        assert!(matches!(err.error, ApiError::InvalidArgument(_)), "{err}");
+        let err = client.batch_delete_tags(items).await.unwrap_err();
+        assert_eq!(err.attempts, 0);
+    }
+    // Exactly at the caps is fine.
+    client
+        .batch_create_tags(&too_many_desktops[..desktag::api::BATCH_MAX_DESKTOPS])
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_refused_batch_exposes_the_status() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        json_response(
+            403,
+            json!({"error_code": "WKS.0403", "error_msg": "not allowed"}),
+        )
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let items = [DesktopTags {
+        desktop_id: "d-1".into(),
+        tags: Tags::from([("env".into(), "prod".into())]),
+    }];
+    let err = client.batch_create_tags(&items).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert_eq!(err.attempts, 1);
 }
 
 #[tokio::test]
