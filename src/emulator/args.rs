@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::secret::Secret;
 use crate::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, EmulatorConfig, EmulatorError, Faults, Seed};
+use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
 pub const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
@@ -74,9 +74,21 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,
 
+    /// What a `batch-tags` create does when it would push one desktop past --max-tags: `reject`
+    /// fails the whole call (400), `skip` leaves that desktop unchanged and applies the rest.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = BatchCapArg::Reject)]
+    pub batch_cap: BatchCapArg,
+
     /// Seed of the fault RNG, for a repeatable fault sequence [default: random].
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+}
+
+/// `--batch-cap` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchCapArg {
+    Reject,
+    Skip,
 }
 
 impl EmulatorArgs {
@@ -152,6 +164,10 @@ impl EmulatorArgs {
                 rate_limit: self.rate_limit,
                 latency: Duration::from_millis(self.latency),
                 seed: self.fault_seed.unwrap_or_else(rand::random),
+            },
+            batch_cap: match self.batch_cap {
+                BatchCapArg::Reject => BatchCap::Reject,
+                BatchCapArg::Skip => BatchCap::Skip,
             },
             state_file: self.state,
         })
@@ -248,6 +264,13 @@ mod tests {
         assert_eq!(config.seed, Seed::demo());
         assert!(matches!(config.auth, Auth::None));
         assert_eq!(config.max_tags, 10);
+        assert_eq!(config.batch_cap, BatchCap::Reject);
+        let skip = parse(&["--batch-cap", "skip"])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap();
+        assert_eq!(skip.batch_cap, BatchCap::Skip);
+        assert!(parse(&["--batch-cap", "maybe"]).is_err());
     }
 
     #[test]

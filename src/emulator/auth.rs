@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use crate::api::sign::{self, Signable};
 use crate::secret::Secret;
 
-use super::errors::{ApiError, GW_AUTH, GW_EXPIRED};
+use super::errors::{ServiceError, GW_AUTH, GW_EXPIRED};
 
 /// How clients must authenticate.
 #[derive(Debug, Clone, Default)]
@@ -44,8 +44,8 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn denied(message: &str) -> ApiError {
-    ApiError::gateway(
+fn denied(message: &str) -> ServiceError {
+    ServiceError::gateway(
         StatusCode::UNAUTHORIZED,
         GW_AUTH,
         format!("Incorrect IAM authentication information: {message}"),
@@ -57,7 +57,7 @@ pub(crate) fn check(
     auth: &Auth,
     req: &Received<'_>,
     now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     match auth {
         Auth::None => Ok(()),
         Auth::Token(token) => match header(req.headers, "x-auth-token") {
@@ -74,7 +74,7 @@ fn check_signature(
     sk: &Secret,
     req: &Received<'_>,
     now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     let header_value = header(req.headers, "authorization")
         .ok_or_else(|| denied("the request has no Authorization header"))?;
     let parsed = sign::parse_authorization(header_value).ok_or_else(|| {
@@ -99,7 +99,7 @@ fn check_signature(
     let date = sign::parse_sdk_date(date)
         .ok_or_else(|| denied("X-Sdk-Date is not in the form YYYYMMDDTHHMMSSZ"))?;
     if (now - date).abs() > MAX_CLOCK_SKEW {
-        return Err(ApiError::gateway(
+        return Err(ServiceError::gateway(
             StatusCode::UNAUTHORIZED,
             GW_EXPIRED,
             "Incorrect app authentication information: signature expired",

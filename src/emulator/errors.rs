@@ -37,7 +37,7 @@ pub(crate) enum Shape {
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
+pub(crate) struct ServiceError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -46,9 +46,9 @@ pub(crate) struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-impl ApiError {
+impl ServiceError {
     pub fn service(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
+        ServiceError {
             status,
             code,
             message: message.into(),
@@ -58,18 +58,18 @@ impl ApiError {
     }
 
     pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
+        ServiceError {
             shape: Shape::Gateway,
-            ..ApiError::service(status, code, message)
+            ..ServiceError::service(status, code, message)
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+        ServiceError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
     }
 
     pub fn empty_body() -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             EMPTY_BODY,
             "the request message input by the interface is empty: send a JSON body",
@@ -77,7 +77,7 @@ impl ApiError {
     }
 
     pub fn desktop_not_found(id: &str) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::NOT_FOUND,
             DESKTOP_NOT_FOUND,
             format!("desktop `{id}` does not exist in this project"),
@@ -85,7 +85,7 @@ impl ApiError {
     }
 
     pub fn project_not_found(pid: &str) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::NOT_FOUND,
             PROJECT_NOT_FOUND,
             format!("project `{pid}` does not exist"),
@@ -93,7 +93,7 @@ impl ApiError {
     }
 
     pub fn invalid_tag(key: &str, e: &TagError) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             INVALID_TAG,
             format!("invalid tag `{key}`: {e}; {}", e.help()),
@@ -106,7 +106,7 @@ impl ApiError {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             TAG_CAP,
             format!(
@@ -117,7 +117,7 @@ impl ApiError {
     }
 
     pub fn not_an_api(method: &str, path: &str) -> Self {
-        ApiError::gateway(
+        ServiceError::gateway(
             StatusCode::NOT_FOUND,
             GW_NO_API,
             format!("the API does not exist or has not been published: {method} {path}"),
@@ -125,7 +125,7 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        ApiError::gateway(
+        ServiceError::gateway(
             StatusCode::PAYLOAD_TOO_LARGE,
             GW_BAD_REQUEST,
             format!("request entity too large: the body limit is {limit} bytes"),
@@ -133,9 +133,9 @@ impl ApiError {
     }
 
     pub fn throttled(limit: String, retry_after: Option<u64>) -> Self {
-        ApiError {
+        ServiceError {
             retry_after,
-            ..ApiError::gateway(
+            ..ServiceError::gateway(
                 StatusCode::TOO_MANY_REQUESTS,
                 GW_THROTTLED,
                 format!(
@@ -146,7 +146,7 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
+        ServiceError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
     }
 
     /// The JSON body for this error.

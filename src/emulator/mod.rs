@@ -5,7 +5,9 @@
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),
-//! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`.
+//! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`,
+//! `POST|DELETE /v2/{pid}/desktops/batch-tags` (≤100 desktops, ≤20 tags each, unknown ids left
+//! out, all or nothing; `BatchCap` chooses what a desktop pushed past the cap does).
 
 pub mod args;
 mod auth;
@@ -34,6 +36,7 @@ pub use service::{
     app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
     REQUEST_LOG_CAPACITY,
 };
+pub use store::{BatchCap, MAX_BATCH_DESKTOPS, MAX_BATCH_TAGS};
 
 use crate::inventory::Desktop;
 use crate::tags::DEFAULT_MAX_TAGS;
@@ -48,6 +51,8 @@ pub struct EmulatorConfig {
     /// Tags per desktop (system `_sys_` tags not counted).
     pub max_tags: usize,
     pub faults: Faults,
+    /// What a cross-desktop batch create does to a desktop it would push past the cap.
+    pub batch_cap: BatchCap,
     /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
     pub state_file: Option<PathBuf>,
 }
@@ -61,6 +66,7 @@ impl Default for EmulatorConfig {
             auth: Auth::None,
             max_tags: DEFAULT_MAX_TAGS,
             faults: Faults::default(),
+            batch_cap: BatchCap::Reject,
             state_file: None,
         }
     }
