@@ -50,6 +50,7 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
         interrupted,
         concurrency: args.options.connection.concurrency as usize,
         progress,
+        write_mode: args.write_mode,
     };
     let report = apply::apply(&plan, &session.client, &options).await;
     signals.abort();
