@@ -8,3 +8,4 @@ mod emulator;
 mod emulator_batch;
 mod manifest;
 mod support;
+mod write_modes;
