@@ -17,6 +17,10 @@ use super::progress::Ticker;
 use super::verify::read;
 use super::work::{confirmed, DesktopWork, Group};
 
+/// How a batch call ended; `None` beside it when it was not sent (interrupted, or batch writes
+/// were refused meanwhile).
+type BatchAnswer = Result<u32, CallError>;
+
 /// What every writer of a run shares.
 pub(super) struct Run<'a> {
     pub client: &'a Client,
@@ -64,21 +68,20 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
                 })
             })
             .collect();
-        let answers: Vec<(Vec<DesktopTags>, Option<Result<u32, CallError>>)> =
-            stream::iter(chunks(items))
-                .map(|call| async move {
-                    if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
-                        return (call, None);
-                    }
-                    let answer = match group {
-                        Group::Deletes => run.client.batch_delete_tags(&call).await,
-                        Group::Creates => run.client.batch_create_tags(&call).await,
-                    };
-                    (call, Some(answer))
-                })
-                .buffer_unordered(run.concurrency)
-                .collect()
-                .await;
+        let answers: Vec<(Vec<DesktopTags>, Option<BatchAnswer>)> = stream::iter(chunks(items))
+            .map(|call| async move {
+                if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
+                    return (call, None);
+                }
+                let answer = match group {
+                    Group::Deletes => run.client.batch_delete_tags(&call).await,
+                    Group::Creates => run.client.batch_create_tags(&call).await,
+                };
+                (call, Some(answer))
+            })
+            .buffer_unordered(run.concurrency)
+            .collect()
+            .await;
 
         // What each desktop was sent in calls that succeeded, to be confirmed by a read.
         let mut to_confirm: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
