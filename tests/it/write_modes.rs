@@ -337,3 +337,72 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
         "{state:?}"
     );
 }
+
+/// 40 desktops each needing 2 new tags, for the timing-dependent tests.
+fn many_seed() -> Seed {
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..40 {
+        yaml.push_str(&format!(
+            "  - id: 66666666-0000-0000-0000-{i:012}\n    name: M-{i:02}\n"
+        ));
+    }
+    seed_yaml(&yaml)
+}
+
+const MANY_MANIFEST: &str =
+    "version: 1\ndesktops:\n  - name: \"M-*\"\n    tags: {env: prod, team: ops}\n";
+
+#[test]
+fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
+    let (_rt, emu) = emulator_with(many_seed(), |c| {
+        c.faults.latency = std::time::Duration::from_millis(40)
+    });
+    let dir = manifests(&[("m.yaml", MANY_MANIFEST)]);
+    let child = Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "2",
+            "--write-mode",
+            "desktop",
+            "--report-format",
+            "json",
+            path_str(dir.path()),
+        ])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emu.writes() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no writes in 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert!(
+        report["totals"]["skipped"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let state = tags_by_desktop(emu.desktops());
+    for d in report["desktops"].as_array().unwrap() {
+        for c in d["changes"].as_array().unwrap() {
+            let pair = format!(
+                "{}={}",
+                c["key"].as_str().unwrap(),
+                c["value"].as_str().unwrap()
+            );
+            let has = state[d["desktop_id"].as_str().unwrap()].contains(&pair);
+            assert_eq!(c["outcome"] == "applied", has, "{c}");
+            if c["outcome"] == "applied" {
+                assert_eq!(c["via"], "desktop");
+            }
+        }
+    }
+}
