@@ -1,7 +1,6 @@
-//! Request authentication as the API gateway does it (workspace-api.md §4.3, §5): SDK-HMAC-SHA256
-//! signatures verified with `crate::api::sign` over the received bytes, with the 15-minute
-//! `X-Sdk-Date` window, or an `X-Auth-Token` compared in constant time. Pure: the clock is an
-//! argument.
+//! Request authentication as the API gateway does it: SDK-HMAC-SHA256 signatures verified with
+//! `crate::api::sign` over the received bytes, with the gateway's 15-minute `X-Sdk-Date` window,
+//! or an `X-Auth-Token` compared in constant time. Pure: the clock is an argument.
 
 use axum::http::StatusCode;
 

@@ -17,14 +17,12 @@ use futures::StreamExt;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::Desktop;
-
 use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
 use super::store::{BatchCap, ListFilter, Store};
-use super::{EmulatorConfig, EmulatorError, RequestRecord, Seed};
+use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, RequestRecord, Seed};
 
 /// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
@@ -98,7 +96,7 @@ impl EmulatorState {
     }
 
     /// Every desktop as it is now, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.store.desktops()
     }
 
@@ -583,8 +581,8 @@ struct DesktopOut<'a> {
     tags: Vec<TagOut<'a>>,
 }
 
-impl<'a> From<&'a Desktop> for DesktopOut<'a> {
-    fn from(d: &'a Desktop) -> Self {
+impl<'a> From<&'a EmulatedDesktop> for DesktopOut<'a> {
+    fn from(d: &'a EmulatedDesktop) -> Self {
         DesktopOut {
             desktop_id: &d.id,
             computer_name: &d.name,
