@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::secret::Secret;
 use crate::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Seed};
+use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
 pub const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
@@ -171,6 +171,7 @@ impl EmulatorArgs {
                 BatchCapArg::Reject => BatchCap::Reject,
                 BatchCapArg::Skip => BatchCap::Skip,
             },
+            limits: Limits::default(),
             state_file: self.state,
         })
     }

@@ -20,6 +20,7 @@ mod errors;
 mod faults;
 mod persist;
 mod seed;
+mod server;
 mod service;
 mod store;
 
@@ -37,6 +38,7 @@ pub use errors::{
 };
 pub use faults::Faults;
 pub use seed::{EmulatedDesktop, Seed, SeedError};
+pub use server::Limits;
 pub use service::{
     app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
     REQUEST_LOG_CAPACITY,
@@ -57,6 +59,8 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// What a cross-desktop batch create does to a desktop it would push past the cap.
     pub batch_cap: BatchCap,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
     /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
     pub state_file: Option<PathBuf>,
 }
@@ -71,6 +75,7 @@ impl Default for EmulatorConfig {
             max_tags: DEFAULT_MAX_TAGS,
             faults: Faults::default(),
             batch_cap: BatchCap::Reject,
+            limits: Limits::default(),
             state_file: None,
         }
     }
@@ -145,17 +150,8 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorErr
         .map_err(|source| EmulatorError::Bind { addr, source })?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app(Arc::clone(&state));
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        // Small request/response pairs: do not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = state.limits().clone();
+    let task = tokio::spawn(server::serve(listener, router, limits, stopped));
     Ok(EmulatorHandle {
         addr,
         state,

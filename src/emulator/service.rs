@@ -22,7 +22,7 @@ use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
 use super::store::{BatchCap, ListFilter, Store};
-use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, RequestRecord, Seed};
+use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
 /// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
 pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
@@ -41,6 +41,7 @@ pub struct EmulatorState {
     auth: Auth,
     faults: Injector,
     batch_cap: BatchCap,
+    limits: Limits,
     persister: Option<Persister>,
     log: Mutex<VecDeque<RequestRecord>>,
     total_writes: AtomicU64,
@@ -52,6 +53,7 @@ impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
         config.faults.validate().map_err(EmulatorError::Config)?;
+        config.limits.validate().map_err(EmulatorError::Config)?;
         if config.max_tags == 0 {
             return Err(EmulatorError::Config(
                 "--max-tags must be at least 1".to_string(),
@@ -72,6 +74,7 @@ impl EmulatorState {
             auth: config.auth,
             faults: Injector::new(config.faults),
             batch_cap: config.batch_cap,
+            limits: config.limits,
             persister: config.state_file.map(Persister::new),
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
@@ -102,6 +105,10 @@ impl EmulatorState {
 
     pub fn project_id(&self) -> &str {
         self.store.project_id()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     fn next_request_id(&self) -> String {
