@@ -1,6 +1,7 @@
-//! The HTTP face of the emulator: one handler that reads the whole request (raw path, headers and
-//! body bytes are needed to verify signatures), matches it to a Workspace tag API, checks auth
-//! and injected faults, runs it against the store, and answers with the service's JSON shapes.
+//! The HTTP face of the emulator: one handler that matches a request to a Workspace tag API,
+//! checks what the headers alone can prove (token, signature date and key) before reading any of
+//! the body, reads the body under a size cap and a deadline, verifies the signature over it,
+//! applies injected faults, runs it against the store, and answers with the service's JSON shapes.
 //! Every answer — rejections included — has an `X-Request-Id` and is recorded and logged.
 
 use std::collections::VecDeque;
@@ -24,8 +25,10 @@ use super::persist::Persister;
 use super::store::{BatchCap, ListFilter, Store};
 use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
-/// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
-pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+/// Largest request body accepted: the largest valid call (a batch of 100 desktops × 20 tags of
+/// 128 + 43 four-byte characters) is under 1.5 MB, so 2 MiB refuses nothing the API takes while
+/// bounding what a connection can make the emulator hold.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Most `desktop_id` filters one list request may carry.
 pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
 /// Largest (and default) `limit` of a list request.
@@ -59,6 +62,13 @@ impl EmulatorState {
                 "--max-tags must be at least 1".to_string(),
             ));
         }
+        // Locked before it is read, so no other emulator is writing it meanwhile.
+        let persister = config
+            .state_file
+            .clone()
+            .map(Persister::open)
+            .transpose()
+            .map_err(EmulatorError::StateFile)?;
         let seed: Seed = match &config.state_file {
             Some(path) => super::persist::load(path)
                 .map_err(EmulatorError::StateFile)?
@@ -75,7 +85,7 @@ impl EmulatorState {
             faults: Injector::new(config.faults),
             batch_cap: config.batch_cap,
             limits: config.limits,
-            persister: config.state_file.map(Persister::new),
+            persister,
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
@@ -235,7 +245,25 @@ fn decode_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn read_body(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ServiceError> {
+async fn read_body(
+    body: Body,
+    declared: Option<&HeaderValue>,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ServiceError> {
+    match tokio::time::timeout(deadline, read_capped(body, declared)).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::gateway(
+            StatusCode::REQUEST_TIMEOUT,
+            GW_BAD_REQUEST,
+            format!(
+                "the request body did not arrive within {} ms",
+                deadline.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_capped(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ServiceError> {
     let declared = declared
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -348,10 +376,11 @@ async fn process(
     let (pid, op) = route(&parts.method, parts.uri.path())?;
     seen.desktop_id = op.desktop_id().map(str::to_string);
     seen.write = op.is_write();
-    let body = read_body(body, parts.headers.get(header::CONTENT_LENGTH)).await?;
     let query = decode_query(parts.uri.query());
-    if !matches!(state.auth, Auth::None) {
-        let headers: Vec<(String, String)> = parts
+    let headers: Vec<(String, String)> = if matches!(state.auth, Auth::None) {
+        Vec::new()
+    } else {
+        parts
             .headers
             .iter()
             .map(|(n, v)| {
@@ -360,7 +389,17 @@ async fn process(
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
-            .collect();
+            .collect()
+    };
+    // Refuse what the headers alone refuse before reading a byte of the body.
+    auth::check_head(&state.auth, &headers, time::OffsetDateTime::now_utc())?;
+    let body = read_body(
+        body,
+        parts.headers.get(header::CONTENT_LENGTH),
+        state.limits.body_timeout,
+    )
+    .await?;
+    if !matches!(state.auth, Auth::None) {
         let received = Received {
             method: parts.method.as_str(),
             path: parts.uri.path(),

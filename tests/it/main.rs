@@ -6,5 +6,6 @@ mod cli;
 mod e2e;
 mod emulator;
 mod emulator_batch;
+mod emulator_limits;
 mod manifest;
 mod support;
