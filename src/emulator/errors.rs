@@ -1,6 +1,5 @@
-//! The emulator's error answers, in the two shapes of workspace-api.md §4.1: the Workspace
-//! service's `{"error_code","error_msg"}` and the API gateway's `{"error_code","error_msg",
-//! "request_id"}`. The `WKS.*` codes below are the emulator's own (the real table is not public);
+//! The emulator's error answers, in the real API's two shapes: the Workspace service's
+//! `{"error_code","error_msg"}` and the API gateway's `{"error_code","error_msg","request_id"}`. The `WKS.*` codes below are the emulator's own (the real table is not public);
 //! the gateway codes are the documented ones. Pure data; no I/O here.
 
 use axum::http::StatusCode;

@@ -1,6 +1,7 @@
-//! The HTTP face of the emulator: one handler that reads the whole request (raw path, headers and
-//! body bytes are needed to verify signatures), matches it to a Workspace tag API, checks auth
-//! and injected faults, runs it against the store, and answers with the service's JSON shapes.
+//! The HTTP face of the emulator: one handler that matches a request to a Workspace tag API,
+//! checks what the headers alone can prove (token, signature date and key) before reading any of
+//! the body, reads the body under a size cap and a deadline, verifies the signature over it,
+//! applies injected faults, runs it against the store, and answers with the service's JSON shapes.
 //! Every answer — rejections included — has an `X-Request-Id` and is recorded and logged.
 
 use std::collections::VecDeque;
@@ -17,17 +18,17 @@ use futures::StreamExt;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::Desktop;
-
 use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
 use super::store::{BatchCap, ListFilter, Store};
-use super::{EmulatorConfig, EmulatorError, RequestRecord, Seed};
+use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
-/// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
-pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+/// Largest request body accepted: the largest valid call (a batch of 100 desktops × 20 tags of
+/// 128 + 43 four-byte characters) is under 1.5 MB, so 2 MiB refuses nothing the API takes while
+/// bounding what a connection can make the emulator hold.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Most `desktop_id` filters one list request may carry.
 pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
 /// Largest (and default) `limit` of a list request.
@@ -43,6 +44,7 @@ pub struct EmulatorState {
     auth: Auth,
     faults: Injector,
     batch_cap: BatchCap,
+    limits: Limits,
     persister: Option<Persister>,
     log: Mutex<VecDeque<RequestRecord>>,
     total_writes: AtomicU64,
@@ -54,11 +56,19 @@ impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
         config.faults.validate().map_err(EmulatorError::Config)?;
+        config.limits.validate().map_err(EmulatorError::Config)?;
         if config.max_tags == 0 {
             return Err(EmulatorError::Config(
                 "--max-tags must be at least 1".to_string(),
             ));
         }
+        // Locked before it is read, so no other emulator is writing it meanwhile.
+        let persister = config
+            .state_file
+            .clone()
+            .map(Persister::open)
+            .transpose()
+            .map_err(EmulatorError::StateFile)?;
         let seed: Seed = match &config.state_file {
             Some(path) => super::persist::load(path)
                 .map_err(EmulatorError::StateFile)?
@@ -74,7 +84,8 @@ impl EmulatorState {
             auth: config.auth,
             faults: Injector::new(config.faults),
             batch_cap: config.batch_cap,
-            persister: config.state_file.map(Persister::new),
+            limits: config.limits,
+            persister,
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
@@ -98,12 +109,16 @@ impl EmulatorState {
     }
 
     /// Every desktop as it is now, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.store.desktops()
     }
 
     pub fn project_id(&self) -> &str {
         self.store.project_id()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     fn next_request_id(&self) -> String {
@@ -230,7 +245,25 @@ fn decode_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn read_body(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ServiceError> {
+async fn read_body(
+    body: Body,
+    declared: Option<&HeaderValue>,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ServiceError> {
+    match tokio::time::timeout(deadline, read_capped(body, declared)).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::gateway(
+            StatusCode::REQUEST_TIMEOUT,
+            GW_BAD_REQUEST,
+            format!(
+                "the request body did not arrive within {} ms",
+                deadline.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_capped(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ServiceError> {
     let declared = declared
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
@@ -343,10 +376,11 @@ async fn process(
     let (pid, op) = route(&parts.method, parts.uri.path())?;
     seen.desktop_id = op.desktop_id().map(str::to_string);
     seen.write = op.is_write();
-    let body = read_body(body, parts.headers.get(header::CONTENT_LENGTH)).await?;
     let query = decode_query(parts.uri.query());
-    if !matches!(state.auth, Auth::None) {
-        let headers: Vec<(String, String)> = parts
+    let headers: Vec<(String, String)> = if matches!(state.auth, Auth::None) {
+        Vec::new()
+    } else {
+        parts
             .headers
             .iter()
             .map(|(n, v)| {
@@ -355,7 +389,17 @@ async fn process(
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
-            .collect();
+            .collect()
+    };
+    // Refuse what the headers alone refuse before reading a byte of the body.
+    auth::check_head(&state.auth, &headers, time::OffsetDateTime::now_utc())?;
+    let body = read_body(
+        body,
+        parts.headers.get(header::CONTENT_LENGTH),
+        state.limits.body_timeout,
+    )
+    .await?;
+    if !matches!(state.auth, Auth::None) {
         let received = Received {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -583,8 +627,8 @@ struct DesktopOut<'a> {
     tags: Vec<TagOut<'a>>,
 }
 
-impl<'a> From<&'a Desktop> for DesktopOut<'a> {
-    fn from(d: &'a Desktop) -> Self {
+impl<'a> From<&'a EmulatedDesktop> for DesktopOut<'a> {
+    fn from(d: &'a EmulatedDesktop) -> Self {
         DesktopOut {
             desktop_id: &d.id,
             computer_name: &d.name,

@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::inventory::Desktop;
 use crate::tags::{check_key, check_value, is_system_key, Tags};
 
 use super::errors::ServiceError;
-use super::seed::Seed;
+use super::seed::{EmulatedDesktop, Seed};
 
 /// The state of one emulated project.
 #[derive(Debug)]
@@ -21,7 +20,7 @@ pub(crate) struct Store {
     project_id: String,
     max_tags: usize,
     /// The set of desktops never changes after start, so the map itself needs no lock.
-    desktops: BTreeMap<String, Mutex<Desktop>>,
+    desktops: BTreeMap<String, Mutex<EmulatedDesktop>>,
     /// Bumped (under the desktop's lock, after the change) by every write that changed state.
     version: AtomicU64,
 }
@@ -38,7 +37,7 @@ pub(crate) struct ListFilter {
 }
 
 impl ListFilter {
-    fn matches(&self, d: &Desktop) -> bool {
+    fn matches(&self, d: &EmulatedDesktop) -> bool {
         (self.desktop_ids.is_empty() || self.desktop_ids.contains(&d.id))
             && (self.computer_names.is_empty() || self.computer_names.contains(&d.name))
             && (self.user_names.is_empty()
@@ -88,7 +87,7 @@ impl Store {
         &self.project_id
     }
 
-    fn lock<'a>(&'a self, id: &str) -> Result<MutexGuard<'a, Desktop>, ServiceError> {
+    fn lock<'a>(&'a self, id: &str) -> Result<MutexGuard<'a, EmulatedDesktop>, ServiceError> {
         let cell = self
             .desktops
             .get(id)
@@ -100,13 +99,19 @@ impl Store {
 
     /// Matching desktops sorted by id: the total count and the page `[offset, offset+limit)`.
     /// With `desktop_id` filters only those desktops are looked at (O(ids), not a scan).
-    pub fn list(&self, filter: &ListFilter, offset: usize, limit: usize) -> (usize, Vec<Desktop>) {
-        let cells: Box<dyn Iterator<Item = &Mutex<Desktop>>> = if filter.desktop_ids.is_empty() {
-            Box::new(self.desktops.values())
-        } else {
-            let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
-            Box::new(ids.into_iter().filter_map(|id| self.desktops.get(id)))
-        };
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<EmulatedDesktop>) {
+        let cells: Box<dyn Iterator<Item = &Mutex<EmulatedDesktop>>> =
+            if filter.desktop_ids.is_empty() {
+                Box::new(self.desktops.values())
+            } else {
+                let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
+                Box::new(ids.into_iter().filter_map(|id| self.desktops.get(id)))
+            };
         let mut total = 0;
         let mut page = Vec::new();
         for cell in cells {
@@ -283,7 +288,7 @@ impl Store {
     }
 
     /// Every desktop, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.desktops
             .values()
             .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())

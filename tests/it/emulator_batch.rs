@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use desktag::emulator::EmulatedDesktop as Desktop;
 use desktag::emulator::{
     self, Auth, BatchCap, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed,
 };
-use desktag::inventory::Desktop;
 use desktag::secret::Secret;
 use serde_json::{json, Value};
 

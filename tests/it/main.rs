@@ -6,6 +6,7 @@ mod cli;
 mod e2e;
 mod emulator;
 mod emulator_batch;
+mod emulator_limits;
 mod manifest;
 mod support;
 mod write_modes;
