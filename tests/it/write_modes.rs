@@ -37,7 +37,7 @@ desktops:
       team: ops
 "#;
 
-fn tags_by_desktop(desktops: Vec<desktag::inventory::Desktop>) -> BTreeMap<String, Vec<String>> {
+fn tags_by_desktop(desktops: Vec<emulator::EmulatedDesktop>) -> BTreeMap<String, Vec<String>> {
     desktops
         .into_iter()
         .map(|d| {
