@@ -74,7 +74,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     let client = Client::new(connection, options).unwrap();
 
     let inventory: Inventory = client
-        .list_desktops(&desktag::api::DesktopFilter::default())
+        .list_desktops()
         .await
         .expect("list")
         .into_iter()

@@ -12,7 +12,9 @@ use futures::stream::{self, StreamExt};
 
 use crate::api::Client;
 use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
-use crate::report::{ChangeReport, DesktopReport, DesktopResult, Outcome, Report, Totals};
+use crate::report::{
+    ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals,
+};
 use crate::tags::{CompactString, Tags};
 
 /// How progress is shown on stderr while applying.
@@ -178,7 +180,7 @@ async fn apply_desktop(
                     change: change.clone(),
                     outcome: Outcome::Failed,
                     attempts: failure.attempts,
-                    error: Some(failure.error.to_error_info()),
+                    error: Some(ErrorInfo::from(&failure.error)),
                 }
             }
         };
@@ -200,7 +202,7 @@ async fn verify(plan: &Plan, client: &Client, desktops: &mut [DesktopReport]) {
     if ids.is_empty() {
         return;
     }
-    let observed = match client.list_desktops_by_id(&ids).await {
+    let observed = match client.read_desktops(&ids).await {
         Ok(found) => found
             .into_iter()
             .map(|d| (d.id, d.tags))

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::ApiError;
 use crate::plan::Change;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +69,39 @@ pub struct ErrorInfo {
     pub request_id: Option<String>,
 }
 
+/// The report converts API errors (the API layer knows nothing of the report schema).
+impl From<&ApiError> for ErrorInfo {
+    fn from(error: &ApiError) -> ErrorInfo {
+        match error {
+            ApiError::Service {
+                status,
+                error_code,
+                error_msg,
+                request_id,
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: Some(error_code.clone()),
+                error_msg: error_msg.clone(),
+                request_id: request_id.clone(),
+            },
+            ApiError::Decode {
+                status, request_id, ..
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: request_id.clone(),
+            },
+            _ => ErrorInfo {
+                status: None,
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Changes applied.
@@ -93,5 +127,37 @@ impl Report {
         self.desktops
             .iter()
             .all(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Unchanged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn error_info_carries_the_service_fields() {
+        let service = ApiError::Service {
+            status: 429,
+            error_code: "APIGW.0301".into(),
+            error_msg: "Incorrect IAM authentication information".into(),
+            request_id: Some("req-123".into()),
+        };
+        let info = ErrorInfo::from(&service);
+        assert_eq!(info.status, Some(429));
+        assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
+        assert_eq!(info.request_id.as_deref(), Some("req-123"));
+        let timeout = ApiError::Timeout {
+            method: "GET".into(),
+            path: "/v2/p/desktops".into(),
+            timeout: Duration::from_secs(30),
+        };
+        let info = ErrorInfo::from(&timeout);
+        assert_eq!(info.status, None);
+        assert!(
+            info.error_msg.contains("timed out after 30s"),
+            "{}",
+            info.error_msg
+        );
     }
 }
