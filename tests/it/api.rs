@@ -443,7 +443,7 @@ async fn the_signature_matches_a_canonical_request_built_independently() {
     client.read_desktops(&["部门 A".into()]).await.unwrap();
     let r = &server.requests()[0];
     let date = r.header("x-sdk-date").unwrap();
-    // Written out by hand from workspace-api.md §5b, without the crate's signer.
+    // Written out by hand from the SDK-HMAC-SHA256 rules, without the crate's signer.
     let canonical = format!(
         "GET\n/v2/{PID}/desktops/\ndesktop_id=%E9%83%A8%E9%97%A8%20A&limit=1000&offset=0\n\
          content-type:application/json\nhost:127.0.0.1:{port}\nuser-agent:desktag-test\n\
