@@ -53,8 +53,10 @@ pub enum Error {
     Connection(#[from] crate::api::ConnectionError),
     #[error(transparent)]
     Api(#[from] crate::api::ApiError),
+    /// `desktag emulator` or `--emulator` could not start or stopped; the emulator keeps its own
+    /// error type, converted at the command edge, so this module does not depend on it.
     #[error(transparent)]
-    Emulator(#[from] crate::emulator::EmulatorError),
+    Emulator(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {

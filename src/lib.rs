@@ -23,3 +23,4 @@ pub mod report;
 pub mod secret;
 pub mod tags;
 pub mod token_bucket;
+pub mod yaml;

@@ -85,7 +85,8 @@ impl Session {
             seed,
             ..emulator::EmulatorConfig::default()
         })
-        .await?;
+        .await
+        .map_err(|e| Error::Emulator(e.into()))?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
         let endpoint =
             url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;

@@ -5,6 +5,8 @@ mod api;
 mod cli;
 mod e2e;
 mod emulator;
+mod emulator_batch;
+mod emulator_limits;
 mod hostile_server;
 mod manifest;
 mod support;
