@@ -80,7 +80,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     let client = Client::new(connection, options).unwrap();
 
     let inventory: Inventory = client
-        .list_desktops(&desktag::api::DesktopFilter::default())
+        .list_desktops()
         .await
         .expect("list")
         .into_iter()
@@ -203,7 +203,7 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
     };
     let client = Client::new(connection, ClientOptions::default()).unwrap();
     let inventory: Inventory = client
-        .list_desktops(&desktag::api::DesktopFilter::default())
+        .list_desktops()
         .await
         .expect("list")
         .into_iter()

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod diagnostic;
 pub mod emulator;
 pub mod error;
+pub mod error_chain;
 pub mod export;
 pub mod inventory;
 pub mod logging;

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::ApiError;
 use crate::plan::Change;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +130,39 @@ pub struct ErrorInfo {
     pub request_id: Option<String>,
 }
 
+/// The report converts API errors (the API layer knows nothing of the report schema).
+impl From<&ApiError> for ErrorInfo {
+    fn from(error: &ApiError) -> ErrorInfo {
+        match error {
+            ApiError::Service {
+                status,
+                error_code,
+                error_msg,
+                request_id,
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: Some(error_code.clone()),
+                error_msg: error_msg.clone(),
+                request_id: request_id.clone(),
+            },
+            ApiError::Decode {
+                status, request_id, ..
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: request_id.clone(),
+            },
+            _ => ErrorInfo {
+                status: None,
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: None,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Changes applied.
@@ -148,8 +182,8 @@ pub struct Totals {
     /// Requests the service throttled (HTTP 429).
     #[serde(default)]
     pub throttled: u64,
-    /// The client's request rate (per second) when the run ended, as settled by the adaptive
-    /// limit; absent without a rate limit.
+    /// The request rate (per second) the run settled at: the adaptive rate after its last cut
+    /// on a 429, or the rate reached when nothing was throttled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
     pub duration_ms: u64,
@@ -161,5 +195,37 @@ impl Report {
         self.desktops
             .iter()
             .all(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Unchanged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn error_info_carries_the_service_fields() {
+        let service = ApiError::Service {
+            status: 429,
+            error_code: "APIGW.0301".into(),
+            error_msg: "Incorrect IAM authentication information".into(),
+            request_id: Some("req-123".into()),
+        };
+        let info = ErrorInfo::from(&service);
+        assert_eq!(info.status, Some(429));
+        assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
+        assert_eq!(info.request_id.as_deref(), Some("req-123"));
+        let timeout = ApiError::Timeout {
+            method: "GET".into(),
+            path: "/v2/p/desktops".into(),
+            timeout: Duration::from_secs(30),
+        };
+        let info = ErrorInfo::from(&timeout);
+        assert_eq!(info.status, None);
+        assert!(
+            info.error_msg.contains("timed out after 30s"),
+            "{}",
+            info.error_msg
+        );
     }
 }

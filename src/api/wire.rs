@@ -1,4 +1,4 @@
-//! Wire DTOs of the Workspace API (workspace-api.md §1, §2, §4.1): the JSON the service sends
+//! Wire DTOs of the Workspace API: the JSON the service sends
 //! and expects, and their conversion to the crate's own types. Nothing outside `api` sees these.
 
 use serde::{Deserialize, Serialize};
@@ -57,13 +57,6 @@ impl From<WireDesktop> for Desktop {
     }
 }
 
-/// `GET …/desktops/{id}/tags` → `{"tags":[…]}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ShowTagsResponse {
-    #[serde(default)]
-    pub tags: Option<Vec<WireTag>>,
-}
-
 /// `POST …/desktops/{id}/tags` body.
 #[derive(Debug, Serialize)]
 pub(crate) struct CreateTagRequest<'a> {
@@ -107,7 +100,7 @@ pub(crate) struct DesktopTagsInfo<'a> {
     pub tags: Vec<TagRef<'a>>,
 }
 
-/// An error as the service described it (§4.1): code and message.
+/// An error as the service described it: code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ErrorBody {
     pub code: String,

@@ -109,9 +109,19 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
     let mut totals = Totals {
         requests: stats.requests - stats_before.requests,
         retries: stats.retries - stats_before.retries,
+        throttled: stats.throttled - stats_before.throttled,
+        rate: Some(stats.settled_rate.unwrap_or(stats.rate)),
         duration_ms: started.elapsed().as_millis() as u64,
         ..Totals::default()
     };
+    tracing::info!(
+        write_mode = %options.write_mode,
+        requests = totals.requests,
+        throttled = totals.throttled,
+        rate = stats.rate,
+        settled_rate = stats.settled_rate,
+        "apply finished"
+    );
     for desktop in &desktops {
         match desktop.status {
             DesktopResult::Unverified => totals.unverified += 1,

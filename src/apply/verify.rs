@@ -14,7 +14,7 @@ pub(super) async fn read(
     client: &Client,
     ids: &[String],
 ) -> Result<BTreeMap<String, Tags>, ApiError> {
-    let found = client.list_desktops_by_id(ids).await?;
+    let found = client.read_desktops(ids).await?;
     Ok(found.into_iter().map(|d| (d.id, d.tags)).collect())
 }
 

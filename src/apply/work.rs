@@ -4,7 +4,7 @@
 
 use crate::api::{ApiError, TagAction};
 use crate::plan::{Change, DesktopPlan, DesktopStatus};
-use crate::report::{ChangeReport, DesktopReport, DesktopResult, Outcome, WriteMode};
+use crate::report::{ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
 use crate::tags::Tags;
 
 use super::progress::Ticker;
@@ -152,7 +152,7 @@ impl<'p> DesktopWork<'p> {
         for &i in indices {
             let change = &mut self.changes[i];
             change.outcome = Outcome::Failed;
-            change.error = Some(error.to_error_info());
+            change.error = Some(ErrorInfo::from(error));
             if self.status != DesktopResult::Failed {
                 self.status = DesktopResult::Failed;
                 self.reason = Some(format!(

@@ -7,6 +7,7 @@ mod e2e;
 mod emulator;
 mod emulator_batch;
 mod emulator_limits;
+mod hostile_server;
 mod manifest;
 mod support;
 mod write_modes;

@@ -338,10 +338,10 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
     );
 }
 
-/// 40 desktops each needing 2 new tags, for the timing-dependent tests.
-fn many_seed() -> Seed {
+/// `n` desktops each needing 2 new tags, for the timing-dependent tests.
+fn many_seed(n: usize) -> Seed {
     let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
-    for i in 0..40 {
+    for i in 0..n {
         yaml.push_str(&format!(
             "  - id: 66666666-0000-0000-0000-{i:012}\n    name: M-{i:02}\n"
         ));
@@ -354,7 +354,7 @@ const MANY_MANIFEST: &str =
 
 #[test]
 fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
-    let (_rt, emu) = emulator_with(many_seed(), |c| {
+    let (_rt, emu) = emulator_with(many_seed(40), |c| {
         c.faults.latency = std::time::Duration::from_millis(40)
     });
     let dir = manifests(&[("m.yaml", MANY_MANIFEST)]);
@@ -405,4 +405,30 @@ fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
             }
         }
     }
+}
+#[test]
+fn under_the_services_rate_limit_few_requests_are_throttled() {
+    // 300 writes at 50 requests per second: long enough for the rate to settle.
+    let (_rt, emu) = emulator_with(many_seed(150), |c| c.faults.rate_limit = Some(50.0));
+    let dir = manifests(&[("m.yaml", MANY_MANIFEST)]);
+    let (code, report, stderr) = apply_json(
+        |d| d.against(&emu),
+        &["--write-mode", "tag"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    let requests = emu.requests();
+    let throttled = requests.iter().filter(|r| r.status == 429).count();
+    assert!(
+        throttled * 20 < requests.len(),
+        "{throttled} of {} requests throttled",
+        requests.len()
+    );
+    assert_eq!(report["totals"]["applied"], 300);
+    assert_eq!(
+        report["totals"]["throttled"].as_u64().unwrap() as usize,
+        throttled,
+        "the report counts the 429s"
+    );
+    assert!(report["totals"]["rate"].as_f64().is_some_and(|r| r > 0.0));
 }
