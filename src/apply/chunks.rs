@@ -4,10 +4,11 @@
 use crate::api::{DesktopTags, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};
 use crate::tags::Tags;
 
-/// The calls that carry `items` (one desktop each, in order). A desktop with more than
-/// `BATCH_MAX_TAGS` tags is split into pieces; its k-th piece goes into the k-th round of calls,
-/// so no call names a desktop twice. Desktops without tags are left out.
-pub(super) fn chunks(items: Vec<DesktopTags>) -> Vec<Vec<DesktopTags>> {
+/// The calls that carry `items` (one desktop each, in order), in rounds. A desktop with more
+/// than `BATCH_MAX_TAGS` tags is split into pieces; its k-th piece goes into the k-th round, so
+/// no round names a desktop twice and the calls of one round may run at once. Desktops without
+/// tags are left out.
+pub(super) fn rounds(items: Vec<DesktopTags>) -> Vec<Vec<Vec<DesktopTags>>> {
     let mut rounds: Vec<Vec<DesktopTags>> = Vec::new();
     for item in items {
         let mut pieces: Vec<Tags> = Vec::new();
@@ -31,7 +32,7 @@ pub(super) fn chunks(items: Vec<DesktopTags>) -> Vec<Vec<DesktopTags>> {
     }
     rounds
         .into_iter()
-        .flat_map(|round| {
+        .map(|round| {
             let mut calls = Vec::new();
             let mut rest = round.into_iter().peekable();
             while rest.peek().is_some() {
@@ -58,15 +59,19 @@ mod tests {
     #[test]
     fn a_call_carries_at_most_100_desktops() {
         let items = (0..250).map(|i| item(&format!("d{i:03}"), 5)).collect();
-        let calls = chunks(items);
+        let rounds = rounds(items);
+        assert_eq!(rounds.len(), 1);
+        let calls = &rounds[0];
         let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
         assert_eq!(sizes, [100, 100, 50]);
         assert_eq!(calls[2][49].desktop_id, "d249");
     }
 
     #[test]
-    fn a_desktop_with_more_than_20_tags_is_split_across_calls() {
-        let calls = chunks(vec![item("a", 45), item("b", 3)]);
+    fn a_desktop_with_more_than_20_tags_is_split_across_rounds() {
+        let rounds = rounds(vec![item("a", 45), item("b", 3)]);
+        assert_eq!(rounds.len(), 3);
+        let calls: Vec<Vec<DesktopTags>> = rounds.into_iter().flatten().collect();
         assert_eq!(calls.len(), 3);
         assert_eq!(calls[0].len(), 2);
         assert_eq!(calls[0][0].tags.len(), 20);
@@ -84,7 +89,7 @@ mod tests {
 
     #[test]
     fn nothing_to_write_makes_no_call() {
-        assert!(chunks(vec![]).is_empty());
-        assert!(chunks(vec![item("a", 0)]).is_empty());
+        assert!(rounds(vec![]).is_empty());
+        assert!(rounds(vec![item("a", 0)]).is_empty());
     }
 }

@@ -11,7 +11,7 @@ use crate::api::{CallError, Client, DesktopTags};
 use crate::plan::Change;
 use crate::report::WriteMode;
 
-use super::chunks::chunks;
+use super::chunks::rounds;
 use super::ladder::{next, verdict, Ladder, Next, Verdict};
 use super::progress::Ticker;
 use super::verify::read;
@@ -68,20 +68,25 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
                 })
             })
             .collect();
-        let answers: Vec<(Vec<DesktopTags>, Option<BatchAnswer>)> = stream::iter(chunks(items))
-            .map(|call| async move {
-                if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
-                    return (call, None);
-                }
-                let answer = match group {
-                    Group::Deletes => run.client.batch_delete_tags(&call).await,
-                    Group::Creates => run.client.batch_create_tags(&call).await,
-                };
-                (call, Some(answer))
-            })
-            .buffer_unordered(run.concurrency)
-            .collect()
-            .await;
+        // Rounds run one after another, so no desktop is written by two calls at once.
+        let mut answers: Vec<(Vec<DesktopTags>, Option<BatchAnswer>)> = Vec::new();
+        for round in rounds(items) {
+            let done: Vec<_> = stream::iter(round)
+                .map(|call| async move {
+                    if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
+                        return (call, None);
+                    }
+                    let answer = match group {
+                        Group::Deletes => run.client.batch_delete_tags(&call).await,
+                        Group::Creates => run.client.batch_create_tags(&call).await,
+                    };
+                    (call, Some(answer))
+                })
+                .buffer_unordered(run.concurrency)
+                .collect()
+                .await;
+            answers.extend(done);
+        }
 
         // What each desktop was sent in calls that succeeded, to be confirmed by a read.
         let mut to_confirm: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
