@@ -432,3 +432,33 @@ fn under_the_services_rate_limit_few_requests_are_throttled() {
     );
     assert!(report["totals"]["rate"].as_f64().is_some_and(|r| r > 0.0));
 }
+
+#[test]
+fn a_desktop_with_more_than_20_new_tags_is_written_in_two_batch_rounds() {
+    let (_rt, emu) = emulator_with(many_seed(3), |c| c.max_tags = 30);
+    let tags: Vec<String> = (0..25).map(|k| format!("k{k:02}: v")).collect();
+    let manifest = format!(
+        "version: 1\ndesktops:\n  - name: \"M-*\"\n    tags: {{{}}}\n",
+        tags.join(", ")
+    );
+    let dir = manifests(&[("m.yaml", &manifest)]);
+    let (code, report, stderr) = apply_json(
+        |d| d.against(&emu),
+        &["--max-tags", "30"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["totals"]["applied"], 75);
+    for change in changes(&report) {
+        assert_eq!(change["via"], "batch", "{change}");
+    }
+    let requests = emu.requests();
+    assert_eq!(
+        writes_to(&requests, "/batch-tags", "POST"),
+        2,
+        "{requests:?}"
+    );
+    assert!(tags_by_desktop(emu.desktops())
+        .values()
+        .all(|t| t.len() == 25));
+}
