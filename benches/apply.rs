@@ -1,15 +1,21 @@
-//! Apply throughput: 10,000 tag writes over 2,000 desktops against the emulator on loopback, at
-//! concurrency 1, 8, 32 and 64, with 0 ms and 20 ms of emulator latency. Prints writes per second
-//! and the process's peak resident memory (client and emulator share the process, so this is an
-//! upper bound for desktag alone). A bench binary, not criterion: each run is one long measurement.
+//! Apply throughput, two profiles. A bench binary, not criterion: each run is one long
+//! measurement, and the figures are printed, never asserted.
 //!
-//! `cargo bench --bench apply` (all) or `cargo bench --bench apply -- 32 0` (one concurrency and
-//! latency).
+//! - `loopback`: 10,000 tag writes over 2,000 desktops against the emulator on loopback, at
+//!   concurrency 1, 8, 32 and 64, with 0 ms and 20 ms of emulator latency, in `tag` mode. Prints
+//!   writes per second and the process's peak resident memory (client and emulator share the
+//!   process, so this is an upper bound for desktag alone).
+//! - `realistic`: the emulator answers in 30 ms and throttles at 50 requests per second, like the
+//!   real service; 1,000 desktops each need 5 new tags. For each write mode: write requests, all
+//!   requests, 429s, wall time, and the ideal time `requests ÷ 50`.
+//!
+//! `cargo bench --bench apply` (both), `cargo bench --bench apply -- realistic [MODE]`, or
+//! `cargo bench --bench apply -- loopback [CONCURRENCY [LATENCY_MS]]`.
 
 use std::time::{Duration, Instant};
 
 use desktag::api::{Client, ClientOptions, Connection, Credentials};
-use desktag::apply::{self, ApplyOptions, Progress};
+use desktag::apply::{self, ApplyOptions, Progress, WriteMode};
 use desktag::emulator::{self, Auth, EmulatorConfig, Seed};
 use desktag::inventory::{Desktop, Inventory};
 use desktag::plan::{self, Policy, Wanted};
@@ -74,7 +80,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     let client = Client::new(connection, options).unwrap();
 
     let inventory: Inventory = client
-        .list_desktops(&desktag::api::DesktopFilter::default())
+        .list_desktops()
         .await
         .expect("list")
         .into_iter()
@@ -111,6 +117,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         &ApplyOptions {
             concurrency,
             progress: Progress::Off,
+            write_mode: WriteMode::Tag,
             ..ApplyOptions::default()
         },
     )
@@ -121,11 +128,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
     (writes as f64 / elapsed.as_secs_f64(), elapsed)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+fn loopback(args: &[String]) {
     let concurrencies: Vec<usize> = match args.first().and_then(|a| a.parse().ok()) {
         Some(c) => vec![c],
         None => vec![1, 8, 32, 64],
@@ -160,6 +163,141 @@ fn main() {
                 elapsed.as_secs_f64(),
                 peak_rss_mb()
             );
+        }
+    }
+}
+
+const REALISTIC_DESKTOPS: usize = 1_000;
+const REALISTIC_TAGS: usize = 5;
+const SERVICE_RATE: f64 = 50.0;
+
+/// One write mode against the realistic service: (write requests, all requests, 429s, seconds).
+async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
+    let ak = "BENCHAK0000000000001".to_string();
+    let sk = Secret::new("bench-secret-key");
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..REALISTIC_DESKTOPS {
+        yaml.push_str(&format!("  - id: real-{i:05}\n    name: REAL-{i:05}\n"));
+    }
+    let mut config = EmulatorConfig {
+        seed: Seed::from_yaml(&yaml).expect("bench seed"),
+        ..EmulatorConfig::default()
+    };
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.auth = Auth::AkSk {
+        ak: ak.clone(),
+        sk: sk.clone(),
+    };
+    config.faults.latency = Duration::from_millis(30);
+    config.faults.rate_limit = Some(SERVICE_RATE);
+    let emu = emulator::spawn(config).await.expect("emulator");
+    let connection = Connection {
+        endpoint: url::Url::parse(&emu.base_url()).unwrap(),
+        project_id: PROJECT.to_string(),
+        credentials: Credentials::AkSk {
+            ak: Secret::new(ak),
+            sk,
+            security_token: None,
+            origin: "bench",
+        },
+    };
+    let client = Client::new(connection, ClientOptions::default()).unwrap();
+    let inventory: Inventory = client
+        .list_desktops()
+        .await
+        .expect("list")
+        .into_iter()
+        .collect();
+    let wanted: Vec<Wanted> = inventory
+        .iter()
+        .map(|d| Wanted {
+            desktop_id: d.id.clone(),
+            tags: (0..REALISTIC_TAGS)
+                .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
+                .collect(),
+            absent: Default::default(),
+        })
+        .collect();
+    let plan = plan::plan(
+        &wanted,
+        &inventory,
+        &Policy::default(),
+        &plan::KeyIgnore::none(),
+        PROJECT,
+        &emu.base_url(),
+    );
+    assert_eq!(plan.summary.create, REALISTIC_DESKTOPS * REALISTIC_TAGS);
+    let before = emu.requests().len();
+    let started = Instant::now();
+    let report = apply::apply(
+        &plan,
+        &client,
+        &ApplyOptions {
+            progress: Progress::Off,
+            write_mode: mode,
+            ..ApplyOptions::default()
+        },
+    )
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(report.is_success(), "{mode}: {:?}", report.totals);
+    let requests = emu.requests();
+    let during = &requests[before..];
+    let writes = during.iter().filter(|r| r.write).count();
+    let throttled = during.iter().filter(|r| r.status == 429).count();
+    (writes, during.len(), throttled, elapsed)
+}
+
+fn realistic(args: &[String]) {
+    let modes: Vec<WriteMode> = match args.first().map(String::as_str) {
+        Some("batch") => vec![WriteMode::Batch],
+        Some("desktop") => vec![WriteMode::Desktop],
+        Some("tag") => vec![WriteMode::Tag],
+        _ => vec![WriteMode::Batch, WriteMode::Desktop, WriteMode::Tag],
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "realistic service: {REALISTIC_DESKTOPS} desktops × {REALISTIC_TAGS} new tags, 30 ms latency, {SERVICE_RATE} requests/s"
+    );
+    println!(
+        "{:>8} {:>8} {:>9} {:>6} {:>10} {:>10} {:>11}",
+        "mode", "writes", "requests", "429s", "throttled", "seconds", "ideal s"
+    );
+    let mut seconds = Vec::new();
+    for mode in modes {
+        let (writes, requests, throttled, elapsed) = runtime.block_on(realistic_run(mode));
+        println!(
+            "{:>8} {writes:>8} {requests:>9} {throttled:>6} {:>9.1}% {elapsed:>10.2} {:>11.2}",
+            mode.as_str(),
+            throttled as f64 * 100.0 / requests.max(1) as f64,
+            requests as f64 / SERVICE_RATE
+        );
+        seconds.push((mode, elapsed));
+    }
+    let time = |m: WriteMode| seconds.iter().find(|(x, _)| *x == m).map(|(_, s)| *s);
+    if let (Some(batch), Some(tag)) = (time(WriteMode::Batch), time(WriteMode::Tag)) {
+        println!("batch is {:.0}× faster than tag", tag / batch);
+    }
+    if let Some(tag) = time(WriteMode::Tag) {
+        let ideal = (REALISTIC_DESKTOPS * REALISTIC_TAGS) as f64 / SERVICE_RATE;
+        println!("tag takes {:.3}× of the ideal {ideal:.0} s", tag / ideal);
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("realistic") => realistic(&args[1..]),
+        Some("loopback") => loopback(&args[1..]),
+        _ => {
+            realistic(&[]);
+            loopback(&[]);
         }
     }
 }

@@ -202,6 +202,11 @@ pub struct ApplyArgs {
     /// Format of the report on stdout. With `json`, the plan is shown on stderr so stdout is pure JSON.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report_format: ReportFormat,
+    /// How changes are written: `batch` (up to 100 desktops per call, read back to confirm),
+    /// `desktop` (one call per desktop for its deletes, one for its creates) or `tag` (one call
+    /// per tag). What a mode cannot confirm or gets rejected is redone in the next one.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::apply::WriteMode::Batch)]
+    pub write_mode: crate::apply::WriteMode,
     #[command(flatten)]
     pub options: PlanOptions,
 }

@@ -53,8 +53,10 @@ pub enum Error {
     Connection(#[from] crate::api::ConnectionError),
     #[error(transparent)]
     Api(#[from] crate::api::ApiError),
+    /// `desktag emulator` or `--emulator` could not start or stopped; the emulator keeps its own
+    /// error type, converted at the command edge, so this module does not depend on it.
     #[error(transparent)]
-    Emulator(#[from] crate::emulator::EmulatorError),
+    Emulator(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
@@ -64,18 +66,4 @@ impl Error {
     }
 }
 
-/// `message: cause: cause…` for the error and its sources.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some errors already repeat their cause in their own message.
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error_chain::chain;

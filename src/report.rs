@@ -1,15 +1,20 @@
-//! The apply report (design §6): what happened to every planned change. Plain, serializable data
-//! built by `apply` and rendered by `render`; it never holds credentials.
+//! The apply report: what happened to every planned change, how it was written and with how many
+//! attempts. Plain, serializable data built by `apply` and rendered by `render`; it never holds
+//! credentials.
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::ApiError;
 use crate::plan::Change;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub format_version: u32,
     pub project_id: String,
     pub endpoint: String,
+    /// The write mode asked for (`--write-mode`); changes may have been written by a later one.
+    #[serde(default)]
+    pub write_mode: WriteMode,
     /// Sorted by desktop id.
     pub desktops: Vec<DesktopReport>,
     pub totals: Totals,
@@ -37,6 +42,59 @@ pub struct DesktopReport {
     pub changes: Vec<ChangeReport>,
 }
 
+/// How changes are written, from the fewest requests to the most. Each mode falls back to the
+/// next one: a batch write that the re-read does not confirm is redone per desktop, a rejected
+/// per-desktop call is redone one tag at a time.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// Cross-desktop calls: up to 100 desktops and 20 tags per desktop each.
+    #[default]
+    Batch,
+    /// One call per desktop for its deletes and one for its creates and overwrites.
+    Desktop,
+    /// One call per tag.
+    Tag,
+}
+
+impl WriteMode {
+    /// The mode a write falls back to, if any.
+    pub fn next(self) -> Option<WriteMode> {
+        match self {
+            WriteMode::Batch => Some(WriteMode::Desktop),
+            WriteMode::Desktop => Some(WriteMode::Tag),
+            WriteMode::Tag => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Batch => "batch",
+            WriteMode::Desktop => "desktop",
+            WriteMode::Tag => "tag",
+        }
+    }
+}
+
+impl std::fmt::Display for WriteMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -50,7 +108,11 @@ pub struct ChangeReport {
     #[serde(flatten)]
     pub change: Change,
     pub outcome: Outcome,
-    /// HTTP attempts made for this change (0 when skipped).
+    /// The kind of call that applied the change or failed it last; absent when never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<WriteMode>,
+    /// HTTP attempts of every call that carried this change, fallbacks included (0 when never
+    /// sent). A batch call's attempts count for each change it carried.
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
@@ -68,13 +130,46 @@ pub struct ErrorInfo {
     pub request_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The report converts API errors (the API layer knows nothing of the report schema).
+impl From<&ApiError> for ErrorInfo {
+    fn from(error: &ApiError) -> ErrorInfo {
+        match error {
+            ApiError::Service {
+                status,
+                error_code,
+                error_msg,
+                request_id,
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: Some(error_code.clone()),
+                error_msg: error_msg.clone(),
+                request_id: request_id.clone(),
+            },
+            ApiError::Decode {
+                status, request_id, ..
+            } => ErrorInfo {
+                status: Some(*status),
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: request_id.clone(),
+            },
+            _ => ErrorInfo {
+                status: None,
+                error_code: None,
+                error_msg: error.to_string(),
+                request_id: None,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     /// Changes applied.
     pub applied: usize,
     /// Changes that failed.
     pub failed: usize,
-    /// Changes not attempted because an earlier change of the same desktop failed.
+    /// Changes not applied because a change they depend on failed or the run was interrupted.
     pub skipped: usize,
     /// Desktops whose re-read tags did not match the plan.
     pub unverified: usize,
@@ -84,6 +179,13 @@ pub struct Totals {
     pub requests: u64,
     /// Of those, retries.
     pub retries: u64,
+    /// Requests the service throttled (HTTP 429).
+    #[serde(default)]
+    pub throttled: u64,
+    /// The request rate (per second) the run settled at: the adaptive rate after its last cut
+    /// on a 429, or the rate reached when nothing was throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub duration_ms: u64,
 }
 
@@ -93,5 +195,37 @@ impl Report {
         self.desktops
             .iter()
             .all(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Unchanged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn error_info_carries_the_service_fields() {
+        let service = ApiError::Service {
+            status: 429,
+            error_code: "APIGW.0301".into(),
+            error_msg: "Incorrect IAM authentication information".into(),
+            request_id: Some("req-123".into()),
+        };
+        let info = ErrorInfo::from(&service);
+        assert_eq!(info.status, Some(429));
+        assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
+        assert_eq!(info.request_id.as_deref(), Some("req-123"));
+        let timeout = ApiError::Timeout {
+            method: "GET".into(),
+            path: "/v2/p/desktops".into(),
+            timeout: Duration::from_secs(30),
+        };
+        let info = ErrorInfo::from(&timeout);
+        assert_eq!(info.status, None);
+        assert!(
+            info.error_msg.contains("timed out after 30s"),
+            "{}",
+            info.error_msg
+        );
     }
 }

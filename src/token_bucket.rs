@@ -36,6 +36,24 @@ impl TokenBucket {
         }
     }
 
+    /// Changes the rate (and the burst, `ceil(rate)`) from now on; tokens already reserved keep
+    /// their times. The adaptive client rate calls this on every change.
+    pub fn set_rate(&mut self, rate: f64) {
+        let fresh = TokenBucket::new(rate);
+        self.interval = fresh.interval;
+        self.tolerance = fresh.tolerance;
+    }
+
+    /// Empties the bucket until `until`: no reservation made after this call is sent before then
+    /// (a server's `Retry-After` applies to every caller of the bucket).
+    pub fn hold_until(&mut self, now: Instant, until: Instant) {
+        let start = *self.start.get_or_insert(now);
+        let target = until
+            .saturating_duration_since(start)
+            .saturating_add(self.tolerance);
+        self.tat = self.tat.max(target);
+    }
+
     /// Takes one token at `now` and returns how long to wait before sending (saturating at
     /// `Duration::MAX`).
     pub fn reserve(&mut self, now: Instant) -> Duration {
@@ -121,6 +139,46 @@ mod tests {
         // A long pause refills only up to the burst.
         let later = t0 + Duration::from_secs(60);
         assert_eq!((0..10).filter(|_| b.try_take(later).is_ok()).count(), 5);
+    }
+
+    #[test]
+    fn set_rate_changes_the_spacing_of_later_reservations() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(1.0);
+        assert_eq!(b.reserve(t0), Duration::ZERO);
+        assert_eq!(b.reserve(t0), Duration::from_secs(1));
+        b.set_rate(10.0);
+        // The next one still waits for the reservation already made, then 100 ms apart.
+        let next = b.reserve(t0);
+        assert!(next <= Duration::from_secs(2), "{next:?}");
+        let after = b.reserve(t0);
+        assert!(
+            after.abs_diff(next + Duration::from_millis(100)) < Duration::from_micros(5)
+                || after <= next,
+            "{after:?}"
+        );
+        b.set_rate(1.0);
+        let later = b.reserve(t0 + Duration::from_secs(100));
+        assert_eq!(later, Duration::ZERO);
+        assert_eq!(
+            b.reserve(t0 + Duration::from_secs(100)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn hold_until_delays_every_later_reservation_and_try_take() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(100.0);
+        assert_eq!(b.reserve(t0), Duration::ZERO);
+        b.hold_until(t0, t0 + Duration::from_secs(2));
+        let wait = b.reserve(t0);
+        assert!(wait >= Duration::from_secs(2), "{wait:?}");
+        assert!(b.try_take(t0 + Duration::from_secs(1)).is_err());
+        // A hold in the past changes nothing.
+        let mut c = TokenBucket::new(100.0);
+        c.hold_until(t0 + Duration::from_secs(5), t0);
+        assert_eq!(c.reserve(t0 + Duration::from_secs(5)), Duration::ZERO);
     }
 
     #[test]

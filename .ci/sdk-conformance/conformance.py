@@ -5,7 +5,7 @@ every call is signed by the SDK's own SDK-HMAC-SHA256 signer and every response 
 own models, so a pass means the emulator speaks the wire format the SDK expects.
 
     conformance.py URL             the checks; prints `N passed, M failed`, exit 1 on any failure
-    conformance.py --v5 URL        captures the SDK's Authorization for workspace-api.md's V5 request
+    conformance.py --v5 URL        captures the SDK's Authorization for the documented V5 request
 """
 
 import os
@@ -17,10 +17,15 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
 from huaweicloudsdkworkspace.v2 import (
+    BatchAddDesktopsTagsReq,
+    BatchAddDesktopsTagsRequest,
     BatchChangeTagsRequest,
+    BatchDeleteDesktopsTagsReq,
+    BatchDeleteDesktopsTagsRequest,
     CreateTagReq,
     CreateTagRequest,
     DeleteTagRequest,
+    DesktopTagsInfo,
     ListDesktopsRequest,
     ShowTagByDesktopIdRequest,
     Tag,
@@ -114,6 +119,49 @@ def checks(c, url, ak):
         c.batch_change_tags(BatchChangeTagsRequest(desktop_id="sdk-desk-03", body=body))
         assert tags_of(c, "sdk-desk-03") == {"tier": "1"}
 
+    def batch_change_tags_creates_and_deletes_on_one_desktop():
+        body = TagsReq(action="create", tags=[Tag(key="a", value="1"), Tag(key="b", value="")])
+        res = c.batch_change_tags(BatchChangeTagsRequest(desktop_id="sdk-desk-09", body=body))
+        assert res.status_code == 204, res.status_code
+        assert tags_of(c, "sdk-desk-09") == {"a": "1", "b": ""}
+        body = TagsReq(action="delete", tags=[Tag(key="a"), Tag(key="b"), Tag(key="never-there")])
+        res = c.batch_change_tags(BatchChangeTagsRequest(desktop_id="sdk-desk-09", body=body))
+        assert res.status_code == 204, res.status_code
+        assert tags_of(c, "sdk-desk-09") == {}
+
+    def batch_add_desktops_tags_across_desktops():
+        body = BatchAddDesktopsTagsReq(desktops=[
+            DesktopTagsInfo(desktop_id="sdk-desk-10", tags=[Tag(key="env", value="prod"), Tag(key="team", value="ops")]),
+            DesktopTagsInfo(desktop_id="sdk-desk-11", tags=[Tag(key="env", value="dev")]),
+            # An unknown desktop id is left out silently, as the service documents.
+            DesktopTagsInfo(desktop_id="no-such-desktop", tags=[Tag(key="env", value="x")]),
+        ])
+        res = c.batch_add_desktops_tags(BatchAddDesktopsTagsRequest(body=body))
+        assert res.status_code == 204, res.status_code
+        assert tags_of(c, "sdk-desk-10") == {"env": "prod", "team": "ops"}
+        assert tags_of(c, "sdk-desk-11") == {"env": "dev"}
+
+    def batch_delete_desktops_tags_across_desktops():
+        body = BatchAddDesktopsTagsReq(desktops=[
+            DesktopTagsInfo(desktop_id="sdk-desk-12", tags=[Tag(key="env", value="prod"), Tag(key="keep", value="1")]),
+        ])
+        c.batch_add_desktops_tags(BatchAddDesktopsTagsRequest(body=body))
+        body = BatchDeleteDesktopsTagsReq(desktops=[
+            DesktopTagsInfo(desktop_id="sdk-desk-12", tags=[Tag(key="env"), Tag(key="never-there")]),
+            DesktopTagsInfo(desktop_id="no-such-desktop", tags=[Tag(key="env")]),
+        ])
+        res = c.batch_delete_desktops_tags(BatchDeleteDesktopsTagsRequest(body=body))
+        assert res.status_code == 204, res.status_code
+        assert tags_of(c, "sdk-desk-12") == {"keep": "1"}
+
+    def batch_add_over_the_cap_changes_nothing():
+        before = tags_of(c, "sdk-desk-full")
+        body = BatchAddDesktopsTagsReq(desktops=[
+            DesktopTagsInfo(desktop_id="sdk-desk-full", tags=[Tag(key="extra", value="x")]),
+        ])
+        expect_error(lambda: c.batch_add_desktops_tags(BatchAddDesktopsTagsRequest(body=body)), 400, "WKS.")
+        assert tags_of(c, "sdk-desk-full") == before
+
     def list_pages_through_everything():
         seen, offset, total = [], 0, None
         while True:
@@ -183,6 +231,8 @@ def checks(c, url, ak):
     return [
         create_tag, overwrite_tag, create_without_value_gives_empty_value, show_tags_parses_models,
         delete_tag_with_encoded_keys, delete_missing_key_is_success, batch_create_and_delete,
+        batch_change_tags_creates_and_deletes_on_one_desktop, batch_add_desktops_tags_across_desktops,
+        batch_delete_desktops_tags_across_desktops, batch_add_over_the_cap_changes_nothing,
         list_pages_through_everything, list_items_carry_tags_and_names,
         list_filters_by_repeated_desktop_id, list_filters_by_computer_name,
         list_rejects_limit_over_1000, cap_rejects_an_eleventh_tag, batch_over_the_cap_changes_nothing,
@@ -209,7 +259,7 @@ def run_checks(url):
 
 
 def run_v5(url):
-    """workspace-api.md §5b V5: create_tag with a preset X-Sdk-Date and UA suffix `desktag-test`."""
+    """The documented V5 vector: create_tag with a preset X-Sdk-Date and UA suffix `desktag-test`."""
     captured = {}
 
     def capture(**kwargs):

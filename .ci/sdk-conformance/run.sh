@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Official-SDK conformance: runs the unmodified Huawei Cloud Python SDK (pinned in
 # requirements.txt, installed into a throwaway virtualenv) against `DESKTAG_BIN emulator` with
-# AK/SK auth, then captures the SDK's signature for workspace-api.md's V5 vector.
+# AK/SK auth, then captures the SDK's signature for the documented V5 vector.
 # Usage: run.sh DESKTAG_BIN        Exit status: 0 only if every check passed.
 set -uo pipefail
 # Not -e: every part runs and the failures are summed into the exit status.

@@ -1,4 +1,4 @@
-//! Where to connect and as whom (design §4): the endpoint, the project id and the credentials,
+//! Where to connect and as whom: the endpoint, the project id and the credentials,
 //! resolved from CLI flags, the manifest and environment variables. Pure: the environment and
 //! the token file reader are passed in, so tests need no real environment. No network here.
 
@@ -178,15 +178,6 @@ impl Connection {
             credentials,
         })
     }
-
-    /// The same endpoint and credentials for another project (manifests may name several).
-    pub fn for_project(&self, project_id: &str) -> Result<Connection, ConnectionError> {
-        check_project_id(project_id, "the manifest")?;
-        Ok(Connection {
-            project_id: project_id.to_string(),
-            ..self.clone()
-        })
-    }
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -363,7 +354,7 @@ fn resolve_credentials(
     read_file: &impl Fn(&Path) -> std::io::Result<String>,
 ) -> Result<Credentials, ConnectionError> {
     // An explicit --token-file is the most specific choice and wins over ambient AK/SK
-    // variables (design §4 lists AK/SK first; a flag the user typed must not be ignored).
+    // variables (AK/SK is the documented first choice; a flag the user typed must not be ignored).
     if let Some(path) = &args.token_file {
         let origin = format!("the token file {}", path.display());
         let text = read_file(path).map_err(|source| ConnectionError::TokenFile {
@@ -835,15 +826,5 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains(PID));
-    }
-
-    #[test]
-    fn for_project_keeps_endpoint_and_credentials() {
-        let c = resolve(&ConnectionArgs::default(), &base_env()).unwrap();
-        let other = c.for_project("otherproject").unwrap();
-        assert_eq!(other.project_id, "otherproject");
-        assert_eq!(other.endpoint, c.endpoint);
-        assert_eq!(other.credentials, c.credentials);
-        assert!(c.for_project("a/b").is_err());
     }
 }

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::report::ErrorInfo;
-
 #[derive(Debug, Error)]
 pub enum ApiError {
     /// The service answered with a non-2xx status.
@@ -112,37 +110,6 @@ impl ApiError {
             _ => None,
         }
     }
-
-    /// The error as the apply report records it.
-    pub fn to_error_info(&self) -> ErrorInfo {
-        match self {
-            ApiError::Service {
-                status,
-                error_code,
-                error_msg,
-                request_id,
-            } => ErrorInfo {
-                status: Some(*status),
-                error_code: Some(error_code.clone()),
-                error_msg: error_msg.clone(),
-                request_id: request_id.clone(),
-            },
-            ApiError::Decode {
-                status, request_id, ..
-            } => ErrorInfo {
-                status: Some(*status),
-                error_code: None,
-                error_msg: self.to_string(),
-                request_id: request_id.clone(),
-            },
-            _ => ErrorInfo {
-                status: None,
-                error_code: None,
-                error_msg: self.to_string(),
-                request_id: None,
-            },
-        }
-    }
 }
 
 /// A failed call, with the number of HTTP attempts made before giving up.
@@ -152,6 +119,14 @@ pub struct CallError {
     #[source]
     pub error: ApiError,
     pub attempts: u32,
+}
+
+impl CallError {
+    /// The HTTP status the service answered, if it answered (403 and 400 matter to callers that
+    /// fall back to another write mode).
+    pub fn status(&self) -> Option<u16> {
+        self.error.status()
+    }
 }
 
 #[cfg(test)]
@@ -186,26 +161,6 @@ mod tests {
             .to_string()
             .contains("hint: the credentials lack permission"));
         assert!(!service(404).to_string().contains("hint"));
-    }
-
-    #[test]
-    fn error_info_carries_the_service_fields() {
-        let info = service(429).to_error_info();
-        assert_eq!(info.status, Some(429));
-        assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
-        assert_eq!(info.request_id.as_deref(), Some("req-123"));
-        let timeout = ApiError::Timeout {
-            method: "GET".into(),
-            path: "/v2/p/desktops".into(),
-            timeout: Duration::from_secs(30),
-        };
-        let info = timeout.to_error_info();
-        assert_eq!(info.status, None);
-        assert!(
-            info.error_msg.contains("timed out after 30s"),
-            "{}",
-            info.error_msg
-        );
     }
 
     #[test]

@@ -1,23 +1,29 @@
-//! The Workspace API client (design §4): endpoint and credential resolution, SDK-HMAC-SHA256 or
-//! token auth, batched reads, tag writes, typed errors, retry with backoff, rate limit and a
+//! The Workspace API client: endpoint and credential resolution, SDK-HMAC-SHA256 or token auth,
+//! desktop reads, tag writes, typed errors, retry with backoff, an adaptive request rate and a
 //! concurrency bound shared by a whole run.
 //!
-//! Only `client` does I/O; `connection`, `sign`, `retry`, `wire` and `error` are pure.
+//! Layers, bottom up: `connection`, `sign`, `wire`, `retry`, `rate` and `error` are pure;
+//! `transport` makes one HTTP attempt; `executor` runs a call to completion (permits, rate,
+//! retries, statistics); `reads` and `writes` are the endpoint groups, methods of `Client`.
 
 mod client;
 mod connection;
 mod error;
-
+mod executor;
+pub mod rate;
+mod reads;
 pub mod retry;
 pub mod sign;
+mod transport;
 mod wire;
+mod writes;
 
-pub use client::{
-    Attempts, BatchAction, Client, ClientOptions, DesktopFilter, Stats, IDS_PER_REQUEST, MAX_RATE,
-    MIN_RATE, PAGE_LIMIT,
-};
+pub use client::{Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
     is_loopback, parse_endpoint, Connection, ConnectionArgs, ConnectionError, Credentials,
 };
 pub use error::{ApiError, CallError};
-pub use retry::{Decision, Outcome, RetryPolicy};
+pub use executor::{Attempts, Stats};
+pub use reads::{IDS_PER_REQUEST, PAGE_LIMIT};
+pub use retry::{AttemptOutcome, Decision, RetryPolicy};
+pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

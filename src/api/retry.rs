@@ -1,6 +1,6 @@
-//! The retry policy (design §4, style point 5): a pure decision — given the attempt number, what
-//! happened, the time and a random source — to retry after a delay or give up. Capped
-//! exponential backoff with full jitter, `Retry-After` honoured. The client loop does the sleeping.
+//! The retry policy: a pure decision — given the attempt number, what happened, the time and a
+//! random source — to retry after a delay or give up. Capped exponential backoff with full
+//! jitter, `Retry-After` honoured up to the cap. The executor does the sleeping.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,7 +8,7 @@ use rand::Rng;
 
 /// What one HTTP attempt ended with, as far as retrying is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// The service answered with this status (an error status: 2xx never reaches the policy).
     Status {
         status: u16,
@@ -62,7 +62,7 @@ impl RetryPolicy {
     pub fn decide(
         &self,
         attempt: u32,
-        outcome: &Outcome,
+        outcome: &AttemptOutcome,
         now: SystemTime,
         rng: &mut impl Rng,
     ) -> Decision {
@@ -70,12 +70,12 @@ impl RetryPolicy {
             return Decision::GiveUp;
         }
         let retry_after = match outcome {
-            Outcome::Status {
+            AttemptOutcome::Status {
                 status,
                 retry_after,
             } if is_retryable_status(*status) => retry_after.as_deref(),
-            Outcome::Timeout | Outcome::Connect | Outcome::Transport => None,
-            Outcome::Status { .. } | Outcome::Fatal => return Decision::GiveUp,
+            AttemptOutcome::Timeout | AttemptOutcome::Connect | AttemptOutcome::Transport => None,
+            AttemptOutcome::Status { .. } | AttemptOutcome::Fatal => return Decision::GiveUp,
         };
         if let Some(delay) = retry_after.and_then(|v| parse_retry_after(v, now)) {
             return Decision::Retry(delay.min(self.cap));
@@ -109,8 +109,8 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
-    fn status(status: u16) -> Outcome {
-        Outcome::Status {
+    fn status(status: u16) -> AttemptOutcome {
+        AttemptOutcome::Status {
             status,
             retry_after: None,
         }
@@ -137,9 +137,9 @@ mod tests {
             status(502),
             status(503),
             status(504),
-            Outcome::Timeout,
-            Outcome::Connect,
-            Outcome::Transport,
+            AttemptOutcome::Timeout,
+            AttemptOutcome::Connect,
+            AttemptOutcome::Transport,
         ] {
             assert!(
                 matches!(p.decide(1, &o, now(), &mut rng), Decision::Retry(_)),
@@ -159,7 +159,7 @@ mod tests {
             status(404),
             status(409),
             status(501),
-            Outcome::Fatal,
+            AttemptOutcome::Fatal,
         ] {
             assert_eq!(p.decide(1, &o, now(), &mut rng), Decision::GiveUp, "{o:?}");
         }
@@ -182,7 +182,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            once.decide(1, &Outcome::Timeout, now(), &mut rng),
+            once.decide(1, &AttemptOutcome::Timeout, now(), &mut rng),
             Decision::GiveUp
         );
     }
@@ -228,7 +228,7 @@ mod tests {
     fn retry_after_seconds_replaces_the_jitter() {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(3);
-        let o = Outcome::Status {
+        let o = AttemptOutcome::Status {
             status: 429,
             retry_after: Some("3".into()),
         };
@@ -243,7 +243,7 @@ mod tests {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(3);
         let at = httpdate::fmt_http_date(now() + Duration::from_secs(7));
-        let o = Outcome::Status {
+        let o = AttemptOutcome::Status {
             status: 503,
             retry_after: Some(at),
         };
@@ -251,7 +251,7 @@ mod tests {
             p.decide(1, &o, now(), &mut rng),
             Decision::Retry(Duration::from_secs(7))
         );
-        let past = Outcome::Status {
+        let past = AttemptOutcome::Status {
             status: 503,
             retry_after: Some(httpdate::fmt_http_date(now() - Duration::from_secs(60))),
         };
@@ -265,7 +265,7 @@ mod tests {
     fn retry_after_is_capped() {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(3);
-        let o = Outcome::Status {
+        let o = AttemptOutcome::Status {
             status: 429,
             retry_after: Some("3600".into()),
         };
@@ -279,7 +279,7 @@ mod tests {
     fn unparseable_retry_after_falls_back_to_jitter() {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(3);
-        let o = Outcome::Status {
+        let o = AttemptOutcome::Status {
             status: 429,
             retry_after: Some("soon".into()),
         };
@@ -290,7 +290,7 @@ mod tests {
     fn retry_after_on_a_non_retryable_status_is_ignored() {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(3);
-        let o = Outcome::Status {
+        let o = AttemptOutcome::Status {
             status: 400,
             retry_after: Some("1".into()),
         };

@@ -1,5 +1,5 @@
-//! SDK-HMAC-SHA256 request signing, exactly as `huaweicloudsdkcore` implements it
-//! (workspace-api.md §5b). Pure: the date, the credentials and the request are arguments. The
+//! SDK-HMAC-SHA256 request signing, exactly as the official Python SDK (`huaweicloudsdkcore`)
+//! implements it. Pure: the date, the credentials and the request are arguments. The
 //! emulator verifies signatures with the same canonicalisation.
 
 use hmac::{Hmac, Mac};
@@ -374,10 +374,9 @@ mod tests {
         );
         let canonical = canonical_request(&req, &signed);
         assert!(canonical.contains("\nhost:127.0.0.1:18080\n"));
-        // workspace-api.md's V5 StringToSign hash (d88d…) and signature (b898…) do not match the
-        // request it documents: running the official SDK 3.1.219 on exactly these inputs (port
-        // 18080, preset date, UA suffix `desktag-test`) signs with 57168ba1…, pinned here and in
-        // tests/it/emulator.rs. Only the document's last step (HMAC of its own StringToSign) holds.
+        // Pinned from the official SDK 3.1.219 run on exactly these inputs (port 18080, preset
+        // date, UA suffix `desktag-test`), which signs with 57168ba1…; the same vector is pinned
+        // in tests/it/emulator.rs.
         assert!(string_to_sign(&canonical, DATE)
             .ends_with("3e60cb45f856ed60e58560ae1679918a3bdf1a05ea12a6f4fef797e332d056b9"));
         let documented_sts = "SDK-HMAC-SHA256\n20240102T030405Z\nd88d2eb54917b4221ef96a57691367f529aace0238c8abcbe207531e0c963271";

@@ -1,4 +1,4 @@
-//! Wire DTOs of the Workspace API (workspace-api.md §1, §2, §4.1): the JSON the service sends
+//! Wire DTOs of the Workspace API: the JSON the service sends
 //! and expects, and their conversion to the crate's own types. Nothing outside `api` sees these.
 
 use serde::{Deserialize, Serialize};
@@ -57,13 +57,6 @@ impl From<WireDesktop> for Desktop {
     }
 }
 
-/// `GET …/desktops/{id}/tags` → `{"tags":[…]}`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ShowTagsResponse {
-    #[serde(default)]
-    pub tags: Option<Vec<WireTag>>,
-}
-
 /// `POST …/desktops/{id}/tags` body.
 #[derive(Debug, Serialize)]
 pub(crate) struct CreateTagRequest<'a> {
@@ -77,14 +70,37 @@ pub(crate) struct TagRef<'a> {
     pub value: Option<&'a str>,
 }
 
+/// `tags` as `{key, value}` references; `with_values: false` sends keys only (deletes).
+pub(crate) fn tag_refs(tags: &Tags, with_values: bool) -> Vec<TagRef<'_>> {
+    tags.iter()
+        .map(|(key, value)| TagRef {
+            key,
+            value: with_values.then_some(value.as_str()),
+        })
+        .collect()
+}
+
 /// `POST …/desktops/{id}/tags/action` body (`TagsReq`); deletes are sent key-only.
 #[derive(Debug, Serialize)]
-pub(crate) struct BatchTagsRequest<'a> {
+pub(crate) struct ChangeTagsRequest<'a> {
     pub action: &'static str,
     pub tags: Vec<TagRef<'a>>,
 }
 
-/// An error as the service described it (§4.1): code and message.
+/// `POST` and `DELETE /v2/{project_id}/desktops/batch-tags` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct BatchTagsRequest<'a> {
+    pub desktops: Vec<DesktopTagsInfo<'a>>,
+}
+
+/// One desktop of a `batch-tags` body.
+#[derive(Debug, Serialize)]
+pub(crate) struct DesktopTagsInfo<'a> {
+    pub desktop_id: &'a str,
+    pub tags: Vec<TagRef<'a>>,
+}
+
+/// An error as the service described it: code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ErrorBody {
     pub code: String,
@@ -207,7 +223,7 @@ mod tests {
             serde_json::to_string(&create).unwrap(),
             r#"{"tag":{"key":"env","value":"prod"}}"#
         );
-        let delete = BatchTagsRequest {
+        let delete = ChangeTagsRequest {
             action: "delete",
             tags: vec![TagRef {
                 key: "obsolete",

@@ -50,6 +50,7 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
         interrupted,
         concurrency: args.options.connection.concurrency as usize,
         progress,
+        write_mode: args.write_mode,
     };
     let report = apply::apply(&plan, &session.client, &options).await;
     signals.abort();
@@ -128,7 +129,7 @@ async fn from_saved(args: &ApplyArgs, path: &std::path::Path) -> Result<(Session
         )));
     }
     let ids = saved::desktops_to_check(&plan);
-    let now = Inventory::new(session.client.list_desktops_by_id(&ids).await?);
+    let now = Inventory::new(session.client.read_desktops(&ids).await?);
     let stale = saved::stale(&plan, &now);
     if !stale.is_empty() {
         let mut message = format!(

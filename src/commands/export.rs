@@ -22,12 +22,9 @@ pub async fn run(args: &ExportArgs) -> Result<Status, Error> {
     let ids: BTreeSet<&String> = args.ids.iter().collect();
     let desktops = if args.names.is_empty() && !ids.is_empty() {
         let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
-        session.client.list_desktops_by_id(&ids).await?
+        session.client.read_desktops(&ids).await?
     } else {
-        let all = session
-            .client
-            .list_desktops(&crate::api::DesktopFilter::default())
-            .await?;
+        let all = session.client.list_desktops().await?;
         let select_all = args.names.is_empty() && ids.is_empty();
         all.into_iter()
             .filter(|d| select_all || ids.contains(&d.id) || globs.is_match(&d.name))

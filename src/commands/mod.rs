@@ -22,7 +22,9 @@ pub fn run(cli: Cli) -> Result<Status, Error> {
         Command::Apply(args) => runtime()?.block_on(apply::run(&args, color)),
         Command::Export(args) => runtime()?.block_on(export::run(&args)),
         Command::Emulator(args) => {
-            runtime()?.block_on(crate::emulator::run(args))?;
+            runtime()?
+                .block_on(crate::emulator::run(args))
+                .map_err(|e| Error::Emulator(e.into()))?;
             Ok(Status::Success)
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials, DesktopFilter};
+use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials};
 use crate::cli::{ConnectionFlags, PlanOptions};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
@@ -85,7 +85,8 @@ impl Session {
             seed,
             ..emulator::EmulatorConfig::default()
         })
-        .await?;
+        .await
+        .map_err(|e| Error::Emulator(e.into()))?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
         let endpoint =
             url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
@@ -109,8 +110,8 @@ impl Session {
         })
     }
 
-    /// Reads the desktops the manifest can select: by id (≤100 per request) when every selector is
-    /// an id, else the whole project (1,000 per page).
+    /// Reads the desktops the manifest can select: by id when every selector is an id (listing
+    /// the project instead when that is fewer requests), else the whole project.
     pub async fn inventory(&self, manifest: &Manifest) -> Result<Inventory, Error> {
         let mut ids = BTreeSet::new();
         let mut only_ids = true;
@@ -124,9 +125,9 @@ impl Session {
         }
         let desktops = if only_ids {
             let ids: Vec<String> = ids.into_iter().collect();
-            self.client.list_desktops_by_id(&ids).await?
+            self.client.read_desktops(&ids).await?
         } else {
-            self.client.list_desktops(&DesktopFilter::default()).await?
+            self.client.list_desktops().await?
         };
         let inventory = Inventory::new(desktops);
         tracing::info!(

@@ -1,14 +1,18 @@
-//! Request authentication as the API gateway does it (workspace-api.md §4.3, §5): SDK-HMAC-SHA256
-//! signatures verified with `crate::api::sign` over the received bytes, with the 15-minute
-//! `X-Sdk-Date` window, or an `X-Auth-Token` compared in constant time. Pure: the clock is an
-//! argument.
+//! Request authentication as the API gateway does it: SDK-HMAC-SHA256 signatures verified with
+//! `crate::api::sign` over the received bytes, with the gateway's 15-minute `X-Sdk-Date` window,
+//! or an `X-Auth-Token` compared in constant time. `check_head` needs only the headers, so a
+//! request is refused before its body is read; `check` adds the signature over the body. Only a
+//! signed `X-Sdk-Content-Sha256` may stand in for the body's hash, and then it must be that hash.
+//! Pure: the clock is an argument.
 
 use axum::http::StatusCode;
+
+use sha2::{Digest, Sha256};
 
 use crate::api::sign::{self, Signable};
 use crate::secret::Secret;
 
-use super::errors::{ApiError, GW_AUTH, GW_EXPIRED};
+use super::errors::{ServiceError, GW_AUTH, GW_EXPIRED};
 
 /// How clients must authenticate.
 #[derive(Debug, Clone, Default)]
@@ -20,7 +24,17 @@ pub enum Auth {
     AkSk { ak: String, sk: Secret },
     /// `X-Auth-Token` must equal this token.
     Token(Secret),
+    /// Either credential: a request with an `Authorization` header must carry a valid
+    /// signature, any other one the token.
+    AkSkOrToken {
+        ak: String,
+        sk: Secret,
+        token: Secret,
+    },
 }
+
+/// The header a client may use to state the body's hash instead of the verifier computing it.
+const CONTENT_SHA256: &str = "x-sdk-content-sha256";
 
 /// How far `X-Sdk-Date` may be from the server's clock.
 pub const MAX_CLOCK_SKEW: time::Duration = time::Duration::minutes(15);
@@ -44,38 +58,72 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn denied(message: &str) -> ApiError {
-    ApiError::gateway(
+fn denied(message: &str) -> ServiceError {
+    ServiceError::gateway(
         StatusCode::UNAUTHORIZED,
         GW_AUTH,
         format!("Incorrect IAM authentication information: {message}"),
     )
 }
 
-/// Accepts the request or says why not (a 401 in the gateway's shape).
-pub(crate) fn check(
-    auth: &Auth,
-    req: &Received<'_>,
-    now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
+/// What a request must prove, given its headers.
+enum Credential<'a> {
+    Open,
+    Token(&'a Secret),
+    Signature { ak: &'a str, sk: &'a Secret },
+}
+
+fn credential<'a>(auth: &'a Auth, headers: &[(String, String)]) -> Credential<'a> {
     match auth {
-        Auth::None => Ok(()),
-        Auth::Token(token) => match header(req.headers, "x-auth-token") {
+        Auth::None => Credential::Open,
+        Auth::Token(token) => Credential::Token(token),
+        Auth::AkSk { ak, sk } => Credential::Signature { ak, sk },
+        Auth::AkSkOrToken { ak, sk, token } => {
+            if header(headers, "authorization").is_some() {
+                Credential::Signature { ak, sk }
+            } else {
+                Credential::Token(token)
+            }
+        }
+    }
+}
+
+/// Everything that can be checked before the body arrives: the token, or the signature's
+/// access key, signed headers and date. Refuses with a 401 in the gateway's shape.
+pub(crate) fn check_head(
+    auth: &Auth,
+    headers: &[(String, String)],
+    now: time::OffsetDateTime,
+) -> Result<(), ServiceError> {
+    match credential(auth, headers) {
+        Credential::Open => Ok(()),
+        Credential::Token(token) => match header(headers, "x-auth-token") {
             None => Err(denied("the request has no X-Auth-Token header")),
             Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
             Some(_) => Err(denied("the X-Auth-Token is invalid")),
         },
-        Auth::AkSk { ak, sk } => check_signature(ak, sk, req, now),
+        Credential::Signature { ak, .. } => check_signed_head(ak, headers, now).map(|_| ()),
     }
 }
 
-fn check_signature(
-    ak: &str,
-    sk: &Secret,
+/// Accepts the whole request (headers and body) or says why not (a 401 in the gateway's shape).
+pub(crate) fn check(
+    auth: &Auth,
     req: &Received<'_>,
     now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
-    let header_value = header(req.headers, "authorization")
+) -> Result<(), ServiceError> {
+    match credential(auth, req.headers) {
+        Credential::Signature { ak, sk } => check_signature(ak, sk, req, now),
+        _ => check_head(auth, req.headers, now),
+    }
+}
+
+fn check_signed_head(
+    ak: &str,
+    headers: &[(String, String)],
+    now: time::OffsetDateTime,
+) -> Result<sign::ParsedAuthorization, ServiceError> {
+    let header_value = header(headers, "authorization")
         .ok_or_else(|| denied("the request has no Authorization header"))?;
     let parsed = sign::parse_authorization(header_value).ok_or_else(|| {
         denied("the Authorization header is not `SDK-HMAC-SHA256 Access=…, SignedHeaders=…, Signature=…`")
@@ -89,27 +137,58 @@ fn check_signature(
     if let Some(missing) = parsed
         .signed_headers
         .iter()
-        .find(|h| header(req.headers, h).is_none())
+        .find(|h| header(headers, h).is_none())
     {
         return Err(denied(&format!(
             "the signed header `{missing}` is not in the request"
         )));
     }
-    let date = header(req.headers, "x-sdk-date").unwrap_or_default();
+    let date = header(headers, "x-sdk-date").unwrap_or_default();
     let date = sign::parse_sdk_date(date)
         .ok_or_else(|| denied("X-Sdk-Date is not in the form YYYYMMDDTHHMMSSZ"))?;
     if (now - date).abs() > MAX_CLOCK_SKEW {
-        return Err(ApiError::gateway(
+        return Err(ServiceError::gateway(
             StatusCode::UNAUTHORIZED,
             GW_EXPIRED,
             "Incorrect app authentication information: signature expired",
         ));
     }
+    Ok(parsed)
+}
+
+fn check_signature(
+    ak: &str,
+    sk: &Secret,
+    req: &Received<'_>,
+    now: time::OffsetDateTime,
+) -> Result<(), ServiceError> {
+    let parsed = check_signed_head(ak, req.headers, now)?;
+    // The body's hash is what was received, unless a signed X-Sdk-Content-Sha256 says it (then
+    // it must be right). An unsigned one is dropped: anyone could have put it there.
+    let content_hash_signed = parsed
+        .signed_headers
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(CONTENT_SHA256));
+    if content_hash_signed {
+        let declared = header(req.headers, CONTENT_SHA256).unwrap_or_default();
+        let actual = hex::encode(Sha256::digest(req.body));
+        if !declared.trim().eq_ignore_ascii_case(&actual) {
+            return Err(denied(
+                "X-Sdk-Content-Sha256 is not the SHA-256 of the body",
+            ));
+        }
+    }
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(n, _)| content_hash_signed || !n.eq_ignore_ascii_case(CONTENT_SHA256))
+        .cloned()
+        .collect();
     let signable = Signable {
         method: req.method,
         path: req.path,
         query: req.query,
-        headers: req.headers,
+        headers: &headers,
         body: req.body,
     };
     if sign::verify(sk.expose(), &parsed, &signable) {

@@ -1,6 +1,5 @@
-//! The emulator's error answers, in the two shapes of workspace-api.md §4.1: the Workspace
-//! service's `{"error_code","error_msg"}` and the API gateway's `{"error_code","error_msg",
-//! "request_id"}`. The `WKS.*` codes below are the emulator's own (the real table is not public);
+//! The emulator's error answers, in the real API's two shapes: the Workspace service's
+//! `{"error_code","error_msg"}` and the API gateway's `{"error_code","error_msg","request_id"}`. The `WKS.*` codes below are the emulator's own (the real table is not public);
 //! the gateway codes are the documented ones. Pure data; no I/O here.
 
 use axum::http::StatusCode;
@@ -37,7 +36,7 @@ pub(crate) enum Shape {
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
+pub(crate) struct ServiceError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -46,9 +45,9 @@ pub(crate) struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-impl ApiError {
+impl ServiceError {
     pub fn service(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
+        ServiceError {
             status,
             code,
             message: message.into(),
@@ -58,18 +57,18 @@ impl ApiError {
     }
 
     pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
+        ServiceError {
             shape: Shape::Gateway,
-            ..ApiError::service(status, code, message)
+            ..ServiceError::service(status, code, message)
         }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
+        ServiceError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
     }
 
     pub fn empty_body() -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             EMPTY_BODY,
             "the request message input by the interface is empty: send a JSON body",
@@ -77,7 +76,7 @@ impl ApiError {
     }
 
     pub fn desktop_not_found(id: &str) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::NOT_FOUND,
             DESKTOP_NOT_FOUND,
             format!("desktop `{id}` does not exist in this project"),
@@ -85,7 +84,7 @@ impl ApiError {
     }
 
     pub fn project_not_found(pid: &str) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::NOT_FOUND,
             PROJECT_NOT_FOUND,
             format!("project `{pid}` does not exist"),
@@ -93,7 +92,7 @@ impl ApiError {
     }
 
     pub fn invalid_tag(key: &str, e: &TagError) -> Self {
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             INVALID_TAG,
             format!("invalid tag `{key}`: {e}; {}", e.help()),
@@ -106,7 +105,7 @@ impl ApiError {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        ApiError::service(
+        ServiceError::service(
             StatusCode::BAD_REQUEST,
             TAG_CAP,
             format!(
@@ -117,7 +116,7 @@ impl ApiError {
     }
 
     pub fn not_an_api(method: &str, path: &str) -> Self {
-        ApiError::gateway(
+        ServiceError::gateway(
             StatusCode::NOT_FOUND,
             GW_NO_API,
             format!("the API does not exist or has not been published: {method} {path}"),
@@ -125,7 +124,7 @@ impl ApiError {
     }
 
     pub fn too_large(limit: usize) -> Self {
-        ApiError::gateway(
+        ServiceError::gateway(
             StatusCode::PAYLOAD_TOO_LARGE,
             GW_BAD_REQUEST,
             format!("request entity too large: the body limit is {limit} bytes"),
@@ -133,9 +132,9 @@ impl ApiError {
     }
 
     pub fn throttled(limit: String, retry_after: Option<u64>) -> Self {
-        ApiError {
+        ServiceError {
             retry_after,
-            ..ApiError::gateway(
+            ..ServiceError::gateway(
                 StatusCode::TOO_MANY_REQUESTS,
                 GW_THROTTLED,
                 format!(
@@ -146,7 +145,7 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
+        ServiceError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
     }
 
     /// The JSON body for this error.

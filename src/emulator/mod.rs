@@ -1,18 +1,26 @@
-//! The local emulator of the Workspace tag API (design §7): the real paths, bodies, status codes
-//! and error shapes, the tag rules and cap, AK/SK or token auth, injected faults, a request log,
-//! and an optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a
-//! socket, `args::run` is `desktag emulator`. Never talks to anything but its own clients.
+//! The local emulator of the Workspace tag API: the real paths, bodies, status codes and error
+//! shapes, the tag rules and cap, AK/SK or token auth, injected faults, a request log, and an
+//! optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a socket,
+//! `command::run` is `desktag emulator`. Never talks to anything but its own clients.
+//!
+//! Fenced: it uses only the shared tag rules (`crate::tags`), the pure signer (`crate::api::sign`),
+//! `crate::secret`, `crate::token_bucket`, `crate::atomic_file`, `crate::yaml` and its own wire
+//! types. Only the `desktag emulator` command (`cli` + `commands`) and `--emulator`
+//! (`commands::session`) use it; see docs/ARCHITECTURE.md.
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),
-//! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`.
+//! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`,
+//! `POST|DELETE /v2/{pid}/desktops/batch-tags` (≤100 desktops, ≤20 tags each, unknown ids left
+//! out, all or nothing; `BatchCap` chooses what a desktop pushed past the cap does).
 
-pub mod args;
 mod auth;
+pub mod command;
 mod errors;
 mod faults;
 mod persist;
 mod seed;
+mod server;
 mod service;
 mod store;
 
@@ -22,20 +30,21 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use args::{run, EmulatorArgs};
 pub use auth::{Auth, MAX_CLOCK_SKEW};
+pub use command::{run, BatchCapArg, EmulatorArgs};
 pub use errors::{
     BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
 pub use faults::Faults;
-pub use seed::{Seed, SeedError};
+pub use seed::{EmulatedDesktop, Seed, SeedError};
+pub use server::Limits;
 pub use service::{
     app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
     REQUEST_LOG_CAPACITY,
 };
+pub use store::{BatchCap, MAX_BATCH_DESKTOPS, MAX_BATCH_TAGS};
 
-use crate::inventory::Desktop;
 use crate::tags::DEFAULT_MAX_TAGS;
 
 /// How to run an emulator.
@@ -48,6 +57,10 @@ pub struct EmulatorConfig {
     /// Tags per desktop (system `_sys_` tags not counted).
     pub max_tags: usize,
     pub faults: Faults,
+    /// What a cross-desktop batch create does to a desktop it would push past the cap.
+    pub batch_cap: BatchCap,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
     /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
     pub state_file: Option<PathBuf>,
 }
@@ -61,6 +74,8 @@ impl Default for EmulatorConfig {
             auth: Auth::None,
             max_tags: DEFAULT_MAX_TAGS,
             faults: Faults::default(),
+            batch_cap: BatchCap::Reject,
+            limits: Limits::default(),
             state_file: None,
         }
     }
@@ -135,17 +150,8 @@ pub async fn spawn(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorErr
         .map_err(|source| EmulatorError::Bind { addr, source })?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = app(Arc::clone(&state));
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        // Small request/response pairs: do not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = state.limits().clone();
+    let task = tokio::spawn(server::serve(listener, router, limits, stopped));
     Ok(EmulatorHandle {
         addr,
         state,
@@ -179,7 +185,7 @@ impl EmulatorHandle {
     }
 
     /// Every desktop and its tags now, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.state.desktops()
     }
 

@@ -1,7 +1,9 @@
 //! The `--state` file: loaded at start, and saved atomically (a temp file in the same directory,
 //! synced, then renamed over the old one) after each write that changed something. Saves are
 //! group-committed: whoever holds the save lock writes the latest snapshot, which covers every
-//! write queued behind it, so a burst of writes costs a few saves, not one each.
+//! write queued behind it, so a burst of writes costs a few saves, not one each. One emulator per
+//! state file: an exclusive lock on `<state>.lock`, held while the emulator lives, keeps a second
+//! one from starting and silently losing the first one's writes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,14 +16,54 @@ pub(crate) struct Persister {
     path: PathBuf,
     /// The highest store version known to be on disk.
     durable: tokio::sync::Mutex<u64>,
+    /// Holds the exclusive lock until the emulator is dropped.
+    _lock: std::fs::File,
 }
 
 impl Persister {
-    pub fn new(path: PathBuf) -> Self {
-        Persister {
+    /// Takes the state file's lock. Refused if the file's directory does not exist (every save
+    /// would fail) or another emulator holds the lock.
+    pub fn open(path: PathBuf) -> Result<Self, String> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(format!(
+                "the directory of the state file {} does not exist; create {} first or choose \
+                 another --state path",
+                path.display(),
+                dir.display()
+            ));
+        }
+        let mut lock_name = path.as_os_str().to_owned();
+        lock_name.push(".lock");
+        let lock_path = PathBuf::from(lock_name);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(format!(
+                    "the state file {} is in use by another emulator (it holds {}); stop that \
+                     one or choose another --state path",
+                    path.display(),
+                    lock_path.display()
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", lock_path.display()))
+            }
+        }
+        Ok(Persister {
             path,
             durable: tokio::sync::Mutex::new(0),
-        }
+            _lock: lock,
+        })
     }
 
     /// Returns once the state file holds a snapshot with at least `version`.

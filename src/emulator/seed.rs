@@ -1,22 +1,49 @@
-//! The emulator's seed and state file format (design §7): a project id and its desktops with
-//! their tags. Parsing goes through `crate::manifest::from_yaml_str` so serde_yaml stays inside
-//! `manifest/`. Pure: reading and writing the files is the caller's job.
+//! The emulator's seed and state file format: a project id and its desktops (id, computer name,
+//! user, status) with their tags. YAML goes through the crate's one YAML helper (`crate::yaml`).
+//! Pure: reading and writing the files is the caller's job.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::Desktop;
 use crate::tags::{self, Tags, MAX_KEY_CHARS, SYSTEM_PREFIX};
 
 /// The compiled-in demo inventory (`examples/emulator-seed.yaml`).
 const DEMO: &str = include_str!("../../examples/emulator-seed.yaml");
 
+/// One emulated desktop: what the list API reports about it, and its tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmulatedDesktop {
+    pub id: String,
+    /// `computer_name`.
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub status: String,
+    pub tags: Tags,
+}
+
+impl EmulatedDesktop {
+    /// An ACTIVE desktop with no user.
+    pub fn new(id: &str, name: &str, tags: &[(&str, &str)]) -> EmulatedDesktop {
+        EmulatedDesktop {
+            id: id.into(),
+            name: name.into(),
+            user: None,
+            status: "ACTIVE".to_string(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        }
+    }
+}
+
 /// The desktops an emulator starts with; also the format of its `--state` file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Seed {
     pub project_id: String,
-    pub desktops: Vec<Desktop>,
+    pub desktops: Vec<EmulatedDesktop>,
 }
 
 /// Why a seed or state file was rejected. `Display` names the place (`line:col` or the desktop)
@@ -57,7 +84,7 @@ impl Seed {
 
     /// Parses and validates a seed (or state) document.
     pub fn from_yaml(text: &str) -> Result<Seed, SeedError> {
-        let raw: RawSeed = crate::manifest::from_yaml_str(text).map_err(|e| {
+        let raw: RawSeed = crate::yaml::from_str(text).map_err(|e| {
             let at = match (e.line, e.column) {
                 (Some(l), Some(c)) => format!("line {l}, column {c}: "),
                 _ => String::new(),
@@ -75,7 +102,7 @@ impl Seed {
             desktops: raw
                 .desktops
                 .into_iter()
-                .map(|d| Desktop {
+                .map(|d| EmulatedDesktop {
                     id: d.id,
                     name: d.name,
                     user: d.user,
@@ -95,7 +122,7 @@ impl Seed {
 
     /// Renders the seed as YAML (the `--state` file format).
     pub fn to_yaml(&self) -> Result<String, SeedError> {
-        crate::manifest::to_yaml_string(self).map_err(|e| SeedError {
+        crate::yaml::to_string(self).map_err(|e| SeedError {
             message: format!("cannot render the state as YAML: {}", e.message),
         })
     }

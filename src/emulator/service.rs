@@ -1,6 +1,7 @@
-//! The HTTP face of the emulator: one handler that reads the whole request (raw path, headers and
-//! body bytes are needed to verify signatures), matches it to a Workspace tag API, checks auth
-//! and injected faults, runs it against the store, and answers with the service's JSON shapes.
+//! The HTTP face of the emulator: one handler that matches a request to a Workspace tag API,
+//! checks what the headers alone can prove (token, signature date and key) before reading any of
+//! the body, reads the body under a size cap and a deadline, verifies the signature over it,
+//! applies injected faults, runs it against the store, and answers with the service's JSON shapes.
 //! Every answer — rejections included — has an `X-Request-Id` and is recorded and logged.
 
 use std::collections::VecDeque;
@@ -17,17 +18,17 @@ use futures::StreamExt;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
-use crate::inventory::Desktop;
-
 use super::auth::{self, Auth, Received};
-use super::errors::{ApiError, GW_BAD_REQUEST};
+use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
-use super::store::{ListFilter, Store};
-use super::{EmulatorConfig, EmulatorError, RequestRecord, Seed};
+use super::store::{BatchCap, ListFilter, Store};
+use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
-/// Largest request body accepted (the gateway's limit for AK/SK-signed requests).
-pub const MAX_BODY_BYTES: usize = 12 * 1024 * 1024;
+/// Largest request body accepted: the largest valid call (a batch of 100 desktops × 20 tags of
+/// 128 + 43 four-byte characters) is under 1.5 MB, so 2 MiB refuses nothing the API takes while
+/// bounding what a connection can make the emulator hold.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Most `desktop_id` filters one list request may carry.
 pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
 /// Largest (and default) `limit` of a list request.
@@ -42,6 +43,8 @@ pub struct EmulatorState {
     pub(crate) store: Arc<Store>,
     auth: Auth,
     faults: Injector,
+    batch_cap: BatchCap,
+    limits: Limits,
     persister: Option<Persister>,
     log: Mutex<VecDeque<RequestRecord>>,
     total_writes: AtomicU64,
@@ -53,11 +56,19 @@ impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
         config.faults.validate().map_err(EmulatorError::Config)?;
+        config.limits.validate().map_err(EmulatorError::Config)?;
         if config.max_tags == 0 {
             return Err(EmulatorError::Config(
                 "--max-tags must be at least 1".to_string(),
             ));
         }
+        // Locked before it is read, so no other emulator is writing it meanwhile.
+        let persister = config
+            .state_file
+            .clone()
+            .map(Persister::open)
+            .transpose()
+            .map_err(EmulatorError::StateFile)?;
         let seed: Seed = match &config.state_file {
             Some(path) => super::persist::load(path)
                 .map_err(EmulatorError::StateFile)?
@@ -72,7 +83,9 @@ impl EmulatorState {
             store: Arc::new(Store::new(seed, config.max_tags)),
             auth: config.auth,
             faults: Injector::new(config.faults),
-            persister: config.state_file.map(Persister::new),
+            batch_cap: config.batch_cap,
+            limits: config.limits,
+            persister,
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
@@ -96,12 +109,16 @@ impl EmulatorState {
     }
 
     /// Every desktop as it is now, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.store.desktops()
     }
 
     pub fn project_id(&self) -> &str {
         self.store.project_id()
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     fn next_request_id(&self) -> String {
@@ -132,16 +149,29 @@ pub fn app(state: Arc<EmulatorState>) -> Router {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     List,
-    ShowTags { id: String },
-    CreateTag { id: String },
-    BatchTags { id: String },
-    DeleteTag { id: String, key: String },
+    ShowTags {
+        id: String,
+    },
+    CreateTag {
+        id: String,
+    },
+    BatchTags {
+        id: String,
+    },
+    DeleteTag {
+        id: String,
+        key: String,
+    },
+    /// `POST …/desktops/batch-tags`: create or overwrite tags on many desktops.
+    BatchAdd,
+    /// `DELETE …/desktops/batch-tags` with a JSON body: delete keys from many desktops.
+    BatchDelete,
 }
 
 impl Op {
     fn desktop_id(&self) -> Option<&str> {
         match self {
-            Op::List => None,
+            Op::List | Op::BatchAdd | Op::BatchDelete => None,
             Op::ShowTags { id }
             | Op::CreateTag { id }
             | Op::BatchTags { id }
@@ -152,7 +182,11 @@ impl Op {
     fn is_write(&self) -> bool {
         matches!(
             self,
-            Op::CreateTag { .. } | Op::BatchTags { .. } | Op::DeleteTag { .. }
+            Op::CreateTag { .. }
+                | Op::BatchTags { .. }
+                | Op::DeleteTag { .. }
+                | Op::BatchAdd
+                | Op::BatchDelete
         )
     }
 }
@@ -162,15 +196,17 @@ fn decode_lossy(segment: &str) -> String {
 }
 
 /// Matches method and raw path to an API: `(project id, op)`.
-fn route(method: &Method, path: &str) -> Result<(String, Op), ApiError> {
+fn route(method: &Method, path: &str) -> Result<(String, Op), ServiceError> {
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let not_found = || ApiError::not_an_api(method.as_str(), path);
+    let not_found = || ServiceError::not_an_api(method.as_str(), path);
     let (pid, rest) = match segments.as_slice() {
         ["v2", pid, "desktops", rest @ ..] if !pid.is_empty() => (decode_lossy(pid), rest),
         _ => return Err(not_found()),
     };
     let op = match (method, rest) {
         (&Method::GET, []) => Op::List,
+        (&Method::POST, ["batch-tags"]) => Op::BatchAdd,
+        (&Method::DELETE, ["batch-tags"]) => Op::BatchDelete,
         (&Method::GET, [id, "tags"]) if !id.is_empty() => Op::ShowTags {
             id: decode_lossy(id),
         },
@@ -182,7 +218,7 @@ fn route(method: &Method, path: &str) -> Result<(String, Op), ApiError> {
         },
         (&Method::DELETE, [id, "tags", key]) if !id.is_empty() => {
             let key = percent_decode_str(key).decode_utf8().map_err(|_| {
-                ApiError::bad_request(format!(
+                ServiceError::bad_request(format!(
                     "the tag key in the path `{key}` is not percent-encoded UTF-8"
                 ))
             })?;
@@ -209,25 +245,43 @@ fn decode_query(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn read_body(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ApiError> {
+async fn read_body(
+    body: Body,
+    declared: Option<&HeaderValue>,
+    deadline: std::time::Duration,
+) -> Result<Bytes, ServiceError> {
+    match tokio::time::timeout(deadline, read_capped(body, declared)).await {
+        Ok(result) => result,
+        Err(_) => Err(ServiceError::gateway(
+            StatusCode::REQUEST_TIMEOUT,
+            GW_BAD_REQUEST,
+            format!(
+                "the request body did not arrive within {} ms",
+                deadline.as_millis()
+            ),
+        )),
+    }
+}
+
+async fn read_capped(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes, ServiceError> {
     let declared = declared
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::too_large(MAX_BODY_BYTES));
+        return Err(ServiceError::too_large(MAX_BODY_BYTES));
     }
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::gateway(
+            ServiceError::gateway(
                 StatusCode::BAD_REQUEST,
                 GW_BAD_REQUEST,
                 format!("cannot read the request body: {e}"),
             )
         })?;
         if buf.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(ApiError::too_large(MAX_BODY_BYTES));
+            return Err(ServiceError::too_large(MAX_BODY_BYTES));
         }
         buf.extend_from_slice(&chunk);
     }
@@ -285,7 +339,10 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
     response
 }
 
-fn respond(result: Result<Reply, ApiError>, request_id: &str) -> (Response, Option<&'static str>) {
+fn respond(
+    result: Result<Reply, ServiceError>,
+    request_id: &str,
+) -> (Response, Option<&'static str>) {
     let id = HeaderValue::from_str(request_id).expect("request ids are hex");
     let json = HeaderValue::from_static("application/json");
     let mut code = None;
@@ -315,14 +372,15 @@ async fn process(
     parts: &axum::http::request::Parts,
     body: Body,
     seen: &mut Seen,
-) -> Result<Reply, ApiError> {
+) -> Result<Reply, ServiceError> {
     let (pid, op) = route(&parts.method, parts.uri.path())?;
     seen.desktop_id = op.desktop_id().map(str::to_string);
     seen.write = op.is_write();
-    let body = read_body(body, parts.headers.get(header::CONTENT_LENGTH)).await?;
     let query = decode_query(parts.uri.query());
-    if !matches!(state.auth, Auth::None) {
-        let headers: Vec<(String, String)> = parts
+    let headers: Vec<(String, String)> = if matches!(state.auth, Auth::None) {
+        Vec::new()
+    } else {
+        parts
             .headers
             .iter()
             .map(|(n, v)| {
@@ -331,7 +389,17 @@ async fn process(
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })
-            .collect();
+            .collect()
+    };
+    // Refuse what the headers alone refuse before reading a byte of the body.
+    auth::check_head(&state.auth, &headers, time::OffsetDateTime::now_utc())?;
+    let body = read_body(
+        body,
+        parts.headers.get(header::CONTENT_LENGTH),
+        state.limits.body_timeout,
+    )
+    .await?;
+    if !matches!(state.auth, Auth::None) {
         let received = Received {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -345,7 +413,7 @@ async fn process(
         return Err(fault_error(state, fault));
     }
     if pid != state.store.project_id() {
-        return Err(ApiError::project_not_found(&pid));
+        return Err(ServiceError::project_not_found(&pid));
     }
     let store = &state.store;
     let version = match op {
@@ -363,7 +431,7 @@ async fn process(
         Op::BatchTags { id } => {
             let req: BatchIn = parse_body(&body)?;
             let tags = req.tags.ok_or_else(|| {
-                ApiError::bad_request("invalid request body: missing field `tags`")
+                ServiceError::bad_request("invalid request body: missing field `tags`")
             })?;
             match req.action.as_deref() {
                 Some("create") => {
@@ -376,18 +444,42 @@ async fn process(
                     store.delete(&id, &keys)?
                 }
                 Some(other) => {
-                    return Err(ApiError::bad_request(format!(
+                    return Err(ServiceError::bad_request(format!(
                         "invalid action `{other}`: use `create` or `delete`"
                     )))
                 }
                 None => {
-                    return Err(ApiError::bad_request(
+                    return Err(ServiceError::bad_request(
                         "invalid request body: missing field `action` (`create` or `delete`)",
                     ))
                 }
             }
         }
         Op::DeleteTag { id, key } => store.delete(&id, &[key])?,
+        Op::BatchAdd => {
+            let req: DesktopsTagsIn = parse_body(&body)?;
+            let entries: Vec<_> = req
+                .desktops
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.desktop_id,
+                        d.tags.into_iter().map(TagIn::into_pair).collect(),
+                    )
+                })
+                .collect();
+            store.batch_create(&entries, state.batch_cap)?
+        }
+        // Deletes match by key only; a `value` in an entry is ignored.
+        Op::BatchDelete => {
+            let req: DesktopsTagsIn = parse_body(&body)?;
+            let entries: Vec<_> = req
+                .desktops
+                .into_iter()
+                .map(|d| (d.desktop_id, d.tags.into_iter().map(|t| t.key).collect()))
+                .collect();
+            store.batch_delete(&entries)?
+        }
     };
     // A no-op write must wait too: it may be the retry of a write whose change was made but whose
     // save failed, and its success must not be reported while the file lacks that change.
@@ -395,34 +487,34 @@ async fn process(
         let version = version.unwrap_or_else(|| store.version());
         persister.wait_durable(store, version).await.map_err(|e| {
             tracing::error!(target: "desktag::emulator", "{e}");
-            ApiError::internal(format!("the change was made but not saved: {e}"))
+            ServiceError::internal(format!("the change was made but not saved: {e}"))
         })?;
     }
     Ok(Reply::NoContent)
 }
 
-fn fault_error(state: &EmulatorState, fault: Fault) -> ApiError {
+fn fault_error(state: &EmulatorState, fault: Fault) -> ServiceError {
     let faults = &state.faults.faults;
     match fault {
-        Fault::RateLimited => ApiError::throttled(
+        Fault::RateLimited => ServiceError::throttled(
             faults.rate_limit.unwrap_or_default().to_string(),
             faults.retry_after,
         ),
         // 200 requests/s is the gateway's documented default per API.
-        Fault::Throttled => ApiError::throttled("200".to_string(), faults.retry_after),
-        Fault::Failed => ApiError::internal("internal server error (injected by --fail-rate)"),
+        Fault::Throttled => ServiceError::throttled("200".to_string(), faults.retry_after),
+        Fault::Failed => ServiceError::internal("internal server error (injected by --fail-rate)"),
     }
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ServiceError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::empty_body());
+        return Err(ServiceError::empty_body());
     }
     serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+        .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))
 }
 
-fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ApiError> {
+fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ServiceError> {
     let mut filter = ListFilter::default();
     let (mut offset, mut limit) = (0usize, MAX_LIST_LIMIT);
     for (key, value) in query {
@@ -434,7 +526,7 @@ fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ApiError> {
             "user_name" => filter.user_names.push(value.clone()),
             "status" => filter.statuses.push(value.clone()),
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::bad_request(format!(
                     "query parameter `{other}` is not supported by the emulator; it supports \
                      offset, limit, desktop_id, computer_name, user_name and status"
                 )))
@@ -442,7 +534,7 @@ fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ApiError> {
         }
     }
     if filter.desktop_ids.len() > MAX_DESKTOP_ID_FILTERS {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::bad_request(format!(
             "{} desktop_id values given; at most {MAX_DESKTOP_ID_FILTERS} are allowed per request",
             filter.desktop_ids.len()
         )));
@@ -454,13 +546,13 @@ fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ApiError> {
     }))
 }
 
-fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ApiError> {
+fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ServiceError> {
     match value.parse::<usize>() {
         Ok(n) if n <= max => Ok(n),
-        _ if max == usize::MAX => Err(ApiError::bad_request(format!(
+        _ if max == usize::MAX => Err(ServiceError::bad_request(format!(
             "query parameter `{key}={value}` must be a non-negative integer"
         ))),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(ServiceError::bad_request(format!(
             "query parameter `{key}={value}` must be an integer from 0 to {max}"
         ))),
     }
@@ -496,6 +588,18 @@ struct BatchIn {
     tags: Option<Vec<TagIn>>,
 }
 
+/// The body of both cross-desktop batch calls.
+#[derive(Deserialize)]
+struct DesktopsTagsIn {
+    desktops: Vec<DesktopTagsIn>,
+}
+
+#[derive(Deserialize)]
+struct DesktopTagsIn {
+    desktop_id: String,
+    tags: Vec<TagIn>,
+}
+
 #[derive(Serialize)]
 struct TagOut<'a> {
     key: &'a str,
@@ -523,8 +627,8 @@ struct DesktopOut<'a> {
     tags: Vec<TagOut<'a>>,
 }
 
-impl<'a> From<&'a Desktop> for DesktopOut<'a> {
-    fn from(d: &'a Desktop) -> Self {
+impl<'a> From<&'a EmulatedDesktop> for DesktopOut<'a> {
+    fn from(d: &'a EmulatedDesktop) -> Self {
         DesktopOut {
             desktop_id: &d.id,
             computer_name: &d.name,
@@ -576,7 +680,17 @@ mod tests {
                 key: "action".into()
             }
         );
+        assert_eq!(
+            r(Method::POST, "/v2/p/desktops/batch-tags").unwrap().1,
+            Op::BatchAdd
+        );
+        assert_eq!(
+            r(Method::DELETE, "/v2/p/desktops/batch-tags").unwrap().1,
+            Op::BatchDelete
+        );
         for (m, p) in [
+            (Method::GET, "/v2/p/desktops/batch-tags"),
+            (Method::PUT, "/v2/p/desktops/batch-tags"),
             (Method::PUT, "/v2/p/desktops/d/tags"),
             (Method::GET, "/v2/p/desktops/"),
             (Method::GET, "/v3/p/desktops"),

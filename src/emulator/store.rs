@@ -1,17 +1,18 @@
 //! The emulator's desktops and the service's tag rules: key/value checks, overwrite on an existing
 //! key, deleting a missing key is success, and the per-desktop cap with all-or-nothing batches.
-//! Each desktop has its own lock, so writes to different desktops never wait for each other. No
-//! I/O here; every write that changes something gets a version number for the state file.
+//! Each desktop has its own lock, so writes to different desktops never wait for each other; a
+//! cross-desktop batch takes its desktops' locks in id order (the map's order), so two batches
+//! cannot deadlock. No I/O here; every write that changes something gets a version number for
+//! the state file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::inventory::Desktop;
-use crate::tags::{check_key, check_value, is_system_key};
+use crate::tags::{check_key, check_value, is_system_key, Tags};
 
-use super::errors::ApiError;
-use super::seed::Seed;
+use super::errors::ServiceError;
+use super::seed::{EmulatedDesktop, Seed};
 
 /// The state of one emulated project.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub(crate) struct Store {
     project_id: String,
     max_tags: usize,
     /// The set of desktops never changes after start, so the map itself needs no lock.
-    desktops: BTreeMap<String, Mutex<Desktop>>,
+    desktops: BTreeMap<String, Mutex<EmulatedDesktop>>,
     /// Bumped (under the desktop's lock, after the change) by every write that changed state.
     version: AtomicU64,
 }
@@ -36,7 +37,7 @@ pub(crate) struct ListFilter {
 }
 
 impl ListFilter {
-    fn matches(&self, d: &Desktop) -> bool {
+    fn matches(&self, d: &EmulatedDesktop) -> bool {
         (self.desktop_ids.is_empty() || self.desktop_ids.contains(&d.id))
             && (self.computer_names.is_empty() || self.computer_names.contains(&d.name))
             && (self.user_names.is_empty()
@@ -49,8 +50,24 @@ impl ListFilter {
     }
 }
 
+/// Most desktops one cross-desktop batch call may name.
+pub const MAX_BATCH_DESKTOPS: usize = 100;
+/// Most tags one desktop entry of a cross-desktop batch call may carry.
+pub const MAX_BATCH_TAGS: usize = 20;
+
+/// What a cross-desktop batch create does when it would take one desktop past the tag cap. The
+/// real service does not document it, so clients must converge under either.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BatchCap {
+    /// Fail the whole call (400), changing nothing.
+    #[default]
+    Reject,
+    /// Leave that desktop unchanged and apply the rest; the answer is still 204.
+    Skip,
+}
+
 /// The result of a write: `Some(version)` if it changed state, `None` if it was a no-op.
-pub(crate) type WriteOutcome = Result<Option<u64>, ApiError>;
+pub(crate) type WriteOutcome = Result<Option<u64>, ServiceError>;
 
 impl Store {
     pub fn new(seed: Seed, max_tags: usize) -> Store {
@@ -70,21 +87,34 @@ impl Store {
         &self.project_id
     }
 
-    fn lock<'a>(&'a self, id: &str) -> Result<MutexGuard<'a, Desktop>, ApiError> {
+    fn lock<'a>(&'a self, id: &str) -> Result<MutexGuard<'a, EmulatedDesktop>, ServiceError> {
         let cell = self
             .desktops
             .get(id)
-            .ok_or_else(|| ApiError::desktop_not_found(id))?;
+            .ok_or_else(|| ServiceError::desktop_not_found(id))?;
         // A panic while holding the lock cannot leave a half-applied change (changes are built
         // first and swapped in), so a poisoned lock is still consistent.
         Ok(cell.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Matching desktops sorted by id: the total count and the page `[offset, offset+limit)`.
-    pub fn list(&self, filter: &ListFilter, offset: usize, limit: usize) -> (usize, Vec<Desktop>) {
+    /// With `desktop_id` filters only those desktops are looked at (O(ids), not a scan).
+    pub fn list(
+        &self,
+        filter: &ListFilter,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<EmulatedDesktop>) {
+        let cells: Box<dyn Iterator<Item = &Mutex<EmulatedDesktop>>> =
+            if filter.desktop_ids.is_empty() {
+                Box::new(self.desktops.values())
+            } else {
+                let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
+                Box::new(ids.into_iter().filter_map(|id| self.desktops.get(id)))
+            };
         let mut total = 0;
         let mut page = Vec::new();
-        for cell in self.desktops.values() {
+        for cell in cells {
             let d = cell.lock().unwrap_or_else(|p| p.into_inner());
             if filter.matches(&d) {
                 if total >= offset && page.len() < limit {
@@ -96,7 +126,7 @@ impl Store {
         (total, page)
     }
 
-    pub fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ApiError> {
+    pub fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ServiceError> {
         let d = self.lock(id)?;
         Ok(d.tags
             .iter()
@@ -109,8 +139,8 @@ impl Store {
     /// past the cap (system `_sys_` keys do not count; overwrites are always fine).
     pub fn create(&self, id: &str, tags: &[(String, String)]) -> WriteOutcome {
         for (key, value) in tags {
-            check_key(key).map_err(|e| ApiError::invalid_tag(key, &e))?;
-            check_value(value).map_err(|e| ApiError::invalid_tag(key, &e))?;
+            check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
+            check_value(value).map_err(|e| ServiceError::invalid_tag(key, &e))?;
         }
         let mut d = self.lock(id)?;
         let mut next = d.tags.clone();
@@ -123,7 +153,7 @@ impl Store {
         let before = count_user_tags(d.tags.keys());
         let after = count_user_tags(next.keys());
         if !added.is_empty() && after > self.max_tags {
-            return Err(ApiError::tag_cap(id, before, &added, self.max_tags));
+            return Err(ServiceError::tag_cap(id, before, &added, self.max_tags));
         }
         if next == d.tags {
             return Ok(None);
@@ -135,13 +165,101 @@ impl Store {
     /// Deletes keys from one desktop; keys it does not have are a success.
     pub fn delete(&self, id: &str, keys: &[String]) -> WriteOutcome {
         for key in keys {
-            check_key(key).map_err(|e| ApiError::invalid_tag(key, &e))?;
+            check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
         }
         let mut d = self.lock(id)?;
         let mut changed = false;
         for key in keys {
             changed |= d.tags.remove(key.as_str()).is_some();
         }
+        Ok(changed.then(|| self.bump()))
+    }
+
+    /// Creates or overwrites tags on many desktops in one call (the cross-desktop batch):
+    /// unknown desktop ids are silently left out, a later entry for the same desktop wins over an
+    /// earlier one, and a bad tag (or, with `BatchCap::Reject`, one desktop pushed past the cap)
+    /// fails the whole call without changing anything.
+    pub fn batch_create(
+        &self,
+        entries: &[(String, Vec<(String, String)>)],
+        cap: BatchCap,
+    ) -> WriteOutcome {
+        check_batch_shape(entries)?;
+        for (_, tags) in entries {
+            for (key, value) in tags {
+                check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
+                check_value(value).map_err(|e| ServiceError::invalid_tag(key, &e))?;
+            }
+        }
+        self.batch(entries, |id, current, tags| {
+            let mut next = current.clone();
+            let mut added = Vec::new();
+            for (key, value) in tags {
+                if next.insert(key.into(), value.into()).is_none() {
+                    added.push(key.as_str());
+                }
+            }
+            let before = count_user_tags(current.keys());
+            if !added.is_empty() && count_user_tags(next.keys()) > self.max_tags {
+                return match cap {
+                    BatchCap::Reject => {
+                        Err(ServiceError::tag_cap(id, before, &added, self.max_tags))
+                    }
+                    BatchCap::Skip => Ok(current.clone()),
+                };
+            }
+            Ok(next)
+        })
+    }
+
+    /// Deletes keys from many desktops in one call; unknown desktop ids are silently left out and
+    /// keys a desktop does not have are a success. A bad key fails the whole call.
+    pub fn batch_delete(&self, entries: &[(String, Vec<String>)]) -> WriteOutcome {
+        check_batch_shape(entries)?;
+        for (_, keys) in entries {
+            for key in keys {
+                check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
+            }
+        }
+        self.batch(entries, |_, current, keys| {
+            let mut next = current.clone();
+            for key in keys {
+                next.remove(key.as_str());
+            }
+            Ok(next)
+        })
+    }
+
+    /// Locks every known desktop of `entries` in id order, computes each one's next tags with
+    /// `change` (called once per entry, in order), and swaps them all in only if none failed.
+    fn batch<T>(
+        &self,
+        entries: &[(String, Vec<T>)],
+        change: impl Fn(&str, &Tags, &[T]) -> Result<Tags, ServiceError>,
+    ) -> WriteOutcome {
+        let mut by_id: BTreeMap<&str, Vec<&[T]>> = BTreeMap::new();
+        for (id, items) in entries {
+            if self.desktops.contains_key(id.as_str()) {
+                by_id.entry(id).or_default().push(items);
+            }
+        }
+        let mut locked = Vec::with_capacity(by_id.len());
+        for (id, parts) in by_id {
+            let guard = self.lock(id)?;
+            let mut next = guard.tags.clone();
+            for items in parts {
+                next = change(id, &next, items)?;
+            }
+            locked.push((guard, next));
+        }
+        let mut changed = false;
+        for (guard, next) in &mut locked {
+            if guard.tags != *next {
+                guard.tags = std::mem::take(next);
+                changed = true;
+            }
+        }
+        // Bumped while every changed desktop is still locked (see `snapshot`).
         Ok(changed.then(|| self.bump()))
     }
 
@@ -170,12 +288,29 @@ impl Store {
     }
 
     /// Every desktop, sorted by id.
-    pub fn desktops(&self) -> Vec<Desktop> {
+    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.desktops
             .values()
             .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .collect()
     }
+}
+
+fn check_batch_shape<T>(entries: &[(String, Vec<T>)]) -> Result<(), ServiceError> {
+    if entries.len() > MAX_BATCH_DESKTOPS {
+        return Err(ServiceError::bad_request(format!(
+            "{} desktops given; at most {MAX_BATCH_DESKTOPS} are allowed per batch call",
+            entries.len()
+        )));
+    }
+    if let Some((id, items)) = entries.iter().find(|(_, t)| t.len() > MAX_BATCH_TAGS) {
+        return Err(ServiceError::bad_request(format!(
+            "desktop `{id}` has {} tags in this call; at most {MAX_BATCH_TAGS} are allowed per \
+             desktop per batch call",
+            items.len()
+        )));
+    }
+    Ok(())
 }
 
 fn count_user_tags<'a>(keys: impl Iterator<Item = &'a compact_str::CompactString>) -> usize {

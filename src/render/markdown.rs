@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::diff::desktop_diff;
 use super::escape::{fence, html, markdown as md, markdown_name};
-use super::text::{attempts, describe, describe_error, report_totals_line};
+use super::text::{attempts_via, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
 use crate::plan::{DesktopPlan, DesktopStatus, Plan};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
@@ -237,7 +237,7 @@ fn report_section(d: &DesktopReport) -> String {
                 if c.outcome == Outcome::Skipped {
                     "-".to_string()
                 } else {
-                    attempts(c.attempts)
+                    attempts_via(c)
                 },
                 md(&error)
             ));

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::inventory::{Desktop, Inventory};
 use crate::plan::{plan, Change, KeyIgnore, Plan, Policy, Wanted};
 use crate::report::{
-    ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals,
+    ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode,
 };
 use crate::tags::CompactString;
 
@@ -118,6 +118,7 @@ fn ok(change: Change, attempts: u32) -> ChangeReport {
     ChangeReport {
         change,
         outcome: Outcome::Applied,
+        via: Some(WriteMode::Batch),
         attempts,
         error: None,
     }
@@ -133,6 +134,7 @@ pub(crate) fn sample_report() -> Report {
         format_version: 1,
         project_id: "0123456789abcdef0123456789abcdef".into(),
         endpoint: "http://127.0.0.1:8080".into(),
+        write_mode: WriteMode::Batch,
         desktops: vec![
             DesktopReport {
                 desktop_id: "d-01".into(),
@@ -167,6 +169,7 @@ pub(crate) fn sample_report() -> Report {
                     ChangeReport {
                         change: create("env", "prod"),
                         outcome: Outcome::Failed,
+                        via: Some(WriteMode::Tag),
                         attempts: 5,
                         error: Some(ErrorInfo {
                             status: Some(400),
@@ -178,6 +181,7 @@ pub(crate) fn sample_report() -> Report {
                     ChangeReport {
                         change: create("tier", "gold"),
                         outcome: Outcome::Skipped,
+                        via: None,
                         attempts: 0,
                         error: None,
                     },
@@ -214,6 +218,7 @@ pub(crate) fn sample_report() -> Report {
                 changes: vec![ChangeReport {
                     change: create("env", "lab"),
                     outcome: Outcome::Failed,
+                    via: Some(WriteMode::Desktop),
                     attempts: 5,
                     error: Some(ErrorInfo {
                         status: None,
@@ -232,6 +237,8 @@ pub(crate) fn sample_report() -> Report {
             blocked: 1,
             requests: 14,
             retries: 5,
+            throttled: 2,
+            rate: Some(48.5),
             duration_ms: 1234,
         },
     }

@@ -8,7 +8,7 @@ use super::diff::{desktop_diff, Kind};
 use super::escape::{display, quote_key, quote_value};
 use super::{change_counts, plural, result_name, summary_line};
 use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
-use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report};
+use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, WriteMode};
 
 /// How text is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,6 +121,18 @@ pub(crate) fn attempts(n: u32) -> String {
     format!("{n} {}", plural(n as usize, "attempt", "attempts"))
 }
 
+/// `3 attempts via desktop call`: the attempts of a sent change and the kind of call that wrote
+/// it (or failed it last).
+pub(crate) fn attempts_via(c: &ChangeReport) -> String {
+    let via = match c.via {
+        Some(WriteMode::Batch) => " via batch call",
+        Some(WriteMode::Desktop) => " via desktop call",
+        Some(WriteMode::Tag) => " via single tag",
+        None => "",
+    };
+    format!("{}{via}", attempts(c.attempts))
+}
+
 /// `Apply: 5 applied, 1 failed, 2 skipped; 1 unverified, 1 blocked; 3 unchanged; 14 requests,
 /// 3 retries in 1.23 s.`
 pub fn report_totals_line(report: &Report) -> String {
@@ -130,9 +142,14 @@ pub fn report_totals_line(report: &Report) -> String {
         .iter()
         .filter(|d| d.status == DesktopResult::Unchanged)
         .count();
+    let throttled = match (t.throttled, t.rate) {
+        (0, None) => String::new(),
+        (n, None) => format!(", {n} throttled"),
+        (n, Some(rate)) => format!(", {n} throttled, {rate:.1} requests/s"),
+    };
     format!(
         "Apply: {} applied, {} failed, {} skipped; {} unverified, {} blocked; {} unchanged; \
-         {} {}, {} {} in {}.{:03} s.",
+         {} {}, {} {}{throttled} in {}.{:03} s.",
         t.applied,
         t.failed,
         t.skipped,
@@ -182,7 +199,7 @@ fn change_line(c: &ChangeReport, style: &TextStyle) -> String {
     };
     let mut line = format!("{} {}", style.paint(color, word), describe(&c.change));
     if c.outcome != Outcome::Skipped {
-        line.push_str(&format!(" [{}]", attempts(c.attempts)));
+        line.push_str(&format!(" [{}]", attempts_via(c)));
     }
     if let Some(e) = &c.error {
         line.push_str(": ");

@@ -12,8 +12,9 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use desktag::api::{
-    sign, ApiError, BatchAction, Client, ClientOptions, Connection, ConnectionArgs, DesktopFilter,
+    sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopTags, TagAction,
 };
+use desktag::report::ErrorInfo;
 use desktag::tags::Tags;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
@@ -288,28 +289,21 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
     assert_eq!(client.delete_tag(DESK, "legacy").await.unwrap(), 1);
     let batch = Tags::from([("a".into(), "1".into()), ("b".into(), "".into())]);
     client
-        .batch_tags(DESK, BatchAction::Create, &batch)
+        .change_tags(DESK, TagAction::Create, &batch)
         .await
         .unwrap();
     client
-        .batch_tags(DESK, BatchAction::Delete, &batch)
+        .change_tags(DESK, TagAction::Delete, &batch)
         .await
         .unwrap();
+    client.list_desktops().await.unwrap();
     client
-        .list_desktops(&DesktopFilter {
-            computer_name: Some("FIN WKS/1".into()),
-        })
+        .read_desktops(&["b-id".into(), "a-id".into()])
         .await
         .unwrap();
-    client
-        .list_desktops_by_id(&["b-id".into(), "a-id".into()])
-        .await
-        .unwrap();
-    let tags = client.show_tags(DESK).await.unwrap();
-    assert_eq!(tags.get("owner").map(|v| v.as_str()), Some(""));
 
     let requests = server.requests();
-    assert_eq!(requests.len(), 7);
+    assert_eq!(requests.len(), 6);
     for r in &requests {
         // Every one passed verification (a failure would have been a 401 and an Err above).
         assert_eq!(
@@ -351,10 +345,7 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
         br#"{"action":"delete","tags":[{"key":"a"},{"key":"b"}]}"#
     );
     // The wire query is the canonical query: sorted and encoded with the signer's rules.
-    assert_eq!(
-        requests[4].query.as_deref(),
-        Some("computer_name=FIN%20WKS%2F1&limit=1000&offset=0")
-    );
+    assert_eq!(requests[4].query.as_deref(), Some("limit=1000&offset=0"));
     assert_eq!(
         requests[5].query.as_deref(),
         Some("desktop_id=a-id&desktop_id=b-id&limit=1000&offset=0")
@@ -362,20 +353,99 @@ async fn every_signed_request_verifies_on_the_server_from_the_wire_bytes() {
 }
 
 #[tokio::test]
+async fn batch_tag_writes_send_the_documented_bodies_and_refuse_oversized_calls() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
+    let client = aksk_client(&server, options());
+    let items = vec![
+        DesktopTags {
+            desktop_id: "d-1".into(),
+            tags: Tags::from([("env".into(), "prod".into()), ("team".into(), "".into())]),
+        },
+        DesktopTags {
+            desktop_id: "d-2".into(),
+            tags: Tags::from([("env".into(), "dev".into())]),
+        },
+    ];
+    assert_eq!(client.batch_create_tags(&items).await.unwrap(), 1);
+    assert_eq!(client.batch_delete_tags(&items).await.unwrap(), 1);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(requests[0].path, format!("/v2/{PID}/desktops/batch-tags"));
+    assert_eq!(
+        String::from_utf8_lossy(&requests[0].body),
+        r#"{"desktops":[{"desktop_id":"d-1","tags":[{"key":"env","value":"prod"},{"key":"team","value":""}]},{"desktop_id":"d-2","tags":[{"key":"env","value":"dev"}]}]}"#
+    );
+    // A DELETE with a signed JSON body, keys only.
+    assert_eq!(requests[1].method, "DELETE");
+    assert_eq!(requests[1].path, format!("/v2/{PID}/desktops/batch-tags"));
+    assert_eq!(
+        String::from_utf8_lossy(&requests[1].body),
+        r#"{"desktops":[{"desktop_id":"d-1","tags":[{"key":"env"},{"key":"team"}]},{"desktop_id":"d-2","tags":[{"key":"env"}]}]}"#
+    );
+
+    // Above the documented caps (or empty) nothing is sent.
+    let one_tag = Tags::from([("k".into(), "v".into())]);
+    let too_many_desktops: Vec<DesktopTags> = (0..=desktag::api::BATCH_MAX_DESKTOPS)
+        .map(|i| DesktopTags {
+            desktop_id: format!("d-{i}"),
+            tags: one_tag.clone(),
+        })
+        .collect();
+    let too_many_tags = vec![DesktopTags {
+        desktop_id: "d-1".into(),
+        tags: (0..=desktag::api::BATCH_MAX_TAGS)
+            .map(|i| (format!("k{i}").into(), "v".into()))
+            .collect(),
+    }];
+    let no_id = vec![DesktopTags {
+        desktop_id: String::new(),
+        tags: one_tag.clone(),
+    }];
+    for items in [&too_many_desktops, &too_many_tags, &no_id, &Vec::new()] {
+        let err = client.batch_create_tags(items).await.unwrap_err();
+        assert_eq!(err.attempts, 0);
+        assert!(matches!(err.error, ApiError::InvalidArgument(_)), "{err}");
+        let err = client.batch_delete_tags(items).await.unwrap_err();
+        assert_eq!(err.attempts, 0);
+    }
+    // Exactly at the caps is fine.
+    client
+        .batch_create_tags(&too_many_desktops[..desktag::api::BATCH_MAX_DESKTOPS])
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_refused_batch_exposes_the_status() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        json_response(
+            403,
+            json!({"error_code": "WKS.0403", "error_msg": "not allowed"}),
+        )
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let items = [DesktopTags {
+        desktop_id: "d-1".into(),
+        tags: Tags::from([("env".into(), "prod".into())]),
+    }];
+    let err = client.batch_create_tags(&items).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert_eq!(err.attempts, 1);
+}
+
+#[tokio::test]
 async fn the_signature_matches_a_canonical_request_built_independently() {
     let server = Server::start(Auth::AkSk(SK), Duration::ZERO, ok_responder).await;
     let client = aksk_client(&server, options());
-    client
-        .list_desktops(&DesktopFilter {
-            computer_name: Some("部门 A".into()),
-        })
-        .await
-        .unwrap();
+    client.read_desktops(&["部门 A".into()]).await.unwrap();
     let r = &server.requests()[0];
     let date = r.header("x-sdk-date").unwrap();
-    // Written out by hand from workspace-api.md §5b, without the crate's signer.
+    // Written out by hand from the SDK-HMAC-SHA256 rules, without the crate's signer.
     let canonical = format!(
-        "GET\n/v2/{PID}/desktops/\ncomputer_name=%E9%83%A8%E9%97%A8%20A&limit=1000&offset=0\n\
+        "GET\n/v2/{PID}/desktops/\ndesktop_id=%E9%83%A8%E9%97%A8%20A&limit=1000&offset=0\n\
          content-type:application/json\nhost:127.0.0.1:{port}\nuser-agent:desktag-test\n\
          x-project-id:{PID}\nx-sdk-date:{date}\n\n\
          content-type;host;user-agent;x-project-id;x-sdk-date\n\
@@ -424,10 +494,7 @@ async fn token_auth_sends_x_auth_token_and_no_authorization() {
     let server = Server::start(Auth::Token(TOKEN), Duration::ZERO, ok_responder).await;
     let client = token_client(&server);
     client.create_tag(DESK, "env", "prod").await.unwrap();
-    client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap();
+    client.list_desktops().await.unwrap();
     for r in server.requests() {
         assert_eq!(r.header("x-auth-token"), Some(TOKEN));
         assert!(r.header("authorization").is_none());
@@ -453,15 +520,12 @@ async fn a_rejected_signature_is_a_clear_401_with_a_credentials_hint_and_no_retr
     assert!(msg.contains("(request id req-401)"), "{msg}");
     assert!(msg.contains("hint: the credentials were rejected"), "{msg}");
     assert!(!msg.contains(SK) && !msg.contains("Signature="), "{msg}");
-    let info = err.error.to_error_info();
+    let info = ErrorInfo::from(&err.error);
     assert_eq!(info.status, Some(401));
     assert_eq!(info.error_code.as_deref(), Some("APIGW.0301"));
     assert_eq!(info.request_id.as_deref(), Some("req-401"));
     // Reads give the same error, without the attempt count.
-    let err = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap_err();
+    let err = client.list_desktops().await.unwrap_err();
     assert!(matches!(err, ApiError::Service { status: 401, .. }));
 }
 
@@ -480,10 +544,7 @@ fn paging_responder(total: usize) -> impl Fn(&Recorded, usize) -> Response {
 async fn listing_pages_through_2500_desktops_in_3_requests() {
     let server = Server::start(Auth::AkSk(SK), Duration::ZERO, paging_responder(2500)).await;
     let client = aksk_client(&server, options());
-    let desktops = client
-        .list_desktops(&DesktopFilter::default())
-        .await
-        .unwrap();
+    let desktops = client.list_desktops().await.unwrap();
     assert_eq!(desktops.len(), 2500);
     assert_eq!(desktops[0].id, "desk-00000");
     assert_eq!(desktops[2499].id, "desk-02499");
@@ -513,14 +574,7 @@ async fn listing_stops_at_an_empty_page_even_if_the_total_says_more() {
     })
     .await;
     let client = aksk_client(&server, options());
-    assert_eq!(
-        client
-            .list_desktops(&DesktopFilter::default())
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(client.list_desktops().await.unwrap().len(), 3);
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -581,10 +635,15 @@ async fn listing_a_repeated_page_is_an_error() {
 
 #[tokio::test]
 async fn listing_by_id_chunks_250_ids_into_3_requests_of_at_most_100() {
-    // The service knows every id except those divisible by 10.
+    // The service knows every id except those divisible by 10, in a project of 100,000 desktops
+    // (so reading 250 by id is cheaper than listing; the first page of the listing tells).
     let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |r: &Recorded, _| {
-        let found: Vec<Value> = r
-            .query_values("desktop_id")
+        let ids = r.query_values("desktop_id");
+        if ids.is_empty() {
+            let page: Vec<Value> = (0..1000).map(desktop_json).collect();
+            return json_response(200, json!({"total_count": 100_000, "desktops": page}));
+        }
+        let found: Vec<Value> = ids
             .iter()
             .map(|id| id.trim_start_matches("desk-").parse::<usize>().unwrap())
             .filter(|i| i % 10 != 0)
@@ -596,20 +655,21 @@ async fn listing_by_id_chunks_250_ids_into_3_requests_of_at_most_100() {
     let client = aksk_client(&server, options());
     let mut ids: Vec<String> = (0..250).map(|i| format!("desk-{i:05}")).collect();
     ids.push("desk-00001".into()); // a duplicate is asked for once
-    let desktops = client.list_desktops_by_id(&ids).await.unwrap();
+    let desktops = client.read_desktops(&ids).await.unwrap();
     assert_eq!(desktops.len(), 225);
     assert!(desktops.windows(2).all(|w| w[0].id < w[1].id));
     let requests = server.requests();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4);
+    assert!(requests[0].query_values("desktop_id").is_empty());
     let mut asked = BTreeSet::new();
-    for r in &requests {
+    for r in &requests[1..] {
         let chunk = r.query_values("desktop_id");
         assert!(!chunk.is_empty() && chunk.len() <= 100, "{}", chunk.len());
         asked.extend(chunk);
     }
     assert_eq!(asked.len(), 250);
-    assert!(client.list_desktops_by_id(&[]).await.unwrap().is_empty());
-    assert_eq!(server.requests().len(), 3);
+    assert!(client.read_desktops(&[]).await.unwrap().is_empty());
+    assert_eq!(server.requests().len(), 4);
 }
 
 #[tokio::test]
@@ -809,7 +869,7 @@ async fn secrets_are_absent_from_debug_and_from_errors_even_when_echoed() {
     let err = client.create_tag(DESK, "env", "prod").await.unwrap_err();
     let shown = format!(
         "{err} {err:?} {:?} {client:?} {:?}",
-        err.error.to_error_info(),
+        ErrorInfo::from(&err.error),
         client.connection()
     );
     assert!(!shown.contains(TOKEN), "{shown}");
@@ -862,7 +922,7 @@ async fn a_refused_connection_is_retried_then_reported_as_a_connect_error() {
         "{msg}"
     );
     assert!(!msg.contains(TOKEN));
-    assert_eq!(err.error.to_error_info().status, None);
+    assert_eq!(ErrorInfo::from(&err.error).status, None);
 }
 
 #[tokio::test]
@@ -876,7 +936,7 @@ async fn a_slow_answer_times_out() {
             ..options()
         },
     );
-    let err = client.show_tags(DESK).await.unwrap_err();
+    let err = client.list_desktops().await.unwrap_err();
     assert!(matches!(err, ApiError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("timed out after 0.2s"), "{err}");
 }
@@ -891,13 +951,8 @@ async fn concurrency_is_bounded_across_the_whole_client() {
             ..options()
         },
     );
-    let other = client.with_project("otherproject").unwrap();
     let writes = (0..12).map(|i| {
-        let c = if i % 2 == 0 {
-            client.clone()
-        } else {
-            other.clone()
-        };
+        let c = client.clone();
         async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
     });
     for result in futures::future::join_all(writes).await {
@@ -947,7 +1002,7 @@ async fn an_empty_desktop_id_is_refused_without_a_request() {
 /// Lists the whole project through `server` and returns the error the listing must end in.
 async fn listing_error(server: &Server) -> ApiError {
     aksk_client(server, options())
-        .list_desktops(&DesktopFilter::default())
+        .list_desktops()
         .await
         .expect_err("listing must fail")
 }

@@ -66,7 +66,7 @@ fn apply_then_plan_shows_no_changes_and_apply_twice_sends_no_writes() {
     let m = path_str(dir.path());
     Desktag::new()
         .against(&emu)
-        .args(["apply", "--auto-approve", m])
+        .args(["apply", "--auto-approve", "--write-mode", "tag", m])
         .run()
         .code(0);
     let writes = emu.writes();
@@ -208,6 +208,8 @@ desktops:
             "--auto-approve",
             "--max-tags",
             "12",
+            "--write-mode",
+            "tag",
             "--report-format",
             "json",
             path_str(dir.path()),
@@ -358,6 +360,8 @@ fn an_interrupted_apply_converges_when_run_again() {
             "--auto-approve",
             "--concurrency",
             "2",
+            "--write-mode",
+            "tag",
             "examples/manifests",
         ])
         .spawn();
@@ -537,6 +541,8 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
             "--auto-approve",
             "--concurrency",
             "2",
+            "--write-mode",
+            "tag",
             "--report-format",
             "json",
             "examples/manifests",

@@ -822,8 +822,16 @@ async fn the_state_file_is_saved_atomically_and_loaded_by_the_next_emulator() {
         emu.desktops(),
         "each 204 waited for its save"
     );
-    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(leftovers, 1, "no temporary files left behind");
+    let mut leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    leftovers.sort();
+    assert_eq!(
+        leftovers,
+        ["state.yaml", "state.yaml.lock"],
+        "no temporary files left behind, only the emulator's lock"
+    );
     emu.shutdown().await.unwrap();
 
     let (second, api2) = start(with_state()).await;
@@ -837,20 +845,20 @@ async fn the_state_file_is_saved_atomically_and_loaded_by_the_next_emulator() {
 
 #[tokio::test]
 async fn a_retried_write_whose_save_failed_is_saved_before_it_succeeds() {
-    // The state file's directory does not exist yet, so the first save fails.
+    // A directory in the state file's place makes the first save fail.
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("not-yet");
-    let state = missing.join("state.yaml");
+    let state = dir.path().join("state.yaml");
     let (emu, api) = start(EmulatorConfig {
         state_file: Some(state.clone()),
         ..config()
     })
     .await;
+    std::fs::create_dir(&state).unwrap();
     let tag = json!({"tag": {"key": "env", "value": "prod"}});
     let first = api.post("/desk-01/tags", tag.clone()).await;
     assert_eq!(first.status, 500, "{}", first.json);
     // The change was made in memory; the client retries once saving can work.
-    std::fs::create_dir(&missing).unwrap();
+    std::fs::remove_dir(&state).unwrap();
     let retry = api.post("/desk-01/tags", tag).await;
     assert_eq!(retry.status, 204, "{}", retry.json);
     let on_disk =

@@ -1,5 +1,7 @@
-//! `desktag emulator`: the clap flags, their resolution into an `EmulatorConfig` (secrets come
-//! from files or the environment, never from the command line), and the serve-until-signal loop.
+//! `desktag emulator`, the emulator's own entry point: its clap flags (embedded by `crate::cli`),
+//! their resolution into an `EmulatorConfig` (secrets come from files or the environment, never
+//! from the command line), and the serve-until-signal loop. Errors stay `EmulatorError`; the
+//! shell converts them at the command edge.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::time::Duration;
 use crate::secret::Secret;
 use crate::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, EmulatorConfig, EmulatorError, Faults, Seed};
+use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
 pub const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
@@ -46,8 +48,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "FILE", requires = "ak")]
     pub sk_file: Option<PathBuf>,
 
-    /// Require X-Auth-Token equal to the token in this file (else DESKTAG_EMULATOR_TOKEN).
-    #[arg(long, value_name = "FILE", conflicts_with = "ak")]
+    /// Require X-Auth-Token equal to the token in this file (else DESKTAG_EMULATOR_TOKEN). With
+    /// --ak as well, either credential is accepted: a signed request must have a valid
+    /// signature, any other one the token.
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
     /// Tags allowed per desktop (system `_sys_` tags not counted).
@@ -74,9 +78,21 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency: u64,
 
+    /// What a `batch-tags` create does when it would push one desktop past --max-tags: `reject`
+    /// fails the whole call (400), `skip` leaves that desktop unchanged and applies the rest.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = BatchCapArg::Reject)]
+    pub batch_cap: BatchCapArg,
+
     /// Seed of the fault RNG, for a repeatable fault sequence [default: random].
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+}
+
+/// `--batch-cap` values.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchCapArg {
+    Reject,
+    Skip,
 }
 
 impl EmulatorArgs {
@@ -98,15 +114,15 @@ impl EmulatorArgs {
         };
         let env_sk = env(SK_ENV).filter(|s| !s.is_empty());
         let env_token = env(TOKEN_ENV).filter(|s| !s.is_empty());
-        let auth = match (self.ak, self.token_file) {
-            (Some(ak), _) => {
+        let token = match (&self.token_file, env_token) {
+            (Some(path), _) => Some(read_secret("token file", path)?),
+            (None, Some(token)) => Some(Secret::new(token)),
+            (None, None) => None,
+        };
+        let auth = match self.ak {
+            Some(ak) => {
                 if ak.trim().is_empty() {
                     return Err(EmulatorError::Config("--ak is empty".to_string()));
-                }
-                if env_token.is_some() {
-                    return Err(EmulatorError::Config(format!(
-                        "{TOKEN_ENV} is set but --ak asks for AK/SK auth; unset one of them"
-                    )));
                 }
                 let sk = match (&self.sk_file, env_sk) {
                     (Some(path), _) => read_secret("secret key file", path)?,
@@ -117,18 +133,20 @@ impl EmulatorArgs {
                         )))
                     }
                 };
-                Auth::AkSk { ak, sk }
+                match token {
+                    Some(token) => Auth::AkSkOrToken { ak, sk, token },
+                    None => Auth::AkSk { ak, sk },
+                }
             }
-            (None, token_file) => {
+            None => {
                 if env_sk.is_some() {
                     return Err(EmulatorError::Config(format!(
                         "{SK_ENV} is set but --ak is not; give --ak AK to require signatures"
                     )));
                 }
-                match (token_file, env_token) {
-                    (Some(path), _) => Auth::Token(read_secret("token file", &path)?),
-                    (None, Some(token)) => Auth::Token(Secret::new(token)),
-                    (None, None) => Auth::None,
+                match token {
+                    Some(token) => Auth::Token(token),
+                    None => Auth::None,
                 }
             }
         };
@@ -153,6 +171,11 @@ impl EmulatorArgs {
                 latency: Duration::from_millis(self.latency),
                 seed: self.fault_seed.unwrap_or_else(rand::random),
             },
+            batch_cap: match self.batch_cap {
+                BatchCapArg::Reject => BatchCap::Reject,
+                BatchCapArg::Skip => BatchCap::Skip,
+            },
+            limits: Limits::default(),
             state_file: self.state,
         })
     }
@@ -248,6 +271,13 @@ mod tests {
         assert_eq!(config.seed, Seed::demo());
         assert!(matches!(config.auth, Auth::None));
         assert_eq!(config.max_tags, 10);
+        assert_eq!(config.batch_cap, BatchCap::Reject);
+        let skip = parse(&["--batch-cap", "skip"])
+            .unwrap()
+            .into_config(no_env)
+            .unwrap();
+        assert_eq!(skip.batch_cap, BatchCap::Skip);
+        assert!(parse(&["--batch-cap", "maybe"]).is_err());
     }
 
     #[test]
@@ -296,6 +326,29 @@ mod tests {
             .into_config(|n| (n == SK_ENV).then(|| "sk".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("--ak"), "{err}");
+    }
+
+    #[test]
+    fn ak_and_a_token_together_accept_either() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "tok\n").unwrap();
+        let config = parse(&["--ak", "AK1", "--token-file", file.to_str().unwrap()])
+            .unwrap()
+            .into_config(|n| (n == SK_ENV).then(|| "sk".to_string()))
+            .unwrap();
+        assert!(matches!(&config.auth,
+            Auth::AkSkOrToken { ak, sk, token }
+                if ak == "AK1" && sk.expose() == "sk" && token.expose() == "tok"));
+        let config = parse(&["--ak", "AK1"])
+            .unwrap()
+            .into_config(|n| match n {
+                SK_ENV => Some("sk".to_string()),
+                TOKEN_ENV => Some("tok".to_string()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(matches!(config.auth, Auth::AkSkOrToken { .. }));
     }
 
     #[test]

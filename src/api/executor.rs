@@ -1,0 +1,252 @@
+//! The executor: runs a [`Call`] to completion over the transport. It holds the client-wide
+//! concurrency bound (permits), the one adaptive rate limiter every worker shares, the retry
+//! loop and the statistics. Decisions come from the pure `retry` and `rate` modules; this module
+//! does the waiting and the logging.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::Semaphore;
+
+use super::error::{ApiError, CallError};
+use super::rate::{RateEvent, RatePolicy, RateState};
+use super::retry::{parse_retry_after, AttemptOutcome, Decision, RetryPolicy};
+use super::transport::{Answer, Call, Failure, Transport};
+use crate::token_bucket::TokenBucket;
+
+/// HTTP attempts a call made (1 when the first attempt succeeded).
+pub type Attempts = u32;
+
+/// A backoff longer than this is logged as a warning (shorter ones at debug).
+const WARN_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What the client did so far, across every clone of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Of those, resends after a failed attempt.
+    pub retries: u64,
+    /// Answers that were 429 (throttled).
+    pub throttled: u64,
+    /// The request rate allowed now, in requests per second.
+    pub rate: f64,
+    /// The rate after the last cut, once the service has throttled: the rate the run settled at.
+    pub settled_rate: Option<f64>,
+}
+
+pub(crate) struct Executor {
+    pub transport: Transport,
+    pub policy: RetryPolicy,
+    permits: Semaphore,
+    limiter: Mutex<Limiter>,
+    requests: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// The shared adaptive rate: the AIMD state, the token bucket it drives and the send times of
+/// the last second (to know the rate requests really went out at).
+struct Limiter {
+    policy: RatePolicy,
+    state: RateState,
+    bucket: TokenBucket,
+    sent: VecDeque<Instant>,
+    /// The rate last logged, so small steps are not logged one by one.
+    logged: f64,
+}
+
+/// Send times kept for the sent-rate estimate; far above any rate a service allows.
+const MAX_SENT_KEPT: usize = 100_000;
+
+impl Limiter {
+    fn reserve(&mut self, now: Instant) -> Duration {
+        while self
+            .sent
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= Duration::from_secs(1))
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < MAX_SENT_KEPT {
+            self.sent.push_back(now);
+        }
+        self.bucket.reserve(now)
+    }
+
+    fn observe(&mut self, event: RateEvent, now: Instant) {
+        let sent_rate = self.sent.len() as f64;
+        let next = self.policy.next(&self.state, event, sent_rate, now);
+        let first_cut = self.state.probing && !next.probing;
+        if next.rate != self.state.rate {
+            self.bucket.set_rate(next.rate);
+            let rate = next.rate;
+            if first_cut {
+                tracing::info!(
+                    rate = format_args!("{rate:.1}"),
+                    "the service throttles requests; the request rate settles near {rate:.1}/s"
+                );
+                self.logged = rate;
+            } else if rate < self.state.rate {
+                tracing::debug!(
+                    rate = format_args!("{rate:.1}"),
+                    "throttled; request rate cut"
+                );
+                self.logged = rate;
+            } else if rate >= self.logged * 1.1 || rate == self.policy.ceiling {
+                tracing::debug!(rate = format_args!("{rate:.1}"), "request rate raised");
+                self.logged = rate;
+            }
+        }
+        self.state = next;
+    }
+}
+
+impl Executor {
+    pub fn new(
+        transport: Transport,
+        policy: RetryPolicy,
+        concurrency: usize,
+        rate: RatePolicy,
+    ) -> Executor {
+        let state = rate.start();
+        tracing::debug!(
+            start = state.rate,
+            ceiling = rate.ceiling,
+            "adaptive request rate"
+        );
+        Executor {
+            transport,
+            policy,
+            permits: Semaphore::new(concurrency),
+            limiter: Mutex::new(Limiter {
+                policy: rate,
+                bucket: TokenBucket::new(state.rate),
+                logged: state.rate,
+                state,
+                sent: VecDeque::new(),
+            }),
+            requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        self.limiter
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn stats(&self) -> Stats {
+        let limiter = self.limiter();
+        Stats {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: limiter.state.throttled,
+            rate: limiter.state.rate,
+            settled_rate: limiter.state.settled(),
+        }
+    }
+
+    /// Sends `call` until it succeeds or the retry policy gives up.
+    pub async fn execute(&self, call: &Call) -> Result<(Answer, Attempts), CallError> {
+        let mut attempt: u32 = 1;
+        loop {
+            let (error, outcome) = match self.attempt(call).await {
+                Ok(answer) => return Ok((answer, attempt)),
+                Err(failure) => failure,
+            };
+            let now = SystemTime::now();
+            let decision = self
+                .policy
+                .decide(attempt, &outcome, now, &mut rand::thread_rng());
+            let delay = match decision {
+                Decision::GiveUp => {
+                    return Err(CallError {
+                        error,
+                        attempts: attempt,
+                    })
+                }
+                Decision::Retry(delay) => delay,
+            };
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            let asked = match &outcome {
+                AttemptOutcome::Status {
+                    retry_after: Some(value),
+                    ..
+                } => parse_retry_after(value, now),
+                _ => None,
+            };
+            if asked.is_some() {
+                // The service asked every caller to wait, not just this one.
+                let now = Instant::now();
+                self.limiter().bucket.hold_until(now, now + delay);
+            }
+            self.log_backoff(call, attempt, &outcome, &error, delay, asked);
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    fn log_backoff(
+        &self,
+        call: &Call,
+        attempt: u32,
+        outcome: &AttemptOutcome,
+        error: &ApiError,
+        delay: Duration,
+        asked: Option<Duration>,
+    ) {
+        let path = self.transport.display_path(call);
+        let delay_ms = delay.as_millis() as u64;
+        let throttled = matches!(outcome, AttemptOutcome::Status { status: 429, .. });
+        match asked {
+            Some(asked) if asked > delay => tracing::warn!(
+                method = %call.method, %path, attempt, delay_ms, %error,
+                "the service asked to wait {}s; desktag waits at most {}s before retrying",
+                asked.as_secs(),
+                delay.as_secs_f64()
+            ),
+            _ if delay > WARN_BACKOFF => tracing::warn!(
+                method = %call.method, %path, attempt, delay_ms, %error,
+                "{}; waiting {:.1}s before retrying",
+                if throttled { "throttled" } else { "request failed" },
+                delay.as_secs_f64()
+            ),
+            _ if throttled => tracing::debug!(
+                method = %call.method, %path, attempt, delay_ms, %error,
+                "throttled; retrying"
+            ),
+            _ => tracing::warn!(
+                method = %call.method, %path, attempt, delay_ms, %error,
+                "request failed; retrying"
+            ),
+        }
+    }
+
+    /// One HTTP attempt under the concurrency bound and the shared rate.
+    async fn attempt(&self, call: &Call) -> Result<Answer, Failure> {
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            (
+                ApiError::Setup("the client was shut down".to_string()),
+                AttemptOutcome::Fatal,
+            )
+        })?;
+        let wait = self.limiter().reserve(Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.transport.send(call).await;
+        let event = match &result {
+            Ok(_) => Some(RateEvent::Success),
+            Err((_, AttemptOutcome::Status { status: 429, .. })) => Some(RateEvent::Throttled),
+            Err(_) => None,
+        };
+        if let Some(event) = event {
+            self.limiter().observe(event, Instant::now());
+        }
+        result
+    }
+}

@@ -1,0 +1,276 @@
+//! The adaptive request rate: a pure decision, like the retry policy. Given the current state,
+//! what one response said (success or throttled) and the time, it returns the next rate. AIMD as
+//! TCP does it: a *probe* phase that grows the rate geometrically from a safe start until the
+//! first 429 (so a fast, unthrottled service is not held back for long), then additive increase
+//! while calls succeed and a multiplicative cut on a 429, at most one cut per `hold` (the 429s of
+//! requests already in flight belong to the same event). The executor owns the clock and the
+//! token bucket; nothing here sleeps or reads the time.
+
+use std::time::{Duration, Instant};
+
+/// The rate desktag starts at when `--rate` is higher or absent, in requests per second. Low
+/// enough for a per-user API throttle, and the probe phase leaves it quickly when nothing throttles.
+pub const START_RATE: f64 = 10.0;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePolicy {
+    /// The ceiling (`--rate`); the rate never goes above it.
+    pub ceiling: f64,
+    /// The floor; a cut never goes below it.
+    pub floor: f64,
+    /// Probe phase: each success multiplies the rate by `1 + probe_gain`.
+    pub probe_gain: f64,
+    /// After the first 429: about this many requests per second more for each second of
+    /// successes (each success adds `increase / rate`).
+    pub increase: f64,
+    /// A 429 multiplies the rate by this (0 < decrease < 1).
+    pub decrease: f64,
+    /// 429s within this time of a cut are the same event and do not cut again.
+    pub hold: Duration,
+}
+
+impl RatePolicy {
+    /// The policy for a ceiling of `ceiling` requests per second.
+    pub fn new(ceiling: f64, floor: f64) -> RatePolicy {
+        RatePolicy {
+            ceiling,
+            floor: floor.min(ceiling),
+            probe_gain: 0.25,
+            increase: 2.0,
+            decrease: 0.8,
+            hold: Duration::from_secs(1),
+        }
+    }
+
+    /// The state a run starts in: `START_RATE`, or the ceiling when that is lower.
+    pub fn start(&self) -> RateState {
+        RateState {
+            rate: START_RATE.min(self.ceiling),
+            probing: true,
+            last_cut: None,
+            throttled: 0,
+        }
+    }
+
+    /// The state after one response at `now`. `sent_rate` is the rate requests actually went out
+    /// at over the last second: a cut starts from it (but not below `START_RATE`) when it is
+    /// lower than the limit, since a limit far above what was sent says nothing about the service.
+    pub fn next(
+        &self,
+        state: &RateState,
+        event: RateEvent,
+        sent_rate: f64,
+        now: Instant,
+    ) -> RateState {
+        let mut next = state.clone();
+        match event {
+            RateEvent::Success => {
+                let raised = if state.probing {
+                    state.rate * (1.0 + self.probe_gain)
+                } else {
+                    state.rate + self.increase / state.rate.max(1.0)
+                };
+                next.rate = raised.min(self.ceiling);
+            }
+            RateEvent::Throttled => {
+                next.throttled += 1;
+                let same_event = state
+                    .last_cut
+                    .is_some_and(|at| now.saturating_duration_since(at) < self.hold);
+                if !same_event {
+                    // A sparse run (a few requests a second) still cuts from at least the
+                    // start rate, so one stray 429 does not crawl.
+                    let base = state.rate.min(sent_rate.max(START_RATE));
+                    next.rate = (base * self.decrease).clamp(self.floor, self.ceiling);
+                    next.probing = false;
+                    next.last_cut = Some(now);
+                }
+            }
+        }
+        next
+    }
+}
+
+/// What one response tells the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateEvent {
+    /// A 2xx (other errors say nothing about the rate).
+    Success,
+    /// A 429.
+    Throttled,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateState {
+    /// Requests per second now allowed.
+    pub rate: f64,
+    /// Still growing geometrically (no 429 yet).
+    pub probing: bool,
+    /// The last cut.
+    pub last_cut: Option<Instant>,
+    /// 429s seen.
+    pub throttled: u64,
+}
+
+impl RateState {
+    /// The rate after the last cut: the highest rate known to be below the service's limit, once
+    /// the service has throttled at all.
+    pub fn settled(&self) -> Option<f64> {
+        (!self.probing).then_some(self.rate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(ceiling: f64) -> RatePolicy {
+        RatePolicy::new(ceiling, 0.001)
+    }
+
+    #[test]
+    fn starts_at_the_safe_rate_or_the_lower_ceiling() {
+        assert_eq!(policy(1000.0).start().rate, START_RATE);
+        assert_eq!(policy(3.0).start().rate, 3.0);
+    }
+
+    #[test]
+    fn probing_grows_geometrically_up_to_the_ceiling() {
+        let p = policy(100.0);
+        let t = Instant::now();
+        let mut s = p.start();
+        s = p.next(&s, RateEvent::Success, 10.0, t);
+        assert!((s.rate - 12.5).abs() < 1e-9, "{}", s.rate);
+        for _ in 0..100 {
+            s = p.next(&s, RateEvent::Success, 10.0, t);
+        }
+        assert_eq!(s.rate, 100.0);
+        assert!(s.probing);
+        assert_eq!(s.settled(), None);
+    }
+
+    #[test]
+    fn a_429_cuts_multiplicatively_from_what_was_sent_and_ends_probing() {
+        let p = policy(10_000.0);
+        let t = Instant::now();
+        let s = RateState {
+            rate: 5000.0,
+            ..p.start()
+        };
+        // The limit was 5000 but only 60 per second went out: the cut starts from 60.
+        let cut = p.next(&s, RateEvent::Throttled, 60.0, t);
+        assert!((cut.rate - 48.0).abs() < 1e-9, "{}", cut.rate);
+        assert!(!cut.probing);
+        assert_eq!(cut.throttled, 1);
+        assert_eq!(cut.settled(), Some(cut.rate));
+    }
+
+    #[test]
+    fn throttles_within_the_hold_are_one_event() {
+        let p = policy(100.0);
+        let t = Instant::now();
+        let s = RateState {
+            rate: 50.0,
+            ..p.start()
+        };
+        let once = p.next(&s, RateEvent::Throttled, 50.0, t);
+        let twice = p.next(
+            &once,
+            RateEvent::Throttled,
+            50.0,
+            t + Duration::from_millis(500),
+        );
+        assert_eq!(twice.rate, once.rate);
+        assert_eq!(twice.throttled, 2);
+        let later = p.next(
+            &twice,
+            RateEvent::Throttled,
+            50.0,
+            t + Duration::from_secs(2),
+        );
+        assert!(later.rate < twice.rate);
+    }
+
+    #[test]
+    fn after_a_cut_successes_raise_the_rate_additively() {
+        let p = policy(100.0);
+        let t = Instant::now();
+        let mut s = p.next(
+            &RateState {
+                rate: 50.0,
+                ..p.start()
+            },
+            RateEvent::Throttled,
+            50.0,
+            t,
+        );
+        assert_eq!(s.rate, 40.0);
+        // One second of successes at 40/s adds about `increase` (2) requests per second.
+        for _ in 0..40 {
+            s = p.next(&s, RateEvent::Success, 40.0, t);
+        }
+        assert!((s.rate - 42.0).abs() < 0.1, "{}", s.rate);
+    }
+
+    #[test]
+    fn the_rate_stays_between_floor_and_ceiling() {
+        let p = RatePolicy::new(20.0, 1.0);
+        let mut s = p.start();
+        let t = Instant::now();
+        for i in 0..100u32 {
+            s = p.next(
+                &s,
+                RateEvent::Throttled,
+                s.rate,
+                t + Duration::from_secs(u64::from(i) * 2),
+            );
+        }
+        assert_eq!(s.rate, 1.0);
+        for _ in 0..10_000 {
+            s = p.next(&s, RateEvent::Success, s.rate, t);
+        }
+        assert_eq!(s.rate, 20.0);
+    }
+
+    /// A service that admits `limit` requests per second with a burst of `limit` (as the emulator
+    /// does), driven by a client sending at the policy's rate in 10 ms steps, at most 2 per step
+    /// (8 workers and 30 ms of latency allow no more): the run settles just under the limit with
+    /// few 429s.
+    #[test]
+    fn a_simulated_run_settles_just_under_the_limit() {
+        let limit = 50.0;
+        let p = policy(100_000.0);
+        let mut s = p.start();
+        let t0 = Instant::now();
+        let mut server_tokens = limit;
+        let mut credit = 0.0;
+        let (mut ok, mut throttled) = (0u64, 0u64);
+        let step = 0.01;
+        let mut sent_window: Vec<f64> = Vec::new();
+        for i in 0..10_000u32 {
+            let now_s = f64::from(i) * step;
+            let now = t0 + Duration::from_secs_f64(now_s);
+            server_tokens = (server_tokens + limit * step).min(limit);
+            credit = (credit + s.rate * step).min(2.0);
+            sent_window.retain(|at| now_s - at < 1.0);
+            while credit >= 1.0 {
+                credit -= 1.0;
+                sent_window.push(now_s);
+                let sent_rate = sent_window.len() as f64;
+                if server_tokens >= 1.0 {
+                    server_tokens -= 1.0;
+                    ok += 1;
+                    s = p.next(&s, RateEvent::Success, sent_rate, now);
+                } else {
+                    throttled += 1;
+                    s = p.next(&s, RateEvent::Throttled, sent_rate, now);
+                }
+            }
+        }
+        // 100 s at 50/s: at most 5,050 can succeed (the burst included).
+        let share = throttled as f64 / (ok + throttled) as f64;
+        assert!(ok as f64 >= 0.9 * 5000.0, "ok {ok}");
+        assert!(share < 0.05, "throttled {throttled} of {}", ok + throttled);
+        assert!(s.rate > 35.0 && s.rate < 70.0, "{}", s.rate);
+    }
+}

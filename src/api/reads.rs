@@ -1,0 +1,250 @@
+//! Desktop reads: the project-wide listing (1,000 per page) and reads by id (≤100 ids per
+//! request), and [`Client::read_desktops`], which picks the cheaper of the two per call. Every
+//! listing is checked against what the API promises: `total_count` and `desktops` present, no
+//! desktop twice, no more desktops than `total_count`, no endless paging.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::Method;
+
+use super::client::Client;
+use super::error::ApiError;
+use super::transport::Call;
+use super::wire;
+use crate::inventory::Desktop;
+
+/// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
+pub const PAGE_LIMIT: u64 = 1000;
+/// Most `desktop_id` filters one list request may carry.
+pub const IDS_PER_REQUEST: usize = 100;
+/// Most pages one listing follows, and most desktops it collects: far above any real project, so
+/// only a service that pages forever (new ids, a huge `total_count`) reaches them.
+pub const MAX_PAGES: u32 = 1000;
+pub const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
+
+/// One checked page of a listing.
+struct Page {
+    total: u64,
+    desktops: Vec<Desktop>,
+}
+
+/// Desktops by id, refusing a desktop listed twice.
+type Listing = BTreeMap<String, Desktop>;
+
+impl Client {
+    /// Every desktop of the project (paged with `limit=1000`), sorted by id.
+    pub async fn list_desktops(&self) -> Result<Vec<Desktop>, ApiError> {
+        let found = self.list_pages(Vec::new()).await?;
+        Ok(found.into_values().collect())
+    }
+
+    /// The desktops with these ids that exist, sorted by id, in as few requests as possible: by
+    /// id (≤100 ids per request) for a small selection; for a larger one the first page of the
+    /// whole listing tells the project's size, and when listing it (1,000 per page) takes fewer
+    /// requests, the rest of the pages are read instead. Requests run concurrently within the
+    /// client's concurrency bound and rate.
+    pub async fn read_desktops(&self, ids: &[String]) -> Result<Vec<Desktop>, ApiError> {
+        let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let by_id_requests = wanted.len().div_ceil(IDS_PER_REQUEST) as u64;
+        if by_id_requests <= 1 {
+            return self.read_by_id(&wanted).await;
+        }
+        let first_call = page_call(&[], 0);
+        let first = self.fetch_page(&first_call).await?;
+        let list_requests = first.total.div_ceil(PAGE_LIMIT).max(1);
+        if list_requests > by_id_requests {
+            tracing::debug!(
+                ids = wanted.len(),
+                total = first.total,
+                requests = by_id_requests,
+                "reading desktops by id"
+            );
+            return self.read_by_id(&wanted).await;
+        }
+        tracing::debug!(
+            ids = wanted.len(),
+            total = first.total,
+            requests = list_requests,
+            "reading desktops by listing the project"
+        );
+        if first.total > MAX_LISTED_DESKTOPS {
+            return Err(self.paging_error(
+                &first_call,
+                format!(
+                    "the service says it has {} desktops, more than {MAX_LISTED_DESKTOPS}",
+                    first.total
+                ),
+            ));
+        }
+        let total = first.total;
+        let rest = (1..list_requests).map(|k| async move {
+            let offset = k * PAGE_LIMIT;
+            let call = page_call(&[], offset);
+            self.fetch_page(&call)
+                .await
+                .map(|page| (offset, call, page))
+        });
+        let rest = futures::future::try_join_all(rest).await?;
+        let mut listing = Listing::new();
+        add_page(&mut listing, first.desktops).map_err(|id| self.repeated(&first_call, 0, &id))?;
+        for (offset, call, page) in rest {
+            add_page(&mut listing, page.desktops)
+                .map_err(|id| self.repeated(&call, offset, &id))?;
+        }
+        if listing.len() as u64 > total {
+            return Err(self.paging_error(
+                &first_call,
+                format!(
+                    "the service sent {} desktops but its total_count is {total}",
+                    listing.len()
+                ),
+            ));
+        }
+        let complete = listing.len() as u64 == total;
+        listing.retain(|id, _| wanted.contains(id.as_str()));
+        if !complete {
+            // The project changed while it was paged (or a page came back short): read the
+            // selected desktops the listing missed by id rather than report them absent.
+            let missing: BTreeSet<&str> = wanted
+                .iter()
+                .copied()
+                .filter(|id| !listing.contains_key(*id))
+                .collect();
+            for desktop in self.read_by_id(&missing).await? {
+                listing.insert(desktop.id.clone(), desktop);
+            }
+        }
+        Ok(listing.into_values().collect())
+    }
+
+    /// Reads `wanted` by id, ≤100 per request, the requests running concurrently.
+    async fn read_by_id(&self, wanted: &BTreeSet<&str>) -> Result<Vec<Desktop>, ApiError> {
+        let wanted_list: Vec<&str> = wanted.iter().copied().collect();
+        let reads = wanted_list.chunks(IDS_PER_REQUEST).map(|chunk| {
+            let query = chunk
+                .iter()
+                .map(|id| ("desktop_id".to_string(), id.to_string()))
+                .collect();
+            self.list_pages(query)
+        });
+        let pages = futures::future::try_join_all(reads).await?;
+        let mut found = BTreeMap::new();
+        for page in pages {
+            found.extend(page);
+        }
+        // A service that ignored the filter must not make other desktops look selected.
+        found.retain(|id, _| wanted.contains(id.as_str()));
+        Ok(found.into_values().collect())
+    }
+
+    /// Pages `GET /v2/{project_id}/desktops` with `extra` filters until `offset >= total_count`
+    /// or an empty page. A service that lists a desktop twice, sends more desktops than its own
+    /// `total_count`, or pages past `MAX_PAGES` / `MAX_LISTED_DESKTOPS` is an error, not a loop.
+    async fn list_pages(&self, extra: Vec<(String, String)>) -> Result<Listing, ApiError> {
+        let mut found = Listing::new();
+        let mut offset: u64 = 0;
+        let mut pages: u32 = 0;
+        loop {
+            let call = page_call(&extra, offset);
+            if pages == MAX_PAGES {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service was still sending desktops after {MAX_PAGES} pages"),
+                ));
+            }
+            pages += 1;
+            let page = self.fetch_page(&call).await?;
+            if page.desktops.is_empty() {
+                break;
+            }
+            let count = page.desktops.len() as u64;
+            add_page(&mut found, page.desktops).map_err(|id| self.repeated(&call, offset, &id))?;
+            offset = offset.saturating_add(count);
+            if offset > MAX_LISTED_DESKTOPS {
+                return Err(self.paging_error(
+                    &call,
+                    format!("the service sent more than {MAX_LISTED_DESKTOPS} desktops"),
+                ));
+            }
+            if offset > page.total {
+                return Err(self.paging_error(
+                    &call,
+                    format!(
+                        "the service sent {offset} desktops but its total_count is {}",
+                        page.total
+                    ),
+                ));
+            }
+            if offset == page.total {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// One page, checked: a 2xx without `total_count` or `desktops` (`{}`, nulls) is not an
+    /// empty project but an answer that lacks what the API promises; so is an empty desktop id.
+    async fn fetch_page(&self, call: &Call) -> Result<Page, ApiError> {
+        let exec = &self.exec;
+        let (answer, _) = exec.execute(call).await.map_err(|e| e.error)?;
+        let what = "list of desktops";
+        let page: wire::ListDesktopsResponse = exec.transport.decode(call, &answer, what)?;
+        let lacking = |field: &str| {
+            exec.transport.decode_error(
+                call,
+                &answer,
+                what,
+                format!("`{field}` is missing or null"),
+            )
+        };
+        let total = page.total_count.ok_or_else(|| lacking("total_count"))?;
+        let desktops = page.desktops.ok_or_else(|| lacking("desktops"))?;
+        if desktops.iter().any(|d| d.desktop_id.is_empty()) {
+            return Err(exec.transport.decode_error(
+                call,
+                &answer,
+                what,
+                "a desktop has an empty desktop_id".to_string(),
+            ));
+        }
+        Ok(Page {
+            total,
+            desktops: desktops.into_iter().map(Desktop::from).collect(),
+        })
+    }
+
+    fn repeated(&self, call: &Call, offset: u64, id: &str) -> ApiError {
+        self.paging_error(
+            call,
+            format!("the page at offset {offset} listed desktop {id} a second time"),
+        )
+    }
+
+    fn paging_error(&self, call: &Call, detail: String) -> ApiError {
+        ApiError::Paging {
+            path: self.exec.transport.display_path(call),
+            detail: self.exec.transport.scrub(detail),
+        }
+    }
+}
+
+/// `GET …/desktops?…&limit=1000&offset=N`.
+fn page_call(extra: &[(String, String)], offset: u64) -> Call {
+    let mut call = Call::new(Method::GET, &["desktops"]);
+    call.query = extra.to_vec();
+    call.query
+        .push(("limit".to_string(), PAGE_LIMIT.to_string()));
+    call.query.push(("offset".to_string(), offset.to_string()));
+    call
+}
+
+/// Adds a page to a listing; `Err(id)` names a desktop listed twice.
+fn add_page(listing: &mut Listing, desktops: Vec<Desktop>) -> Result<(), String> {
+    for desktop in desktops {
+        let id = desktop.id.clone();
+        if listing.insert(id.clone(), desktop).is_some() {
+            return Err(id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The applier: executes a `Plan` through the API client and returns a `Report`.
+//!
+//! Writes go in two phases per desktop, deletes before creates and overwrites, so a desktop never
+//! goes over its tag cap after any call; a desktop whose delete failed gets no create. How the
+//! writes are sent is the `WriteMode`: cross-desktop batch calls (each phase for the whole run,
+//! confirmed by re-reading the desktops), one call per desktop and phase, or one call per tag.
+//! What a mode cannot confirm or gets rejected falls back to the next one (`ladder`). Afterwards
+//! every applied desktop is checked against its planned tags. A failed change is data in the
+//! report, never an error of the run.
+
+mod chunks;
+mod ladder;
+mod progress;
+mod verify;
+mod work;
+mod write;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+
+use crate::api::Client;
+use crate::plan::{DesktopStatus, Plan};
+use crate::report::{DesktopResult, Outcome, Report, Totals};
+
+pub use crate::report::WriteMode;
+pub use progress::Progress;
+pub use verify::describe_difference;
+
+use ladder::Ladder;
+use progress::Ticker;
+use work::{DesktopWork, Group};
+use write::Run;
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Desktops (or batch calls) worked on at once. The client bounds requests in flight
+    /// separately.
+    pub concurrency: usize,
+    pub progress: Progress,
+    /// Set (e.g. by a Ctrl-C handler) to stop starting new calls; calls already in flight
+    /// finish, the changes not yet applied are reported as skipped and their desktops as failed.
+    pub interrupted: Arc<AtomicBool>,
+    pub write_mode: WriteMode,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            concurrency: 8,
+            progress: Progress::Off,
+            interrupted: Arc::new(AtomicBool::new(false)),
+            write_mode: WriteMode::default(),
+        }
+    }
+}
+
+/// Applies every non-blocked desktop's changes, then verifies. Never fails as a whole: a failed
+/// change is data in the report.
+pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Report {
+    let started = Instant::now();
+    let stats_before = client.stats();
+    let total: usize = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .map(|d| d.changes.len())
+        .sum();
+    let run = Run {
+        client,
+        ladder: Ladder::new(options.write_mode),
+        ticker: Ticker::start(options.progress, total),
+        interrupted: &options.interrupted,
+        concurrency: options.concurrency.max(1),
+    };
+    let mut works: Vec<DesktopWork> = plan.desktops.iter().map(DesktopWork::new).collect();
+
+    match options.write_mode {
+        WriteMode::Batch => {
+            for group in [Group::Deletes, Group::Creates] {
+                write::batch_phase(&run, &mut works, group).await;
+            }
+        }
+        mode @ (WriteMode::Desktop | WriteMode::Tag) => {
+            let run = &run;
+            stream::iter(works.iter_mut())
+                .map(|work| async move {
+                    for group in [Group::Deletes, Group::Creates] {
+                        write::write_group(run, work, group, mode).await;
+                    }
+                })
+                .buffer_unordered(run.concurrency)
+                .collect::<Vec<()>>()
+                .await;
+        }
+    }
+    for work in &mut works {
+        work.finish(&run.ticker);
+    }
+    run.ticker.finish();
+
+    verify::verify(client, &mut works).await;
+
+    let mut desktops: Vec<_> = works.into_iter().map(DesktopWork::into_report).collect();
+    desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
+    let stats = client.stats();
+    let mut totals = Totals {
+        requests: stats.requests - stats_before.requests,
+        retries: stats.retries - stats_before.retries,
+        throttled: stats.throttled - stats_before.throttled,
+        rate: Some(stats.settled_rate.unwrap_or(stats.rate)),
+        duration_ms: started.elapsed().as_millis() as u64,
+        ..Totals::default()
+    };
+    tracing::info!(
+        write_mode = %options.write_mode,
+        requests = totals.requests,
+        throttled = totals.throttled,
+        rate = stats.rate,
+        settled_rate = stats.settled_rate,
+        "apply finished"
+    );
+    for desktop in &desktops {
+        match desktop.status {
+            DesktopResult::Unverified => totals.unverified += 1,
+            DesktopResult::Blocked => totals.blocked += 1,
+            _ => {}
+        }
+        for change in &desktop.changes {
+            match change.outcome {
+                Outcome::Applied => totals.applied += 1,
+                Outcome::Failed => totals.failed += 1,
+                Outcome::Skipped => totals.skipped += 1,
+            }
+        }
+    }
+    Report {
+        format_version: 1,
+        project_id: plan.project_id.clone(),
+        endpoint: plan.endpoint.clone(),
+        write_mode: options.write_mode,
+        desktops,
+        totals,
+    }
+}

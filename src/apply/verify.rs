@@ -1,0 +1,84 @@
+//! Reading desktops back: after each batch phase (to confirm what a batch call did) and at the
+//! end (every applied desktop against its planned tags). A desktop read after its last write is
+//! not read again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{ApiError, Client};
+use crate::tags::{CompactString, Tags};
+
+use super::work::DesktopWork;
+
+/// The tags of the desktops `ids` that exist, by id.
+pub(super) async fn read(
+    client: &Client,
+    ids: &[String],
+) -> Result<BTreeMap<String, Tags>, ApiError> {
+    let found = client.read_desktops(ids).await?;
+    Ok(found.into_iter().map(|d| (d.id, d.tags)).collect())
+}
+
+/// Marks every applied desktop whose tags differ from the plan as unverified. Desktops read since
+/// their last write are checked against that read; the others are re-read.
+pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>]) {
+    let ids: Vec<String> = works
+        .iter()
+        .filter(|w| w.is_applied() && w.observed.is_none())
+        .map(|w| w.id().to_string())
+        .collect();
+    let mut read_error = None;
+    if !ids.is_empty() {
+        match read(client, &ids).await {
+            Ok(mut found) => {
+                let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+                for w in works.iter_mut().filter(|w| ids.contains(w.id())) {
+                    // Absent from the answer: checked below as not found.
+                    w.observed = found.remove(w.id());
+                    if w.observed.is_none() {
+                        w.unverified("the desktop was not found when re-read to verify".into());
+                    }
+                }
+            }
+            Err(error) => read_error = Some(error),
+        }
+    }
+    for w in works.iter_mut().filter(|w| w.is_applied()) {
+        let want = w.plan.planned();
+        match (&w.observed, &read_error) {
+            (Some(have), _) if *have == want => {}
+            (Some(have), _) => {
+                let reason = format!(
+                    "tags after apply differ from the plan: {}",
+                    describe_difference(&want, have)
+                );
+                w.unverified(reason);
+            }
+            (None, Some(error)) => {
+                w.unverified(format!("could not re-read the desktop to verify: {error}"))
+            }
+            (None, None) => w.unverified("the desktop was not found when re-read to verify".into()),
+        }
+    }
+}
+
+/// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
+pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
+    let keys: BTreeSet<&str> = expected
+        .keys()
+        .chain(found.keys())
+        .map(|k| k.as_str())
+        .collect();
+    let show =
+        |v: Option<&CompactString>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
+    keys.into_iter()
+        .filter(|k| expected.get(*k) != found.get(*k))
+        .map(|k| {
+            format!(
+                "`{k}`: expected {}, found {}",
+                show(expected.get(k)),
+                show(found.get(k))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

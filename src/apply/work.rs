@@ -1,0 +1,364 @@
+//! One desktop's changes while they are written: which are settled (applied, failed, skipped),
+//! by which kind of call, with how many attempts. Pure bookkeeping, no I/O; the writers in
+//! `write` decide what to send and record here what happened.
+
+use crate::api::{ApiError, TagAction};
+use crate::plan::{Change, DesktopPlan, DesktopStatus};
+use crate::report::{ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
+use crate::tags::Tags;
+
+use super::progress::Ticker;
+
+/// The two phases of a desktop's writes: deletes first, so the tag cap holds after every call,
+/// then creates and overwrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Group {
+    Deletes,
+    Creates,
+}
+
+impl Group {
+    pub fn of(change: &Change) -> Group {
+        match change {
+            Change::Delete { .. } => Group::Deletes,
+            Change::Overwrite { .. } | Change::Create { .. } => Group::Creates,
+        }
+    }
+
+    pub fn action(self) -> TagAction {
+        match self {
+            Group::Deletes => TagAction::Delete,
+            Group::Creates => TagAction::Create,
+        }
+    }
+}
+
+pub(super) const INTERRUPTED: &str = "interrupted before all of its changes were applied";
+
+pub(super) struct DesktopWork<'p> {
+    pub plan: &'p DesktopPlan,
+    changes: Vec<ChangeReport>,
+    settled: Vec<bool>,
+    status: DesktopResult,
+    reason: Option<String>,
+    /// A failure that ends the desktop's writes (the rest is skipped).
+    stopped: bool,
+    /// The desktop's tags as read after its last write; cleared by every later write.
+    pub observed: Option<Tags>,
+}
+
+impl<'p> DesktopWork<'p> {
+    pub fn new(plan: &'p DesktopPlan) -> DesktopWork<'p> {
+        let status = match plan.status {
+            DesktopStatus::Blocked => DesktopResult::Blocked,
+            DesktopStatus::Unchanged => DesktopResult::Unchanged,
+            DesktopStatus::Change => DesktopResult::Applied,
+        };
+        let changes: Vec<ChangeReport> = if status == DesktopResult::Applied {
+            plan.changes
+                .iter()
+                .map(|change| ChangeReport {
+                    change: change.clone(),
+                    outcome: Outcome::Skipped,
+                    via: None,
+                    attempts: 0,
+                    error: None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        DesktopWork {
+            plan,
+            settled: vec![false; changes.len()],
+            changes,
+            status,
+            reason: plan.reason.clone(),
+            stopped: false,
+            observed: None,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.plan.desktop_id
+    }
+
+    /// The unsettled changes of `group`, in plan order. Creates are offered only once every
+    /// delete of the desktop is applied: a desktop whose delete failed could go over its cap.
+    pub fn pending(&self, group: Group) -> Vec<usize> {
+        if self.stopped {
+            return Vec::new();
+        }
+        if group == Group::Creates
+            && self
+                .changes
+                .iter()
+                .any(|c| Group::of(&c.change) == Group::Deletes && c.outcome != Outcome::Applied)
+        {
+            return Vec::new();
+        }
+        (0..self.changes.len())
+            .filter(|&i| !self.settled[i] && Group::of(&self.changes[i].change) == group)
+            .collect()
+    }
+
+    pub fn change(&self, i: usize) -> &Change {
+        &self.changes[i].change
+    }
+
+    /// The tags of changes `indices`: the new value for creates and overwrites, the old one for
+    /// deletes (sent key-only).
+    pub fn tags(&self, indices: &[usize]) -> Tags {
+        indices
+            .iter()
+            .map(|&i| match &self.changes[i].change {
+                Change::Delete { key, old } => (key.clone(), old.clone()),
+                Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
+                    (key.clone(), value.clone())
+                }
+            })
+            .collect()
+    }
+
+    /// The changes of `group` still pending whose keys are in `tags` (what one call carried).
+    pub fn pending_in(&self, group: Group, tags: &Tags) -> Vec<usize> {
+        self.pending(group)
+            .into_iter()
+            .filter(|&i| tags.contains_key(self.changes[i].change.key()))
+            .collect()
+    }
+
+    /// A call of kind `via` carrying `indices` was made with `attempts` HTTP attempts.
+    pub fn sent(&mut self, indices: &[usize], via: WriteMode, attempts: u32) {
+        if attempts == 0 {
+            return;
+        }
+        for &i in indices {
+            self.changes[i].via = Some(via);
+            self.changes[i].attempts += attempts;
+        }
+        self.observed = None;
+    }
+
+    pub fn applied(&mut self, indices: &[usize], ticker: &Ticker) {
+        for &i in indices {
+            self.changes[i].outcome = Outcome::Applied;
+            self.changes[i].error = None;
+            self.settle(i, ticker);
+        }
+    }
+
+    pub fn failed(&mut self, indices: &[usize], error: &ApiError, ticker: &Ticker) {
+        for &i in indices {
+            let change = &mut self.changes[i];
+            change.outcome = Outcome::Failed;
+            change.error = Some(ErrorInfo::from(error));
+            if self.status != DesktopResult::Failed {
+                self.status = DesktopResult::Failed;
+                self.reason = Some(format!(
+                    "{} `{}` failed: {error}",
+                    change.change.action(),
+                    change.change.key()
+                ));
+            }
+            tracing::warn!(
+                desktop = %self.plan.desktop_id,
+                action = change.change.action(),
+                key = change.change.key(),
+                %error,
+                "change failed"
+            );
+            self.settle(i, ticker);
+        }
+    }
+
+    /// Ends the desktop's writes: what is still pending will be skipped.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Stops the desktop because the run was interrupted.
+    pub fn interrupt(&mut self) {
+        if self.status != DesktopResult::Failed {
+            self.status = DesktopResult::Failed;
+            self.reason = Some(INTERRUPTED.to_string());
+        }
+        self.stopped = true;
+    }
+
+    fn settle(&mut self, i: usize, ticker: &Ticker) {
+        if !self.settled[i] {
+            self.settled[i] = true;
+            ticker.settled(self.changes[i].outcome == Outcome::Failed);
+        }
+    }
+
+    /// Settles every change still pending as skipped; a desktop with a skipped change has failed.
+    pub fn finish(&mut self, ticker: &Ticker) {
+        for i in 0..self.changes.len() {
+            if !self.settled[i] {
+                self.changes[i].outcome = Outcome::Skipped;
+                self.changes[i].error = None;
+                self.settle(i, ticker);
+                if self.status != DesktopResult::Failed {
+                    self.status = DesktopResult::Failed;
+                    self.reason = Some(INTERRUPTED.to_string());
+                }
+            }
+        }
+    }
+
+    /// True when every planned change is applied (the desktop is then verified).
+    pub fn is_applied(&self) -> bool {
+        self.status == DesktopResult::Applied
+    }
+
+    pub fn unverified(&mut self, reason: String) {
+        self.status = DesktopResult::Unverified;
+        self.reason = Some(reason);
+    }
+
+    pub fn into_report(self) -> DesktopReport {
+        DesktopReport {
+            desktop_id: self.plan.desktop_id.clone(),
+            name: self.plan.name.clone(),
+            status: self.status,
+            reason: self.reason,
+            changes: self.changes,
+        }
+    }
+}
+
+/// Of `indices`, the changes that `observed` shows done (a deleted key is absent, a created or
+/// overwritten key has the new value), and the rest.
+pub(super) fn confirmed(
+    work: &DesktopWork<'_>,
+    indices: &[usize],
+    observed: &Tags,
+) -> (Vec<usize>, Vec<usize>) {
+    indices.iter().partition(|&&i| match work.change(i) {
+        Change::Delete { key, .. } => !observed.contains_key(key.as_str()),
+        Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
+            observed.get(key.as_str()) == Some(value)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Change;
+
+    fn plan() -> DesktopPlan {
+        DesktopPlan {
+            desktop_id: "d1".into(),
+            name: "D-1".into(),
+            status: DesktopStatus::Change,
+            reason: None,
+            current: [("old", "1"), ("env", "dev")]
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            changes: vec![
+                Change::Delete {
+                    key: "old".into(),
+                    old: "1".into(),
+                },
+                Change::Overwrite {
+                    key: "env".into(),
+                    old: "dev".into(),
+                    value: "prod".into(),
+                },
+                Change::Create {
+                    key: "team".into(),
+                    value: "ops".into(),
+                },
+            ],
+            unmanaged: vec![],
+            ignored: vec![],
+        }
+    }
+
+    #[test]
+    fn creates_wait_until_every_delete_is_applied() {
+        let plan = plan();
+        let ticker = Ticker::off();
+        let mut work = DesktopWork::new(&plan);
+        assert_eq!(work.pending(Group::Deletes), [0]);
+        assert!(work.pending(Group::Creates).is_empty());
+        work.sent(&[0], WriteMode::Batch, 1);
+        work.applied(&[0], &ticker);
+        assert_eq!(work.pending(Group::Creates), [1, 2]);
+    }
+
+    #[test]
+    fn a_failed_delete_skips_the_creates_and_fails_the_desktop() {
+        let plan = plan();
+        let ticker = Ticker::off();
+        let mut work = DesktopWork::new(&plan);
+        let error = ApiError::Service {
+            status: 400,
+            error_code: "WKS.0001".into(),
+            error_msg: "bad".into(),
+            request_id: Some("r1".into()),
+        };
+        work.sent(&[0], WriteMode::Tag, 1);
+        work.failed(&[0], &error, &ticker);
+        assert!(work.pending(Group::Creates).is_empty());
+        work.finish(&ticker);
+        let report = work.into_report();
+        assert_eq!(report.status, DesktopResult::Failed);
+        assert!(report.reason.unwrap().starts_with("delete `old` failed"));
+        let outcomes: Vec<Outcome> = report.changes.iter().map(|c| c.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Failed, Outcome::Skipped, Outcome::Skipped]
+        );
+        assert_eq!(report.changes[0].via, Some(WriteMode::Tag));
+        assert_eq!(report.changes[1].via, None);
+        assert_eq!(
+            report.changes[0]
+                .error
+                .as_ref()
+                .unwrap()
+                .request_id
+                .as_deref(),
+            Some("r1")
+        );
+    }
+
+    #[test]
+    fn attempts_add_up_over_fallbacks_and_via_names_the_last_call() {
+        let plan = plan();
+        let ticker = Ticker::off();
+        let mut work = DesktopWork::new(&plan);
+        work.sent(&[0], WriteMode::Batch, 2);
+        work.sent(&[0], WriteMode::Desktop, 1);
+        work.applied(&[0], &ticker);
+        let report = work.into_report();
+        assert_eq!(report.changes[0].attempts, 3);
+        assert_eq!(report.changes[0].via, Some(WriteMode::Desktop));
+    }
+
+    #[test]
+    fn a_read_confirms_only_what_it_shows() {
+        let plan = plan();
+        let work = DesktopWork::new(&plan);
+        let observed: Tags = [("env", "prod"), ("old", "1")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let (yes, no) = confirmed(&work, &[0, 1, 2], &observed);
+        assert_eq!(yes, [1]);
+        assert_eq!(no, [0, 2]);
+    }
+
+    #[test]
+    fn a_write_after_a_read_makes_the_read_stale() {
+        let plan = plan();
+        let mut work = DesktopWork::new(&plan);
+        work.observed = Some(Tags::new());
+        work.sent(&[0], WriteMode::Desktop, 1);
+        assert!(work.observed.is_none());
+    }
+}

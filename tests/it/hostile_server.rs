@@ -1,0 +1,323 @@
+//! The real client against a tiny hostile (or merely careless) server on 127.0.0.1: listings that
+//! lack what the API promises, desktops listed twice, cheap reads at scale, and a server that
+//! throttles like the real service. Each test starts and stops its own server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::Router;
+use desktag::api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs};
+use desktag::token_bucket::TokenBucket;
+use serde_json::{json, Value};
+
+const PID: &str = "0123456789abcdef0123456789abcdef";
+
+/// What a handler sees: method, path and decoded query pairs.
+struct Seen {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn values(&self, name: &str) -> Vec<String> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn offset(&self) -> usize {
+        self.values("offset")
+            .first()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+type Handler = Arc<dyn Fn(&Seen) -> Response + Send + Sync>;
+
+struct Hostile {
+    base: String,
+    requests: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Hostile {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(
+    State((handler, count)): State<(Handler, Arc<AtomicUsize>)>,
+    request: Request,
+) -> Response {
+    count.fetch_add(1, Ordering::SeqCst);
+    let query = request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let seen = Seen {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        query,
+    };
+    handler(&seen)
+}
+
+impl Hostile {
+    async fn start(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> Hostile {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let handler: Handler = Arc::new(handler);
+        let app = Router::new()
+            .fallback(serve)
+            .with_state((handler, Arc::clone(&requests)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Hostile {
+            base,
+            requests,
+            task,
+        }
+    }
+
+    fn client(&self, options: ClientOptions) -> Client {
+        let args = ConnectionArgs {
+            endpoint: Some(self.base.clone()),
+            project_id: Some(PID.into()),
+            ..Default::default()
+        };
+        let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| "token-value".to_string());
+        Client::new(Connection::resolve(&args, None, env).unwrap(), options).unwrap()
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn json_body(status: u16, body: &Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn desktop(i: usize) -> Value {
+    json!({"desktop_id": format!("desk-{i:06}"), "computer_name": format!("WKS-{i:06}"), "tags": []})
+}
+
+fn ids(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("desk-{i:06}")).collect()
+}
+
+/// The error a whole-project listing and a small by-id read end in when every answer is `body`.
+async fn both_reads_fail(body: Value) -> (ApiError, ApiError) {
+    let server = Hostile::start(move |_| json_body(200, &body)).await;
+    let client = server.client(ClientOptions::default());
+    let listed = client.list_desktops().await.expect_err("listing must fail");
+    let by_id = client
+        .read_desktops(&ids(3))
+        .await
+        .expect_err("reading by id must fail");
+    (listed, by_id)
+}
+
+#[tokio::test]
+async fn an_empty_object_is_not_an_empty_project() {
+    let (listed, by_id) = both_reads_fail(json!({})).await;
+    for err in [listed, by_id] {
+        assert!(matches!(err, ApiError::Decode { status: 200, .. }), "{err}");
+        assert!(err.to_string().contains("total_count"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn null_total_and_null_desktops_are_not_an_empty_project() {
+    let (listed, _) = both_reads_fail(json!({"total_count": null, "desktops": null})).await;
+    assert!(matches!(listed, ApiError::Decode { .. }), "{listed}");
+    let (listed, _) = both_reads_fail(json!({"total_count": 0, "desktops": null})).await;
+    assert!(listed.to_string().contains("`desktops`"), "{listed}");
+    let (listed, _) = both_reads_fail(json!({"desktops": [desktop(1)]})).await;
+    assert!(listed.to_string().contains("`total_count`"), "{listed}");
+}
+
+#[tokio::test]
+async fn a_desktop_listed_twice_in_one_page_is_an_error() {
+    let (listed, by_id) =
+        both_reads_fail(json!({"total_count": 2, "desktops": [desktop(1), desktop(1)]})).await;
+    for err in [listed, by_id] {
+        assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+        assert!(
+            err.to_string().contains("desk-000001 a second time"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_desktop_id_is_an_error() {
+    let (listed, _) =
+        both_reads_fail(json!({"total_count": 1, "desktops": [{"desktop_id": ""}]})).await;
+    assert!(listed.to_string().contains("empty desktop_id"), "{listed}");
+}
+
+#[tokio::test]
+async fn a_desktop_listed_again_on_a_later_page_is_an_error() {
+    // Page two starts with the last desktop of page one (offsets shifted under the listing).
+    let server = Hostile::start(|seen| {
+        let offset = seen.offset();
+        let start = offset.saturating_sub(usize::from(offset > 0));
+        let page: Vec<Value> = (start..start + 1000).map(desktop).collect();
+        json_body(200, &json!({"total_count": 3000, "desktops": page}))
+    })
+    .await;
+    let client = server.client(ClientOptions::default());
+    let err = client.list_desktops().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("offset 1000 listed desktop desk-000999 a second time"),
+        "{err}"
+    );
+    // The concurrent listing behind a large read by id catches it too.
+    let err = client.read_desktops(&ids(2000)).await.unwrap_err();
+    assert!(matches!(err, ApiError::Paging { .. }), "{err}");
+}
+
+/// A project of `total` desktops that pages honestly and filters by id.
+fn honest(total: usize) -> impl Fn(&Seen) -> Response {
+    move |seen| {
+        assert_eq!(seen.method, "GET", "{}", seen.path);
+        let asked = seen.values("desktop_id");
+        if asked.is_empty() {
+            let offset = seen.offset();
+            let page: Vec<Value> = (offset..total.min(offset + 1000)).map(desktop).collect();
+            return json_body(200, &json!({"total_count": total, "desktops": page}));
+        }
+        assert!(asked.len() <= 100);
+        let found: Vec<Value> = asked
+            .iter()
+            .filter_map(|id| id.strip_prefix("desk-")?.parse::<usize>().ok())
+            .filter(|i| *i < total)
+            .map(desktop)
+            .collect();
+        json_body(200, &json!({"total_count": found.len(), "desktops": found}))
+    }
+}
+
+#[tokio::test]
+async fn reading_100000_desktops_by_id_takes_at_most_101_requests() {
+    let server = Hostile::start(honest(100_000)).await;
+    let client = server.client(ClientOptions::default());
+    let desktops = client.read_desktops(&ids(100_000)).await.unwrap();
+    assert_eq!(desktops.len(), 100_000);
+    assert!(server.requests() <= 101, "{} requests", server.requests());
+}
+
+#[tokio::test]
+async fn a_small_selection_in_a_large_project_is_read_by_id() {
+    let server = Hostile::start(honest(100_000)).await;
+    let client = server.client(ClientOptions::default());
+    let mut wanted = ids(250);
+    wanted.push("desk-999999".into()); // not in the project
+    let desktops = client.read_desktops(&wanted).await.unwrap();
+    assert_eq!(desktops.len(), 250);
+    // One page to learn the size, then 3 reads by id.
+    assert_eq!(server.requests(), 4);
+}
+
+#[tokio::test]
+async fn a_large_selection_in_a_small_project_lists_it_and_reports_only_the_selected() {
+    let server = Hostile::start(honest(1500)).await;
+    let client = server.client(ClientOptions::default());
+    let mut wanted = ids(300);
+    wanted.push("desk-777777".into());
+    let desktops = client.read_desktops(&wanted).await.unwrap();
+    assert_eq!(desktops.len(), 300);
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test]
+async fn under_a_server_rate_limit_the_adaptive_rate_keeps_429s_rare() {
+    // 40 requests per second with a burst of 40, as the emulator's --rate-limit does.
+    let bucket = Mutex::new(TokenBucket::new(40.0));
+    let server = Hostile::start(move |_| {
+        if bucket.lock().unwrap().try_take(Instant::now()).is_ok() {
+            Response::builder().status(204).body(Body::empty()).unwrap()
+        } else {
+            json_body(
+                429,
+                &json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:40,time:1 second"}),
+            )
+        }
+    })
+    .await;
+    let client = server.client(ClientOptions {
+        max_attempts: 10,
+        ..ClientOptions::default()
+    });
+    let started = Instant::now();
+    let writes = (0..200).map(|i| {
+        let c = client.clone();
+        async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
+    });
+    for result in futures::future::join_all(writes).await {
+        result.unwrap();
+    }
+    let stats = client.stats();
+    assert!(stats.throttled > 0, "{stats:?}");
+    assert_eq!(stats.requests, 200 + stats.retries);
+    // A generous bound: the benchmark holds the tight figure.
+    assert!(
+        (stats.throttled as f64) < 0.10 * stats.requests as f64,
+        "{stats:?}"
+    );
+    let settled = stats.settled_rate.expect("a settled rate after 429s");
+    assert!(settled > 10.0 && settled < 60.0, "{stats:?}");
+    // 200 requests at 40/s after a burst of 40: about 4 s; far slower would mean a crawl.
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_ceiling_below_the_start_rate_is_never_exceeded() {
+    let server =
+        Hostile::start(|_| Response::builder().status(204).body(Body::empty()).unwrap()).await;
+    let client = server.client(ClientOptions {
+        rate: Some(4.0),
+        ..ClientOptions::default()
+    });
+    let started = Instant::now();
+    let writes = (0..8).map(|i| {
+        let c = client.clone();
+        async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
+    });
+    for result in futures::future::join_all(writes).await {
+        result.unwrap();
+    }
+    // A burst of 4, then 4 more at 250 ms intervals.
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(client.stats().rate, 4.0);
+}

@@ -1,0 +1,464 @@
+//! `apply --write-mode batch|desktop|tag`: every mode converges to the same state, batch writes
+//! are confirmed by a re-read and fall back per desktop, then per tag; a 403 on the batch calls
+//! moves the run to the next mode with one warning.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use desktag::emulator::{self, Auth, BatchCap, EmulatorConfig, RequestRecord, Seed};
+use desktag::secret::Secret;
+use serde_json::Value;
+
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag, AK, SK};
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+/// Deletes (with `--prune`), overwrites and creates on several desktops.
+fn seed() -> Seed {
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..12 {
+        yaml.push_str(&format!(
+            "  - id: 33333333-0000-0000-0000-{i:012}\n    name: W-{i:02}\n    tags: {{owner: it, stale-{i}: x, env: dev}}\n"
+        ));
+    }
+    seed_yaml(&yaml)
+}
+
+const MANIFEST: &str = r#"
+version: 1
+defaults:
+  cost-center: CC-1
+desktops:
+  - name: "W-*"
+    tags:
+      env: prod
+      owner: it
+      team: ops
+"#;
+
+fn tags_by_desktop(desktops: Vec<emulator::EmulatedDesktop>) -> BTreeMap<String, Vec<String>> {
+    desktops
+        .into_iter()
+        .map(|d| {
+            let tags = d.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            (d.id, tags)
+        })
+        .collect()
+}
+
+fn apply_json(
+    endpoint_env: impl FnOnce(Desktag) -> Desktag,
+    extra: &[&str],
+    dir: &str,
+) -> (i32, Value, String) {
+    let mut args = vec!["apply", "--auto-approve", "--report-format", "json"];
+    args.extend_from_slice(extra);
+    args.push(dir);
+    let ran = endpoint_env(Desktag::new())
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args(args)
+        .run();
+    let json = ran.json();
+    (ran.code, json, ran.stderr)
+}
+
+fn changes(report: &Value) -> Vec<&Value> {
+    report["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["changes"].as_array().into_iter().flatten())
+        .collect()
+}
+
+fn writes_to(requests: &[RequestRecord], suffix: &str, method: &str) -> usize {
+    requests
+        .iter()
+        .filter(|r| r.write && r.method == method && r.path.ends_with(suffix))
+        .count()
+}
+
+#[test]
+fn every_write_mode_converges_the_same_fixture_and_a_second_apply_writes_nothing() {
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let m = path_str(dir.path());
+    let mut end_states = Vec::new();
+    for mode in ["batch", "desktop", "tag"] {
+        let (_rt, emu) = emulator_with(seed(), |_| {});
+        let (code, report, stderr) =
+            apply_json(|d| d.against(&emu), &["--prune", "--write-mode", mode], m);
+        assert_eq!(code, 0, "{mode}: {report}\n{stderr}");
+        assert_eq!(report["write_mode"], mode);
+        // Per desktop: delete stale-i, overwrite env, create cost-center and team.
+        assert_eq!(report["totals"]["applied"], 12 * 4, "{mode}");
+        for change in changes(&report) {
+            assert_eq!(change["outcome"], "applied", "{mode}: {change}");
+            assert_eq!(change["via"], mode, "{mode}: {change}");
+        }
+        let requests = emu.requests();
+        let writes = requests.iter().filter(|r| r.write).count();
+        match mode {
+            // One batch delete and one batch create (12 desktops fit one call).
+            "batch" => assert_eq!(writes, 2, "{requests:?}"),
+            "desktop" => assert_eq!(writes, 12 * 2),
+            _ => assert_eq!(writes, 12 * 4),
+        }
+        end_states.push(tags_by_desktop(emu.desktops()));
+
+        let before = emu.writes();
+        let (code, again, _) =
+            apply_json(|d| d.against(&emu), &["--prune", "--write-mode", mode], m);
+        assert_eq!(code, 0);
+        assert_eq!(again["totals"]["applied"], 0);
+        assert_eq!(
+            emu.writes(),
+            before,
+            "{mode}: a second apply sends no write"
+        );
+    }
+    assert_eq!(end_states[0], end_states[1]);
+    assert_eq!(end_states[1], end_states[2]);
+    let first = end_states[0].values().next().unwrap();
+    assert_eq!(
+        first,
+        &["cost-center=CC-1", "env=prod", "owner=it", "team=ops"]
+    );
+}
+
+/// Two desktops whose creates pass the service's cap of 10 (the plan allows 12): the batch call
+/// (or, with `--batch-cap skip`, the desktop inside it) fails, and so do their per-desktop calls.
+fn near_cap_seed() -> Seed {
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..6 {
+        yaml.push_str(&format!(
+            "  - id: 44444444-0000-0000-0000-{i:012}\n    name: N-{i:02}\n"
+        ));
+    }
+    yaml.push_str(
+        "  - id: 44444444-0000-0000-0000-999999999999\n    name: N-99\n    tags: {k1: v, k2: v, k3: v, k4: v, k5: v, k6: v, k7: v, k8: v, k9: v}\n",
+    );
+    seed_yaml(&yaml)
+}
+
+const NEAR_CAP_MANIFEST: &str =
+    "version: 1\ndesktops:\n  - name: \"N-*\"\n    tags: {a: \"1\", b: \"2\"}\n";
+const BAD: &str = "44444444-0000-0000-0000-999999999999";
+
+/// The checks shared by a rejected batch and a silently skipped desktop.
+fn assert_only_the_bad_tag_failed(emu: &emulator::EmulatorHandle, report: &Value) {
+    let desktops = report["desktops"].as_array().unwrap();
+    for d in desktops {
+        if d["desktop_id"] == BAD {
+            assert_eq!(d["status"], "failed", "{d}");
+            let changes = d["changes"].as_array().unwrap();
+            assert_eq!(changes[0]["key"], "a");
+            assert_eq!(changes[0]["outcome"], "applied");
+            assert_eq!(changes[0]["via"], "tag");
+            let bad = &changes[1];
+            assert_eq!(bad["key"], "b");
+            assert_eq!(bad["outcome"], "failed");
+            assert_eq!(bad["via"], "tag");
+            assert_eq!(bad["error"]["status"], 400, "{bad}");
+            assert!(bad["error"]["error_code"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()));
+            assert!(bad["error"]["error_msg"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()));
+            assert!(bad["error"]["request_id"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()));
+        } else {
+            assert_eq!(d["status"], "applied", "{d}");
+        }
+    }
+    let requests = emu.requests();
+    let single_b = requests
+        .iter()
+        .filter(|r| {
+            r.method == "POST" && r.desktop_id.as_deref() == Some(BAD) && r.path.ends_with("/tags")
+        })
+        .count();
+    assert_eq!(
+        single_b, 2,
+        "a and b each sent once as a single tag: {requests:?}"
+    );
+    // Nothing is reported applied that the service does not show.
+    let state = tags_by_desktop(emu.desktops());
+    for d in desktops {
+        for c in d["changes"].as_array().unwrap() {
+            let pair = format!(
+                "{}={}",
+                c["key"].as_str().unwrap(),
+                c["value"].as_str().unwrap()
+            );
+            let has = state[d["desktop_id"].as_str().unwrap()].contains(&pair);
+            assert_eq!(c["outcome"] == "applied", has, "{c}");
+        }
+    }
+    assert_eq!(state[BAD].len(), 10);
+}
+
+#[test]
+fn a_rejected_batch_falls_back_so_only_the_bad_tag_fails() {
+    let (_rt, emu) = emulator_with(near_cap_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", NEAR_CAP_MANIFEST)]);
+    let (code, report, _) = apply_json(
+        |d| d.against(&emu),
+        &["--max-tags", "12"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 1, "{report}");
+    assert_only_the_bad_tag_failed(&emu, &report);
+    let requests = emu.requests();
+    assert_eq!(
+        writes_to(&requests, "/batch-tags", "POST"),
+        1,
+        "{requests:?}"
+    );
+    // The call was all or nothing: every desktop was then written on its own.
+    assert_eq!(writes_to(&requests, "/tags/action", "POST"), 7);
+    let ok = report["desktops"][0]["changes"][0].clone();
+    assert_eq!(ok["via"], "desktop");
+    assert_eq!(
+        ok["attempts"], 2,
+        "one batch call, one per-desktop call: {ok}"
+    );
+}
+
+#[test]
+fn a_desktop_the_batch_silently_skips_is_caught_by_the_re_read() {
+    let (_rt, emu) = emulator_with(near_cap_seed(), |c| c.batch_cap = BatchCap::Skip);
+    let dir = manifests(&[("m.yaml", NEAR_CAP_MANIFEST)]);
+    let (code, report, _) = apply_json(
+        |d| d.against(&emu),
+        &["--max-tags", "12"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 1, "{report}");
+    assert_only_the_bad_tag_failed(&emu, &report);
+    let requests = emu.requests();
+    assert_eq!(writes_to(&requests, "/batch-tags", "POST"), 1);
+    // Only the skipped desktop needed a fallback.
+    assert_eq!(
+        writes_to(&requests, "/tags/action", "POST"),
+        1,
+        "{requests:?}"
+    );
+    let ok = report["desktops"][0]["changes"][0].clone();
+    assert_eq!(ok["via"], "batch");
+}
+
+#[test]
+fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // 250 desktops: three batch calls per phase, refused by a proxy in front of the emulator.
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..250 {
+        yaml.push_str(&format!(
+            "  - id: 55555555-0000-0000-0000-{i:012}\n    name: P-{i:03}\n    tags: {{old: x}}\n"
+        ));
+    }
+    let state = emulator::EmulatorState::new(EmulatorConfig {
+        seed: seed_yaml(&yaml),
+        auth: Auth::AkSk {
+            ak: AK.to_string(),
+            sk: Secret::new(SK),
+        },
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counter = refused.clone();
+    let app = emulator::app(state.clone()).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let counter = counter.clone();
+            async move {
+                use axum::response::IntoResponse;
+                if req.uri().path().ends_with("/desktops/batch-tags") {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    return (
+                        axum::http::StatusCode::FORBIDDEN,
+                        [("x-request-id", "denied-1")],
+                        axum::Json(serde_json::json!({
+                            "error_code": "WKS.00010002",
+                            "error_msg": "policy does not allow workspace:desktops:tag"
+                        })),
+                    )
+                        .into_response();
+                }
+                next.run(req).await
+            }
+        },
+    ));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = manifests(&[(
+        "m.yaml",
+        "version: 1\ndesktops:\n  - name: \"P-*\"\n    tags: {env: prod}\n",
+    )]);
+    let endpoint = format!("http://{addr}");
+    let (code, report, stderr) = apply_json(
+        |d| {
+            d.env("DESKTAG_ENDPOINT", &endpoint)
+                .env("HUAWEICLOUD_SDK_AK", AK)
+                .env("HUAWEICLOUD_SDK_SK", SK)
+        },
+        &["--prune"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["totals"]["applied"], 500);
+    for change in changes(&report) {
+        assert_eq!(change["via"], "desktop", "{change}");
+    }
+    assert_eq!(
+        stderr.matches("refused batch writes").count(),
+        1,
+        "one warning: {stderr}"
+    );
+    let refusals = refused.load(Ordering::Relaxed);
+    assert!(
+        (1..=8).contains(&refusals),
+        "at most the calls already in flight were refused: {refusals}"
+    );
+    let state = tags_by_desktop(state.desktops());
+    assert!(
+        state.values().all(|tags| tags == &["env=prod"]),
+        "{state:?}"
+    );
+}
+
+/// `n` desktops each needing 2 new tags, for the timing-dependent tests.
+fn many_seed(n: usize) -> Seed {
+    let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  - id: 66666666-0000-0000-0000-{i:012}\n    name: M-{i:02}\n"
+        ));
+    }
+    seed_yaml(&yaml)
+}
+
+const MANY_MANIFEST: &str =
+    "version: 1\ndesktops:\n  - name: \"M-*\"\n    tags: {env: prod, team: ops}\n";
+
+#[test]
+fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
+    let (_rt, emu) = emulator_with(many_seed(40), |c| {
+        c.faults.latency = std::time::Duration::from_millis(40)
+    });
+    let dir = manifests(&[("m.yaml", MANY_MANIFEST)]);
+    let child = Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--concurrency",
+            "2",
+            "--write-mode",
+            "desktop",
+            "--report-format",
+            "json",
+            path_str(dir.path()),
+        ])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while emu.writes() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no writes in 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert!(
+        report["totals"]["skipped"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let state = tags_by_desktop(emu.desktops());
+    for d in report["desktops"].as_array().unwrap() {
+        for c in d["changes"].as_array().unwrap() {
+            let pair = format!(
+                "{}={}",
+                c["key"].as_str().unwrap(),
+                c["value"].as_str().unwrap()
+            );
+            let has = state[d["desktop_id"].as_str().unwrap()].contains(&pair);
+            assert_eq!(c["outcome"] == "applied", has, "{c}");
+            if c["outcome"] == "applied" {
+                assert_eq!(c["via"], "desktop");
+            }
+        }
+    }
+}
+#[test]
+fn under_the_services_rate_limit_few_requests_are_throttled() {
+    // 300 writes at 50 requests per second: long enough for the rate to settle.
+    let (_rt, emu) = emulator_with(many_seed(150), |c| c.faults.rate_limit = Some(50.0));
+    let dir = manifests(&[("m.yaml", MANY_MANIFEST)]);
+    let (code, report, stderr) = apply_json(
+        |d| d.against(&emu),
+        &["--write-mode", "tag"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    let requests = emu.requests();
+    let throttled = requests.iter().filter(|r| r.status == 429).count();
+    assert!(
+        throttled * 20 < requests.len(),
+        "{throttled} of {} requests throttled",
+        requests.len()
+    );
+    assert_eq!(report["totals"]["applied"], 300);
+    assert_eq!(
+        report["totals"]["throttled"].as_u64().unwrap() as usize,
+        throttled,
+        "the report counts the 429s"
+    );
+    assert!(report["totals"]["rate"].as_f64().is_some_and(|r| r > 0.0));
+}
+
+#[test]
+fn a_desktop_with_more_than_20_new_tags_is_written_in_two_batch_rounds() {
+    let (_rt, emu) = emulator_with(many_seed(3), |c| c.max_tags = 30);
+    let tags: Vec<String> = (0..25).map(|k| format!("k{k:02}: v")).collect();
+    let manifest = format!(
+        "version: 1\ndesktops:\n  - name: \"M-*\"\n    tags: {{{}}}\n",
+        tags.join(", ")
+    );
+    let dir = manifests(&[("m.yaml", &manifest)]);
+    let (code, report, stderr) = apply_json(
+        |d| d.against(&emu),
+        &["--max-tags", "30"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 0, "{report}\n{stderr}");
+    assert_eq!(report["totals"]["applied"], 75);
+    for change in changes(&report) {
+        assert_eq!(change["via"], "batch", "{change}");
+    }
+    let requests = emu.requests();
+    assert_eq!(
+        writes_to(&requests, "/batch-tags", "POST"),
+        2,
+        "{requests:?}"
+    );
+    assert!(tags_by_desktop(emu.desktops())
+        .values()
+        .all(|t| t.len() == 25));
+}
