@@ -108,7 +108,7 @@ impl Limiter {
             if first_cut {
                 tracing::info!(
                     rate = format_args!("{rate:.1}"),
-                    "the service throttles requests; the request rate settles near {rate:.1}/s"
+                    "the service throttles requests; adapting the request rate, now {rate:.1}/s"
                 );
                 self.logged = rate;
             } else if rate < self.state.rate {
