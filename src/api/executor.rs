@@ -57,6 +57,29 @@ struct Limiter {
     logged: f64,
 }
 
+/// How a backoff is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    /// A warning that says the service's `Retry-After` (this long) was cut to the cap.
+    Capped(Duration),
+    /// A warning: the wait is longer than `WARN_BACKOFF`.
+    LongWait,
+    /// A short wait after a 429: routine under throttling, debug only.
+    Quiet,
+    /// A short wait after another failure: a warning, as every failure is.
+    Failed,
+}
+
+/// Decides how a backoff of `delay` is logged; `asked` is the service's `Retry-After`.
+fn backoff_notice(delay: Duration, asked: Option<Duration>, throttled: bool) -> Notice {
+    match asked {
+        Some(asked) if asked > delay => Notice::Capped(asked),
+        _ if delay > WARN_BACKOFF => Notice::LongWait,
+        _ if throttled => Notice::Quiet,
+        _ => Notice::Failed,
+    }
+}
+
 /// Send times kept for the sent-rate estimate; far above any rate a service allows.
 const MAX_SENT_KEPT: usize = 100_000;
 
@@ -85,7 +108,7 @@ impl Limiter {
             if first_cut {
                 tracing::info!(
                     rate = format_args!("{rate:.1}"),
-                    "the service throttles requests; the request rate settles near {rate:.1}/s"
+                    "the service throttles requests; adapting the request rate, now {rate:.1}/s"
                 );
                 self.logged = rate;
             } else if rate < self.state.rate {
@@ -201,24 +224,24 @@ impl Executor {
         let path = self.transport.display_path(call);
         let delay_ms = delay.as_millis() as u64;
         let throttled = matches!(outcome, AttemptOutcome::Status { status: 429, .. });
-        match asked {
-            Some(asked) if asked > delay => tracing::warn!(
+        match backoff_notice(delay, asked, throttled) {
+            Notice::Capped(asked) => tracing::warn!(
                 method = %call.method, %path, attempt, delay_ms, %error,
                 "the service asked to wait {}s; desktag waits at most {}s before retrying",
                 asked.as_secs(),
                 delay.as_secs_f64()
             ),
-            _ if delay > WARN_BACKOFF => tracing::warn!(
+            Notice::LongWait => tracing::warn!(
                 method = %call.method, %path, attempt, delay_ms, %error,
                 "{}; waiting {:.1}s before retrying",
                 if throttled { "throttled" } else { "request failed" },
                 delay.as_secs_f64()
             ),
-            _ if throttled => tracing::debug!(
+            Notice::Quiet => tracing::debug!(
                 method = %call.method, %path, attempt, delay_ms, %error,
                 "throttled; retrying"
             ),
-            _ => tracing::warn!(
+            Notice::Failed => tracing::warn!(
                 method = %call.method, %path, attempt, delay_ms, %error,
                 "request failed; retrying"
             ),
@@ -248,5 +271,44 @@ impl Executor {
             self.limiter().observe(event, Instant::now());
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_above_a_second_warns_429s_included() {
+        let s = Duration::from_secs;
+        assert_eq!(backoff_notice(s(2), None, true), Notice::LongWait);
+        assert_eq!(backoff_notice(s(2), Some(s(2)), true), Notice::LongWait);
+        assert_eq!(backoff_notice(s(5), None, false), Notice::LongWait);
+        assert_eq!(
+            backoff_notice(Duration::from_millis(150), None, true),
+            Notice::Quiet
+        );
+        assert_eq!(
+            backoff_notice(Duration::from_millis(150), None, false),
+            Notice::Failed
+        );
+    }
+
+    #[test]
+    fn a_capped_retry_after_says_what_the_service_asked() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            backoff_notice(s(20), Some(s(999_999)), true),
+            Notice::Capped(s(999_999))
+        );
+        // A short Retry-After within the cap is not "capped".
+        assert_eq!(
+            backoff_notice(
+                Duration::from_millis(500),
+                Some(Duration::from_millis(500)),
+                true
+            ),
+            Notice::Quiet
+        );
     }
 }
