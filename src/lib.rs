@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod emulator;
 pub mod error;
 pub mod export;
+pub mod glob;
 pub mod inventory;
 pub mod logging;
 pub mod manifest;

@@ -1,22 +1,16 @@
 //! Which tag keys desktag must never change: the union of every document's `ignore_keys`, the
 //! `--ignore-key` globs, and the service's `_sys_` system tags. Pure: no I/O here.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
+use crate::glob::key_glob;
+pub use crate::glob::InvalidGlob;
 use crate::tags::is_system_key;
-
-/// An ignore glob that does not compile.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("ignore glob `{glob}` is not a valid pattern: {reason}")]
-pub struct InvalidGlob {
-    pub glob: String,
-    pub reason: String,
-}
 
 /// Matches tag keys that are never created, overwritten, deleted or pruned.
 ///
-/// Globs use `*` (any run of characters), `?` (one character), `[abc]` classes and `{a,b}`
-/// alternatives, and are case-sensitive. System keys (`_sys_…`) always match.
+/// Globs are `crate::glob::key_glob`s: `*`, `?`, `[abc]` classes and `{a,b}` alternatives,
+/// case-sensitive. System keys (`_sys_…`) always match.
 #[derive(Debug, Clone)]
 pub struct KeyIgnore {
     globs: Vec<String>,
@@ -60,7 +54,7 @@ impl KeyIgnore {
             if kept.iter().any(|g| g == glob) {
                 continue;
             }
-            builder.add(compile(glob)?);
+            builder.add(key_glob(glob)?);
             kept.push(glob.to_string());
         }
         let set = builder.build().map_err(|e| InvalidGlob {
@@ -88,23 +82,6 @@ impl KeyIgnore {
     pub fn globs(&self) -> &[String] {
         &self.globs
     }
-}
-
-/// Checks one glob; used to report each bad glob where it was written.
-pub(crate) fn check_glob(glob: &str) -> Result<(), InvalidGlob> {
-    compile(glob).map(|_| ())
-}
-
-fn compile(glob: &str) -> Result<globset::Glob, InvalidGlob> {
-    GlobBuilder::new(glob)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .case_insensitive(false)
-        .build()
-        .map_err(|e| InvalidGlob {
-            glob: glob.to_string(),
-            reason: e.kind().to_string(),
-        })
 }
 
 #[cfg(test)]
@@ -145,6 +122,6 @@ mod tests {
         assert_eq!(err.glob, "ops-[a");
         assert!(err
             .to_string()
-            .starts_with("ignore glob `ops-[a` is not a valid pattern"));
+            .starts_with("glob `ops-[a` is not a valid pattern"));
     }
 }

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use globset::GlobSetBuilder;
 
-use super::ignore::{check_glob, KeyIgnore};
+use super::ignore::KeyIgnore;
 use super::{Policy, Wanted};
-use crate::diagnostic::{self, Diagnostic, Location};
+use crate::diagnostic::{self, Code, Diagnostic, Location};
+use crate::glob::{key_glob, name_glob};
 use crate::inventory::Inventory;
 use crate::manifest::{Manifest, Selector};
 
@@ -86,7 +87,11 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
 }
 
 /// Diagnostics that only make sense against a real inventory.
-const OFFLINE_UNKNOWABLE: [&str; 3] = ["unmatched-selector", "ambiguous-name", "unmatched-target"];
+const OFFLINE_UNKNOWABLE: [Code; 3] = [
+    Code::UnmatchedSelector,
+    Code::AmbiguousName,
+    Code::UnmatchedTarget,
+];
 
 /// The desktops selectors are matched against: id → computer name, sorted by id.
 struct Index<'a> {
@@ -203,7 +208,7 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
             if selections.get(first).is_none_or(|s| s.0 != target) {
                 diagnostics.push(
                     Diagnostic::warning(
-                        "unmatched-target",
+                        Code::UnmatchedTarget,
                         format!("--target `{target}` is not selected by any manifest entry"),
                     )
                     .with_help("check the desktop id, or add an entry that selects it"),
@@ -332,20 +337,20 @@ fn ignore_matcher(
 ) -> KeyIgnore {
     let mut globs = Vec::new();
     for glob in &policy.ignore_keys {
-        match check_glob(glob) {
-            Ok(()) => globs.push(glob.as_str()),
+        match key_glob(glob) {
+            Ok(_) => globs.push(glob.as_str()),
             Err(e) => diagnostics.push(
-                Diagnostic::error("invalid-glob", format!("--ignore-key: {e}"))
+                Diagnostic::error(Code::InvalidGlob, format!("--ignore-key: {e}"))
                     .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
             ),
         }
     }
     for doc in &manifest.documents {
         for glob in &doc.ignore_keys {
-            match check_glob(&glob.value) {
-                Ok(()) => globs.push(glob.value.as_str()),
+            match key_glob(&glob.value) {
+                Ok(_) => globs.push(glob.value.as_str()),
                 Err(e) => diagnostics.push(
-                    Diagnostic::error("invalid-glob", e.to_string())
+                    Diagnostic::error(Code::InvalidGlob, format!("ignore {e}"))
                         .at(glob.location.clone())
                         .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
                 ),
@@ -370,17 +375,15 @@ fn match_globs<'a>(
         let Selector::Glob(pattern) = &entry.selector else {
             continue;
         };
-        match Selector::name_glob(pattern) {
+        match name_glob(pattern) {
             Ok(glob) => {
                 builder.add(glob);
                 slots.push(count);
             }
             Err(e) => diagnostics.push(
-                Diagnostic::error(
-                    "invalid-glob",
-                    format!("name glob `{pattern}` is not a valid pattern: {}", e.kind()),
-                )
-                .at(entry.location.clone()),
+                Diagnostic::error(Code::InvalidGlob, format!("name {e}"))
+                    .at(entry.location.clone())
+                    .with_help("only `*` and `?` are special in a name glob"),
             ),
         }
         count += 1;
@@ -410,9 +413,9 @@ fn to_u32(n: usize) -> u32 {
 fn unmatched(policy: &Policy, location: Location, selector: &Selector) -> Diagnostic {
     let message = format!("{selector} matches no desktop in the project");
     let d = if policy.strict {
-        Diagnostic::error("unmatched-selector", message)
+        Diagnostic::error(Code::UnmatchedSelector, message)
     } else {
-        Diagnostic::warning("unmatched-selector", message)
+        Diagnostic::warning(Code::UnmatchedSelector, message)
     };
     d.at(location)
         .with_help("check the spelling (names are case-sensitive), or remove the entry")
@@ -425,7 +428,7 @@ fn ambiguous(location: Location, name: &str, ids: &[&str]) -> Diagnostic {
         .collect::<Vec<_>>()
         .join(", ");
     Diagnostic::error(
-        "ambiguous-name",
+        Code::AmbiguousName,
         format!("name `{name}` matches {} desktops: {list}", ids.len()),
     )
     .at(location)
@@ -450,7 +453,7 @@ fn conflict(index: &Index<'_>, key: &str, here: &Claim, there: &Claim, ids: &[&s
         _ => "document defaults",
     };
     Diagnostic::error(
-        "conflict",
+        Code::Conflict,
         format!(
             "conflicting wants for tag `{key}` on {on}: {} wants {} here, {} wants {}",
             here.source(),
@@ -491,7 +494,7 @@ fn ignored_key_warnings(
             .join(", ");
         diagnostics.push(
             Diagnostic::warning(
-                "ignored-key",
+                Code::IgnoredKey,
                 format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
             )
             .at(location.clone())

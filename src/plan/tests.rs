@@ -96,7 +96,7 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
 fn codes(r: &Resolution) -> Vec<(&'static str, bool)> {
     r.diagnostics
         .iter()
-        .map(|d| (d.code, d.is_error()))
+        .map(|d| (d.code.as_str(), d.is_error()))
         .collect()
 }
 
@@ -660,8 +660,9 @@ fn with_warnings_keeps_only_rendered_warnings() {
         &KeyIgnore::none(),
     )
     .with_warnings(&[
-        crate::diagnostic::Diagnostic::warning("unmatched-selector", "x").at(loc("a.yaml", 2)),
-        crate::diagnostic::Diagnostic::error("conflict", "y"),
+        crate::diagnostic::Diagnostic::warning(crate::diagnostic::Code::UnmatchedSelector, "x")
+            .at(loc("a.yaml", 2)),
+        crate::diagnostic::Diagnostic::error(crate::diagnostic::Code::Conflict, "y"),
     ]);
     assert_eq!(p.warnings, ["a.yaml:2:3: warning[unmatched-selector]: x"]);
 }

@@ -120,7 +120,12 @@ fn missing_paths_and_empty_directories_are_located_errors() {
     let codes: Vec<(&str, String)> = loaded
         .diagnostics
         .iter()
-        .map(|d| (d.code, d.location.as_ref().unwrap().file.to_string()))
+        .map(|d| {
+            (
+                d.code.as_str(),
+                d.location.as_ref().unwrap().file.to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         codes,
