@@ -171,7 +171,8 @@ impl<'t> Reader<'t> {
         | Event::SequenceStart(_, Some(tag))
         | Event::MappingStart(_, Some(tag)) = &event
         {
-            self.tags.push((pos, show_tag(tag)));
+            let at = self.tag_pos(pos);
+            self.tags.push((at, show_tag(tag)));
         }
         match event {
             Event::Scalar(text, style, _anchor, _tag) => Ok(Item::Node(
@@ -212,7 +213,8 @@ impl<'t> Reader<'t> {
             | Event::SequenceStart(_, Some(tag))
             | Event::MappingStart(_, Some(tag)) = &event
             {
-                self.tags.push((pos, show_tag(tag)));
+                let at = self.tag_pos(pos);
+                self.tags.push((at, show_tag(tag)));
             }
             match event {
                 Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
@@ -254,14 +256,53 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// The parser places an empty sequence item (a lone `-`) at the token after it, often on a
-    /// later line. Finds the `-` itself: the nearest earlier line ending in a lone dash.
-    pub fn empty_item_pos(&self, reported: Pos) -> Pos {
-        let starts = self.line_starts.get_or_init(|| {
+    /// The parser places a tagged node at its value; the tag itself (`!` …) is usually earlier on
+    /// the same line. Finds that `!`, or keeps the node's position.
+    fn tag_pos(&self, node: Pos) -> Pos {
+        let line = self.line_text(node.line);
+        let before: String = line.chars().take(node.column as usize - 1).collect();
+        let before = before.trim_end();
+        // The tag is the last token before the value: after a space, `[`, `{`, `,` or `-`.
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if before[start..].starts_with('!') {
+            Pos {
+                line: node.line,
+                column: to_u32(before[..start].chars().count() + 1),
+            }
+        } else {
+            node
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
             std::iter::once(0)
                 .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
                 .collect()
-        });
+        })
+    }
+
+    /// The text of line `line` (from 1), empty if there is no such line.
+    fn line_text(&self, line: u32) -> &str {
+        let starts = self.line_starts();
+        let i = line as usize;
+        match starts.get(i.wrapping_sub(1)) {
+            Some(&start) => {
+                let end = starts.get(i).map_or(self.text.len(), |&e| e);
+                self.text.get(start..end).unwrap_or("")
+            }
+            None => "",
+        }
+    }
+
+    /// The parser places an empty sequence item (a lone `-`) at the token after it, often on a
+    /// later line. Finds the `-` itself: the nearest earlier line ending in a lone dash.
+    pub fn empty_item_pos(&self, reported: Pos) -> Pos {
+        let starts = self.line_starts();
         let reported_line = reported.line as usize;
         for line in (reported_line.saturating_sub(100).max(1)..reported_line).rev() {
             let (Some(&start), end) = (
@@ -352,6 +393,22 @@ mod tests {
         assert!(err.message.contains("quoted scalar"), "{}", err.message);
         assert_eq!(err.pos.line, 2);
         assert!(r.next().is_err());
+    }
+
+    #[test]
+    fn a_stream_that_ends_before_the_text_is_an_error_where_reading_stopped() {
+        // yaml-rust2 takes NUL for the end of input; the loader refuses NUL before parsing, and
+        // the reader checks on its own that the stream end is the end of the text.
+        let got = heads("a: 1\nb: 2\0\nc: 3\n");
+        let last = got.last().unwrap();
+        assert!(
+            last.0.starts_with("error: the YAML reader stopped"),
+            "{got:?}"
+        );
+        assert_eq!(last.1, Pos { line: 2, column: 5 });
+        assert!(!heads("a: 1\n\n# end\n")
+            .iter()
+            .any(|h| h.0.starts_with("error")));
     }
 
     #[test]

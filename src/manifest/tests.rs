@@ -410,3 +410,96 @@ fn document_without_desktops_is_a_warning() {
     assert_eq!(loaded.diagnostics[0].code, "no-desktops");
     assert_eq!(loaded.manifest.documents.len(), 1);
 }
+
+#[test]
+fn a_nul_byte_is_a_located_error_not_the_end_of_the_file() {
+    // Before, everything after the NUL was silently ignored and this validated as one entry.
+    let text =
+        "version: 1\ndesktops:\n  - name: A\n    tags: {k1: a}\n\0\n  - name: B\n    tags: 5\n";
+    let loaded = load_str("m.yaml", text, &LoadOptions::default());
+    assert!(loaded.has_errors());
+    assert!(loaded.manifest.documents.is_empty());
+    assert_eq!(
+        problems(text),
+        vec!["5:1 control-char: the file contains the control character U+0000, which YAML does not allow"]
+    );
+    assert_eq!(
+        problems("\0\0\0"),
+        vec!["1:1 control-char: the file contains the control character U+0000 (and 2 more such characters), which YAML does not allow"]
+    );
+}
+
+#[test]
+fn other_control_characters_are_located_errors_wherever_they_are() {
+    for (text, at) in [
+        ("version: 1\n# a comment \u{1b}[2J\ndesktops: []\n", "2:13"),
+        ("version: 1\u{7f}\ndesktops: []\n", "1:11"),
+        ("version: 1\ndesktops: []\n\u{85}\u{9b}", "3:2"),
+    ] {
+        let got = problems(text);
+        assert_eq!(got.len(), 1, "{text:?}: {got:?}");
+        assert!(
+            got[0].starts_with(&format!("{at} control-char:")),
+            "{got:?}"
+        );
+    }
+    // Tab, CR, LF and NEL are allowed where YAML allows them.
+    assert!(problems("version: 1\r\ndesktops: []\r\n# a\tb \u{85}\n").is_empty());
+}
+
+#[test]
+fn yaml_tags_are_rejected_where_they_are_written() {
+    let got = problems(&format!(
+        "{HEAD}  - name: !!str b\n    tags:\n      n: !!int 5\n      b: !!binary aGk=\n      c: !custom {{x: y}}\n    absent: !!seq [x]\n"
+    ));
+    assert_eq!(
+        got,
+        vec![
+            "3:11 yaml-tag: YAML tags (`!!str`) are not supported in manifests",
+            "5:10 yaml-tag: YAML tags (`!!int`) are not supported in manifests",
+            "6:10 yaml-tag: YAML tags (`!!binary`) are not supported in manifests",
+            "6:19 tag-charset: value of tag `b`: tag value contains `=` at character 4, which is not allowed",
+            "7:10 yaml-tag: YAML tags (`!custom`) are not supported in manifests",
+            "7:18 type: expected a text value for tag `c`, found a mapping",
+            "8:13 yaml-tag: YAML tags (`!!seq`) are not supported in manifests",
+        ]
+    );
+    // Inside a value that is skipped as a whole, and on the document itself.
+    let got = problems("--- !doc\nversion: 1\nextra: [!x 1]\ndesktops: []\n");
+    assert!(
+        got.iter().filter(|p| p.contains("yaml-tag")).count() == 2,
+        "{got:?}"
+    );
+}
+
+#[test]
+fn keys_with_combining_marks_are_accepted() {
+    let d = doc(&format!(
+        "{HEAD}  - name: b\n    tags:\n      क्षेत्र: उत्तर\n      \"cafe\u{301}\": \"e\u{301}\"\n"
+    ));
+    assert_eq!(d.desktops[0].tags.len(), 2);
+}
+
+#[test]
+fn a_project_id_longer_than_the_api_accepts_is_rejected() {
+    let long = "a".repeat(65);
+    assert_eq!(
+        problems(&format!("version: 1\nproject_id: {long}\ndesktops: []\n")),
+        vec![format!(
+            "2:13 project-id: project id `{}…`: project id is 65 characters long; the limit is 64",
+            "a".repeat(60)
+        )]
+    );
+}
+
+#[test]
+fn the_overlap_of_tags_and_absent_is_not_handed_on_twice() {
+    let loaded = load_str(
+        "m.yaml",
+        &format!("{HEAD}  - name: b\n    absent: [env, x]\n    tags: {{env: dev}}\n"),
+        &LoadOptions::default(),
+    );
+    let entry = &loaded.manifest.documents[0].desktops[0];
+    assert!(entry.tags.contains_key("env"));
+    assert!(!entry.absent.contains_key("env") && entry.absent.contains_key("x"));
+}
