@@ -7,12 +7,20 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-/// A position in a manifest file. Lines and columns count from 1.
+/// A position in a manifest file. Lines and columns count from 1; line and column 0 stand for
+/// the whole file (a path that cannot be read), shown as the path alone and serialized without
+/// `line` and `column`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Location {
     pub file: Arc<str>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub line: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub column: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Location {
@@ -25,8 +33,18 @@ impl Location {
     }
 }
 
+impl Location {
+    /// The whole file, not a position in it.
+    pub fn whole_file(file: impl Into<Arc<str>>) -> Self {
+        Location::new(file, 0, 0)
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file);
+        }
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
@@ -295,6 +313,15 @@ mod tests {
             Diagnostic::warning(Code::NoDesktops, "y").to_string(),
             "warning[no-desktops]: y"
         );
+    }
+
+    #[test]
+    fn a_whole_file_location_has_no_line_or_column() {
+        let d = Diagnostic::error(Code::Io, "`x.yaml` does not exist")
+            .at(Location::whole_file("x.yaml"));
+        assert_eq!(d.to_string(), "x.yaml: error[io]: `x.yaml` does not exist");
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["location"], serde_json::json!({"file": "x.yaml"}));
     }
 
     #[test]

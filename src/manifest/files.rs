@@ -127,9 +127,9 @@ fn is_manifest_name(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
-/// Errors about a whole path sit at its first line and column.
+/// Errors about a whole path name the path alone, without a line and column.
 fn at_path(path: &Path) -> Location {
-    Location::new(path.display().to_string(), 1, 1)
+    Location::whole_file(path.display().to_string())
 }
 
 fn path_error(path: &Path, e: &io::Error) -> Diagnostic {
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert_eq!(
             diags[0].to_string(),
-            "no/such/dir:1:1: error[io]: `no/such/dir` does not exist\n  help: check the path; give manifest files or directories that contain them"
+            "no/such/dir: error[io]: `no/such/dir` does not exist\n  help: check the path; give manifest files or directories that contain them"
         );
     }
 

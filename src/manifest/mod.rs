@@ -13,7 +13,7 @@ mod files;
 mod model;
 mod reader;
 mod rules;
-mod suggest;
+pub(crate) mod suggest;
 mod validate;
 mod walk;
 
