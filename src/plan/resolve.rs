@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use globset::GlobSetBuilder;
 
-use super::ignore::KeyIgnore;
+use super::ignore::{ignore_matcher, ignored_key_warnings, KeyIgnore};
 use super::{Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
-use crate::glob::{key_glob, name_glob};
+use crate::glob::name_glob;
 use crate::inventory::Inventory;
 use crate::manifest::{suggest, Manifest, Selector};
 
@@ -362,39 +362,6 @@ fn merge(
     wanted
 }
 
-/// The union of `policy.ignore_keys` and every document's `ignore_keys`; bad globs are reported
-/// where they were written and left out.
-fn ignore_matcher(
-    manifest: &Manifest,
-    policy: &Policy,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> KeyIgnore {
-    let mut globs = Vec::new();
-    for glob in &policy.ignore_keys {
-        match key_glob(glob) {
-            Ok(_) => globs.push(glob.as_str()),
-            Err(e) => diagnostics.push(
-                Diagnostic::error(Code::InvalidGlob, format!("--ignore-key: {e}"))
-                    .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
-            ),
-        }
-    }
-    for doc in &manifest.documents {
-        for glob in &doc.ignore_keys {
-            match key_glob(&glob.value) {
-                Ok(_) => globs.push(glob.value.as_str()),
-                Err(e) => diagnostics.push(
-                    Diagnostic::error(Code::InvalidGlob, format!("ignore {e}"))
-                        .at(glob.location.clone())
-                        .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
-                ),
-            }
-        }
-    }
-    // Every glob was checked on its own, so the set compiles.
-    KeyIgnore::new(globs).unwrap_or_default()
-}
-
 /// For each name-glob entry (in `entries` order), the candidates (target, computer name) whose
 /// name it matches, in candidate order.
 fn match_globs<'a>(
@@ -517,47 +484,4 @@ fn conflict(
         "both are {level}, so neither wins: make them agree, remove one, or set `{key}` with a \
          more specific selector (id > exact name > name glob > defaults)"
     ))
-}
-
-/// A wanted key that an ignore glob matches is never changed: say so where it is written.
-fn ignored_key_warnings(
-    manifest: &Manifest,
-    ignore: &KeyIgnore,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    if ignore.globs().is_empty() {
-        return;
-    }
-    let mut warn = |key: &str, location: &Location| {
-        let globs = ignore.matching_globs(key);
-        if globs.is_empty() {
-            return;
-        }
-        let globs = globs
-            .iter()
-            .map(|g| format!("`{g}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        diagnostics.push(
-            Diagnostic::warning(
-                Code::IgnoredKey,
-                format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
-            )
-            .at(location.clone())
-            .with_help("remove the tag from the manifest, or narrow the ignore glob"),
-        );
-    };
-    for doc in &manifest.documents {
-        for (key, value) in &doc.defaults {
-            warn(key.as_str(), &value.location);
-        }
-        for entry in &doc.desktops {
-            for (key, value) in &entry.tags {
-                warn(key.as_str(), &value.location);
-            }
-            for (key, location) in &entry.absent {
-                warn(key.as_str(), location);
-            }
-        }
-    }
 }

@@ -7,3 +7,4 @@ mod e2e;
 mod emulator;
 mod manifest;
 mod support;
+mod validate_input;
