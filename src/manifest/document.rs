@@ -1,6 +1,6 @@
 //! The manifest's shape: the field tables of a document and of a desktop entry, and the walk of a
 //! document through them. To add a manifest field, add a line to `DOCUMENT` or `ENTRY`, a slot
-//! in `DocumentFields`/`EntryFields`, and (if it is new kind of value) a parser in `fields`.
+//! in `DocumentFields`/`EntryFields`, and (if it is a new kind of value) a parser in `fields`.
 //! Pure: no I/O here.
 
 use yaml_rust2::parser::Event;
@@ -118,7 +118,7 @@ pub(super) struct PendingEntry {
 pub(super) enum Next {
     /// A document whose valid parts are handed on.
     Document(Document),
-    /// An empty document, or one too broken to hand on (its problems are reported).
+    /// A document too broken to hand on (its problems are reported).
     Unusable,
     /// An empty document: nothing but comments, or nothing at all.
     Empty,

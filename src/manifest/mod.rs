@@ -141,3 +141,14 @@ pub fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, YamlErro
         column: None,
     })
 }
+
+#[cfg(test)]
+mod yaml_str_tests {
+    use super::*;
+
+    #[test]
+    fn from_yaml_str_refuses_a_nul_instead_of_stopping_at_it() {
+        let got = from_yaml_str::<std::collections::BTreeMap<String, u32>>("a: 1\n\0\nb: 2\n");
+        assert!(got.is_err(), "{got:?}");
+    }
+}
