@@ -503,3 +503,24 @@ fn the_overlap_of_tags_and_absent_is_not_handed_on_twice() {
     assert!(entry.tags.contains_key("env"));
     assert!(!entry.absent.contains_key("env") && entry.absent.contains_key("x"));
 }
+
+#[test]
+fn the_end_of_file_check_accepts_every_ordinary_ending() {
+    for text in [
+        "version: 1\ndesktops: []",
+        "version: 1\ndesktops: []\n   ",
+        "version: 1\ndesktops: []\n# end",
+        "version: 1\ndesktops: []\n...\n",
+        "version: 1\ndesktops: []\n...\n# after\n",
+        "version: 1\ndesktops: []\n\n\n\n",
+        "version: 1\r\ndesktops: []\r\n\r\n",
+        "version: 1\ndesktops: [] # é 部\n",
+        "--- \nversion: 1\ndesktops: []\n--- \n",
+    ] {
+        let got = problems(text);
+        assert!(
+            got.iter().all(|p| !p.contains("yaml-syntax")),
+            "{text:?}: {got:?}"
+        );
+    }
+}
