@@ -120,7 +120,12 @@ impl TagError {
 }
 
 fn describe_char(ch: char) -> String {
-    if ch.is_control() || ch.is_whitespace() {
+    if is_mark(ch) {
+        format!(
+            "the combining mark U+{:04X} with no letter or digit before it",
+            ch as u32
+        )
+    } else if ch.is_control() || ch.is_whitespace() {
         format!("{:?} (U+{:04X})", ch, ch as u32)
     } else {
         format!("`{ch}`")
@@ -376,6 +381,11 @@ mod tests {
             assert_eq!(check_value(key), Ok(()), "{key:?}");
         }
         // A mark with no letter or digit before it is not text of any language.
+        assert_eq!(
+            check_key("a-\u{301}").unwrap_err().to_string(),
+            "tag key contains the combining mark U+0301 with no letter or digit before it at \
+             character 3, which is not allowed"
+        );
         for (key, position) in [("\u{301}a", 1), ("a-\u{301}", 3), ("a \u{94d}", 3)] {
             assert!(
                 matches!(check_key(key), Err(TagError::BadChar { position: p, .. }) if p == position),
