@@ -14,6 +14,7 @@ pub mod emulator;
 pub mod error;
 pub mod error_chain;
 pub mod export;
+pub mod glob;
 pub mod inventory;
 pub mod logging;
 pub mod manifest;

@@ -1,9 +1,11 @@
-//! Tag keys and values: the validation rules shared by the manifest loader, the planner and the
-//! emulator (design §2, workspace-api.md §3). Pure: no I/O here.
+//! Tag keys and values, and project ids: the validation rules shared by the manifest loader, the
+//! planner, the API client and the emulator, so all of them accept exactly the same text. Pure: no
+//! I/O here. docs/manifest.md states these rules for users.
 //!
 //! Keys are 1–128 and values 0–43 Unicode scalar values. Allowed characters are Unicode letters
-//! and digits, `_ - . : + @`, and spaces that are neither leading nor trailing. Keys must not start
-//! with `_sys_` (system tags, owned by the service).
+//! and digits together with the combining marks written after them (the Devanagari virama in
+//! `क्ष`, the accent of a decomposed `é`), `_ - . : + @`, and spaces that are neither leading nor
+//! trailing. Keys must not start with `_sys_` (system tags, owned by the service).
 
 mod map;
 
@@ -118,24 +120,44 @@ impl TagError {
 }
 
 fn describe_char(ch: char) -> String {
-    if ch.is_control() || ch.is_whitespace() {
+    if is_mark(ch) {
+        format!(
+            "the combining mark U+{:04X} with no letter or digit before it",
+            ch as u32
+        )
+    } else if ch.is_control() || ch.is_whitespace() {
         format!("{:?} (U+{:04X})", ch, ch as u32)
     } else {
         format!("`{ch}`")
     }
 }
 
-fn allowed_char(ch: char) -> bool {
-    ch.is_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':' | '+' | '@' | ' ')
+/// Whether `ch` is a combining mark (general category M: Mn, Mc, Me).
+fn is_mark(ch: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    ch.general_category_group() == GeneralCategoryGroup::Mark
 }
 
 fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
-    if let Some((i, ch)) = text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
-        return Err(TagError::BadChar {
-            what,
-            ch,
-            position: i + 1,
-        });
+    // A combining mark belongs to the letter or digit before it (possibly after other marks).
+    let mut after_letter = false;
+    for (i, ch) in text.chars().enumerate() {
+        let ok = if ch.is_alphanumeric() {
+            after_letter = true;
+            true
+        } else if is_mark(ch) {
+            after_letter
+        } else {
+            after_letter = false;
+            matches!(ch, '_' | '-' | '.' | ':' | '+' | '@' | ' ')
+        };
+        if !ok {
+            return Err(TagError::BadChar {
+                what,
+                ch,
+                position: i + 1,
+            });
+        }
     }
     if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
         return Err(TagError::OuterSpace { what });
@@ -165,6 +187,56 @@ pub fn check_value(value: &str) -> Result<(), TagError> {
         return Err(TagError::ValueTooLong { chars });
     }
     check_chars(value, "value")
+}
+
+/// Longest project id accepted, in characters. Real ids are 32 hexadecimal digits; the margin
+/// admits other deployments while still catching a pasted URL or token.
+pub const MAX_PROJECT_ID_CHARS: usize = 64;
+
+/// Why a project id was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectIdError {
+    Empty,
+    TooLong { chars: usize },
+    BadChar { ch: char },
+}
+
+impl fmt::Display for ProjectIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProjectIdError::Empty => write!(f, "project id is empty"),
+            ProjectIdError::TooLong { chars } => write!(
+                f,
+                "project id is {chars} characters long; the limit is {MAX_PROJECT_ID_CHARS}"
+            ),
+            ProjectIdError::BadChar { ch } => write!(
+                f,
+                "project id contains {}, which is not allowed",
+                describe_char(*ch)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProjectIdError {}
+
+/// The one project-id rule (manifest `project_id`, `--project-id`, environment): 1 to 64 ASCII
+/// letters, digits, `-` and `_`. The id becomes a URL path segment, so nothing else may pass.
+pub fn check_project_id(id: &str) -> Result<(), ProjectIdError> {
+    if id.is_empty() {
+        return Err(ProjectIdError::Empty);
+    }
+    if let Some(ch) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(ProjectIdError::BadChar { ch });
+    }
+    let chars = id.chars().count();
+    if chars > MAX_PROJECT_ID_CHARS {
+        return Err(ProjectIdError::TooLong { chars });
+    }
+    Ok(())
 }
 
 macro_rules! validated_string {
@@ -293,6 +365,50 @@ mod tests {
             Err(TagError::OuterSpace { what: "value" })
         );
         assert!(is_system_key("_sys_x") && !is_system_key("sys_x"));
+    }
+
+    #[test]
+    fn letters_keep_their_combining_marks() {
+        // Hindi with a virama (U+094D), a decomposed `é` (e + U+0301), Thai vowel marks.
+        for key in [
+            "क्षेत्र",
+            "cafe\u{301}",
+            "ภาษาไทย",
+            "a\u{301}\u{302}",
+            "x9\u{301}",
+        ] {
+            assert_eq!(check_key(key), Ok(()), "{key:?}");
+            assert_eq!(check_value(key), Ok(()), "{key:?}");
+        }
+        // A mark with no letter or digit before it is not text of any language.
+        assert_eq!(
+            check_key("a-\u{301}").unwrap_err().to_string(),
+            "tag key contains the combining mark U+0301 with no letter or digit before it at \
+             character 3, which is not allowed"
+        );
+        for (key, position) in [("\u{301}a", 1), ("a-\u{301}", 3), ("a \u{94d}", 3)] {
+            assert!(
+                matches!(check_key(key), Err(TagError::BadChar { position: p, .. }) if p == position),
+                "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn project_ids_are_short_ascii_words() {
+        assert_eq!(check_project_id("0123456789abcdef0123456789abcdef"), Ok(()));
+        assert_eq!(check_project_id("p_1-x"), Ok(()));
+        assert_eq!(check_project_id(""), Err(ProjectIdError::Empty));
+        assert_eq!(
+            check_project_id("abc/../x"),
+            Err(ProjectIdError::BadChar { ch: '/' })
+        );
+        assert_eq!(check_project_id(&"a".repeat(64)), Ok(()));
+        assert_eq!(
+            check_project_id(&"a".repeat(65)),
+            Err(ProjectIdError::TooLong { chars: 65 })
+        );
+        assert!(check_project_id("é").is_err());
     }
 
     #[test]

@@ -279,12 +279,7 @@ fn redact_userinfo(value: &str) -> String {
 }
 
 fn check_project_id(value: &str, origin: &str) -> Result<(), ConnectionError> {
-    let valid = !value.is_empty()
-        && value.len() <= 64
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if valid {
+    if crate::tags::check_project_id(value).is_ok() {
         Ok(())
     } else {
         Err(ConnectionError::InvalidProjectId {

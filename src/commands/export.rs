@@ -11,8 +11,8 @@ pub async fn run(args: &ExportArgs) -> Result<Status, Error> {
     let mut globs = globset::GlobSetBuilder::new();
     for name in &args.names {
         // The same matching as manifest name globs: only `*` and `?` are special.
-        let glob = crate::manifest::Selector::name_glob(name)
-            .map_err(|e| Error::Usage(format!("--name `{name}` is not a valid glob: {e}")))?;
+        let glob =
+            crate::glob::name_glob(name).map_err(|e| Error::Usage(format!("--name: {e}")))?;
         globs.add(glob);
     }
     let globs = globs

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use walkdir::{DirEntry, WalkDir};
 
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Code, Diagnostic, Location};
 
 /// The manifest files named by `paths`, in order: explicit files as given (any extension),
 /// directories walked recursively in file-name order for `*.yaml`/`*.yml`, skipping hidden
@@ -38,7 +38,7 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
         if !metadata.is_dir() {
             diagnostics.push(
                 Diagnostic::error(
-                    "io",
+                    Code::Io,
                     format!("`{}` is neither a file nor a directory", path.display()),
                 )
                 .at(at_path(path))
@@ -66,7 +66,7 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
                         None => format!("cannot walk `{}`: {e}", at.display()),
                     };
                     diagnostics.push(
-                        Diagnostic::error("io", message)
+                        Diagnostic::error(Code::Io, message)
                             .at(at_path(&at))
                             .with_help("check the permissions, or remove the broken link or loop"),
                     );
@@ -76,7 +76,7 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
         if found == 0 {
             diagnostics.push(
                 Diagnostic::error(
-                    "no-manifests",
+                    Code::NoManifests,
                     format!(
                         "directory `{}` holds no manifest files (`*.yaml` or `*.yml`)",
                         path.display()
@@ -104,7 +104,7 @@ pub(crate) fn read(path: &Path, name: &Arc<str>) -> Result<String, Box<Diagnosti
         let byte = e.as_bytes()[valid.len()];
         Box::new(
             Diagnostic::error(
-                "encoding",
+                Code::Encoding,
                 format!("`{name}` is not valid UTF-8 (invalid byte 0x{byte:02x})"),
             )
             .at(Location::new(
@@ -127,9 +127,9 @@ fn is_manifest_name(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
 }
 
-/// Errors about a whole path sit at its first line and column.
+/// Errors about a whole path name the path alone, without a line and column.
 fn at_path(path: &Path) -> Location {
-    Location::new(path.display().to_string(), 1, 1)
+    Location::whole_file(path.display().to_string())
 }
 
 fn path_error(path: &Path, e: &io::Error) -> Diagnostic {
@@ -148,7 +148,7 @@ fn path_error(path: &Path, e: &io::Error) -> Diagnostic {
             "check that the path is a readable file or directory",
         ),
     };
-    Diagnostic::error("io", message)
+    Diagnostic::error(Code::Io, message)
         .at(at_path(path))
         .with_help(help)
 }
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert_eq!(
             diags[0].to_string(),
-            "no/such/dir:1:1: error[io]: `no/such/dir` does not exist\n  help: check the path; give manifest files or directories that contain them"
+            "no/such/dir: error[io]: `no/such/dir` does not exist\n  help: check the path; give manifest files or directories that contain them"
         );
     }
 

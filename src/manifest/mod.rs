@@ -1,17 +1,24 @@
-//! Manifests: loading YAML files and directories into a validated `Manifest` (design §2).
-//! Owns every call to serde_yaml and the YAML event parser, so the YAML library is a one-module
-//! swap. Reads files; everything after loading is pure.
+//! Manifests: loading YAML files and directories into a validated `Manifest`. Owns every call to
+//! serde_yaml and the YAML event parser, so the YAML library is a one-module swap. Reads files
+//! (`files`); everything after reading is pure. The manifest format is documented for users in
+//! docs/manifest.md; the diagnostic codes are `diagnostic::Code`.
 //!
-//! Diagnostic codes: `io`, `encoding`, `no-manifests`, `yaml-syntax`, `type`, `alias`,
-//! `unknown-field`, `missing-field`, `duplicate-key`, `null-value`, `version`, `project-id`,
-//! `selector`, `empty-entry`, `no-tags`, `bad-glob`, `tags-absent-overlap`, `tag-cap`, the tag
-//! rule codes of `TagError::code`, and the warning `no-desktops`.
+//! Validation: `reader` (YAML events with positions) → `walk` (generic checker, field tables)
+//! → `document` (the tables of a document and an entry) → `fields` (one value each) → `rules`
+//! (checks across values) → `model` (the validated `Manifest`).
 
+mod document;
+mod fields;
 mod files;
 mod model;
 mod reader;
-mod suggest;
+mod rules;
+pub(crate) mod suggest;
 mod validate;
+mod walk;
+
+#[cfg(test)]
+mod tests;
 
 pub use model::{Document, Entry, Manifest, Selector, Sourced};
 
@@ -23,13 +30,13 @@ use crate::tags::DEFAULT_MAX_TAGS;
 
 /// What loading produced: every valid part of the manifests, and every problem found.
 #[derive(Debug, Clone, Default)]
-pub struct Loaded {
+pub struct LoadOutcome {
     pub manifest: Manifest,
     /// Errors and warnings, sorted by location.
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl Loaded {
+impl LoadOutcome {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -58,7 +65,7 @@ impl Default for LoadOptions {
 ///
 /// Documents come in load order: files in the order found, documents in file order. Anchors and
 /// aliases are rejected (an alias is an error): tag changes should be reviewable line by line.
-pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
+pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
     let mut diagnostics = Vec::new();
     let mut documents = Vec::new();
     for file in files::collect(paths, &mut diagnostics) {
@@ -73,18 +80,18 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Loaded {
         }
     }
     diagnostic::sort(&mut diagnostics);
-    Loaded {
+    LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
     }
 }
 
 /// Loads one manifest file's text; `file` is the name used in diagnostics.
-pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> Loaded {
+pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> LoadOutcome {
     let (documents, mut diagnostics) =
         validate::check_text(Arc::from(file), strip_bom(text), options);
     diagnostic::sort(&mut diagnostics);
-    Loaded {
+    LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
     }
@@ -125,11 +132,23 @@ pub fn from_yaml_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Ya
     })
 }
 
-/// Serializes a value as YAML (used by `export` and the emulator's state file).
+/// Serializes a value as YAML, keeping serde_yaml inside `manifest/` for callers that write
+/// YAML (the emulator's state file).
 pub fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
     serde_yaml::to_string(value).map_err(|e| YamlError {
         message: e.to_string(),
         line: None,
         column: None,
     })
+}
+
+#[cfg(test)]
+mod yaml_str_tests {
+    use super::*;
+
+    #[test]
+    fn from_yaml_str_refuses_a_nul_instead_of_stopping_at_it() {
+        let got = from_yaml_str::<std::collections::BTreeMap<String, u32>>("a: 1\n\0\nb: 2\n");
+        assert!(got.is_err(), "{got:?}");
+    }
 }

@@ -55,28 +55,11 @@ pub enum Selector {
 impl Selector {
     /// Classifies a `name:` value: a glob if it contains `*` or `?`, else exact.
     pub fn from_name(name: String) -> Selector {
-        if name.contains(['*', '?']) {
+        if crate::glob::is_name_glob(&name) {
             Selector::Glob(name)
         } else {
             Selector::Name(name)
         }
-    }
-
-    /// The matcher for a name glob: only `*` and `?` are special (design §2), every other
-    /// character — `[`, `{`, `\\` included — stands for itself. Case-sensitive.
-    pub fn name_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
-        let mut escaped = String::with_capacity(pattern.len());
-        for ch in pattern.chars() {
-            if matches!(ch, '[' | ']' | '{' | '}' | '\\' | '!' | ',') {
-                escaped.push('\\');
-            }
-            escaped.push(ch);
-        }
-        globset::GlobBuilder::new(&escaped)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .case_insensitive(false)
-            .build()
     }
 
     /// Higher wins: id 3, name 2, glob 1 (defaults are 0).

@@ -28,26 +28,28 @@ pub(crate) struct SyntaxError {
 pub(crate) struct Scalar {
     pub text: String,
     pub plain: bool,
-    pub tag: Option<Tag>,
 }
 
 impl Scalar {
-    /// YAML's null: an empty or `~`/`null` plain scalar, or one tagged `!!null`.
+    /// YAML's null: an empty or `~`/`null` plain scalar. (YAML tags such as `!!null` are
+    /// rejected by the reader, so they never change what a scalar means.)
     pub fn is_null(&self) -> bool {
-        match &self.tag {
-            Some(tag) => is_core_tag(tag, "null"),
-            None => self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL"),
-        }
+        self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
     }
 
-    /// Whether the scalar was explicitly typed as a string (quoted, block, or `!!str`).
+    /// Whether the scalar was explicitly written as a string (quoted or a block scalar).
     pub fn is_string(&self) -> bool {
-        !self.plain || self.tag.as_ref().is_some_and(|t| is_core_tag(t, "str"))
+        !self.plain
     }
 }
 
-fn is_core_tag(tag: &Tag, suffix: &str) -> bool {
-    tag.suffix == suffix && (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!")
+/// How a YAML tag is shown in messages: `!!binary`, `!custom`.
+fn show_tag(tag: &Tag) -> String {
+    if tag.handle == "tag:yaml.org,2002:" {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    }
 }
 
 /// The first event of a node.
@@ -91,6 +93,9 @@ pub(crate) struct Reader<'t> {
     /// Byte offset of each line start, computed only when a position must be corrected.
     line_starts: OnceCell<Vec<usize>>,
     failed: bool,
+    /// YAML tags met so far (`!!int`, `!custom`), with where: the caller reports them. The node
+    /// itself is read as if it had no tag.
+    tags: Vec<(Pos, String)>,
 }
 
 impl<'t> Reader<'t> {
@@ -104,7 +109,28 @@ impl<'t> Reader<'t> {
             last_line_chars: to_u32(last_line_chars),
             line_starts: OnceCell::new(),
             failed: false,
+            tags: Vec::new(),
         }
+    }
+
+    /// The YAML tags met since the last call, with their positions.
+    pub fn take_tags(&mut self) -> Vec<(Pos, String)> {
+        std::mem::take(&mut self.tags)
+    }
+
+    /// Where the text ends, if the parser stopped before it: yaml-rust2 treats some characters
+    /// (NUL) as the end of input, so a stream end short of the text is input silently left unread.
+    fn unread_at(&self, index: usize) -> Option<Pos> {
+        let total = self.text.chars().count();
+        (index < total).then(|| {
+            let before: String = self.text.chars().take(index).collect();
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            Pos {
+                line: to_u32(line),
+                column: to_u32(column),
+            }
+        })
     }
 
     /// The next raw event. After a syntax error every call returns that error again.
@@ -116,6 +142,16 @@ impl<'t> Reader<'t> {
             });
         }
         match self.parser.next_token() {
+            Ok((Event::StreamEnd, mark)) => {
+                if let Some(pos) = self.unread_at(mark.index()) {
+                    self.failed = true;
+                    return Err(SyntaxError {
+                        pos,
+                        message: "the YAML reader stopped here before the end of the file".into(),
+                    });
+                }
+                Ok((Event::StreamEnd, self.pos(mark.line(), mark.col())))
+            }
             Ok((event, mark)) => Ok((event, self.pos(mark.line(), mark.col()))),
             Err(e) => {
                 self.failed = true;
@@ -131,12 +167,18 @@ impl<'t> Reader<'t> {
     /// The next node of a collection, or the collection's end.
     pub fn item(&mut self) -> Result<Item, SyntaxError> {
         let (event, pos) = self.next()?;
+        if let Event::Scalar(.., Some(tag))
+        | Event::SequenceStart(_, Some(tag))
+        | Event::MappingStart(_, Some(tag)) = &event
+        {
+            let at = self.tag_pos(pos);
+            self.tags.push((at, show_tag(tag)));
+        }
         match event {
-            Event::Scalar(text, style, _anchor, tag) => Ok(Item::Node(
+            Event::Scalar(text, style, _anchor, _tag) => Ok(Item::Node(
                 Head::Scalar(Scalar {
                     text,
                     plain: style == TScalarStyle::Plain,
-                    tag,
                 }),
                 pos,
             )),
@@ -166,7 +208,15 @@ impl<'t> Reader<'t> {
         }
         let mut depth = 1usize;
         while depth > 0 {
-            match self.next()?.0 {
+            let (event, pos) = self.next()?;
+            if let Event::Scalar(.., Some(tag))
+            | Event::SequenceStart(_, Some(tag))
+            | Event::MappingStart(_, Some(tag)) = &event
+            {
+                let at = self.tag_pos(pos);
+                self.tags.push((at, show_tag(tag)));
+            }
+            match event {
                 Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
                 Event::SequenceEnd | Event::MappingEnd => depth -= 1,
                 Event::Scalar(..) | Event::Alias(_) => {}
@@ -206,14 +256,53 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// The parser places an empty sequence item (a lone `-`) at the token after it, often on a
-    /// later line. Finds the `-` itself: the nearest earlier line ending in a lone dash.
-    pub fn empty_item_pos(&self, reported: Pos) -> Pos {
-        let starts = self.line_starts.get_or_init(|| {
+    /// The parser places a tagged node at its value; the tag itself (`!` …) is usually earlier on
+    /// the same line. Finds that `!`, or keeps the node's position.
+    fn tag_pos(&self, node: Pos) -> Pos {
+        let line = self.line_text(node.line);
+        let before: String = line.chars().take(node.column as usize - 1).collect();
+        let before = before.trim_end();
+        // The tag is the last token before the value: after a space, `[`, `{`, `,` or `-`.
+        let start = before
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '[' | '{' | ','))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if before[start..].starts_with('!') {
+            Pos {
+                line: node.line,
+                column: to_u32(before[..start].chars().count() + 1),
+            }
+        } else {
+            node
+        }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
             std::iter::once(0)
                 .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
                 .collect()
-        });
+        })
+    }
+
+    /// The text of line `line` (from 1), empty if there is no such line.
+    fn line_text(&self, line: u32) -> &str {
+        let starts = self.line_starts();
+        let i = line as usize;
+        match starts.get(i.wrapping_sub(1)) {
+            Some(&start) => {
+                let end = starts.get(i).map_or(self.text.len(), |&e| e);
+                self.text.get(start..end).unwrap_or("")
+            }
+            None => "",
+        }
+    }
+
+    /// The parser places an empty sequence item (a lone `-`) at the token after it, often on a
+    /// later line. Finds the `-` itself: the nearest earlier line ending in a lone dash.
+    pub fn empty_item_pos(&self, reported: Pos) -> Pos {
+        let starts = self.line_starts();
         let reported_line = reported.line as usize;
         for line in (reported_line.saturating_sub(100).max(1)..reported_line).rev() {
             let (Some(&start), end) = (
@@ -307,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_that_ends_before_the_text_is_an_error_where_reading_stopped() {
+        // yaml-rust2 takes NUL for the end of input; the loader refuses NUL before parsing, and
+        // the reader checks on its own that the stream end is the end of the text.
+        let got = heads("a: 1\nb: 2\0\nc: 3\n");
+        let last = got.last().unwrap();
+        assert!(
+            last.0.starts_with("error: the YAML reader stopped"),
+            "{got:?}"
+        );
+        assert_eq!(last.1, Pos { line: 2, column: 5 });
+        assert!(!heads("a: 1\n\n# end\n")
+            .iter()
+            .any(|h| h.0.starts_with("error")));
+    }
+
+    #[test]
     fn empty_item_position_is_found_on_the_dash_line() {
         let text = "d:\n  - a\n  -   # nothing\n\n  - {}\n";
         let r = Reader::new(text);
@@ -326,7 +431,6 @@ mod tests {
         let s = |text: &str, plain| Scalar {
             text: text.into(),
             plain,
-            tag: None,
         };
         assert!(s("", true).is_null() && s("~", true).is_null() && s("null", true).is_null());
         assert!(!s("", false).is_null() && !s("nil", true).is_null());

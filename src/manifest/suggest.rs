@@ -1,5 +1,5 @@
-//! "Did you mean …?" for unknown field names: the closest known name by edit distance, when it
-//! is close enough to be a typo. Pure; no I/O here.
+//! "Did you mean …?": the closest known name by edit distance, when it is close enough to be a
+//! typo — for unknown field names, and for computer names that match no desktop. Pure; no I/O.
 
 /// The known name closest to `unknown`, if it is plausibly a typo of it.
 pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
@@ -10,6 +10,22 @@ pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
         .filter(|&(d, k)| d <= 2 && d < k.chars().count().div_ceil(2))
         .min_by_key(|&(d, _)| d)
         .map(|(_, k)| k)
+}
+
+/// The candidate computer name closest to `unknown` (exact characters, case included), if it is
+/// plausibly a typo of it: at most 2 edits, and fewer than half its length.
+pub(crate) fn closest_name<'a>(
+    unknown: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let len = unknown.chars().count();
+    candidates
+        // Two edits cannot bridge a longer length difference: skip those cheaply.
+        .filter(|c| c.len().abs_diff(unknown.len()) <= 2 * 4)
+        .map(|c| (distance(unknown, c), c))
+        .filter(|&(d, c)| d <= 2 && d < len.min(c.chars().count()).div_ceil(2))
+        .min_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(b.1)))
+        .map(|(_, c)| c)
 }
 
 /// Optimal string alignment distance: insertions, deletions, substitutions and transpositions
@@ -65,6 +81,21 @@ mod tests {
         assert_eq!(closest("x", ENTRY), None);
         assert_eq!(closest("owner", ENTRY), None);
         assert_eq!(closest("colour", DOC), None);
+    }
+
+    #[test]
+    fn suggests_the_computer_name_a_misspelt_one_was_meant_to_be() {
+        let names = ["FIN-LAP-001", "FIN-LAP-002", "OPS-WKS-001"];
+        assert_eq!(
+            closest_name("FIN-LAP-01", names.iter().copied()),
+            Some("FIN-LAP-001")
+        );
+        assert_eq!(
+            closest_name("OPS-WSK-001", names.iter().copied()),
+            Some("OPS-WKS-001")
+        );
+        assert_eq!(closest_name("ENG-1", names.iter().copied()), None);
+        assert_eq!(closest_name("fin-lap-001", names.iter().copied()), None);
     }
 
     #[test]

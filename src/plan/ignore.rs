@@ -1,22 +1,20 @@
 //! Which tag keys desktag must never change: the union of every document's `ignore_keys`, the
-//! `--ignore-key` globs, and the service's `_sys_` system tags. Pure: no I/O here.
+//! `--ignore-key` globs, and the service's `_sys_` system tags; and the warnings for managed keys
+//! that an ignore glob matches. Pure: no I/O here.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 
+use super::Policy;
+use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::glob::key_glob;
+pub use crate::glob::InvalidGlob;
+use crate::manifest::Manifest;
 use crate::tags::is_system_key;
-
-/// An ignore glob that does not compile.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("ignore glob `{glob}` is not a valid pattern: {reason}")]
-pub struct InvalidGlob {
-    pub glob: String,
-    pub reason: String,
-}
 
 /// Matches tag keys that are never created, overwritten, deleted or pruned.
 ///
-/// Globs use `*` (any run of characters), `?` (one character), `[abc]` classes and `{a,b}`
-/// alternatives, and are case-sensitive. System keys (`_sys_…`) always match.
+/// Globs are `crate::glob::key_glob`s: `*`, `?`, `[abc]` classes and `{a,b}` alternatives,
+/// case-sensitive. System keys (`_sys_…`) always match.
 #[derive(Debug, Clone)]
 pub struct KeyIgnore {
     globs: Vec<String>,
@@ -60,7 +58,7 @@ impl KeyIgnore {
             if kept.iter().any(|g| g == glob) {
                 continue;
             }
-            builder.add(compile(glob)?);
+            builder.add(key_glob(glob)?);
             kept.push(glob.to_string());
         }
         let set = builder.build().map_err(|e| InvalidGlob {
@@ -90,21 +88,80 @@ impl KeyIgnore {
     }
 }
 
-/// Checks one glob; used to report each bad glob where it was written.
-pub(crate) fn check_glob(glob: &str) -> Result<(), InvalidGlob> {
-    compile(glob).map(|_| ())
+/// The union of `policy.ignore_keys` and every document's `ignore_keys`; bad globs are reported
+/// where they were written and left out.
+pub(super) fn ignore_matcher(
+    manifest: &Manifest,
+    policy: &Policy,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KeyIgnore {
+    let mut globs = Vec::new();
+    for glob in &policy.ignore_keys {
+        match key_glob(glob) {
+            Ok(_) => globs.push(glob.as_str()),
+            Err(e) => diagnostics.push(
+                Diagnostic::error(Code::InvalidGlob, format!("--ignore-key: {e}"))
+                    .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
+            ),
+        }
+    }
+    for doc in &manifest.documents {
+        for glob in &doc.ignore_keys {
+            match key_glob(&glob.value) {
+                Ok(_) => globs.push(glob.value.as_str()),
+                Err(e) => diagnostics.push(
+                    Diagnostic::error(Code::InvalidGlob, format!("ignore {e}"))
+                        .at(glob.location.clone())
+                        .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
+                ),
+            }
+        }
+    }
+    // Every glob was checked on its own, so the set compiles.
+    KeyIgnore::new(globs).unwrap_or_default()
 }
 
-fn compile(glob: &str) -> Result<globset::Glob, InvalidGlob> {
-    GlobBuilder::new(glob)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .case_insensitive(false)
-        .build()
-        .map_err(|e| InvalidGlob {
-            glob: glob.to_string(),
-            reason: e.kind().to_string(),
-        })
+/// A wanted key that an ignore glob matches is never changed: say so where it is written.
+pub(super) fn ignored_key_warnings(
+    manifest: &Manifest,
+    ignore: &KeyIgnore,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if ignore.globs().is_empty() {
+        return;
+    }
+    let mut warn = |key: &str, location: &Location| {
+        let globs = ignore.matching_globs(key);
+        if globs.is_empty() {
+            return;
+        }
+        let globs = globs
+            .iter()
+            .map(|g| format!("`{g}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        diagnostics.push(
+            Diagnostic::warning(
+                Code::IgnoredKey,
+                format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
+            )
+            .at(location.clone())
+            .with_help("remove the tag from the manifest, or narrow the ignore glob"),
+        );
+    };
+    for doc in &manifest.documents {
+        for (key, value) in &doc.defaults {
+            warn(key.as_str(), &value.location);
+        }
+        for entry in &doc.desktops {
+            for (key, value) in &entry.tags {
+                warn(key.as_str(), &value.location);
+            }
+            for (key, location) in &entry.absent {
+                warn(key.as_str(), location);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +202,6 @@ mod tests {
         assert_eq!(err.glob, "ops-[a");
         assert!(err
             .to_string()
-            .starts_with("ignore glob `ops-[a` is not a valid pattern"));
+            .starts_with("glob `ops-[a` is not a valid pattern"));
     }
 }

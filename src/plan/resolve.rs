@@ -1,16 +1,18 @@
-//! Selector resolution (design §2, §3): turns manifest entries into each selected desktop's
-//! wanted state, applying precedence (`id` > exact `name` > name glob > `defaults`) and reporting
-//! conflicts, unmatched or ambiguous selectors and ignored-but-wanted keys. Pure: no I/O here.
+//! Selector resolution: turns manifest entries into each selected desktop's wanted state,
+//! applying precedence (`id` > exact `name` > name glob > `defaults`) and reporting conflicts,
+//! unmatched or ambiguous selectors and ignored-but-wanted keys (`resolve`); and the same checks
+//! that need no inventory, for offline validation (`check_offline`). Pure: no I/O here.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use globset::GlobSetBuilder;
 
-use super::ignore::{check_glob, KeyIgnore};
+use super::ignore::{ignore_matcher, ignored_key_warnings, KeyIgnore};
 use super::{Policy, Wanted};
-use crate::diagnostic::{self, Diagnostic, Location};
+use crate::diagnostic::{self, Code, Diagnostic, Location};
+use crate::glob::name_glob;
 use crate::inventory::Inventory;
-use crate::manifest::{Manifest, Selector};
+use crate::manifest::{suggest, Manifest, Selector};
 
 /// What resolution produced: the wanted state of every selected desktop, the ignore matcher the
 /// planner must use, and every problem found.
@@ -43,67 +45,164 @@ pub fn rendered_warnings(diagnostics: &[Diagnostic]) -> Vec<String> {
 /// selected desktop by precedence. `policy.targets` (when non-empty) keeps only those desktops;
 /// `policy.strict` turns unmatched selectors into errors.
 pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> Resolution {
-    let index = Index {
-        offline: false,
-        names: inventory
-            .iter()
-            .map(|d| (d.id.as_str(), d.name.as_str()))
-            .collect(),
+    let names: BTreeMap<&str, &str> = inventory
+        .iter()
+        .map(|d| (d.id.as_str(), d.name.as_str()))
+        .collect();
+    let mut diagnostics = Vec::new();
+    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
+    let mut selections = select(manifest, &names, policy, &mut diagnostics);
+    if !policy.targets.is_empty() {
+        for target in &policy.targets {
+            let first = selections.partition_point(|s| s.0 < Target::Id(target));
+            if selections
+                .get(first)
+                .is_none_or(|s| s.0 != Target::Id(target))
+            {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        Code::UnmatchedTarget,
+                        format!("--target `{target}` is not selected by any manifest entry"),
+                    )
+                    .with_help("check the desktop id, or add an entry that selects it"),
+                );
+            }
+        }
+        selections.retain(|s| policy.targets.contains(s.0.as_str()));
+    }
+    let label = |target: Target| match (target, names.get(target.as_str())) {
+        (_, Some(name)) => format!("`{name}` (`{}`)", target.as_str()),
+        (_, None) => format!("`{}`", target.as_str()),
     };
-    resolve_in(manifest, &index, policy)
+    let wanted = merge(manifest, &selections, &label, &mut diagnostics);
+    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
+    diagnostic::sort(&mut diagnostics);
+    Resolution {
+        wanted,
+        ignore,
+        diagnostics,
+    }
 }
 
-/// The conflicts (and ignored-but-wanted keys and bad ignore globs) that need no inventory:
-/// several entries or documents selecting the same id, or the same exact name, with conflicting
-/// wants. Name globs are checked against the exact names the manifests mention, since any
-/// desktop with such a name would be matched by them.
+/// Offline validation: every problem of the manifests' selectors that needs no inventory, for
+/// `desktag validate`. Several entries or documents selecting the same id, or the same exact
+/// name, with conflicting wants; name globs checked against the exact names the manifests
+/// mention (any desktop with such a name would be matched by them); bad ignore globs and
+/// ignored-but-wanted keys. Unmatched and ambiguous selectors need the inventory and are not
+/// looked for.
 pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
-    // One synthetic desktop per exact name; ids need no desktop (an id selects itself).
-    let names: BTreeSet<&str> = entries(manifest)
+    let mut diagnostics = Vec::new();
+    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
+    let named: BTreeSet<&str> = entries(manifest)
         .filter_map(|(_, e)| match &e.selector {
             Selector::Name(name) => Some(name.as_str()),
             _ => None,
         })
         .collect();
-    let synthetic: Vec<(String, &str)> = names
-        .into_iter()
-        .map(|name| (format!("\u{0}name:{name}"), name))
-        .collect();
-    let index = Index {
-        offline: true,
-        names: synthetic.iter().map(|(id, n)| (id.as_str(), *n)).collect(),
+    let candidates: Vec<(Target, &str)> = named.iter().map(|n| (Target::Named(n), *n)).collect();
+    let glob_hits = match_globs(manifest, &candidates, &mut diagnostics);
+    let mut selections = Vec::new();
+    for_each_entry(manifest, glob_hits, |doc_no, entry_no, entry, hits| {
+        let mut select = |target| selections.push((target, doc_no, entry_no));
+        match &entry.selector {
+            Selector::Id(id) => select(Target::Id(id)),
+            Selector::Name(name) => select(Target::Named(name)),
+            Selector::Glob(_) => hits.iter().for_each(|t| select(*t)),
+        }
+    });
+    selections.sort_unstable();
+    let label = |target: Target| match target {
+        Target::Id(id) => format!("`{id}`"),
+        Target::Named(name) => format!("named `{name}`"),
     };
-    let policy = Policy {
-        targets: BTreeSet::new(),
-        strict: false,
-        ..policy.clone()
-    };
-    resolve_in(manifest, &index, &policy)
-        .diagnostics
-        .into_iter()
-        .filter(|d| !OFFLINE_UNKNOWABLE.contains(&d.code))
-        .collect()
+    merge(manifest, &selections, &label, &mut diagnostics);
+    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
+    diagnostic::sort(&mut diagnostics);
+    diagnostics
 }
 
-/// Diagnostics that only make sense against a real inventory.
-const OFFLINE_UNKNOWABLE: [&str; 3] = ["unmatched-selector", "ambiguous-name", "unmatched-target"];
-
-/// The desktops selectors are matched against: id → computer name, sorted by id.
-struct Index<'a> {
-    /// In check_offline the desktops are synthetic: one per exact name in the manifests.
-    offline: bool,
-    names: BTreeMap<&'a str, &'a str>,
+/// The desktop a selection points at. Against an inventory every target is a desktop id;
+/// offline an exact name stands for the desktop(s) so named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target<'a> {
+    Id(&'a str),
+    Named(&'a str),
 }
 
-impl Index<'_> {
-    /// How a desktop is named in messages.
-    fn label(&self, id: &str) -> String {
-        match self.names.get(id) {
-            Some(name) if self.offline => format!("named `{name}`"),
-            Some(name) => format!("`{name}` (`{id}`)"),
-            None => format!("`{id}`"),
+impl<'a> Target<'a> {
+    fn as_str(self) -> &'a str {
+        match self {
+            Target::Id(s) | Target::Named(s) => s,
         }
     }
+}
+
+/// One entry selecting one desktop: (desktop, document, entry within the document). Only these
+/// small triples are kept for every desktop; each desktop's claims are built, decided and
+/// dropped one desktop at a time in `merge`.
+type Selection<'a> = (Target<'a>, u32, u32);
+
+/// Calls `f` with every entry (document number, entry number, entry) and, for name-glob entries,
+/// the glob's hits from `match_globs` (empty for other entries).
+fn for_each_entry<'m, 'a>(
+    manifest: &'m Manifest,
+    glob_hits: Vec<Vec<Target<'a>>>,
+    mut f: impl FnMut(u32, u32, &'m crate::manifest::Entry, &[Target<'a>]),
+) {
+    let mut hits = glob_hits.into_iter();
+    for (doc_no, doc) in manifest.documents.iter().enumerate() {
+        for (entry_no, entry) in doc.desktops.iter().enumerate() {
+            let these = match entry.selector {
+                Selector::Glob(_) => hits.next().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            f(to_u32(doc_no), to_u32(entry_no), entry, &these);
+        }
+    }
+}
+
+/// The selections of every entry against the inventory (`names`: id → computer name), sorted
+/// by desktop id then load order; unmatched and ambiguous selectors are reported.
+fn select<'a>(
+    manifest: &'a Manifest,
+    names: &BTreeMap<&'a str, &'a str>,
+    policy: &Policy,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Selection<'a>> {
+    let candidates: Vec<(Target, &str)> = names
+        .iter()
+        .map(|(id, name)| (Target::Id(id), *name))
+        .collect();
+    let glob_hits = match_globs(manifest, &candidates, diagnostics);
+    drop(candidates);
+    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, name) in names {
+        by_name.entry(name).or_default().push(id);
+    }
+    let mut selections = Vec::new();
+    for_each_entry(manifest, glob_hits, |doc_no, entry_no, entry, hits| {
+        let mut select = |id| selections.push((Target::Id(id), doc_no, entry_no));
+        match &entry.selector {
+            Selector::Id(id) => select(id.as_str()),
+            Selector::Name(name) => match by_name.get(name.as_str()).map(Vec::as_slice) {
+                None | Some([]) => {
+                    let closest = suggest::closest_name(name, by_name.keys().copied());
+                    diagnostics.push(unmatched(policy, entry, closest));
+                }
+                Some([one]) => select(one),
+                Some(many) => diagnostics.push(ambiguous(entry.location.clone(), name, many)),
+            },
+            Selector::Glob(_) => {
+                if hits.is_empty() {
+                    diagnostics.push(unmatched(policy, entry, None));
+                }
+                hits.iter().for_each(|t| select(t.as_str()));
+            }
+        }
+    });
+    // By desktop id, then in load order (the order claims are made in).
+    selections.sort_unstable();
+    selections
 }
 
 /// Every entry of every document, with its document index, in load order.
@@ -152,68 +251,15 @@ type ConflictKey<'m> = (
     Option<&'m str>,
 );
 
-fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolution {
-    let mut diagnostics = Vec::new();
-    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
-    let glob_hits = match_globs(manifest, index, &mut diagnostics);
-
-    // Which desktops each entry selects: (desktop id, document, entry within the document) per
-    // selection. Only these small triples are kept for every desktop; each desktop's claims are
-    // built, decided and dropped one desktop at a time below.
-    let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, name) in &index.names {
-        by_name.entry(name).or_default().push(id);
-    }
-    let mut selections: Vec<(&str, u32, u32)> = Vec::new();
-    let mut glob_no = 0;
-    for (doc_no, doc) in manifest.documents.iter().enumerate() {
-        for (entry_no, entry) in doc.desktops.iter().enumerate() {
-            let mut select = |id| selections.push((id, to_u32(doc_no), to_u32(entry_no)));
-            match &entry.selector {
-                Selector::Id(id) => select(id.as_str()),
-                Selector::Name(name) => match by_name.get(name.as_str()).map(Vec::as_slice) {
-                    None | Some([]) => {
-                        diagnostics.push(unmatched(policy, entry.location.clone(), &entry.selector))
-                    }
-                    Some([one]) => select(one),
-                    Some(many) => diagnostics.push(ambiguous(entry.location.clone(), name, many)),
-                },
-                Selector::Glob(_) => {
-                    let hits = &glob_hits[glob_no];
-                    glob_no += 1;
-                    if hits.is_empty() {
-                        diagnostics.push(unmatched(
-                            policy,
-                            entry.location.clone(),
-                            &entry.selector,
-                        ));
-                    }
-                    hits.iter().for_each(|id| select(id));
-                }
-            }
-        }
-    }
-    drop(by_name);
-    // By desktop id, then in load order (the order claims are made in).
-    selections.sort_unstable();
-
-    if !policy.targets.is_empty() {
-        for target in &policy.targets {
-            let first = selections.partition_point(|s| s.0 < target.as_str());
-            if selections.get(first).is_none_or(|s| s.0 != target) {
-                diagnostics.push(
-                    Diagnostic::warning(
-                        "unmatched-target",
-                        format!("--target `{target}` is not selected by any manifest entry"),
-                    )
-                    .with_help("check the desktop id, or add an entry that selects it"),
-                );
-            }
-        }
-        selections.retain(|s| policy.targets.contains(s.0));
-    }
-
-    let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<&str>)> = BTreeMap::new();
+/// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
+/// then load order), reporting conflicts with each desktop named by `label`.
+fn merge(
+    manifest: &Manifest,
+    selections: &[Selection<'_>],
+    label: &dyn Fn(Target) -> String,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Wanted> {
+    let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
@@ -266,7 +312,7 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
         claims.sort_by(|a, b| a.0.cmp(b.0));
 
         let mut w = Wanted {
-            desktop_id: id.to_string(),
+            desktop_id: id.as_str().to_string(),
             ..Wanted::default()
         };
         for same_key in claims.chunk_by(|a, b| a.0 == b.0) {
@@ -311,58 +357,18 @@ fn resolve_in(manifest: &Manifest, index: &Index<'_>, policy: &Policy) -> Resolu
         wanted.push(w);
     }
     for ((key, ..), (here, there, ids)) in conflicts {
-        diagnostics.push(conflict(index, key, &here, &there, &ids));
+        diagnostics.push(conflict(label, key, &here, &there, &ids));
     }
-    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
-
-    diagnostic::sort(&mut diagnostics);
-    Resolution {
-        wanted,
-        ignore,
-        diagnostics,
-    }
+    wanted
 }
 
-/// The union of `policy.ignore_keys` and every document's `ignore_keys`; bad globs are reported
-/// where they were written and left out.
-fn ignore_matcher(
-    manifest: &Manifest,
-    policy: &Policy,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> KeyIgnore {
-    let mut globs = Vec::new();
-    for glob in &policy.ignore_keys {
-        match check_glob(glob) {
-            Ok(()) => globs.push(glob.as_str()),
-            Err(e) => diagnostics.push(
-                Diagnostic::error("invalid-glob", format!("--ignore-key: {e}"))
-                    .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
-            ),
-        }
-    }
-    for doc in &manifest.documents {
-        for glob in &doc.ignore_keys {
-            match check_glob(&glob.value) {
-                Ok(()) => globs.push(glob.value.as_str()),
-                Err(e) => diagnostics.push(
-                    Diagnostic::error("invalid-glob", e.to_string())
-                        .at(glob.location.clone())
-                        .with_help("use `*`, `?`, `[abc]` or `{a,b}`, e.g. `ops-*`"),
-                ),
-            }
-        }
-    }
-    // Every glob was checked on its own, so the set compiles.
-    KeyIgnore::new(globs).unwrap_or_default()
-}
-
-/// For each name-glob entry (in `entries` order), the ids of the desktops whose computer name it
-/// matches, sorted by id. Only `*` and `?` are special, matching `Selector::from_name`.
+/// For each name-glob entry (in `entries` order), the candidates (target, computer name) whose
+/// name it matches, in candidate order.
 fn match_globs<'a>(
     manifest: &Manifest,
-    index: &Index<'a>,
+    candidates: &[(Target<'a>, &'a str)],
     diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<Vec<&'a str>> {
+) -> Vec<Vec<Target<'a>>> {
     let mut builder = GlobSetBuilder::new();
     let mut slots = Vec::new();
     let mut count = 0;
@@ -370,17 +376,15 @@ fn match_globs<'a>(
         let Selector::Glob(pattern) = &entry.selector else {
             continue;
         };
-        match Selector::name_glob(pattern) {
+        match name_glob(pattern) {
             Ok(glob) => {
                 builder.add(glob);
                 slots.push(count);
             }
             Err(e) => diagnostics.push(
-                Diagnostic::error(
-                    "invalid-glob",
-                    format!("name glob `{pattern}` is not a valid pattern: {}", e.kind()),
-                )
-                .at(entry.location.clone()),
+                Diagnostic::error(Code::InvalidGlob, format!("name {e}"))
+                    .at(entry.location.clone())
+                    .with_help("only `*` and `?` are special in a name glob"),
             ),
         }
         count += 1;
@@ -393,10 +397,10 @@ fn match_globs<'a>(
         return hits;
     }
     let mut found = Vec::new();
-    for (id, name) in &index.names {
+    for (target, name) in candidates {
         set.matches_into(name, &mut found);
         for &i in &found {
-            hits[slots[i]].push(*id);
+            hits[slots[i]].push(*target);
         }
     }
     hits
@@ -406,16 +410,22 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).expect("fewer than 2^32 documents and entries")
 }
 
-/// Escapes everything globset treats as special except `*` and `?`.
-fn unmatched(policy: &Policy, location: Location, selector: &Selector) -> Diagnostic {
-    let message = format!("{selector} matches no desktop in the project");
+/// A name or name glob that selects no desktop: a warning, or an error under `--strict`;
+/// `closest` is the inventory's name nearest to a misspelt exact name.
+fn unmatched(policy: &Policy, entry: &crate::manifest::Entry, closest: Option<&str>) -> Diagnostic {
+    let message = format!("{} matches no desktop in the project", entry.selector);
     let d = if policy.strict {
-        Diagnostic::error("unmatched-selector", message)
+        Diagnostic::error(Code::UnmatchedSelector, message)
     } else {
-        Diagnostic::warning("unmatched-selector", message)
+        Diagnostic::warning(Code::UnmatchedSelector, message)
     };
-    d.at(location)
-        .with_help("check the spelling (names are case-sensitive), or remove the entry")
+    let help = match closest {
+        Some(name) => {
+            format!("did you mean `{name}`? (names are case-sensitive) or remove the entry")
+        }
+        None => "check the spelling (names are case-sensitive), or remove the entry".to_string(),
+    };
+    d.at(entry.location.clone()).with_help(help)
 }
 
 fn ambiguous(location: Location, name: &str, ids: &[&str]) -> Diagnostic {
@@ -425,16 +435,22 @@ fn ambiguous(location: Location, name: &str, ids: &[&str]) -> Diagnostic {
         .collect::<Vec<_>>()
         .join(", ");
     Diagnostic::error(
-        "ambiguous-name",
+        Code::AmbiguousName,
         format!("name `{name}` matches {} desktops: {list}", ids.len()),
     )
     .at(location)
     .with_help("select each of these desktops by `id` instead")
 }
 
-fn conflict(index: &Index<'_>, key: &str, here: &Claim, there: &Claim, ids: &[&str]) -> Diagnostic {
+fn conflict(
+    label: &dyn Fn(Target) -> String,
+    key: &str,
+    here: &Claim,
+    there: &Claim,
+    ids: &[Target],
+) -> Diagnostic {
     const SHOWN: usize = 3;
-    let mut desktops: Vec<String> = ids.iter().take(SHOWN).map(|id| index.label(id)).collect();
+    let mut desktops: Vec<String> = ids.iter().take(SHOWN).map(|id| label(*id)).collect();
     if ids.len() > SHOWN {
         desktops.push(format!("{} more", ids.len() - SHOWN));
     }
@@ -450,7 +466,7 @@ fn conflict(index: &Index<'_>, key: &str, here: &Claim, there: &Claim, ids: &[&s
         _ => "document defaults",
     };
     Diagnostic::error(
-        "conflict",
+        Code::Conflict,
         format!(
             "conflicting wants for tag `{key}` on {on}: {} wants {} here, {} wants {}",
             here.source(),
@@ -468,47 +484,4 @@ fn conflict(index: &Index<'_>, key: &str, here: &Claim, there: &Claim, ids: &[&s
         "both are {level}, so neither wins: make them agree, remove one, or set `{key}` with a \
          more specific selector (id > exact name > name glob > defaults)"
     ))
-}
-
-/// A wanted key that an ignore glob matches is never changed: say so where it is written.
-fn ignored_key_warnings(
-    manifest: &Manifest,
-    ignore: &KeyIgnore,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    if ignore.globs().is_empty() {
-        return;
-    }
-    let mut warn = |key: &str, location: &Location| {
-        let globs = ignore.matching_globs(key);
-        if globs.is_empty() {
-            return;
-        }
-        let globs = globs
-            .iter()
-            .map(|g| format!("`{g}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        diagnostics.push(
-            Diagnostic::warning(
-                "ignored-key",
-                format!("tag `{key}` is managed here but matches ignore glob {globs}; desktag will not change it"),
-            )
-            .at(location.clone())
-            .with_help("remove the tag from the manifest, or narrow the ignore glob"),
-        );
-    };
-    for doc in &manifest.documents {
-        for (key, value) in &doc.defaults {
-            warn(key.as_str(), &value.location);
-        }
-        for entry in &doc.desktops {
-            for (key, value) in &entry.tags {
-                warn(key.as_str(), &value.location);
-            }
-            for (key, location) in &entry.absent {
-                warn(key.as_str(), location);
-            }
-        }
-    }
 }

@@ -96,7 +96,7 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
 fn codes(r: &Resolution) -> Vec<(&'static str, bool)> {
     r.diagnostics
         .iter()
-        .map(|d| (d.code, d.is_error()))
+        .map(|d| (d.code.as_str(), d.is_error()))
         .collect()
 }
 
@@ -417,6 +417,46 @@ fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_wa
 }
 
 #[test]
+fn a_misspelt_name_gets_the_closest_name_of_the_inventory() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![entry("a.yaml", 10, name("FIN-LAP-01"), &[("a", "1")], &[])],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(
+        r.diagnostics[0].to_string(),
+        "a.yaml:10:3: warning[unmatched-selector]: name `FIN-LAP-01` matches no desktop in the project\n  \
+         help: did you mean `FIN-LAP-001`? (names are case-sensitive) or remove the entry"
+    );
+}
+
+#[test]
+fn check_offline_reports_no_unmatched_or_ambiguous_selectors() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry("a.yaml", 10, name("NOPE"), &[("a", "1")], &[]),
+                entry("a.yaml", 20, name("NOPE-*"), &[("a", "1")], &[]),
+                entry("a.yaml", 30, id("x"), &[("a", "1")], &[]),
+            ],
+        )],
+    };
+    let strict = Policy {
+        strict: true,
+        targets: ["y".to_string()].into_iter().collect(),
+        ..Policy::default()
+    };
+    assert_eq!(check_offline(&m, &strict), []);
+}
+
+#[test]
 fn check_offline_finds_id_and_name_conflicts_without_an_inventory() {
     let m = Manifest {
         documents: vec![
@@ -660,8 +700,9 @@ fn with_warnings_keeps_only_rendered_warnings() {
         &KeyIgnore::none(),
     )
     .with_warnings(&[
-        crate::diagnostic::Diagnostic::warning("unmatched-selector", "x").at(loc("a.yaml", 2)),
-        crate::diagnostic::Diagnostic::error("conflict", "y"),
+        crate::diagnostic::Diagnostic::warning(crate::diagnostic::Code::UnmatchedSelector, "x")
+            .at(loc("a.yaml", 2)),
+        crate::diagnostic::Diagnostic::error(crate::diagnostic::Code::Conflict, "y"),
     ]);
     assert_eq!(p.warnings, ["a.yaml:2:3: warning[unmatched-selector]: x"]);
 }

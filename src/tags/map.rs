@@ -102,6 +102,11 @@ impl<K, V> SortedMap<K, V> {
         self.pairs.is_empty()
     }
 
+    /// Keeps only the pairs for which `keep` returns true (as `BTreeMap::retain`).
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.pairs.retain_mut(|(k, v)| keep(k, v));
+    }
+
     /// Drops spare capacity: for maps that are kept long after they are built.
     pub fn shrink_to_fit(&mut self) {
         self.pairs.shrink_to_fit();

@@ -11,4 +11,5 @@ mod hostile_server;
 mod manifest;
 mod schema;
 mod support;
+mod validate_input;
 mod write_modes;

@@ -120,7 +120,12 @@ fn missing_paths_and_empty_directories_are_located_errors() {
     let codes: Vec<(&str, String)> = loaded
         .diagnostics
         .iter()
-        .map(|d| (d.code, d.location.as_ref().unwrap().file.to_string()))
+        .map(|d| {
+            (
+                d.code.as_str(),
+                d.location.as_ref().unwrap().file.to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         codes,
@@ -297,6 +302,80 @@ mod never_panics {
                 mutate(&mut lines, *op, at, *ch);
             }
             check(&(lines.join("\n") + "\n"))?;
+        }
+    }
+
+    /// Control characters YAML does not allow, NUL first.
+    fn control_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            Just('\0'),
+            (1u32..0x20)
+                .prop_filter("allowed in YAML", |c| ![0x09, 0x0a, 0x0d].contains(c))
+                .prop_map(|c| char::from_u32(c).unwrap()),
+            Just('\u{7f}'),
+            (0x80u32..0xa0)
+                .prop_filter("NEL is allowed", |c| *c != 0x85)
+                .prop_map(|c| char::from_u32(c).unwrap()),
+            Just('\u{fffe}'),
+            Just('\u{ffff}'),
+        ]
+    }
+
+    /// Inserts `ch` before the character at `at` (or at the end).
+    fn inject(text: &str, at: &Index, ch: char) -> String {
+        let chars = text.chars().count();
+        let cut = at.index(chars + 1);
+        let byte = text.char_indices().nth(cut).map_or(text.len(), |(b, _)| b);
+        let mut out = text.to_string();
+        out.insert(byte, ch);
+        out
+    }
+
+    /// A text with injected bytes fails with located errors, or reads exactly as the text
+    /// without them: never a silent subset.
+    fn injected(clean: &str, dirty: &str) -> Result<(), TestCaseError> {
+        check(dirty)?;
+        let got = load_str("fuzz.yaml", dirty, &LoadOptions::default());
+        if !got.has_errors() {
+            let want = load_str("fuzz.yaml", clean, &LoadOptions::default());
+            prop_assert_eq!(
+                &got.manifest,
+                &want.manifest,
+                "{:?} read differently from {:?}",
+                dirty,
+                clean
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn control_characters_anywhere_are_located_errors(
+            injections in proptest::collection::vec((any::<Index>(), control_char()), 1..4)
+        ) {
+            let mut dirty = VALID.to_string();
+            for (at, ch) in &injections {
+                dirty = inject(&dirty, at, *ch);
+            }
+            injected(VALID, &dirty)?;
+            let got = load_str("fuzz.yaml", &dirty, &LoadOptions::default());
+            prop_assert!(got.has_errors(), "{:?} was accepted", dirty);
+        }
+
+        #[test]
+        fn a_nul_in_a_mutated_manifest_never_hides_what_follows(
+            ops in proptest::collection::vec((any::<u8>(), any::<Index>(), any::<char>()), 0..4),
+            at in any::<Index>(),
+        ) {
+            let mut lines: Vec<String> = VALID.lines().map(str::to_string).collect();
+            for (op, at, ch) in &ops {
+                mutate(&mut lines, *op, at, *ch);
+            }
+            let clean = lines.join("\n") + "\n";
+            injected(&clean, &inject(&clean, &at, '\0'))?;
         }
     }
 

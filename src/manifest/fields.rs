@@ -1,0 +1,351 @@
+//! Parsers of single field values: `version`, `project_id`, tag maps, `absent`, `ignore_keys`,
+//! `id` and `name`. Each consumes one value, reports what is wrong with it where it was written,
+//! and returns only the valid part. Pure: no I/O here.
+
+use super::model::{Selector, Sourced};
+use super::reader::{Head, Pos};
+use super::shorten;
+use super::walk::{Check, Result, Value};
+use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::glob;
+use crate::tags::{check_key, check_project_id, check_value, ProjectIdError, SortedMap};
+use crate::tags::{TagError, TagKey, TagValue};
+
+pub(super) type TagMap = SortedMap<TagKey, Sourced<TagValue>>;
+
+/// A collection field as read: its valid part, and how many items were written, valid or not
+/// (`None` when the value was not a collection at all; that is reported).
+pub(super) struct Collection<T> {
+    pub valid: T,
+    pub written: Option<usize>,
+}
+
+impl<T: Default> Collection<T> {
+    /// A field that was not written: nothing valid, no items.
+    pub fn absent() -> Self {
+        Collection {
+            valid: T::default(),
+            written: Some(0),
+        }
+    }
+
+    fn not_a_collection() -> Self {
+        Collection {
+            valid: T::default(),
+            written: None,
+        }
+    }
+}
+
+impl Check<'_, '_> {
+    fn tag_error(&mut self, e: &TagError, pos: Pos, message: String) {
+        let location = self.loc(pos);
+        self.push(
+            Diagnostic::error(Code::from(e), message)
+                .at(location)
+                .with_help(e.help()),
+        );
+    }
+
+    /// `version: 1`; true when it is exactly that.
+    pub fn version(&mut self, value: Value) -> Result<bool> {
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(
+                &head,
+                pos,
+                "the number 1 for `version`",
+                "write `version: 1`",
+            )?;
+            return Ok(false);
+        };
+        if s.is_null() {
+            self.null_field("version", key_pos, "write `version: 1`");
+            return Ok(false);
+        }
+        if s.is_string() {
+            let message = format!(
+                "`version` must be the number 1, found the string {:?}",
+                s.text
+            );
+            self.error(
+                Code::Version,
+                pos,
+                message,
+                "write `version: 1` without quotes",
+            );
+            return Ok(false);
+        }
+        if s.text == "1" {
+            return Ok(true);
+        }
+        let message = format!("unsupported manifest version `{}`", shorten(&s.text));
+        self.error(
+            Code::Version,
+            pos,
+            message,
+            "this desktag reads version 1 manifests; write `version: 1`",
+        );
+        Ok(false)
+    }
+
+    pub fn project_id(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
+        const HELP: &str = "write the 32-character project id from the console (letters, digits, `-` and `_`), or remove `project_id` to use `--project-id` or the environment";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "a project id for `project_id`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("project_id", key_pos, HELP);
+            return Ok(None);
+        }
+        if let Err(e) = check_project_id(&s.text) {
+            let shown = shorten(&s.text);
+            let message = match e {
+                ProjectIdError::Empty => "`project_id` is empty".to_string(),
+                ProjectIdError::BadChar { ch } => {
+                    format!("project id `{shown}` contains `{ch}`, which is not allowed")
+                }
+                ProjectIdError::TooLong { .. } => format!("project id `{shown}`: {e}"),
+            };
+            self.error(Code::ProjectId, pos, message, HELP);
+            return Ok(None);
+        }
+        Ok(Some(Sourced {
+            value: s.text,
+            location: self.loc(pos),
+        }))
+    }
+
+    /// A mapping of tag key → value (`defaults`, `tags`).
+    pub fn tag_map(&mut self, field: &str, value: Value) -> Result<Collection<TagMap>> {
+        let Value { head, pos, key_pos } = value;
+        match head {
+            Head::Map => {}
+            Head::Scalar(ref s) if s.is_null() => {
+                self.null_field(
+                    field,
+                    key_pos,
+                    &format!(
+                        "write tags under `{field}:` as `key: value` lines, or remove `{field}`"
+                    ),
+                );
+                return Ok(Collection::not_a_collection());
+            }
+            other => {
+                let what = format!("a mapping of `key: value` tags for `{field}`");
+                self.wrong_type(
+                    &other,
+                    pos,
+                    &what,
+                    "write one `key: value` per line, indented under the field",
+                )?;
+                return Ok(Collection::not_a_collection());
+            }
+        }
+        let mut map = TagMap::new();
+        // Keys that were rejected, kept so that a duplicate of one is still reported.
+        let mut rejected: Vec<(String, Pos)> = Vec::new();
+        let mut count = 0;
+        self.mapping(pos, |c, key, kpos| {
+            let (vhead, vpos) = c.reader.node()?;
+            let first = match map.get(key.as_str()) {
+                Some(tag) => Some(tag.location.clone()),
+                None => rejected
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, p)| c.loc(*p)),
+            };
+            if let Some(first) = first {
+                c.duplicate(&key, kpos, first);
+                return c.reader.skip(&vhead);
+            }
+            count += 1;
+            let tag_key = match TagKey::new(key.as_str()) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    c.tag_error(&e, kpos, format!("`{}`: {e}", shorten(&key)));
+                    None
+                }
+            };
+            let value = c.tag_value(
+                &key,
+                Value {
+                    head: vhead,
+                    pos: vpos,
+                    key_pos: kpos,
+                },
+            )?;
+            match (tag_key, value) {
+                (Some(tag_key), Some(value)) => {
+                    let location = c.loc(kpos);
+                    map.insert(tag_key, Sourced { value, location });
+                }
+                _ => rejected.push((key, kpos)),
+            }
+            Ok(())
+        })?;
+        // The validated model keeps one map per entry: no spare capacity.
+        map.shrink_to_fit();
+        Ok(Collection {
+            valid: map,
+            written: Some(count),
+        })
+    }
+
+    /// The value of tag `key`: plain scalars are taken as written (`8080`, `true`).
+    fn tag_value(&mut self, key: &str, value: Value) -> Result<Option<TagValue>> {
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            let what = format!("a text value for tag `{}`", shorten(key));
+            self.wrong_type(
+                &head,
+                pos,
+                &what,
+                "tag values are text; quote the value if it contains `:` or starts with `[` or `{`",
+            )?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            let shown = shorten(key);
+            self.error(
+                Code::NullValue,
+                key_pos,
+                format!("tag `{shown}` has no value"),
+                format!("write `{shown}: \"\"` for an empty value, or give it a value"),
+            );
+            return Ok(None);
+        }
+        match check_value(&s.text) {
+            Ok(()) => Ok(TagValue::new(s.text).ok()),
+            Err(e) => {
+                self.tag_error(&e, pos, format!("value of tag `{}`: {e}", shorten(key)));
+                Ok(None)
+            }
+        }
+    }
+
+    /// `ignore_keys`: the globs that compile, each with where it was written.
+    pub fn ignore_keys(&mut self, value: Value) -> Result<Vec<Sourced<String>>> {
+        let mut globs = Vec::new();
+        self.scalar_list(
+            "ignore_keys",
+            value,
+            "[\"ops-*\"]",
+            |c, text, p| match glob::key_glob(&text) {
+                Ok(_) => globs.push(Sourced {
+                    value: text,
+                    location: c.loc(p),
+                }),
+                Err(e) => c.invalid_glob("key glob", &e, p),
+            },
+        )?;
+        Ok(globs)
+    }
+
+    fn invalid_glob(&mut self, what: &str, e: &glob::InvalidGlob, pos: Pos) {
+        self.error(
+            Code::InvalidGlob,
+            pos,
+            format!(
+                "{what} `{}` is not a valid glob: {}",
+                shorten(&e.glob),
+                e.reason
+            ),
+            "use `*` for any run of characters, `?` for one, `[abc]` for a set; close every `[` and `{`",
+        );
+    }
+
+    /// The keys of `absent`, each with where it was written.
+    pub fn absent(&mut self, value: Value) -> Result<Collection<SortedMap<TagKey, Location>>> {
+        let mut keys: SortedMap<TagKey, Location> = SortedMap::new();
+        let mut rejected: Vec<(String, Pos)> = Vec::new();
+        let written = self.scalar_list("absent", value, "[legacy-owner]", |c, text, p| {
+            let first = match keys.get(text.as_str()) {
+                Some(location) => Some(location.clone()),
+                None => rejected
+                    .iter()
+                    .find(|(k, _)| *k == text)
+                    .map(|(_, p)| c.loc(*p)),
+            };
+            if let Some(first) = first {
+                let location = c.loc(p);
+                let shown = shorten(&text);
+                c.push(
+                    Diagnostic::error(
+                        Code::DuplicateKey,
+                        format!("`{shown}` is listed twice in `absent`"),
+                    )
+                    .at(location)
+                    .with_note(first, format!("`{shown}` is first listed here"))
+                    .with_help("remove one of the two"),
+                );
+                return;
+            }
+            match check_key(&text) {
+                Ok(()) => {
+                    if let Ok(key) = TagKey::new(text) {
+                        keys.insert(key, c.loc(p));
+                    }
+                }
+                Err(e) => {
+                    c.tag_error(&e, p, format!("`{}` in `absent`: {e}", shorten(&text)));
+                    rejected.push((text, p));
+                }
+            }
+        })?;
+        keys.shrink_to_fit();
+        Ok(Collection {
+            valid: keys,
+            written,
+        })
+    }
+
+    pub fn desktop_id(&mut self, value: Value) -> Result<Option<String>> {
+        const HELP: &str = "write the desktop id, e.g. `id: 8e07d3e9-454e-4fc9-ba56-c631d05c4712` (see `desktag export`)";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "a desktop id for `id`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("id", key_pos, HELP);
+            return Ok(None);
+        }
+        if s.text.is_empty() || s.text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            let message = format!(
+                "desktop id {:?} is empty or contains whitespace",
+                shorten(&s.text)
+            );
+            self.error(Code::Selector, pos, message, HELP);
+            return Ok(None);
+        }
+        Ok(Some(s.text))
+    }
+
+    pub fn desktop_name(&mut self, value: Value) -> Result<Option<Selector>> {
+        const HELP: &str = "write the computer name, e.g. `name: FIN-WKS-002`, or a glob like `name: \"FIN-LAP-*\"`";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "a computer name for `name`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("name", key_pos, HELP);
+            return Ok(None);
+        }
+        if s.text.trim().is_empty() {
+            self.error(Code::Selector, pos, "computer name is empty".into(), HELP);
+            return Ok(None);
+        }
+        let selector = Selector::from_name(s.text);
+        if let Selector::Glob(pattern) = &selector {
+            if let Err(e) = glob::name_glob(pattern) {
+                self.invalid_glob("name glob", &e, pos);
+                return Ok(None);
+            }
+        }
+        Ok(Some(selector))
+    }
+}
