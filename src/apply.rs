@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::api::Client;
+use crate::plan::saved::describe_difference;
 use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 use crate::report::{ChangeReport, DesktopReport, DesktopResult, Outcome, Report, Totals};
-use crate::tags::{CompactString, Tags};
 
 /// How progress is shown on stderr while applying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,28 +241,6 @@ async fn verify(plan: &Plan, client: &Client, desktops: &mut [DesktopReport]) {
             Some(_) => {}
         }
     }
-}
-
-/// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
-pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
-    let keys: std::collections::BTreeSet<&str> = expected
-        .keys()
-        .chain(found.keys())
-        .map(|k| k.as_str())
-        .collect();
-    let show =
-        |v: Option<&CompactString>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
-    keys.into_iter()
-        .filter(|k| expected.get(*k) != found.get(*k))
-        .map(|k| {
-            format!(
-                "`{k}`: expected {}, found {}",
-                show(expected.get(k)),
-                show(found.get(k))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The progress bar or the heartbeat task.
