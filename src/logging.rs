@@ -3,7 +3,8 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{ColorChoice, GlobalArgs, LogFormat};
+use crate::cli::LogFormat;
+use crate::config::Logging;
 
 /// The default filter for a verbosity: -qq off, -q error, default warn+info for desktag, -v debug,
 /// -vv trace.
@@ -17,32 +18,26 @@ pub fn filter_for(verbose: u8, quiet: u8) -> &'static str {
     }
 }
 
-/// Installs the global subscriber. Safe to call once per process. `serving` is true for
-/// `desktag emulator`, whose one-line-per-request log is its output; an in-process emulator
-/// (`--emulator`) logs requests only at -v.
-pub fn init(global: &GlobalArgs, serving: bool) {
+/// Installs the global subscriber. Safe to call once per process. An in-process emulator
+/// (`--emulator`) logs requests only at -v; `desktag emulator` (`serving`) logs every request.
+pub fn init(logging: &Logging) {
+    let (verbose, quiet, serving) = (logging.verbose, logging.quiet, logging.serving);
     let filter = std::env::var("DESKTAG_LOG")
         .ok()
         .and_then(|d| EnvFilter::try_new(d).ok())
         .unwrap_or_else(|| {
-            let mut directives = filter_for(global.verbose, global.quiet).to_string();
-            if !serving && global.verbose == 0 && global.quiet == 0 {
+            let mut directives = filter_for(verbose, quiet).to_string();
+            if !serving && verbose == 0 && quiet == 0 {
                 directives.push_str(",desktag::emulator=warn");
             }
             EnvFilter::new(directives)
         });
-    let ansi = crate::commands::use_color(
-        global.color,
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false);
-    let _ = match global.log_format {
-        LogFormat::Text => builder
-            .with_ansi(ansi && global.color != ColorChoice::Never)
-            .try_init(),
+    let _ = match logging.format {
+        LogFormat::Text => builder.with_ansi(logging.color).try_init(),
         LogFormat::Json => builder.json().with_current_span(false).try_init(),
     };
 }

@@ -9,7 +9,7 @@ use super::diff::desktop_diff;
 use super::escape::{fence, html, markdown as md, markdown_name};
 use super::text::{attempts, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::plan::{DesktopPlan, DesktopStatus, Plan};
+use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
 
 /// The comment stays under this many characters (GitHub refuses comments over 65,536).
@@ -34,7 +34,7 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> 
         let on = plan
             .desktops
             .iter()
-            .filter(|d| d.changes.iter().any(|c| c.action() == "delete"))
+            .filter(|d| d.changes.iter().any(|c| matches!(c, Change::Delete { .. })))
             .count();
         head.push_str(&format!(
             "> [!WARNING]\n> This plan deletes {} {} on {on} {}.\n\n",
