@@ -1,4 +1,4 @@
-//! The saved-plan file (`plan --out`, `apply --plan`): the plan document of design §6 plus a kind
+//! The saved-plan file (`plan --out`, `apply --plan`): the plan document plus a kind
 //! marker and the writing version, and the staleness check that compares a plan's recorded
 //! `current` tags with what the desktops carry now. Pure: reading and writing the file is the
 //! caller's.

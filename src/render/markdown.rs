@@ -1,4 +1,4 @@
-//! PR-comment markdown (design §5): a `## Plan` / `## Plan failed` heading, a warning when tags
+//! PR-comment markdown: a `## Plan` heading (naming blocked desktops), a warning when tags
 //! will be deleted, a summary table, each desktop's diff in a ```` ```diff ```` block (folded in
 //! `<details>` when longer than 12 lines), and the whole comment kept under 60,000 characters
 //! by leaving out desktops with a note — never the summary. Pure formatting.
@@ -25,11 +25,7 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> {
     let s = &plan.summary;
     let mut head = String::new();
-    head.push_str(if s.blocked > 0 {
-        "## Plan failed\n\n"
-    } else {
-        "## Plan\n\n"
-    });
+    head.push_str(&format!("## Plan{}\n\n", blocked_note(s.blocked)));
     if s.delete > 0 {
         let on = plan
             .desktops
@@ -51,7 +47,7 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> 
     ));
     head.push_str(&format!("**{}**\n", summary_line(s)));
 
-    // Blocked desktops first: they are why the plan failed.
+    // Blocked desktops first: they need a person's attention.
     let mut sections: Vec<String> = plan
         .desktops
         .iter()
@@ -116,6 +112,18 @@ fn fit(
     out
 }
 
+/// `: 1 desktop blocked` for a heading, or nothing.
+fn blocked_note(blocked: usize) -> String {
+    if blocked == 0 {
+        String::new()
+    } else {
+        format!(
+            ": {blocked} {} blocked",
+            plural(blocked, "desktop", "desktops")
+        )
+    }
+}
+
 fn heading(d: &DesktopPlan) -> String {
     format!(
         "{} (`{}`)",
@@ -168,11 +176,17 @@ pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
 fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Result<()> {
     let t = &report.totals;
     let mut head = String::new();
-    head.push_str(if report.is_success() {
-        "## Apply\n\n"
+    // "failed" only when a change failed or could not be verified; blocked desktops are named
+    // but do not make an otherwise complete apply a failure.
+    let failed = report
+        .desktops
+        .iter()
+        .any(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified));
+    if failed {
+        head.push_str("## Apply failed\n\n");
     } else {
-        "## Apply failed\n\n"
-    });
+        head.push_str(&format!("## Apply{}\n\n", blocked_note(t.blocked)));
+    }
     head.push_str(
         "| Applied | Failed | Skipped | Unverified | Blocked | Requests | Retries | Duration |\n",
     );
@@ -262,7 +276,7 @@ mod tests {
     #[test]
     fn plan_markdown_with_blocked_deletes_folding_and_warnings() {
         let text = render(&sample_plan(), MAX_COMMENT_CHARS);
-        assert!(text.starts_with("## Plan failed\n"));
+        assert!(text.starts_with("## Plan: 2 desktops blocked\n"), "{text}");
         assert!(
             text.contains("<details><summary>ENG-LAP-001"),
             "the long diff is folded"
@@ -338,6 +352,28 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("## Apply failed\n"));
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn an_apply_with_only_blocked_desktops_is_not_called_failed() {
+        let mut r = sample_report();
+        r.desktops
+            .retain(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Blocked));
+        let blocked = r
+            .desktops
+            .iter()
+            .filter(|d| d.status == DesktopResult::Blocked)
+            .count();
+        assert!(blocked > 0, "the sample has a blocked desktop");
+        r.totals.blocked = blocked;
+        let mut out = Vec::new();
+        report(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("Apply failed"), "{text}");
+        assert!(
+            text.starts_with(&format!("## Apply: {blocked} desktop")),
+            "{text}"
+        );
     }
 
     #[test]
