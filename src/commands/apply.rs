@@ -164,7 +164,9 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Sessio
     let now = Inventory::new(session.client.list_desktops_by_id(&ids).await?);
     let stale = saved::stale(&plan, &now);
     if !stale.is_empty() {
-        return Err(Error::Refused(messages::stale_plan(path, &stale)));
+        let details = messages::stale_desktops(&stale);
+        output::stderr(|err| err.write_all(details.as_bytes()));
+        return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
     session::sort_for_review(&mut plan);
     Ok((session, plan))

@@ -12,27 +12,32 @@ use crate::plan::Plan;
 /// How many stale desktops a refusal lists before summing up the rest.
 const STALE_SHOWN: usize = 20;
 
-/// Why a saved plan is refused because desktops changed since it was made, with a hint.
-pub fn stale_plan(path: &Path, stale: &[Stale]) -> String {
-    let mut message = format!(
-        "the plan in {} is stale: {} {} changed since it was made; nothing was written",
-        path.display(),
-        stale.len(),
-        plural(stale.len(), "desktop", "desktops")
-    );
+/// The desktops that changed since a saved plan was made, one indented line each (at most
+/// twenty, then a count of the rest), shown before the refusal itself.
+pub fn stale_desktops(stale: &[Stale]) -> String {
+    let mut lines = String::new();
     for s in stale.iter().take(STALE_SHOWN) {
-        message.push_str(&format!(
-            "\n  {} ({}): {}",
+        lines.push_str(&format!(
+            "  {} ({}): {}\n",
             display(&s.name),
             display(&s.desktop_id),
             s.difference
         ));
     }
     if stale.len() > STALE_SHOWN {
-        message.push_str(&format!("\n  … and {} more", stale.len() - STALE_SHOWN));
+        lines.push_str(&format!("  … and {} more\n", stale.len() - STALE_SHOWN));
     }
-    message.push_str("\nhelp: run `desktag plan --out FILE` again and apply the new plan");
-    message
+    lines
+}
+
+/// Why a saved plan is refused because desktops changed since it was made, with what to do.
+pub fn stale_plan(path: &Path, changed: usize) -> String {
+    format!(
+        "the plan in {} is stale: {changed} {} changed since it was made; nothing was written; \
+         run `desktag plan --out FILE` again and apply the new plan",
+        path.display(),
+        plural(changed, "desktop", "desktops")
+    )
 }
 
 /// The question asked before applying on a terminal.

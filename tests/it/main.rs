@@ -5,5 +5,6 @@ mod api;
 mod cli;
 mod e2e;
 mod emulator;
+mod exit_codes;
 mod manifest;
 mod support;
