@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use desktag::config::{Config, Environment};
+use desktag::render::messages::terminal_line;
 
 fn main() -> ExitCode {
     let cli = match desktag::cli::Cli::try_parse() {
@@ -27,13 +28,13 @@ fn main() -> ExitCode {
     match outcome {
         Ok(status) => {
             if let Some(line) = status.last_line() {
-                eprintln!("{line}");
+                eprintln!("{}", terminal_line(&line));
             }
             status.exit_code()
         }
         Err(error) => {
             tracing::debug!(?error, "command failed");
-            eprintln!("error: {}", desktag::error::chain(&error));
+            eprintln!("error: {}", terminal_line(&desktag::error::chain(&error)));
             error.exit_code()
         }
     }

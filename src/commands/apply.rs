@@ -57,8 +57,12 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         concurrency: config.concurrency,
         progress,
     };
-    let report = apply::apply(&plan, &session.client, &options).await;
+    let mut report = apply::apply(&plan, &session.client, &options).await;
     signals.abort();
+    // As the plan: by name, then id, as a reviewer reads them.
+    report
+        .desktops
+        .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
 
     output::stdout(|out| config.printer.report(out, &report))?;
     if let Some(path) = &config.report {

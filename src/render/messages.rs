@@ -117,6 +117,15 @@ pub fn invalid_input(errors: usize) -> String {
     )
 }
 
+/// A line for the terminal built from text that may hold user or server data (paths, ids,
+/// error messages): control and layout characters are escaped, line breaks kept.
+pub fn terminal_line(text: &str) -> String {
+    text.split('\n')
+        .map(|line| super::escape::escape(line, false))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +161,14 @@ mod tests {
         assert_eq!(
             blocked_desktops(&many, false),
             "5 desktops blocked (D1, D2, D3, and 2 more); all other changes planned"
+        );
+    }
+
+    #[test]
+    fn terminal_lines_keep_line_breaks_and_escape_the_rest() {
+        assert_eq!(
+            terminal_line("cannot read a\u{1b}]0;x\u{7}b\nhelp: \u{202e}y"),
+            "cannot read a\\u{001b}]0;x\\u{0007}b\nhelp: \\u{202e}y"
         );
     }
 

@@ -275,3 +275,22 @@ fn plans_list_desktops_by_name_then_id() {
         .collect();
     assert_eq!(names, ["A-1", "B-1"]);
 }
+
+#[test]
+fn the_last_error_line_escapes_control_characters() {
+    let ran = Desktag::new()
+        .args([
+            "apply",
+            "--emulator",
+            "--plan",
+            "no-such-\u{1b}]0;pwned\u{7}.json",
+        ])
+        .run()
+        .code(1);
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(!ran.stderr.contains('\u{1b}'), "{:?}", ran.stderr);
+    assert!(
+        last.starts_with("error: cannot read no-such-\\u{001b}]0;pwned\\u{0007}.json"),
+        "{last}"
+    );
+}
