@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// More log output on stderr (-v debug, -vv trace).
+    /// More log output on stderr (on a terminal -v progress, -vv requests; elsewhere -v requests, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Less log output on stderr (-q errors only, -qq nothing).

@@ -61,6 +61,8 @@ pub struct Logging {
     pub color: bool,
     /// `desktag emulator`, whose one-line-per-request log is its output.
     pub serving: bool,
+    /// stderr is a terminal: short lines, warnings only by default.
+    pub interactive: bool,
 }
 
 #[derive(Debug)]
@@ -211,6 +213,7 @@ impl Config {
             format: global.log_format,
             color: env.color(global.color, env.stderr_is_terminal),
             serving: matches!(cli.command, cli::Command::Emulator(_)),
+            interactive: env.stderr_is_terminal,
         };
         let stdout_color = env.color(global.color, env.stdout_is_terminal);
         let command = match cli.command {
