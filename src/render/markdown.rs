@@ -1,4 +1,6 @@
-//! PR-comment markdown: a `## Plan` heading (naming blocked desktops), a warning when tags
+//! PR-comment markdown: a hidden `<!-- desktag:plan project=… -->` marker (so CI can update one
+//! sticky comment in place), a `## Plan` heading with the project (naming blocked desktops), a
+//! warning when tags
 //! will be deleted, a summary table, each desktop's diff in a ```` ```diff ```` block (folded in
 //! `<details>` when longer than 12 lines), and the whole comment kept under 60,000 characters
 //! by leaving out desktops with a note — never the summary. Pure formatting.
@@ -25,7 +27,12 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> {
     let s = &plan.summary;
     let mut head = String::new();
-    head.push_str(&format!("## Plan{}\n\n", blocked_note(s.blocked)));
+    head.push_str(&marker("plan", &plan.project_id));
+    head.push_str(&format!(
+        "## Plan{}{}\n\n",
+        project(&plan.project_id),
+        blocked_note(s.blocked)
+    ));
     if s.delete > 0 {
         let on = plan
             .desktops
@@ -112,6 +119,22 @@ fn fit(
     out
 }
 
+/// The hidden first line that identifies desktag's comment for `kind` and project, e.g.
+/// `<!-- desktag:plan project=abc -->`. Nothing in it can close the comment early.
+pub fn marker(kind: &str, project_id: &str) -> String {
+    let id = html(project_id).replace("--", "-\u{2060}-");
+    format!("<!-- desktag:{kind} project={id} -->\n")
+}
+
+/// ` for `abc`` for a heading, or nothing for an unknown project.
+fn project(project_id: &str) -> String {
+    if project_id.is_empty() {
+        String::new()
+    } else {
+        format!(" for `{}`", md(project_id).replace('`', "'"))
+    }
+}
+
 /// `: 1 desktop blocked` for a heading, or nothing.
 fn blocked_note(blocked: usize) -> String {
     if blocked == 0 {
@@ -183,9 +206,18 @@ fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Resul
         .iter()
         .any(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified));
     if failed {
-        head.push_str("## Apply failed\n\n");
+        head.push_str(&format!(
+            "{}## Apply failed{}\n\n",
+            marker("apply", &report.project_id),
+            project(&report.project_id)
+        ));
     } else {
-        head.push_str(&format!("## Apply{}\n\n", blocked_note(t.blocked)));
+        head.push_str(&format!(
+            "{}## Apply{}{}\n\n",
+            marker("apply", &report.project_id),
+            project(&report.project_id),
+            blocked_note(t.blocked)
+        ));
     }
     head.push_str(
         "| Applied | Failed | Skipped | Unverified | Blocked | Requests | Retries | Duration |\n",
@@ -276,7 +308,12 @@ mod tests {
     #[test]
     fn plan_markdown_with_blocked_deletes_folding_and_warnings() {
         let text = render(&sample_plan(), MAX_COMMENT_CHARS);
-        assert!(text.starts_with("## Plan: 2 desktops blocked\n"), "{text}");
+        assert!(
+            text.starts_with("<!-- desktag:plan project="),
+            "a hidden marker first: {text}"
+        );
+        assert!(text.contains("\n## Plan for `"), "{text}");
+        assert!(text.contains("`: 2 desktops blocked\n"), "{text}");
         assert!(
             text.contains("<details><summary>ENG-LAP-001"),
             "the long diff is folded"
@@ -350,7 +387,7 @@ mod tests {
         let mut out = Vec::new();
         report(&mut out, &sample_report()).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("## Apply failed\n"));
+        assert!(text.contains("\n## Apply failed for `"), "{text}");
         insta::assert_snapshot!(text);
     }
 
@@ -370,10 +407,14 @@ mod tests {
         report(&mut out, &r).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("Apply failed"), "{text}");
-        assert!(
-            text.starts_with(&format!("## Apply: {blocked} desktop")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("`: {blocked} desktop")), "{text}");
+    }
+
+    #[test]
+    fn the_marker_cannot_be_closed_by_a_project_id() {
+        assert_eq!(marker("plan", "p1"), "<!-- desktag:plan project=p1 -->\n");
+        let hostile = marker("plan", "x--><b>");
+        assert_eq!(hostile.matches("-->").count(), 1, "{hostile}");
     }
 
     #[test]

@@ -251,11 +251,13 @@ fn github_output_gets_counts_from_plan_and_apply_on_a_new_line() {
     );
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        summary.starts_with("## Plan: 1 desktop blocked\n"),
+        summary.starts_with(&format!(
+            "<!-- desktag:plan project={PROJECT} -->\n## Plan for `{PROJECT}`: 1 desktop blocked\n"
+        )),
         "{summary}"
     );
     assert!(
-        summary.contains("\n## Apply: 1 desktop blocked\n"),
+        summary.contains(&format!("\n## Apply for `{PROJECT}`: 1 desktop blocked\n")),
         "{summary}"
     );
 }
