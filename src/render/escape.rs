@@ -87,6 +87,29 @@ pub(crate) fn markdown(text: &str) -> String {
     neutralise_references(out)
 }
 
+/// Like [`markdown`], but keeps the `` `code` `` spans desktag's own sentences put around keys,
+/// ids and values (`` desktop `d1` not found ``) as code spans; their content is inert there,
+/// with control characters escaped. Unpaired backticks are escaped as in [`markdown`].
+pub(crate) fn markdown_with_code(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    if parts.len() % 2 == 0 {
+        return markdown(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 0 {
+            out.push_str(&markdown(part));
+        } else if part.is_empty() || part.trim().is_empty() {
+            out.push_str(&markdown(&format!("`{part}`")));
+        } else {
+            out.push('`');
+            out.push_str(&escape(part, false));
+            out.push('`');
+        }
+    }
+    out
+}
+
 /// A desktop name or id for markdown; an empty name reads `(unknown)`.
 pub(crate) fn markdown_name(text: &str) -> String {
     if text.is_empty() {
@@ -150,6 +173,16 @@ mod tests {
         assert_eq!(html("<b>&\"x\""), "&lt;b&gt;&amp;&quot;x&quot;");
         assert_eq!(fence("x ```` y"), "`````");
         assert_eq!(fence("plain"), "```");
+    }
+
+    #[test]
+    fn code_spans_in_sentences_stay_code() {
+        assert_eq!(
+            markdown_with_code("key `a*b` on `@x` is *bad*"),
+            "key `a*b` on `@x` is \\*bad\\*"
+        );
+        assert_eq!(markdown_with_code("odd ` tick"), "odd \\` tick");
+        assert_eq!(markdown_with_code("`\u{1b}`"), "`\\u{001b}`");
     }
 
     #[test]

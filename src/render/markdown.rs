@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::diff::desktop_diff;
-use super::escape::{fence, html, markdown as md, markdown_name};
+use super::escape::{fence, html, markdown as md, markdown_name, markdown_with_code};
 use super::text::{attempts, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
 use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
@@ -159,7 +159,7 @@ fn blocked_section(d: &DesktopPlan) -> String {
     format!(
         "#### Blocked: {}\n\n{}\n",
         heading(d),
-        md(d.reason.as_deref().unwrap_or("blocked"))
+        markdown_with_code(d.reason.as_deref().unwrap_or("blocked"))
     )
 }
 
@@ -266,7 +266,7 @@ fn report_section(d: &DesktopReport) -> String {
         result_name(d.status)
     );
     if let Some(reason) = &d.reason {
-        out.push_str(&format!("\n{}\n", md(reason)));
+        out.push_str(&format!("\n{}\n", markdown_with_code(reason)));
     }
     if !d.changes.is_empty() {
         out.push_str("\n| Outcome | Change | Attempts | Error |\n| --- | --- | ---: | --- |\n");
