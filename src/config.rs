@@ -146,6 +146,8 @@ pub struct Apply {
     pub printer: Printer,
     /// Colour of the plan shown on stderr.
     pub stderr_color: bool,
+    /// `-q`: show only the plan's summary line before applying.
+    pub plan_summary_only: bool,
     pub auto_approve: bool,
     /// Also write the report here: markdown with `--report-format markdown`, else JSON.
     pub report: Option<PathBuf>,
@@ -219,7 +221,11 @@ impl Config {
         let command = match cli.command {
             cli::Command::Validate(args) => Command::Validate(validate(&args)),
             cli::Command::Plan(args) => Command::Plan(plan(&args, stdout_color)?),
-            cli::Command::Apply(args) => Command::Apply(apply(&args, stdout_color, logging.color)?),
+            cli::Command::Apply(args) => {
+                let mut apply = apply(&args, stdout_color, logging.color)?;
+                apply.plan_summary_only = global.quiet > 0;
+                Command::Apply(apply)
+            }
             cli::Command::Export(args) => Command::Export(export(&args)?),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
         };
@@ -305,6 +311,7 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         source,
         printer: Printer::new(args.report_format, stdout_color),
         stderr_color,
+        plan_summary_only: false,
         auto_approve: args.auto_approve,
         report: args.report.clone(),
         detailed_exitcode: args.detailed_exitcode,

@@ -1,7 +1,7 @@
 //! `desktag apply`: plan (or read a saved plan and refuse it if stale), show it, confirm, apply,
 //! verify, report.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
 use crate::inventory::Inventory;
 use crate::plan::{saved, Plan};
-use crate::render::{messages, Format, Printer};
+use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
 
 use super::session::{self, Session, EMULATOR_ENDPOINT};
@@ -32,13 +32,20 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         },
     };
 
-    // The plan is shown as text; with a JSON or markdown report on stdout it goes to stderr, so
-    // stdout carries the report alone and can be redirected into a file or a step summary.
+    // The plan is shown as text (with -q only its summary line); with a JSON or markdown report
+    // on stdout it goes to stderr, so stdout carries the report alone and can be redirected into
+    // a file or a step summary.
+    let show = |w: &mut dyn Write, printer: Printer| {
+        if config.plan_summary_only {
+            writeln!(w, "{}", render::summary_line(&plan.summary))
+        } else {
+            printer.plan(w, &plan)
+        }
+    };
     if config.printer.format == Format::Text {
-        output::stdout(|out| config.printer.plan(out, &plan))?;
+        output::stdout(|out| show(out, config.printer))?;
     } else {
-        let text = Printer::new(Format::Text, config.stderr_color);
-        output::stderr(|err| text.plan(err, &plan));
+        output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
     }
 
     // A saved plan was reviewed when it was made: applying it is the approval.

@@ -2,6 +2,7 @@
 //! in-process emulator on 127.0.0.1. Each area has its own module.
 
 mod api;
+mod apply_output;
 mod cli;
 mod e2e;
 mod emulator;
