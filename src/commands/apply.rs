@@ -137,21 +137,35 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Sessio
         path: path.to_path_buf(),
         message,
     })?;
-    let emulator = matches!(service.target, Target::Emulator { .. });
-    if (plan.endpoint == EMULATOR_ENDPOINT) != emulator {
-        return Err(Error::Usage(if emulator {
-            format!(
+    // The plan knows where it was made: one made with --emulator runs on the built-in emulator
+    // without the flag; flags that point elsewhere are refused.
+    let made_on_emulator = plan.endpoint == EMULATOR_ENDPOINT;
+    let service = match (&service.target, made_on_emulator) {
+        (Target::Emulator { .. }, true) => service.clone(),
+        (Target::Service(args), true) if args.endpoint.is_none() && args.region.is_none() => {
+            Service {
+                target: Target::Emulator {
+                    project_id: args.project_id.clone(),
+                },
+                ..service.clone()
+            }
+        }
+        (Target::Service(_), true) => {
+            return Err(Error::Usage(format!(
+                "{} was made with the built-in emulator; drop --endpoint and --region",
+                path.display()
+            )))
+        }
+        (Target::Emulator { .. }, false) => {
+            return Err(Error::Usage(format!(
                 "{} was made against {}, not the built-in emulator; drop --emulator",
                 path.display(),
                 plan.endpoint
-            )
-        } else {
-            format!(
-                "{} was made with --emulator; apply it with --emulator",
-                path.display()
-            )
-        }));
-    }
+            )))
+        }
+        (Target::Service(_), false) => service.clone(),
+    };
+    let service = &service;
     if let Some(flag) = service.project_flag().filter(|p| *p != plan.project_id) {
         return Err(Error::Usage(format!(
             "--project-id `{flag}` conflicts with {}, which was made for project `{}`; \

@@ -296,3 +296,34 @@ fn the_last_error_line_escapes_control_characters() {
         "{last}"
     );
 }
+
+#[test]
+fn a_saved_plan_made_with_the_emulator_applies_there_without_flags() {
+    let dir = manifest_dir("");
+    let plan = dir.path().join("plan.json");
+    Desktag::new()
+        .args([
+            "plan",
+            "--emulator",
+            "--out",
+            path_str(&plan),
+            "examples/manifests",
+        ])
+        .run()
+        .code(3);
+    // No --emulator, no --auto-approve: the plan says where it was made and is the approval.
+    let ran = Desktag::new()
+        .args(["apply", "--plan", path_str(&plan)])
+        .run();
+    insta::assert_snapshot!("saved_emulator_plan", outcome(&ran));
+    let pointed = Desktag::new()
+        .args([
+            "apply",
+            "--plan",
+            path_str(&plan),
+            "--endpoint",
+            "http://127.0.0.1:9",
+        ])
+        .run();
+    insta::assert_snapshot!("saved_emulator_plan_elsewhere", outcome(&pointed));
+}
