@@ -1,11 +1,12 @@
-//! Command-line syntax (design §5): clap derive structs only. They check syntax; resolving
-//! environment variables, files and defaults into a run configuration happens in `commands`.
+//! Command-line syntax: clap derive structs only. They check syntax; `config::Config::from_cli`
+//! resolves them, once, into the plain configuration the commands run on.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::emulator::EmulatorArgs;
+use crate::render::Format;
 
 /// Manage the tags of Huawei Cloud Workspace desktops declaratively, from YAML manifests.
 #[derive(Debug, Parser)]
@@ -17,8 +18,9 @@ use crate::emulator::EmulatorArgs;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit codes: 0 success or nothing to do; 1 any error (invalid input, usage, auth, \
-blocked desktops, stale plan, a failed change); 2 only for `plan --detailed-exitcode` when there are changes."
+    after_help = "Exit codes (plan and apply): 0 done or nothing to do; 1 an error (invalid input, usage, \
+auth, stale plan, a failed or unverified change); 2 changes, with --detailed-exitcode; 3 desktops \
+blocked, everything else planned or applied. 1 beats 3 beats 2."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -30,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// More log output on stderr (-v debug, -vv trace).
+    /// More log output on stderr (on a terminal -v progress, -vv requests; elsewhere -v requests, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Less log output on stderr (-q errors only, -qq nothing).
@@ -90,21 +92,7 @@ pub enum ValidateFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
-    Text,
-    Json,
-    Markdown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Text,
-    Json,
-    Markdown,
-}
-
-/// Where to find the service and who we are (design §4). Secrets are never flags.
+/// Where to find the service and who we are. Secrets are never flags.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct ConnectionFlags {
@@ -176,12 +164,12 @@ pub struct PlanOptions {
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
     /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
-    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     /// Save the plan for `apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Exit 2 when the plan has changes (0 none, 1 error).
+    /// Exit 2 when the plan has changes (0 none, 1 error, 3 blocked desktops).
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
@@ -190,7 +178,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
-    /// Apply this saved plan instead of planning (refused if the desktops changed since).
+    /// Apply this saved plan instead of planning (refused if the desktops changed since); the
+    /// reviewed plan is the approval, so no confirmation is asked.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets"])]
     pub plan: Option<PathBuf>,
     /// Apply without asking for confirmation (required without a terminal).
@@ -199,9 +188,13 @@ pub struct ApplyArgs {
     /// Also write the report to this file (JSON, or markdown with `--report-format markdown`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Format of the report on stdout. With `json`, the plan is shown on stderr so stdout is pure JSON.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub report_format: ReportFormat,
+    /// Format of the report on stdout. With `json` or `markdown`, the plan is shown on stderr so
+    /// stdout carries the report alone.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub report_format: Format,
+    /// Exit 2 when changes were applied (drift was repaired).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     /// How changes are written: `batch` (up to 100 desktops per call, read back to confirm),
     /// `desktop` (one call per desktop for its deletes, one for its creates) or `tag` (one call
     /// per tag). What a mode cannot confirm or gets rejected is redone in the next one.

@@ -1,27 +1,71 @@
-//! The crate error and the one place where exit codes are decided (design §5): 0 success or
-//! nothing to do, 1 any error, 2 only for `plan --detailed-exitcode` with changes.
+//! The crate error and the one place where exit codes are decided. Each code has one meaning
+//! for `plan` and `apply` alike: 0 done or nothing to do; 1 an error (invalid input, auth, a stale
+//! plan, a failed or unverified change); 2 changes, with `--detailed-exitcode`; 3 blocked
+//! desktops, everything else planned or applied. When several hold, 1 beats 3 beats 2 beats 0.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// How a command ended when it did not fail outright.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a command ended when it did not fail outright, with the reason a non-zero exit gives on
+/// its last stderr line.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     /// Done, or nothing to do.
     Success,
-    /// `plan --detailed-exitcode` found changes.
-    Changes,
-    /// The command ran to the end but something it reports failed (invalid manifests, blocked or
-    /// failed desktops). The details were already printed.
-    Failed,
+    /// Changes were planned or applied and `--detailed-exitcode` asked to be told (exit 2).
+    Changes(String),
+    /// Desktops were blocked; everything else went through (exit 3).
+    Blocked(String),
+    /// The command ran to the end but something it reports failed: invalid manifests, failed
+    /// or unverified changes, desktops `export` did not find (exit 1).
+    Failed(String),
+}
+
+/// What a plan or apply run ended with, counted for [`Status::of_run`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunTally {
+    /// `apply` (changes were written) rather than `plan`.
+    pub applied: bool,
+    /// Desktops whose changes failed or could not be verified.
+    pub failed: usize,
+    /// Names of the blocked desktops.
+    pub blocked: Vec<String>,
+    /// Changes planned (plan) or applied (apply).
+    pub changes: usize,
+    pub detailed_exitcode: bool,
 }
 
 impl Status {
-    pub fn exit_code(self) -> ExitCode {
+    /// Decides how a plan or apply run ends: failed beats blocked beats changes beats success.
+    pub fn of_run(tally: &RunTally) -> Status {
+        use crate::render::messages;
+        if tally.failed > 0 {
+            Status::Failed(messages::failed_desktops(tally.failed))
+        } else if !tally.blocked.is_empty() {
+            Status::Blocked(messages::blocked_desktops(&tally.blocked, tally.applied))
+        } else if tally.changes > 0 && tally.detailed_exitcode {
+            Status::Changes(messages::changes(tally.changes, tally.applied))
+        } else {
+            Status::Success
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
         match self {
             Status::Success => ExitCode::SUCCESS,
-            Status::Changes => ExitCode::from(2),
-            Status::Failed => ExitCode::from(1),
+            Status::Failed(_) => ExitCode::from(1),
+            Status::Changes(_) => ExitCode::from(2),
+            Status::Blocked(_) => ExitCode::from(3),
+        }
+    }
+
+    /// The line a non-zero exit ends with on stderr.
+    pub fn last_line(&self) -> Option<String> {
+        match self {
+            Status::Success => None,
+            Status::Changes(why) => Some(format!("note: {why}")),
+            Status::Blocked(why) => Some(format!("warning: {why}")),
+            Status::Failed(why) => Some(format!("error: {why}")),
         }
     }
 }
@@ -60,7 +104,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error: every error is 1, so that 2 keeps its one meaning.
+    /// The process exit code for this error: every error is 1, so that 2 and 3 keep their one
+    /// meaning.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(1)
     }

@@ -27,7 +27,6 @@ use crate::report::{DesktopResult, Outcome, Report, Totals};
 
 pub use crate::report::WriteMode;
 pub use progress::Progress;
-pub use verify::describe_difference;
 
 use ladder::Ladder;
 use progress::Ticker;

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::{ApiError, Client};
-use crate::tags::{CompactString, Tags};
+use crate::plan::saved::describe_difference;
+use crate::tags::Tags;
 
 use super::work::DesktopWork;
 
@@ -59,26 +60,4 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>]) {
             (None, None) => w.unverified("the desktop was not found when re-read to verify".into()),
         }
     }
-}
-
-/// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
-pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
-    let keys: BTreeSet<&str> = expected
-        .keys()
-        .chain(found.keys())
-        .map(|k| k.as_str())
-        .collect();
-    let show =
-        |v: Option<&CompactString>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
-    keys.into_iter()
-        .filter(|k| expected.get(*k) != found.get(*k))
-        .map(|k| {
-            format!(
-                "`{k}`: expected {}, found {}",
-                show(expected.get(k)),
-                show(found.get(k))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -1,42 +1,55 @@
 //! `desktag apply`: plan (or read a saved plan and refuse it if stale), show it, confirm, apply,
 //! verify, report.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::apply::{self, ApplyOptions, Progress};
-use crate::cli::{ApplyArgs, PlanFormat, ReportFormat};
-use crate::error::{Error, Status};
+use crate::config::{self, Service, Source, Target};
+use crate::error::{Error, RunTally, Status};
 use crate::inventory::Inventory;
 use crate::plan::{saved, Plan};
-use crate::render;
-use crate::report::Report;
+use crate::render::{self, messages, Format, Printer};
+use crate::report::{DesktopResult, Report};
 
 use super::session::{self, Session, EMULATOR_ENDPOINT};
+use super::{github, output};
 
-pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
-    if let Some(path) = &args.report {
-        super::check_writable(path)?;
+pub async fn run(config: &config::Apply) -> Result<Status, Error> {
+    if let Some(path) = &config.report {
+        output::check_writable(path)?;
     }
-    let Some((session, plan)) = (match &args.plan {
-        Some(path) => Some(from_saved(args, path).await?),
-        None => session::plan_from(&args.options).await?,
-    }) else {
-        return Ok(Status::Failed);
+    let (session, plan, saved_plan) = match &config.source {
+        Source::Saved { path, service } => {
+            let (session, plan) = from_saved(path, service).await?;
+            (session, plan, true)
+        }
+        Source::Manifests(planning) => match session::plan_from(planning).await? {
+            Ok((session, plan)) => (session, plan, false),
+            Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
+        },
     };
 
-    // With a JSON report, stdout carries only the report.
-    let json_stdout = args.report_format == ReportFormat::Json;
-    if json_stdout {
-        let mut err = std::io::stderr().lock();
-        let _ = super::plan::show(&mut err, &plan, PlanFormat::Text, false);
+    // The plan is shown as text (with -q only its summary line); with a JSON or markdown report
+    // on stdout it goes to stderr, so stdout carries the report alone and can be redirected into
+    // a file or a step summary.
+    let show = |w: &mut dyn Write, printer: Printer| {
+        if config.plan_summary_only {
+            writeln!(w, "{}", render::summary_line(&plan.summary))
+        } else {
+            printer.plan(w, &plan)
+        }
+    };
+    if config.printer.format == Format::Text {
+        output::stdout(|out| show(out, config.printer))?;
     } else {
-        super::stdout_write(|out| super::plan::show(out, &plan, PlanFormat::Text, color))?;
+        output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
     }
 
-    if plan.has_changes && !args.auto_approve {
+    // A saved plan was reviewed when it was made: applying it is the approval.
+    if plan.has_changes && !config.auto_approve && !saved_plan {
         confirm(&plan).await?;
     }
     let progress = if std::io::stderr().is_terminal() {
@@ -48,76 +61,121 @@ pub async fn run(args: &ApplyArgs, color: bool) -> Result<Status, Error> {
     let signals = stop_on_signal(interrupted.clone());
     let options = ApplyOptions {
         interrupted,
-        concurrency: args.options.connection.concurrency as usize,
+        concurrency: config.concurrency,
         progress,
-        write_mode: args.write_mode,
+        write_mode: config.write_mode,
     };
-    let report = apply::apply(&plan, &session.client, &options).await;
+    let mut report = apply::apply(&plan, &session.client, &options).await;
     signals.abort();
+    // As the plan: by name, then id, as a reviewer reads them.
+    report
+        .desktops
+        .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
 
-    super::stdout_write(|out| show_report(out, &report, args.report_format, color))?;
-    if let Some(path) = &args.report {
-        let mut bytes = Vec::new();
-        let format = if args.report_format == ReportFormat::Markdown {
-            ReportFormat::Markdown
+    output::stdout(|out| config.printer.report(out, &report))?;
+    if let Some(path) = &config.report {
+        let format = if config.printer.format == Format::Markdown {
+            Format::Markdown
         } else {
-            ReportFormat::Json
+            Format::Json
         };
-        show_report(&mut bytes, &report, format, false).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-        super::write_atomic(path, &bytes)?;
+        output::write_atomic(path, &rendered(&report, format))?;
     }
-    Ok(if report.is_success() {
-        Status::Success
-    } else {
-        Status::Failed
-    })
+    let tally = tally(&report, config.detailed_exitcode);
+    github::publish(
+        || String::from_utf8_lossy(&rendered(&report, Format::Markdown)).into_owned(),
+        github::Outputs {
+            has_changes: tally.changes > 0,
+            blocked: tally.blocked.len(),
+            failed: tally.failed,
+        },
+    )?;
+    Ok(Status::of_run(&tally))
 }
 
-fn show_report(
-    mut out: &mut dyn std::io::Write,
-    report: &Report,
-    format: ReportFormat,
-    color: bool,
-) -> std::io::Result<()> {
-    match format {
-        ReportFormat::Text => {
-            render::text::report(&mut out, report, &render::text::TextStyle { color })
+fn rendered(report: &Report, format: Format) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = Printer::new(format, false).report(&mut bytes, report);
+    bytes
+}
+
+/// What a report counts towards the exit code.
+fn tally(report: &Report, detailed_exitcode: bool) -> RunTally {
+    let named = |d: &&crate::report::DesktopReport| {
+        if d.name.is_empty() {
+            d.desktop_id.clone()
+        } else {
+            d.name.clone()
         }
-        ReportFormat::Json => render::json::report(&mut out, report),
-        ReportFormat::Markdown => render::markdown::report(&mut out, report),
+    };
+    RunTally {
+        applied: true,
+        failed: report
+            .desktops
+            .iter()
+            .filter(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified))
+            .count(),
+        blocked: report
+            .desktops
+            .iter()
+            .filter(|d| d.status == DesktopResult::Blocked)
+            .map(|d| named(&d))
+            .collect(),
+        changes: report.totals.applied,
+        detailed_exitcode,
     }
 }
 
 /// Reads a saved plan, connects to where it was made, and refuses it when any desktop it changes
 /// no longer carries the tags the plan saw. Nothing is written before this check passes.
-async fn from_saved(args: &ApplyArgs, path: &std::path::Path) -> Result<(Session, Plan), Error> {
+async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Session, Plan), Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let plan = saved::from_json(&text).map_err(|message| Error::BadPlan {
+    let mut plan = saved::from_json(&text).map_err(|message| Error::BadPlan {
         path: path.to_path_buf(),
         message,
     })?;
-    let flags = &args.options.connection;
-    if (plan.endpoint == EMULATOR_ENDPOINT) != flags.emulator {
-        return Err(Error::Refused(if flags.emulator {
-            format!(
+    // The plan knows where it was made: one made with --emulator runs on the built-in emulator
+    // without the flag; flags that point elsewhere are refused.
+    let made_on_emulator = plan.endpoint == EMULATOR_ENDPOINT;
+    let service = match (&service.target, made_on_emulator) {
+        (Target::Emulator { .. }, true) => service.clone(),
+        (Target::Service(args), true) if args.endpoint.is_none() && args.region.is_none() => {
+            Service {
+                target: Target::Emulator {
+                    project_id: args.project_id.clone(),
+                },
+                ..service.clone()
+            }
+        }
+        (Target::Service(_), true) => {
+            return Err(Error::Usage(format!(
+                "{} was made with the built-in emulator; drop --endpoint and --region",
+                path.display()
+            )))
+        }
+        (Target::Emulator { .. }, false) => {
+            return Err(Error::Usage(format!(
                 "{} was made against {}, not the built-in emulator; drop --emulator",
                 path.display(),
                 plan.endpoint
-            )
-        } else {
-            format!(
-                "{} was made with --emulator; apply it with --emulator",
-                path.display()
-            )
-        }));
+            )))
+        }
+        (Target::Service(_), false) => service.clone(),
+    };
+    let service = &service;
+    if let Some(flag) = service.project_flag().filter(|p| *p != plan.project_id) {
+        return Err(Error::Usage(format!(
+            "--project-id `{flag}` conflicts with {}, which was made for project `{}`; \
+             a saved plan applies to its own project: drop --project-id",
+            path.display(),
+            plan.project_id
+        )));
     }
-    let session = Session::open(flags, Some(&plan.project_id)).await?;
+    let session = Session::open(service, Some(&plan.project_id)).await?;
     if session.endpoint != plan.endpoint || session.project_id != plan.project_id {
         return Err(Error::Refused(format!(
             "{} was made for project `{}` at {}, but this run targets project `{}` at {}",
@@ -132,24 +190,11 @@ async fn from_saved(args: &ApplyArgs, path: &std::path::Path) -> Result<(Session
     let now = Inventory::new(session.client.read_desktops(&ids).await?);
     let stale = saved::stale(&plan, &now);
     if !stale.is_empty() {
-        let mut message = format!(
-            "the plan in {} is stale: {} desktop{} changed since it was made; nothing was written",
-            path.display(),
-            stale.len(),
-            super::validate::plural(stale.len())
-        );
-        for s in stale.iter().take(20) {
-            message.push_str(&format!(
-                "\n  {} ({}): {}",
-                s.name, s.desktop_id, s.difference
-            ));
-        }
-        if stale.len() > 20 {
-            message.push_str(&format!("\n  … and {} more", stale.len() - 20));
-        }
-        message.push_str("\nhelp: run `desktag plan --out FILE` again and apply the new plan");
-        return Err(Error::Refused(message));
+        let details = messages::stale_desktops(&stale);
+        output::stderr(|err| err.write_all(details.as_bytes()));
+        return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
+    session::sort_for_review(&mut plan);
     Ok((session, plan))
 }
 
@@ -161,13 +206,8 @@ async fn confirm(plan: &Plan) -> Result<(), Error> {
                 .to_string(),
         ));
     }
-    let changes = plan.summary.create + plan.summary.overwrite + plan.summary.delete;
-    eprint!(
-        "\nApply {changes} change{} to {} desktop{}? Only 'yes' will be accepted: ",
-        super::validate::plural(changes),
-        plan.summary.changed,
-        super::validate::plural(plan.summary.changed)
-    );
+    let prompt = messages::confirm_prompt(plan);
+    output::stderr(|err| err.write_all(prompt.as_bytes()));
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)

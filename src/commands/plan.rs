@@ -1,60 +1,64 @@
 //! `desktag plan`: read manifests and the inventory, plan, render; never writes to the service.
 
-use crate::cli::{PlanArgs, PlanFormat};
-use crate::error::{Error, Status};
+use crate::config;
+use crate::error::{Error, RunTally, Status};
 use crate::plan::{saved, Plan};
-use crate::render;
+use crate::render::{self, messages, Format};
 
-use super::session;
+use super::{github, output, session};
 
-pub async fn run(args: &PlanArgs, color: bool) -> Result<Status, Error> {
-    if let Some(path) = &args.out {
-        super::check_writable(path)?;
+pub async fn run(config: &config::Plan) -> Result<Status, Error> {
+    if let Some(path) = &config.out {
+        output::check_writable(path)?;
     }
-    let Some((_session, plan)) = session::plan_from(&args.options).await? else {
-        return Ok(Status::Failed);
+    let plan = match session::plan_from(&config.planning).await? {
+        Ok((_session, plan)) => plan,
+        Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
-    super::stdout_write(|out| show(out, &plan, args.format, color))?;
-    if let Some(path) = &args.out {
-        super::write_atomic(path, saved::to_json(&plan).as_bytes())?;
+    output::stdout(|out| config.printer.plan(out, &plan))?;
+    if let Some(path) = &config.out {
+        output::write_atomic(path, saved::to_json(&plan).as_bytes())?;
         tracing::info!(path = %path.display(), "saved the plan");
     }
-    publish_to_github(&plan)?;
-    Ok(if plan.has_blocked() {
-        Status::Failed
-    } else if plan.has_changes && args.detailed_exitcode {
-        Status::Changes
-    } else {
-        Status::Success
-    })
+    github::publish(
+        || markdown(&plan),
+        github::Outputs {
+            has_changes: plan.has_changes,
+            blocked: plan.summary.blocked,
+            failed: 0,
+        },
+    )?;
+    Ok(Status::of_run(&tally(&plan, config.detailed_exitcode)))
 }
 
-/// Renders a plan in the chosen format.
-pub(super) fn show(
-    mut out: &mut dyn std::io::Write,
-    plan: &Plan,
-    format: PlanFormat,
-    color: bool,
-) -> std::io::Result<()> {
-    match format {
-        PlanFormat::Text => render::text::plan(&mut out, plan, &render::text::TextStyle { color }),
-        PlanFormat::Json => render::json::plan(&mut out, plan),
-        PlanFormat::Markdown => render::markdown::plan(&mut out, plan),
+/// What a plan counts towards the exit code.
+pub(super) fn tally(plan: &Plan, detailed_exitcode: bool) -> RunTally {
+    RunTally {
+        applied: false,
+        failed: 0,
+        blocked: blocked_names(plan),
+        changes: plan.summary.create + plan.summary.overwrite + plan.summary.delete,
+        detailed_exitcode,
     }
 }
 
-/// `GITHUB_STEP_SUMMARY` gets the markdown plan; `GITHUB_OUTPUT` gets `has_changes`.
-fn publish_to_github(plan: &Plan) -> Result<(), Error> {
-    if std::env::var_os("GITHUB_STEP_SUMMARY").is_some() {
-        let mut markdown = Vec::new();
-        render::markdown::plan(&mut markdown, plan).map_err(|source| Error::Write {
-            path: "<markdown>".into(),
-            source,
-        })?;
-        super::append_to_env_file("GITHUB_STEP_SUMMARY", &String::from_utf8_lossy(&markdown))?;
-    }
-    super::append_to_env_file(
-        "GITHUB_OUTPUT",
-        &format!("has_changes={}\n", plan.has_changes),
-    )
+/// The names (or ids, for unnamed desktops) of the blocked desktops.
+pub(super) fn blocked_names(plan: &Plan) -> Vec<String> {
+    plan.desktops
+        .iter()
+        .filter(|d| d.status == crate::plan::DesktopStatus::Blocked)
+        .map(|d| {
+            if d.name.is_empty() {
+                d.desktop_id.clone()
+            } else {
+                d.name.clone()
+            }
+        })
+        .collect()
+}
+
+fn markdown(plan: &Plan) -> String {
+    let mut bytes = Vec::new();
+    let _ = render::Printer::new(Format::Markdown, false).plan(&mut bytes, plan);
+    String::from_utf8_lossy(&bytes).into_owned()
 }

@@ -3,14 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Client, ClientOptions, Connection, ConnectionArgs, Credentials};
-use crate::cli::{ConnectionFlags, PlanOptions};
+use crate::api::{Client, ClientOptions, Connection, Credentials};
+use crate::config::{Planning, Service, Target};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
 use crate::inventory::Inventory;
 use crate::manifest::{self, LoadOptions, Manifest, Selector};
-use crate::plan::{self, Plan, Policy};
+use crate::plan::{self, Plan};
 use crate::secret::Secret;
+
+use super::output;
 
 /// The `endpoint` recorded in plans made with `--emulator`: each run starts a fresh emulator on a
 /// new port, so the port is no identity.
@@ -26,30 +28,17 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Resolves the connection (design §4) or starts the built-in emulator. `manifest_project` is
-    /// the project the manifests name, which wins over flags and environment.
-    pub async fn open(
-        flags: &ConnectionFlags,
-        manifest_project: Option<&str>,
-    ) -> Result<Session, Error> {
-        let options = ClientOptions {
-            max_attempts: flags.max_attempts,
-            rate: flags.rate,
-            concurrency: flags.concurrency as usize,
-            timeout: std::time::Duration::from_secs(flags.timeout),
-            ..ClientOptions::default()
-        };
-        if flags.emulator {
-            return Self::open_emulator(options, manifest_project).await;
-        }
-        let args = ConnectionArgs {
-            endpoint: flags.endpoint.clone(),
-            region: flags.region.clone(),
-            project_id: flags.project_id.clone(),
-            token_file: flags.token_file.clone(),
+    /// Resolves the connection (flags, then environment) or starts the built-in emulator.
+    /// `manifest_project` is the project the manifests name, which wins over flags and
+    /// environment.
+    pub async fn open(service: &Service, manifest_project: Option<&str>) -> Result<Session, Error> {
+        let options = service.client.clone();
+        let args = match &service.target {
+            Target::Emulator { .. } => return Self::open_emulator(options, manifest_project).await,
+            Target::Service(args) => args,
         };
         let connection =
-            Connection::resolve(&args, manifest_project, |name| std::env::var(name).ok())?;
+            Connection::resolve(args, manifest_project, |name| std::env::var(name).ok())?;
         tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
         let endpoint = connection.endpoint.to_string();
         let project_id = connection.project_id.clone();
@@ -140,33 +129,30 @@ impl Session {
 }
 
 /// Manifests loaded for one project.
-pub(crate) struct Loaded {
+pub(crate) struct ManifestsForProject {
     pub manifest: Manifest,
     /// The project the manifests name, if any.
     pub project_id: Option<String>,
 }
 
-/// Loads manifests, prints their diagnostics, and keeps the documents of one project: the one
-/// `--project-id` names, else the only one the manifests name. `Ok(None)` means invalid input whose
-/// diagnostics were printed.
-pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
-    let paths = super::paths_or_cwd(&options.paths);
-    let loaded = manifest::load(
-        &paths,
-        &LoadOptions {
-            max_tags: options.max_tags,
-        },
-    );
-    super::print_diagnostics(&loaded.diagnostics);
-    if loaded.has_errors() {
-        return Ok(None);
-    }
-    let mut manifest = loaded.manifest;
-    let named: BTreeSet<String> = manifest
-        .documents
-        .iter()
-        .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
-        .collect();
+/// Which project a run plans, from `--project-id` and the projects the manifests name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ProjectChoice {
+    /// Neither the flag nor the manifests name one: the connection decides (environment).
+    Unnamed,
+    /// This project; `named` says whether the manifests name it (then it wins over the
+    /// environment), and documents of other projects are skipped.
+    Chosen { project: String, named: bool },
+}
+
+/// Chooses the project: `--project-id` when given and named by a manifest (or when the manifests
+/// name none), else the only project the manifests name. Several named projects without the flag,
+/// or a flag no manifest names when they all name one, are usage errors.
+pub(crate) fn choose_project(
+    flag: Option<&str>,
+    named: &BTreeSet<String>,
+    unnamed_documents: bool,
+) -> Result<ProjectChoice, Error> {
     let listed = || {
         named
             .iter()
@@ -174,93 +160,183 @@ pub(crate) fn load(options: &PlanOptions) -> Result<Option<Loaded>, Error> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let chosen = match (&options.connection.project_id, named.len()) {
-        (Some(flag), _) => Some(flag.clone()),
-        (None, 0) => None,
-        (None, 1) => named.iter().next().cloned(),
-        (None, _) => {
-            return Err(Error::Usage(format!(
-                "the manifests name {} projects ({}); desktag plans one project per run: pass --project-id to choose one",
-                named.len(),
-                listed()
-            )))
+    match (flag, named.len()) {
+        (Some(flag), _) => {
+            if !named.is_empty() && !named.contains(flag) && !unnamed_documents {
+                return Err(Error::Usage(format!(
+                    "--project-id `{flag}` matches none of the manifests, which name {}; \
+                     drop --project-id to use the manifests' project",
+                    listed()
+                )));
+            }
+            Ok(ProjectChoice::Chosen {
+                project: flag.to_string(),
+                named: named.contains(flag),
+            })
         }
-    };
-    if let Some(project) = &chosen {
-        let before = manifest.documents.len();
-        manifest
-            .documents
-            .retain(|d| d.project_id.as_ref().is_none_or(|p| &p.value == project));
-        let skipped = before - manifest.documents.len();
-        if before > 0 && manifest.documents.is_empty() {
-            return Err(Error::Usage(format!(
-                "--project-id `{project}` matches none of the manifests, which name {}; \
-                 drop --project-id to use the manifests' project",
-                listed()
-            )));
-        }
-        if skipped > 0 {
-            tracing::warn!(
-                skipped,
-                project = %project,
-                "skipping manifest documents that name another project"
-            );
-        }
+        (None, 0) => Ok(ProjectChoice::Unnamed),
+        (None, 1) => Ok(ProjectChoice::Chosen {
+            project: named.iter().next().cloned().unwrap_or_default(),
+            named: true,
+        }),
+        (None, n) => Err(Error::Usage(format!(
+            "the manifests name {n} projects ({}); desktag plans one project per run: pass --project-id to choose one",
+            listed()
+        ))),
     }
-    // Passed on as "the manifests' project", which wins over flags and environment (design §4);
-    // a --project-id the manifests do not name is left to the connection's own resolution.
-    let project_id = chosen.filter(|p| named.contains(p));
-    Ok(Some(Loaded {
+}
+
+/// Loads manifests, prints their diagnostics, and keeps the documents of the chosen project.
+/// `Ok(Err(errors))` means invalid input whose diagnostics were printed.
+pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, usize>, Error> {
+    let loaded = manifest::load(
+        &planning.paths,
+        &LoadOptions {
+            max_tags: planning.policy.max_tags,
+        },
+    );
+    output::diagnostics(&loaded.diagnostics);
+    if loaded.has_errors() {
+        return Ok(Err(loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()));
+    }
+    let mut manifest = loaded.manifest;
+    let named: BTreeSet<String> = manifest
+        .documents
+        .iter()
+        .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
+        .collect();
+    let unnamed_documents = manifest.documents.iter().any(|d| d.project_id.is_none());
+    let choice = choose_project(planning.service.project_flag(), &named, unnamed_documents)?;
+    let ProjectChoice::Chosen { project, named } = choice else {
+        return Ok(Ok(ManifestsForProject {
+            manifest,
+            project_id: None,
+        }));
+    };
+    let before = manifest.documents.len();
+    manifest
+        .documents
+        .retain(|d| d.project_id.as_ref().is_none_or(|p| p.value == project));
+    let skipped = before - manifest.documents.len();
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            project = %project,
+            "skipping manifest documents that name another project"
+        );
+    }
+    // Passed on as "the manifests' project", which wins over flags and environment; a
+    // --project-id the manifests do not name is left to the connection's own resolution.
+    Ok(Ok(ManifestsForProject {
         manifest,
-        project_id,
+        project_id: named.then_some(project),
     }))
 }
 
-/// The policy of a plan/apply run.
-pub(crate) fn policy(options: &PlanOptions) -> Policy {
-    Policy {
-        max_tags: options.max_tags,
-        prune: options.prune,
-        ignore_keys: options.ignore_keys.clone(),
-        targets: options.targets.iter().cloned().collect(),
-        strict: options.strict,
-    }
-}
-
-/// Checks `--ignore-key` globs before any request.
-pub(crate) fn check_ignore_globs(options: &PlanOptions) -> Result<(), Error> {
-    // The planner's own matcher, so "valid" means the same here as during planning.
-    plan::KeyIgnore::new(&options.ignore_keys)
-        .map(drop)
-        .map_err(|e| Error::Usage(format!("--ignore-key: {e}")))
-}
-
 /// Loads the manifests, connects, reads the inventory and plans, printing every diagnostic on
-/// stderr. `Ok(None)` means the manifests or the resolution had errors (already printed).
-pub(crate) async fn plan_from(options: &PlanOptions) -> Result<Option<(Session, Plan)>, Error> {
-    check_ignore_globs(options)?;
-    let Some(loaded) = load(options)? else {
-        return Ok(None);
+/// stderr. `Ok(Err(errors))` means the manifests or the resolution had that many errors (already
+/// printed). Desktops in the plan are sorted by name, then id, as a reviewer reads them.
+pub(crate) async fn plan_from(
+    planning: &Planning,
+) -> Result<Result<(Session, Plan), usize>, Error> {
+    let loaded = match load(planning)? {
+        Ok(loaded) => loaded,
+        Err(errors) => return Ok(Err(errors)),
     };
-    let session = Session::open(&options.connection, loaded.project_id.as_deref()).await?;
+    let session = Session::open(&planning.service, loaded.project_id.as_deref()).await?;
     let inventory = session.inventory(&loaded.manifest).await?;
-    let policy = policy(options);
-    let resolution = plan::resolve(&loaded.manifest, &inventory, &policy);
+    let policy = &planning.policy;
+    let resolution = plan::resolve(&loaded.manifest, &inventory, policy);
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
     drop(loaded);
     // Resolution returns its diagnostics sorted.
-    super::print_diagnostics(&resolution.diagnostics);
+    output::diagnostics(&resolution.diagnostics);
     if resolution.has_errors() {
-        return Ok(None);
+        return Ok(Err(resolution
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()));
     }
-    let plan = plan::plan(
+    let mut plan = plan::plan(
         &resolution.wanted,
         &inventory,
-        &policy,
+        policy,
         &resolution.ignore,
         &session.project_id,
         &session.endpoint,
     )
     .with_warnings(&resolution.diagnostics);
-    Ok(Some((session, plan)))
+    sort_for_review(&mut plan);
+    Ok(Ok((session, plan)))
+}
+
+/// Orders a plan's desktops by name, then id.
+pub(crate) fn sort_for_review(plan: &mut Plan) {
+    plan.desktops
+        .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(projects: &[&str]) -> BTreeSet<String> {
+        projects.iter().map(|p| p.to_string()).collect()
+    }
+
+    fn chosen(project: &str, named: bool) -> ProjectChoice {
+        ProjectChoice::Chosen {
+            project: project.into(),
+            named,
+        }
+    }
+
+    #[test]
+    fn the_only_named_project_is_chosen() {
+        assert_eq!(
+            choose_project(None, &named(&["p1"]), true).unwrap(),
+            chosen("p1", true)
+        );
+        assert_eq!(
+            choose_project(None, &named(&[]), true).unwrap(),
+            ProjectChoice::Unnamed
+        );
+    }
+
+    #[test]
+    fn the_flag_picks_one_of_several_named_projects() {
+        let projects = named(&["p1", "p2"]);
+        assert_eq!(
+            choose_project(Some("p2"), &projects, false).unwrap(),
+            chosen("p2", true)
+        );
+        let err = choose_project(None, &projects, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("name 2 projects (`p1`, `p2`)"), "{err}");
+    }
+
+    #[test]
+    fn a_flag_no_manifest_names_is_refused_unless_some_documents_name_none() {
+        let err = choose_project(Some("p9"), &named(&["p1"]), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--project-id `p9` matches none of the manifests"),
+            "{err}"
+        );
+        assert_eq!(
+            choose_project(Some("p9"), &named(&["p1"]), true).unwrap(),
+            chosen("p9", false)
+        );
+        assert_eq!(
+            choose_project(Some("p9"), &named(&[]), true).unwrap(),
+            chosen("p9", false)
+        );
+    }
 }

@@ -1,43 +1,30 @@
-//! `desktag validate`: every check that needs no network (design §2), all problems at once.
+//! `desktag validate`: every check that needs no network, all problems at once.
 
-use std::io::Write;
-
-use serde::Serialize;
-
-use crate::cli::{ValidateArgs, ValidateFormat};
-use crate::diagnostic::{self, Diagnostic};
+use crate::config;
+use crate::diagnostic;
 use crate::error::{Error, Status};
 use crate::manifest::{self, LoadOptions};
 use crate::plan::{self, Policy};
+use crate::render::validation::{self, Validation};
+use crate::render::{messages, Format};
 
-#[derive(Serialize)]
-struct JsonOutput<'a> {
-    valid: bool,
-    errors: usize,
-    warnings: usize,
-    documents: usize,
-    entries: usize,
-    diagnostics: &'a [Diagnostic],
-}
+use super::output;
 
-pub fn run(args: &ValidateArgs) -> Result<Status, Error> {
-    let paths = super::paths_or_cwd(&args.paths);
+pub fn run(config: &config::Validate) -> Result<Status, Error> {
     let loaded = manifest::load(
-        &paths,
+        &config.paths,
         &LoadOptions {
-            max_tags: args.max_tags,
+            max_tags: config.max_tags,
         },
     );
     let mut diagnostics = loaded.diagnostics;
     let policy = Policy {
-        max_tags: args.max_tags,
+        max_tags: config.max_tags,
         ..Policy::default()
     };
     diagnostics.extend(plan::check_offline(&loaded.manifest, &policy));
     diagnostic::sort(&mut diagnostics);
 
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    let warnings = diagnostics.len() - errors;
     let documents = loaded.manifest.documents.len();
     let entries: usize = loaded
         .manifest
@@ -45,56 +32,16 @@ pub fn run(args: &ValidateArgs) -> Result<Status, Error> {
         .iter()
         .map(|d| d.desktops.len())
         .sum();
-    let mut out = std::io::stdout().lock();
-    let written = match args.format {
-        ValidateFormat::Json => {
-            let doc = JsonOutput {
-                valid: errors == 0,
-                errors,
-                warnings,
-                documents,
-                entries,
-                diagnostics: &diagnostics,
-            };
-            serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-        }
-        ValidateFormat::Text => {
-            super::print_diagnostics(&diagnostics);
-            if errors == 0 {
-                writeln!(
-                    out,
-                    "Valid: {documents} document{}, {entries} desktop entr{}; {warnings} warning{}.",
-                    plural(documents),
-                    if entries == 1 { "y" } else { "ies" },
-                    plural(warnings)
-                )
-            } else {
-                writeln!(
-                    out,
-                    "Invalid: {errors} error{}, {warnings} warning{}.",
-                    plural(errors),
-                    plural(warnings)
-                )
-            }
-        }
-    };
-    written.map_err(|source| Error::Write {
-        path: "<stdout>".into(),
-        source,
-    })?;
-    Ok(if errors == 0 {
+    let found = Validation::new(&diagnostics, documents, entries);
+    if config.format == Format::Json {
+        output::stdout(|out| validation::json(out, &found))?;
+    } else {
+        output::diagnostics(&diagnostics);
+        output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
+    }
+    Ok(if found.valid {
         Status::Success
     } else {
-        Status::Failed
+        Status::Failed(messages::invalid_manifests(found.errors))
     })
-}
-
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

@@ -1,4 +1,4 @@
-//! The saved-plan file (`plan --out`, `apply --plan`): the plan document of design §6 plus a kind
+//! The saved-plan file (`plan --out`, `apply --plan`): the plan document plus a kind
 //! marker and the writing version, and the staleness check that compares a plan's recorded
 //! `current` tags with what the desktops carry now. Pure: reading and writing the file is the
 //! caller's.
@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Change, DesktopStatus, Plan, Summary};
 use crate::inventory::Inventory;
+use crate::tags::{CompactString, Tags};
 
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
 pub const KIND: &str = "desktag-plan";
@@ -169,7 +170,7 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
             let difference = match now.get(&d.desktop_id) {
                 None => "the desktop no longer exists".to_string(),
                 Some(desktop) if desktop.tags != d.current => {
-                    crate::apply::describe_difference(&d.current, &desktop.tags)
+                    describe_difference(&d.current, &desktop.tags)
                 }
                 Some(_) => return None,
             };
@@ -180,6 +181,30 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
             })
         })
         .collect()
+}
+
+/// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
+/// Used for stale saved plans and by apply's verification; control characters are escaped.
+pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
+    let keys: std::collections::BTreeSet<&str> = expected
+        .keys()
+        .chain(found.keys())
+        .map(|k| k.as_str())
+        .collect();
+    let show =
+        |v: Option<&CompactString>| v.map_or_else(|| "absent".to_string(), |v| format!("{v:?}"));
+    keys.into_iter()
+        .filter(|k| expected.get(*k) != found.get(*k))
+        .map(|k| {
+            format!(
+                "`{}`: expected {}, found {}",
+                k.escape_debug(),
+                show(expected.get(k)),
+                show(found.get(k))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

@@ -55,7 +55,19 @@ pub(crate) fn display(text: &str) -> String {
     }
 }
 
-/// Escapes text for markdown prose and table cells (also safe inside inline HTML).
+/// Keeps `@team` and `#123` inert in a PR comment: a word joiner after the sign stops GitHub from
+/// turning them into a mention (which notifies people) or a cross-reference, while the text
+/// reads the same.
+fn neutralise_references(text: String) -> String {
+    if text.contains(['@', '#']) {
+        text.replace('@', "@\u{2060}").replace('#', "#\u{2060}")
+    } else {
+        text
+    }
+}
+
+/// Escapes text for markdown prose and table cells (also safe inside inline HTML). Mentions and
+/// issue references are neutralised.
 pub(crate) fn markdown(text: &str) -> String {
     let text = escape(text, false);
     let mut out = String::with_capacity(text.len());
@@ -72,6 +84,29 @@ pub(crate) fn markdown(text: &str) -> String {
             c => out.push(c),
         }
     }
+    neutralise_references(out)
+}
+
+/// Like [`markdown`], but keeps the `` `code` `` spans desktag's own sentences put around keys,
+/// ids and values (`` desktop `d1` not found ``) as code spans; their content is inert there,
+/// with control characters escaped. Unpaired backticks are escaped as in [`markdown`].
+pub(crate) fn markdown_with_code(text: &str) -> String {
+    let parts: Vec<&str> = text.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return markdown(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in parts.iter().enumerate() {
+        if i % 2 == 0 {
+            out.push_str(&markdown(part));
+        } else if part.is_empty() || part.trim().is_empty() {
+            out.push_str(&markdown(&format!("`{part}`")));
+        } else {
+            out.push('`');
+            out.push_str(&escape(part, false));
+            out.push('`');
+        }
+    }
     out
 }
 
@@ -84,13 +119,16 @@ pub(crate) fn markdown_name(text: &str) -> String {
     }
 }
 
-/// Escapes text for an HTML element such as `<summary>` (markdown is not rendered there).
+/// Escapes text for an HTML element such as `<summary>` (markdown is not rendered there, but
+/// mentions are).
 pub(crate) fn html(text: &str) -> String {
-    display(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    neutralise_references(
+        display(text)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;"),
+    )
 }
 
 /// A backtick fence longer than any backtick run in `body` (at least three).
@@ -135,5 +173,23 @@ mod tests {
         assert_eq!(html("<b>&\"x\""), "&lt;b&gt;&amp;&quot;x&quot;");
         assert_eq!(fence("x ```` y"), "`````");
         assert_eq!(fence("plain"), "```");
+    }
+
+    #[test]
+    fn code_spans_in_sentences_stay_code() {
+        assert_eq!(
+            markdown_with_code("key `a*b` on `@x` is *bad*"),
+            "key `a*b` on `@x` is \\*bad\\*"
+        );
+        assert_eq!(markdown_with_code("odd ` tick"), "odd \\` tick");
+        assert_eq!(markdown_with_code("`\u{1b}`"), "`\\u{001b}`");
+    }
+
+    #[test]
+    fn mentions_and_references_stay_inert_in_markdown() {
+        assert_eq!(markdown("@org/team #12"), "@\u{2060}org/team #\u{2060}12");
+        assert_eq!(html("@octocat"), "@\u{2060}octocat");
+        // Control characters are escaped before the word joiner goes in.
+        assert_eq!(markdown("\u{1b}[2J@x"), "\\\\u{001b}\\[2J@\u{2060}x");
     }
 }

@@ -1,4 +1,4 @@
-//! The JSON renderings: the plan document (design §6) and the report document, pretty-printed
+//! The JSON renderings: the plan document and the report document, pretty-printed
 //! with a trailing newline. The types themselves define the shape; this only writes them.
 
 use std::io::{self, Write};

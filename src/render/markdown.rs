@@ -1,4 +1,6 @@
-//! PR-comment markdown (design §5): a `## Plan` / `## Plan failed` heading, a warning when tags
+//! PR-comment markdown: a hidden `<!-- desktag:plan project=… -->` marker (so CI can update one
+//! sticky comment in place), a `## Plan` heading with the project (naming blocked desktops), a
+//! warning when tags
 //! will be deleted, a summary table, each desktop's diff in a ```` ```diff ```` block (folded in
 //! `<details>` when longer than 12 lines), and the whole comment kept under 60,000 characters
 //! by leaving out desktops with a note — never the summary. Pure formatting.
@@ -6,10 +8,10 @@
 use std::io::{self, Write};
 
 use super::diff::desktop_diff;
-use super::escape::{fence, html, markdown as md, markdown_name};
+use super::escape::{fence, html, markdown as md, markdown_name, markdown_with_code};
 use super::text::{attempts_via, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::plan::{DesktopPlan, DesktopStatus, Plan};
+use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
 
 /// The comment stays under this many characters (GitHub refuses comments over 65,536).
@@ -25,16 +27,17 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> {
     let s = &plan.summary;
     let mut head = String::new();
-    head.push_str(if s.blocked > 0 {
-        "## Plan failed\n\n"
-    } else {
-        "## Plan\n\n"
-    });
+    head.push_str(&marker("plan", &plan.project_id));
+    head.push_str(&format!(
+        "## Plan{}{}\n\n",
+        project(&plan.project_id),
+        blocked_note(s.blocked)
+    ));
     if s.delete > 0 {
         let on = plan
             .desktops
             .iter()
-            .filter(|d| d.changes.iter().any(|c| c.action() == "delete"))
+            .filter(|d| d.changes.iter().any(|c| matches!(c, Change::Delete { .. })))
             .count();
         head.push_str(&format!(
             "> [!WARNING]\n> This plan deletes {} {} on {on} {}.\n\n",
@@ -51,7 +54,7 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> 
     ));
     head.push_str(&format!("**{}**\n", summary_line(s)));
 
-    // Blocked desktops first: they are why the plan failed.
+    // Blocked desktops first: they need a person's attention.
     let mut sections: Vec<String> = plan
         .desktops
         .iter()
@@ -116,6 +119,34 @@ fn fit(
     out
 }
 
+/// The hidden first line that identifies desktag's comment for `kind` and project, e.g.
+/// `<!-- desktag:plan project=abc -->`. Nothing in it can close the comment early.
+pub fn marker(kind: &str, project_id: &str) -> String {
+    let id = html(project_id).replace("--", "-\u{2060}-");
+    format!("<!-- desktag:{kind} project={id} -->\n")
+}
+
+/// ` for `abc`` for a heading, or nothing for an unknown project.
+fn project(project_id: &str) -> String {
+    if project_id.is_empty() {
+        String::new()
+    } else {
+        format!(" for `{}`", md(project_id).replace('`', "'"))
+    }
+}
+
+/// `: 1 desktop blocked` for a heading, or nothing.
+fn blocked_note(blocked: usize) -> String {
+    if blocked == 0 {
+        String::new()
+    } else {
+        format!(
+            ": {blocked} {} blocked",
+            plural(blocked, "desktop", "desktops")
+        )
+    }
+}
+
 fn heading(d: &DesktopPlan) -> String {
     format!(
         "{} (`{}`)",
@@ -128,7 +159,7 @@ fn blocked_section(d: &DesktopPlan) -> String {
     format!(
         "#### Blocked: {}\n\n{}\n",
         heading(d),
-        md(d.reason.as_deref().unwrap_or("blocked"))
+        markdown_with_code(d.reason.as_deref().unwrap_or("blocked"))
     )
 }
 
@@ -168,11 +199,26 @@ pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
 fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Result<()> {
     let t = &report.totals;
     let mut head = String::new();
-    head.push_str(if report.is_success() {
-        "## Apply\n\n"
+    // "failed" only when a change failed or could not be verified; blocked desktops are named
+    // but do not make an otherwise complete apply a failure.
+    let failed = report
+        .desktops
+        .iter()
+        .any(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified));
+    if failed {
+        head.push_str(&format!(
+            "{}## Apply failed{}\n\n",
+            marker("apply", &report.project_id),
+            project(&report.project_id)
+        ));
     } else {
-        "## Apply failed\n\n"
-    });
+        head.push_str(&format!(
+            "{}## Apply{}{}\n\n",
+            marker("apply", &report.project_id),
+            project(&report.project_id),
+            blocked_note(t.blocked)
+        ));
+    }
     head.push_str(
         "| Applied | Failed | Skipped | Unverified | Blocked | Requests | Retries | Duration |\n",
     );
@@ -220,7 +266,7 @@ fn report_section(d: &DesktopReport) -> String {
         result_name(d.status)
     );
     if let Some(reason) = &d.reason {
-        out.push_str(&format!("\n{}\n", md(reason)));
+        out.push_str(&format!("\n{}\n", markdown_with_code(reason)));
     }
     if !d.changes.is_empty() {
         out.push_str("\n| Outcome | Change | Attempts | Error |\n| --- | --- | ---: | --- |\n");
@@ -262,7 +308,12 @@ mod tests {
     #[test]
     fn plan_markdown_with_blocked_deletes_folding_and_warnings() {
         let text = render(&sample_plan(), MAX_COMMENT_CHARS);
-        assert!(text.starts_with("## Plan failed\n"));
+        assert!(
+            text.starts_with("<!-- desktag:plan project="),
+            "a hidden marker first: {text}"
+        );
+        assert!(text.contains("\n## Plan for `"), "{text}");
+        assert!(text.contains("`: 2 desktops blocked\n"), "{text}");
         assert!(
             text.contains("<details><summary>ENG-LAP-001"),
             "the long diff is folded"
@@ -336,8 +387,34 @@ mod tests {
         let mut out = Vec::new();
         report(&mut out, &sample_report()).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("## Apply failed\n"));
+        assert!(text.contains("\n## Apply failed for `"), "{text}");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn an_apply_with_only_blocked_desktops_is_not_called_failed() {
+        let mut r = sample_report();
+        r.desktops
+            .retain(|d| matches!(d.status, DesktopResult::Applied | DesktopResult::Blocked));
+        let blocked = r
+            .desktops
+            .iter()
+            .filter(|d| d.status == DesktopResult::Blocked)
+            .count();
+        assert!(blocked > 0, "the sample has a blocked desktop");
+        r.totals.blocked = blocked;
+        let mut out = Vec::new();
+        report(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("Apply failed"), "{text}");
+        assert!(text.contains(&format!("`: {blocked} desktop")), "{text}");
+    }
+
+    #[test]
+    fn the_marker_cannot_be_closed_by_a_project_id() {
+        assert_eq!(marker("plan", "p1"), "<!-- desktag:plan project=p1 -->\n");
+        let hostile = marker("plan", "x--><b>");
+        assert_eq!(hostile.matches("-->").count(), 1, "{hostile}");
     }
 
     #[test]

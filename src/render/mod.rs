@@ -1,18 +1,75 @@
-//! Rendering plans and reports: text diff, JSON and markdown, always into a writer.
-//! Pure formatting: no terminal detection, no environment; the caller decides colour and where
-//! the bytes go.
+//! Every user-facing text desktag prints: plans and reports (text diff, JSON, markdown), the
+//! validation summary, the manifest `export` writes, and the messages of refusals such as a
+//! stale plan. Always into a writer or a string. Pure formatting: no terminal detection, no
+//! environment; the caller decides colour (through a [`Printer`]) and where the bytes go.
 
 pub mod json;
+pub mod manifest;
 pub mod markdown;
+pub mod messages;
 pub mod text;
+pub mod validation;
 
 mod diff;
 mod escape;
 #[cfg(test)]
 mod samples;
 
-use crate::plan::Summary;
-use crate::report::DesktopResult;
+use std::io::{self, Write};
+
+use crate::plan::{Plan, Summary};
+use crate::report::{DesktopResult, Report};
+
+/// An output format of plans and reports (`plan --format`, `apply --report-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// How plans and reports are written for one run: the format and whether text is coloured.
+/// Built once from the configuration; the commands hand it every plan and report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Printer {
+    pub format: Format,
+    pub color: bool,
+}
+
+impl Printer {
+    pub fn new(format: Format, color: bool) -> Printer {
+        Printer { format, color }
+    }
+
+    /// The same printer in another format (colour only applies to text).
+    pub fn with_format(self, format: Format) -> Printer {
+        Printer { format, ..self }
+    }
+
+    /// Writes a plan.
+    pub fn plan(&self, mut w: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+        match self.format {
+            Format::Text => text::plan(&mut w, plan, &self.text_style()),
+            Format::Json => json::plan(&mut w, plan),
+            Format::Markdown => markdown::plan(&mut w, plan),
+        }
+    }
+
+    /// Writes an apply report.
+    pub fn report(&self, mut w: &mut dyn Write, report: &Report) -> io::Result<()> {
+        match self.format {
+            Format::Text => text::report(&mut w, report, &self.text_style()),
+            Format::Json => json::report(&mut w, report),
+            Format::Markdown => markdown::report(&mut w, report),
+        }
+    }
+
+    fn text_style(&self) -> text::TextStyle {
+        text::TextStyle {
+            color: self.color && self.format == Format::Text,
+        }
+    }
+}
 
 /// The one-line plan summary shared by the text and markdown renderers, e.g.
 /// `Plan: 3 to create, 1 to overwrite, 0 to delete on 2 desktops; 5 unchanged; 1 blocked.`
@@ -32,7 +89,8 @@ pub fn summary_line(summary: &Summary) -> String {
     )
 }
 
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+/// `one` or `many` by count: `plural(n, "desktop", "desktops")`.
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {
         one
     } else {

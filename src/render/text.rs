@@ -165,9 +165,10 @@ pub fn report_totals_line(report: &Report) -> String {
     )
 }
 
-/// Writes the apply report: each desktop that was touched, failed or blocked with every change's
-/// outcome, then the totals line.
+/// Writes the apply report: one line per desktop that was touched, failed or blocked, with detail
+/// for failures and retries only (the plan shown before lists every change), then the totals.
 pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Result<()> {
+    let mut listed = false;
     for d in &report.desktops {
         let (mark, color) = match d.status {
             DesktopResult::Unchanged => continue,
@@ -177,14 +178,29 @@ pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Res
             }
         };
         let status = result_name(d.status);
-        let header = format!("{mark} {}: {status}", title(&d.name, &d.desktop_id));
+        let applied = d.status == DesktopResult::Applied;
+        let header = if applied {
+            let n = d.changes.len();
+            format!(
+                "{mark} {}: {status} {n} {}",
+                title(&d.name, &d.desktop_id),
+                plural(n, "change", "changes")
+            )
+        } else {
+            format!("{mark} {}: {status}", title(&d.name, &d.desktop_id))
+        };
         writeln!(w, "{}", style.paint(color, &header))?;
         if let Some(reason) = &d.reason {
             writeln!(w, "  {}", display(reason))?;
         }
-        for c in &d.changes {
+        // The plan above already lists every change: an applied desktop only details the
+        // changes that needed retries; a failed or unverified one details them all.
+        for c in d.changes.iter().filter(|c| !applied || c.attempts > 1) {
             writeln!(w, "  {}", change_line(c, style))?;
         }
+        listed = true;
+    }
+    if listed {
         writeln!(w)?;
     }
     let color = if report.is_success() { BOLD } else { RED };

@@ -121,7 +121,7 @@ fn detailed_exitcode_is_2_with_changes_and_github_outputs_are_written() {
         .code(2);
     assert_eq!(
         std::fs::read_to_string(output).unwrap(),
-        "has_changes=true\n"
+        "has_changes=true\nblocked=0\nfailed=0\n"
     );
     assert!(std::fs::read_to_string(summary)
         .unwrap()
@@ -311,7 +311,7 @@ fn an_over_cap_desktop_is_blocked_while_the_others_apply() {
             "examples/manifests",
         ])
         .run()
-        .code(1);
+        .code(3);
     let report = ran.json();
     let desktops = report["desktops"].as_array().unwrap();
     let blocked: Vec<&str> = desktops
@@ -372,7 +372,7 @@ fn an_interrupted_apply_converges_when_run_again() {
         .against(&emu)
         .args(["apply", "--auto-approve", "examples/manifests"])
         .run()
-        .code(1); // OPS-WKS-003 stays blocked
+        .code(3); // OPS-WKS-003 stays blocked
     let plan = Desktag::new()
         .against(&emu)
         .args(["plan", "--format", "json", "examples/manifests"])
@@ -434,13 +434,13 @@ fn the_readme_quickstart_runs_against_the_builtin_emulator() {
             "examples/manifests",
         ])
         .run()
-        .code(1);
+        .code(3);
     assert!(ran.stdout.contains("Plan:"), "{}", ran.stdout);
     assert!(ran.stdout.contains("OPS-WKS-003"), "{}", ran.stdout);
     let plan = Desktag::new()
         .args(["plan", "--emulator", "examples/manifests"])
         .run()
-        .code(1);
+        .code(3);
     assert!(plan.stdout.contains("blocked"), "{}", plan.stdout);
 }
 

@@ -2,11 +2,13 @@
 //! in-process emulator on 127.0.0.1. Each area has its own module.
 
 mod api;
+mod apply_output;
 mod cli;
 mod e2e;
 mod emulator;
 mod emulator_batch;
 mod emulator_limits;
+mod exit_codes;
 mod hostile_server;
 mod manifest;
 mod schema;

@@ -53,6 +53,12 @@ impl Desktag {
         self
     }
 
+    /// Adds a path argument.
+    pub fn arg_path(mut self, path: &Path) -> Desktag {
+        self.command.arg(path);
+        self
+    }
+
     pub fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Desktag {
         self.command.env(name, value);
         self

@@ -1,8 +1,10 @@
-//! `export` rendering: desktops' current tags as a version-1 manifest that `validate` accepts and
-//! that, planned against the same inventory, yields no changes. Pure: text out, no I/O.
+//! The manifest `desktag export` prints: desktops' current tags as a version-1 manifest that
+//! `validate` accepts and that, planned against the same inventory, yields no changes. Pure:
+//! text out, no I/O.
 
 use std::fmt::Write as _;
 
+use super::escape::escape;
 use crate::inventory::Desktop;
 use crate::tags::{is_system_key, CompactString};
 
@@ -41,9 +43,15 @@ pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
             .iter()
             .filter(|(k, _)| !is_system_key(k))
             .collect();
-        let name = desktop.name.replace(['\n', '\r'], " ");
+        // Comments are raw text: control and layout characters must not reach a terminal or an
+        // editor unescaped (a newline would even end the comment).
+        let name = escape(&desktop.name, false);
         if tags.is_empty() {
-            let _ = writeln!(out, "  # {name} ({}) has no tags", desktop.id);
+            let _ = writeln!(
+                out,
+                "  # {name} ({}) has no tags",
+                escape(&desktop.id, false)
+            );
             continue;
         }
         let _ = writeln!(out, "  # {name}");
@@ -83,6 +91,27 @@ mod tests {
             "version: 1\nproject_id: \"p1\"\ndesktops:\n  # A-1\n  - id: \"a\"\n    tags:\n      \"cost center\": \"CC:1\"\n      \
              \"n\": \"007\"\n      \"部门\": \"\"\n  # B-1\n  - id: \"b\"\n    tags:\n      \"env\": \"prod\"\n  # C-1 (c) has no tags"
         );
+    }
+
+    #[test]
+    fn control_characters_in_names_are_escaped_in_comments() {
+        let text = manifest(
+            "p",
+            &[
+                desktop("a\u{1b}", "x\u{1b}]0;pwned\u{7}\nversion: 2", &[]),
+                desktop("b", "\u{202e}evil", &[("k", "v")]),
+            ],
+        );
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'));
+        assert!(
+            text.contains("# x\\u{001b}]0;pwned\\u{0007}\\nversion: 2 (a\\u{001b}) has no tags"),
+            "{text}"
+        );
+        assert_eq!(text.matches("version:").count(), 2, "{text}");
     }
 
     #[test]

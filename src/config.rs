@@ -1,0 +1,441 @@
+//! The resolved run configuration: the clap structs of `cli` turned, once, into plain comparable
+//! values the commands run on. Colour, output formats, `--ignore-key` globs, `--name` globs and
+//! the connection flags are decided and checked here, before any file is read or request sent.
+//! Pure: the few facts about the process (terminals, `NO_COLOR`) come in as [`Environment`].
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::api::{ClientOptions, ConnectionArgs};
+use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogFormat, PlanArgs};
+use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
+use crate::error::Error;
+use crate::plan::{KeyIgnore, Policy};
+use crate::render::{Format, Printer};
+
+/// What the configuration needs to know about the process it runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Environment {
+    pub stdout_is_terminal: bool,
+    pub stderr_is_terminal: bool,
+    /// `NO_COLOR` is set to a non-empty value.
+    pub no_color: bool,
+}
+
+impl Environment {
+    /// The environment of this process.
+    pub fn detect() -> Environment {
+        use std::io::IsTerminal;
+        Environment {
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    /// Whether to colour a stream: `always`, `never`, or on a terminal when NO_COLOR is unset.
+    pub fn color(&self, choice: ColorChoice, is_terminal: bool) -> bool {
+        match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && !self.no_color,
+        }
+    }
+}
+
+/// Everything a run needs, decided once from the command line.
+#[derive(Debug)]
+pub struct Config {
+    pub logging: Logging,
+    pub command: Command,
+}
+
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logging {
+    pub verbose: u8,
+    pub quiet: u8,
+    pub format: LogFormat,
+    /// ANSI colour in text log lines.
+    pub color: bool,
+    /// `desktag emulator`, whose one-line-per-request log is its output.
+    pub serving: bool,
+    /// stderr is a terminal: short lines, warnings only by default.
+    pub interactive: bool,
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Validate(Validate),
+    Plan(Plan),
+    Apply(Apply),
+    Export(Export),
+    /// The emulator keeps its own arguments; it is wired in by `commands`.
+    Emulator(Box<crate::emulator::EmulatorArgs>),
+}
+
+/// `desktag validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validate {
+    pub paths: Vec<PathBuf>,
+    pub max_tags: usize,
+    /// Text or JSON.
+    pub format: Format,
+}
+
+/// Where the desktops are: the built-in emulator, or the service the flags and environment name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `--emulator`; `project_id` is `--project-id`, used only to choose among the manifests.
+    Emulator {
+        project_id: Option<String>,
+    },
+    Service(ConnectionArgs),
+}
+
+/// A connection: where, and the client's knobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub target: Target,
+    pub client: ClientOptions,
+}
+
+impl Service {
+    /// `--project-id`, if given.
+    pub fn project_flag(&self) -> Option<&str> {
+        match &self.target {
+            Target::Emulator { project_id } => project_id.as_deref(),
+            Target::Service(args) => args.project_id.as_deref(),
+        }
+    }
+}
+
+/// Manifests to plan from, with the policy and the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planning {
+    pub paths: Vec<PathBuf>,
+    pub policy: Policy,
+    pub service: Service,
+}
+
+/// `desktag plan`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub planning: Planning,
+    pub printer: Printer,
+    pub out: Option<PathBuf>,
+    pub detailed_exitcode: bool,
+}
+
+/// What `apply` applies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Plan from manifests now.
+    Manifests(Planning),
+    /// A saved plan; the service it was made against is checked when it is read.
+    Saved { path: PathBuf, service: Service },
+}
+
+/// `desktag apply`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Apply {
+    pub source: Source,
+    /// How the report goes to stdout. The plan is always shown as text (on stderr with a JSON
+    /// or markdown report, so stdout carries the report alone).
+    pub printer: Printer,
+    /// Colour of the plan shown on stderr.
+    pub stderr_color: bool,
+    /// `-q`: show only the plan's summary line before applying.
+    pub plan_summary_only: bool,
+    pub auto_approve: bool,
+    /// Also write the report here: markdown with `--report-format markdown`, else JSON.
+    pub report: Option<PathBuf>,
+    pub detailed_exitcode: bool,
+    /// Desktops worked on at once.
+    pub concurrency: usize,
+    /// How changes are written: batch, per desktop or per tag.
+    pub write_mode: crate::apply::WriteMode,
+}
+
+/// `desktag export`.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub names: NameFilter,
+    pub ids: BTreeSet<String>,
+    pub service: Service,
+}
+
+/// `--name` globs, compiled once with the manifests' name matching.
+#[derive(Debug, Clone)]
+pub struct NameFilter {
+    pub patterns: Vec<String>,
+    set: globset::GlobSet,
+}
+
+impl PartialEq for NameFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+impl NameFilter {
+    pub fn new(patterns: &[String]) -> Result<NameFilter, Error> {
+        let mut globs = globset::GlobSetBuilder::new();
+        for name in patterns {
+            // The same matching as manifest name globs: only `*` and `?` are special.
+            let glob = crate::glob::name_glob(name)
+                .map_err(|e| Error::Usage(format!("--name `{name}` is not a valid glob: {e}")))?;
+            globs.add(glob);
+        }
+        let set = globs
+            .build()
+            .map_err(|e| Error::Usage(format!("--name globs: {e}")))?;
+        Ok(NameFilter {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn is_match(&self, name: &str) -> bool {
+        self.set.is_match(name)
+    }
+}
+
+impl Config {
+    /// Resolves a parsed command line. Fails with a usage error for what clap cannot check
+    /// (globs, flags that cannot apply to a saved plan).
+    pub fn from_cli(cli: cli::Cli, env: &Environment) -> Result<Config, Error> {
+        let global = &cli.global;
+        let logging = Logging {
+            verbose: global.verbose,
+            quiet: global.quiet,
+            format: global.log_format,
+            color: env.color(global.color, env.stderr_is_terminal),
+            serving: matches!(cli.command, cli::Command::Emulator(_)),
+            interactive: env.stderr_is_terminal,
+        };
+        let stdout_color = env.color(global.color, env.stdout_is_terminal);
+        let command = match cli.command {
+            cli::Command::Validate(args) => Command::Validate(validate(&args)),
+            cli::Command::Plan(args) => Command::Plan(plan(&args, stdout_color)?),
+            cli::Command::Apply(args) => {
+                let mut apply = apply(&args, stdout_color, logging.color)?;
+                apply.plan_summary_only = global.quiet > 0;
+                Command::Apply(apply)
+            }
+            cli::Command::Export(args) => Command::Export(export(&args)?),
+            cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
+        };
+        Ok(Config { logging, command })
+    }
+}
+
+fn validate(args: &ValidateArgs) -> Validate {
+    Validate {
+        paths: args.paths.clone(),
+        max_tags: args.max_tags,
+        format: match args.format {
+            ValidateFormat::Text => Format::Text,
+            ValidateFormat::Json => Format::Json,
+        },
+    }
+}
+
+fn service(flags: &ConnectionFlags) -> Service {
+    let target = if flags.emulator {
+        Target::Emulator {
+            project_id: flags.project_id.clone(),
+        }
+    } else {
+        Target::Service(ConnectionArgs {
+            endpoint: flags.endpoint.clone(),
+            region: flags.region.clone(),
+            project_id: flags.project_id.clone(),
+            token_file: flags.token_file.clone(),
+        })
+    };
+    Service {
+        target,
+        client: ClientOptions {
+            max_attempts: flags.max_attempts,
+            rate: flags.rate,
+            concurrency: flags.concurrency as usize,
+            timeout: Duration::from_secs(flags.timeout),
+            ..ClientOptions::default()
+        },
+    }
+}
+
+fn planning(options: &PlanOptions) -> Result<Planning, Error> {
+    // The planner's own matcher, so "valid" means the same here as during planning.
+    KeyIgnore::new(&options.ignore_keys).map_err(|e| Error::Usage(format!("--ignore-key: {e}")))?;
+    let paths = if options.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        options.paths.clone()
+    };
+    Ok(Planning {
+        paths,
+        policy: Policy {
+            max_tags: options.max_tags,
+            prune: options.prune,
+            ignore_keys: options.ignore_keys.clone(),
+            targets: options.targets.iter().cloned().collect(),
+            strict: options.strict,
+        },
+        service: service(&options.connection),
+    })
+}
+
+fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
+    Ok(Plan {
+        planning: planning(&args.options)?,
+        printer: Printer::new(args.format, color),
+        out: args.out.clone(),
+        detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<Apply, Error> {
+    let source = match &args.plan {
+        Some(path) => Source::Saved {
+            path: path.clone(),
+            service: service(&args.options.connection),
+        },
+        None => Source::Manifests(planning(&args.options)?),
+    };
+    Ok(Apply {
+        source,
+        printer: Printer::new(args.report_format, stdout_color),
+        stderr_color,
+        plan_summary_only: false,
+        auto_approve: args.auto_approve,
+        report: args.report.clone(),
+        detailed_exitcode: args.detailed_exitcode,
+        concurrency: args.options.connection.concurrency as usize,
+        write_mode: args.write_mode,
+    })
+}
+
+fn export(args: &ExportArgs) -> Result<Export, Error> {
+    Ok(Export {
+        names: NameFilter::new(&args.names)?,
+        ids: args.ids.iter().cloned().collect(),
+        service: service(&args.connection),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
+        let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))
+            .expect("the command line parses");
+        Config::from_cli(cli, &env)
+    }
+
+    fn terminal() -> Environment {
+        Environment {
+            stdout_is_terminal: true,
+            stderr_is_terminal: true,
+            no_color: false,
+        }
+    }
+
+    #[test]
+    fn colour_follows_the_terminal_unless_forced_or_no_color() {
+        let env = terminal();
+        assert!(env.color(ColorChoice::Auto, true));
+        assert!(!env.color(ColorChoice::Auto, false));
+        assert!(env.color(ColorChoice::Always, false));
+        assert!(!env.color(ColorChoice::Never, true));
+        let no_color = Environment {
+            no_color: true,
+            ..env
+        };
+        assert!(!no_color.color(ColorChoice::Auto, true));
+        assert!(no_color.color(ColorChoice::Always, true));
+    }
+
+    #[test]
+    fn plan_flags_become_one_plain_config() {
+        let Command::Plan(plan) = config(
+            &[
+                "plan",
+                "--format",
+                "markdown",
+                "--prune",
+                "--ignore-key",
+                "ops-*",
+                "--target",
+                "d1",
+                "--region",
+                "r1",
+                "--rate",
+                "5",
+                "m.yaml",
+            ],
+            terminal(),
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("a plan config")
+        };
+        assert_eq!(plan.printer, Printer::new(Format::Markdown, true));
+        assert_eq!(plan.planning.paths, vec![PathBuf::from("m.yaml")]);
+        assert_eq!(
+            plan.planning.policy,
+            Policy {
+                prune: true,
+                ignore_keys: vec!["ops-*".into()],
+                targets: ["d1".to_string()].into(),
+                ..Policy::default()
+            }
+        );
+        assert_eq!(
+            plan.planning.service.target,
+            Target::Service(ConnectionArgs {
+                region: Some("r1".into()),
+                ..ConnectionArgs::default()
+            })
+        );
+        assert_eq!(plan.planning.service.client.rate, Some(5.0));
+    }
+
+    #[test]
+    fn no_paths_means_the_current_directory() {
+        let Command::Plan(plan) = config(&["plan", "--emulator"], terminal()).unwrap().command
+        else {
+            panic!("a plan config")
+        };
+        assert_eq!(plan.planning.paths, vec![PathBuf::from(".")]);
+        assert_eq!(
+            plan.planning.service.target,
+            Target::Emulator { project_id: None }
+        );
+    }
+
+    #[test]
+    fn bad_globs_are_usage_errors_before_anything_runs() {
+        let err = config(&["plan", "--ignore-key", "ops-[a"], terminal()).unwrap_err();
+        assert!(matches!(err, Error::Usage(m) if m.starts_with("--ignore-key")));
+        assert!(config(&["export", "--name", "FIN-*"], terminal()).is_ok());
+    }
+
+    #[test]
+    fn export_names_match_like_manifest_globs() {
+        let names = NameFilter::new(&["FIN-*".to_string()]).unwrap();
+        assert!(names.is_match("FIN-LAP-001"));
+        assert!(!names.is_match("ENG-LAP-001"));
+        assert!(NameFilter::new(&[]).unwrap().is_empty());
+    }
+}
