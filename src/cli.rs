@@ -90,6 +90,8 @@ pub struct ValidateArgs {
 pub enum ValidateFormat {
     Text,
     Json,
+    /// GitHub Actions annotations on the manifest lines, then the verdict.
+    Github,
 }
 
 /// Where to find the service and who we are. Secrets are never flags.

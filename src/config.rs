@@ -12,7 +12,7 @@ use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogF
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::plan::{KeyIgnore, Policy};
-use crate::render::{Format, Printer};
+use crate::render::Printer;
 
 /// What the configuration needs to know about the process it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,8 +80,7 @@ pub enum Command {
 pub struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
-    /// Text or JSON.
-    pub format: Format,
+    pub format: ValidateFormat,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -239,10 +238,7 @@ fn validate(args: &ValidateArgs) -> Validate {
     Validate {
         paths: args.paths.clone(),
         max_tags: args.max_tags,
-        format: match args.format {
-            ValidateFormat::Text => Format::Text,
-            ValidateFormat::Json => Format::Json,
-        },
+        format: args.format,
     }
 }
 
@@ -335,6 +331,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::render::Format;
 
     fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
         let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))

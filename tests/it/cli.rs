@@ -93,6 +93,29 @@ fn validate_reports_every_problem_with_its_location_and_exits_1() {
         .unwrap()
         .iter()
         .all(|d| d["code"].is_string()));
+
+    let github = Desktag::new()
+        .args(["validate", "--format", "github", dir_name])
+        .run()
+        .code(1);
+    assert!(
+        github.stdout.contains(&format!(
+            "::error file={dir_name}/a.yaml,line=6,col=7,title=desktag "
+        )),
+        "{}",
+        github.stdout
+    );
+    assert!(github.stdout.ends_with("\n"), "{}", github.stdout);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Invalid:"),
+        "{}",
+        github.stdout
+    );
 }
 
 #[test]
