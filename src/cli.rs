@@ -71,6 +71,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
+    /// Print the JSON Schema of manifests (for editors and other linters).
+    Schema,
 }
 
 #[derive(Debug, Clone, Args)]

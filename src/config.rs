@@ -73,6 +73,7 @@ pub enum Command {
     Export(Export),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<crate::emulator::EmulatorArgs>),
+    Schema,
 }
 
 /// `desktag validate`.
@@ -229,6 +230,7 @@ impl Config {
             }
             cli::Command::Export(args) => Command::Export(export(&args)?),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
+            cli::Command::Schema => Command::Schema,
         };
         Ok(Config { logging, command })
     }
