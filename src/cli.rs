@@ -155,8 +155,8 @@ pub struct PlanOptions {
     /// Tag cap per desktop (raise it only if your account allows more).
     #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
-    /// Limit the run to this desktop id (repeatable).
-    #[arg(long = "target", value_name = "ID")]
+    /// Limit the run to this desktop: an id, a computer name or a name glob (repeatable).
+    #[arg(long = "target", value_name = "ID|NAME|GLOB")]
     pub targets: Vec<String>,
     /// Treat selectors that match no desktop as errors.
     #[arg(long)]
