@@ -74,6 +74,9 @@ pub enum Command {
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<crate::emulator::EmulatorArgs>),
     Schema,
+    Completions(clap_complete::Shell),
+    /// `None`: `desktag.1` on stdout.
+    Man(Option<PathBuf>),
 }
 
 /// `desktag validate`.
@@ -231,6 +234,8 @@ impl Config {
             cli::Command::Export(args) => Command::Export(export(&args)?),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
             cli::Command::Schema => Command::Schema,
+            cli::Command::Completions(args) => Command::Completions(args.shell),
+            cli::Command::Man(args) => Command::Man(args.dir),
         };
         Ok(Config { logging, command })
     }

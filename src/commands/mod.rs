@@ -7,6 +7,7 @@ mod export;
 mod github;
 mod output;
 mod plan;
+mod reference;
 mod session;
 mod validate;
 
@@ -27,6 +28,8 @@ pub fn run(config: Config) -> Result<Status, Error> {
             output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
             Ok(Status::Success)
         }
+        Command::Completions(shell) => reference::completions(shell),
+        Command::Man(dir) => reference::man(dir.as_deref()),
         Command::Emulator(args) => {
             runtime()?
                 .block_on(crate::emulator::run(*args))
