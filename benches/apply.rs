@@ -98,12 +98,11 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         })
         .collect();
     let policy = Policy::default();
-    let ignore = plan::KeyIgnore::none();
     let plan = plan::plan(
         &wanted,
         &inventory,
         &policy,
-        &ignore,
+        &plan::KeyRules::default(),
         PROJECT,
         &emu.base_url(),
     );
@@ -222,7 +221,7 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
         &wanted,
         &inventory,
         &Policy::default(),
-        &plan::KeyIgnore::none(),
+        &plan::KeyRules::default(),
         PROJECT,
         &emu.base_url(),
     );

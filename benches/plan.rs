@@ -69,7 +69,7 @@ fn pipeline(yaml: &str, inventory: &Inventory) -> usize {
         &resolution.wanted,
         inventory,
         &policy,
-        &resolution.ignore,
+        &resolution.keys,
         PROJECT,
         "bench",
     );

@@ -180,6 +180,13 @@ pub struct PlanOptions {
     /// Treat selectors that match no desktop as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Refuse a plan that deletes more than N tags, before anything is written or saved. With
+    /// --prune the default is half of the tags the planned desktops carry (at least 10).
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
+    /// Refuse a plan with more than N changes (creates, overwrites and deletes together).
+    #[arg(long, value_name = "N")]
+    pub max_changes: Option<usize>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }
@@ -203,7 +210,7 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     /// Apply this saved plan instead of planning (refused if the desktops changed since); the
     /// reviewed plan is the approval, so no confirmation is asked.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets", "max_deletes", "max_changes"])]
     pub plan: Option<PathBuf>,
     /// Apply without asking for confirmation (required without a terminal).
     #[arg(long)]

@@ -11,7 +11,7 @@ use crate::api::{ClientOptions, ConnectionArgs};
 use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogFormat, PlanArgs};
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
-use crate::plan::{KeyIgnore, Policy};
+use crate::plan::{KeyIgnore, Limits, Policy};
 use crate::render::Printer;
 
 /// What the configuration needs to know about the process it runs in.
@@ -119,6 +119,8 @@ impl Service {
 pub struct Planning {
     pub paths: Vec<PathBuf>,
     pub policy: Policy,
+    /// `--max-deletes`, `--max-changes`: a larger plan is refused.
+    pub limits: Limits,
     pub service: Service,
 }
 
@@ -290,6 +292,10 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
             ignore_keys: options.ignore_keys.clone(),
             targets: options.targets.iter().cloned().collect(),
             strict: options.strict,
+        },
+        limits: Limits {
+            max_deletes: options.max_deletes,
+            max_changes: options.max_changes,
         },
         service: service(&options.connection),
     })

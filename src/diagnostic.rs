@@ -158,6 +158,8 @@ codes! {
     UnmatchedTarget = "unmatched-target",
     /// A managed key that an ignore glob matches (warning).
     IgnoredKey = "ignored-key",
+    /// A key listed in `absent` that a `protect` glob keeps from deletion.
+    ProtectedKey = "protected-key",
 }
 
 impl fmt::Display for Code {

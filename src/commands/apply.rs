@@ -47,6 +47,11 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
     } else {
         output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
     }
+    if let Source::Manifests(planning) = &config.source {
+        if let Some(why) = crate::plan::check_limits(&plan, &planning.limits) {
+            return Err(Error::Refused(why));
+        }
+    }
 
     // A saved plan was reviewed when it was made: applying it is the approval.
     if plan.has_changes && !config.auto_approve && !saved_plan {

@@ -2,7 +2,7 @@
 
 use crate::config;
 use crate::error::{Error, RunTally, Status};
-use crate::plan::{saved, Plan};
+use crate::plan::{self, saved, Plan};
 use crate::render::{self, messages, Format};
 
 use super::{github, output, session};
@@ -16,6 +16,10 @@ pub async fn run(config: &config::Plan) -> Result<Status, Error> {
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
     output::stdout(|out| config.printer.plan(out, &plan))?;
+    // Over a limit: shown for review, but not saved, so it cannot be applied as it is.
+    if let Some(why) = plan::check_limits(&plan, &config.planning.limits) {
+        return Ok(Status::Failed(why));
+    }
     if let Some(path) = &config.out {
         output::write_atomic(path, saved::to_json(&plan).as_bytes())?;
         tracing::info!(path = %path.display(), "saved the plan");

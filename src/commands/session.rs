@@ -266,7 +266,7 @@ pub(crate) async fn plan_from(
         &resolution.wanted,
         &inventory,
         policy,
-        &resolution.ignore,
+        &resolution.keys,
         &session.project_id,
         &session.endpoint,
     )

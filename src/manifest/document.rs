@@ -32,7 +32,15 @@ pub(super) const DOCUMENT: Table<DocumentFields> = Table {
             Ok(())
         }),
         ("ignore_keys", |c, d, v| {
-            d.ignore_keys = c.ignore_keys(v)?;
+            d.ignore_keys = c.key_globs("ignore_keys", v)?;
+            Ok(())
+        }),
+        ("protect", |c, d, v| {
+            d.protect = c.key_globs("protect", v)?;
+            Ok(())
+        }),
+        ("create_only", |c, d, v| {
+            d.create_only = c.key_globs("create_only", v)?;
             Ok(())
         }),
         ("desktops", |c, d, v| {
@@ -91,6 +99,8 @@ pub(super) struct DocumentFields {
     /// The `defaults:` key and how many keys it listed, valid or not.
     pub defaults_at: Option<(Pos, usize)>,
     pub ignore_keys: Vec<Sourced<String>>,
+    pub protect: Vec<Sourced<String>>,
+    pub create_only: Vec<Sourced<String>>,
     /// `None` when `desktops` was not written.
     pub entries: Option<Vec<PendingEntry>>,
 }

@@ -1,4 +1,4 @@
-//! Parsers of single field values: `version`, `project_id`, tag maps, `absent`, `ignore_keys`,
+//! Parsers of single field values: `version`, `project_id`, tag maps, `absent`, key globs,
 //! `id` and `name`. Each consumes one value, reports what is wrong with it where it was written,
 //! and returns only the valid part. Pure: no I/O here.
 
@@ -226,11 +226,12 @@ impl Check<'_, '_> {
         }
     }
 
-    /// `ignore_keys`: the globs that compile, each with where it was written.
-    pub fn ignore_keys(&mut self, value: Value) -> Result<Vec<Sourced<String>>> {
+    /// A list of key globs (`ignore_keys`, `protect`, `create_only`): the globs that compile,
+    /// each with where it was written.
+    pub fn key_globs(&mut self, field: &'static str, value: Value) -> Result<Vec<Sourced<String>>> {
         let mut globs = Vec::new();
         self.scalar_list(
-            "ignore_keys",
+            field,
             value,
             "[\"ops-*\"]",
             |c, text, p| match glob::key_glob(&text) {

@@ -28,6 +28,10 @@ pub struct Document {
     pub defaults: SortedMap<TagKey, Sourced<TagValue>>,
     /// Globs over tag keys that desktag never changes or prunes.
     pub ignore_keys: Vec<Sourced<String>>,
+    /// Globs over tag keys that desktag never deletes: not by `--prune`, not by `absent`.
+    pub protect: Vec<Sourced<String>>,
+    /// Globs over tag keys that desktag creates when missing but never overwrites.
+    pub create_only: Vec<Sourced<String>>,
     pub desktops: Vec<Entry>,
 }
 

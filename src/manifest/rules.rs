@@ -75,6 +75,8 @@ impl Check<'_, '_> {
             project_id: fields.project_id,
             defaults: fields.defaults,
             ignore_keys: fields.ignore_keys,
+            protect: fields.protect,
+            create_only: fields.create_only,
             desktops,
         })
     }

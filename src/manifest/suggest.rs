@@ -62,6 +62,8 @@ mod tests {
         "project_id",
         "defaults",
         "ignore_keys",
+        "protect",
+        "create_only",
         "desktops",
     ];
 

@@ -524,3 +524,19 @@ fn the_end_of_file_check_accepts_every_ordinary_ending() {
         );
     }
 }
+
+#[test]
+fn protect_and_create_only_are_key_glob_lists_with_locations() {
+    let d = doc("version: 1\nprotect: [\"billing-*\"]\ncreate_only:\n  - owner\ndesktops:\n  - name: A\n    tags: {owner: x}\n");
+    assert_eq!(d.protect[0].value, "billing-*");
+    assert_eq!(d.protect[0].location, Location::new("m.yaml", 2, 11));
+    assert_eq!(d.create_only[0].value, "owner");
+    assert_eq!(d.create_only[0].location, Location::new("m.yaml", 4, 5));
+    let loaded = load_str(
+        "m.yaml",
+        "version: 1\nprotect: [\"ops-[a\"]\ncreate_only: owner\ndesktops: []\n",
+        &LoadOptions::default(),
+    );
+    let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["invalid-glob", "type"], "{:#?}", loaded.diagnostics);
+}

@@ -2,7 +2,8 @@
 //! desktop's wanted state, then compare wanted with current into a `Plan` of ordered changes or a
 //! blocked reason. No I/O, no clock, no randomness: the same inputs always give the same plan.
 
-mod ignore;
+mod keys;
+mod limits;
 mod planner;
 mod resolve;
 pub mod saved;
@@ -12,7 +13,8 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-pub use ignore::{InvalidGlob, KeyIgnore};
+pub use keys::{InvalidGlob, KeyGlobs, KeyIgnore, KeyRules};
+pub use limits::{check_limits, Limits};
 pub use planner::{plan, FORMAT_VERSION};
 pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
 

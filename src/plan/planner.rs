@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::ignore::KeyIgnore;
+use super::keys::{KeyIgnore, KeyRules};
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
 use crate::tags::{is_system_key, CompactString, Tags};
@@ -18,18 +18,18 @@ pub fn plan(
     wanted: &[Wanted],
     inventory: &Inventory,
     policy: &Policy,
-    ignore: &KeyIgnore,
+    keys: &KeyRules,
     project_id: &str,
     endpoint: &str,
 ) -> Plan {
     let mut ignored = IgnoreMemo {
-        ignore,
+        ignore: &keys.ignore,
         seen: HashMap::new(),
     };
     let mut desktops: Vec<DesktopPlan> = wanted
         .iter()
         .map(|w| match inventory.get(&w.desktop_id) {
-            Some(desktop) => plan_desktop(w, desktop, policy, &mut ignored),
+            Some(desktop) => plan_desktop(w, desktop, policy, keys, &mut ignored),
             None => not_found(&w.desktop_id, project_id),
         })
         .collect();
@@ -86,6 +86,7 @@ fn plan_desktop<'a>(
     wanted: &'a Wanted,
     desktop: &'a Desktop,
     policy: &Policy,
+    keys: &KeyRules,
     ignore: &mut IgnoreMemo<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
@@ -104,14 +105,15 @@ fn plan_desktop<'a>(
         if ignore.is_ignored(key) {
             ignored.push(key.clone());
         } else if let Some(value) = wanted.tags.get(key) {
-            if value != old {
+            // A create-only key belongs to people once it exists.
+            if value != old && !keys.create_only.is_match(key) {
                 overwrites.push(Change::Overwrite {
                     key: key.clone(),
                     old: old.clone(),
                     value: value.clone(),
                 });
             }
-        } else if policy.prune || wanted.absent.contains(key) {
+        } else if (policy.prune || wanted.absent.contains(key)) && !keys.protect.is_match(key) {
             deletes.push(Change::Delete {
                 key: key.clone(),
                 old: old.clone(),

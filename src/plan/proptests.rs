@@ -1,6 +1,7 @@
 //! Property tests for the planner invariants: a re-plan after applying is empty, no
 //! single call pushes a desktop over the cap, nothing outside wanted/absent/prune is touched,
-//! ignored and system keys are never touched, and the output is deterministic.
+//! ignored and system keys are never touched, protected keys never deleted, create-only keys
+//! never overwritten, and the output is deterministic.
 
 use proptest::prelude::*;
 
@@ -15,6 +16,13 @@ const KEYS: [&str; 16] = [
 const MANAGEABLE: usize = 14; // KEYS without the system ones
 const VALUES: [&str; 3] = ["1", "2", ""];
 const IGNORE_GLOBS: [&str; 2] = ["ops-*", "c"];
+const PROTECT_GLOBS: [&str; 2] = ["a", "[de]"];
+const CREATE_ONLY_GLOBS: [&str; 2] = ["b", "f*"];
+
+/// The globs of `globs` whose flag is on.
+fn chosen(globs: &[&'static str], on: Vec<bool>) -> KeyGlobs {
+    KeyGlobs::new(globs.iter().zip(on).filter_map(|(g, on)| on.then_some(*g))).unwrap()
+}
 
 fn tag_map(max_key: usize) -> impl Strategy<Value = Tags> {
     prop::collection::btree_map(
@@ -30,7 +38,7 @@ struct Case {
     inventory: Inventory,
     wanted: Vec<Wanted>,
     policy: Policy,
-    ignore: KeyIgnore,
+    keys: KeyRules,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -48,51 +56,59 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         2usize..12,
         prop::collection::vec(any::<bool>(), IGNORE_GLOBS.len()),
+        prop::collection::vec(any::<bool>(), PROTECT_GLOBS.len()),
+        prop::collection::vec(any::<bool>(), CREATE_ONLY_GLOBS.len()),
     )
-        .prop_map(|(desktops, prune, max_tags, ignore_on)| {
-            let mut inventory = Inventory::default();
-            let mut wanted = Vec::new();
-            for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
-                let id = format!("d{i}");
-                if exists {
-                    inventory.insert(Desktop {
-                        id: id.clone(),
-                        name: format!("W{i}"),
-                        user: None,
-                        status: "ACTIVE".into(),
-                        tags: current,
+        .prop_map(
+            |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on)| {
+                let mut inventory = Inventory::default();
+                let mut wanted = Vec::new();
+                for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
+                    let id = format!("d{i}");
+                    if exists {
+                        inventory.insert(Desktop {
+                            id: id.clone(),
+                            name: format!("W{i}"),
+                            user: None,
+                            status: "ACTIVE".into(),
+                            tags: current,
+                        });
+                    }
+                    let absent = absent
+                        .into_iter()
+                        .filter(|k| !tags.contains_key(k))
+                        .collect();
+                    wanted.push(Wanted {
+                        desktop_id: id,
+                        tags,
+                        absent,
                     });
                 }
-                let absent = absent
-                    .into_iter()
-                    .filter(|k| !tags.contains_key(k))
+                let globs: Vec<&str> = IGNORE_GLOBS
+                    .iter()
+                    .zip(ignore_on)
+                    .filter_map(|(g, on)| on.then_some(*g))
                     .collect();
-                wanted.push(Wanted {
-                    desktop_id: id,
-                    tags,
-                    absent,
-                });
-            }
-            let globs: Vec<&str> = IGNORE_GLOBS
-                .iter()
-                .zip(ignore_on)
-                .filter_map(|(g, on)| on.then_some(*g))
-                .collect();
-            Case {
-                inventory,
-                wanted,
-                policy: Policy {
-                    max_tags,
-                    prune,
-                    ..Policy::default()
-                },
-                ignore: KeyIgnore::new(globs).unwrap(),
-            }
-        })
+                Case {
+                    inventory,
+                    wanted,
+                    policy: Policy {
+                        max_tags,
+                        prune,
+                        ..Policy::default()
+                    },
+                    keys: KeyRules {
+                        ignore: KeyIgnore::new(globs).unwrap(),
+                        protect: chosen(&PROTECT_GLOBS, protect_on),
+                        create_only: chosen(&CREATE_ONLY_GLOBS, create_only_on),
+                    },
+                }
+            },
+        )
 }
 
 fn plan_case(c: &Case, inventory: &Inventory) -> Plan {
-    plan(&c.wanted, inventory, &c.policy, &c.ignore, "p", "e")
+    plan(&c.wanted, inventory, &c.policy, &c.keys, "p", "e")
 }
 
 fn counted(tags: &Tags) -> usize {
@@ -149,11 +165,14 @@ proptest! {
             prop_assert_eq!(&d.desktop_id, &w.desktop_id);
             for change in &d.changes {
                 let key = change.key();
-                prop_assert!(!c.ignore.is_ignored(key) && !is_system_key(key));
+                prop_assert!(!c.keys.ignore.is_ignored(key) && !is_system_key(key));
                 let allowed = match change {
                     Change::Create { value, .. } => w.tags.get(key) == Some(value) && !d.current.contains_key(key),
-                    Change::Overwrite { old, value, .. } => w.tags.get(key) == Some(value) && d.current.get(key) == Some(old) && old != value,
+                    Change::Overwrite { old, value, .. } => w.tags.get(key) == Some(value)
+                        && d.current.get(key) == Some(old) && old != value
+                        && !c.keys.create_only.is_match(key),
                     Change::Delete { old, .. } => d.current.get(key) == Some(old)
+                        && !c.keys.protect.is_match(key)
                         && (w.absent.contains(key) || (c.policy.prune && !w.tags.contains_key(key))),
                 };
                 prop_assert!(allowed, "{:?} on {:#?}", change, d);
@@ -164,7 +183,8 @@ proptest! {
             prop_assert_eq!(&sorted, &d.changes);
             // Unmanaged: current, not wanted, not deleted, not ignored.
             for key in &d.unmanaged {
-                prop_assert!(!w.tags.contains_key(key) && !c.ignore.is_ignored(key) && !c.policy.prune);
+                prop_assert!(!w.tags.contains_key(key) && !c.keys.ignore.is_ignored(key));
+                prop_assert!(!c.policy.prune || c.keys.protect.is_match(key));
             }
         }
     }

@@ -7,21 +7,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use globset::GlobSetBuilder;
 
-use super::ignore::{ignore_matcher, ignored_key_warnings, KeyIgnore};
+use super::keys::{ignored_key_warnings, key_rules, protected_absent_errors, KeyRules};
 use super::{Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
 use crate::glob::{is_name_glob, name_glob};
 use crate::inventory::Inventory;
 use crate::manifest::{suggest, Manifest, Selector};
 
-/// What resolution produced: the wanted state of every selected desktop, the ignore matcher the
+/// What resolution produced: the wanted state of every selected desktop, the key rules the
 /// planner must use, and every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Resolution {
     /// One entry per selected desktop, sorted by desktop id. Ids that are not in the inventory
     /// are kept so the planner can block them as not found.
     pub wanted: Vec<Wanted>,
-    pub ignore: KeyIgnore,
+    pub keys: KeyRules,
     /// Errors and warnings, sorted by location.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -50,7 +50,8 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         .map(|d| (d.id.as_str(), d.name.as_str()))
         .collect();
     let mut diagnostics = Vec::new();
-    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
+    let keys = key_rules(manifest, policy, &mut diagnostics);
+    protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
     if !policy.targets.is_empty() {
         keep_targets(&mut selections, &names, &policy.targets, &mut diagnostics);
@@ -60,11 +61,11 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         (_, None) => format!("`{}`", target.as_str()),
     };
     let wanted = merge(manifest, &selections, &label, &mut diagnostics);
-    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
+    ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     Resolution {
         wanted,
-        ignore,
+        keys,
         diagnostics,
     }
 }
@@ -77,7 +78,8 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
 /// looked for.
 pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
+    let keys = key_rules(manifest, policy, &mut diagnostics);
+    protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
     let named: BTreeSet<&str> = entries(manifest)
         .filter_map(|(_, e)| match &e.selector {
             Selector::Name(name) => Some(name.as_str()),
@@ -101,7 +103,7 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
         Target::Named(name) => format!("named `{name}`"),
     };
     merge(manifest, &selections, &label, &mut diagnostics);
-    ignored_key_warnings(manifest, &ignore, &mut diagnostics);
+    ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     diagnostics
 }

@@ -59,6 +59,8 @@ fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Ent
                 location: loc(file, 90),
             })
             .collect(),
+        protect: Vec::new(),
+        create_only: Vec::new(),
         desktops,
     }
 }
@@ -439,8 +441,8 @@ fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_wa
         ..Policy::default()
     };
     let r = resolve(&m, &inventory(), &policy);
-    assert_eq!(r.ignore.globs(), ["cli-*", "ops-*", "tmp-*"]);
-    assert!(r.ignore.is_ignored("_sys_x"));
+    assert_eq!(r.keys.ignore.globs(), ["cli-*", "ops-*", "tmp-*"]);
+    assert!(r.keys.ignore.is_ignored("_sys_x"));
     assert_eq!(codes(&r), [("ignored-key", false), ("invalid-glob", true)]);
     assert_eq!(
         r.diagnostics[0].to_string(),
@@ -541,7 +543,11 @@ fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
 }
 
 fn run(wanted: &[Wanted], inv: &Inventory, policy: &Policy, ignore: &KeyIgnore) -> Plan {
-    plan(wanted, inv, policy, ignore, "proj", "http://127.0.0.1:1")
+    let keys = KeyRules {
+        ignore: ignore.clone(),
+        ..KeyRules::default()
+    };
+    plan(wanted, inv, policy, &keys, "proj", "http://127.0.0.1:1")
 }
 
 #[test]
@@ -771,4 +777,127 @@ fn a_desktop_already_over_the_cap_with_nothing_to_change_is_unchanged_not_blocke
              no unmanaged tags to remove: want fewer tags, or raise --max-tags if the account allows more"
         )
     );
+}
+
+// ---- guardrails: protect and create_only ----
+
+fn sourced_globs(file: &str, line: u32, globs: &[&str]) -> Vec<Sourced<String>> {
+    globs
+        .iter()
+        .map(|g| Sourced {
+            value: g.to_string(),
+            location: loc(file, line),
+        })
+        .collect()
+}
+
+#[test]
+fn create_only_keys_are_created_when_missing_and_never_overwritten() {
+    let inv = Inventory::new([
+        desktop("d1", "W1", &[("owner", "alice"), ("env", "dev")]),
+        desktop("d2", "W2", &[]),
+    ]);
+    let keys = KeyRules {
+        create_only: KeyGlobs::new(["owner"]).unwrap(),
+        ..KeyRules::default()
+    };
+    let wanted = [
+        want("d1", &[("owner", "it"), ("env", "prod")], &[]),
+        want("d2", &[("owner", "it")], &[]),
+    ];
+    let p = plan(&wanted, &inv, &Policy::default(), &keys, "p", "e");
+    let d1 = &p.desktops[0];
+    assert_eq!(
+        d1.changes,
+        [Change::Overwrite {
+            key: "env".into(),
+            old: "dev".into(),
+            value: "prod".into()
+        }],
+        "owner stays alice"
+    );
+    assert_eq!(
+        p.desktops[1].changes,
+        [Change::Create {
+            key: "owner".into(),
+            value: "it".into()
+        }]
+    );
+}
+
+#[test]
+fn protected_keys_survive_prune() {
+    let inv = Inventory::new([desktop(
+        "d1",
+        "W1",
+        &[("billing-id", "42"), ("legacy", "x"), ("env", "dev")],
+    )]);
+    let keys = KeyRules {
+        protect: KeyGlobs::new(["billing-*"]).unwrap(),
+        ..KeyRules::default()
+    };
+    let policy = Policy {
+        prune: true,
+        ..Policy::default()
+    };
+    let p = plan(
+        &[want("d1", &[("env", "dev")], &[])],
+        &inv,
+        &policy,
+        &keys,
+        "p",
+        "e",
+    );
+    let d = &p.desktops[0];
+    assert_eq!(
+        d.changes,
+        [Change::Delete {
+            key: "legacy".into(),
+            old: "x".into()
+        }]
+    );
+    assert_eq!(d.unmanaged, ["billing-id"]);
+}
+
+#[test]
+fn absent_of_a_protected_key_is_an_error_at_absent_with_a_note_at_the_glob() {
+    let mut document = doc(
+        "a.yaml",
+        &[],
+        &[],
+        vec![entry("a.yaml", 10, id("d1"), &[], &["billing-id"])],
+    );
+    document.protect = sourced_globs("b.yaml", 7, &["billing-*"]);
+    let m = Manifest {
+        documents: vec![document],
+    };
+    let expected = "a.yaml:30:3: error[protected-key]: `billing-id` is listed in `absent` but \
+                    `protect` glob `billing-*` keeps it from ever being deleted";
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert!(r.has_errors());
+    let shown = r.diagnostics[0].to_string();
+    assert!(shown.starts_with(expected), "{shown}");
+    assert!(
+        shown.contains("note: b.yaml:7:3: protected here"),
+        "{shown}"
+    );
+    // Offline validation finds it too.
+    let offline = check_offline(&m, &Policy::default());
+    assert_eq!(offline.len(), 1, "{offline:?}");
+    assert_eq!(offline[0].code, "protected-key");
+}
+
+#[test]
+fn key_rules_are_the_union_of_every_document() {
+    let mut a = doc("a.yaml", &[], &[], vec![]);
+    a.protect = sourced_globs("a.yaml", 3, &["billing-*"]);
+    let mut b = doc("b.yaml", &[], &[], vec![]);
+    b.protect = sourced_globs("b.yaml", 3, &["cost-*"]);
+    b.create_only = sourced_globs("b.yaml", 4, &["owner"]);
+    let m = Manifest {
+        documents: vec![a, b],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert_eq!(r.keys.protect.globs(), ["billing-*", "cost-*"]);
+    assert_eq!(r.keys.create_only.globs(), ["owner"]);
 }

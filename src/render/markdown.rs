@@ -296,7 +296,7 @@ fn report_section(d: &DesktopReport) -> String {
 mod tests {
     use super::*;
     use crate::inventory::{Desktop, Inventory};
-    use crate::plan::{KeyIgnore, Policy, Wanted};
+    use crate::plan::{KeyRules, Policy, Wanted};
     use crate::render::samples::{sample_plan, sample_report};
 
     fn render(p: &Plan, limit: usize) -> String {
@@ -366,7 +366,7 @@ mod tests {
             &wanted,
             &inventory,
             &Policy::default(),
-            &KeyIgnore::none(),
+            &KeyRules::default(),
             "p",
             "e",
         );

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use crate::inventory::{Desktop, Inventory};
-use crate::plan::{plan, Change, KeyIgnore, Plan, Policy, Wanted};
+use crate::plan::{plan, Change, KeyIgnore, KeyRules, Plan, Policy, Wanted};
 use crate::report::{
     ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode,
 };
@@ -97,12 +97,15 @@ pub(crate) fn sample_plan() -> Plan {
         want("d-05", &many_wanted, &[]),
         want("missing-id", &[("env", "dev")], &[]),
     ];
-    let ignore = KeyIgnore::new(["ops-*"]).unwrap();
+    let keys = KeyRules {
+        ignore: KeyIgnore::new(["ops-*"]).unwrap(),
+        ..KeyRules::default()
+    };
     let p = plan(
         &wanted,
         &inventory,
         &Policy::default(),
-        &ignore,
+        &keys,
         "0123456789abcdef0123456789abcdef",
         "http://127.0.0.1:8080",
     );

@@ -9,6 +9,7 @@ mod emulator;
 mod emulator_batch;
 mod emulator_limits;
 mod exit_codes;
+mod guardrails;
 mod hostile_server;
 mod manifest;
 mod schema;

@@ -1,6 +1,7 @@
-//! Which tag keys desktag must never change: the union of every document's `ignore_keys`, the
-//! `--ignore-key` globs, and the service's `_sys_` system tags; and the warnings for managed keys
-//! that an ignore glob matches. Pure: no I/O here.
+//! Which tag keys the planner treats specially, each the union over every document of the run:
+//! never changed (`ignore_keys`, `--ignore-key` and the service's `_sys_` system tags), never
+//! deleted (`protect`), never overwritten (`create_only`); and the diagnostics for manifests that
+//! want what those rules forbid. Pure: no I/O here.
 
 use globset::{GlobSet, GlobSetBuilder};
 
@@ -8,43 +9,36 @@ use super::Policy;
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::glob::key_glob;
 pub use crate::glob::InvalidGlob;
-use crate::manifest::Manifest;
+use crate::manifest::{Document, Manifest, Sourced};
 use crate::tags::is_system_key;
 
-/// Matches tag keys that are never created, overwritten, deleted or pruned.
-///
-/// Globs are `crate::glob::key_glob`s: `*`, `?`, `[abc]` classes and `{a,b}` alternatives,
-/// case-sensitive. System keys (`_sys_…`) always match.
+/// A set of tag-key globs (`crate::glob::key_glob`s: `*`, `?`, `[abc]` classes and `{a,b}`
+/// alternatives, case-sensitive), remembering the globs it was built from.
 #[derive(Debug, Clone)]
-pub struct KeyIgnore {
+pub struct KeyGlobs {
     globs: Vec<String>,
     set: GlobSet,
 }
 
-impl Default for KeyIgnore {
+impl Default for KeyGlobs {
     fn default() -> Self {
-        KeyIgnore {
+        KeyGlobs {
             globs: Vec::new(),
             set: GlobSet::empty(),
         }
     }
 }
 
-/// Two matchers are equal when they were built from the same globs.
-impl PartialEq for KeyIgnore {
+/// Two sets are equal when they were built from the same globs.
+impl PartialEq for KeyGlobs {
     fn eq(&self, other: &Self) -> bool {
         self.globs == other.globs
     }
 }
 
-impl Eq for KeyIgnore {}
+impl Eq for KeyGlobs {}
 
-impl KeyIgnore {
-    /// Ignores only system keys.
-    pub fn none() -> Self {
-        KeyIgnore::default()
-    }
-
+impl KeyGlobs {
     /// Compiles `globs` (duplicates are dropped); the first invalid glob is an error.
     pub fn new<I, S>(globs: I) -> Result<Self, InvalidGlob>
     where
@@ -65,16 +59,19 @@ impl KeyIgnore {
             glob: kept.join(", "),
             reason: e.kind().to_string(),
         })?;
-        Ok(KeyIgnore { globs: kept, set })
+        Ok(KeyGlobs { globs: kept, set })
     }
 
-    /// Whether desktag must leave `key` alone.
-    pub fn is_ignored(&self, key: &str) -> bool {
-        is_system_key(key) || (!self.globs.is_empty() && self.set.is_match(key))
+    /// Whether some glob matches `key`.
+    pub fn is_match(&self, key: &str) -> bool {
+        !self.globs.is_empty() && self.set.is_match(key)
     }
 
-    /// The globs (not system keys) that match `key`, in the order given.
+    /// The globs that match `key`, in the order given.
     pub fn matching_globs(&self, key: &str) -> Vec<&str> {
+        if self.globs.is_empty() {
+            return Vec::new();
+        }
         self.set
             .matches(key)
             .into_iter()
@@ -82,9 +79,114 @@ impl KeyIgnore {
             .collect()
     }
 
-    /// The globs this matcher was built from, without duplicates.
+    /// The globs this set was built from, without duplicates.
     pub fn globs(&self) -> &[String] {
         &self.globs
+    }
+}
+
+/// Matches tag keys that are never created, overwritten, deleted or pruned: the ignore globs,
+/// and the service's system keys (`_sys_…`), which always match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyIgnore(KeyGlobs);
+
+impl KeyIgnore {
+    /// Ignores only system keys.
+    pub fn none() -> Self {
+        KeyIgnore::default()
+    }
+
+    /// Compiles `globs` (duplicates are dropped); the first invalid glob is an error.
+    pub fn new<I, S>(globs: I) -> Result<Self, InvalidGlob>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        KeyGlobs::new(globs).map(KeyIgnore)
+    }
+
+    /// Whether desktag must leave `key` alone.
+    pub fn is_ignored(&self, key: &str) -> bool {
+        is_system_key(key) || self.0.is_match(key)
+    }
+
+    /// The globs (not system keys) that match `key`, in the order given.
+    pub fn matching_globs(&self, key: &str) -> Vec<&str> {
+        self.0.matching_globs(key)
+    }
+
+    /// The globs this matcher was built from, without duplicates.
+    pub fn globs(&self) -> &[String] {
+        self.0.globs()
+    }
+}
+
+/// How the planner treats keys beyond what the manifests want: the union over every document of
+/// the run (and the flags), as one set each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRules {
+    /// Never created, overwritten, deleted or pruned (`ignore_keys`, `--ignore-key`, `_sys_`).
+    pub ignore: KeyIgnore,
+    /// Never deleted: not by `--prune`; asking for it in `absent` is an error (`protect`).
+    pub protect: KeyGlobs,
+    /// Created when missing, never overwritten once present (`create_only`).
+    pub create_only: KeyGlobs,
+}
+
+/// The key rules of a run: the ignore matcher, and the `protect` and `create_only` globs of every
+/// document. Bad globs were reported by the loader and never reach here; any left are dropped.
+pub(super) fn key_rules(
+    manifest: &Manifest,
+    policy: &Policy,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KeyRules {
+    let union = |field: fn(&Document) -> &Vec<Sourced<String>>| {
+        let globs = manifest
+            .documents
+            .iter()
+            .flat_map(|d| field(d).iter())
+            .filter(|g| key_glob(&g.value).is_ok())
+            .map(|g| g.value.as_str());
+        KeyGlobs::new(globs).unwrap_or_default()
+    };
+    KeyRules {
+        ignore: ignore_matcher(manifest, policy, diagnostics),
+        protect: union(|d| &d.protect),
+        create_only: union(|d| &d.create_only),
+    }
+}
+
+/// A key listed in `absent` that a `protect` glob matches: the manifests contradict themselves,
+/// so nothing is guessed; an error where `absent` names it, with a note at the glob.
+pub(super) fn protected_absent_errors(
+    manifest: &Manifest,
+    protect: &KeyGlobs,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if protect.globs().is_empty() {
+        return;
+    }
+    let glob_locations: Vec<&Sourced<String>> =
+        manifest.documents.iter().flat_map(|d| &d.protect).collect();
+    for doc in &manifest.documents {
+        for entry in &doc.desktops {
+            for (key, location) in &entry.absent {
+                let globs = protect.matching_globs(key.as_str());
+                let Some(glob) = globs.first() else {
+                    continue;
+                };
+                let mut d = Diagnostic::error(
+                    Code::ProtectedKey,
+                    format!("`{key}` is listed in `absent` but `protect` glob `{glob}` keeps it from ever being deleted"),
+                )
+                .at(location.clone())
+                .with_help("remove the key from `absent`, or narrow the `protect` glob");
+                if let Some(at) = glob_locations.iter().find(|g| g.value == *glob) {
+                    d = d.with_note(at.location.clone(), "protected here");
+                }
+                diagnostics.push(d);
+            }
+        }
     }
 }
 
