@@ -71,6 +71,27 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
+    /// Print the JSON Schema of manifests (for editors and other linters).
+    Schema,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a directory.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// Write `desktag.1` and `desktag-COMMAND.1` into this directory instead of printing
+    /// `desktag.1` on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -90,6 +111,8 @@ pub struct ValidateArgs {
 pub enum ValidateFormat {
     Text,
     Json,
+    /// GitHub Actions annotations on the manifest lines, then the verdict.
+    Github,
 }
 
 /// Where to find the service and who we are. Secrets are never flags.
@@ -151,8 +174,8 @@ pub struct PlanOptions {
     /// Tag cap per desktop (raise it only if your account allows more).
     #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
-    /// Limit the run to this desktop id (repeatable).
-    #[arg(long = "target", value_name = "ID")]
+    /// Limit the run to this desktop: an id, a computer name or a name glob (repeatable).
+    #[arg(long = "target", value_name = "ID|NAME|GLOB")]
     pub targets: Vec<String>,
     /// Treat selectors that match no desktop as errors.
     #[arg(long)]

@@ -12,7 +12,7 @@ use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogF
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::plan::{KeyIgnore, Policy};
-use crate::render::{Format, Printer};
+use crate::render::Printer;
 
 /// What the configuration needs to know about the process it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +73,10 @@ pub enum Command {
     Export(Export),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<crate::emulator::EmulatorArgs>),
+    Schema,
+    Completions(clap_complete::Shell),
+    /// `None`: `desktag.1` on stdout.
+    Man(Option<PathBuf>),
 }
 
 /// `desktag validate`.
@@ -80,8 +84,7 @@ pub enum Command {
 pub struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
-    /// Text or JSON.
-    pub format: Format,
+    pub format: ValidateFormat,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -230,6 +233,9 @@ impl Config {
             }
             cli::Command::Export(args) => Command::Export(export(&args)?),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
+            cli::Command::Schema => Command::Schema,
+            cli::Command::Completions(args) => Command::Completions(args.shell),
+            cli::Command::Man(args) => Command::Man(args.dir),
         };
         Ok(Config { logging, command })
     }
@@ -239,10 +245,7 @@ fn validate(args: &ValidateArgs) -> Validate {
     Validate {
         paths: args.paths.clone(),
         max_tags: args.max_tags,
-        format: match args.format {
-            ValidateFormat::Text => Format::Text,
-            ValidateFormat::Json => Format::Json,
-        },
+        format: args.format,
     }
 }
 
@@ -335,6 +338,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::render::Format;
 
     fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
         let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))

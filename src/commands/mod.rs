@@ -7,11 +7,15 @@ mod export;
 mod github;
 mod output;
 mod plan;
+mod reference;
 mod session;
 mod validate;
 
 use crate::config::{Command, Config};
 use crate::error::{Error, Status};
+
+/// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
+pub const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
 
 /// Runs one resolved command line.
 pub fn run(config: Config) -> Result<Status, Error> {
@@ -20,6 +24,12 @@ pub fn run(config: Config) -> Result<Status, Error> {
         Command::Plan(plan) => runtime()?.block_on(plan::run(&plan)),
         Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
+        Command::Schema => {
+            output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
+            Ok(Status::Success)
+        }
+        Command::Completions(shell) => reference::completions(shell),
+        Command::Man(dir) => reference::man(dir.as_deref()),
         Command::Emulator(args) => {
             runtime()?
                 .block_on(crate::emulator::run(*args))

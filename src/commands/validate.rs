@@ -1,12 +1,13 @@
 //! `desktag validate`: every check that needs no network, all problems at once.
 
+use crate::cli::ValidateFormat;
 use crate::config;
 use crate::diagnostic;
 use crate::error::{Error, Status};
 use crate::manifest::{self, LoadOptions};
 use crate::plan::{self, Policy};
+use crate::render::messages;
 use crate::render::validation::{self, Validation};
-use crate::render::{messages, Format};
 
 use super::output;
 
@@ -33,11 +34,13 @@ pub fn run(config: &config::Validate) -> Result<Status, Error> {
         .map(|d| d.desktops.len())
         .sum();
     let found = Validation::new(&diagnostics, documents, entries);
-    if config.format == Format::Json {
-        output::stdout(|out| validation::json(out, &found))?;
-    } else {
-        output::diagnostics(&diagnostics);
-        output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
+    match config.format {
+        ValidateFormat::Json => output::stdout(|out| validation::json(out, &found))?,
+        ValidateFormat::Github => output::stdout(|out| validation::github(out, &found))?,
+        ValidateFormat::Text => {
+            output::diagnostics(&diagnostics);
+            output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
+        }
     }
     Ok(if found.valid {
         Status::Success

@@ -1,4 +1,4 @@
-//! The pure planner (design §3): resolve manifest selectors against the inventory into each
+//! The pure planner: resolve manifest selectors against the inventory into each
 //! desktop's wanted state, then compare wanted with current into a `Plan` of ordered changes or a
 //! blocked reason. No I/O, no clock, no randomness: the same inputs always give the same plan.
 
@@ -57,7 +57,7 @@ pub struct Wanted {
     pub absent: BTreeSet<CompactString>,
 }
 
-/// The plan document (design §6, `format_version: 1`).
+/// The plan document (`format_version: 1`): what `plan --format json` prints and `--out` saves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub format_version: u32,

@@ -1,4 +1,4 @@
-//! The planner (design §3): compares each desktop's wanted state with its current tags and
+//! The planner: compares each desktop's wanted state with its current tags and
 //! decides the ordered changes, or why the desktop is blocked. Pure and deterministic: no I/O,
 //! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
 

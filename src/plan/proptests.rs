@@ -1,4 +1,4 @@
-//! Property tests for the planner invariants of design §3: a re-plan after applying is empty, no
+//! Property tests for the planner invariants: a re-plan after applying is empty, no
 //! single call pushes a desktop over the cap, nothing outside wanted/absent/prune is touched,
 //! ignored and system keys are never touched, and the output is deterministic.
 

@@ -10,7 +10,7 @@ use globset::GlobSetBuilder;
 use super::ignore::{ignore_matcher, ignored_key_warnings, KeyIgnore};
 use super::{Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
-use crate::glob::name_glob;
+use crate::glob::{is_name_glob, name_glob};
 use crate::inventory::Inventory;
 use crate::manifest::{suggest, Manifest, Selector};
 
@@ -53,22 +53,7 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
     let ignore = ignore_matcher(manifest, policy, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
     if !policy.targets.is_empty() {
-        for target in &policy.targets {
-            let first = selections.partition_point(|s| s.0 < Target::Id(target));
-            if selections
-                .get(first)
-                .is_none_or(|s| s.0 != Target::Id(target))
-            {
-                diagnostics.push(
-                    Diagnostic::warning(
-                        Code::UnmatchedTarget,
-                        format!("--target `{target}` is not selected by any manifest entry"),
-                    )
-                    .with_help("check the desktop id, or add an entry that selects it"),
-                );
-            }
-        }
-        selections.retain(|s| policy.targets.contains(s.0.as_str()));
+        keep_targets(&mut selections, &names, &policy.targets, &mut diagnostics);
     }
     let label = |target: Target| match (target, names.get(target.as_str())) {
         (_, Some(name)) => format!("`{name}` (`{}`)", target.as_str()),
@@ -133,6 +118,55 @@ impl<'a> Target<'a> {
     fn as_str(self) -> &'a str {
         match self {
             Target::Id(s) | Target::Named(s) => s,
+        }
+    }
+}
+
+/// `--target`: keeps the selections of the desktops a target names, by id, by exact computer
+/// name, or by a name glob (`*`, `?`) as manifests match names. A target that keeps nothing is
+/// a warning: the run would otherwise silently do less than asked.
+fn keep_targets(
+    selections: &mut Vec<Selection<'_>>,
+    names: &BTreeMap<&str, &str>,
+    targets: &BTreeSet<String>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let matchers: Vec<(&str, Option<globset::GlobMatcher>)> = targets
+        .iter()
+        .map(|t| {
+            let glob = is_name_glob(t)
+                .then(|| name_glob(t).ok())
+                .flatten()
+                .map(|g| g.compile_matcher());
+            (t.as_str(), glob)
+        })
+        .collect();
+    let mut used = vec![false; matchers.len()];
+    selections.retain(|s| {
+        let id = s.0.as_str();
+        let name = names.get(id).copied();
+        let mut keep = false;
+        for (i, (target, glob)) in matchers.iter().enumerate() {
+            let hit = *target == id
+                || name == Some(*target)
+                || matches!((glob, name), (Some(g), Some(n)) if g.is_match(n));
+            used[i] |= hit;
+            keep |= hit;
+        }
+        keep
+    });
+    for ((target, _), used) in matchers.iter().zip(used) {
+        if !used {
+            diagnostics.push(
+                Diagnostic::warning(
+                    Code::UnmatchedTarget,
+                    format!("--target `{target}` matches no desktop a manifest entry selects"),
+                )
+                .with_help(
+                    "give a desktop id, a computer name or a name glob (`*`, `?`) of a desktop \
+                     the manifests select",
+                ),
+            );
         }
     }
 }

@@ -381,10 +381,44 @@ fn targets_keep_only_those_desktops_and_warn_about_unselected_ones() {
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         [
-            "warning[unmatched-target]: --target `d9` is not selected by any manifest entry\n  \
-          help: check the desktop id, or add an entry that selects it"
+            "warning[unmatched-target]: --target `d9` matches no desktop a manifest entry \
+             selects\n  help: give a desktop id, a computer name or a name glob (`*`, `?`) of a \
+             desktop the manifests select"
         ]
     );
+}
+
+#[test]
+fn targets_match_ids_exact_names_and_name_globs() {
+    let m = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![entry("a.yaml", 10, name("FIN-*"), &[("a", "1")], &[])],
+        )],
+    };
+    let kept = |targets: &[&str]| {
+        let policy = Policy {
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            ..Policy::default()
+        };
+        let r = resolve(&m, &inventory(), &policy);
+        let ids: Vec<String> = r.wanted.iter().map(|w| w.desktop_id.clone()).collect();
+        (ids, r.diagnostics.len())
+    };
+    assert_eq!(kept(&["FIN-WKS-002"]), (vec!["d2".to_string()], 0));
+    assert_eq!(
+        kept(&["FIN-LAP-*"]),
+        (vec!["d3".to_string(), "d4".to_string()], 0)
+    );
+    assert_eq!(
+        kept(&["d1", "FIN-LAP-00?"]),
+        (vec!["d1".into(), "d3".into(), "d4".into()], 0)
+    );
+    // A name the manifests do not select, or a near miss, keeps nothing and says so.
+    assert_eq!(kept(&["FIN-LAP-01"]), (vec![], 1));
+    assert_eq!(kept(&["DUP"]), (vec![], 1));
 }
 
 #[test]

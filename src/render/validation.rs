@@ -1,12 +1,13 @@
 //! The output of `desktag validate`: diagnostics one block each, then a one-line verdict (text),
-//! or one JSON document with the counts and every diagnostic. Pure: into a writer.
+//! one JSON document with the counts and every diagnostic, or GitHub Actions workflow commands
+//! that annotate the manifest lines in a pull request. Pure: into a writer.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::plural;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Severity};
 
 /// What validation found, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,9 +72,95 @@ pub fn json(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
     writeln!(w)
 }
 
+/// One `::error file=…,line=…,col=…,title=…::message` workflow command per diagnostic, then the
+/// verdict. GitHub shows each on the manifest line in the pull request's diff.
+pub fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
+    for d in v.diagnostics {
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut properties = Vec::new();
+        if let Some(at) = &d.location {
+            properties.push(format!("file={}", github_property(&at.file)));
+            if at.line > 0 {
+                properties.push(format!("line={}", at.line));
+            }
+            if at.column > 0 {
+                properties.push(format!("col={}", at.column));
+            }
+        }
+        properties.push(format!(
+            "title={}",
+            github_property(&format!("desktag {}", d.code))
+        ));
+        let mut message = d.message.clone();
+        if let Some(help) = &d.help {
+            message.push_str(&format!("\nhelp: {help}"));
+        }
+        for note in &d.notes {
+            message.push_str(&format!("\nnote: {}: {}", note.location, note.message));
+        }
+        writeln!(
+            w,
+            "::{level} {}::{}",
+            properties.join(","),
+            github_data(&message)
+        )?;
+    }
+    writeln!(w, "{}", verdict(v))
+}
+
+/// A workflow command's message: `%`, CR and LF are escaped so one diagnostic stays one command.
+fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as a message, plus `:` and `,`.
+fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::{Code, Location, Note};
+    use std::sync::Arc;
+
+    #[test]
+    fn github_annotations_carry_file_line_column_and_escape_separators() {
+        let file: Arc<str> = Arc::from("desktops/a,b:c.yaml");
+        let diagnostics = [
+            Diagnostic::error(Code::UnknownField, "unknown field `tagz`\n100% sure")
+                .at(Location {
+                    file: file.clone(),
+                    line: 4,
+                    column: 5,
+                })
+                .with_help("did you mean `tags`?"),
+            Diagnostic::warning(Code::NoDocuments, "the file holds no YAML document").at(
+                Location {
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                },
+            ),
+        ];
+        let mut diagnostics = diagnostics.to_vec();
+        diagnostics[0].notes.push(Note {
+            location: Location {
+                file,
+                line: 9,
+                column: 3,
+            },
+            message: "first here".into(),
+        });
+        let mut out = Vec::new();
+        github(&mut out, &Validation::new(&diagnostics, 1, 1)).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 
     #[test]
     fn verdicts_count_in_words() {

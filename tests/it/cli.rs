@@ -93,6 +93,29 @@ fn validate_reports_every_problem_with_its_location_and_exits_1() {
         .unwrap()
         .iter()
         .all(|d| d["code"].is_string()));
+
+    let github = Desktag::new()
+        .args(["validate", "--format", "github", dir_name])
+        .run()
+        .code(1);
+    assert!(
+        github.stdout.contains(&format!(
+            "::error file={dir_name}/a.yaml,line=6,col=7,title=desktag "
+        )),
+        "{}",
+        github.stdout
+    );
+    assert!(github.stdout.ends_with("\n"), "{}", github.stdout);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("Invalid:"),
+        "{}",
+        github.stdout
+    );
 }
 
 #[test]
@@ -128,4 +151,34 @@ fn plain_http_to_a_remote_host_is_refused() {
         .run()
         .code(1);
     assert!(ran.stderr.contains("http"), "{}", ran.stderr);
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_clap_definitions() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let ran = Desktag::new().args(["completions", shell]).run().code(0);
+        for word in ["validate", "write-mode", "detailed-exitcode"] {
+            assert!(ran.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let man = Desktag::new().args(["man"]).run().code(0);
+    assert!(man.stdout.contains(".TH desktag 1"), "{}", man.stdout);
+    assert!(man.stdout.contains("validate"), "{}", man.stdout);
+
+    let dir = tempfile::tempdir().unwrap();
+    Desktag::new()
+        .args(["man", "--dir"])
+        .arg_path(dir.path())
+        .run()
+        .code(0);
+    let plan = std::fs::read_to_string(dir.path().join("desktag-plan.1")).unwrap();
+    assert!(plan.contains("detailed\\-exitcode"), "{plan}");
+
+    let missing = dir.path().join("missing");
+    let ran = Desktag::new()
+        .args(["man", "--dir"])
+        .arg_path(&missing)
+        .run()
+        .code(1);
+    assert!(ran.stderr.contains("not a directory"), "{}", ran.stderr);
 }

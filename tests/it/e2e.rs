@@ -1,5 +1,5 @@
 //! End to end: the real binary planning and applying against the in-process emulator, checked
-//! through the emulator's request log and state (design §4–§6, issue "plan and apply end to end").
+//! through the emulator's request log and state.
 
 use desktag::emulator::Seed;
 

@@ -950,7 +950,7 @@ async fn a_taken_port_is_a_clear_error() {
     assert!(err.to_string().contains("--listen"), "{err}");
 }
 
-/// The official SDK (huaweicloudsdkcore 3.1.219) signed workspace-api.md's V5 request with this
+/// The official SDK (huaweicloudsdkcore 3.1.219) signed the signing guide's V5 example request with this
 /// Authorization, captured by `.ci/sdk-conformance/run.sh`. Its canonical request hashes to
 /// 3e60cb45…, not the documented d88d2eb5…, so the documented V5 signature (b898ad0b…) is not
 /// what the SDK sends for those inputs; desktag's signer matches the SDK.

@@ -123,3 +123,13 @@ fn the_schema_agrees_with_the_tag_rules() {
         assert_ne!(errors(&v, text), Vec::<String>::new(), "{text}");
     }
 }
+
+#[test]
+fn desktag_schema_prints_the_documented_schema() {
+    let ran = crate::support::Desktag::new()
+        .args(["schema"])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, SCHEMA);
+    assert!(ran.stderr.is_empty(), "{}", ran.stderr);
+}
