@@ -93,6 +93,8 @@ codes! {
     // Finding and reading files.
     /// A path could not be read (missing, unreadable, not a file or directory).
     Io = "io",
+    /// A file is larger than a manifest can sensibly be.
+    FileSize = "file-size",
     /// A file is not UTF-8 text.
     Encoding = "encoding",
     /// A directory holds no `*.yaml`/`*.yml` files.

@@ -1,10 +1,17 @@
 //! GitHub Actions integration: when `GITHUB_STEP_SUMMARY` / `GITHUB_OUTPUT` name files, `plan` and
-//! `apply` append their markdown and their counts there.
+//! `apply` append their markdown and their counts there; in a job (`GITHUB_ACTIONS=true`) their
+//! diagnostics are annotations.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use crate::error::Error;
+
+/// Whether this runs as a GitHub Actions step (`GITHUB_ACTIONS=true`): diagnostics of `plan` and
+/// `apply` are then written as workflow-command annotations.
+pub(super) fn annotating() -> bool {
+    std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
+}
 
 /// The counts `GITHUB_OUTPUT` receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

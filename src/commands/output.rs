@@ -42,6 +42,11 @@ pub(super) fn stderr(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
 
 /// Prints diagnostics on stderr, one block each.
 pub(super) fn diagnostics(diagnostics: &[Diagnostic]) {
+    if super::github::annotating() {
+        // In a GitHub Actions job, as annotations: shown in the log and on the manifest lines.
+        stderr(|w| crate::render::validation::annotations(w, diagnostics));
+        return;
+    }
     stderr(|w| crate::render::validation::diagnostics(w, diagnostics));
 }
 

@@ -92,9 +92,39 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
     files
 }
 
+/// The largest manifest file read. Far above any real manifest (100,000 desktops selected by id
+/// take about 12 MiB), far below what would exhaust memory: a huge or endless file is an error,
+/// not a long wait.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Reads one file as UTF-8 text; `name` is how diagnostics show it.
 pub(crate) fn read(path: &Path, name: &Arc<str>) -> Result<String, Box<Diagnostic>> {
-    let bytes = std::fs::read(path).map_err(|e| Box::new(path_error(path, &e)))?;
+    read_limited(path, name, MAX_FILE_BYTES)
+}
+
+fn read_limited(path: &Path, name: &Arc<str>, limit: u64) -> Result<String, Box<Diagnostic>> {
+    let too_large = || {
+        Box::new(
+            Diagnostic::error(
+                Code::FileSize,
+                format!("`{name}` is larger than {} MiB", limit >> 20),
+            )
+            .at(Location::whole_file(name.to_string()))
+            .with_help("split the manifests into several files; is this really a manifest?"),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(|e| Box::new(path_error(path, &e)))?;
+    // The length is only a hint (the file may grow, or be a pipe): the read itself is bounded.
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if hint > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    io::Read::read_to_end(&mut io::Read::take(file, limit + 1), &mut bytes)
+        .map_err(|e| Box::new(path_error(path, &e)))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         // The text before the first bad byte is valid, so its lines and characters can be counted.
@@ -174,6 +204,29 @@ mod tests {
         let d = read(&path, &name).unwrap_err();
         assert_eq!(d.location, Some(Location::new("bad.yaml", 2, 10)));
         assert!(d.message.contains("0xe9"), "{}", d.message);
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_without_reading_them_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.yaml");
+        // Sparse: 2 MiB of zeros that take no disk.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(2 << 20)
+            .unwrap();
+        let name: Arc<str> = Arc::from("huge.yaml");
+        let d = read_limited(&path, &name, 1 << 20).unwrap_err();
+        assert_eq!(d.code, "file-size");
+        assert_eq!(d.location, Some(Location::whole_file("huge.yaml")));
+        assert_eq!(d.message, "`huge.yaml` is larger than 1 MiB");
+        // A file whose length says nothing (here endless) is cut at the limit.
+        if Path::new("/dev/zero").exists() {
+            let d = read_limited(Path::new("/dev/zero"), &name, 1 << 20).unwrap_err();
+            assert_eq!(d.code, "file-size");
+        }
+        std::fs::write(&path, "version: 1\n").unwrap();
+        assert_eq!(read_limited(&path, &name, 1 << 20).unwrap(), "version: 1\n");
     }
 
     #[test]

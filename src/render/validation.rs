@@ -75,7 +75,14 @@ pub fn json(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
 /// One `::error file=…,line=…,col=…,title=…::message` workflow command per diagnostic, then the
 /// verdict. GitHub shows each on the manifest line in the pull request's diff.
 pub fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
-    for d in v.diagnostics {
+    annotations(w, v.diagnostics)?;
+    writeln!(w, "{}", verdict(v))
+}
+
+/// One GitHub Actions workflow command per diagnostic (`::error …::…` or `::warning …::…`), with
+/// the help and notes folded into the message.
+pub fn annotations(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
+    for d in diagnostics {
         let level = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -108,7 +115,7 @@ pub fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
             github_data(&message)
         )?;
     }
-    writeln!(w, "{}", verdict(v))
+    Ok(())
 }
 
 /// A workflow command's message: `%`, CR and LF are escaped so one diagnostic stays one command.

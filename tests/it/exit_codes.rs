@@ -349,3 +349,34 @@ fn a_saved_plan_made_with_the_emulator_applies_there_without_flags() {
         .run();
     insta::assert_snapshot!("saved_emulator_plan_elsewhere", outcome(&pointed));
 }
+
+#[test]
+fn in_a_github_actions_job_plan_warnings_are_annotations_on_the_manifest_line() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let text = format!("{MANIFEST}  - name: NOPE-1\n    tags: {{a: \"1\"}}\n");
+    let dir = manifest_dir(&text);
+    let ran = Desktag::new()
+        .against(&emu)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["plan"])
+        .arg_path(dir.path())
+        .run()
+        .code(0);
+    let annotation = ran
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::warning file="))
+        .unwrap_or_else(|| panic!("no annotation in {}", ran.stderr));
+    assert!(
+        annotation.contains("/m.yaml,line=8,col=5,") && annotation.contains("unmatched-selector"),
+        "{annotation}"
+    );
+    // Outside a job, the same warning is a readable block.
+    let ran = run(&emu, &["plan", path_str(dir.path())]);
+    assert!(!ran.stderr.contains("::warning"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("warning[unmatched-selector]"),
+        "{}",
+        ran.stderr
+    );
+}
