@@ -47,4 +47,10 @@ mod tests {
             value
         );
     }
+
+    #[test]
+    fn a_nul_is_refused_instead_of_ending_the_document() {
+        let got = super::from_str::<std::collections::BTreeMap<String, u32>>("a: 1\n\0\nb: 2\n");
+        assert!(got.is_err(), "{got:?}");
+    }
 }

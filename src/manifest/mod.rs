@@ -1,5 +1,6 @@
-//! Manifests: loading YAML files and directories into a validated `Manifest`. Owns every call to
-//! serde_yaml and the YAML event parser, so the YAML library is a one-module swap. Reads files
+//! Manifests: loading YAML files and directories into a validated `Manifest`. Owns the YAML
+//! event parser (positions, duplicate keys, aliases); one-document serde parsing lives in
+//! `crate::yaml`. Reads files
 //! (`files`); everything after reading is pure. The manifest format is documented for users in
 //! docs/manifest.md; the diagnostic codes are `diagnostic::Code`.
 //!
@@ -107,48 +108,5 @@ pub(crate) fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(MAX) {
         None => text.into(),
         Some((cut, _)) => format!("{}…", &text[..cut]).into(),
-    }
-}
-
-/// A YAML syntax or shape error with its position (1-based), from `from_yaml_str`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct YamlError {
-    pub message: String,
-    pub line: Option<u32>,
-    pub column: Option<u32>,
-}
-
-/// Deserializes one YAML document. Other modules (the emulator's seed files) parse YAML through
-/// this function so that serde_yaml stays inside `manifest/`.
-pub fn from_yaml_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location();
-        YamlError {
-            message: e.to_string(),
-            line: loc.as_ref().map(|l| l.line() as u32),
-            column: loc.as_ref().map(|l| l.column() as u32),
-        }
-    })
-}
-
-/// Serializes a value as YAML, keeping serde_yaml inside `manifest/` for callers that write
-/// YAML (the emulator's state file).
-pub fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, YamlError> {
-    serde_yaml::to_string(value).map_err(|e| YamlError {
-        message: e.to_string(),
-        line: None,
-        column: None,
-    })
-}
-
-#[cfg(test)]
-mod yaml_str_tests {
-    use super::*;
-
-    #[test]
-    fn from_yaml_str_refuses_a_nul_instead_of_stopping_at_it() {
-        let got = from_yaml_str::<std::collections::BTreeMap<String, u32>>("a: 1\n\0\nb: 2\n");
-        assert!(got.is_err(), "{got:?}");
     }
 }
