@@ -8,6 +8,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
 COPY examples ./examples
+COPY docs ./docs
 COPY tests ./tests
 COPY README.md LICENSE ./
 RUN cargo build --release --locked --bin desktag

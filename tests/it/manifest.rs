@@ -40,7 +40,7 @@ fn shipped_examples_become_documents_in_file_order() {
             "examples/manifests/finance.yaml:2:1",
             "examples/manifests/teams/engineering.yaml:2:1",
             "examples/manifests/teams/operations.yaml:2:1",
-            "examples/manifests/teams/operations.yaml:14:1",
+            "examples/manifests/teams/operations.yaml:15:1",
         ]
     );
 }

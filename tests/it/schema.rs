@@ -44,8 +44,9 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 fn every_example_manifest_is_valid_under_the_schema() {
     let v = validator();
     let mut files = yaml_files(Path::new("examples/manifests"));
+    files.extend(yaml_files(Path::new("examples/cap-demo")));
     files.push(PathBuf::from("tests/fixtures/manifests/invalid/valid.yaml"));
-    assert!(files.len() >= 4, "{files:?}");
+    assert!(files.len() >= 5, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(
