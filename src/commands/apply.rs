@@ -10,6 +10,7 @@ use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
 use crate::inventory::Inventory;
+use crate::manifest::{self, LoadOptions, ManifestFile};
 use crate::plan::{saved, Plan};
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
@@ -199,8 +200,78 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Sessio
         output::stderr(|err| err.write_all(details.as_bytes()));
         return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
+    check_made_from(path, &plan, &now)?;
     session::sort_for_review(&mut plan);
     Ok((session, plan))
+}
+
+/// A saved plan must be what its manifests produce: each manifest it recorded, when present
+/// where the plan was made, must be unchanged, and re-planning from them must give exactly the
+/// plan's changes. Manifests that are not there (apply runs elsewhere) are a warning, since the
+/// plan file may be all that reached this job.
+fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Result<(), Error> {
+    let Some(made_from) = &plan.made_from else {
+        tracing::warn!(
+            plan = %path.display(),
+            "the plan records no manifests (made by desktag 0.1): applying it without checking it against them"
+        );
+        return Ok(());
+    };
+    let mut missing = Vec::new();
+    for file in &made_from.manifests {
+        match std::fs::read(&file.path) {
+            Ok(bytes) => {
+                if ManifestFile::of(&file.path, &bytes).sha256 != file.sha256 {
+                    return Err(Error::Refused(messages::plan_manifest_changed(
+                        path, &file.path,
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(file.path.as_str()),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: file.path.clone().into(),
+                    source,
+                })
+            }
+        }
+    }
+    if !missing.is_empty() {
+        tracing::warn!(
+            missing = missing.len(),
+            first = missing[0],
+            "manifests the plan was made from are not here: applying it without checking it against them"
+        );
+        return Ok(());
+    }
+    let paths: Vec<std::path::PathBuf> = made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.clone().into())
+        .collect();
+    let loaded = manifest::load(
+        &paths,
+        &LoadOptions {
+            max_tags: plan.max_tags,
+        },
+    );
+    let mut manifest = loaded.manifest;
+    manifest.documents.retain(|d| {
+        d.project_id
+            .as_ref()
+            .is_none_or(|p| p.value == plan.project_id)
+    });
+    let differs = saved::not_produced(plan, made_from, &manifest, now)
+        .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
+    if !differs.is_empty() {
+        let details = messages::stale_desktops(&differs);
+        output::stderr(|err| err.write_all(details.as_bytes()));
+        return Err(Error::Refused(messages::plan_not_produced(
+            path,
+            differs.len(),
+        )));
+    }
+    Ok(())
 }
 
 /// Asks on the terminal; without one, `--auto-approve` is required.

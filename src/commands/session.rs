@@ -8,8 +8,8 @@ use crate::config::{Planning, Service, Target};
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
 use crate::inventory::Inventory;
-use crate::manifest::{self, LoadOptions, Manifest, Selector};
-use crate::plan::{self, Plan};
+use crate::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
+use crate::plan::{self, Plan, Provenance};
 use crate::secret::Secret;
 
 use super::output;
@@ -133,6 +133,8 @@ pub(crate) struct ManifestsForProject {
     pub manifest: Manifest,
     /// The project the manifests name, if any.
     pub project_id: Option<String>,
+    /// Every file read, with its digest.
+    pub files: Vec<ManifestFile>,
 }
 
 /// Which project a run plans, from `--project-id` and the projects the manifests name.
@@ -204,6 +206,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
             .count()));
     }
     let mut manifest = loaded.manifest;
+    let files = loaded.files;
     let named: BTreeSet<String> = manifest
         .documents
         .iter()
@@ -215,6 +218,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
         return Ok(Ok(ManifestsForProject {
             manifest,
             project_id: None,
+            files,
         }));
     };
     let before = manifest.documents.len();
@@ -234,6 +238,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
     Ok(Ok(ManifestsForProject {
         manifest,
         project_id: named.then_some(project),
+        files,
     }))
 }
 
@@ -251,8 +256,13 @@ pub(crate) async fn plan_from(
     let inventory = session.inventory(&loaded.manifest).await?;
     let policy = &planning.policy;
     let resolution = plan::resolve(&loaded.manifest, &inventory, policy);
+    let made_from = Provenance {
+        manifests: loaded.files,
+        ignore_keys: policy.ignore_keys.clone(),
+        targets: policy.targets.iter().cloned().collect(),
+    };
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
-    drop(loaded);
+    drop(loaded.manifest);
     // Resolution returns its diagnostics sorted.
     output::diagnostics(&resolution.diagnostics);
     if resolution.has_errors() {
@@ -271,6 +281,7 @@ pub(crate) async fn plan_from(
         &session.endpoint,
     )
     .with_warnings(&resolution.diagnostics);
+    plan.made_from = Some(made_from);
     sort_for_review(&mut plan);
     Ok(Ok((session, plan)))
 }

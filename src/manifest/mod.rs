@@ -21,7 +21,7 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Document, Entry, Manifest, Selector, Sourced};
+pub use model::{Document, Entry, Manifest, ManifestFile, Selector, Sourced};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub struct LoadOutcome {
     pub manifest: Manifest,
     /// Errors and warnings, sorted by location.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every file read, in load order, with the SHA-256 of its bytes (a saved plan records
+    /// them).
+    pub files: Vec<ManifestFile>,
 }
 
 impl LoadOutcome {
@@ -69,10 +72,12 @@ impl Default for LoadOptions {
 pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
     let mut diagnostics = Vec::new();
     let mut documents = Vec::new();
+    let mut read = Vec::new();
     for file in files::collect(paths, &mut diagnostics) {
         let name: Arc<str> = Arc::from(file.display().to_string());
         match files::read(&file, &name) {
             Ok(text) => {
+                read.push(ManifestFile::of(&name, text.as_bytes()));
                 let (docs, diags) = validate::check_text(name, strip_bom(&text), options);
                 documents.extend(docs);
                 diagnostics.extend(diags);
@@ -84,6 +89,7 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
     LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
+        files: read,
     }
 }
 
@@ -95,6 +101,7 @@ pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> LoadOutcome {
     LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
+        files: vec![ManifestFile::of(file, text.as_bytes())],
     }
 }
 

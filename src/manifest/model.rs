@@ -18,6 +18,23 @@ pub struct Manifest {
     pub documents: Vec<Document>,
 }
 
+/// A manifest file as read: its path as given and the SHA-256 of its bytes (hex).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManifestFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+impl ManifestFile {
+    pub fn of(path: &str, bytes: &[u8]) -> ManifestFile {
+        use sha2::Digest;
+        ManifestFile {
+            path: path.to_string(),
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        }
+    }
+}
+
 /// One YAML document (`version: 1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {

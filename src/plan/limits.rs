@@ -106,6 +106,7 @@ mod tests {
             summary: Summary::of(&desktops),
             desktops,
             warnings: Vec::new(),
+            made_from: None,
         }
     }
 

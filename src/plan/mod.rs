@@ -75,6 +75,24 @@ pub struct Plan {
     /// Rendered warnings from resolution (unmatched selectors, ignored-but-wanted keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The manifests and flags the plan was made from; `apply --plan` re-plans from them and
+    /// refuses a plan they do not produce. Absent in plans made by desktag 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_from: Option<Provenance>,
+}
+
+/// What a plan was made from, beyond what the plan document records already (`max_tags`,
+/// `prune`, `project_id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Every manifest file read, in load order, with the SHA-256 of its bytes.
+    pub manifests: Vec<crate::manifest::ManifestFile>,
+    /// `--ignore-key` globs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_keys: Vec<String>,
+    /// `--target`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 impl Plan {

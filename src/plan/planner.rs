@@ -46,6 +46,7 @@ pub fn plan(
         desktops,
         summary,
         warnings: Vec::new(),
+        made_from: None,
     }
 }
 

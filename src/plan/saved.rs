@@ -183,6 +183,73 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
         .collect()
 }
 
+/// Re-plans the desktops a saved plan changes, from the manifests it was made from (`manifest`,
+/// narrowed to the plan's project) and the flags it recorded, against `now` (their tags now,
+/// already checked not stale). Every desktop whose planned changes differ is returned: the file
+/// was edited by hand, or the manifests are not the ones it was made from. An error when the
+/// manifests no longer resolve.
+pub fn not_produced(
+    plan: &Plan,
+    made_from: &super::Provenance,
+    manifest: &crate::manifest::Manifest,
+    now: &Inventory,
+) -> Result<Vec<Stale>, String> {
+    let policy = super::Policy {
+        max_tags: plan.max_tags,
+        prune: plan.prune,
+        ignore_keys: made_from.ignore_keys.clone(),
+        targets: made_from.targets.iter().cloned().collect(),
+        strict: false,
+    };
+    let resolution = super::resolve(manifest, now, &policy);
+    if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(format!("its manifests no longer resolve: {error}"));
+    }
+    let again = super::plan(
+        &resolution.wanted,
+        now,
+        &policy,
+        &resolution.keys,
+        &plan.project_id,
+        &plan.endpoint,
+    );
+    let produced: std::collections::HashMap<&str, &super::DesktopPlan> = again
+        .desktops
+        .iter()
+        .map(|d| (d.desktop_id.as_str(), d))
+        .collect();
+    let listed = |changes: &[Change]| -> String {
+        if changes.is_empty() {
+            return "no changes".to_string();
+        }
+        changes
+            .iter()
+            .map(|c| format!("{} `{}`", c.action(), c.key().escape_debug()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Ok(plan
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .filter_map(|d| {
+            let theirs: &[Change] = match produced.get(d.desktop_id.as_str()) {
+                Some(p) if p.status == DesktopStatus::Change => &p.changes,
+                _ => &[],
+            };
+            (theirs != d.changes.as_slice()).then(|| Stale {
+                desktop_id: d.desktop_id.clone(),
+                name: d.name.clone(),
+                difference: format!(
+                    "the plan file has {}; its manifests give {}",
+                    listed(&d.changes),
+                    listed(theirs)
+                ),
+            })
+        })
+        .collect())
+}
+
 /// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
 /// Used for stale saved plans and by apply's verification; control characters are escaped.
 pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
@@ -241,6 +308,7 @@ mod tests {
                 ..Summary::default()
             },
             warnings: vec![],
+            made_from: None,
         }
     }
 

@@ -40,6 +40,26 @@ pub fn stale_plan(path: &Path, changed: usize) -> String {
     )
 }
 
+/// The refusal of a saved plan whose manifests changed since it was made.
+pub fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
+    format!(
+        "{} was made from {}, which has changed since; nothing was written; \
+         run `desktag plan --out FILE` again and apply the new plan",
+        path.display(),
+        display(manifest)
+    )
+}
+
+/// The refusal of a saved plan with changes its own manifests do not produce.
+pub fn plan_not_produced(path: &Path, desktops: usize) -> String {
+    format!(
+        "{} has changes for {desktops} {} that its manifests do not produce (edited by hand, or \
+         made from other manifests); nothing was written; run `desktag plan --out FILE` again",
+        path.display(),
+        plural(desktops, "desktop", "desktops")
+    )
+}
+
 /// The question asked before applying on a terminal.
 pub fn confirm_prompt(plan: &Plan) -> String {
     let changes = plan.summary.create + plan.summary.overwrite + plan.summary.delete;

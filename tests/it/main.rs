@@ -12,6 +12,7 @@ mod exit_codes;
 mod guardrails;
 mod hostile_server;
 mod manifest;
+mod saved_plans;
 mod schema;
 mod support;
 mod validate_input;
