@@ -1,10 +1,12 @@
-//! A saved plan records its manifests (path and SHA-256) and the flags that shaped it; `apply
-//! --plan` refuses a plan whose manifests changed, or whose changes those manifests do not
-//! produce (a hand-edited file that stays internally consistent), with no write.
+//! Saved plans: `apply --plan` refuses, with no write, a plan that went stale, a corrupted or
+//! inconsistent file, a plan whose recorded manifests (path and SHA-256) changed, and one whose
+//! changes those manifests do not produce (a hand edit that stays internally consistent).
 
 use serde_json::{json, Value};
 
-use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag};
+use crate::support::{
+    emulator_with, manifests, path_str, seed_yaml, small_seed, Desktag, SMALL_MANIFEST,
+};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -143,4 +145,69 @@ fn an_untouched_plan_made_with_flags_applies() {
     let desktop = emu.desktops().into_iter().next().unwrap();
     let keys: Vec<String> = desktop.tags.keys().map(|k| k.to_string()).collect();
     assert_eq!(keys, ["env", "keep-2"]);
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_without_writing() {
+    let (rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    // Someone changes a planned desktop by hand.
+    let connection = desktag::api::Connection {
+        endpoint: url::Url::parse(&emu.base_url()).unwrap(),
+        project_id: PROJECT.to_string(),
+        credentials: desktag::api::Credentials::AkSk {
+            ak: crate::support::AK.to_string().into(),
+            sk: crate::support::SK.to_string().into(),
+            security_token: None,
+            origin: "the test",
+        },
+    };
+    let client = desktag::api::Client::new(connection, Default::default()).unwrap();
+    rt.block_on(client.create_tag("11111111-0000-0000-0000-000000000002", "owner", "someone"))
+        .expect("the hand-made change is accepted");
+    let writes = emu.writes();
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
+    assert!(ran.stderr.contains("stale"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("A-2"), "{}", ran.stderr);
+    assert_eq!(emu.writes(), writes, "a stale plan must not write");
+
+    // A fresh plan applies.
+    save_plan(&emu, dir.path());
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(0);
+    assert!(emu.writes() > writes);
+}
+
+#[test]
+fn an_edited_saved_plan_is_refused_without_writing() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(text.contains("\"key\": \"env\""));
+    std::fs::write(
+        &plan_file,
+        text.replacen("\"key\": \"env\"", "\"key\": \"env/x\"", 1),
+    )
+    .unwrap();
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("is not a usable desktag plan"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("env/x"), "{}", ran.stderr);
+    assert_eq!(emu.writes(), 0);
 }

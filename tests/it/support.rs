@@ -159,3 +159,49 @@ pub fn manifests(files: &[(&str, &str)]) -> tempfile::TempDir {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// The project of the small fixtures.
+pub const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+/// Three desktops: A-1 (managed, unmanaged, ignored and system tags), A-2 (none), B-1 (8 tags).
+pub fn small_seed() -> Seed {
+    seed_yaml(&format!(
+        r#"
+project_id: {PROJECT}
+desktops:
+  - id: 11111111-0000-0000-0000-000000000001
+    name: A-1
+    tags: {{owner: it, legacy: x, ops-note: keep, _sys_origin: console}}
+  - id: 11111111-0000-0000-0000-000000000002
+    name: A-2
+  - id: 11111111-0000-0000-0000-000000000003
+    name: B-1
+    tags: {{k1: v, k2: v, k3: v, k4: v, k5: v, k6: v, k7: v, k8: v}}
+"#
+    ))
+}
+
+/// Wants `env: prod` and `cost-center` on A-* and B-1.
+pub const SMALL_MANIFEST: &str = r#"
+version: 1
+project_id: 0123456789abcdef0123456789abcdef
+defaults:
+  cost-center: CC-1
+desktops:
+  - name: "A-*"
+    tags:
+      env: prod
+  - name: B-1
+    tags:
+      env: prod
+"#;
+
+/// The tags the emulator holds for desktop `id`.
+pub fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> desktag::tags::Tags {
+    handle
+        .desktops()
+        .into_iter()
+        .find(|d| d.id == id)
+        .expect("desktop exists")
+        .tags
+}
