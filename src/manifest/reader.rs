@@ -164,16 +164,21 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// The next node of a collection, or the collection's end.
-    pub fn item(&mut self) -> Result<Item, SyntaxError> {
-        let (event, pos) = self.next()?;
+    /// Records a YAML tag (`!!str`, `!custom`) on a node, to be reported where it was written.
+    fn note_tag(&mut self, event: &Event, pos: Pos) {
         if let Event::Scalar(.., Some(tag))
         | Event::SequenceStart(_, Some(tag))
-        | Event::MappingStart(_, Some(tag)) = &event
+        | Event::MappingStart(_, Some(tag)) = event
         {
             let at = self.tag_pos(pos);
             self.tags.push((at, show_tag(tag)));
         }
+    }
+
+    /// The next node of a collection, or the collection's end.
+    pub fn item(&mut self) -> Result<Item, SyntaxError> {
+        let (event, pos) = self.next()?;
+        self.note_tag(&event, pos);
         match event {
             Event::Scalar(text, style, _anchor, _tag) => Ok(Item::Node(
                 Head::Scalar(Scalar {
@@ -209,13 +214,7 @@ impl<'t> Reader<'t> {
         let mut depth = 1usize;
         while depth > 0 {
             let (event, pos) = self.next()?;
-            if let Event::Scalar(.., Some(tag))
-            | Event::SequenceStart(_, Some(tag))
-            | Event::MappingStart(_, Some(tag)) = &event
-            {
-                let at = self.tag_pos(pos);
-                self.tags.push((at, show_tag(tag)));
-            }
+            self.note_tag(&event, pos);
             match event {
                 Event::SequenceStart(..) | Event::MappingStart(..) => depth += 1,
                 Event::SequenceEnd | Event::MappingEnd => depth -= 1,
