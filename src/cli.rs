@@ -242,6 +242,20 @@ pub struct ExportArgs {
     /// Only this desktop id (repeatable).
     #[arg(long = "id", value_name = "ID")]
     pub ids: Vec<String>,
+    /// Select desktops by `id`, or by `name` where the computer name is unique in the project.
+    #[arg(long, value_enum, default_value_t = Selection::Id)]
+    pub by: Selection,
+    /// One document per value of this tag key, with the tags all its desktops share in
+    /// `defaults`.
+    #[arg(long, value_name = "KEY")]
+    pub group_by: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
+}
+
+/// How `export` selects desktops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Selection {
+    Id,
+    Name,
 }

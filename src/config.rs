@@ -168,6 +168,8 @@ pub struct Apply {
 pub struct Export {
     pub names: NameFilter,
     pub ids: BTreeSet<String>,
+    /// `--by`, `--group-by`.
+    pub shape: crate::render::manifest::Shape,
     pub service: Service,
 }
 
@@ -335,6 +337,10 @@ fn export(args: &ExportArgs) -> Result<Export, Error> {
     Ok(Export {
         names: NameFilter::new(&args.names)?,
         ids: args.ids.iter().cloned().collect(),
+        shape: crate::render::manifest::Shape {
+            by_name: args.by == cli::Selection::Name,
+            group_by: args.group_by.clone(),
+        },
         service: service(&args.connection),
     })
 }

@@ -10,11 +10,14 @@ use super::session::Session;
 pub async fn run(config: &config::Export) -> Result<Status, Error> {
     let session = Session::open(&config.service, None).await?;
     let ids = &config.ids;
-    let desktops = if config.names.is_empty() && !ids.is_empty() {
+    // Selecting by name needs every name of the project, to tell the unique ones.
+    let mut ambiguous = std::collections::BTreeSet::new();
+    let desktops = if config.names.is_empty() && !ids.is_empty() && !config.shape.by_name {
         let ids: Vec<String> = ids.iter().cloned().collect();
         session.client.read_desktops(&ids).await?
     } else {
         let all = session.client.list_desktops().await?;
+        ambiguous = manifest::ambiguous_names(&all);
         let select_all = config.names.is_empty() && ids.is_empty();
         all.into_iter()
             .filter(|d| select_all || ids.contains(&d.id) || config.names.is_match(&d.name))
@@ -27,7 +30,8 @@ pub async fn run(config: &config::Export) -> Result<Status, Error> {
         .filter(|id| !found.contains(id))
         .collect();
     output::stdout(|out| {
-        out.write_all(manifest::manifest(&session.project_id, &desktops).as_bytes())
+        let text = manifest::manifest(&session.project_id, &desktops, &config.shape, &ambiguous);
+        out.write_all(text.as_bytes())
     })?;
     if !missing.is_empty() {
         return Ok(Status::Failed(messages::missing_desktops(

@@ -2,9 +2,11 @@
 //! `validate` accepts and that, planned against the same inventory, yields no changes. Pure:
 //! text out, no I/O.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::escape::escape;
+use crate::glob::is_name_glob;
 use crate::inventory::Desktop;
 use crate::tags::{is_system_key, CompactString};
 
@@ -13,12 +15,30 @@ fn quote(text: &str) -> String {
     serde_json::to_string(text).expect("strings always serialise")
 }
 
-/// The manifest text for `desktops` (selected by id, sorted by id). System tags (`_sys_…`) are
-/// left out: desktag never writes them. Desktops with no other tags are listed as comments, since
-/// an entry needs at least one tag.
-pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
+/// How `export` writes its manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Select desktops by computer name where that name is unique in the project (and is not a
+    /// glob), by id elsewhere.
+    pub by_name: bool,
+    /// One document per value of this key (and one for desktops without it), with the tags all
+    /// desktops of a document share lifted into its `defaults`.
+    pub group_by: Option<String>,
+}
+
+/// The manifest text for `desktops`, sorted by name then id. `ambiguous` holds the computer
+/// names several desktops of the project carry (they are selected by id). System tags (`_sys_…`)
+/// are left out: desktag never writes them. Desktops with no other tags are listed as comments,
+/// since an entry needs at least one tag. Planned against the same inventory, the manifest yields
+/// no changes.
+pub fn manifest(
+    project_id: &str,
+    desktops: &[Desktop],
+    shape: &Shape,
+    ambiguous: &BTreeSet<String>,
+) -> String {
     let mut sorted: Vec<&Desktop> = desktops.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -26,27 +46,83 @@ pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
         env!("CARGO_PKG_VERSION"),
         sorted.len()
     );
-    let _ = writeln!(out, "version: 1");
-    let _ = writeln!(out, "project_id: {}", quote(project_id));
-    let tagged: Vec<&&Desktop> = sorted
-        .iter()
-        .filter(|d| d.tags.keys().any(|k| !is_system_key(k)))
-        .collect();
-    if tagged.is_empty() {
-        let _ = writeln!(out, "desktops: []");
-    } else {
-        let _ = writeln!(out, "desktops:");
+    let groups: Vec<(Option<&str>, Vec<&Desktop>)> = match &shape.group_by {
+        None => vec![(None, sorted)],
+        Some(key) => {
+            let mut groups: BTreeMap<Option<&str>, Vec<&Desktop>> = BTreeMap::new();
+            for d in sorted {
+                groups
+                    .entry(d.tags.get(key.as_str()).map(|v| v.as_str()))
+                    .or_default()
+                    .push(d);
+            }
+            // Desktops without the key come last.
+            let mut groups: Vec<_> = groups.into_iter().collect();
+            let without = usize::from(groups.first().is_some_and(|g| g.0.is_none()));
+            groups.rotate_left(without);
+            groups
+        }
+    };
+    for (i, (value, members)) in groups.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(out, "---");
+        }
+        if let (Some(key), Some(value)) = (&shape.group_by, value) {
+            let _ = writeln!(out, "# {}: {}", escape(key, false), escape(value, false));
+        } else if let Some(key) = &shape.group_by {
+            let _ = writeln!(out, "# without {}", escape(key, false));
+        }
+        let lift_from = value.and(shape.group_by.as_deref());
+        document(&mut out, project_id, members, shape, ambiguous, lift_from);
     }
-    for desktop in &sorted {
-        let tags: Vec<(&CompactString, &CompactString)> = desktop
-            .tags
+    out
+}
+
+/// One document. With `lift_from` (the group key), the tags every member carries with the same
+/// value, except that key, become `defaults`; every entry keeps the group key, so none is empty.
+fn document(
+    out: &mut String,
+    project_id: &str,
+    members: &[&Desktop],
+    shape: &Shape,
+    ambiguous: &BTreeSet<String>,
+    lift_from: Option<&str>,
+) {
+    let own = |d: &Desktop| -> Vec<(CompactString, CompactString)> {
+        d.tags
             .iter()
             .filter(|(k, _)| !is_system_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let defaults: Vec<(CompactString, CompactString)> = match (lift_from, members.first()) {
+        (Some(group_key), Some(first)) => own(first)
+            .into_iter()
+            .filter(|(k, v)| {
+                k.as_str() != group_key && members.iter().all(|d| d.tags.get(k) == Some(v))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let _ = writeln!(out, "version: 1");
+    let _ = writeln!(out, "project_id: {}", quote(project_id));
+    if !defaults.is_empty() {
+        let _ = writeln!(out, "defaults:");
+        for (key, value) in &defaults {
+            let _ = writeln!(out, "  {}: {}", quote(key), quote(value));
+        }
+    }
+    let tagged = members.iter().any(|d| !own(d).is_empty());
+    let _ = writeln!(out, "{}", if tagged { "desktops:" } else { "desktops: []" });
+    for desktop in members {
+        let tags: Vec<(CompactString, CompactString)> = own(desktop)
+            .into_iter()
+            .filter(|(k, _)| !defaults.iter().any(|(d, _)| d == k))
             .collect();
         // Comments are raw text: control and layout characters must not reach a terminal or an
         // editor unescaped (a newline would even end the comment).
         let name = escape(&desktop.name, false);
-        if tags.is_empty() {
+        if own(desktop).is_empty() {
             let _ = writeln!(
                 out,
                 "  # {name} ({}) has no tags",
@@ -54,14 +130,31 @@ pub fn manifest(project_id: &str, desktops: &[Desktop]) -> String {
             );
             continue;
         }
-        let _ = writeln!(out, "  # {name}");
-        let _ = writeln!(out, "  - id: {}", quote(&desktop.id));
+        let by_name = shape.by_name
+            && !desktop.name.is_empty()
+            && !ambiguous.contains(&desktop.name)
+            && !is_name_glob(&desktop.name);
+        if by_name {
+            let _ = writeln!(out, "  - name: {}", quote(&desktop.name));
+        } else {
+            let _ = writeln!(out, "  # {name}");
+            let _ = writeln!(out, "  - id: {}", quote(&desktop.id));
+        }
         let _ = writeln!(out, "    tags:");
         for (key, value) in tags {
-            let _ = writeln!(out, "      {}: {}", quote(key), quote(value));
+            let _ = writeln!(out, "      {}: {}", quote(&key), quote(&value));
         }
     }
-    out
+}
+
+/// The computer names more than one of `desktops` carries.
+pub fn ambiguous_names(desktops: &[Desktop]) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    desktops
+        .iter()
+        .filter(|d| !seen.insert(d.name.as_str()))
+        .map(|d| d.name.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -72,20 +165,21 @@ mod tests {
         Desktop::new(id, name, tags)
     }
 
+    fn export(desktops: &[Desktop]) -> String {
+        manifest("p1", desktops, &Shape::default(), &BTreeSet::new())
+    }
+
     #[test]
     fn exports_sorted_quoted_entries_without_system_tags() {
-        let text = manifest(
-            "p1",
-            &[
-                desktop("b", "B-1", &[("env", "prod"), ("_sys_x", "1")]),
-                desktop(
-                    "a",
-                    "A-1",
-                    &[("cost center", "CC:1"), ("部门", ""), ("n", "007")],
-                ),
-                desktop("c", "C-1", &[("_sys_only", "1")]),
-            ],
-        );
+        let text = export(&[
+            desktop("b", "B-1", &[("env", "prod"), ("_sys_x", "1")]),
+            desktop(
+                "a",
+                "A-1",
+                &[("cost center", "CC:1"), ("部门", ""), ("n", "007")],
+            ),
+            desktop("c", "C-1", &[("_sys_only", "1")]),
+        ]);
         assert_eq!(
             text.lines().skip(1).collect::<Vec<_>>().join("\n"),
             "version: 1\nproject_id: \"p1\"\ndesktops:\n  # A-1\n  - id: \"a\"\n    tags:\n      \"cost center\": \"CC:1\"\n      \
@@ -95,13 +189,10 @@ mod tests {
 
     #[test]
     fn control_characters_in_names_are_escaped_in_comments() {
-        let text = manifest(
-            "p",
-            &[
-                desktop("a\u{1b}", "x\u{1b}]0;pwned\u{7}\nversion: 2", &[]),
-                desktop("b", "\u{202e}evil", &[("k", "v")]),
-            ],
-        );
+        let text = export(&[
+            desktop("a\u{1b}", "x\u{1b}]0;pwned\u{7}\nversion: 2", &[]),
+            desktop("b", "\u{202e}evil", &[("k", "v")]),
+        ]);
         assert!(
             !text.chars().any(|c| c.is_control() && c != '\n'),
             "{text:?}"
@@ -116,6 +207,49 @@ mod tests {
 
     #[test]
     fn no_tagged_desktops_gives_an_empty_list() {
-        assert!(manifest("p", &[desktop("a", "A", &[])]).contains("desktops: []\n"));
+        assert!(export(&[desktop("a", "A", &[])]).contains("desktops: []\n"));
+    }
+
+    fn fleet() -> Vec<Desktop> {
+        vec![
+            desktop(
+                "d1",
+                "FIN-1",
+                &[("env", "prod"), ("cc", "CC-1"), ("owner", "ann")],
+            ),
+            desktop(
+                "d2",
+                "FIN-2",
+                &[("env", "prod"), ("cc", "CC-1"), ("owner", "bob")],
+            ),
+            desktop("d3", "DUP", &[("env", "dev"), ("cc", "CC-2")]),
+            desktop("d4", "DUP", &[("env", "dev"), ("cc", "CC-2")]),
+            desktop("d5", "LAB*", &[("x", "1")]),
+        ]
+    }
+
+    #[test]
+    fn by_name_uses_unique_plain_names_and_ids_elsewhere() {
+        let all = fleet();
+        let shape = Shape {
+            by_name: true,
+            group_by: None,
+        };
+        let text = manifest("p", &all, &shape, &ambiguous_names(&all));
+        assert!(text.contains("  - name: \"FIN-1\"\n"), "{text}");
+        assert!(text.contains("  # DUP\n  - id: \"d3\"\n"), "{text}");
+        // A name that looks like a glob would select more than itself.
+        assert!(text.contains("  - id: \"d5\"\n"), "{text}");
+    }
+
+    #[test]
+    fn group_by_writes_a_document_per_value_with_shared_tags_in_defaults() {
+        let all = fleet();
+        let shape = Shape {
+            by_name: true,
+            group_by: Some("env".into()),
+        };
+        let text = manifest("p", &all, &shape, &ambiguous_names(&all));
+        insta::assert_snapshot!(text.lines().skip(1).collect::<Vec<_>>().join("\n"));
     }
 }

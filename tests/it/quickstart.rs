@@ -86,4 +86,34 @@ fn export_round_trips_to_no_changes() {
         "{}",
         by_name.stdout
     );
+    // Shaped for people: names where unique, one document per env with shared tags as defaults.
+    // Still no changes when planned, with --prune too: nothing is lost in the shaping.
+    let shaped = Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args(["export", "--by", "name", "--group-by", "env"])
+        .run()
+        .code(0);
+    assert!(shaped.stdout.contains("defaults:"), "{}", shaped.stdout);
+    assert!(shaped.stdout.contains("  - name: "), "{}", shaped.stdout);
+    assert!(
+        shaped.stdout.matches("\nversion: 1\n").count() >= 2,
+        "{}",
+        shaped.stdout
+    );
+    let dir = manifests(&[("shaped.yaml", &shaped.stdout)]);
+    Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(0);
+    Desktag::new()
+        .against(&emu)
+        .args([
+            "plan",
+            "--prune",
+            "--detailed-exitcode",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(0);
 }
