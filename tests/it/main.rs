@@ -11,6 +11,7 @@ mod emulator_limits;
 mod exit_codes;
 mod guardrails;
 mod hostile_server;
+mod layers;
 mod manifest;
 mod schema;
 mod support;
