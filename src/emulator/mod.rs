@@ -5,8 +5,9 @@
 //!
 //! Fenced: it uses only the shared tag rules (`crate::tags`), the pure signer (`crate::api::sign`),
 //! `crate::secret`, `crate::token_bucket`, `crate::atomic_file`, `crate::yaml` and its own wire
-//! types. Only the `desktag emulator` command (`cli` + `commands`) and `--emulator`
-//! (`commands::session`) use it; see docs/ARCHITECTURE.md.
+//! types. Only the `desktag emulator` command (flags embedded by `cli`, carried by `config`,
+//! started by `commands`) and `--emulator` (`commands::session`) use it; `tests/it/layers.rs`
+//! checks both directions (docs/ARCHITECTURE.md, "Layers").
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),

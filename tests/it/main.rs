@@ -11,6 +11,7 @@ mod exit_codes;
 mod faults;
 mod guardrails;
 mod hostile_server;
+mod layers;
 mod manifest;
 mod plan_apply;
 mod prune;
