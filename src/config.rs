@@ -12,6 +12,7 @@ use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogF
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::plan::{KeyIgnore, Limits, Policy};
+use crate::render::validation::Style;
 use crate::render::Printer;
 
 /// What the configuration needs to know about the process it runs in.
@@ -84,7 +85,7 @@ pub enum Command {
 pub struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
-    pub format: ValidateFormat,
+    pub format: crate::render::validation::Style,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -249,7 +250,11 @@ fn validate(args: &ValidateArgs) -> Validate {
     Validate {
         paths: args.paths.clone(),
         max_tags: args.max_tags,
-        format: args.format,
+        format: match args.format {
+            ValidateFormat::Text => Style::Text,
+            ValidateFormat::Json => Style::Json,
+            ValidateFormat::Github => Style::Github,
+        },
     }
 }
 

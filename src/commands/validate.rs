@@ -1,13 +1,12 @@
 //! `desktag validate`: every check that needs no network, all problems at once.
 
-use crate::cli::ValidateFormat;
 use crate::config;
 use crate::diagnostic;
 use crate::error::{Error, Status};
 use crate::manifest::{self, LoadOptions};
 use crate::plan::{self, Policy};
 use crate::render::messages;
-use crate::render::validation::{self, Validation};
+use crate::render::validation::{self, Style, Validation};
 
 use super::output;
 
@@ -35,9 +34,9 @@ pub fn run(config: &config::Validate) -> Result<Status, Error> {
         .sum();
     let found = Validation::new(&diagnostics, documents, entries);
     match config.format {
-        ValidateFormat::Json => output::stdout(|out| validation::json(out, &found))?,
-        ValidateFormat::Github => output::stdout(|out| validation::github(out, &found))?,
-        ValidateFormat::Text => {
+        Style::Json => output::stdout(|out| validation::json(out, &found))?,
+        Style::Github => output::stdout(|out| validation::github(out, &found))?,
+        Style::Text => {
             output::diagnostics(&diagnostics);
             output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
         }

@@ -9,6 +9,17 @@ use serde::Serialize;
 use super::plural;
 use crate::diagnostic::{Diagnostic, Severity};
 
+/// How `validate` shows what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Diagnostic blocks on stderr, the verdict on stdout.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+    /// GitHub Actions annotations, then the verdict, on stdout.
+    Github,
+}
+
 /// What validation found, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Validation<'a> {
