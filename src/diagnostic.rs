@@ -160,6 +160,11 @@ codes! {
     IgnoredKey = "ignored-key",
     /// A key listed in `absent` that a `protect` glob keeps from deletion.
     ProtectedKey = "protected-key",
+    /// A `policy:` block is malformed (an unknown `key_case`, an empty `allowed` list).
+    Policy = "policy",
+    /// A manifest wants what a `policy:` forbids (a value not allowed, a key not in lower case,
+    /// a required key in `absent`).
+    PolicyViolation = "policy-violation",
 }
 
 impl fmt::Display for Code {

@@ -6,7 +6,7 @@
 use yaml_rust2::parser::Event;
 
 use super::fields::{Collection, TagMap};
-use super::model::{Document, Selector, Sourced};
+use super::model::{Document, Selector, Sourced, TagPolicy};
 use super::reader::{Head, Item, Pos, SyntaxError};
 use super::walk::{Check, Result, Table, Value};
 use crate::diagnostic::{Code, Location};
@@ -41,6 +41,10 @@ pub(super) const DOCUMENT: Table<DocumentFields> = Table {
         }),
         ("create_only", |c, d, v| {
             d.create_only = c.key_globs("create_only", v)?;
+            Ok(())
+        }),
+        ("policy", |c, d, v| {
+            d.policy = c.policy(v)?;
             Ok(())
         }),
         ("desktops", |c, d, v| {
@@ -101,6 +105,7 @@ pub(super) struct DocumentFields {
     pub ignore_keys: Vec<Sourced<String>>,
     pub protect: Vec<Sourced<String>>,
     pub create_only: Vec<Sourced<String>>,
+    pub policy: TagPolicy,
     /// `None` when `desktops` was not written.
     pub entries: Option<Vec<PendingEntry>>,
 }

@@ -38,7 +38,7 @@ impl<T: Default> Collection<T> {
 }
 
 impl Check<'_, '_> {
-    fn tag_error(&mut self, e: &TagError, pos: Pos, message: String) {
+    pub(super) fn tag_error(&mut self, e: &TagError, pos: Pos, message: String) {
         let location = self.loc(pos);
         self.push(
             Diagnostic::error(Code::from(e), message)

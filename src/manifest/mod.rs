@@ -12,6 +12,7 @@ mod document;
 mod fields;
 mod files;
 mod model;
+mod policy;
 mod reader;
 mod rules;
 pub(crate) mod suggest;
@@ -21,7 +22,8 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
-pub use model::{Document, Entry, Manifest, ManifestFile, Selector, Sourced};
+pub use model::{AllowedValues, Document, Entry, KeyCase, Manifest, ManifestFile, Selector};
+pub use model::{Sourced, TagPolicy};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -49,7 +49,42 @@ pub struct Document {
     pub protect: Vec<Sourced<String>>,
     /// Globs over tag keys that desktag creates when missing but never overwrites.
     pub create_only: Vec<Sourced<String>>,
+    /// Rules every selected desktop's tags must follow.
+    pub policy: TagPolicy,
     pub desktops: Vec<Entry>,
+}
+
+/// A document's `policy:`. Empty when not written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagPolicy {
+    /// Keys every selected desktop must end with.
+    pub required: Vec<Sourced<TagKey>>,
+    /// Per key, the values it may take.
+    pub allowed: Vec<AllowedValues>,
+    pub key_case: Option<Sourced<KeyCase>>,
+}
+
+impl TagPolicy {
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.allowed.is_empty() && self.key_case.is_none()
+    }
+}
+
+/// `allowed: {key: [values]}`: the values are globs over the whole value (`*`, `?`; every other
+/// character stands for itself, as in name globs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedValues {
+    pub key: Sourced<TagKey>,
+    pub values: Vec<Sourced<String>>,
+}
+
+/// `key_case`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCase {
+    /// Every key in lower case (`Owner` beside `owner` is caught).
+    Lower,
+    /// No rule.
+    Any,
 }
 
 /// One item of `desktops:`.

@@ -77,6 +77,7 @@ impl Check<'_, '_> {
             ignore_keys: fields.ignore_keys,
             protect: fields.protect,
             create_only: fields.create_only,
+            policy: fields.policy,
             desktops,
         })
     }

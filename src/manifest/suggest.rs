@@ -64,6 +64,7 @@ mod tests {
         "ignore_keys",
         "protect",
         "create_only",
+        "policy",
         "desktops",
     ];
 

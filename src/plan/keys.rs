@@ -131,6 +131,8 @@ pub struct KeyRules {
     pub protect: KeyGlobs,
     /// Created when missing, never overwritten once present (`create_only`).
     pub create_only: KeyGlobs,
+    /// What every planned desktop's tags must follow (`policy:`).
+    pub policy: super::policy::PolicyRules,
 }
 
 /// The key rules of a run: the ignore matcher, and the `protect` and `create_only` globs of every
@@ -153,6 +155,7 @@ pub(super) fn key_rules(
         ignore: ignore_matcher(manifest, policy, diagnostics),
         protect: union(|d| &d.protect),
         create_only: union(|d| &d.create_only),
+        policy: super::policy::PolicyRules::of(manifest),
     }
 }
 

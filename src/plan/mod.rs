@@ -5,6 +5,7 @@
 mod keys;
 mod limits;
 mod planner;
+pub mod policy;
 mod resolve;
 pub mod saved;
 

@@ -163,6 +163,33 @@ fn plan_desktop<'a>(
     changes.append(&mut deletes);
     changes.append(&mut overwrites);
     changes.append(&mut creates);
+    // Like the cap: a desktop desktag would change must end within the policy.
+    if has_changes && !keys.policy.is_empty() {
+        let mut planned = current.clone();
+        for change in &changes {
+            change.apply_to(&mut planned);
+        }
+        let broken = keys.policy.violations(&planned);
+        if !broken.is_empty() {
+            let rules = broken
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return DesktopPlan {
+                desktop_id: desktop.id.clone(),
+                name: desktop.name.clone(),
+                status: DesktopStatus::Blocked,
+                reason: Some(format!(
+                    "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
+                )),
+                current: current.clone(),
+                changes: Vec::new(),
+                unmanaged,
+                ignored,
+            };
+        }
+    }
     DesktopPlan {
         desktop_id: desktop.id.clone(),
         name: desktop.name.clone(),

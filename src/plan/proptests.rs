@@ -58,9 +58,10 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(any::<bool>(), IGNORE_GLOBS.len()),
         prop::collection::vec(any::<bool>(), PROTECT_GLOBS.len()),
         prop::collection::vec(any::<bool>(), CREATE_ONLY_GLOBS.len()),
+        any::<bool>(),
     )
         .prop_map(
-            |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on)| {
+            |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on, policy_on)| {
                 let mut inventory = Inventory::default();
                 let mut wanted = Vec::new();
                 for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
@@ -101,10 +102,23 @@ fn case() -> impl Strategy<Value = Case> {
                         ignore: KeyIgnore::new(globs).unwrap(),
                         protect: chosen(&PROTECT_GLOBS, protect_on),
                         create_only: chosen(&CREATE_ONLY_GLOBS, create_only_on),
+                        policy: if policy_on {
+                            policy()
+                        } else {
+                            Default::default()
+                        },
                     },
                 }
             },
         )
+}
+
+/// `a` is required, `b` may only be "1", keys in lower case (all of KEYS are).
+fn policy() -> super::policy::PolicyRules {
+    let text = "version: 1\npolicy: {required: [a], allowed: {b: [\"1\"]}, key_case: lower}\ndesktops: []\n";
+    let loaded = crate::manifest::load_str("p.yaml", text, &Default::default());
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    super::policy::PolicyRules::of(&loaded.manifest)
 }
 
 fn plan_case(c: &Case, inventory: &Inventory) -> Plan {
@@ -186,6 +200,14 @@ proptest! {
                 prop_assert!(!w.tags.contains_key(key) && !c.keys.ignore.is_ignored(key));
                 prop_assert!(!c.policy.prune || c.keys.protect.is_match(key));
             }
+        }
+    }
+
+    #[test]
+    fn no_desktop_desktag_changes_ends_outside_the_policy(c in case()) {
+        let p = plan_case(&c, &c.inventory);
+        for d in p.desktops.iter().filter(|d| d.status == DesktopStatus::Change) {
+            prop_assert_eq!(c.keys.policy.violations(&d.planned()), vec![], "{:#?}", d);
         }
     }
 

@@ -52,6 +52,7 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
     let mut diagnostics = Vec::new();
     let keys = key_rules(manifest, policy, &mut diagnostics);
     protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
+    keys.policy.manifest_diagnostics(manifest, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
     if !policy.targets.is_empty() {
         keep_targets(&mut selections, &names, &policy.targets, &mut diagnostics);
@@ -80,6 +81,7 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let keys = key_rules(manifest, policy, &mut diagnostics);
     protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
+    keys.policy.manifest_diagnostics(manifest, &mut diagnostics);
     let named: BTreeSet<&str> = entries(manifest)
         .filter_map(|(_, e)| match &e.selector {
             Selector::Name(name) => Some(name.as_str()),

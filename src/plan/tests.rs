@@ -61,6 +61,7 @@ fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Ent
             .collect(),
         protect: Vec::new(),
         create_only: Vec::new(),
+        policy: Default::default(),
         desktops,
     }
 }

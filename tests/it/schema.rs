@@ -133,3 +133,22 @@ fn desktag_schema_prints_the_documented_schema() {
     assert_eq!(ran.stdout, SCHEMA);
     assert!(ran.stderr.is_empty(), "{}", ran.stderr);
 }
+
+#[test]
+fn guardrail_and_policy_fields_are_in_the_schema() {
+    let v = validator();
+    let good = "version: 1\nprotect: [\"billing-*\"]\ncreate_only: [owner]\npolicy:\n  required: [owner]\n  allowed: {env: [dev, prod], cost-center: [\"CC-*\"]}\n  key_case: lower\ndesktops: []\n";
+    assert_eq!(errors(&v, good), Vec::<String>::new());
+    // desktag's own loader agrees.
+    let loaded = desktag::manifest::load_str("m.yaml", good, &Default::default());
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    for bad in [
+        "version: 1\npolicy: {key_case: upper}\n",
+        "version: 1\npolicy: {allowed: {env: []}}\n",
+        "version: 1\npolicy: {requird: [owner]}\n",
+    ] {
+        assert_ne!(errors(&v, bad), Vec::<String>::new(), "{bad}");
+        let loaded = desktag::manifest::load_str("m.yaml", bad, &Default::default());
+        assert!(loaded.has_errors(), "{bad}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The `policy:` block of a document: keys every selected desktop must end with (`required`),
+//! the values a key may take (`allowed`, name-style globs) and the case of keys (`key_case`).
+//! Parsed here with its locations; checked against manifests and desktops in `plan::policy`.
+//! Pure: no I/O here.
+
+use super::fields::Collection;
+use super::model::{AllowedValues, KeyCase, Sourced, TagPolicy};
+use super::reader::Head;
+use super::shorten;
+use super::walk::{Check, Result, Table, Value};
+use crate::diagnostic::Code;
+use crate::tags::TagKey;
+
+/// The fields of `policy:`.
+pub(super) const POLICY: Table<TagPolicy> = Table {
+    place: "a policy",
+    fields: &[
+        ("required", |c, p, v| {
+            p.required = c.policy_keys("required", v)?;
+            Ok(())
+        }),
+        ("allowed", |c, p, v| {
+            p.allowed = c.allowed(v)?;
+            Ok(())
+        }),
+        ("key_case", |c, p, v| {
+            p.key_case = c.key_case(v)?;
+            Ok(())
+        }),
+    ],
+    misplaced: |_| None,
+};
+
+const POLICY_HELP: &str =
+    "write `policy:` as a mapping with `required: [keys]`, `allowed: {key: [values]}` and/or `key_case: lower`";
+
+impl Check<'_, '_> {
+    /// `policy:`: a mapping by the `POLICY` table.
+    pub fn policy(&mut self, value: Value) -> Result<TagPolicy> {
+        let Value { head, pos, key_pos } = value;
+        let mut policy = TagPolicy::default();
+        match head {
+            Head::Map => {
+                self.fields(pos, &POLICY, &mut policy)?;
+            }
+            Head::Scalar(ref s) if s.is_null() => {
+                self.null_field("policy", key_pos, POLICY_HELP);
+            }
+            other => {
+                self.wrong_type(&other, pos, "a mapping for `policy`", POLICY_HELP)?;
+            }
+        }
+        Ok(policy)
+    }
+
+    /// A list of tag keys, each valid by the tag rules.
+    fn policy_keys(&mut self, field: &str, value: Value) -> Result<Vec<Sourced<TagKey>>> {
+        let mut keys = Vec::new();
+        self.scalar_list(
+            field,
+            value,
+            "[owner, cost-center]",
+            |c, text, p| match TagKey::new(text.as_str()) {
+                Ok(key) => keys.push(Sourced {
+                    value: key,
+                    location: c.loc(p),
+                }),
+                Err(e) => c.tag_error(&e, p, format!("`{}`: {e}", shorten(&text))),
+            },
+        )?;
+        Ok(keys)
+    }
+
+    /// `allowed:`: tag key → list of value globs (`*` and `?`, as name globs).
+    fn allowed(&mut self, value: Value) -> Result<Vec<AllowedValues>> {
+        let Value { head, pos, key_pos } = value;
+        const HELP: &str =
+            "write one `key: [allowed values]` per line, e.g. `env: [dev, test, prod]`";
+        match head {
+            Head::Map => {}
+            Head::Scalar(ref s) if s.is_null() => {
+                self.null_field("allowed", key_pos, HELP);
+                return Ok(Vec::new());
+            }
+            other => {
+                self.wrong_type(&other, pos, "a mapping of keys to allowed values", HELP)?;
+                return Ok(Vec::new());
+            }
+        }
+        let mut allowed: Vec<AllowedValues> = Vec::new();
+        self.mapping(pos, |c, key, kpos| {
+            let (vhead, vpos) = c.reader.node()?;
+            if let Some(first) = allowed.iter().find(|a| a.key.value.as_str() == key) {
+                let first = first.key.location.clone();
+                c.duplicate(&key, kpos, first);
+                return c.reader.skip(&vhead);
+            }
+            let tag_key = match TagKey::new(key.as_str()) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    c.tag_error(&e, kpos, format!("`{}`: {e}", shorten(&key)));
+                    None
+                }
+            };
+            let field = format!("allowed.{}", shorten(&key));
+            let mut values = Vec::new();
+            let written = c.scalar_list(
+                &field,
+                Value {
+                    head: vhead,
+                    pos: vpos,
+                    key_pos: kpos,
+                },
+                "[dev, test, prod]",
+                |c, text, p| {
+                    values.push(Sourced {
+                        value: text,
+                        location: c.loc(p),
+                    })
+                },
+            )?;
+            let listed = Collection {
+                valid: values,
+                written,
+            };
+            if listed.written == Some(0) {
+                c.error(
+                    Code::Policy,
+                    kpos,
+                    format!("`allowed` lists no value for `{}`", shorten(&key)),
+                    "list the values the key may take, or remove the key from `allowed`",
+                );
+            }
+            if let Some(key) = tag_key {
+                allowed.push(AllowedValues {
+                    key: Sourced {
+                        value: key,
+                        location: c.loc(kpos),
+                    },
+                    values: listed.valid,
+                });
+            }
+            Ok(())
+        })?;
+        Ok(allowed)
+    }
+
+    /// `key_case: lower|any`.
+    fn key_case(&mut self, value: Value) -> Result<Option<Sourced<KeyCase>>> {
+        let Value { head, pos, key_pos } = value;
+        const HELP: &str = "write `key_case: lower` (every key in lower case) or `key_case: any`";
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "`lower` or `any` for `key_case`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("key_case", key_pos, HELP);
+            return Ok(None);
+        }
+        let case = match s.text.as_str() {
+            "lower" => KeyCase::Lower,
+            "any" => KeyCase::Any,
+            other => {
+                self.error(
+                    Code::Policy,
+                    pos,
+                    format!(
+                        "`key_case` must be `lower` or `any`, not `{}`",
+                        shorten(other)
+                    ),
+                    HELP,
+                );
+                return Ok(None);
+            }
+        };
+        Ok(Some(Sourced {
+            value: case,
+            location: self.loc(pos),
+        }))
+    }
+}

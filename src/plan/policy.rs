@@ -1,0 +1,295 @@
+//! Tag policy: the `policy:` blocks of every document of a run, merged into one set of rules,
+//! checked against what the manifests want (errors at the manifest line, for `validate` and
+//! `plan`) and against each desktop's tags (a desktop whose planned end state would break them is
+//! blocked; `desktag check` audits every desktop's tags now). Pure: no I/O here.
+//!
+//! Every document's rules apply at once: `required` keys add up, a value must be allowed by each
+//! `allowed` list written for its key, and one document's `key_case: lower` holds for the run.
+
+use globset::{GlobSet, GlobSetBuilder};
+
+use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::glob::name_glob;
+use crate::manifest::{KeyCase, Manifest};
+use crate::tags::{is_system_key, Tags};
+
+/// The merged rules of a run. Empty (and free to check) when no document has a `policy:`.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyRules {
+    required: Vec<(String, Location)>,
+    allowed: Vec<Allowed>,
+    lower: Option<Location>,
+}
+
+#[derive(Debug, Clone)]
+struct Allowed {
+    key: String,
+    values: Vec<String>,
+    set: GlobSet,
+    location: Location,
+}
+
+/// Two rule sets are equal when they were built from the same rules.
+impl PartialEq for PolicyRules {
+    fn eq(&self, other: &Self) -> bool {
+        let allowed = |r: &PolicyRules| -> Vec<(String, Vec<String>, Location)> {
+            r.allowed
+                .iter()
+                .map(|a| (a.key.clone(), a.values.clone(), a.location.clone()))
+                .collect()
+        };
+        self.required == other.required
+            && self.lower == other.lower
+            && allowed(self) == allowed(other)
+    }
+}
+
+impl Eq for PolicyRules {}
+
+/// One way a set of tags breaks the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// `lacks required key \`owner\``, `\`env\` is "qa", not one of dev, test, prod`, …
+    pub message: String,
+    /// Where the rule is written.
+    pub rule: Location,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (policy at {})", self.message, self.rule)
+    }
+}
+
+impl PolicyRules {
+    /// The rules of every document of `manifest`.
+    pub fn of(manifest: &Manifest) -> PolicyRules {
+        let mut rules = PolicyRules::default();
+        for doc in &manifest.documents {
+            let policy = &doc.policy;
+            for key in &policy.required {
+                if !rules.required.iter().any(|(k, _)| k == key.value.as_str()) {
+                    rules
+                        .required
+                        .push((key.value.as_str().to_string(), key.location.clone()));
+                }
+            }
+            for allowed in &policy.allowed {
+                let mut builder = GlobSetBuilder::new();
+                for value in &allowed.values {
+                    // Name globs: only `*` and `?` are special, so every pattern compiles.
+                    if let Ok(glob) = name_glob(&value.value) {
+                        builder.add(glob);
+                    }
+                }
+                rules.allowed.push(Allowed {
+                    key: allowed.key.value.as_str().to_string(),
+                    values: allowed.values.iter().map(|v| v.value.clone()).collect(),
+                    set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
+                    location: allowed.key.location.clone(),
+                });
+            }
+            if let Some(case) = &policy.key_case {
+                if case.value == KeyCase::Lower && rules.lower.is_none() {
+                    rules.lower = Some(case.location.clone());
+                }
+            }
+        }
+        rules
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.allowed.is_empty() && self.lower.is_none()
+    }
+
+    /// How `tags` (a desktop's whole tag set; system tags are not judged) breaks the rules, in
+    /// rule order; empty when it follows them.
+    pub fn violations(&self, tags: &Tags) -> Vec<Violation> {
+        let mut found = Vec::new();
+        if self.is_empty() {
+            return found;
+        }
+        for (key, location) in &self.required {
+            if !tags.contains_key(key.as_str()) {
+                found.push(Violation {
+                    message: format!("lacks required key `{}`", key.escape_debug()),
+                    rule: location.clone(),
+                });
+            }
+        }
+        for (key, value) in tags {
+            if is_system_key(key) {
+                continue;
+            }
+            if let Some(v) = self.value_violation(key, value) {
+                found.push(v);
+            }
+            if let Some(v) = self.case_violation(key) {
+                found.push(v);
+            }
+        }
+        found
+    }
+
+    /// `value` of `key` is not allowed by some `allowed` list of the key.
+    fn value_violation(&self, key: &str, value: &str) -> Option<Violation> {
+        let rule = self
+            .allowed
+            .iter()
+            .find(|a| a.key == key && !a.set.is_match(value))?;
+        Some(Violation {
+            message: format!(
+                "`{}` is {:?}, not one of {}",
+                key.escape_debug(),
+                value,
+                rule.values.join(", ")
+            ),
+            rule: rule.location.clone(),
+        })
+    }
+
+    /// `key` is not in lower case under `key_case: lower`.
+    fn case_violation(&self, key: &str) -> Option<Violation> {
+        let rule = self.lower.as_ref()?;
+        (key.to_lowercase() != key).then(|| Violation {
+            message: format!("key `{}` is not in lower case", key.escape_debug()),
+            rule: rule.clone(),
+        })
+    }
+
+    /// What the manifests themselves want against the rules: values not allowed and keys not in
+    /// lower case where they are written, and required keys listed in `absent`.
+    pub fn manifest_diagnostics(&self, manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
+        if self.is_empty() {
+            return;
+        }
+        let mut check = |key: &str, value: Option<&str>, at: &Location| {
+            let broken = match value {
+                Some(value) => [self.value_violation(key, value), self.case_violation(key)],
+                None => [
+                    self.required
+                        .iter()
+                        .find(|(k, _)| k == key)
+                        .map(|(_, rule)| Violation {
+                            message: format!(
+                                "`{}` is listed in `absent` but the policy requires it",
+                                key.escape_debug()
+                            ),
+                            rule: rule.clone(),
+                        }),
+                    None,
+                ],
+            };
+            for v in broken.into_iter().flatten() {
+                diagnostics.push(
+                    Diagnostic::error(Code::PolicyViolation, v.message)
+                        .at(at.clone())
+                        .with_note(v.rule, "the policy rule")
+                        .with_help("follow the policy, or change the policy if the rule is wrong"),
+                );
+            }
+        };
+        for doc in &manifest.documents {
+            for (key, value) in &doc.defaults {
+                check(key.as_str(), Some(value.value.as_str()), &value.location);
+            }
+            for entry in &doc.desktops {
+                for (key, value) in &entry.tags {
+                    check(key.as_str(), Some(value.value.as_str()), &value.location);
+                }
+                for (key, location) in &entry.absent {
+                    check(key.as_str(), None, location);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{load_str, LoadOptions};
+
+    fn rules(text: &str) -> (PolicyRules, Vec<Diagnostic>) {
+        let loaded = load_str("p.yaml", text, &LoadOptions::default());
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let rules = PolicyRules::of(&loaded.manifest);
+        let mut diagnostics = Vec::new();
+        rules.manifest_diagnostics(&loaded.manifest, &mut diagnostics);
+        (rules, diagnostics)
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    const POLICY: &str = "version: 1\npolicy:\n  required: [owner, cost-center]\n  allowed:\n    env: [dev, test, prod]\n    cost-center: [\"CC-*\"]\n  key_case: lower\ndesktops: []\n";
+
+    #[test]
+    fn a_desktop_follows_the_rules_or_each_broken_rule_is_named() {
+        let (rules, diagnostics) = rules(POLICY);
+        assert!(diagnostics.is_empty());
+        let good = tags(&[
+            ("owner", "ann"),
+            ("cost-center", "CC-9"),
+            ("env", "dev"),
+            ("_sys_X", "1"),
+        ]);
+        assert_eq!(rules.violations(&good), []);
+        let bad = tags(&[("Owner", "ann"), ("cost-center", "9"), ("env", "qa")]);
+        let shown: Vec<String> = rules
+            .violations(&bad)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "lacks required key `owner` (policy at p.yaml:3:14)",
+                "key `Owner` is not in lower case (policy at p.yaml:7:13)",
+                "`cost-center` is \"9\", not one of CC-* (policy at p.yaml:6:5)",
+                "`env` is \"qa\", not one of dev, test, prod (policy at p.yaml:5:5)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_manifests_are_checked_where_they_are_written() {
+        let text = format!(
+            "{}---\nversion: 1\ndesktops:\n  - name: A\n    tags: {{env: qa, Tier: x}}\n    absent: [owner]\n",
+            POLICY
+        );
+        let (_, mut diagnostics) = rules(&text);
+        crate::diagnostic::sort(&mut diagnostics);
+        let shown: Vec<String> = diagnostics
+            .iter()
+            .map(|d| format!("{} {}: {}", d.location.as_ref().unwrap(), d.code, d.message))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "p.yaml:13:12 policy-violation: `env` is \"qa\", not one of dev, test, prod",
+                "p.yaml:13:21 policy-violation: key `Tier` is not in lower case",
+                "p.yaml:14:14 policy-violation: `owner` is listed in `absent` but the policy requires it",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_policy_costs_nothing_and_finds_nothing() {
+        let (rules, _) = rules("version: 1\ndesktops: []\n");
+        assert!(rules.is_empty());
+        assert_eq!(rules.violations(&tags(&[("Any", "x")])), []);
+    }
+
+    #[test]
+    fn every_documents_allowed_list_applies() {
+        let text = "version: 1\npolicy: {allowed: {env: [dev, prod]}}\ndesktops: []\n---\nversion: 1\npolicy: {allowed: {env: [\"d*\"]}}\ndesktops: []\n";
+        let (rules, _) = rules(text);
+        assert_eq!(rules.violations(&tags(&[("env", "dev")])), []);
+        assert_eq!(rules.violations(&tags(&[("env", "prod")])).len(), 1);
+    }
+}
