@@ -132,7 +132,7 @@ pub(super) struct PendingEntry {
 /// What reading the next document of a stream gave.
 pub(super) enum Next {
     /// A document whose valid parts are handed on.
-    Document(Document),
+    Document(Box<Document>),
     /// A document too broken to hand on (its problems are reported).
     Unusable,
     /// An empty document: nothing but comments, or nothing at all.
@@ -163,7 +163,7 @@ impl Check<'_, '_> {
                 let mut fields = DocumentFields::default();
                 let walked = self.fields(pos, &DOCUMENT, &mut fields)?;
                 match self.finish_document(fields, &walked) {
-                    Some(document) => Next::Document(document),
+                    Some(document) => Next::Document(Box::new(document)),
                     None => Next::Unusable,
                 }
             }

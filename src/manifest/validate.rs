@@ -39,7 +39,7 @@ pub(crate) fn check_text(
         match next {
             Ok(Next::Document(document)) => {
                 written += 1;
-                documents.push(document);
+                documents.push(*document);
             }
             Ok(Next::Unusable) => written += 1,
             Ok(Next::Empty) => {}
