@@ -69,6 +69,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the current tags of desktops as a version-1 manifest.
     Export(ExportArgs),
+    /// Audit every desktop of the project against the manifests' `policy:` (writes nothing);
+    /// exit 1 when a desktop breaks a rule.
+    Check(CheckArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
     /// Print the JSON Schema of manifests (for editors and other linters).
@@ -232,6 +235,21 @@ pub struct ApplyArgs {
     pub write_mode: crate::apply::WriteMode,
     #[command(flatten)]
     pub options: PlanOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Manifest files or directories (walked recursively).
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also write the audit as JUnit XML to this file (one test case per desktop).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -72,6 +72,7 @@ pub enum Command {
     Plan(Plan),
     Apply(Apply),
     Export(Export),
+    Check(Check),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<crate::emulator::EmulatorArgs>),
     Schema,
@@ -164,6 +165,15 @@ pub struct Apply {
     pub write_mode: crate::apply::WriteMode,
 }
 
+/// `desktag check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// Manifests to load; `policy` in `planning` is the default (no flags shape an audit).
+    pub planning: Planning,
+    pub printer: Printer,
+    pub junit: Option<PathBuf>,
+}
+
 /// `desktag export`.
 #[derive(Debug, Clone)]
 pub struct Export {
@@ -237,6 +247,16 @@ impl Config {
                 Command::Apply(apply)
             }
             cli::Command::Export(args) => Command::Export(export(&args)?),
+            cli::Command::Check(args) => Command::Check(Check {
+                planning: Planning {
+                    paths: args.paths.clone(),
+                    policy: Policy::default(),
+                    limits: Limits::default(),
+                    service: service(&args.connection),
+                },
+                printer: Printer::new(args.format, stdout_color),
+                junit: args.junit.clone(),
+            }),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
             cli::Command::Schema => Command::Schema,
             cli::Command::Completions(args) => Command::Completions(args.shell),

@@ -3,6 +3,7 @@
 //! either into the exit code and the last stderr line.
 
 mod apply;
+mod check;
 mod export;
 mod github;
 mod output;
@@ -24,6 +25,7 @@ pub fn run(config: Config) -> Result<Status, Error> {
         Command::Plan(plan) => runtime()?.block_on(plan::run(&plan)),
         Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
+        Command::Check(check) => runtime()?.block_on(check::run(&check)),
         Command::Schema => {
             output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
             Ok(Status::Success)

@@ -205,10 +205,82 @@ impl PolicyRules {
     }
 }
 
+/// `desktag check`: every desktop of a project against the rules, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Audit {
+    pub project_id: String,
+    /// Desktops in the project.
+    pub total: usize,
+    /// Desktops some manifest entry selects.
+    pub managed: usize,
+    /// Desktops that break a rule.
+    pub violating: usize,
+    /// Every desktop, by name then id.
+    pub desktops: Vec<AuditedDesktop>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditedDesktop {
+    pub desktop_id: String,
+    pub name: String,
+    /// Whether a manifest entry selects it.
+    pub managed: bool,
+    /// The broken rules, each with where it is written; empty when it follows them.
+    pub violations: Vec<String>,
+}
+
+/// Judges the tags every desktop of `inventory` carries now; `managed` tells the desktops a
+/// manifest selects.
+pub fn audit(
+    rules: &PolicyRules,
+    inventory: &crate::inventory::Inventory,
+    managed: &dyn Fn(&str) -> bool,
+    project_id: &str,
+) -> Audit {
+    let mut desktops: Vec<AuditedDesktop> = inventory
+        .iter()
+        .map(|d| AuditedDesktop {
+            desktop_id: d.id.clone(),
+            name: d.name.clone(),
+            managed: managed(&d.id),
+            violations: rules
+                .violations(&d.tags)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+        .collect();
+    desktops.sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    Audit {
+        project_id: project_id.to_string(),
+        total: desktops.len(),
+        managed: desktops.iter().filter(|d| d.managed).count(),
+        violating: desktops.iter().filter(|d| !d.violations.is_empty()).count(),
+        desktops,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::manifest::{load_str, LoadOptions};
+
+    #[test]
+    fn an_audit_counts_coverage_and_violations_of_every_desktop() {
+        let (rules, _) = rules(POLICY);
+        let inventory = crate::inventory::Inventory::new([
+            crate::inventory::Desktop::new("d2", "B", &[("owner", "x"), ("cost-center", "CC-1")]),
+            crate::inventory::Desktop::new("d1", "A", &[("env", "qa")]),
+            crate::inventory::Desktop::new("d3", "C", &[]),
+        ]);
+        let audit = audit(&rules, &inventory, &|id| id != "d3", "p");
+        assert_eq!((audit.total, audit.managed, audit.violating), (3, 2, 2));
+        let names: Vec<&str> = audit.desktops.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["A", "B", "C"]);
+        assert_eq!(audit.desktops[0].violations.len(), 3);
+        assert!(audit.desktops[1].violations.is_empty());
+        assert!(!audit.desktops[2].managed);
+    }
 
     fn rules(text: &str) -> (PolicyRules, Vec<Diagnostic>) {
         let loaded = load_str("p.yaml", text, &LoadOptions::default());

@@ -40,6 +40,15 @@ pub fn stale_plan(path: &Path, changed: usize) -> String {
     )
 }
 
+/// Why `check` exits 1.
+pub fn policy_broken(violating: usize, total: usize) -> String {
+    format!(
+        "{violating} of {total} {} {} the policy",
+        plural(total, "desktop", "desktops"),
+        plural(violating, "breaks", "break")
+    )
+}
+
 /// The refusal of a saved plan whose manifests changed since it was made.
 pub fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
     format!(

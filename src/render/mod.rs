@@ -3,6 +3,7 @@
 //! stale plan. Always into a writer or a string. Pure formatting: no terminal detection, no
 //! environment; the caller decides colour (through a [`Printer`]) and where the bytes go.
 
+pub mod check;
 pub mod json;
 pub mod manifest;
 pub mod markdown;

@@ -14,6 +14,7 @@ mod hostile_server;
 mod layers;
 mod manifest;
 mod plan_apply;
+mod policy;
 mod prune;
 mod quickstart;
 mod saved_plans;
