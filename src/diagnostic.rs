@@ -156,6 +156,9 @@ codes! {
     AmbiguousName = "ambiguous-name",
     /// A `--target` no entry selects (warning).
     UnmatchedTarget = "unmatched-target",
+    /// A more specific selector in another document overrides a value (warning; an error with
+    /// `--strict`).
+    Override = "override",
     /// A managed key that an ignore glob matches (warning).
     IgnoredKey = "ignored-key",
     /// A key listed in `absent` that a `protect` glob keeps from deletion.

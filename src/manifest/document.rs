@@ -85,6 +85,10 @@ pub(super) const ENTRY: Table<EntryFields> = Table {
             e.absent = Some(c.absent(v)?);
             Ok(())
         }),
+        ("priority", |c, e, v| {
+            e.priority = c.priority(v)?;
+            Ok(())
+        }),
     ],
     misplaced: |key| {
         DOCUMENT.has(key).then(|| {
@@ -118,6 +122,7 @@ pub(super) struct EntryFields {
     pub name: Option<(Option<Selector>, Pos)>,
     pub tags: Option<Collection<TagMap>>,
     pub absent: Option<Collection<SortedMap<TagKey, Location>>>,
+    pub priority: i32,
 }
 
 /// A desktop entry before the document-wide checks (the cap needs the document's `defaults`,
@@ -127,6 +132,7 @@ pub(super) struct PendingEntry {
     pub location: Location,
     pub tags: TagMap,
     pub absent: SortedMap<TagKey, Location>,
+    pub priority: i32,
 }
 
 /// What reading the next document of a stream gave.

@@ -194,6 +194,36 @@ impl Check<'_, '_> {
         })
     }
 
+    /// `priority: N`, an integer from -1000 to 1000; 0 when invalid (reported).
+    pub fn priority(&mut self, value: Value) -> Result<i32> {
+        const HELP: &str =
+            "write a whole number from -1000 to 1000, e.g. `priority: 10`; the higher wins";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "a number for `priority`", HELP)?;
+            return Ok(0);
+        };
+        if s.is_null() {
+            self.null_field("priority", key_pos, HELP);
+            return Ok(0);
+        }
+        match s.text.parse::<i32>() {
+            Ok(n) if s.plain && (-1000..=1000).contains(&n) => Ok(n),
+            _ => {
+                self.error(
+                    Code::Type,
+                    pos,
+                    format!(
+                        "`priority` must be a whole number from -1000 to 1000, not `{}`",
+                        shorten(&s.text)
+                    ),
+                    HELP,
+                );
+                Ok(0)
+            }
+        }
+    }
+
     /// The value of tag `key`: plain scalars are taken as written (`8080`, `true`).
     fn tag_value(&mut self, key: &str, value: Value) -> Result<Option<TagValue>> {
         let Value { head, pos, key_pos } = value;

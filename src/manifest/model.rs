@@ -96,6 +96,9 @@ pub struct Entry {
     pub tags: SortedMap<TagKey, Sourced<TagValue>>,
     /// Keys that must not exist, with where each was written.
     pub absent: SortedMap<TagKey, Location>,
+    /// Breaks ties between entries of the same selector kind (two globs selecting one desktop):
+    /// higher wins. 0 when not written.
+    pub priority: i32,
 }
 
 /// How an entry selects desktops. Precedence: `Id` > `Name` > `Glob` > document defaults.

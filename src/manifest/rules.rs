@@ -64,6 +64,7 @@ impl Check<'_, '_> {
                     location: entry.location,
                     tags: entry.tags,
                     absent: entry.absent,
+                    priority: entry.priority,
                 });
             }
         }
@@ -190,6 +191,7 @@ impl Check<'_, '_> {
             location,
             tags,
             absent,
+            priority: fields.priority,
         })
     }
 }

@@ -56,7 +56,7 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const ENTRY: &[&str] = &["id", "name", "tags", "absent"];
+    const ENTRY: &[&str] = &["id", "name", "tags", "absent", "priority"];
     const DOC: &[&str] = &[
         "version",
         "project_id",

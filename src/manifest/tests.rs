@@ -540,3 +540,17 @@ fn protect_and_create_only_are_key_glob_lists_with_locations() {
     let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["invalid-glob", "type"], "{:#?}", loaded.diagnostics);
 }
+
+#[test]
+fn priority_is_a_bounded_whole_number() {
+    let d = doc("version: 1\ndesktops:\n  - name: \"FIN-*\"\n    priority: 10\n    tags: {a: b}\n");
+    assert_eq!(d.desktops[0].priority, 10);
+    for bad in ["1001", "\"5\"", "1.5", "high"] {
+        let text = format!(
+            "version: 1\ndesktops:\n  - name: A\n    priority: {bad}\n    tags: {{a: b}}\n"
+        );
+        let e = one(&text);
+        assert_eq!(e.code, "type", "{bad}");
+        assert_eq!(e.location, Some(Location::new("m.yaml", 4, 15)), "{bad}");
+    }
+}

@@ -61,7 +61,13 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         (_, Some(name)) => format!("`{name}` (`{}`)", target.as_str()),
         (_, None) => format!("`{}`", target.as_str()),
     };
-    let wanted = merge(manifest, &selections, &label, &mut diagnostics);
+    let wanted = merge(
+        manifest,
+        &selections,
+        &label,
+        policy.strict,
+        &mut diagnostics,
+    );
     ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     Resolution {
@@ -104,7 +110,13 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
         Target::Id(id) => format!("`{id}`"),
         Target::Named(name) => format!("named `{name}`"),
     };
-    merge(manifest, &selections, &label, &mut diagnostics);
+    merge(
+        manifest,
+        &selections,
+        &label,
+        policy.strict,
+        &mut diagnostics,
+    );
     ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     diagnostics
@@ -257,6 +269,10 @@ fn entries(manifest: &Manifest) -> impl Iterator<Item = (usize, &crate::manifest
 struct Claim<'m> {
     /// 3 id, 2 exact name, 1 name glob, 0 defaults.
     precedence: u8,
+    /// The entry's `priority` (0 for defaults): the tie-breaker within one precedence.
+    priority: i32,
+    /// The document the claim is written in.
+    doc: u32,
     /// `None` means the key must be absent.
     value: Option<&'m str>,
     location: &'m Location,
@@ -265,6 +281,11 @@ struct Claim<'m> {
 }
 
 impl Claim<'_> {
+    /// What decides between claims: the selector's precedence, then the entry's priority.
+    fn rank(&self) -> (u8, i32) {
+        (self.precedence, self.priority)
+    }
+
     fn source(&self) -> String {
         match self.selector {
             Some(selector) => format!("the entry for {selector}"),
@@ -295,9 +316,11 @@ fn merge(
     manifest: &Manifest,
     selections: &[Selection<'_>],
     label: &dyn Fn(Target) -> String,
+    strict: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Wanted> {
     let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
+    let mut overrides: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
@@ -308,10 +331,14 @@ fn merge(
         for &(_, doc_no, entry_no) in group {
             let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
             let precedence = entry.selector.precedence();
+            let priority = entry.priority;
+            let doc = doc_no;
             let selector = Some(&entry.selector);
             for (key, value) in &entry.tags {
                 let claim = Claim {
                     precedence,
+                    priority,
+                    doc,
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector,
@@ -321,6 +348,8 @@ fn merge(
             for (key, location) in &entry.absent {
                 let claim = Claim {
                     precedence,
+                    priority,
+                    doc,
                     value: None,
                     location,
                     selector,
@@ -339,6 +368,8 @@ fn merge(
             for (key, value) in &manifest.documents[doc_no as usize].defaults {
                 let claim = Claim {
                     precedence: 0,
+                    priority: 0,
+                    doc: doc_no,
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector: None,
@@ -357,13 +388,13 @@ fn merge(
             let key = same_key[0].0;
             let top = same_key
                 .iter()
-                .map(|(_, c)| c.precedence)
+                .map(|(_, c)| c.rank())
                 .max()
-                .unwrap_or(0);
+                .unwrap_or((0, 0));
             let mut tops: Vec<&Claim> = same_key
                 .iter()
                 .map(|(_, c)| c)
-                .filter(|c| c.precedence == top)
+                .filter(|c| c.rank() == top)
                 .collect();
             tops.sort_by(|a, b| a.location.cmp(b.location));
             let first = tops[0];
@@ -382,6 +413,28 @@ fn merge(
                     .push(id);
                 continue;
             }
+            // A more specific selector in another document silently replacing a value (an
+            // exported manifest beside hand-written globs) is worth a word; an override within
+            // one document, or one settled by `priority`, is the author's intent.
+            for (_, lower) in same_key {
+                if lower.precedence < first.precedence
+                    && lower.doc != first.doc
+                    && lower.value != first.value
+                {
+                    let k = (
+                        key,
+                        first.location,
+                        lower.location,
+                        first.value,
+                        lower.value,
+                    );
+                    overrides
+                        .entry(k)
+                        .or_insert_with(|| (*first, *lower, Vec::new()))
+                        .2
+                        .push(id);
+                }
+            }
             match first.value {
                 Some(value) => {
                     w.tags.insert(key.into(), value.into());
@@ -397,7 +450,58 @@ fn merge(
     for ((key, ..), (here, there, ids)) in conflicts {
         diagnostics.push(conflict(label, key, &here, &there, &ids));
     }
+    for ((key, ..), (winner, loser, ids)) in overrides {
+        diagnostics.push(overridden(label, key, &winner, &loser, &ids, strict));
+    }
     wanted
+}
+
+/// "desktop `FIN-1`" or "3 desktops (`A`, `B`, `C`)", "… and N more" past three.
+fn desktops_on(label: &dyn Fn(Target) -> String, ids: &[Target]) -> String {
+    const SHOWN: usize = 3;
+    let mut desktops: Vec<String> = ids.iter().take(SHOWN).map(|id| label(*id)).collect();
+    if ids.len() > SHOWN {
+        desktops.push(format!("{} more", ids.len() - SHOWN));
+    }
+    if ids.len() == 1 {
+        format!("desktop {}", desktops[0])
+    } else {
+        format!("{} desktops ({})", ids.len(), desktops.join(", "))
+    }
+}
+
+/// A value from a more specific selector in another document replaces a different one: a
+/// warning at the winner with a note at the loser (an error with `--strict`).
+fn overridden(
+    label: &dyn Fn(Target) -> String,
+    key: &str,
+    winner: &Claim,
+    loser: &Claim,
+    ids: &[Target],
+    strict: bool,
+) -> Diagnostic {
+    let message = format!(
+        "{} sets tag `{key}` to {} on {}, overriding {} from {}",
+        winner.source(),
+        winner.want(),
+        desktops_on(label, ids),
+        loser.want(),
+        loser.source()
+    );
+    let diagnostic = if strict {
+        Diagnostic::error(Code::Override, message)
+    } else {
+        Diagnostic::warning(Code::Override, message)
+    };
+    diagnostic
+        .at(winner.location.clone())
+        .with_note(
+            loser.location.clone(),
+            format!("{} wants `{key}` = {} here", loser.source(), loser.want()),
+        )
+        .with_help(
+            "the more specific selector wins (id > exact name > name glob > defaults); make the two agree, or remove the one that should not apply",
+        )
 }
 
 /// For each name-glob entry (in `entries` order), the candidates (target, computer name) whose
@@ -487,16 +591,7 @@ fn conflict(
     there: &Claim,
     ids: &[Target],
 ) -> Diagnostic {
-    const SHOWN: usize = 3;
-    let mut desktops: Vec<String> = ids.iter().take(SHOWN).map(|id| label(*id)).collect();
-    if ids.len() > SHOWN {
-        desktops.push(format!("{} more", ids.len() - SHOWN));
-    }
-    let on = if ids.len() == 1 {
-        format!("desktop {}", desktops[0])
-    } else {
-        format!("{} desktops ({})", ids.len(), desktops.join(", "))
-    };
+    let on = desktops_on(label, ids);
     let level = match here.precedence {
         3 => "id entries",
         2 => "exact-name entries",

@@ -44,6 +44,7 @@ fn entry(
             .enumerate()
             .map(|(i, k)| (TagKey::new(*k).unwrap(), loc(file, line + 20 + i as u32)))
             .collect(),
+        priority: 0,
     }
 }
 
@@ -901,4 +902,108 @@ fn key_rules_are_the_union_of_every_document() {
     let r = resolve(&m, &inventory(), &Policy::default());
     assert_eq!(r.keys.protect.globs(), ["billing-*", "cost-*"]);
     assert_eq!(r.keys.create_only.globs(), ["owner"]);
+}
+
+// ---- priority and overrides ----
+
+#[test]
+fn priority_breaks_ties_between_overlapping_globs() {
+    let mut department = entry("b.yaml", 10, name("FIN-WKS-*"), &[("team", "finance")], &[]);
+    department.priority = 10;
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "a.yaml",
+                &[],
+                &[],
+                vec![entry("a.yaml", 10, name("*"), &[("team", "all")], &[])],
+            ),
+            doc("b.yaml", &[], &[], vec![department]),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert!(r.diagnostics.is_empty(), "{:#?}", r.diagnostics);
+    let team = |id: &str| {
+        r.wanted
+            .iter()
+            .find(|w| w.desktop_id == id)
+            .map(|w| w.tags["team"].to_string())
+    };
+    assert_eq!(team("d1").as_deref(), Some("finance"));
+    assert_eq!(team("d3").as_deref(), Some("all"));
+}
+
+#[test]
+fn equal_priority_with_different_values_stays_a_conflict() {
+    let mut a = entry("a.yaml", 10, name("FIN-*"), &[("team", "x")], &[]);
+    let mut b = entry("b.yaml", 10, name("*-001"), &[("team", "y")], &[]);
+    a.priority = 5;
+    b.priority = 5;
+    let m = Manifest {
+        documents: vec![
+            doc("a.yaml", &[], &[], vec![a]),
+            doc("b.yaml", &[], &[], vec![b]),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert!(r.has_errors());
+    assert_eq!(r.diagnostics[0].code, "conflict");
+}
+
+#[test]
+fn an_id_overriding_a_glob_of_another_document_warns_naming_both_places() {
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "hand.yaml",
+                &[],
+                &[],
+                vec![entry(
+                    "hand.yaml",
+                    10,
+                    name("FIN-*"),
+                    &[("env", "prod")],
+                    &[],
+                )],
+            ),
+            doc(
+                "export.yaml",
+                &[],
+                &[],
+                vec![entry("export.yaml", 30, id("d1"), &[("env", "dev")], &[])],
+            ),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert!(!r.has_errors(), "{:#?}", r.diagnostics);
+    let shown: Vec<String> = r.diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:#?}");
+    assert!(
+        shown[0].starts_with(
+            "export.yaml:31:3: warning[override]: the entry for id `d1` sets tag `env` to \"dev\" on desktop `FIN-WKS-001` (`d1`), overriding \"prod\" from the entry for name glob `FIN-*`"
+        ),
+        "{}",
+        shown[0]
+    );
+    assert!(shown[0].contains("note: hand.yaml:11:3:"), "{}", shown[0]);
+    // --strict makes it an error; the same override inside one document is intended.
+    let strict = Policy {
+        strict: true,
+        ..Policy::default()
+    };
+    assert!(resolve(&m, &inventory(), &strict).has_errors());
+    let one = Manifest {
+        documents: vec![doc(
+            "a.yaml",
+            &[],
+            &[],
+            vec![
+                entry("a.yaml", 10, name("FIN-*"), &[("env", "prod")], &[]),
+                entry("a.yaml", 30, id("d1"), &[("env", "dev")], &[]),
+            ],
+        )],
+    };
+    assert!(resolve(&one, &inventory(), &Policy::default())
+        .diagnostics
+        .is_empty());
 }
