@@ -95,6 +95,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
                 .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
                 .collect(),
             absent: Default::default(),
+            sources: Vec::new(),
         })
         .collect();
     let policy = Policy::default();
@@ -215,6 +216,7 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
                 .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
                 .collect(),
             absent: Default::default(),
+            sources: Vec::new(),
         })
         .collect();
     let plan = plan::plan(

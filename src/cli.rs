@@ -205,6 +205,10 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 none, 1 error, 3 blocked desktops).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Under each desktop, say which manifest line (and which kind of entry) each change comes
+    /// from; with `--target NAME` for one desktop.
+    #[arg(long)]
+    pub explain: bool,
     #[command(flatten)]
     pub options: PlanOptions,
 }

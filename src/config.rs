@@ -331,7 +331,10 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
 fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
     Ok(Plan {
         planning: planning(&args.options)?,
-        printer: Printer::new(args.format, color),
+        printer: Printer {
+            explain: args.explain,
+            ..Printer::new(args.format, color)
+        },
         out: args.out.clone(),
         detailed_exitcode: args.detailed_exitcode,
     })

@@ -276,6 +276,7 @@ mod tests {
             ],
             unmanaged: vec![],
             ignored: vec![],
+            sources: vec![],
         }
     }
 

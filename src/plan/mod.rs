@@ -58,6 +58,42 @@ pub struct Wanted {
     pub desktop_id: String,
     pub tags: Tags,
     pub absent: BTreeSet<CompactString>,
+    /// Where each wanted key (tag or `absent`) is written and by which kind of source, sorted by
+    /// key; the planner copies those of the keys that change into the plan.
+    pub sources: Vec<(CompactString, crate::diagnostic::Location, Layer)>,
+}
+
+/// Which kind of manifest source a wanted value comes from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Defaults,
+    NameGlob,
+    Name,
+    Id,
+}
+
+impl Layer {
+    /// `defaults`, `name glob`, `name`, `id`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Defaults => "defaults",
+            Layer::NameGlob => "name glob",
+            Layer::Name => "name",
+            Layer::Id => "id",
+        }
+    }
+}
+
+/// Where the want behind one change is written. Changes no manifest asks for (deletes by
+/// `--prune`) have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub key: CompactString,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub layer: Layer,
 }
 
 /// The plan document (`format_version: 1`): what `plan --format json` prints and `--out` saves.
@@ -137,6 +173,9 @@ pub struct DesktopPlan {
     /// Current keys that match an ignore glob or are system tags; never touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<CompactString>,
+    /// Where the want behind each change is written, in change order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
 }
 
 /// One API call's worth of change.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::keys::{KeyIgnore, KeyRules};
-use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Summary, Wanted};
+use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
 use crate::tags::{is_system_key, CompactString, Tags};
 
@@ -80,6 +80,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         changes: Vec::new(),
         unmanaged: Vec::new(),
         ignored: Vec::new(),
+        sources: Vec::new(),
     }
 }
 
@@ -155,6 +156,7 @@ fn plan_desktop<'a>(
             changes: Vec::new(),
             unmanaged,
             ignored,
+            sources: Vec::new(),
         };
     }
 
@@ -187,9 +189,11 @@ fn plan_desktop<'a>(
                 changes: Vec::new(),
                 unmanaged,
                 ignored,
+                sources: Vec::new(),
             };
         }
     }
+    let sources = sources_of(&changes, wanted);
     DesktopPlan {
         desktop_id: desktop.id.clone(),
         name: desktop.name.clone(),
@@ -203,7 +207,30 @@ fn plan_desktop<'a>(
         changes,
         unmanaged,
         ignored,
+        sources,
     }
+}
+
+/// Where the wants behind `changes` are written, in change order (none for `--prune` deletes).
+fn sources_of(changes: &[Change], wanted: &Wanted) -> Vec<Source> {
+    let mut sources = Vec::new();
+    for change in changes {
+        let key = change.key();
+        if let Ok(i) = wanted
+            .sources
+            .binary_search_by(|(k, ..)| k.as_str().cmp(key))
+        {
+            let (key, location, layer) = &wanted.sources[i];
+            sources.push(Source {
+                key: key.clone(),
+                file: location.file.to_string(),
+                line: location.line,
+                column: location.column,
+                layer: *layer,
+            });
+        }
+    }
+    sources
 }
 
 fn cap_reason(

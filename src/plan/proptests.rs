@@ -83,6 +83,7 @@ fn case() -> impl Strategy<Value = Case> {
                         desktop_id: id,
                         tags,
                         absent,
+                        sources: Vec::new(),
                     });
                 }
                 let globs: Vec<&str> = IGNORE_GLOBS

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use globset::GlobSetBuilder;
 
 use super::keys::{ignored_key_warnings, key_rules, protected_absent_errors, KeyRules};
-use super::{Policy, Wanted};
+use super::{Layer, Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
 use crate::glob::{is_name_glob, name_glob};
 use crate::inventory::Inventory;
@@ -443,8 +443,16 @@ fn merge(
                     w.absent.insert(key.into());
                 }
             }
+            let layer = match first.precedence {
+                3 => Layer::Id,
+                2 => Layer::Name,
+                1 => Layer::NameGlob,
+                _ => Layer::Defaults,
+            };
+            w.sources.push((key.into(), first.location.clone(), layer));
         }
         w.tags.shrink_to_fit();
+        w.sources.shrink_to_fit();
         wanted.push(w);
     }
     for ((key, ..), (here, there, ids)) in conflicts {

@@ -301,6 +301,7 @@ mod tests {
                 }],
                 unmanaged: vec![],
                 ignored: vec![],
+                sources: vec![],
             }],
             summary: Summary {
                 overwrite: 1,

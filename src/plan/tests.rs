@@ -541,6 +541,7 @@ fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
         desktop_id: id.into(),
         tags: tags(tags_),
         absent: absent.iter().map(|s| CompactString::from(*s)).collect(),
+        sources: Vec::new(),
     }
 }
 

@@ -360,6 +360,7 @@ mod tests {
                 desktop_id: d.id.clone(),
                 tags: crate::tags::Tags::from([("owner".into(), "finance".into())]),
                 absent: Default::default(),
+                sources: Vec::new(),
             })
             .collect();
         let p = crate::plan::plan(

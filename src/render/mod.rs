@@ -35,11 +35,17 @@ pub enum Format {
 pub struct Printer {
     pub format: Format,
     pub color: bool,
+    /// Text plans say where each change comes from (`plan --explain`).
+    pub explain: bool,
 }
 
 impl Printer {
     pub fn new(format: Format, color: bool) -> Printer {
-        Printer { format, color }
+        Printer {
+            format,
+            color,
+            explain: false,
+        }
     }
 
     /// The same printer in another format (colour only applies to text).
@@ -68,6 +74,7 @@ impl Printer {
     fn text_style(&self) -> text::TextStyle {
         text::TextStyle {
             color: self.color && self.format == Format::Text,
+            explain: self.explain,
         }
     }
 }

@@ -15,6 +15,8 @@ use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, Wri
 pub struct TextStyle {
     /// Emit ANSI colour codes.
     pub color: bool,
+    /// Under each desktop's diff, say where the want behind each change is written.
+    pub explain: bool,
 }
 
 const RED: &str = "\x1b[31m";
@@ -77,7 +79,44 @@ fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result
         };
         writeln!(w, "{text}")?;
     }
+    if style.explain {
+        explain(w, d)?;
+    }
     Ok(())
+}
+
+/// `  why: env = "prod" from teams/fin.yaml:7:7 (name glob)`, one line per change; deletes no
+/// manifest asks for are `--prune`'s.
+fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
+    for change in &d.changes {
+        let key = change.key();
+        let why = match d.sources.iter().find(|s| s.key.as_str() == key) {
+            Some(s) => format!(
+                "{} from {}:{}:{} ({})",
+                what_is_wanted(change),
+                display(&s.file),
+                s.line,
+                s.column,
+                s.layer.as_str()
+            ),
+            None => format!(
+                "{} by --prune: no manifest wants it",
+                what_is_wanted(change)
+            ),
+        };
+        writeln!(w, "  why: {why}")?;
+    }
+    Ok(())
+}
+
+/// `env = "prod"`, or `legacy absent`.
+fn what_is_wanted(change: &Change) -> String {
+    match change {
+        Change::Create { key, value } | Change::Overwrite { key, value, .. } => {
+            format!("{} = {}", quote_key(key), quote_value(value))
+        }
+        Change::Delete { key, .. } => format!("{} absent", quote_key(key)),
+    }
 }
 
 /// One change in words: `create env = "dev"`, `overwrite owner: "it" -> "finance"`,
@@ -231,7 +270,15 @@ mod tests {
 
     fn render_plan(p: &Plan, color: bool) -> String {
         let mut out = Vec::new();
-        plan(&mut out, p, &TextStyle { color }).unwrap();
+        plan(
+            &mut out,
+            p,
+            &TextStyle {
+                color,
+                explain: false,
+            },
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -270,14 +317,30 @@ mod tests {
     #[test]
     fn report_text_without_colour() {
         let mut out = Vec::new();
-        report(&mut out, &sample_report(), &TextStyle { color: false }).unwrap();
+        report(
+            &mut out,
+            &sample_report(),
+            &TextStyle {
+                color: false,
+                explain: false,
+            },
+        )
+        .unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
     #[test]
     fn report_text_with_colour_marks_failures_red() {
         let mut out = Vec::new();
-        report(&mut out, &sample_report(), &TextStyle { color: true }).unwrap();
+        report(
+            &mut out,
+            &sample_report(),
+            &TextStyle {
+                color: true,
+                explain: false,
+            },
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\x1b[31mfailed \x1b[0m"), "{text}");
         insta::assert_snapshot!(text);

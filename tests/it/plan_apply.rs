@@ -218,3 +218,53 @@ fn secrets_never_reach_output_even_when_verbose() {
         .code(0);
     assert!(!ran.stdout.contains(crate::support::SK) && !ran.stderr.contains(crate::support::SK));
 }
+
+#[test]
+fn explain_says_where_each_change_comes_from_and_json_carries_it() {
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let m = path_str(dir.path());
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--prune", "--explain", "--target", "A-1", m])
+        .run()
+        .code(0);
+    let file = dir.path().join("m.yaml");
+    let file = path_str(&file);
+    let why: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  why: "))
+        .collect();
+    assert_eq!(
+        why,
+        [
+            "  why: legacy absent by --prune: no manifest wants it".to_string(),
+            "  why: ops-note absent by --prune: no manifest wants it".to_string(),
+            "  why: owner absent by --prune: no manifest wants it".to_string(),
+            format!("  why: cost-center = \"CC-1\" from {file}:5:3 (defaults)"),
+            format!("  why: env = \"prod\" from {file}:9:7 (name glob)"),
+        ],
+        "{}",
+        ran.stdout
+    );
+    assert!(!ran.stdout.contains("A-2"), "--target keeps one desktop");
+
+    let json = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--format", "json", m])
+        .run()
+        .code(0)
+        .json();
+    let a1 = json["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "A-1")
+        .unwrap();
+    let sources = a1["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), a1["changes"].as_array().unwrap().len());
+    assert!(sources
+        .iter()
+        .any(|s| s["key"] == "env" && s["layer"] == "name_glob" && s["line"] == 9));
+}
