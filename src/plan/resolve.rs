@@ -50,9 +50,7 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         .map(|d| (d.id.as_str(), d.name.as_str()))
         .collect();
     let mut diagnostics = Vec::new();
-    let keys = key_rules(manifest, policy, &mut diagnostics);
-    protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
-    keys.policy.manifest_diagnostics(manifest, &mut diagnostics);
+    let keys = checked_key_rules(manifest, policy, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
     if !policy.targets.is_empty() {
         keep_targets(&mut selections, &names, &policy.targets, &mut diagnostics);
@@ -77,6 +75,19 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
     }
 }
 
+/// The run's key rules, with what the manifests themselves break of them (an `absent` key that
+/// is protected, values and keys against the policy) reported where written.
+fn checked_key_rules(
+    manifest: &Manifest,
+    policy: &Policy,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> KeyRules {
+    let keys = key_rules(manifest, policy, diagnostics);
+    protected_absent_errors(manifest, &keys.protect, diagnostics);
+    keys.policy.manifest_diagnostics(manifest, diagnostics);
+    keys
+}
+
 /// Offline validation: every problem of the manifests' selectors that needs no inventory, for
 /// `desktag validate`. Several entries or documents selecting the same id, or the same exact
 /// name, with conflicting wants; name globs checked against the exact names the manifests
@@ -85,9 +96,7 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
 /// looked for.
 pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let keys = key_rules(manifest, policy, &mut diagnostics);
-    protected_absent_errors(manifest, &keys.protect, &mut diagnostics);
-    keys.policy.manifest_diagnostics(manifest, &mut diagnostics);
+    let keys = checked_key_rules(manifest, policy, &mut diagnostics);
     let named: BTreeSet<&str> = entries(manifest)
         .filter_map(|(_, e)| match &e.selector {
             Selector::Name(name) => Some(name.as_str()),
