@@ -1,5 +1,6 @@
-//! One desktop's tags as a unified diff (built with `similar`): sorted `key = "value"` lines,
-//! current → planned, unmanaged keys marked, ignored and system keys shown as context. Pure.
+//! One desktop's tags as a diff (built with `similar`): sorted `key = "value"` lines, current →
+//! planned, unmanaged keys marked, ignored and system keys shown as context, without hunk
+//! headers. Pure.
 
 use std::collections::BTreeSet;
 
@@ -13,8 +14,6 @@ use crate::tags::{is_system_key, CompactString, Tags};
 pub(crate) enum Kind {
     /// `--- current` / `+++ planned`.
     FileHeader,
-    /// `@@ -a,b +c,d @@`.
-    Hunk,
     Context,
     Removed,
     Added,
@@ -55,11 +54,9 @@ pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
             text: "+++ planned".into(),
         },
     ];
+    // The whole tag list is one hunk (every line is context); its `@@ -a,b +c,d @@` header would
+    // only be noise for a reviewer.
     for hunk in unified.iter_hunks() {
-        lines.push(Line {
-            kind: Kind::Hunk,
-            text: hunk.header().to_string(),
-        });
         for change in hunk.iter_changes() {
             let (kind, sign) = match change.tag() {
                 ChangeTag::Equal => (Kind::Context, ' '),

@@ -37,6 +37,9 @@ pub(crate) fn sample_plan() -> Plan {
     let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut many_wanted = many.clone();
     many_wanted.push(("env", "prod"));
+    // A system tag (not counted by the cap) makes the diff long enough to fold.
+    let mut many_current = many.clone();
+    many_current.push(("_sys_image", "win11"));
     let inventory = Inventory::new([
         desktop(
             "d-01",
@@ -76,7 +79,7 @@ pub(crate) fn sample_plan() -> Plan {
             "ENG-WKS-001",
             &[("env", "dev"), ("owner", "engineering")],
         ),
-        desktop("d-05", "ENG-LAP-001", &many),
+        desktop("d-05", "ENG-LAP-001", &many_current),
     ]);
     let wanted = [
         want(

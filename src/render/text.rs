@@ -72,7 +72,6 @@ fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result
     for line in desktop_diff(d) {
         let text = match line.kind {
             Kind::FileHeader => style.paint(BOLD, &line.text),
-            Kind::Hunk => style.paint(CYAN, &line.text),
             Kind::Removed => style.paint(RED, &line.text),
             Kind::Added => style.paint(GREEN, &line.text),
             Kind::Context => line.text,
