@@ -20,10 +20,12 @@ pub mod command;
 mod errors;
 mod faults;
 mod persist;
+mod routes;
 mod seed;
 mod server;
 mod service;
 mod store;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

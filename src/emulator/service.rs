@@ -11,18 +11,19 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use futures::StreamExt;
-use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
+use super::routes::{decode_query, route, Op};
 use super::store::{BatchCap, ListFilter, Store};
+use super::wire::{BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut};
 use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
 /// Largest request body accepted: the largest valid call (a batch of 100 desktops × 20 tags of
@@ -143,106 +144,6 @@ impl EmulatorState {
 /// signature checks need the raw request, so axum's typed routing and extractors are not used.
 pub fn app(state: Arc<EmulatorState>) -> Router {
     Router::new().fallback(handle).with_state(state)
-}
-
-/// Which API a request is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Op {
-    List,
-    ShowTags {
-        id: String,
-    },
-    CreateTag {
-        id: String,
-    },
-    BatchTags {
-        id: String,
-    },
-    DeleteTag {
-        id: String,
-        key: String,
-    },
-    /// `POST …/desktops/batch-tags`: create or overwrite tags on many desktops.
-    BatchAdd,
-    /// `DELETE …/desktops/batch-tags` with a JSON body: delete keys from many desktops.
-    BatchDelete,
-}
-
-impl Op {
-    fn desktop_id(&self) -> Option<&str> {
-        match self {
-            Op::List | Op::BatchAdd | Op::BatchDelete => None,
-            Op::ShowTags { id }
-            | Op::CreateTag { id }
-            | Op::BatchTags { id }
-            | Op::DeleteTag { id, .. } => Some(id),
-        }
-    }
-
-    fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Op::CreateTag { .. }
-                | Op::BatchTags { .. }
-                | Op::DeleteTag { .. }
-                | Op::BatchAdd
-                | Op::BatchDelete
-        )
-    }
-}
-
-fn decode_lossy(segment: &str) -> String {
-    percent_decode_str(segment).decode_utf8_lossy().into_owned()
-}
-
-/// Matches method and raw path to an API: `(project id, op)`.
-fn route(method: &Method, path: &str) -> Result<(String, Op), ServiceError> {
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let not_found = || ServiceError::not_an_api(method.as_str(), path);
-    let (pid, rest) = match segments.as_slice() {
-        ["v2", pid, "desktops", rest @ ..] if !pid.is_empty() => (decode_lossy(pid), rest),
-        _ => return Err(not_found()),
-    };
-    let op = match (method, rest) {
-        (&Method::GET, []) => Op::List,
-        (&Method::POST, ["batch-tags"]) => Op::BatchAdd,
-        (&Method::DELETE, ["batch-tags"]) => Op::BatchDelete,
-        (&Method::GET, [id, "tags"]) if !id.is_empty() => Op::ShowTags {
-            id: decode_lossy(id),
-        },
-        (&Method::POST, [id, "tags"]) if !id.is_empty() => Op::CreateTag {
-            id: decode_lossy(id),
-        },
-        (&Method::POST, [id, "tags", "action"]) if !id.is_empty() => Op::BatchTags {
-            id: decode_lossy(id),
-        },
-        (&Method::DELETE, [id, "tags", key]) if !id.is_empty() => {
-            let key = percent_decode_str(key).decode_utf8().map_err(|_| {
-                ServiceError::bad_request(format!(
-                    "the tag key in the path `{key}` is not percent-encoded UTF-8"
-                ))
-            })?;
-            Op::DeleteTag {
-                id: decode_lossy(id),
-                key: key.into_owned(),
-            }
-        }
-        _ => return Err(not_found()),
-    };
-    Ok((pid, op))
-}
-
-/// Query pairs, percent-decoded (`+` stays `+`, as the SDK encodes a space as `%20`).
-fn decode_query(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode_lossy(k), decode_lossy(v))
-        })
-        .collect()
 }
 
 async fn read_body(
@@ -560,160 +461,4 @@ fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ServiceErro
 
 fn json_reply<T: Serialize>(value: &T) -> Reply {
     Reply::Json(serde_json::to_vec(value).expect("response types serialize"))
-}
-
-#[derive(Deserialize)]
-struct TagIn {
-    key: String,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-impl TagIn {
-    fn into_pair(self) -> (String, String) {
-        (self.key, self.value.unwrap_or_default())
-    }
-}
-
-#[derive(Deserialize)]
-struct CreateTagIn {
-    tag: TagIn,
-}
-
-#[derive(Deserialize)]
-struct BatchIn {
-    #[serde(default)]
-    action: Option<String>,
-    #[serde(default)]
-    tags: Option<Vec<TagIn>>,
-}
-
-/// The body of both cross-desktop batch calls.
-#[derive(Deserialize)]
-struct DesktopsTagsIn {
-    desktops: Vec<DesktopTagsIn>,
-}
-
-#[derive(Deserialize)]
-struct DesktopTagsIn {
-    desktop_id: String,
-    tags: Vec<TagIn>,
-}
-
-#[derive(Serialize)]
-struct TagOut<'a> {
-    key: &'a str,
-    value: &'a str,
-}
-
-impl<'a> From<&'a (String, String)> for TagOut<'a> {
-    fn from((key, value): &'a (String, String)) -> Self {
-        TagOut { key, value }
-    }
-}
-
-#[derive(Serialize)]
-struct TagsOut<'a> {
-    tags: Vec<TagOut<'a>>,
-}
-
-#[derive(Serialize)]
-struct DesktopOut<'a> {
-    desktop_id: &'a str,
-    computer_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_name: Option<&'a str>,
-    status: &'a str,
-    tags: Vec<TagOut<'a>>,
-}
-
-impl<'a> From<&'a EmulatedDesktop> for DesktopOut<'a> {
-    fn from(d: &'a EmulatedDesktop) -> Self {
-        DesktopOut {
-            desktop_id: &d.id,
-            computer_name: &d.name,
-            user_name: d.user.as_deref(),
-            status: &d.status,
-            tags: d
-                .tags
-                .iter()
-                .map(|(key, value)| TagOut { key, value })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ListOut<'a> {
-    total_count: usize,
-    desktops: Vec<DesktopOut<'a>>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_match_the_real_paths() {
-        let r = |m: Method, p: &str| route(&m, p);
-        assert_eq!(
-            r(Method::GET, "/v2/p/desktops").unwrap(),
-            ("p".into(), Op::List)
-        );
-        assert_eq!(
-            r(Method::POST, "/v2/p/desktops/d/tags/action").unwrap().1,
-            Op::BatchTags { id: "d".into() }
-        );
-        assert_eq!(
-            r(Method::DELETE, "/v2/p/desktops/d/tags/cost%20center%3Aa")
-                .unwrap()
-                .1,
-            Op::DeleteTag {
-                id: "d".into(),
-                key: "cost center:a".into()
-            }
-        );
-        assert_eq!(
-            r(Method::DELETE, "/v2/p/desktops/d/tags/action").unwrap().1,
-            Op::DeleteTag {
-                id: "d".into(),
-                key: "action".into()
-            }
-        );
-        assert_eq!(
-            r(Method::POST, "/v2/p/desktops/batch-tags").unwrap().1,
-            Op::BatchAdd
-        );
-        assert_eq!(
-            r(Method::DELETE, "/v2/p/desktops/batch-tags").unwrap().1,
-            Op::BatchDelete
-        );
-        for (m, p) in [
-            (Method::GET, "/v2/p/desktops/batch-tags"),
-            (Method::PUT, "/v2/p/desktops/batch-tags"),
-            (Method::PUT, "/v2/p/desktops/d/tags"),
-            (Method::GET, "/v2/p/desktops/"),
-            (Method::GET, "/v3/p/desktops"),
-            (Method::GET, "/v2/p/desktops/d/tags/x"),
-            (Method::DELETE, "/v2/p/desktops/d/tags"),
-        ] {
-            assert_eq!(r(m, p).unwrap_err().code, "APIGW.0101", "{p}");
-        }
-        let err = r(Method::DELETE, "/v2/p/desktops/d/tags/%FF").unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn query_decoding_keeps_plus_and_repeats() {
-        assert_eq!(
-            decode_query(Some("desktop_id=a&desktop_id=b&k=a%20b+c&flag")),
-            vec![
-                ("desktop_id".into(), "a".into()),
-                ("desktop_id".into(), "b".into()),
-                ("k".into(), "a b+c".into()),
-                ("flag".into(), "".into())
-            ]
-        );
-        assert!(decode_query(None).is_empty());
-    }
 }
