@@ -17,10 +17,22 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// Replaces `path` with `contents` atomically. The temporary file's name starts with `prefix`
 /// (hidden, so a directory listing during the write does not show a half-written manifest).
 pub fn write(path: &Path, contents: &[u8], prefix: &str) -> std::io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
+    write_with(path, prefix, |w| w.write_all(contents))
+}
+
+/// Like [`write`], with the contents streamed by `fill` (through a buffer), so a large document
+/// is never held in memory whole.
+pub fn write_with(
+    path: &Path,
+    prefix: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let tmp = tempfile::Builder::new()
         .prefix(prefix)
         .tempfile_in(parent_dir(path))?;
-    tmp.write_all(contents)?;
+    let mut buffered = std::io::BufWriter::new(tmp);
+    fill(&mut buffered)?;
+    let tmp = buffered.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

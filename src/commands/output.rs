@@ -19,7 +19,9 @@ pub(super) fn stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> R
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered; a JSON plan of 100,000 desktops is millions of lines, so they are
+    // gathered into large writes here.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     match f(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -53,6 +55,17 @@ pub(super) fn diagnostics(diagnostics: &[Diagnostic]) {
 /// Writes an output file (plan, report) atomically.
 pub(super) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
     crate::atomic_file::write(path, contents, ".desktag-").map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Replaces `path` atomically with what `fill` writes, streamed.
+pub(super) fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    crate::atomic_file::write_with(path, ".desktag-", fill).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })

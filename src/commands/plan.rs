@@ -21,7 +21,7 @@ pub async fn run(config: &config::Plan) -> Result<Status, Error> {
         return Ok(Status::Failed(why));
     }
     if let Some(path) = &config.out {
-        output::write_atomic(path, saved::to_json(&plan).as_bytes())?;
+        output::write_atomic_with(path, |w| saved::write_json(w, &plan))?;
         tracing::info!(path = %path.display(), "saved the plan");
     }
     github::publish(

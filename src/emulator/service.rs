@@ -23,7 +23,9 @@ use super::faults::{Fault, Injector};
 use super::persist::Persister;
 use super::routes::{decode_query, route, Op};
 use super::store::{BatchCap, ListFilter, Store};
-use super::wire::{BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut};
+use super::wire::{
+    BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut,
+};
 use super::{EmulatedDesktop, EmulatorConfig, EmulatorError, Limits, RequestRecord, Seed};
 
 /// Largest request body accepted: the largest valid call (a batch of 100 desktops × 20 tags of

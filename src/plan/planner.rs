@@ -223,7 +223,7 @@ fn sources_of(changes: &[Change], wanted: &Wanted) -> Vec<Source> {
             let (key, location, layer) = &wanted.sources[i];
             sources.push(Source {
                 key: key.clone(),
-                file: location.file.to_string(),
+                file: location.file.clone(),
                 line: location.line,
                 column: location.column,
                 layer: *layer,

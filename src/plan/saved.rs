@@ -20,16 +20,32 @@ struct SavedPlan {
     plan: Plan,
 }
 
-/// Serialises a plan for `--out` (pretty JSON, trailing newline).
-pub fn to_json(plan: &Plan) -> String {
-    let saved = SavedPlan {
-        kind: KIND.to_string(),
-        desktag_version: env!("CARGO_PKG_VERSION").to_string(),
-        plan: plan.clone(),
+/// The saved form of a plan: the plan's own fields after a kind marker and the writing version.
+#[derive(Serialize)]
+struct SavedPlanRef<'a> {
+    kind: &'static str,
+    desktag_version: &'static str,
+    #[serde(flatten)]
+    plan: &'a Plan,
+}
+
+/// Writes a plan for `--out` (pretty JSON, trailing newline), streamed: a plan of 100,000
+/// desktops is not copied or held as text.
+pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
+    let saved = SavedPlanRef {
+        kind: KIND,
+        desktag_version: env!("CARGO_PKG_VERSION"),
+        plan,
     };
-    let mut text = serde_json::to_string_pretty(&saved).expect("a plan always serialises");
-    text.push('\n');
-    text
+    serde_json::to_writer_pretty(&mut *w, &saved)?;
+    w.write_all(b"\n")
+}
+
+/// [`write_json`] into a string.
+pub fn to_json(plan: &Plan) -> String {
+    let mut out = Vec::new();
+    write_json(&mut out, plan).expect("a plan always serialises");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 /// Reads a saved plan; the error says what is wrong with the file.
