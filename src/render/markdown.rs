@@ -2,7 +2,7 @@
 //! sticky comment in place), a `## Plan` heading with the project (naming blocked desktops), a
 //! warning when tags
 //! will be deleted, a summary table, each desktop's diff in a ```` ```diff ```` block (folded in
-//! `<details>` when longer than 12 lines), and the whole comment kept under 60,000 characters
+//! `<details>` when longer than 12 lines, or all of them past 10 desktops), and the whole comment kept under 60,000 characters
 //! by leaving out desktops with a note — never the summary. Pure formatting.
 
 use std::io::{self, Write};
@@ -18,6 +18,9 @@ use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
 pub const MAX_COMMENT_CHARS: usize = 60_000;
 /// Diffs longer than this many lines are folded in `<details>`.
 pub const FOLD_LINES: usize = 12;
+/// With more changed desktops than this, every diff is folded: the comment reads as the summary
+/// table and one line per desktop.
+pub const FOLD_ALL_OVER: usize = 10;
 
 /// Writes the plan as a PR comment.
 pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
@@ -61,11 +64,12 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> 
         .filter(|d| d.status == DesktopStatus::Blocked)
         .map(blocked_section)
         .collect();
+    let fold_all = plan.summary.changed > FOLD_ALL_OVER;
     sections.extend(
         plan.desktops
             .iter()
             .filter(|d| d.status == DesktopStatus::Change)
-            .map(change_section),
+            .map(|d| change_section(d, fold_all)),
     );
     let desktops = sections.len();
     if !plan.warnings.is_empty() {
@@ -163,13 +167,13 @@ fn blocked_section(d: &DesktopPlan) -> String {
     )
 }
 
-fn change_section(d: &DesktopPlan) -> String {
+fn change_section(d: &DesktopPlan, fold_all: bool) -> String {
     let lines = desktop_diff(d);
     let body: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
     let fence = fence(&body);
     let block = format!("{fence}diff\n{body}{fence}\n");
     let counts = change_counts(&d.changes);
-    if lines.len() > FOLD_LINES {
+    if fold_all || lines.len() > FOLD_LINES {
         format!(
             "<details><summary>{} ({}): {counts} ({} diff lines)</summary>\n\n{block}\n</details>\n",
             html(&d.name),
@@ -378,7 +382,9 @@ mod tests {
             text.contains("desktops are not shown, to keep this comment under 60000 characters"),
             "{text}"
         );
-        let shown = text.matches("#### ").count();
+        // Past 10 desktops every diff is folded into `<details>`.
+        let shown = text.matches("<details><summary>").count();
+        assert!(shown > 100, "{shown}");
         let note = format!("> {} of the 5000 desktops are not shown", 5000 - shown);
         assert!(text.contains(&note), "{note}");
     }
