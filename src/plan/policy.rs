@@ -10,7 +10,9 @@ use globset::{GlobSet, GlobSetBuilder};
 
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::glob::name_glob;
-use crate::manifest::{KeyCase, Manifest};
+use std::collections::BTreeSet;
+
+use crate::manifest::{Document, KeyCase, Manifest};
 use crate::tags::{is_system_key, Tags};
 
 /// The merged rules of a run. Empty (and free to check) when no document has a `policy:`.
@@ -61,11 +63,21 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// The project a document names, if any.
+fn project(d: &Document) -> Option<&str> {
+    d.project_id.as_ref().map(|p| p.value.as_str())
+}
+
 impl PolicyRules {
-    /// The rules of every document of `manifest`.
+    /// The rules of every document of `manifest` (planning narrows the manifest to one project
+    /// first).
     pub fn of(manifest: &Manifest) -> PolicyRules {
+        Self::of_documents(manifest.documents.iter())
+    }
+
+    fn of_documents<'m>(documents: impl Iterator<Item = &'m Document>) -> PolicyRules {
         let mut rules = PolicyRules::default();
-        for doc in &manifest.documents {
+        for doc in documents {
             let policy = &doc.policy;
             for key in &policy.required {
                 if !rules.required.iter().any(|(k, _)| k == key.value.as_str()) {
@@ -158,8 +170,39 @@ impl PolicyRules {
     }
 
     /// What the manifests themselves want against the rules: values not allowed and keys not in
-    /// lower case where they are written, and required keys listed in `absent`.
+    /// lower case where they are written, and required keys listed in `absent`. When the
+    /// manifests name several projects (offline validation reads them all), each document is
+    /// held to the rules of its project's run: the documents of that project and those that name
+    /// none.
     pub fn manifest_diagnostics(&self, manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
+        if self.is_empty() {
+            return;
+        }
+        let projects: BTreeSet<&str> = manifest.documents.iter().filter_map(project).collect();
+        if projects.len() <= 1 {
+            return self.documents_diagnostics(manifest.documents.iter(), diagnostics);
+        }
+        let mut found = Vec::new();
+        for p in &projects {
+            let run = || {
+                manifest
+                    .documents
+                    .iter()
+                    .filter(|d| project(d).is_none_or(|q| q == *p))
+            };
+            Self::of_documents(run()).documents_diagnostics(run(), &mut found);
+        }
+        // Documents without a project are checked once per project; say each problem once.
+        let mut seen = BTreeSet::new();
+        found.retain(|d| seen.insert(d.to_string()));
+        diagnostics.extend(found);
+    }
+
+    fn documents_diagnostics<'m>(
+        &self,
+        documents: impl Iterator<Item = &'m Document>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
         if self.is_empty() {
             return;
         }
@@ -189,7 +232,7 @@ impl PolicyRules {
                 );
             }
         };
-        for doc in &manifest.documents {
+        for doc in documents {
             for (key, value) in &doc.defaults {
                 check(key.as_str(), Some(value.value.as_str()), &value.location);
             }
@@ -355,6 +398,22 @@ mod tests {
         let (rules, _) = rules("version: 1\ndesktops: []\n");
         assert!(rules.is_empty());
         assert_eq!(rules.violations(&tags(&[("Any", "x")])), []);
+    }
+
+    #[test]
+    fn each_project_is_held_to_its_own_policy() {
+        let text = "version: 1\nproject_id: p1\npolicy: {allowed: {env: [prod]}}\ndesktops: [{name: A, tags: {env: prod}}]\n---\nversion: 1\nproject_id: p2\npolicy: {allowed: {env: [dev]}}\ndesktops: [{name: B, tags: {env: dev}}]\n---\nversion: 1\ndesktops: [{name: C, tags: {env: qa}}]\n";
+        let (_, diagnostics) = rules(text);
+        // p1's and p2's own documents follow their rules; the shared document breaks both, and
+        // is reported once for each rule it breaks.
+        let shown: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
+        assert_eq!(
+            shown,
+            [
+                "`env` is \"qa\", not one of prod",
+                "`env` is \"qa\", not one of dev",
+            ]
+        );
     }
 
     #[test]
