@@ -42,7 +42,7 @@ fn validate_accepts_the_shipped_examples() {
         .run()
         .code(0);
     assert!(
-        ran.stdout.starts_with("Valid: 4 documents"),
+        ran.stdout.starts_with("Valid: 5 documents"),
         "{}",
         ran.stdout
     );

@@ -38,6 +38,7 @@ fn shipped_examples_become_documents_in_file_order() {
         files,
         [
             "examples/manifests/finance.yaml:2:1",
+            "examples/manifests/policy.yaml:4:1",
             "examples/manifests/teams/engineering.yaml:2:1",
             "examples/manifests/teams/operations.yaml:2:1",
             "examples/manifests/teams/operations.yaml:15:1",
