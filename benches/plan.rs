@@ -45,6 +45,7 @@ fn inventory(n: usize) -> Inventory {
             id: id(i),
             name: format!("WKS-{i:06}"),
             user: None,
+            enterprise_project_id: None,
             status: "ACTIVE".into(),
             tags: [
                 ("env", "dev".to_string()),

@@ -319,6 +319,7 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
             ignore_keys: options.ignore_keys.clone(),
             targets: options.targets.iter().cloned().collect(),
             strict: options.strict,
+            env: Default::default(),
         },
         limits: Limits {
             max_deletes: options.max_deletes,

@@ -163,6 +163,9 @@ codes! {
     IgnoredKey = "ignored-key",
     /// A key listed in `absent` that a `protect` glob keeps from deletion.
     ProtectedKey = "protected-key",
+    /// A templated value (`${…}`) refers to something unknown, is not closed, or reads a
+    /// credential.
+    Template = "template",
     /// A `policy:` block is malformed (an unknown `key_case`, an empty `allowed` list).
     Policy = "policy",
     /// A manifest wants what a `policy:` forbids (a value not allowed, a key not in lower case,

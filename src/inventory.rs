@@ -15,6 +15,9 @@ pub struct Desktop {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The enterprise project the desktop belongs to, when the listing says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise_project_id: Option<String>,
     #[serde(default = "default_status")]
     pub status: String,
     #[serde(default)]
@@ -28,6 +31,7 @@ impl Desktop {
             id: id.into(),
             name: name.into(),
             user: None,
+            enterprise_project_id: None,
             status: default_status(),
             tags: tags
                 .iter()

@@ -23,5 +23,6 @@ pub mod render;
 pub mod report;
 pub mod secret;
 pub mod tags;
+pub mod template;
 pub mod token_bucket;
 pub mod yaml;

@@ -138,7 +138,7 @@ fn is_mark(ch: char) -> bool {
     ch.general_category_group() == GeneralCategoryGroup::Mark
 }
 
-fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
+pub fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
     // A combining mark belongs to the letter or digit before it (possibly after other marks).
     let mut after_letter = false;
     for (i, ch) in text.chars().enumerate() {
@@ -302,8 +302,17 @@ validated_string!(TagKey, check_key, "A tag key that passed `check_key`.");
 validated_string!(
     TagValue,
     check_value,
-    "A tag value that passed `check_value`."
+    "A tag value that passed `check_value`, or a template the manifest loader checked (its \
+     rendered value is checked per desktop when planning)."
 );
+
+impl TagValue {
+    /// A templated value (`owner: "${desktop.user_name}"`), checked by `crate::template` where it
+    /// was written; kept as written until a desktop renders it.
+    pub fn template(text: impl Into<CompactString>) -> Self {
+        Self(text.into())
+    }
+}
 
 #[cfg(test)]
 mod tests {

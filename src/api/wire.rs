@@ -40,6 +40,8 @@ pub(crate) struct WireDesktop {
     #[serde(default)]
     pub user_name: Option<String>,
     #[serde(default)]
+    pub enterprise_project_id: Option<String>,
+    #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<WireTag>>,
@@ -51,6 +53,7 @@ impl From<WireDesktop> for Desktop {
             id: d.desktop_id,
             name: d.computer_name.unwrap_or_default(),
             user: d.user_name.filter(|u| !u.is_empty()),
+            enterprise_project_id: d.enterprise_project_id.filter(|e| !e.is_empty()),
             status: d.status.unwrap_or_default(),
             tags: tags_from_wire(d.tags),
         }

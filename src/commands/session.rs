@@ -254,12 +254,21 @@ pub(crate) async fn plan_from(
     };
     let session = Session::open(&planning.service, loaded.project_id.as_deref()).await?;
     let inventory = session.inventory(&loaded.manifest).await?;
-    let policy = &planning.policy;
+    // The environment the templates read, captured once: planning itself stays pure.
+    let mut with_env = planning.policy.clone();
+    with_env.env = loaded
+        .manifest
+        .env_names()
+        .into_iter()
+        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
+        .collect();
+    let policy = &with_env;
     let resolution = plan::resolve(&loaded.manifest, &inventory, policy);
     let made_from = Provenance {
         manifests: loaded.files,
         ignore_keys: policy.ignore_keys.clone(),
         targets: policy.targets.iter().cloned().collect(),
+        env: policy.env.clone(),
     };
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
     drop(loaded.manifest);

@@ -19,6 +19,8 @@ pub struct EmulatedDesktop {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enterprise_project_id: Option<String>,
     pub status: String,
     pub tags: Tags,
 }
@@ -30,6 +32,7 @@ impl EmulatedDesktop {
             id: id.into(),
             name: name.into(),
             user: None,
+            enterprise_project_id: None,
             status: "ACTIVE".to_string(),
             tags: tags
                 .iter()
@@ -71,6 +74,8 @@ struct RawDesktop {
     #[serde(default)]
     user: Option<String>,
     #[serde(default)]
+    enterprise_project_id: Option<String>,
+    #[serde(default)]
     status: Option<String>,
     #[serde(default)]
     tags: Option<BTreeMap<String, String>>,
@@ -92,7 +97,7 @@ impl Seed {
             SeedError {
                 message: format!(
                     "{at}{}; a seed has `project_id` and `desktops` (each with `id`, `name`, \
-                     optional `user`, `status`, and a `tags` mapping of quoted strings)",
+                     optional `user`, `enterprise_project_id`, `status`, and a `tags` mapping of quoted strings)",
                     e.message
                 ),
             }
@@ -106,6 +111,7 @@ impl Seed {
                     id: d.id,
                     name: d.name,
                     user: d.user,
+                    enterprise_project_id: d.enterprise_project_id,
                     status: d.status.unwrap_or_else(|| "ACTIVE".to_string()),
                     tags: d
                         .tags

@@ -66,6 +66,8 @@ pub(super) struct DesktopOut<'a> {
     pub(super) computer_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) user_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) enterprise_project_id: Option<&'a str>,
     pub(super) status: &'a str,
     pub(super) tags: Vec<TagOut<'a>>,
 }
@@ -76,6 +78,7 @@ impl<'a> From<&'a EmulatedDesktop> for DesktopOut<'a> {
             desktop_id: &d.id,
             computer_name: &d.name,
             user_name: d.user.as_deref(),
+            enterprise_project_id: d.enterprise_project_id.as_deref(),
             status: &d.status,
             tags: d
                 .tags

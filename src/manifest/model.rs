@@ -35,6 +35,27 @@ impl ManifestFile {
     }
 }
 
+impl Manifest {
+    /// The environment variables the templated values read (`${env.NAME}`).
+    pub fn env_names(&self) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for doc in &self.documents {
+            let values = doc
+                .defaults
+                .values()
+                .chain(doc.desktops.iter().flat_map(|e| e.tags.values()));
+            for value in values {
+                for r in crate::template::references(value.value.as_str()) {
+                    if let crate::template::Reference::Env(name) = r {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+}
+
 /// One YAML document (`version: 1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {

@@ -38,6 +38,9 @@ pub struct Policy {
     pub targets: BTreeSet<String>,
     /// Unmatched selectors are errors instead of warnings.
     pub strict: bool,
+    /// The values of the `${env.NAME}` references the manifests make, read when the run started
+    /// (a name that is not set is absent).
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Policy {
@@ -48,6 +51,7 @@ impl Default for Policy {
             ignore_keys: Vec::new(),
             targets: BTreeSet::new(),
             strict: false,
+            env: Default::default(),
         }
     }
 }
@@ -130,6 +134,9 @@ pub struct Provenance {
     /// `--target`s.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// The `${env.NAME}` values the templates rendered with.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use super::keys::{KeyIgnore, KeyRules};
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
-use crate::tags::{is_system_key, CompactString, Tags};
+use crate::tags::{check_value, is_system_key, CompactString, Tags};
+use crate::template::{is_template, render, Attr};
 
 /// The plan document's format version.
 pub const FORMAT_VERSION: u32 = 1;
@@ -92,6 +93,31 @@ fn plan_desktop<'a>(
     ignore: &mut IgnoreMemo<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
+    // Templated values take this desktop's attributes; one that cannot blocks the desktop.
+    let rendered;
+    let tags: &Tags = if wanted.tags.values().any(|v| is_template(v)) {
+        match render_tags(&wanted.tags, desktop, &policy.env) {
+            Ok(tags) => {
+                rendered = tags;
+                &rendered
+            }
+            Err(reason) => {
+                return DesktopPlan {
+                    desktop_id: desktop.id.clone(),
+                    name: desktop.name.clone(),
+                    status: DesktopStatus::Blocked,
+                    reason: Some(reason),
+                    current: current.clone(),
+                    changes: Vec::new(),
+                    unmanaged: Vec::new(),
+                    ignored: Vec::new(),
+                    sources: Vec::new(),
+                }
+            }
+        }
+    } else {
+        &wanted.tags
+    };
     let mut deletes = Vec::new();
     let mut overwrites = Vec::new();
     let mut creates = Vec::new();
@@ -106,7 +132,7 @@ fn plan_desktop<'a>(
         }
         if ignore.is_ignored(key) {
             ignored.push(key.clone());
-        } else if let Some(value) = wanted.tags.get(key) {
+        } else if let Some(value) = tags.get(key) {
             // A create-only key belongs to people once it exists.
             if value != old && !keys.create_only.is_match(key) {
                 overwrites.push(Change::Overwrite {
@@ -124,7 +150,8 @@ fn plan_desktop<'a>(
             unmanaged.push(key.clone());
         }
     }
-    for (key, value) in &wanted.tags {
+    // The same keys in the same order; the values as rendered.
+    for ((key, _), value) in wanted.tags.iter().zip(tags.values()) {
         if !current.contains_key(key) && !ignore.is_ignored(key) {
             creates.push(Change::Create {
                 key: key.clone(),
@@ -209,6 +236,46 @@ fn plan_desktop<'a>(
         ignored,
         sources,
     }
+}
+
+/// `tags` with every templated value rendered for `desktop`, each checked as a tag value; the
+/// error is the reason the desktop is blocked.
+fn render_tags(
+    tags: &Tags,
+    desktop: &Desktop,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<Tags, String> {
+    let attr = |a: Attr| -> Option<String> {
+        match a {
+            Attr::UserName => desktop.user.clone(),
+            Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
+            Attr::Id => Some(desktop.id.clone()),
+            Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
+        }
+    };
+    let env = |name: &str| env.get(name).cloned();
+    let mut out = Tags::new();
+    for (key, value) in tags {
+        if !is_template(value) {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
+        let why = |what: String| {
+            format!(
+                "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
+                key.escape_debug(),
+                value.as_str()
+            )
+        };
+        let text = render(value, &attr, &env).map_err(why)?;
+        check_value(&text).map_err(|e| {
+            why(format!(
+                "it renders to {text:?}, which is not a valid tag value ({e})"
+            ))
+        })?;
+        out.insert(key.clone(), text.into());
+    }
+    Ok(out)
 }
 
 /// Where the wants behind `changes` are written, in change order (none for `--prune` deletes).

@@ -208,6 +208,10 @@ impl PolicyRules {
         }
         let mut check = |key: &str, value: Option<&str>, at: &Location| {
             let broken = match value {
+                // A templated value is judged once rendered, per desktop, when planning.
+                Some(value) if crate::template::is_template(value) => {
+                    [None, self.case_violation(key)]
+                }
                 Some(value) => [self.value_violation(key, value), self.case_violation(key)],
                 None => [
                     self.required

@@ -71,6 +71,7 @@ fn case() -> impl Strategy<Value = Case> {
                             id: id.clone(),
                             name: format!("W{i}"),
                             user: None,
+                            enterprise_project_id: None,
                             status: "ACTIVE".into(),
                             tags: current,
                         });

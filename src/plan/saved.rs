@@ -216,6 +216,7 @@ pub fn not_produced(
         ignore_keys: made_from.ignore_keys.clone(),
         targets: made_from.targets.iter().cloned().collect(),
         strict: false,
+        env: made_from.env.clone(),
     };
     let resolution = super::resolve(manifest, now, &policy);
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {

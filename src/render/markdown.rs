@@ -354,6 +354,7 @@ mod tests {
                 id: format!("id-{i:05}"),
                 name: format!("WKS-{i}"),
                 user: None,
+                enterprise_project_id: None,
                 status: "ACTIVE".into(),
                 tags: crate::tags::Tags::from([("owner".into(), "it".into())]),
             })

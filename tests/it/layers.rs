@@ -19,7 +19,7 @@ fn place(module: &str) -> Option<Place> {
     Some(Place::Layer(match module {
         // Leaves: shared rules and small, single-purpose utilities.
         "tags" | "token_bucket" | "atomic_file" | "secret" | "diagnostic" | "inventory"
-        | "glob" | "yaml" | "error_chain" => 0,
+        | "glob" | "yaml" | "error_chain" | "template" => 0,
         // Transport: the API client, signing, retry and rate decisions.
         "api" => 1,
         // Core: desired state and the pure planner.

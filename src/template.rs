@@ -1,0 +1,327 @@
+//! Templated tag values: a value may take the desktop's own attributes, `${desktop.user_name}`,
+//! `${desktop.name}`, `${desktop.id}`, `${desktop.enterprise_project_id}`, and values from the
+//! environment at plan time, `${env.NAME}`; `$$` writes a dollar. Checked where manifests are
+//! loaded (`check`), rendered per desktop when planning (`render`). A leaf: no crate imports.
+//! Pure.
+
+use std::fmt;
+
+/// A desktop attribute a template may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Attr {
+    UserName,
+    Name,
+    Id,
+    EnterpriseProjectId,
+}
+
+impl Attr {
+    const ALL: [(&'static str, Attr); 4] = [
+        ("user_name", Attr::UserName),
+        ("name", Attr::Name),
+        ("id", Attr::Id),
+        ("enterprise_project_id", Attr::EnterpriseProjectId),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Attr::ALL
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// What `${…}` refers to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reference {
+    Desktop(Attr),
+    Env(String),
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Desktop(attr) => write!(f, "${{desktop.{}}}", attr.as_str()),
+            Reference::Env(name) => write!(f, "${{env.{name}}}"),
+        }
+    }
+}
+
+/// A template that cannot work, with where in the value (0-based character offset) and how to
+/// fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    pub help: String,
+    pub offset: usize,
+}
+
+/// Whether `value` is a template (anything with a `$`; plain values cost one scan).
+pub fn is_template(value: &str) -> bool {
+    value.contains('$')
+}
+
+/// One piece of a parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Ref(Reference),
+}
+
+/// Environment variables a template may never read: credentials would end up in tags.
+fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["SECRET", "TOKEN", "PASSWORD", "PASSWD", "PRIVATE"]
+        .iter()
+        .any(|w| upper.contains(w))
+        || upper.ends_with("_SK")
+        || upper.ends_with("_AK")
+        || upper.ends_with("_KEY")
+}
+
+fn parse(value: &str) -> Result<Vec<Piece>, TemplateError> {
+    let chars: Vec<char> = value.chars().collect();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '$' {
+            text.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        match chars.get(i + 1) {
+            Some('$') => {
+                text.push('$');
+                i += 2;
+            }
+            Some('{') => {
+                let Some(len) = chars[i + 2..].iter().position(|c| *c == '}') else {
+                    return Err(TemplateError {
+                        message: "`${` is not closed".into(),
+                        help: "close the reference with `}`, e.g. `${desktop.user_name}`".into(),
+                        offset: i,
+                    });
+                };
+                let inner: String = chars[i + 2..i + 2 + len].iter().collect();
+                let reference = reference(&inner, i)?;
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                pieces.push(Piece::Ref(reference));
+                i += 3 + len;
+            }
+            _ => {
+                return Err(TemplateError {
+                    message: "a `$` must start a reference `${…}` or be doubled".into(),
+                    help:
+                        "write `${desktop.user_name}` (or another reference), or `$$` for a dollar"
+                            .into(),
+                    offset: i,
+                })
+            }
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
+    let known = || {
+        let mut names: Vec<String> = Attr::ALL
+            .iter()
+            .map(|(n, _)| format!("desktop.{n}"))
+            .collect();
+        names.push("env.NAME".into());
+        names
+    };
+    let unknown = |suggestion: Option<String>| TemplateError {
+        message: format!("unknown reference `${{{inner}}}`"),
+        help: match suggestion {
+            Some(s) => format!("did you mean `${{{s}}}`?"),
+            None => format!("use one of {}", known().join(", ")),
+        },
+        offset,
+    };
+    if let Some(attr) = inner.strip_prefix("desktop.") {
+        return match Attr::ALL.iter().find(|(n, _)| *n == attr) {
+            Some((_, a)) => Ok(Reference::Desktop(*a)),
+            None => {
+                let names: Vec<&str> = Attr::ALL.iter().map(|(n, _)| *n).collect();
+                let near = closest(attr, &names).map(|n| format!("desktop.{n}"));
+                Err(unknown(near))
+            }
+        };
+    }
+    if let Some(name) = inner.strip_prefix("env.") {
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(TemplateError {
+                message: format!("`{name}` is not an environment variable name"),
+                help: "use letters, digits and `_`, not starting with a digit, e.g. `${env.COST_CENTER}`".into(),
+                offset,
+            });
+        }
+        if is_secret_name(name) {
+            return Err(TemplateError {
+                message: format!("`${{env.{name}}}` looks like a credential; tags are not secret"),
+                help: "templates may not read variables whose names contain SECRET, TOKEN, PASSWORD or end in _AK, _SK, _KEY".into(),
+                offset,
+            });
+        }
+        return Ok(Reference::Env(name.to_string()));
+    }
+    let near =
+        closest(inner, &["desktop.user_name", "desktop.name", "desktop.id"]).map(String::from);
+    Err(unknown(near))
+}
+
+/// The closest of `names` to `word` by edit distance, if close enough to be a typo.
+fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for j in 0..b.len() {
+                let cost = usize::from(ca != b[j]);
+                let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+                prev = row[j + 1];
+                row[j + 1] = next;
+            }
+        }
+        row[b.len()]
+    }
+    names
+        .iter()
+        .map(|n| (distance(word, n), *n))
+        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Checks a template written in a manifest: every reference known, every `${` closed.
+pub fn check(value: &str) -> Result<(), TemplateError> {
+    parse(value).map(drop)
+}
+
+/// The references of a (valid) template, in order; none for a plain value.
+pub fn references(value: &str) -> Vec<Reference> {
+    if !is_template(value) {
+        return Vec::new();
+    }
+    parse(value)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Ref(r) => Some(r),
+            Piece::Text(_) => None,
+        })
+        .collect()
+}
+
+/// Renders a template for one desktop. `desktop` answers attributes (`None`: the desktop has no
+/// such value), `env` the environment captured at plan time. The error names what is missing.
+pub fn render(
+    value: &str,
+    desktop: &dyn Fn(Attr) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let pieces = parse(value).map_err(|e| e.message)?;
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(&text),
+            Piece::Ref(Reference::Desktop(attr)) => match desktop(attr) {
+                Some(v) if !v.is_empty() => out.push_str(&v),
+                _ => {
+                    return Err(format!(
+                        "`${{desktop.{}}}` has no value for this desktop",
+                        attr.as_str()
+                    ))
+                }
+            },
+            Piece::Ref(Reference::Env(name)) => match env(&name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(format!(
+                        "`${{env.{name}}}`: the environment variable `{name}` is not set"
+                    ))
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desktop(attr: Attr) -> Option<String> {
+        match attr {
+            Attr::UserName => Some("ann".into()),
+            Attr::Name => Some("FIN-1".into()),
+            Attr::Id => Some("d1".into()),
+            Attr::EnterpriseProjectId => None,
+        }
+    }
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TEAM").then(|| "finance".to_string())
+    }
+
+    #[test]
+    fn every_variable_renders_and_dollars_double() {
+        let r = |v: &str| render(v, &desktop, &env);
+        assert_eq!(r("${desktop.user_name}").unwrap(), "ann");
+        assert_eq!(r("${desktop.name}-${desktop.id}").unwrap(), "FIN-1-d1");
+        assert_eq!(r("team ${env.TEAM}").unwrap(), "team finance");
+        assert_eq!(r("a$$b").unwrap(), "a$b");
+        assert_eq!(
+            r("${desktop.enterprise_project_id}").unwrap_err(),
+            "`${desktop.enterprise_project_id}` has no value for this desktop"
+        );
+        assert_eq!(
+            r("${env.NOPE}").unwrap_err(),
+            "`${env.NOPE}`: the environment variable `NOPE` is not set"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_located_and_suggest_the_fix() {
+        let e = check("x ${desktop.nmae}").unwrap_err();
+        assert_eq!(e.offset, 2);
+        assert_eq!(e.message, "unknown reference `${desktop.nmae}`");
+        assert_eq!(e.help, "did you mean `${desktop.name}`?");
+        assert_eq!(
+            check("${desktop.user_name").unwrap_err().message,
+            "`${` is not closed"
+        );
+        assert!(check("${foo}").unwrap_err().help.starts_with("use one of"));
+        assert_eq!(check("5$").unwrap_err().offset, 1);
+        assert!(check("${env.HW_SECRET_KEY}")
+            .unwrap_err()
+            .message
+            .contains("looks like a credential"));
+        assert!(check("${env.1X}").is_err());
+        assert!(check("${env.COST_CENTER}").is_ok());
+    }
+
+    #[test]
+    fn references_are_listed_in_order() {
+        assert_eq!(
+            references("${env.A}/${desktop.id}"),
+            [Reference::Env("A".into()), Reference::Desktop(Attr::Id)]
+        );
+        assert!(references("plain").is_empty());
+    }
+}
