@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn desktop_decodes_tags_with_missing_and_null_values() {
         let body = br#"{"total_count":1,"desktops":[{"desktop_id":"d1","computer_name":"FIN-1",
-            "user_name":"alice","status":"ACTIVE","extra":{"x":1},
+            "user_name":"alice","enterprise_project_id":"ep-1","status":"ACTIVE","extra":{"x":1},
             "tags":[{"key":"env","value":"dev"},{"key":"empty"},{"key":"null","value":null}]}]}"#;
         let page: ListDesktopsResponse = serde_json::from_slice(body).unwrap();
         assert_eq!(page.total_count, Some(1));
@@ -195,6 +195,7 @@ mod tests {
         assert_eq!(d.id, "d1");
         assert_eq!(d.name, "FIN-1");
         assert_eq!(d.user.as_deref(), Some("alice"));
+        assert_eq!(d.enterprise_project_id.as_deref(), Some("ep-1"));
         assert_eq!(d.status, "ACTIVE");
         assert_eq!(
             d.tags,

@@ -554,3 +554,35 @@ fn priority_is_a_bounded_whole_number() {
         assert_eq!(e.location, Some(Location::new("m.yaml", 4, 15)), "{bad}");
     }
 }
+
+#[test]
+fn templated_values_are_checked_where_written() {
+    let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.TEAM}\"}\n");
+    assert_eq!(
+        d.desktops[0].tags["owner"].value.as_str(),
+        "${desktop.user_name}"
+    );
+    let e =
+        one("version: 1\ndesktops:\n  - name: A\n    tags:\n      owner: \"x-${desktop.nmae}\"\n");
+    assert_eq!(e.code, "template");
+    // Column of the `$`: the value starts at column 14 with its quote.
+    assert_eq!(e.location, Some(Location::new("m.yaml", 5, 17)));
+    assert_eq!(
+        e.message,
+        "value of tag `owner`: unknown reference `${desktop.nmae}`"
+    );
+    assert_eq!(e.help.as_deref(), Some("did you mean `${desktop.name}`?"));
+    for bad in [
+        "\"${desktop.id\"",
+        "\"5$\"",
+        "\"${env.HW_SECRET_KEY}\"",
+        "\"a/${desktop.id}\"",
+    ] {
+        let text = format!("version: 1\ndesktops:\n  - name: A\n    tags: {{k: {bad}}}\n");
+        let e = one(&text);
+        assert!(
+            e.code == "template" || e.code == "tag-charset",
+            "{bad}: {e}"
+        );
+    }
+}

@@ -1008,3 +1008,64 @@ fn an_id_overriding_a_glob_of_another_document_warns_naming_both_places() {
         .diagnostics
         .is_empty());
 }
+
+// ---- templated values ----
+
+#[test]
+fn templates_render_per_desktop_and_block_what_cannot_render() {
+    let mut with_user = desktop("d1", "FIN-1", &[]);
+    with_user.user = Some("ann".into());
+    with_user.enterprise_project_id = Some("ep-1".into());
+    let inv = Inventory::new([
+        with_user,
+        desktop("d2", "FIN-2", &[]),
+        desktop("d3", "FIN-3-with-a-very-long-computer-name-xxxxxxxxx", &[]),
+    ]);
+    let wanted = [
+        want(
+            "d1",
+            &[
+                ("owner", "${desktop.user_name}"),
+                ("ep", "${desktop.enterprise_project_id}"),
+                ("team", "${env.TEAM}"),
+            ],
+            &[],
+        ),
+        want("d2", &[("owner", "${desktop.user_name}")], &[]),
+        want("d3", &[("host", "${desktop.name}-${desktop.id}")], &[]),
+    ];
+    let policy = Policy {
+        env: [("TEAM".to_string(), "finance".to_string())].into(),
+        ..Policy::default()
+    };
+    let p = run(&wanted, &inv, &policy, &KeyIgnore::none());
+    let d1 = &p.desktops[0];
+    assert_eq!(d1.status, DesktopStatus::Change);
+    assert_eq!(
+        d1.planned(),
+        tags(&[("ep", "ep-1"), ("owner", "ann"), ("team", "finance")])
+    );
+    let d2 = &p.desktops[1];
+    assert_eq!(d2.status, DesktopStatus::Blocked);
+    assert_eq!(
+        d2.reason.as_deref(),
+        Some("tag `owner` = \"${desktop.user_name}\" cannot be rendered: `${desktop.user_name}` has no value for this desktop; nothing is written to this desktop until it can")
+    );
+    let d3 = &p.desktops[2];
+    assert_eq!(d3.status, DesktopStatus::Blocked);
+    assert!(
+        d3.reason
+            .as_deref()
+            .unwrap()
+            .contains("which is not a valid tag value"),
+        "{:?}",
+        d3.reason
+    );
+    // A missing environment variable blocks too.
+    let p = run(&wanted[..1], &inv, &Policy::default(), &KeyIgnore::none());
+    assert!(p.desktops[0]
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("the environment variable `TEAM` is not set"));
+}

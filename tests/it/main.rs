@@ -20,5 +20,6 @@ mod quickstart;
 mod saved_plans;
 mod schema;
 mod support;
+mod templates;
 mod validate_input;
 mod write_modes;

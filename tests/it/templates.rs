@@ -1,0 +1,111 @@
+//! Templated values end to end: the owner comes from each desktop's user, a desktop without one
+//! is blocked (exit 3) and left untouched, `${env.NAME}` is read at plan time, and a second run
+//! has nothing to do.
+
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag};
+
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+fn seed() -> desktag::emulator::Seed {
+    seed_yaml(&format!(
+        "project_id: {PROJECT}\ndesktops:\n  - id: 88888888-0000-0000-0000-000000000001\n    name: FIN-1\n    user: ann\n    enterprise_project_id: ep-9\n  - id: 88888888-0000-0000-0000-000000000002\n    name: FIN-2\n    user: bob\n  - id: 88888888-0000-0000-0000-000000000003\n    name: FIN-3\n"
+    ))
+}
+
+const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: \"FIN-*\"\n    tags:\n      owner: \"${desktop.user_name}\"\n      team: \"${env.DESKTAG_TEST_TEAM}\"\n";
+
+fn tags_of(emu: &desktag::emulator::EmulatorHandle, name: &str) -> Vec<(String, String)> {
+    let d = emu.desktops().into_iter().find(|d| d.name == name).unwrap();
+    d.tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let m = path_str(dir.path());
+    let ran = Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_TEST_TEAM", "finance")
+        .args(["apply", "--auto-approve", m])
+        .run()
+        .code(3);
+    assert!(
+        ran.stdout
+            .contains("tag `owner` = \"${desktop.user_name}\" cannot be rendered"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(
+        tags_of(&emu, "FIN-1"),
+        [
+            ("owner".to_string(), "ann".to_string()),
+            ("team".to_string(), "finance".to_string())
+        ]
+    );
+    assert_eq!(tags_of(&emu, "FIN-2")[0].1, "bob");
+    assert!(
+        tags_of(&emu, "FIN-3").is_empty(),
+        "blocked: nothing written"
+    );
+
+    // The plan shows rendered values; converged desktops have nothing left to do.
+    let again = Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_TEST_TEAM", "finance")
+        .args(["plan", "--format", "json", m])
+        .run()
+        .code(3)
+        .json();
+    assert_eq!(again["summary"]["changed"], 0);
+    assert_eq!(again["summary"]["blocked"], 1);
+}
+
+#[test]
+fn an_unset_environment_variable_blocks_instead_of_writing_half_right() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", path_str(dir.path())])
+        .run()
+        .code(3);
+    assert!(
+        ran.stdout
+            .contains("the environment variable `DESKTAG_TEST_TEAM` is not set"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let out = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_TEST_TEAM", "ops")
+        .args([
+            "plan",
+            "--out",
+            path_str(&out),
+            path_str(&dir.path().join("m.yaml")),
+        ])
+        .run()
+        .code(3);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(plan["made_from"]["env"]["DESKTAG_TEST_TEAM"], "ops");
+    // Applied without the variable set: the plan carries the rendered values.
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--plan", path_str(&out)])
+        .run()
+        .code(3);
+    assert_eq!(tags_of(&emu, "FIN-2")[1].1, "ops");
+}
