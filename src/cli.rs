@@ -271,6 +271,10 @@ pub struct ExportArgs {
     /// `defaults`.
     #[arg(long, value_name = "KEY")]
     pub group_by: Option<String>,
+    /// Write `KEY: "${desktop.ATTR}"` where a desktop's KEY equals its ATTR (`user_name`, `name`,
+    /// `id`, `enterprise_project_id`), e.g. `--template owner=user_name` (repeatable).
+    #[arg(long = "template", value_name = "KEY=ATTR")]
+    pub templates: Vec<String>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }

@@ -369,9 +369,27 @@ fn export(args: &ExportArgs) -> Result<Export, Error> {
         shape: crate::render::manifest::Shape {
             by_name: args.by == cli::Selection::Name,
             group_by: args.group_by.clone(),
+            templates: args
+                .templates
+                .iter()
+                .map(|t| export_template(t))
+                .collect::<Result<_, _>>()?,
         },
         service: service(&args.connection),
     })
+}
+
+/// `--template KEY=ATTR`.
+fn export_template(text: &str) -> Result<(String, crate::template::Attr), Error> {
+    let usage = || {
+        Error::Usage(format!(
+            "--template `{text}`: write KEY=ATTR with ATTR one of user_name, name, id, enterprise_project_id (e.g. owner=user_name)"
+        ))
+    };
+    let (key, attr) = text.split_once('=').ok_or_else(usage)?;
+    let attr = crate::template::Attr::from_name(attr).ok_or_else(usage)?;
+    crate::tags::check_key(key).map_err(|e| Error::Usage(format!("--template `{text}`: {e}")))?;
+    Ok((key.to_string(), attr))
 }
 
 #[cfg(test)]

@@ -23,6 +23,11 @@ impl Attr {
         ("enterprise_project_id", Attr::EnterpriseProjectId),
     ];
 
+    /// The attribute named `name` (`user_name`, `name`, `id`, `enterprise_project_id`).
+    pub fn from_name(name: &str) -> Option<Attr> {
+        Attr::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
     pub fn as_str(self) -> &'static str {
         Attr::ALL
             .iter()

@@ -9,6 +9,7 @@ use super::escape::escape;
 use crate::glob::is_name_glob;
 use crate::inventory::Desktop;
 use crate::tags::{is_system_key, CompactString};
+use crate::template::Attr;
 
 /// A YAML double-quoted scalar. JSON string escapes are valid YAML escapes.
 fn quote(text: &str) -> String {
@@ -24,6 +25,9 @@ pub struct Shape {
     /// One document per value of this key (and one for desktops without it), with the tags all
     /// desktops of a document share lifted into its `defaults`.
     pub group_by: Option<String>,
+    /// `--template KEY=ATTR`: where a desktop's `KEY` equals its attribute, write the template
+    /// (`owner: "${desktop.user_name}"`), so the value follows the desktop.
+    pub templates: Vec<(String, Attr)>,
 }
 
 /// The manifest text for `desktops`, sorted by name then id. `ambiguous` holds the computer
@@ -92,16 +96,21 @@ fn document(
         d.tags
             .iter()
             .filter(|(k, _)| !is_system_key(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), templated(d, k, v, &shape.templates)))
             .collect()
     };
     let defaults: Vec<(CompactString, CompactString)> = match (lift_from, members.first()) {
-        (Some(group_key), Some(first)) => own(first)
-            .into_iter()
-            .filter(|(k, v)| {
-                k.as_str() != group_key && members.iter().all(|d| d.tags.get(k) == Some(v))
-            })
-            .collect(),
+        (Some(group_key), Some(first)) => {
+            // Compared as written (templated), so `${desktop.user_name}` is shared.
+            let all: Vec<Vec<(CompactString, CompactString)>> =
+                members.iter().map(|d| own(d)).collect();
+            own(first)
+                .into_iter()
+                .filter(|pair| {
+                    pair.0.as_str() != group_key && all.iter().all(|tags| tags.contains(pair))
+                })
+                .collect()
+        }
         _ => Vec::new(),
     };
     let _ = writeln!(out, "version: 1");
@@ -145,6 +154,28 @@ fn document(
             let _ = writeln!(out, "      {}: {}", quote(&key), quote(&value));
         }
     }
+}
+
+/// `value`, or the template `${desktop.ATTR}` when `--template key=ATTR` names this key and the
+/// desktop's attribute has exactly this value.
+fn templated(
+    d: &Desktop,
+    key: &str,
+    value: &CompactString,
+    templates: &[(String, Attr)],
+) -> CompactString {
+    for (k, attr) in templates {
+        let has = match attr {
+            Attr::UserName => d.user.as_deref(),
+            Attr::Name => Some(d.name.as_str()),
+            Attr::Id => Some(d.id.as_str()),
+            Attr::EnterpriseProjectId => d.enterprise_project_id.as_deref(),
+        };
+        if k == key && !value.is_empty() && has == Some(value.as_str()) {
+            return format!("${{desktop.{}}}", attr.as_str()).into();
+        }
+    }
+    value.clone()
 }
 
 /// The computer names more than one of `desktops` carries.
@@ -233,7 +264,7 @@ mod tests {
         let all = fleet();
         let shape = Shape {
             by_name: true,
-            group_by: None,
+            ..Shape::default()
         };
         let text = manifest("p", &all, &shape, &ambiguous_names(&all));
         assert!(text.contains("  - name: \"FIN-1\"\n"), "{text}");
@@ -243,11 +274,34 @@ mod tests {
     }
 
     #[test]
+    fn templates_replace_values_equal_to_the_attribute_and_lift_into_defaults() {
+        let mut a = desktop("d1", "A", &[("owner", "ann"), ("env", "dev")]);
+        a.user = Some("ann".into());
+        let mut b = desktop("d2", "B", &[("owner", "bob"), ("env", "dev")]);
+        b.user = Some("bob".into());
+        // Carl's owner is not his user: it stays as written.
+        let mut c = desktop("d3", "C", &[("owner", "dan"), ("env", "prod")]);
+        c.user = Some("carl".into());
+        let shape = Shape {
+            group_by: Some("env".into()),
+            templates: vec![("owner".into(), Attr::UserName)],
+            ..Shape::default()
+        };
+        let text = manifest("p", &[a, b, c], &shape, &BTreeSet::new());
+        assert!(
+            text.contains("defaults:\n  \"owner\": \"${desktop.user_name}\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("\"owner\": \"dan\""), "{text}");
+    }
+
+    #[test]
     fn group_by_writes_a_document_per_value_with_shared_tags_in_defaults() {
         let all = fleet();
         let shape = Shape {
             by_name: true,
             group_by: Some("env".into()),
+            ..Shape::default()
         };
         let text = manifest("p", &all, &shape, &ambiguous_names(&all));
         insta::assert_snapshot!(text.lines().skip(1).collect::<Vec<_>>().join("\n"));

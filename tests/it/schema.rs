@@ -158,7 +158,12 @@ fn templated_values_are_in_the_schema_and_mistakes_are_not() {
     let v = validator();
     let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.TEAM}\"}\n";
     assert_eq!(errors(&v, ok), Vec::<String>::new());
-    for bad in ["\"${desktop.nmae}\"", "\"${desktop.id\"", "\"5$\"", &"a".repeat(44)] {
+    for bad in [
+        "\"${desktop.nmae}\"",
+        "\"${desktop.id\"",
+        "\"5$\"",
+        &"a".repeat(44),
+    ] {
         let text = format!("version: 1\ndesktops:\n  - name: A\n    tags: {{k: {bad}}}\n");
         assert_ne!(errors(&v, &text), Vec::<String>::new(), "{bad}");
         let loaded = desktag::manifest::load_str("m.yaml", &text, &Default::default());

@@ -109,3 +109,49 @@ fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
         .code(3);
     assert_eq!(tags_of(&emu, "FIN-2")[1].1, "ops");
 }
+
+#[test]
+fn export_with_templates_round_trips_to_no_changes() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_TEST_TEAM", "finance")
+        .args(["apply", "--auto-approve", path_str(dir.path())])
+        .run()
+        .code(3);
+    let exported = Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args([
+            "export",
+            "--by",
+            "name",
+            "--group-by",
+            "team",
+            "--template",
+            "owner=user_name",
+        ])
+        .run()
+        .code(0);
+    assert!(
+        exported
+            .stdout
+            .contains("defaults:\n  \"owner\": \"${desktop.user_name}\"\n"),
+        "{}",
+        exported.stdout
+    );
+    let shaped = manifests(&[("shaped.yaml", &exported.stdout)]);
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--detailed-exitcode", path_str(shaped.path())])
+        .run()
+        .code(0);
+    let bad = Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args(["export", "--template", "owner=user"])
+        .run()
+        .code(1);
+    assert!(bad.stderr.contains("write KEY=ATTR"), "{}", bad.stderr);
+}
