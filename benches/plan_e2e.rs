@@ -2,7 +2,8 @@
 //! (another process of the real binary, on loopback) and writes the JSON plan. Prints the list
 //! requests the emulator served, the wall time and the peak RSS of the `plan` process.
 //!
-//! `cargo bench --bench plan_e2e` (100,000 desktops) or `cargo bench --bench plan_e2e -- 10000`.
+//! `cargo bench --bench plan_e2e` (100,000 desktops, plain and with templates + policy),
+//! `cargo bench --bench plan_e2e -- 10000`, or `… -- 100000 governance` for the second only.
 //! A bench binary, not criterion: one run is one long measurement. Needs `/usr/bin/time`.
 
 use std::fmt::Write as _;
@@ -33,14 +34,23 @@ fn seed_yaml(n: usize) -> String {
     out
 }
 
-/// One document per 1,000 desktops, each desktop selected by id with 4 wanted tags.
-fn manifest_yaml(n: usize) -> String {
+/// One document per 1,000 desktops, each desktop selected by id with 4 wanted tags. With
+/// `governance`, each document also gives every desktop its owner from a template
+/// (`${desktop.user_name}`) and carries a policy every desktop is checked against.
+fn manifest_yaml(n: usize, governance: bool) -> String {
     let mut out = String::with_capacity(n * 120);
     for chunk in 0..n.div_ceil(1000) {
         let _ = write!(
             out,
-            "---\nversion: 1\nproject_id: {PROJECT}\ndefaults:\n  cost-center: CC-{chunk}\ndesktops:\n"
+            "---\nversion: 1\nproject_id: {PROJECT}\ndefaults:\n  cost-center: CC-{chunk}\n"
         );
+        if governance {
+            let _ = write!(
+                out,
+                "  owner: \"${{desktop.user_name}}\"\npolicy:\n  required: [owner, env]\n  allowed: {{env: [prod, dev], cost-center: [\"CC-*\"]}}\n  key_case: lower\n"
+            );
+        }
+        out.push_str("desktops:\n");
         for i in chunk * 1000..((chunk + 1) * 1000).min(n) {
             let _ = write!(
                 out,
@@ -54,10 +64,17 @@ fn manifest_yaml(n: usize) -> String {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let only_governance = args.iter().any(|a| a == "governance");
+    if !only_governance {
+        measure(n, false);
+    }
+    measure(n, true);
+}
+
+/// One run of `plan` against a fresh emulator process, printed as one line.
+fn measure(n: usize, governance: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
@@ -66,7 +83,7 @@ fn main() {
     };
     let seed = write("seed.yaml", &seed_yaml(n));
     std::fs::create_dir(dir.path().join("manifests")).unwrap();
-    write("manifests/desktops.yaml", &manifest_yaml(n));
+    write("manifests/desktops.yaml", &manifest_yaml(n, governance));
     let token = write("token", "bench-token");
     let emulator_log = dir.path().join("emulator.log");
 
@@ -132,7 +149,8 @@ fn main() {
     );
     let plan_bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     println!(
-        "plan_e2e: {n} desktops selected by id: {served} list requests, {:.2} s wall, {:.0} MB peak RSS (plan process), {:.1} MB JSON plan",
+        "plan_e2e{}: {n} desktops selected by id: {served} list requests, {:.2} s wall, {:.0} MB peak RSS (plan process), {:.1} MB JSON plan",
+        if governance { " (templates + policy)" } else { "" },
         wall.as_secs_f64(),
         peak_kb / 1024.0,
         plan_bytes as f64 / 1e6
