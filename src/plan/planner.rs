@@ -85,6 +85,26 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
     }
 }
 
+/// A desktop desktag will not change, and why: no changes are planned for it.
+fn blocked(
+    desktop: &Desktop,
+    reason: String,
+    unmanaged: Vec<CompactString>,
+    ignored: Vec<CompactString>,
+) -> DesktopPlan {
+    DesktopPlan {
+        desktop_id: desktop.id.clone(),
+        name: desktop.name.clone(),
+        status: DesktopStatus::Blocked,
+        reason: Some(reason),
+        current: desktop.tags.clone(),
+        changes: Vec::new(),
+        unmanaged,
+        ignored,
+        sources: Vec::new(),
+    }
+}
+
 fn plan_desktop<'a>(
     wanted: &'a Wanted,
     desktop: &'a Desktop,
@@ -101,19 +121,7 @@ fn plan_desktop<'a>(
                 rendered = tags;
                 &rendered
             }
-            Err(reason) => {
-                return DesktopPlan {
-                    desktop_id: desktop.id.clone(),
-                    name: desktop.name.clone(),
-                    status: DesktopStatus::Blocked,
-                    reason: Some(reason),
-                    current: current.clone(),
-                    changes: Vec::new(),
-                    unmanaged: Vec::new(),
-                    ignored: Vec::new(),
-                    sources: Vec::new(),
-                }
-            }
+            Err(reason) => return blocked(desktop, reason, Vec::new(), Vec::new()),
         }
     } else {
         &wanted.tags
@@ -174,17 +182,7 @@ fn plan_desktop<'a>(
             policy.max_tags,
             &unmanaged,
         );
-        return DesktopPlan {
-            desktop_id: desktop.id.clone(),
-            name: desktop.name.clone(),
-            status: DesktopStatus::Blocked,
-            reason: Some(reason),
-            current: current.clone(),
-            changes: Vec::new(),
-            unmanaged,
-            ignored,
-            sources: Vec::new(),
-        };
+        return blocked(desktop, reason, unmanaged, ignored);
     }
 
     // Exactly sized: a plan holds one of these per desktop.
@@ -205,19 +203,10 @@ fn plan_desktop<'a>(
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("; ");
-            return DesktopPlan {
-                desktop_id: desktop.id.clone(),
-                name: desktop.name.clone(),
-                status: DesktopStatus::Blocked,
-                reason: Some(format!(
-                    "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
-                )),
-                current: current.clone(),
-                changes: Vec::new(),
-                unmanaged,
-                ignored,
-                sources: Vec::new(),
-            };
+            let reason = format!(
+                "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
+            );
+            return blocked(desktop, reason, unmanaged, ignored);
         }
     }
     let sources = sources_of(&changes, wanted);
