@@ -87,6 +87,16 @@ impl PolicyRules {
                 }
             }
             for allowed in &policy.allowed {
+                let key = allowed.key.value.as_str();
+                let values: Vec<String> = allowed.values.iter().map(|v| v.value.clone()).collect();
+                // The same list repeated in many documents is one rule (checked once per value).
+                if rules
+                    .allowed
+                    .iter()
+                    .any(|a| a.key == key && a.values == values)
+                {
+                    continue;
+                }
                 let mut builder = GlobSetBuilder::new();
                 for value in &allowed.values {
                     // Name globs: only `*` and `?` are special, so every pattern compiles.
@@ -95,8 +105,8 @@ impl PolicyRules {
                     }
                 }
                 rules.allowed.push(Allowed {
-                    key: allowed.key.value.as_str().to_string(),
-                    values: allowed.values.iter().map(|v| v.value.clone()).collect(),
+                    key: key.to_string(),
+                    values,
                     set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
                     location: allowed.key.location.clone(),
                 });
@@ -163,7 +173,11 @@ impl PolicyRules {
     /// `key` is not in lower case under `key_case: lower`.
     fn case_violation(&self, key: &str) -> Option<Violation> {
         let rule = self.lower.as_ref()?;
-        (key.to_lowercase() != key).then(|| Violation {
+        let is_lower = |c: char| {
+            let mut lower = c.to_lowercase();
+            lower.next() == Some(c) && lower.next().is_none()
+        };
+        (!key.chars().all(is_lower)).then(|| Violation {
             message: format!("key `{}` is not in lower case", key.escape_debug()),
             rule: rule.clone(),
         })
