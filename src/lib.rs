@@ -22,6 +22,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod secret;
+pub mod suggest;
 pub mod tags;
 pub mod template;
 pub mod token_bucket;

@@ -1,8 +1,8 @@
 //! Templated tag values: a value may take the desktop's own attributes, `${desktop.user_name}`,
 //! `${desktop.name}`, `${desktop.id}`, `${desktop.enterprise_project_id}`, and values from the
-//! environment at plan time, `${env.NAME}`; `$$` writes a dollar. Checked where manifests are
-//! loaded (`check`), rendered per desktop when planning (`render`). A leaf: no crate imports.
-//! Pure.
+//! environment at plan time, `${env.NAME}`; `$$` writes a dollar. Parsed and checked where
+//! manifests are loaded ([`Template::parse`]), rendered per desktop when planning
+//! ([`Template::render`]). A leaf (it borrows only `suggest` for "did you mean"). Pure.
 
 use std::fmt;
 
@@ -72,6 +72,71 @@ pub fn is_template(value: &str) -> bool {
 enum Piece {
     Text(String),
     Ref(Reference),
+}
+
+/// A parsed template: text (with `$$` already a `$`) and references, in order. Parse once with
+/// [`Template::parse`], then render it for as many desktops as select it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(Vec<Piece>);
+
+impl Template {
+    /// Parses a value written in a manifest: every reference known, every `${` closed.
+    pub fn parse(value: &str) -> Result<Template, TemplateError> {
+        parse(value).map(Template)
+    }
+
+    /// The text around the references, as it will appear in every rendered value.
+    pub fn literal(&self) -> String {
+        self.0
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Text(text) => Some(text.as_str()),
+                Piece::Ref(_) => None,
+            })
+            .collect()
+    }
+
+    /// The references, in order.
+    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Ref(r) => Some(r),
+            Piece::Text(_) => None,
+        })
+    }
+
+    /// Renders the template for one desktop. `desktop` answers attributes (`None`: the desktop
+    /// has no such value), `env` the environment captured at plan time. The error names what is
+    /// missing.
+    pub fn render(
+        &self,
+        desktop: &dyn Fn(Attr) -> Option<String>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Ref(Reference::Desktop(attr)) => match desktop(*attr) {
+                    Some(v) if !v.is_empty() => out.push_str(&v),
+                    _ => {
+                        return Err(format!(
+                            "`${{desktop.{}}}` has no value for this desktop",
+                            attr.as_str()
+                        ))
+                    }
+                },
+                Piece::Ref(Reference::Env(name)) => match env(name) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        return Err(format!(
+                            "`${{env.{name}}}`: the environment variable `{name}` is not set"
+                        ))
+                    }
+                },
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Environment variables a template may never read: credentials would end up in tags.
@@ -156,7 +221,7 @@ fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
             Some((_, a)) => Ok(Reference::Desktop(*a)),
             None => {
                 let names: Vec<&str> = Attr::ALL.iter().map(|(n, _)| *n).collect();
-                let near = closest(attr, &names).map(|n| format!("desktop.{n}"));
+                let near = crate::suggest::closest(attr, &names).map(|n| format!("desktop.{n}"));
                 Err(unknown(near))
             }
         };
@@ -183,88 +248,9 @@ fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
         }
         return Ok(Reference::Env(name.to_string()));
     }
-    let near =
-        closest(inner, &["desktop.user_name", "desktop.name", "desktop.id"]).map(String::from);
+    let near = crate::suggest::closest(inner, &["desktop.user_name", "desktop.name", "desktop.id"])
+        .map(String::from);
     Err(unknown(near))
-}
-
-/// The closest of `names` to `word` by edit distance, if close enough to be a typo.
-fn closest<'a>(word: &str, names: &[&'a str]) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row[0];
-            row[0] = i + 1;
-            for j in 0..b.len() {
-                let cost = usize::from(ca != b[j]);
-                let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-                prev = row[j + 1];
-                row[j + 1] = next;
-            }
-        }
-        row[b.len()]
-    }
-    names
-        .iter()
-        .map(|n| (distance(word, n), *n))
-        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
-        .min()
-        .map(|(_, n)| n)
-}
-
-/// Checks a template written in a manifest: every reference known, every `${` closed.
-pub fn check(value: &str) -> Result<(), TemplateError> {
-    parse(value).map(drop)
-}
-
-/// The references of a (valid) template, in order; none for a plain value.
-pub fn references(value: &str) -> Vec<Reference> {
-    if !is_template(value) {
-        return Vec::new();
-    }
-    parse(value)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| match p {
-            Piece::Ref(r) => Some(r),
-            Piece::Text(_) => None,
-        })
-        .collect()
-}
-
-/// Renders a template for one desktop. `desktop` answers attributes (`None`: the desktop has no
-/// such value), `env` the environment captured at plan time. The error names what is missing.
-pub fn render(
-    value: &str,
-    desktop: &dyn Fn(Attr) -> Option<String>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, String> {
-    let pieces = parse(value).map_err(|e| e.message)?;
-    let mut out = String::new();
-    for piece in pieces {
-        match piece {
-            Piece::Text(text) => out.push_str(&text),
-            Piece::Ref(Reference::Desktop(attr)) => match desktop(attr) {
-                Some(v) if !v.is_empty() => out.push_str(&v),
-                _ => {
-                    return Err(format!(
-                        "`${{desktop.{}}}` has no value for this desktop",
-                        attr.as_str()
-                    ))
-                }
-            },
-            Piece::Ref(Reference::Env(name)) => match env(&name) {
-                Some(v) => out.push_str(&v),
-                None => {
-                    return Err(format!(
-                        "`${{env.{name}}}`: the environment variable `{name}` is not set"
-                    ))
-                }
-            },
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -286,7 +272,7 @@ mod tests {
 
     #[test]
     fn every_variable_renders_and_dollars_double() {
-        let r = |v: &str| render(v, &desktop, &env);
+        let r = |v: &str| Template::parse(v).unwrap().render(&desktop, &env);
         assert_eq!(r("${desktop.user_name}").unwrap(), "ann");
         assert_eq!(r("${desktop.name}-${desktop.id}").unwrap(), "FIN-1-d1");
         assert_eq!(r("team ${env.TEAM}").unwrap(), "team finance");
@@ -299,6 +285,10 @@ mod tests {
             r("${env.NOPE}").unwrap_err(),
             "`${env.NOPE}`: the environment variable `NOPE` is not set"
         );
+    }
+
+    fn check(value: &str) -> Result<Template, TemplateError> {
+        Template::parse(value)
     }
 
     #[test]
@@ -322,11 +312,16 @@ mod tests {
     }
 
     #[test]
-    fn references_are_listed_in_order() {
+    fn references_and_literal_text_are_listed_in_order() {
+        let t = check("${env.A}/${desktop.id}$$x").unwrap();
+        let refs: Vec<&Reference> = t.references().collect();
         assert_eq!(
-            references("${env.A}/${desktop.id}"),
-            [Reference::Env("A".into()), Reference::Desktop(Attr::Id)]
+            refs,
+            [&Reference::Env("A".into()), &Reference::Desktop(Attr::Id)]
         );
-        assert!(references("plain").is_empty());
+        assert_eq!(t.literal(), "/$x");
+        // `$${` is a dollar then text, not a reference.
+        assert_eq!(check("$${x}").unwrap().literal(), "${x}");
+        assert_eq!(check("plain").unwrap().references().count(), 0);
     }
 }

@@ -15,7 +15,6 @@ mod model;
 mod policy;
 mod reader;
 mod rules;
-pub(crate) mod suggest;
 mod validate;
 mod walk;
 

@@ -44,10 +44,13 @@ impl Manifest {
                 .defaults
                 .values()
                 .chain(doc.desktops.iter().flat_map(|e| e.tags.values()));
-            for value in values {
-                for r in crate::template::references(value.value.as_str()) {
+            for value in values.filter(|v| crate::template::is_template(v.value.as_str())) {
+                let Ok(template) = crate::template::Template::parse(value.value.as_str()) else {
+                    continue;
+                };
+                for r in template.references() {
                     if let crate::template::Reference::Env(name) = r {
-                        names.insert(name);
+                        names.insert(name.clone());
                     }
                 }
             }

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use super::reader::{Head, Item, Pos, Reader, SyntaxError};
-use super::{shorten, suggest, LoadOptions};
+use super::{shorten, LoadOptions};
 use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::suggest;
 
 pub(super) type Result<T> = std::result::Result<T, SyntaxError>;
 

@@ -8,7 +8,7 @@ use super::keys::{KeyIgnore, KeyRules};
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
-use crate::template::{is_template, render, Attr};
+use crate::template::{is_template, Attr, Template};
 
 /// The plan document's format version.
 pub const FORMAT_VERSION: u32 = 1;
@@ -23,6 +23,8 @@ pub fn plan(
     project_id: &str,
     endpoint: &str,
 ) -> Plan {
+    // One parse per distinct template, however many desktops render it.
+    let mut templates = HashMap::new();
     let mut ignored = IgnoreMemo {
         ignore: &keys.ignore,
         seen: HashMap::new(),
@@ -30,7 +32,7 @@ pub fn plan(
     let mut desktops: Vec<DesktopPlan> = wanted
         .iter()
         .map(|w| match inventory.get(&w.desktop_id) {
-            Some(desktop) => plan_desktop(w, desktop, policy, keys, &mut ignored),
+            Some(desktop) => plan_desktop(w, desktop, policy, keys, &mut ignored, &mut templates),
             None => not_found(&w.desktop_id, project_id),
         })
         .collect();
@@ -111,12 +113,13 @@ fn plan_desktop<'a>(
     policy: &Policy,
     keys: &KeyRules,
     ignore: &mut IgnoreMemo<'a>,
+    templates: &mut Templates<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
     // Templated values take this desktop's attributes; one that cannot blocks the desktop.
     let rendered;
     let tags: &Tags = if wanted.tags.values().any(|v| is_template(v)) {
-        match render_tags(&wanted.tags, desktop, &policy.env) {
+        match render_tags(&wanted.tags, desktop, &policy.env, templates) {
             Ok(tags) => {
                 rendered = tags;
                 &rendered
@@ -229,10 +232,14 @@ fn plan_desktop<'a>(
 
 /// `tags` with every templated value rendered for `desktop`, each checked as a tag value; the
 /// error is the reason the desktop is blocked.
-fn render_tags(
-    tags: &Tags,
+/// Parsed templates by their text (the loader already refused those that do not parse).
+type Templates<'a> = HashMap<&'a str, Result<Template, String>>;
+
+fn render_tags<'a>(
+    tags: &'a Tags,
     desktop: &Desktop,
     env: &std::collections::BTreeMap<String, String>,
+    templates: &mut Templates<'a>,
 ) -> Result<Tags, String> {
     let attr = |a: Attr| -> Option<String> {
         match a {
@@ -256,7 +263,14 @@ fn render_tags(
                 value.as_str()
             )
         };
-        let text = render(value, &attr, &env).map_err(why)?;
+        let template = templates
+            .entry(value.as_str())
+            .or_insert_with(|| Template::parse(value).map_err(|e| e.message));
+        let text = match template {
+            Ok(template) => template.render(&attr, &env),
+            Err(e) => Err(e.clone()),
+        }
+        .map_err(why)?;
         check_value(&text).map_err(|e| {
             why(format!(
                 "it renders to {text:?}, which is not a valid tag value ({e})"

@@ -12,7 +12,8 @@ use super::{Layer, Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
 use crate::glob::{is_name_glob, name_glob};
 use crate::inventory::Inventory;
-use crate::manifest::{suggest, Manifest, Selector};
+use crate::manifest::{Manifest, Selector};
+use crate::suggest;
 
 /// What resolution produced: the wanted state of every selected desktop, the key rules the
 /// planner must use, and every problem found.

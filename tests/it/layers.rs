@@ -19,7 +19,7 @@ fn place(module: &str) -> Option<Place> {
     Some(Place::Layer(match module {
         // Leaves: shared rules and small, single-purpose utilities.
         "tags" | "token_bucket" | "atomic_file" | "secret" | "diagnostic" | "inventory"
-        | "glob" | "yaml" | "error_chain" | "template" => 0,
+        | "glob" | "yaml" | "error_chain" | "template" | "suggest" => 0,
         // Transport: the API client, signing, retry and rate decisions.
         "api" => 1,
         // Core: desired state and the pure planner.
@@ -40,6 +40,8 @@ const SAME_LAYER: &[(&str, &str)] = &[
     // Leaves: the desktop inventory and the diagnostic codes are built on the tag rules.
     ("inventory", "tags"),
     ("diagnostic", "tags"),
+    // Templates suggest the reference a typo was meant to be.
+    ("template", "suggest"),
     // Core: the planner resolves the validated manifest; the manifest knows nothing of plans.
     ("plan", "manifest"),
     // Orchestration: apply fills in the report's types; the report never calls apply.

@@ -1,5 +1,6 @@
 //! "Did you mean …?": the closest known name by edit distance, when it is close enough to be a
-//! typo — for unknown field names, and for computer names that match no desktop. Pure; no I/O.
+//! typo — for unknown field names, template references, and computer names that match no
+//! desktop. A leaf; pure, no I/O.
 
 /// The known name closest to `unknown`, if it is plausibly a typo of it.
 pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
