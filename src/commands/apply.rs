@@ -10,7 +10,7 @@ use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
 use crate::inventory::Inventory;
-use crate::manifest::{self, LoadOptions, ManifestFile};
+use crate::manifest::{self, LoadOptions};
 use crate::plan::{saved, Plan};
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
@@ -217,33 +217,21 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
         );
         return Ok(());
     };
-    let mut missing = Vec::new();
-    for file in &made_from.manifests {
-        match std::fs::read(&file.path) {
-            Ok(bytes) => {
-                if ManifestFile::of(&file.path, &bytes).sha256 != file.sha256 {
-                    return Err(Error::Refused(messages::plan_manifest_changed(
-                        path, &file.path,
-                    )));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(file.path.as_str()),
-            Err(source) => {
-                return Err(Error::Read {
-                    path: file.path.clone().into(),
-                    source,
-                })
-            }
-        }
-    }
-    if !missing.is_empty() {
+    let missing: Vec<&str> = made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| !std::path::Path::new(p).exists())
+        .collect();
+    if let Some(first) = missing.first() {
         tracing::warn!(
             missing = missing.len(),
-            first = missing[0],
+            first,
             "manifests the plan was made from are not here: applying it without checking it against them"
         );
         return Ok(());
     }
+    // One read of each file: the loader hashes what it reads, so the digests come with it.
     let paths: Vec<std::path::PathBuf> = made_from
         .manifests
         .iter()
@@ -255,6 +243,29 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
             max_tags: plan.max_tags,
         },
     );
+    for file in &made_from.manifests {
+        match loaded.files.iter().find(|f| f.path == file.path) {
+            Some(now) if now.sha256 == file.sha256 => {}
+            Some(_) => {
+                return Err(Error::Refused(messages::plan_manifest_changed(
+                    path, &file.path,
+                )))
+            }
+            // Not read: the loader says why (permissions, a directory in its place, …).
+            None => {
+                let why = loaded
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.is_error())
+                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
+                return Err(Error::Refused(format!(
+                    "{} cannot be checked against {}: {why}",
+                    path.display(),
+                    file.path
+                )));
+            }
+        }
+    }
     let mut manifest = loaded.manifest;
     manifest.documents.retain(|d| {
         d.project_id
