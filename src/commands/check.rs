@@ -49,12 +49,7 @@ pub async fn run(config: &config::Check) -> Result<Status, Error> {
         Format::Markdown => check::markdown(out, &audit),
     })?;
     if let Some(path) = &config.junit {
-        let mut xml = Vec::new();
-        check::junit(&mut xml, &audit).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-        output::write_atomic(path, &xml)?;
+        output::write_atomic_with(path, |w| check::junit(w, &audit))?;
     }
     Ok(if audit.violating > 0 {
         Status::Failed(messages::policy_broken(audit.violating, audit.total))

@@ -12,40 +12,26 @@ use crate::tags::{CompactString, Tags};
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
 pub const KIND: &str = "desktag-plan";
 
+/// The saved form of a plan: a kind marker and the writing version, then the plan's own fields.
+/// Written with `P = &Plan`, read back with `P = Plan`.
 #[derive(Debug, Serialize, Deserialize)]
-struct SavedPlan {
-    kind: String,
-    desktag_version: String,
+struct SavedPlan<P> {
+    kind: std::borrow::Cow<'static, str>,
+    desktag_version: std::borrow::Cow<'static, str>,
     #[serde(flatten)]
-    plan: Plan,
-}
-
-/// The saved form of a plan: the plan's own fields after a kind marker and the writing version.
-#[derive(Serialize)]
-struct SavedPlanRef<'a> {
-    kind: &'static str,
-    desktag_version: &'static str,
-    #[serde(flatten)]
-    plan: &'a Plan,
+    plan: P,
 }
 
 /// Writes a plan for `--out` (pretty JSON, trailing newline), streamed: a plan of 100,000
 /// desktops is not copied or held as text.
 pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
-    let saved = SavedPlanRef {
-        kind: KIND,
-        desktag_version: env!("CARGO_PKG_VERSION"),
+    let saved = SavedPlan {
+        kind: KIND.into(),
+        desktag_version: env!("CARGO_PKG_VERSION").into(),
         plan,
     };
     serde_json::to_writer_pretty(&mut *w, &saved)?;
     w.write_all(b"\n")
-}
-
-/// [`write_json`] into a string.
-pub fn to_json(plan: &Plan) -> String {
-    let mut out = Vec::new();
-    write_json(&mut out, plan).expect("a plan always serialises");
-    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 /// Reads a saved plan; the error says what is wrong with the file.
@@ -70,7 +56,7 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         }
         None => return Err("it has no format_version".to_string()),
     }
-    let saved: SavedPlan =
+    let saved: SavedPlan<Plan> =
         serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
     check(&saved.plan)?;
     Ok(saved.plan)
@@ -294,6 +280,13 @@ pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`write_json`] into a string.
+    fn to_json(plan: &Plan) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, plan).expect("a plan always serialises");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
     use crate::inventory::Desktop;
     use crate::plan::{Change, DesktopPlan, Summary};
 
