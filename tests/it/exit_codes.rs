@@ -1,7 +1,7 @@
 //! Exit codes and the last stderr line, for `plan` and `apply` alike: 0 done, 1 error, 2 changes
 //! (`--detailed-exitcode`), 3 blocked; 1 beats 3 beats 2. Each case pins both in a snapshot.
 
-use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag, Ran};
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name, Desktag, Ran};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -29,8 +29,10 @@ const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef
 
 /// The tag keys the emulator holds for the desktop named `name`, sorted.
 fn tag_keys(emu: &desktag::emulator::EmulatorHandle, name: &str) -> Vec<String> {
-    let desktop = emu.desktops().into_iter().find(|d| d.name == name).unwrap();
-    desktop.tags.keys().map(|k| k.to_string()).collect()
+    tags_by_name(emu, name)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// `exit N` and the last stderr line that is not a timestamped log line (or `(no stderr)`),

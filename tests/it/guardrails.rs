@@ -2,7 +2,7 @@
 //! default) refuse before any write or save; `protect` keys survive `--prune`; `create_only` keys
 //! are set once and then left to people.
 
-use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag};
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name, Desktag};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -19,14 +19,6 @@ fn seed() -> desktag::emulator::Seed {
 }
 
 const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\nprotect: [\"billing-*\"]\ncreate_only: [owner]\ndesktops:\n  - name: \"W-*\"\n    tags: {owner: it, env: dev}\n  - name: BILL\n    tags: {env: dev}\n";
-
-fn tags_of(emu: &desktag::emulator::EmulatorHandle, name: &str) -> Vec<(String, String)> {
-    let d = emu.desktops().into_iter().find(|d| d.name == name).unwrap();
-    d.tags
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn prune_over_its_default_delete_limit_is_refused_with_no_write_and_no_saved_plan() {
@@ -92,14 +84,14 @@ fn a_raised_limit_applies_and_protect_and_create_only_hold() {
         .code(0);
     // owner was alice before: create_only keeps it; billing-id is protected from --prune.
     assert_eq!(
-        tags_of(&emu, "W-03"),
+        tags_by_name(&emu, "W-03"),
         [
             ("env".into(), "dev".into()),
             ("owner".into(), "alice".into())
         ]
     );
     assert_eq!(
-        tags_of(&emu, "BILL"),
+        tags_by_name(&emu, "BILL"),
         [
             ("billing-id".into(), "42".into()),
             ("env".into(), "dev".into())

@@ -205,3 +205,20 @@ pub fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> desktag:
         .expect("desktop exists")
         .tags
 }
+
+/// The tags the emulator holds for the desktop named `name`, sorted by key.
+pub fn tags_by_name(
+    handle: &desktag::emulator::EmulatorHandle,
+    name: &str,
+) -> Vec<(String, String)> {
+    let desktop = handle
+        .desktops()
+        .into_iter()
+        .find(|d| d.name == name)
+        .expect("desktop exists");
+    desktop
+        .tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! is blocked (exit 3) and left untouched, `${env.NAME}` is read at plan time, and a second run
 //! has nothing to do.
 
-use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag};
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name, Desktag};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -13,14 +13,6 @@ fn seed() -> desktag::emulator::Seed {
 }
 
 const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: \"FIN-*\"\n    tags:\n      owner: \"${desktop.user_name}\"\n      team: \"${env.DESKTAG_TEST_TEAM}\"\n";
-
-fn tags_of(emu: &desktag::emulator::EmulatorHandle, name: &str) -> Vec<(String, String)> {
-    let d = emu.desktops().into_iter().find(|d| d.name == name).unwrap();
-    d.tags
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 #[test]
 fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
@@ -40,15 +32,15 @@ fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
         ran.stdout
     );
     assert_eq!(
-        tags_of(&emu, "FIN-1"),
+        tags_by_name(&emu, "FIN-1"),
         [
             ("owner".to_string(), "ann".to_string()),
             ("team".to_string(), "finance".to_string())
         ]
     );
-    assert_eq!(tags_of(&emu, "FIN-2")[0].1, "bob");
+    assert_eq!(tags_by_name(&emu, "FIN-2")[0].1, "bob");
     assert!(
-        tags_of(&emu, "FIN-3").is_empty(),
+        tags_by_name(&emu, "FIN-3").is_empty(),
         "blocked: nothing written"
     );
 
@@ -107,7 +99,7 @@ fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
         .args(["apply", "--plan", path_str(&out)])
         .run()
         .code(3);
-    assert_eq!(tags_of(&emu, "FIN-2")[1].1, "ops");
+    assert_eq!(tags_by_name(&emu, "FIN-2")[1].1, "ops");
 }
 
 #[test]
