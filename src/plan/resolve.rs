@@ -67,7 +67,6 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         policy.strict,
         &mut diagnostics,
     );
-    ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     Resolution {
         wanted,
@@ -77,7 +76,8 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
 }
 
 /// The run's key rules, with what the manifests themselves break of them (an `absent` key that
-/// is protected, values and keys against the policy) reported where written.
+/// is protected, values and keys against the policy, managed keys an ignore glob matches)
+/// reported where written.
 fn checked_key_rules(
     manifest: &Manifest,
     policy: &Policy,
@@ -86,6 +86,7 @@ fn checked_key_rules(
     let keys = key_rules(manifest, policy, diagnostics);
     protected_absent_errors(manifest, &keys.protect, diagnostics);
     keys.policy.manifest_diagnostics(manifest, diagnostics);
+    ignored_key_warnings(manifest, &keys.ignore, diagnostics);
     keys
 }
 
@@ -127,7 +128,6 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
         policy.strict,
         &mut diagnostics,
     );
-    ignored_key_warnings(manifest, &keys.ignore, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     diagnostics
 }
