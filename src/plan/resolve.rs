@@ -98,7 +98,7 @@ fn checked_key_rules(
 /// looked for.
 pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    let keys = checked_key_rules(manifest, policy, &mut diagnostics);
+    checked_key_rules(manifest, policy, &mut diagnostics);
     let named: BTreeSet<&str> = entries(manifest)
         .filter_map(|(_, e)| match &e.selector {
             Selector::Name(name) => Some(name.as_str()),
