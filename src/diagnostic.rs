@@ -124,6 +124,8 @@ codes! {
     Version = "version",
     /// An invalid `project_id`.
     ProjectId = "project-id",
+    /// An invalid `region`, one without `project_id`, or one project given two regions.
+    Region = "region",
     /// An entry's `id`/`name` is missing, doubled or invalid.
     Selector = "selector",
     /// A desktop entry with nothing in it.

@@ -239,6 +239,18 @@ pub fn check_project_id(id: &str) -> Result<(), ProjectIdError> {
     Ok(())
 }
 
+/// The one region-id rule (manifest `region`, `--region`, `HW_REGION_NAME`): 1 to 64 lowercase
+/// ASCII letters, digits and `-`, not starting or ending with `-` (`cn-north-4`). The id becomes
+/// a host name label, so nothing else may pass.
+pub fn is_region_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !id.starts_with('-')
+        && !id.ends_with('-')
+}
+
 macro_rules! validated_string {
     ($name:ident, $check:path, $doc:literal) => {
         #[doc = $doc]

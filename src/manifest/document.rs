@@ -24,6 +24,11 @@ pub(super) const DOCUMENT: Table<DocumentFields> = Table {
             d.project_id = c.project_id(v)?;
             Ok(())
         }),
+        ("region", |c, d, v| {
+            let key_pos = v.key_pos;
+            d.region = c.region(v)?.map(|r| (r, key_pos));
+            Ok(())
+        }),
         ("defaults", |c, d, v| {
             let key_pos = v.key_pos;
             let defaults = c.tag_map("defaults", v)?;
@@ -103,6 +108,8 @@ pub(super) struct DocumentFields {
     /// `None` when `version` was not written; `Some(false)` when it is not 1 (reported).
     pub version: Option<bool>,
     pub project_id: Option<Sourced<String>>,
+    /// `region`, with the position of its key.
+    pub region: Option<(Sourced<String>, Pos)>,
     pub defaults: TagMap,
     /// The `defaults:` key and how many keys it listed, valid or not.
     pub defaults_at: Option<(Pos, usize)>,

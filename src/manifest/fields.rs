@@ -118,6 +118,28 @@ impl Check<'_, '_> {
         }))
     }
 
+    pub fn region(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
+        const HELP: &str = "write the region id the project lives in, e.g. `region: cn-north-4` (lowercase letters, digits and `-`)";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "a region id for `region`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("region", key_pos, HELP);
+            return Ok(None);
+        }
+        if !crate::tags::is_region_id(&s.text) {
+            let message = format!("`{}` is not a region id", shorten(&s.text));
+            self.error(Code::Region, pos, message, HELP);
+            return Ok(None);
+        }
+        Ok(Some(Sourced {
+            value: s.text,
+            location: self.loc(pos),
+        }))
+    }
+
     /// A mapping of tag key → value (`defaults`, `tags`).
     pub fn tag_map(&mut self, field: &str, value: Value) -> Result<Collection<TagMap>> {
         let Value { head, pos, key_pos } = value;

@@ -86,6 +86,7 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
             Err(diagnostic) => diagnostics.push(*diagnostic),
         }
     }
+    diagnostics.extend(check_regions(&documents));
     diagnostic::sort(&mut diagnostics);
     LoadOutcome {
         manifest: Manifest { documents },
@@ -98,12 +99,40 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
 pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> LoadOutcome {
     let (documents, mut diagnostics) =
         validate::check_text(Arc::from(file), strip_bom(text), options);
+    diagnostics.extend(check_regions(&documents));
     diagnostic::sort(&mut diagnostics);
     LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
         files: vec![ManifestFile::of(file, text.as_bytes())],
     }
+}
+
+/// A project lives in one region: documents that name the same `project_id` with different
+/// `region`s are an error at the later one, naming the first.
+fn check_regions(documents: &[Document]) -> Vec<Diagnostic> {
+    let mut first: std::collections::BTreeMap<&str, &Sourced<String>> = Default::default();
+    let mut diagnostics = Vec::new();
+    for doc in documents {
+        let (Some(project), Some(region)) = (&doc.project_id, &doc.region) else {
+            continue;
+        };
+        let seen = *first.entry(project.value.as_str()).or_insert(region);
+        if seen.value != region.value {
+            diagnostics.push(
+                Diagnostic::error(
+                    diagnostic::Code::Region,
+                    format!(
+                        "project `{}` is given region `{}` here and region `{}` at {}",
+                        project.value, region.value, seen.value, seen.location
+                    ),
+                )
+                .at(region.location.clone())
+                .with_help("a project lives in one region: write the same `region` in every document of the project"),
+            );
+        }
+    }
+    diagnostics
 }
 
 fn strip_bom(text: &str) -> &str {

@@ -65,6 +65,8 @@ pub struct Document {
     /// Where the document starts.
     pub location: Location,
     pub project_id: Option<Sourced<String>>,
+    /// The region the project lives in; only written beside `project_id`.
+    pub region: Option<Sourced<String>>,
     /// Tags for every desktop this document selects (lowest precedence).
     pub defaults: SortedMap<TagKey, Sourced<TagValue>>,
     /// Globs over tag keys that desktag never changes or prunes.

@@ -39,6 +39,18 @@ impl Check<'_, '_> {
                 ),
             );
         }
+        let region = match fields.region {
+            Some((_, key_pos)) if fields.project_id.is_none() => {
+                self.error(
+                    Code::Region,
+                    key_pos,
+                    "`region` without `project_id`: a region says where a named project lives".into(),
+                    "add the project's `project_id` beside `region`, or remove `region` and pass --region",
+                );
+                None
+            }
+            region => region.map(|(r, _)| r),
+        };
         let max = self.options.max_tags;
         let defaults_over = match fields.defaults_at {
             Some((pos, count)) if count > max => {
@@ -74,6 +86,7 @@ impl Check<'_, '_> {
         Some(Document {
             location: self.loc(start),
             project_id: fields.project_id,
+            region,
             defaults: fields.defaults,
             ignore_keys: fields.ignore_keys,
             protect: fields.protect,

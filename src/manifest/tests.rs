@@ -143,6 +143,37 @@ fn project_id_must_be_letters_digits_dash_underscore() {
 }
 
 #[test]
+fn region_is_a_region_id_beside_project_id_and_one_per_project() {
+    let d = doc("version: 1\nproject_id: p1\nregion: cn-north-4\ndesktops: []\n");
+    let region = d.region.unwrap();
+    assert_eq!(region.value, "cn-north-4");
+    assert_eq!((region.location.line, region.location.column), (3, 9));
+    assert_eq!(
+        problems("version: 1\nproject_id: p1\nregion: CN-North-4\ndesktops: []\n"),
+        vec!["3:9 region: `CN-North-4` is not a region id"]
+    );
+    assert_eq!(
+        problems("version: 1\nregion: cn-north-4\ndesktops: []\n"),
+        vec![
+            "2:1 region: `region` without `project_id`: a region says where a named project lives"
+        ]
+    );
+    assert_eq!(
+        problems("version: 1\nproject_id: p1\nregion:\ndesktops: []\n"),
+        vec!["3:1 null-value: `region` has no value"]
+    );
+    // Two documents of one project in two regions: an error at the second, naming the first.
+    let two = "version: 1\nproject_id: p1\nregion: cn-north-4\ndesktops: []\n---\n\
+               version: 1\nproject_id: p1\nregion: cn-east-3\ndesktops: []\n---\n\
+               version: 1\nproject_id: p2\nregion: cn-east-3\ndesktops: []\n---\n\
+               version: 1\nproject_id: p1\nregion: cn-north-4\ndesktops: []\n";
+    assert_eq!(
+        problems(two),
+        vec!["8:9 region: project `p1` is given region `cn-east-3` here and region `cn-north-4` at m.yaml:3:9"]
+    );
+}
+
+#[test]
 fn unknown_fields_are_errors_with_suggestions() {
     let d = one("version: 1\ndesktops:\n  - name: x\n    tag:\n      env: dev\n");
     assert_eq!(d.message, "unknown field `tag` in a desktop entry");

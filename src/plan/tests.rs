@@ -52,6 +52,7 @@ fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Ent
     Document {
         location: loc(file, 1),
         project_id: None,
+        region: None,
         defaults: tagmap(file, 100, defaults),
         ignore_keys: ignore
             .iter()

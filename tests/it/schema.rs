@@ -154,6 +154,32 @@ fn guardrail_and_policy_fields_are_in_the_schema() {
 }
 
 #[test]
+fn region_is_in_the_schema_with_the_loaders_rules() {
+    let v = validator();
+    let good = "version: 1\nproject_id: p1\nregion: cn-north-4\ndesktops: []\n";
+    assert_eq!(errors(&v, good), Vec::<String>::new());
+    let loaded = desktag::manifest::load_str("m.yaml", good, &Default::default());
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    for bad in [
+        "version: 1\nregion: cn-north-4\ndesktops: []\n",
+        "version: 1\nproject_id: p1\nregion: CN-North-4\ndesktops: []\n",
+        "version: 1\nproject_id: p1\nregion: -cn\ndesktops: []\n",
+        "version: 1\nproject_id: p1\nregion: [cn-north-4]\ndesktops: []\n",
+    ] {
+        assert_ne!(errors(&v, bad), Vec::<String>::new(), "{bad}");
+        let loaded = desktag::manifest::load_str("m.yaml", bad, &Default::default());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "region" || d.code == "type"),
+            "{bad}: {:?}",
+            loaded.diagnostics
+        );
+    }
+}
+
+#[test]
 fn templated_values_are_in_the_schema_and_mistakes_are_not() {
     let v = validator();
     let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.TEAM}\"}\n";
