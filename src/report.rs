@@ -189,6 +189,45 @@ pub struct Totals {
     pub duration_ms: u64,
 }
 
+/// The reports of a run over several projects: the combined totals, then one report per
+/// project, in project-id order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportSet<R> {
+    pub format_version: u32,
+    pub totals: Totals,
+    pub projects: R,
+}
+
+impl<'a> ReportSet<&'a [Report]> {
+    pub fn of(reports: &'a [Report]) -> Self {
+        ReportSet {
+            format_version: 1,
+            totals: Totals::total(reports),
+            projects: reports,
+        }
+    }
+}
+
+impl Totals {
+    /// The sum of the totals of `reports`, which ran side by side: the duration is the longest,
+    /// and there is no one settled rate.
+    pub fn total(reports: &[Report]) -> Totals {
+        let mut total = Totals::default();
+        for t in reports.iter().map(|r| &r.totals) {
+            total.applied += t.applied;
+            total.failed += t.failed;
+            total.skipped += t.skipped;
+            total.unverified += t.unverified;
+            total.blocked += t.blocked;
+            total.requests += t.requests;
+            total.retries += t.retries;
+            total.throttled += t.throttled;
+            total.duration_ms = total.duration_ms.max(t.duration_ms);
+        }
+        total
+    }
+}
+
 impl Report {
     /// True when every desktop ended applied or unchanged.
     pub fn is_success(&self) -> bool {

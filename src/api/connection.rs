@@ -143,23 +143,29 @@ pub enum ConnectionError {
     },
 }
 
+/// What the manifests say about where a project lives: its `project_id`, which wins over every
+/// other source, and its `region`, which wins over `--region` and `HW_REGION_NAME` (an explicit
+/// `--endpoint` or `DESKTAG_ENDPOINT` still wins over it). Empty when the manifests name neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManifestScope<'a> {
+    pub project_id: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
 impl Connection {
     /// Resolves a connection, reading `--token-file` from disk when it is needed.
-    /// `manifest_project_id` is the manifest's `project_id`, which wins over every other source.
     pub fn resolve(
         args: &ConnectionArgs,
-        manifest_project_id: Option<&str>,
+        scope: ManifestScope<'_>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Connection, ConnectionError> {
-        Self::resolve_with(args, manifest_project_id, env, |path| {
-            std::fs::read_to_string(path)
-        })
+        Self::resolve_with(args, scope, env, |path| std::fs::read_to_string(path))
     }
 
     /// Like [`Connection::resolve`], with the token file reader passed in (pure).
     pub fn resolve_with(
         args: &ConnectionArgs,
-        manifest_project_id: Option<&str>,
+        scope: ManifestScope<'_>,
         env: impl Fn(&str) -> Option<String>,
         read_file: impl Fn(&Path) -> std::io::Result<String>,
     ) -> Result<Connection, ConnectionError> {
@@ -169,8 +175,8 @@ impl Connection {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let endpoint = resolve_endpoint(args, &env)?;
-        let project_id = resolve_project_id(args, manifest_project_id, &env)?;
+        let endpoint = resolve_endpoint(args, scope.region, &env)?;
+        let project_id = resolve_project_id(args, scope.project_id, &env)?;
         let credentials = resolve_credentials(args, &env, &read_file)?;
         Ok(Connection {
             endpoint,
@@ -190,6 +196,7 @@ fn non_empty(value: &Option<String>) -> Option<String> {
 
 fn resolve_endpoint(
     args: &ConnectionArgs,
+    manifest_region: Option<&str>,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Url, ConnectionError> {
     if let Some(value) = non_empty(&args.endpoint) {
@@ -198,27 +205,46 @@ fn resolve_endpoint(
     if let Some(value) = env("DESKTAG_ENDPOINT") {
         return parse_endpoint(&value, "DESKTAG_ENDPOINT");
     }
-    let (region, origin) = match non_empty(&args.region) {
-        Some(r) => (r, "--region"),
-        None => match env("HW_REGION_NAME") {
+    let (region, origin) = match (manifest_region, non_empty(&args.region)) {
+        (Some(r), _) => (r.to_string(), "the manifest's region"),
+        (None, Some(r)) => (r, "--region"),
+        (None, None) => match env("HW_REGION_NAME") {
             Some(r) => (r, "HW_REGION_NAME"),
             None => return Err(ConnectionError::NoEndpoint),
         },
     };
-    let valid = region
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if !valid {
+    if !crate::tags::is_region_id(&region) {
         return Err(ConnectionError::InvalidRegion {
             value: region,
             origin: origin.to_string(),
         });
     }
+    region_endpoint(&region, env)
+}
+
+/// The endpoint of a region: the official SDKs' override variable
+/// `HUAWEICLOUD_SDK_REGION_WORKSPACE_<REGION>` (`-` as `_`, upper case; the first of a
+/// comma-separated list) when set, else `https://workspace.<region>.myhuaweicloud.com`.
+pub fn region_endpoint(
+    region: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Url, ConnectionError> {
+    let variable = region_variable(region);
+    if let Some(value) = env(&variable) {
+        let first = value.split(',').next().unwrap_or_default().trim();
+        return parse_endpoint(first, &variable);
+    }
     parse_endpoint(
         &format!("https://workspace.{region}.myhuaweicloud.com"),
-        origin,
+        &format!("region `{region}`"),
+    )
+}
+
+/// `cn-north-4` → `HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4`.
+pub fn region_variable(region: &str) -> String {
+    format!(
+        "HUAWEICLOUD_SDK_REGION_WORKSPACE_{}",
+        region.to_ascii_uppercase().replace('-', "_")
     )
 }
 
@@ -445,7 +471,7 @@ mod tests {
     }
 
     fn resolve(args: &ConnectionArgs, env: &[(&str, &str)]) -> Result<Connection, ConnectionError> {
-        Connection::resolve_with(args, None, env_of(env), no_file)
+        Connection::resolve_with(args, ManifestScope::default(), env_of(env), no_file)
     }
 
     fn with(
@@ -488,6 +514,94 @@ mod tests {
             c.endpoint.host_str(),
             Some("workspace.ap-southeast-1.myhuaweicloud.com")
         );
+    }
+
+    fn scope<'a>(project_id: Option<&'a str>, region: Option<&'a str>) -> ManifestScope<'a> {
+        ManifestScope { project_id, region }
+    }
+
+    #[test]
+    fn the_manifest_region_beats_the_region_flag_and_variable() {
+        let args = ConnectionArgs {
+            region: Some("ap-southeast-1".into()),
+            ..Default::default()
+        };
+        let c = Connection::resolve_with(
+            &args,
+            scope(None, Some("cn-east-3")),
+            env_of(&base_env()),
+            no_file,
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoint.host_str(),
+            Some("workspace.cn-east-3.myhuaweicloud.com")
+        );
+        // An explicit endpoint still wins: it is how a run is pointed at a proxy or an emulator.
+        let args = ConnectionArgs {
+            endpoint: Some("http://127.0.0.1:8080".into()),
+            ..Default::default()
+        };
+        let c = Connection::resolve_with(
+            &args,
+            scope(None, Some("cn-east-3")),
+            env_of(&base_env()),
+            no_file,
+        )
+        .unwrap();
+        assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    #[test]
+    fn a_region_endpoint_honours_the_sdk_override_variable() {
+        assert_eq!(
+            region_variable("cn-north-4"),
+            "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4"
+        );
+        let env = with(
+            base_env(),
+            &[(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_EU_WEST_101",
+                "https://workspace.eu-west-101.myhuaweicloud.eu, https://second.example.com",
+            )],
+        );
+        let c = Connection::resolve_with(
+            &ConnectionArgs::default(),
+            scope(None, Some("eu-west-101")),
+            env_of(&env),
+            no_file,
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoint.host_str(),
+            Some("workspace.eu-west-101.myhuaweicloud.eu")
+        );
+        // The override applies to a region from --region or HW_REGION_NAME as well.
+        let env = with(
+            base_env(),
+            &[(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
+                "http://127.0.0.1:9/",
+            )],
+        );
+        let c = resolve(&ConnectionArgs::default(), &env).unwrap();
+        assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:9/");
+        // And it is checked like any endpoint.
+        let env = with(
+            base_env(),
+            &[(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
+                "http://example.com",
+            )],
+        );
+        let err = resolve(&ConnectionArgs::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4"),
+            "{err}"
+        );
+        assert!(err.contains("plain http"), "{err}");
     }
 
     #[test]
@@ -609,10 +723,16 @@ mod tests {
             project_id: Some("flagpid".into()),
             ..Default::default()
         };
-        let c =
-            Connection::resolve_with(&args, Some("manifestpid"), env_of(&env), no_file).unwrap();
+        let c = Connection::resolve_with(
+            &args,
+            scope(Some("manifestpid"), None),
+            env_of(&env),
+            no_file,
+        )
+        .unwrap();
         assert_eq!(c.project_id, "manifestpid");
-        let c = Connection::resolve_with(&args, None, env_of(&env), no_file).unwrap();
+        let c = Connection::resolve_with(&args, ManifestScope::default(), env_of(&env), no_file)
+            .unwrap();
         assert_eq!(c.project_id, "flagpid");
         let c = resolve(&ConnectionArgs::default(), &env).unwrap();
         assert_eq!(c.project_id, "sdkpid");
@@ -727,8 +847,10 @@ mod tests {
             token_file: Some("/t".into()),
             ..Default::default()
         };
-        let c = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("file-token".into()))
-            .unwrap();
+        let c = Connection::resolve_with(&args, ManifestScope::default(), env_of(&env), |_| {
+            Ok("file-token".into())
+        })
+        .unwrap();
         assert!(
             matches!(&c.credentials, Credentials::Token { token, .. } if token.expose() == "file-token")
         );
@@ -744,7 +866,7 @@ mod tests {
             token_file: Some("/run/token".into()),
             ..Default::default()
         };
-        let c = Connection::resolve_with(&args, None, env_of(&env), |p| {
+        let c = Connection::resolve_with(&args, ManifestScope::default(), env_of(&env), |p| {
             assert_eq!(p, Path::new("/run/token"));
             Ok("  MIIfile-token\n".to_string())
         })
@@ -769,7 +891,7 @@ mod tests {
             token_file: Some("/missing/token".into()),
             ..Default::default()
         };
-        let err = Connection::resolve_with(&args, None, env_of(&env), |_| {
+        let err = Connection::resolve_with(&args, ManifestScope::default(), env_of(&env), |_| {
             Err(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "not found",
@@ -779,8 +901,10 @@ mod tests {
         assert!(matches!(err, ConnectionError::TokenFile { .. }));
         assert!(err.to_string().contains("/missing/token"), "{err}");
         assert!(err.to_string().contains("--token-file"), "{err}");
-        let err = Connection::resolve_with(&args, None, env_of(&env), |_| Ok("\n \n".into()))
-            .unwrap_err();
+        let err = Connection::resolve_with(&args, ManifestScope::default(), env_of(&env), |_| {
+            Ok("\n \n".into())
+        })
+        .unwrap_err();
         assert!(matches!(err, ConnectionError::EmptySecret { .. }), "{err}");
     }
 

@@ -20,7 +20,8 @@ mod writes;
 
 pub use client::{Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
-    is_loopback, parse_endpoint, Connection, ConnectionArgs, ConnectionError, Credentials,
+    is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
+    ConnectionError, Credentials, ManifestScope,
 };
 pub use error::{ApiError, CallError};
 pub use executor::{Attempts, Stats};

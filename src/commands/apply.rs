@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::ManifestScope;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
@@ -15,32 +16,31 @@ use crate::plan::{saved, Plan};
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
 
-use super::session::{self, Session, EMULATOR_ENDPOINT};
+use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
 
 pub async fn run(config: &config::Apply) -> Result<Status, Error> {
     if let Some(path) = &config.report {
         output::check_writable(path)?;
     }
-    let (session, plan, saved_plan) = match &config.source {
-        Source::Saved { path, service } => {
-            let (session, plan) = from_saved(path, service).await?;
-            (session, plan, true)
-        }
+    let (runs, saved_plan) = match &config.source {
+        Source::Saved { path, service } => (from_saved(path, service).await?, true),
         Source::Manifests(planning) => match session::plan_from(planning).await? {
-            Ok((session, plan)) => (session, plan, false),
+            Ok(planned) => (planned, false),
             Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
         },
     };
+    let (sessions, plans): (Vec<Session>, Vec<Plan>) =
+        runs.into_iter().map(|r| (r.session, r.plan)).unzip();
 
     // The plan is shown as text (with -q only its summary line); with a JSON or markdown report
     // on stdout it goes to stderr, so stdout carries the report alone and can be redirected into
     // a file or a step summary.
     let show = |w: &mut dyn Write, printer: Printer| {
         if config.plan_summary_only {
-            writeln!(w, "{}", render::summary_line(&plan.summary))
+            writeln!(w, "{}", render::plans_summary_line(&plans))
         } else {
-            printer.plan(w, &plan)
+            printer.plans(w, &plans)
         }
     };
     if config.printer.format == Format::Text {
@@ -49,16 +49,17 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
     }
     if let Source::Manifests(planning) = &config.source {
-        if let Some(why) = crate::plan::check_limits(&plan, &planning.limits) {
+        if let Some(why) = super::plan::over_limits(&plans, &planning.limits) {
             return Err(Error::Refused(why));
         }
     }
 
     // A saved plan was reviewed when it was made: applying it is the approval.
-    if plan.has_changes && !config.auto_approve && !saved_plan {
-        confirm(&plan).await?;
+    if plans.iter().any(|p| p.has_changes) && !config.auto_approve && !saved_plan {
+        confirm(&plans).await?;
     }
-    let progress = if std::io::stderr().is_terminal() {
+    // One bar per run: projects applied side by side report by heartbeat.
+    let progress = if std::io::stderr().is_terminal() && plans.len() == 1 {
         Progress::Bar
     } else {
         Progress::Heartbeat(Duration::from_secs(10))
@@ -71,25 +72,34 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         progress,
         write_mode: config.write_mode,
     };
-    let mut report = apply::apply(&plan, &session.client, &options).await;
+    // Each project with its own client, so its own request rate, side by side.
+    let mut reports = futures::future::join_all(
+        plans
+            .iter()
+            .zip(&sessions)
+            .map(|(plan, session)| apply::apply(plan, &session.client, &options)),
+    )
+    .await;
     signals.abort();
-    // As the plan: by name, then id, as a reviewer reads them.
-    report
-        .desktops
-        .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    for report in &mut reports {
+        // As the plan: by name, then id, as a reviewer reads them.
+        report
+            .desktops
+            .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    }
 
-    output::stdout(|out| config.printer.report(out, &report))?;
+    output::stdout(|out| config.printer.reports(out, &reports))?;
     if let Some(path) = &config.report {
         let format = if config.printer.format == Format::Markdown {
             Format::Markdown
         } else {
             Format::Json
         };
-        output::write_atomic(path, &rendered(&report, format))?;
+        output::write_atomic(path, &rendered(&reports, format))?;
     }
-    let tally = tally(&report, config.detailed_exitcode);
+    let tally = tally(&reports, config.detailed_exitcode);
     github::publish(
-        || String::from_utf8_lossy(&rendered(&report, Format::Markdown)).into_owned(),
+        || String::from_utf8_lossy(&rendered(&reports, Format::Markdown)).into_owned(),
         github::Outputs {
             has_changes: tally.changes > 0,
             blocked: tally.blocked.len(),
@@ -99,15 +109,15 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
     Ok(Status::of_run(&tally))
 }
 
-fn rendered(report: &Report, format: Format) -> Vec<u8> {
+fn rendered(reports: &[Report], format: Format) -> Vec<u8> {
     let mut bytes = Vec::new();
     // Writing into a Vec cannot fail.
-    let _ = Printer::new(format, false).report(&mut bytes, report);
+    let _ = Printer::new(format, false).reports(&mut bytes, reports);
     bytes
 }
 
-/// What a report counts towards the exit code.
-fn tally(report: &Report, detailed_exitcode: bool) -> RunTally {
+/// What the reports count towards the exit code.
+fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
     let named = |d: &&crate::report::DesktopReport| {
         if d.name.is_empty() {
             d.desktop_id.clone()
@@ -115,35 +125,66 @@ fn tally(report: &Report, detailed_exitcode: bool) -> RunTally {
             d.name.clone()
         }
     };
+    let desktops = || reports.iter().flat_map(|r| &r.desktops);
     RunTally {
         applied: true,
-        failed: report
-            .desktops
-            .iter()
+        failed: desktops()
             .filter(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified))
             .count(),
-        blocked: report
-            .desktops
-            .iter()
+        blocked: desktops()
             .filter(|d| d.status == DesktopResult::Blocked)
             .map(|d| named(&d))
             .collect(),
-        changes: report.totals.applied,
+        changes: reports.iter().map(|r| r.totals.applied).sum(),
         detailed_exitcode,
     }
 }
 
-/// Reads a saved plan, connects to where it was made, and refuses it when any desktop it changes
-/// no longer carries the tags the plan saw. Nothing is written before this check passes.
-async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Session, Plan), Error> {
+/// Reads a saved plan (one project's, or several projects' together), connects to where each
+/// was made, and refuses it when any desktop it changes no longer carries the tags the plan saw.
+/// Nothing is written before every project's check passes.
+async fn from_saved(path: &std::path::Path, service: &Service) -> Result<Vec<Planned>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut plan = saved::from_json(&text).map_err(|message| Error::BadPlan {
+    let mut plans = saved::all_from_json(&text).map_err(|message| Error::BadPlan {
         path: path.to_path_buf(),
         message,
     })?;
+    if plans.len() > 1 {
+        // --project-id narrows a plan of several projects to one of them.
+        if let Some(flag) = service.project_flag() {
+            let listed: Vec<String> = plans
+                .iter()
+                .map(|p| format!("`{}`", p.project_id))
+                .collect();
+            plans.retain(|p| p.project_id == flag);
+            if plans.is_empty() {
+                return Err(Error::Usage(format!(
+                    "--project-id `{flag}` is not one of the projects of {} ({}); \
+                     drop --project-id to apply them all",
+                    path.display(),
+                    listed.join(", ")
+                )));
+            }
+        }
+    }
+    let checked = futures::future::join_all(
+        plans
+            .into_iter()
+            .map(|plan| saved_project(path, service, plan)),
+    )
+    .await;
+    checked.into_iter().collect()
+}
+
+/// One project of a saved plan: connects where it was made and checks it.
+async fn saved_project(
+    path: &std::path::Path,
+    service: &Service,
+    mut plan: Plan,
+) -> Result<Planned, Error> {
     // The plan knows where it was made: one made with --emulator runs on the built-in emulator
     // without the flag; flags that point elsewhere are refused.
     let made_on_emulator = plan.endpoint == EMULATOR_ENDPOINT;
@@ -181,7 +222,11 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Sessio
             plan.project_id
         )));
     }
-    let session = Session::open(service, Some(&plan.project_id)).await?;
+    let scope = ManifestScope {
+        project_id: Some(&plan.project_id),
+        region: plan.region.as_deref(),
+    };
+    let session = Session::open(service, scope).await?;
     if session.endpoint != plan.endpoint || session.project_id != plan.project_id {
         return Err(Error::Refused(format!(
             "{} was made for project `{}` at {}, but this run targets project `{}` at {}",
@@ -202,7 +247,7 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<(Sessio
     }
     check_made_from(path, &plan, &now)?;
     session::sort_for_review(&mut plan);
-    Ok((session, plan))
+    Ok(Planned { session, plan })
 }
 
 /// A saved plan must be what its manifests produce: each manifest it recorded, when present
@@ -286,14 +331,14 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
 }
 
 /// Asks on the terminal; without one, `--auto-approve` is required.
-async fn confirm(plan: &Plan) -> Result<(), Error> {
+async fn confirm(plans: &[Plan]) -> Result<(), Error> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(Error::Refused(
             "apply needs confirmation but there is no terminal to ask on; pass --auto-approve to apply without asking"
                 .to_string(),
         ));
     }
-    let prompt = messages::confirm_prompt(plan);
+    let prompt = messages::confirm_prompt(plans);
     output::stderr(|err| err.write_all(prompt.as_bytes()));
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();

@@ -18,11 +18,11 @@ pub async fn run(config: &config::Check) -> Result<Status, Error> {
         Ok(loaded) => loaded,
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
-    let session =
-        session::Session::open(&config.planning.service, loaded.project_id.as_deref()).await?;
+    let project = session::single_project(loaded.projects, "check")?;
+    let session = session::Session::open(&config.planning.service, project.scope()).await?;
     // Every desktop of the project: the audit covers those no manifest selects too.
     let inventory = Inventory::new(session.client.list_desktops().await?);
-    let resolution = plan::resolve(&loaded.manifest, &inventory, &config.planning.policy);
+    let resolution = plan::resolve(&project.manifest, &inventory, &config.planning.policy);
     output::diagnostics(&resolution.diagnostics);
     if resolution.has_errors() {
         let errors = resolution

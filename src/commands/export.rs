@@ -1,5 +1,6 @@
 //! `desktag export`: the current tags of the selected desktops as a version-1 manifest on stdout.
 
+use crate::api::ManifestScope;
 use crate::config;
 use crate::error::{Error, Status};
 use crate::render::{manifest, messages};
@@ -8,7 +9,7 @@ use super::output;
 use super::session::Session;
 
 pub async fn run(config: &config::Export) -> Result<Status, Error> {
-    let session = Session::open(&config.service, None).await?;
+    let session = Session::open(&config.service, ManifestScope::default()).await?;
     let ids = &config.ids;
     // Selecting by name needs every name of the project, to tell the unique ones.
     let mut ambiguous = std::collections::BTreeSet::new();

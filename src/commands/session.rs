@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::{Client, ClientOptions, Connection, Credentials};
+use crate::api::{Client, ClientOptions, Connection, Credentials, ManifestScope};
 use crate::config::{Planning, Service, Target};
+use crate::diagnostic::Diagnostic;
 use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
 use crate::inventory::Inventory;
@@ -29,16 +30,15 @@ pub(crate) struct Session {
 
 impl Session {
     /// Resolves the connection (flags, then environment) or starts the built-in emulator.
-    /// `manifest_project` is the project the manifests name, which wins over flags and
+    /// `scope` is where the manifests say the project lives; its project id wins over flags and
     /// environment.
-    pub async fn open(service: &Service, manifest_project: Option<&str>) -> Result<Session, Error> {
+    pub async fn open(service: &Service, scope: ManifestScope<'_>) -> Result<Session, Error> {
         let options = service.client.clone();
         let args = match &service.target {
-            Target::Emulator { .. } => return Self::open_emulator(options, manifest_project).await,
+            Target::Emulator { .. } => return Self::open_emulator(options, scope.project_id).await,
             Target::Service(args) => args,
         };
-        let connection =
-            Connection::resolve(args, manifest_project, |name| std::env::var(name).ok())?;
+        let connection = Connection::resolve(args, scope, |name| std::env::var(name).ok())?;
         tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
         let endpoint = connection.endpoint.to_string();
         let project_id = connection.project_id.clone();
@@ -128,16 +128,32 @@ impl Session {
     }
 }
 
-/// Manifests loaded for one project.
-pub(crate) struct ManifestsForProject {
+/// The documents of one project of a run, and where the manifests say it lives.
+pub(crate) struct ProjectManifests {
     pub manifest: Manifest,
-    /// The project the manifests name, if any.
+    /// The project the manifests name, if any (else the connection's: flag or environment).
     pub project_id: Option<String>,
+    /// The region the manifests give the project, if any.
+    pub region: Option<String>,
+}
+
+impl ProjectManifests {
+    pub fn scope(&self) -> ManifestScope<'_> {
+        ManifestScope {
+            project_id: self.project_id.as_deref(),
+            region: self.region.as_deref(),
+        }
+    }
+}
+
+/// Manifests loaded for a run: one or more projects, in project-id order.
+pub(crate) struct Loaded {
+    pub projects: Vec<ProjectManifests>,
     /// Every file read, with its digest.
     pub files: Vec<ManifestFile>,
 }
 
-/// Which project a run plans, from `--project-id` and the projects the manifests name.
+/// Which projects a run plans, from `--project-id` and the projects the manifests name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ProjectChoice {
     /// Neither the flag nor the manifests name one: the connection decides (environment).
@@ -145,11 +161,13 @@ pub(crate) enum ProjectChoice {
     /// This project; `named` says whether the manifests name it (then it wins over the
     /// environment), and documents of other projects are skipped.
     Chosen { project: String, named: bool },
+    /// Every project the manifests name (two or more, each document naming its own).
+    All(Vec<String>),
 }
 
-/// Chooses the project: `--project-id` when given and named by a manifest (or when the manifests
-/// name none), else the only project the manifests name. Several named projects without the flag,
-/// or a flag no manifest names when they all name one, are usage errors.
+/// Chooses the projects: `--project-id` when given and named by a manifest (or when the
+/// manifests name none), else every project the manifests name. Documents that name no project
+/// beside several that do, or a flag no manifest names when they all name one, are usage errors.
 pub(crate) fn choose_project(
     flag: Option<&str>,
     named: &BTreeSet<String>,
@@ -167,7 +185,7 @@ pub(crate) fn choose_project(
             if !named.is_empty() && !named.contains(flag) && !unnamed_documents {
                 return Err(Error::Usage(format!(
                     "--project-id `{flag}` matches none of the manifests, which name {}; \
-                     drop --project-id to use the manifests' project",
+                     drop --project-id to use the manifests' projects",
                     listed()
                 )));
             }
@@ -181,16 +199,19 @@ pub(crate) fn choose_project(
             project: named.iter().next().cloned().unwrap_or_default(),
             named: true,
         }),
-        (None, n) => Err(Error::Usage(format!(
-            "the manifests name {n} projects ({}); desktag plans one project per run: pass --project-id to choose one",
+        (None, n) if unnamed_documents => Err(Error::Usage(format!(
+            "the manifests name {n} projects ({}) and also hold documents that name none, \
+             which would belong to no one project: write `project_id` in every document, \
+             or pass --project-id to plan one project",
             listed()
         ))),
+        (None, _) => Ok(ProjectChoice::All(named.iter().cloned().collect())),
     }
 }
 
-/// Loads manifests, prints their diagnostics, and keeps the documents of the chosen project.
+/// Loads manifests, prints their diagnostics, and splits the documents by project.
 /// `Ok(Err(errors))` means invalid input whose diagnostics were printed.
-pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, usize>, Error> {
+pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> {
     let loaded = manifest::load(
         &planning.paths,
         &LoadOptions {
@@ -205,7 +226,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
             .filter(|d| d.is_error())
             .count()));
     }
-    let mut manifest = loaded.manifest;
+    let manifest = loaded.manifest;
     let files = loaded.files;
     let named: BTreeSet<String> = manifest
         .documents
@@ -213,19 +234,100 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
         .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
         .collect();
     let unnamed_documents = manifest.documents.iter().any(|d| d.project_id.is_none());
-    let choice = choose_project(planning.service.project_flag(), &named, unnamed_documents)?;
-    let ProjectChoice::Chosen { project, named } = choice else {
-        return Ok(Ok(ManifestsForProject {
-            manifest,
-            project_id: None,
-            files,
-        }));
-    };
-    let before = manifest.documents.len();
-    manifest
-        .documents
-        .retain(|d| d.project_id.as_ref().is_none_or(|p| p.value == project));
-    let skipped = before - manifest.documents.len();
+    let (projects, keep_unnamed) =
+        match choose_project(planning.service.project_flag(), &named, unnamed_documents)? {
+            ProjectChoice::Unnamed => {
+                return Ok(Ok(Loaded {
+                    projects: vec![ProjectManifests {
+                        manifest,
+                        project_id: None,
+                        region: None,
+                    }],
+                    files,
+                }))
+            }
+            ProjectChoice::Chosen { project, named } => {
+                if !named {
+                    // A --project-id the manifests do not name: the unnamed documents are its,
+                    // and the connection resolves it from the flag.
+                    let before = manifest.documents.len();
+                    let mut manifest = manifest;
+                    manifest.documents.retain(|d| d.project_id.is_none());
+                    warn_skipped(before - manifest.documents.len(), &project);
+                    return Ok(Ok(Loaded {
+                        projects: vec![ProjectManifests {
+                            manifest,
+                            project_id: None,
+                            region: None,
+                        }],
+                        files,
+                    }));
+                }
+                (vec![project], true)
+            }
+            ProjectChoice::All(projects) => (projects, false),
+        };
+    let total = manifest.documents.len();
+    let mut split: Vec<ProjectManifests> = projects
+        .into_iter()
+        .map(|project| ProjectManifests {
+            manifest: Manifest::default(),
+            project_id: Some(project),
+            region: None,
+        })
+        .collect();
+    let mut kept = 0;
+    for doc in manifest.documents {
+        let slot = match &doc.project_id {
+            Some(p) => split
+                .iter_mut()
+                .find(|s| s.project_id.as_deref() == Some(p.value.as_str())),
+            None if keep_unnamed => split.first_mut(),
+            None => None,
+        };
+        if let Some(slot) = slot {
+            if let Some(region) = &doc.region {
+                slot.region = Some(region.value.clone());
+            }
+            slot.manifest.documents.push(doc);
+            kept += 1;
+        }
+    }
+    if let [only] = split.as_slice() {
+        warn_skipped(total - kept, only.project_id.as_deref().unwrap_or_default());
+    }
+    check_one_endpoint_for_many_regions(planning, &split)?;
+    Ok(Ok(Loaded {
+        projects: split,
+        files,
+    }))
+}
+
+/// The one project of a command that works on one project at a time (`check`); several are a
+/// usage error that lists them.
+pub(crate) fn single_project(
+    mut projects: Vec<ProjectManifests>,
+    command: &str,
+) -> Result<ProjectManifests, Error> {
+    if projects.len() == 1 {
+        if let Some(only) = projects.pop() {
+            return Ok(only);
+        }
+    }
+    let listed: Vec<String> = projects
+        .iter()
+        .filter_map(|p| p.project_id.as_deref())
+        .map(|p| format!("`{p}`"))
+        .collect();
+    Err(Error::Usage(format!(
+        "`{command}` works on one project per run, and the manifests name {} ({}): \
+         pass --project-id to choose one",
+        listed.len(),
+        listed.join(", ")
+    )))
+}
+
+fn warn_skipped(skipped: usize, project: &str) {
     if skipped > 0 {
         tracing::warn!(
             skipped,
@@ -233,53 +335,107 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<ManifestsForProject, us
             "skipping manifest documents that name another project"
         );
     }
-    // Passed on as "the manifests' project", which wins over flags and environment; a
-    // --project-id the manifests do not name is left to the connection's own resolution.
-    Ok(Ok(ManifestsForProject {
-        manifest,
-        project_id: named.then_some(project),
-        files,
-    }))
 }
 
-/// Loads the manifests, connects, reads the inventory and plans, printing every diagnostic on
-/// stderr. `Ok(Err(errors))` means the manifests or the resolution had that many errors (already
-/// printed). Desktops in the plan are sorted by name, then id, as a reviewer reads them.
-pub(crate) async fn plan_from(
+/// `--endpoint` (or `DESKTAG_ENDPOINT`) sends every project to one URL; when the manifests place
+/// the run's projects in different regions, that is a mistake, not a choice.
+fn check_one_endpoint_for_many_regions(
     planning: &Planning,
-) -> Result<Result<(Session, Plan), usize>, Error> {
+    projects: &[ProjectManifests],
+) -> Result<(), Error> {
+    let regions: BTreeSet<&str> = projects
+        .iter()
+        .filter_map(|p| p.region.as_deref())
+        .collect();
+    if regions.len() < 2 {
+        return Ok(());
+    }
+    let from = match &planning.service.target {
+        Target::Service(args) if args.endpoint.is_some() => "--endpoint",
+        Target::Service(_)
+            if std::env::var_os("DESKTAG_ENDPOINT").is_some_and(|v| !v.is_empty()) =>
+        {
+            "DESKTAG_ENDPOINT"
+        }
+        _ => return Ok(()),
+    };
+    let listed: Vec<String> = regions.iter().map(|r| format!("`{r}`")).collect();
+    Err(Error::Usage(format!(
+        "{from} points every project at one URL, but the manifests place the projects in regions {}; \
+         drop {from} to use each region's endpoint, set HUAWEICLOUD_SDK_REGION_WORKSPACE_<REGION> \
+         per region, or pass --project-id to run one project",
+        listed.join(", ")
+    )))
+}
+
+/// One project planned: its connection and its plan.
+pub(crate) struct Planned {
+    pub session: Session,
+    pub plan: Plan,
+}
+
+/// Loads the manifests and plans every project they name, concurrently (each project with its
+/// own connection and request rate), printing every diagnostic on stderr in project order.
+/// `Ok(Err(errors))` means the manifests or a resolution had that many errors (already printed).
+/// Desktops in each plan are sorted by name, then id, as a reviewer reads them.
+pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>, usize>, Error> {
     let loaded = match load(planning)? {
         Ok(loaded) => loaded,
         Err(errors) => return Ok(Err(errors)),
     };
-    let session = Session::open(&planning.service, loaded.project_id.as_deref()).await?;
-    let inventory = session.inventory(&loaded.manifest).await?;
     // The environment the templates read, captured once: planning itself stays pure.
-    let mut with_env = planning.policy.clone();
-    with_env.env = loaded
-        .manifest
-        .env_names()
+    let mut policy = planning.policy.clone();
+    let mut names = BTreeSet::new();
+    for project in &loaded.projects {
+        names.extend(project.manifest.env_names());
+    }
+    policy.env = names
         .into_iter()
         .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
         .collect();
-    let policy = &with_env;
-    let resolution = plan::resolve(&loaded.manifest, &inventory, policy);
     let made_from = Provenance {
         manifests: loaded.files,
         ignore_keys: policy.ignore_keys.clone(),
         targets: policy.targets.iter().cloned().collect(),
         env: policy.env.clone(),
     };
+    let runs = futures::future::join_all(
+        loaded
+            .projects
+            .into_iter()
+            .map(|project| plan_project(planning, &policy, &made_from, project)),
+    )
+    .await;
+    let mut planned = Vec::with_capacity(runs.len());
+    let mut errors = 0;
+    for run in runs {
+        let (diagnostics, outcome) = run?;
+        // Resolution returns its diagnostics sorted.
+        output::diagnostics(&diagnostics);
+        match outcome {
+            Some(p) => planned.push(p),
+            None => errors += diagnostics.iter().filter(|d| d.is_error()).count(),
+        }
+    }
+    Ok(if errors > 0 { Err(errors) } else { Ok(planned) })
+}
+
+/// Connects, reads the inventory and plans one project. The plan is `None` when resolution had
+/// errors (in the diagnostics returned).
+async fn plan_project(
+    planning: &Planning,
+    policy: &plan::Policy,
+    made_from: &Provenance,
+    project: ProjectManifests,
+) -> Result<(Vec<Diagnostic>, Option<Planned>), Error> {
+    let session = Session::open(&planning.service, project.scope()).await?;
+    let inventory = session.inventory(&project.manifest).await?;
+    let resolution = plan::resolve(&project.manifest, &inventory, policy);
+    let region = project.region;
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.
-    drop(loaded.manifest);
-    // Resolution returns its diagnostics sorted.
-    output::diagnostics(&resolution.diagnostics);
+    drop(project.manifest);
     if resolution.has_errors() {
-        return Ok(Err(resolution
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .count()));
+        return Ok((resolution.diagnostics, None));
     }
     let mut plan = plan::plan(
         &resolution.wanted,
@@ -290,9 +446,10 @@ pub(crate) async fn plan_from(
         &session.endpoint,
     )
     .with_warnings(&resolution.diagnostics);
-    plan.made_from = Some(made_from);
+    plan.made_from = Some(made_from.clone());
+    plan.region = region;
     sort_for_review(&mut plan);
-    Ok(Ok((session, plan)))
+    Ok((resolution.diagnostics, Some(Planned { session, plan })))
 }
 
 /// Orders a plan's desktops by name, then id.
@@ -329,16 +486,23 @@ mod tests {
     }
 
     #[test]
-    fn the_flag_picks_one_of_several_named_projects() {
+    fn several_named_projects_are_all_planned_unless_the_flag_picks_one() {
         let projects = named(&["p1", "p2"]);
         assert_eq!(
             choose_project(Some("p2"), &projects, false).unwrap(),
             chosen("p2", true)
         );
-        let err = choose_project(None, &projects, false)
+        assert_eq!(
+            choose_project(None, &projects, false).unwrap(),
+            ProjectChoice::All(vec!["p1".into(), "p2".into()])
+        );
+        let err = choose_project(None, &projects, true)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("name 2 projects (`p1`, `p2`)"), "{err}");
+        assert!(
+            err.contains("name 2 projects (`p1`, `p2`) and also hold documents that name none"),
+            "{err}"
+        );
     }
 
     #[test]

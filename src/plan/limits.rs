@@ -101,6 +101,7 @@ mod tests {
             format_version: 1,
             project_id: "p".into(),
             endpoint: "e".into(),
+            region: None,
             max_tags: 1000,
             prune,
             has_changes: true,

@@ -106,6 +106,10 @@ pub struct Plan {
     pub format_version: u32,
     pub project_id: String,
     pub endpoint: String,
+    /// The region the manifests gave the project, which chose the endpoint; `apply --plan`
+    /// connects through it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub max_tags: usize,
     pub prune: bool,
     /// True when any desktop has changes.
@@ -257,7 +261,45 @@ pub struct Summary {
     pub blocked: usize,
 }
 
+/// The plans of a run over several projects (`plan --format json`, and a saved plan of such a
+/// run): the combined summary, then one plan per project, in project-id order. Written with
+/// `P = &[Plan]`, read back with `P = Vec<Plan>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSet<P> {
+    pub format_version: u32,
+    /// True when any project's plan has changes.
+    pub has_changes: bool,
+    /// The sum of the projects' summaries.
+    pub summary: Summary,
+    pub projects: P,
+}
+
+impl<'a> PlanSet<&'a [Plan]> {
+    pub fn of(plans: &'a [Plan]) -> Self {
+        PlanSet {
+            format_version: FORMAT_VERSION,
+            has_changes: plans.iter().any(|p| p.has_changes),
+            summary: Summary::total(plans),
+            projects: plans,
+        }
+    }
+}
+
 impl Summary {
+    /// The sum of the summaries of `plans`.
+    pub fn total(plans: &[Plan]) -> Summary {
+        let mut total = Summary::default();
+        for s in plans.iter().map(|p| &p.summary) {
+            total.create += s.create;
+            total.overwrite += s.overwrite;
+            total.delete += s.delete;
+            total.changed += s.changed;
+            total.unchanged += s.unchanged;
+            total.blocked += s.blocked;
+        }
+        total
+    }
+
     /// Counts the changes and desktop statuses of `desktops`.
     pub fn of(desktops: &[DesktopPlan]) -> Summary {
         let mut summary = Summary::default();

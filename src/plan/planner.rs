@@ -43,6 +43,7 @@ pub fn plan(
         format_version: FORMAT_VERSION,
         project_id: project_id.to_string(),
         endpoint: endpoint.to_string(),
+        region: None,
         max_tags: policy.max_tags,
         prune: policy.prune,
         has_changes: summary.changed > 0,

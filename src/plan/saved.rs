@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Change, DesktopStatus, Plan, Summary};
+use super::{Change, DesktopStatus, Plan, PlanSet, Summary};
 use crate::inventory::Inventory;
 use crate::tags::{CompactString, Tags};
 
@@ -25,6 +25,19 @@ struct SavedPlan<P> {
 /// Writes a plan for `--out` (pretty JSON, trailing newline), streamed: a plan of 100,000
 /// desktops is not copied or held as text.
 pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
+    write_saved(w, plan)
+}
+
+/// Writes the plans of a run for `--out`: one plan as [`write_json`] does, the plans of several
+/// projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies together.
+pub fn write_all_json(w: &mut dyn std::io::Write, plans: &[Plan]) -> std::io::Result<()> {
+    match plans {
+        [one] => write_saved(w, one),
+        _ => write_saved(w, PlanSet::of(plans)),
+    }
+}
+
+fn write_saved<P: Serialize>(w: &mut dyn std::io::Write, plan: P) -> std::io::Result<()> {
     let saved = SavedPlan {
         kind: KIND.into(),
         desktag_version: env!("CARGO_PKG_VERSION").into(),
@@ -34,8 +47,18 @@ pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()
     w.write_all(b"\n")
 }
 
-/// Reads a saved plan; the error says what is wrong with the file.
+/// Reads a saved plan of one project; the error says what is wrong with the file.
 pub fn from_json(text: &str) -> Result<Plan, String> {
+    let mut plans = all_from_json(text)?;
+    match (plans.pop(), plans.is_empty()) {
+        (Some(plan), true) => Ok(plan),
+        _ => Err("it holds the plans of several projects".to_string()),
+    }
+}
+
+/// Reads a saved plan: the plans of one or several projects, each checked. The error says what
+/// is wrong with the file (and, for a plan of several projects, which project).
+pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     match value.get("kind").and_then(|k| k.as_str()) {
@@ -56,10 +79,32 @@ pub fn from_json(text: &str) -> Result<Plan, String> {
         }
         None => return Err("it has no format_version".to_string()),
     }
+    if value.get("projects").is_some() {
+        let saved: SavedPlan<PlanSet<Vec<Plan>>> =
+            serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+        let set = saved.plan;
+        let mut seen = std::collections::BTreeSet::new();
+        for plan in &set.projects {
+            check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
+            if !seen.insert(plan.project_id.as_str()) {
+                return Err(format!("project `{}` is listed twice", plan.project_id));
+            }
+        }
+        if set.projects.is_empty() {
+            return Err("it lists no projects".to_string());
+        }
+        let has_changes = set.projects.iter().any(|p| p.has_changes);
+        if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
+            return Err(
+                "its summary does not match its projects' plans; the file was edited".to_string(),
+            );
+        }
+        return Ok(set.projects);
+    }
     let saved: SavedPlan<Plan> =
         serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
     check(&saved.plan)?;
-    Ok(saved.plan)
+    Ok(vec![saved.plan])
 }
 
 /// A saved plan is input like any other: before it drives writes, check that it is one the
@@ -295,6 +340,7 @@ mod tests {
             format_version: 1,
             project_id: "p".into(),
             endpoint: "https://e".into(),
+            region: None,
             max_tags: 10,
             prune: false,
             has_changes: true,
@@ -387,6 +433,56 @@ mod tests {
             p.has_changes = false;
         });
         assert!(status.contains("does not fit"), "{status}");
+    }
+
+    /// [`write_all_json`] into a string.
+    fn all_to_json(plans: &[Plan]) -> String {
+        let mut out = Vec::new();
+        write_all_json(&mut out, plans).expect("plans always serialise");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    fn two_projects() -> Vec<Plan> {
+        let mut second = sample();
+        second.project_id = "q".into();
+        second.region = Some("cn-north-4".into());
+        vec![sample(), second]
+    }
+
+    #[test]
+    fn a_saved_plan_of_several_projects_round_trips_and_one_project_stays_a_plain_plan() {
+        let plans = two_projects();
+        let text = all_to_json(&plans);
+        assert_eq!(all_from_json(&text).unwrap(), plans);
+        assert!(from_json(&text).unwrap_err().contains("several projects"));
+        let one = all_to_json(&plans[..1]);
+        assert_eq!(one, to_json(&plans[0]));
+        assert_eq!(all_from_json(&one).unwrap(), plans[..1].to_vec());
+    }
+
+    #[test]
+    fn a_saved_plan_of_several_projects_is_checked_like_one() {
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&all_to_json(&two_projects())).unwrap();
+            f(&mut value);
+            all_from_json(&value.to_string()).unwrap_err()
+        };
+        let summary = edit(&|v| v["summary"]["overwrite"] = 5.into());
+        assert!(summary.contains("summary does not match"), "{summary}");
+        let inner = edit(&|v| v["projects"][1]["max_tags"] = 0.into());
+        assert!(
+            inner.starts_with("project `q`: ") && inner.contains("over the cap"),
+            "{inner}"
+        );
+        let twice = edit(&|v| v["projects"][1]["project_id"] = "p".into());
+        assert!(twice.contains("project `p` is listed twice"), "{twice}");
+        let none = edit(&|v| {
+            v["projects"] = serde_json::json!([]);
+            v["summary"] = serde_json::to_value(Summary::default()).unwrap();
+            v["has_changes"] = false.into();
+        });
+        assert!(none.contains("no projects"), "{none}");
     }
 
     #[test]

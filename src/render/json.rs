@@ -3,12 +3,24 @@
 
 use std::io::{self, Write};
 
-use crate::plan::Plan;
-use crate::report::Report;
+use crate::plan::{Plan, PlanSet};
+use crate::report::{Report, ReportSet};
 
 /// Writes the plan document.
 pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, plan)?;
+    writeln!(w)
+}
+
+/// Writes the plans of a run over several projects: the combined summary, then each plan.
+pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &PlanSet::of(plans))?;
+    writeln!(w)
+}
+
+/// Writes the reports of a run over several projects: the combined totals, then each report.
+pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &ReportSet::of(reports))?;
     writeln!(w)
 }
 
@@ -33,6 +45,28 @@ mod tests {
         let back: Plan = serde_json::from_str(&text).unwrap();
         assert_eq!(back, p);
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn several_projects_carry_the_combined_summary_and_round_trip() {
+        let first = sample_plan();
+        let mut second = sample_plan();
+        second.project_id = "q".into();
+        let both = vec![first, second];
+        let mut out = Vec::new();
+        plans(&mut out, &both).unwrap();
+        let back: PlanSet<Vec<Plan>> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back.summary, crate::plan::Summary::total(&both));
+        assert!(back.has_changes);
+        assert_eq!(back.projects, both);
+
+        let reports_in = vec![sample_report(), sample_report()];
+        let mut out = Vec::new();
+        reports(&mut out, &reports_in).unwrap();
+        let back: ReportSet<Vec<Report>> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back.totals.applied, 2 * reports_in[0].totals.applied);
+        assert_eq!(back.totals.rate, None);
+        assert_eq!(back.projects, reports_in);
     }
 
     #[test]

@@ -24,13 +24,39 @@ pub const FOLD_ALL_OVER: usize = 10;
 
 /// Writes the plan as a PR comment.
 pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
-    plan_within(w, plan, MAX_COMMENT_CHARS)
+    plan_within(
+        w,
+        plan,
+        MAX_COMMENT_CHARS,
+        &marker("plan", &plan.project_id),
+    )
 }
 
-fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize) -> io::Result<()> {
+/// Writes the plans of a run over several projects as one PR comment: one marker naming every
+/// project, a line that sums them up, then each project's section, each within an equal share
+/// of the length limit.
+pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
+    let ids: Vec<&str> = plans.iter().map(|p| p.project_id.as_str()).collect();
+    let head = format!(
+        "{}**All {} projects: {}**\n\n",
+        marker("plan", &ids.join(",")),
+        plans.len(),
+        summary_line(&crate::plan::Summary::total(plans))
+    );
+    w.write_all(head.as_bytes())?;
+    let share = (MAX_COMMENT_CHARS - head.len()) / plans.len().max(1);
+    for p in plans {
+        plan_within(w, p, share, "")?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The plan's comment, starting with `marker` (empty inside a comment of several projects),
+/// under `limit` characters.
+fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize, marker: &str) -> io::Result<()> {
     let s = &plan.summary;
-    let mut head = String::new();
-    head.push_str(&marker("plan", &plan.project_id));
+    let mut head = marker.to_string();
     head.push_str(&format!(
         "## Plan{}{}\n\n",
         project(&plan.project_id),
@@ -197,12 +223,41 @@ fn warnings_section(warnings: &[String]) -> String {
 
 /// Writes the apply report as a PR comment.
 pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
-    report_within(w, report, MAX_COMMENT_CHARS)
+    report_within(
+        w,
+        report,
+        MAX_COMMENT_CHARS,
+        &marker("apply", &report.project_id),
+    )
 }
 
-fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Result<()> {
+/// Writes the reports of a run over several projects as one PR comment, like [`plans`].
+pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
+    let ids: Vec<&str> = reports.iter().map(|r| r.project_id.as_str()).collect();
+    let head = format!(
+        "{}**All {} projects: {}**\n\n",
+        marker("apply", &ids.join(",")),
+        reports.len(),
+        super::text::reports_totals_line(reports)
+    );
+    w.write_all(head.as_bytes())?;
+    let share = (MAX_COMMENT_CHARS - head.len()) / reports.len().max(1);
+    for r in reports {
+        report_within(w, r, share, "")?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The report's comment, starting with `marker`, under `limit` characters (as [`plan_within`]).
+fn report_within(
+    w: &mut impl Write,
+    report: &Report,
+    limit: usize,
+    marker: &str,
+) -> io::Result<()> {
     let t = &report.totals;
-    let mut head = String::new();
+    let mut head = marker.to_string();
     // "failed" only when a change failed or could not be verified; blocked desktops are named
     // but do not make an otherwise complete apply a failure.
     let failed = report
@@ -211,14 +266,12 @@ fn report_within(w: &mut impl Write, report: &Report, limit: usize) -> io::Resul
         .any(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified));
     if failed {
         head.push_str(&format!(
-            "{}## Apply failed{}\n\n",
-            marker("apply", &report.project_id),
+            "## Apply failed{}\n\n",
             project(&report.project_id)
         ));
     } else {
         head.push_str(&format!(
-            "{}## Apply{}{}\n\n",
-            marker("apply", &report.project_id),
+            "## Apply{}{}\n\n",
             project(&report.project_id),
             blocked_note(t.blocked)
         ));
@@ -305,7 +358,7 @@ mod tests {
 
     fn render(p: &Plan, limit: usize) -> String {
         let mut out = Vec::new();
-        plan_within(&mut out, p, limit).unwrap();
+        plan_within(&mut out, p, limit, &marker("plan", &p.project_id)).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -428,7 +481,8 @@ mod tests {
     #[test]
     fn report_markdown_truncated() {
         let mut out = Vec::new();
-        report_within(&mut out, &sample_report(), 1100).unwrap();
+        let r = sample_report();
+        report_within(&mut out, &r, 1100, &marker("apply", &r.project_id)).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 }

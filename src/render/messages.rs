@@ -70,13 +70,19 @@ pub fn plan_not_produced(path: &Path, desktops: usize) -> String {
 }
 
 /// The question asked before applying on a terminal.
-pub fn confirm_prompt(plan: &Plan) -> String {
-    let changes = plan.summary.create + plan.summary.overwrite + plan.summary.delete;
+pub fn confirm_prompt(plans: &[Plan]) -> String {
+    let summary = crate::plan::Summary::total(plans);
+    let changes = summary.create + summary.overwrite + summary.delete;
+    let projects = if plans.len() > 1 {
+        format!(" in {} projects", plans.len())
+    } else {
+        String::new()
+    };
     format!(
-        "\nApply {changes} {} to {} {}? Only 'yes' will be accepted: ",
+        "\nApply {changes} {} to {} {}{projects}? Only 'yes' will be accepted: ",
         plural(changes, "change", "changes"),
-        plan.summary.changed,
-        plural(plan.summary.changed, "desktop", "desktops")
+        summary.changed,
+        plural(summary.changed, "desktop", "desktops")
     )
 }
 

@@ -62,6 +62,31 @@ impl Printer {
         }
     }
 
+    /// Writes the plans of a run: one plan as [`Printer::plan`] does, several with their project
+    /// headings and a combined summary.
+    pub fn plans(&self, mut w: &mut dyn Write, plans: &[Plan]) -> io::Result<()> {
+        if let [one] = plans {
+            return self.plan(w, one);
+        }
+        match self.format {
+            Format::Text => text::plans(&mut w, plans, &self.text_style()),
+            Format::Json => json::plans(&mut w, plans),
+            Format::Markdown => markdown::plans(&mut w, plans),
+        }
+    }
+
+    /// Writes the reports of a run, like [`Printer::plans`].
+    pub fn reports(&self, mut w: &mut dyn Write, reports: &[Report]) -> io::Result<()> {
+        if let [one] = reports {
+            return self.report(w, one);
+        }
+        match self.format {
+            Format::Text => text::reports(&mut w, reports, &self.text_style()),
+            Format::Json => json::reports(&mut w, reports),
+            Format::Markdown => markdown::reports(&mut w, reports),
+        }
+    }
+
     /// Writes an apply report.
     pub fn report(&self, mut w: &mut dyn Write, report: &Report) -> io::Result<()> {
         match self.format {
@@ -95,6 +120,19 @@ pub fn summary_line(summary: &Summary) -> String {
         summary.unchanged,
         summary.blocked
     )
+}
+
+/// The summary line of a run's plans: [`summary_line`] for one project, the summed line after
+/// `All N projects: ` for several.
+pub fn plans_summary_line(plans: &[Plan]) -> String {
+    match plans {
+        [one] => summary_line(&one.summary),
+        _ => format!(
+            "All {} projects: {}",
+            plans.len(),
+            summary_line(&Summary::total(plans))
+        ),
+    }
 }
 
 /// `one` or `many` by count: `plural(n, "desktop", "desktops")`.

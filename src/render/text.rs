@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use super::diff::{desktop_diff, Kind};
 use super::escape::{display, quote_key, quote_value};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
-use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, WriteMode};
+use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan, Summary};
+use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode};
 
 /// How text is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +51,35 @@ pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()
         writeln!(w)?;
     }
     writeln!(w, "{}", style.paint(BOLD, &summary_line(&plan.summary)))
+}
+
+/// Writes the plans of a run over several projects: each under a `== Project … ==` heading,
+/// then one line that sums them up.
+pub fn plans(w: &mut impl Write, plans: &[Plan], style: &TextStyle) -> io::Result<()> {
+    for p in plans {
+        writeln!(
+            w,
+            "{}\n",
+            style.paint(BOLD, &project_heading(&p.project_id, &p.endpoint))
+        )?;
+        plan(w, p, style)?;
+        writeln!(w)?;
+    }
+    let line = format!(
+        "All {} projects: {}",
+        plans.len(),
+        summary_line(&Summary::total(plans))
+    );
+    writeln!(w, "{}", style.paint(BOLD, &line))
+}
+
+/// `== Project p1 at https://… ==`.
+pub fn project_heading(project_id: &str, endpoint: &str) -> String {
+    format!(
+        "== Project {} at {} ==",
+        display(project_id),
+        display(endpoint)
+    )
 }
 
 fn blocked(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result<()> {
@@ -174,12 +203,23 @@ pub(crate) fn attempts_via(c: &ChangeReport) -> String {
 /// `Apply: 5 applied, 1 failed, 2 skipped; 1 unverified, 1 blocked; 3 unchanged; 14 requests,
 /// 3 retries in 1.23 s.`
 pub fn report_totals_line(report: &Report) -> String {
-    let t = &report.totals;
-    let unchanged = report
+    totals_line(&report.totals, unchanged(report))
+}
+
+/// The totals line of several reports, summed.
+pub fn reports_totals_line(reports: &[Report]) -> String {
+    totals_line(&Totals::total(reports), reports.iter().map(unchanged).sum())
+}
+
+fn unchanged(report: &Report) -> usize {
+    report
         .desktops
         .iter()
         .filter(|d| d.status == DesktopResult::Unchanged)
-        .count();
+        .count()
+}
+
+fn totals_line(t: &Totals, unchanged: usize) -> String {
     let throttled = match (t.throttled, t.rate) {
         (0, None) => String::new(),
         (n, None) => format!(", {n} throttled"),
@@ -245,6 +285,31 @@ pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Res
     writeln!(w, "{}", style.paint(color, &report_totals_line(report)))
 }
 
+/// Writes the reports of a run over several projects: each under a `== Project … ==` heading,
+/// then the summed totals.
+pub fn reports(w: &mut impl Write, reports: &[Report], style: &TextStyle) -> io::Result<()> {
+    for r in reports {
+        writeln!(
+            w,
+            "{}\n",
+            style.paint(BOLD, &project_heading(&r.project_id, &r.endpoint))
+        )?;
+        report(w, r, style)?;
+        writeln!(w)?;
+    }
+    let line = format!(
+        "All {} projects: {}",
+        reports.len(),
+        reports_totals_line(reports)
+    );
+    let color = if reports.iter().all(Report::is_success) {
+        BOLD
+    } else {
+        RED
+    };
+    writeln!(w, "{}", style.paint(color, &line))
+}
+
 fn change_line(c: &ChangeReport, style: &TextStyle) -> String {
     let (word, color) = match c.outcome {
         Outcome::Applied => ("applied", GREEN),
@@ -279,6 +344,59 @@ mod tests {
         )
         .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn several_projects_are_headed_and_summed() {
+        let first = sample_plan();
+        let mut second = sample_plan();
+        second.project_id = "fedcba9876543210fedcba9876543210".into();
+        second.endpoint = "https://workspace.ap-southeast-1.myhuaweicloud.com/".into();
+        let mut out = Vec::new();
+        plans(&mut out, &[first.clone(), second], &TextStyle::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let s = &first.summary;
+        assert!(
+            text.ends_with(&format!(
+                "All 2 projects: Plan: {} to create, {} to overwrite, {} to delete on {} desktops; {} unchanged; {} blocked.\n",
+                2 * s.create,
+                2 * s.overwrite,
+                2 * s.delete,
+                2 * s.changed,
+                2 * s.unchanged,
+                2 * s.blocked
+            )),
+            "{text}"
+        );
+        insta::assert_snapshot!(text);
+
+        let first = sample_report();
+        let mut second = sample_report();
+        second.project_id = "fedcba9876543210fedcba9876543210".into();
+        second.totals.duration_ms += 500;
+        let mut out = Vec::new();
+        reports(
+            &mut out,
+            &[first.clone(), second.clone()],
+            &TextStyle::default(),
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("== Project ").count(), 2, "{text}");
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.starts_with(&format!(
+                "All 2 projects: Apply: {} applied",
+                2 * first.totals.applied
+            )),
+            "{last}"
+        );
+        // Side by side: the run took as long as its longest project.
+        let ms = second.totals.duration_ms;
+        assert!(
+            last.ends_with(&format!(" in {}.{:03} s.", ms / 1000, ms % 1000)),
+            "{last}"
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use desktag::api::{
-    sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopTags, TagAction,
+    sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopTags, ManifestScope,
+    TagAction,
 };
 use desktag::report::ErrorInfo;
 use desktag::tags::Tags;
@@ -251,7 +252,7 @@ fn aksk_client(server: &Server, options: ClientOptions) -> Client {
         "HW_PROJECT_ID" => Some(PID.to_string()),
         _ => None,
     };
-    let connection = Connection::resolve(&args, None, env).unwrap();
+    let connection = Connection::resolve(&args, ManifestScope::default(), env).unwrap();
     Client::new(connection, options).unwrap()
 }
 
@@ -262,7 +263,11 @@ fn token_client(server: &Server) -> Client {
         ..Default::default()
     };
     let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| TOKEN.to_string());
-    Client::new(Connection::resolve(&args, None, env).unwrap(), options()).unwrap()
+    Client::new(
+        Connection::resolve(&args, ManifestScope::default(), env).unwrap(),
+        options(),
+    )
+    .unwrap()
 }
 
 fn ok_responder(r: &Recorded, _: usize) -> Response {
@@ -479,7 +484,11 @@ async fn a_security_token_is_sent_and_signed() {
         "HW_SECURITY_TOKEN" => Some("STS-TEMPORARY-TOKEN".to_string()),
         _ => None,
     };
-    let client = Client::new(Connection::resolve(&args, None, env).unwrap(), options()).unwrap();
+    let client = Client::new(
+        Connection::resolve(&args, ManifestScope::default(), env).unwrap(),
+        options(),
+    )
+    .unwrap();
     client.create_tag(DESK, "env", "dev").await.unwrap();
     let r = &server.requests()[0];
     assert_eq!(r.header("x-security-token"), Some("STS-TEMPORARY-TOKEN"));
@@ -906,7 +915,7 @@ async fn a_refused_connection_is_retried_then_reported_as_a_connect_error() {
     };
     let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| TOKEN.to_string());
     let client = Client::new(
-        Connection::resolve(&args, None, env).unwrap(),
+        Connection::resolve(&args, ManifestScope::default(), env).unwrap(),
         ClientOptions {
             max_attempts: 2,
             ..options()

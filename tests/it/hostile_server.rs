@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use desktag::api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs};
+use desktag::api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs, ManifestScope};
 use desktag::token_bucket::TokenBucket;
 use serde_json::{json, Value};
 
@@ -102,7 +102,11 @@ impl Hostile {
             ..Default::default()
         };
         let env = |name: &str| (name == "HW_AUTH_TOKEN").then(|| "token-value".to_string());
-        Client::new(Connection::resolve(&args, None, env).unwrap(), options).unwrap()
+        Client::new(
+            Connection::resolve(&args, ManifestScope::default(), env).unwrap(),
+            options,
+        )
+        .unwrap()
     }
 
     fn requests(&self) -> usize {

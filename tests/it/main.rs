@@ -15,6 +15,7 @@ mod layers;
 mod manifest;
 mod plan_apply;
 mod policy;
+mod projects;
 mod prune;
 mod quickstart;
 mod saved_plans;

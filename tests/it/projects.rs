@@ -1,0 +1,324 @@
+//! Many projects in one repository: documents name `project_id` and `region`; one run plans and
+//! applies every project against its own endpoint (here, two emulators reached through the
+//! official SDKs' per-region override variables), with one combined plan and report grouped by
+//! project. `--project-id` narrows the run; a saved plan of several projects applies them all.
+
+use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_of, Desktag, AK, SK};
+use desktag::emulator::EmulatorHandle;
+
+const P1: &str = "11111111111111111111111111111111";
+const P2: &str = "22222222222222222222222222222222";
+const D1: &str = "11111111-0000-0000-0000-000000000001";
+const D2: &str = "22222222-0000-0000-0000-000000000002";
+
+fn seed(project: &str, id: &str, name: &str) -> desktag::emulator::Seed {
+    seed_yaml(&format!(
+        "project_id: {project}\ndesktops:\n  - id: {id}\n    name: {name}\n    tags: {{keep: x}}\n"
+    ))
+}
+
+/// One document per project, each in its own region, in two files.
+fn two_projects() -> tempfile::TempDir {
+    manifests(&[
+        (
+            "north.yaml",
+            &format!(
+                "version: 1\nproject_id: {P1}\nregion: cn-north-4\ndesktops:\n  - name: NORTH-01\n    tags: {{env: prod}}\n"
+            ),
+        ),
+        (
+            "south.yaml",
+            &format!(
+                "version: 1\nproject_id: {P2}\nregion: ap-southeast-1\ndesktops:\n  - name: SOUTH-01\n    tags: {{env: dev, team: b}}\n"
+            ),
+        ),
+    ])
+}
+
+/// The binary with credentials and each region's endpoint pointed at its emulator.
+fn against_both(north: &EmulatorHandle, south: &EmulatorHandle) -> Desktag {
+    Desktag::new()
+        .env("HUAWEICLOUD_SDK_AK", AK)
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .env(
+            "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
+            north.base_url(),
+        )
+        .env(
+            "HUAWEICLOUD_SDK_REGION_WORKSPACE_AP_SOUTHEAST_1",
+            south.base_url(),
+        )
+}
+
+#[test]
+fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    let m = path_str(dir.path());
+
+    let plan = against_both(&north, &south)
+        .args(["plan", "--format", "json", m])
+        .run()
+        .code(0);
+    let doc = plan.json();
+    assert_eq!(doc["summary"]["create"], 3, "{doc:#}");
+    assert_eq!(doc["has_changes"], true);
+    let projects = doc["projects"].as_array().unwrap();
+    assert_eq!(projects.len(), 2);
+    assert_eq!(projects[0]["project_id"], P1);
+    assert_eq!(projects[0]["region"], "cn-north-4");
+    assert!(projects[0]["endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&north.base_url()));
+    assert_eq!(projects[1]["project_id"], P2);
+    assert!(projects[1]["endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with(&south.base_url()));
+    assert_eq!(projects[1]["summary"]["create"], 2);
+    assert_eq!(north.writes() + south.writes(), 0, "plan never writes");
+
+    let text = against_both(&north, &south).args(["plan", m]).run().code(0);
+    assert!(
+        text.stdout
+            .contains(&format!("== Project {P1} at {}/ ==", north.base_url())),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(
+        text.stdout.lines().last().unwrap(),
+        "All 2 projects: Plan: 3 to create, 0 to overwrite, 0 to delete on 2 desktops; 0 unchanged; 0 blocked."
+    );
+
+    let apply = against_both(&north, &south)
+        .args(["apply", "--auto-approve", "--report-format", "json", m])
+        .run()
+        .code(0);
+    let report = apply.json();
+    assert_eq!(report["totals"]["applied"], 3, "{report:#}");
+    let reports = report["projects"].as_array().unwrap();
+    assert_eq!(reports[0]["project_id"], P1);
+    assert_eq!(reports[0]["totals"]["applied"], 1);
+    assert_eq!(reports[1]["project_id"], P2);
+    assert_eq!(reports[1]["totals"]["applied"], 2);
+    assert_eq!(
+        tags_of(&north, D1).get("env").map(|v| v.as_str()),
+        Some("prod")
+    );
+    assert_eq!(
+        tags_of(&south, D2).get("team").map(|v| v.as_str()),
+        Some("b")
+    );
+    assert_eq!(
+        tags_of(&south, D2).get("keep").map(|v| v.as_str()),
+        Some("x")
+    );
+
+    let again = against_both(&north, &south)
+        .args(["plan", "--detailed-exitcode", m])
+        .run()
+        .code(0);
+    assert!(
+        again
+            .stdout
+            .ends_with("All 2 projects: No changes. Desktop tags match the manifests.\n"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn project_id_narrows_the_run_to_one_project() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    let m = path_str(dir.path());
+    let apply = against_both(&north, &south)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--project-id",
+            P2,
+            "--report-format",
+            "json",
+            m,
+        ])
+        .run()
+        .code(0);
+    // One project: the report is the plain one-project document.
+    assert_eq!(apply.json()["project_id"], P2);
+    assert_eq!(
+        north.requests().len(),
+        0,
+        "the other project is not touched"
+    );
+    assert_eq!(
+        tags_of(&south, D2).get("env").map(|v| v.as_str()),
+        Some("dev")
+    );
+}
+
+#[test]
+fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    let m = path_str(dir.path());
+    let out = dir.path().join("plan.json");
+    against_both(&north, &south)
+        .args(["plan", "--out", out.to_str().unwrap(), m])
+        .run()
+        .code(0);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(saved["kind"], "desktag-plan");
+    assert_eq!(saved["projects"].as_array().unwrap().len(), 2);
+
+    // Narrowed to one project first: only that emulator is written.
+    against_both(&north, &south)
+        .args(["apply", "--plan", out.to_str().unwrap(), "--project-id", P1])
+        .run()
+        .code(0);
+    assert_eq!(north.writes(), 1);
+    assert_eq!(south.writes(), 0);
+
+    // The whole file: the first project is now stale (it has the tag), so nothing is written.
+    let stale = against_both(&north, &south)
+        .args(["apply", "--plan", out.to_str().unwrap()])
+        .run()
+        .code(1);
+    assert!(stale.stderr.contains("stale"), "{}", stale.stderr);
+    assert_eq!(south.writes(), 0, "no project is written when one is stale");
+
+    // A fresh plan of both, applied whole.
+    against_both(&north, &south)
+        .args(["plan", "--out", out.to_str().unwrap(), m])
+        .run()
+        .code(0);
+    let apply = against_both(&north, &south)
+        .args(["apply", "--plan", out.to_str().unwrap()])
+        .run()
+        .code(0);
+    assert!(
+        apply.stdout.contains("All 2 projects: Apply: 2 applied"),
+        "{}",
+        apply.stdout
+    );
+    assert_eq!(
+        tags_of(&south, D2).get("env").map(|v| v.as_str()),
+        Some("dev")
+    );
+
+    let unknown = against_both(&north, &south)
+        .args([
+            "apply",
+            "--plan",
+            out.to_str().unwrap(),
+            "--project-id",
+            "p9",
+        ])
+        .run()
+        .code(1);
+    assert!(
+        unknown.stderr.contains("is not one of the projects"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn the_markdown_comment_has_one_marker_for_every_project() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    let plan = against_both(&north, &south)
+        .args(["plan", "--format", "markdown", path_str(dir.path())])
+        .run()
+        .code(0);
+    assert!(
+        plan.stdout
+            .starts_with(&format!("<!-- desktag:plan project={P1},{P2} -->\n")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.stdout.matches("<!-- desktag:").count(), 1);
+    assert!(plan.stdout.contains(&format!("## Plan for `{P1}`")));
+    assert!(plan.stdout.contains(&format!("## Plan for `{P2}`")));
+}
+
+#[test]
+fn one_endpoint_for_projects_in_two_regions_is_refused() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let dir = two_projects();
+    let run = Desktag::new()
+        .against(&north)
+        .args(["plan", path_str(dir.path())])
+        .run()
+        .code(1);
+    assert!(
+        run.stderr.contains(
+            "DESKTAG_ENDPOINT points every project at one URL, but the manifests place the \
+             projects in regions `ap-southeast-1`, `cn-north-4`"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(north.requests().len(), 0);
+}
+
+#[test]
+fn documents_naming_no_project_beside_several_that_do_are_refused() {
+    let dir = two_projects();
+    std::fs::write(
+        dir.path().join("loose.yaml"),
+        "version: 1\ndesktops:\n  - name: X\n    tags: {a: b}\n",
+    )
+    .unwrap();
+    let run = Desktag::new()
+        .args(["plan", "--emulator", path_str(dir.path())])
+        .run()
+        .code(1);
+    assert!(
+        run.stderr.contains("also hold documents that name none"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_project_given_two_regions_is_a_located_error() {
+    let dir = manifests(&[
+        (
+            "a.yaml",
+            &format!("version: 1\nproject_id: {P1}\nregion: cn-north-4\ndesktops: []\n"),
+        ),
+        (
+            "b.yaml",
+            &format!("version: 1\nproject_id: {P1}\nregion: cn-east-3\ndesktops: []\n"),
+        ),
+        ("c.yaml", "version: 1\nregion: cn-east-3\ndesktops: []\n"),
+        (
+            "d.yaml",
+            &format!("version: 1\nproject_id: {P2}\nregion: CN_North\ndesktops: []\n"),
+        ),
+    ]);
+    let run = Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(1);
+    let e = &run.stderr;
+    assert!(
+        e.contains("b.yaml:3:9") && e.contains("project `11111111111111111111111111111111` is given region `cn-east-3` here and region `cn-north-4` at"),
+        "{e}"
+    );
+    assert!(
+        e.contains("c.yaml:2:1") && e.contains("`region` without `project_id`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("d.yaml:3:9") && e.contains("`CN_North` is not a region id"),
+        "{e}"
+    );
+}
