@@ -125,10 +125,10 @@ pub struct ConnectionFlags {
     /// Service endpoint URL [env: DESKTAG_ENDPOINT]; default https://workspace.{region}.myhuaweicloud.com.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
-    /// Region id, e.g. cn-north-4 [env: HW_REGION_NAME].
+    /// Region id, e.g. cn-north-4, when the manifests give none [env: HW_REGION_NAME]; HUAWEICLOUD_SDK_REGION_WORKSPACE_<REGION> overrides a region's endpoint.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-    /// Project id when the manifests name none [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID].
+    /// The project: one of those the manifests name (default: all of them), or the one to use when they name none [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID].
     #[arg(long, value_name = "ID")]
     pub project_id: Option<String>,
     /// File holding an IAM token, sent as X-Auth-Token; beats AK/SK variables. Without it, HW_AUTH_TOKEN is used when no AK/SK is set.
