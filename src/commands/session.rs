@@ -406,22 +406,48 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
             .map(|project| plan_project(planning, &policy, &made_from, project)),
     )
     .await;
+    let mut runs = runs.into_iter().collect::<Result<Vec<_>, Error>>()?;
+    let mut diagnostics: Vec<Vec<Diagnostic>> =
+        runs.iter_mut().map(|(d, _)| std::mem::take(d)).collect();
+    drop_targets_matched_elsewhere(&mut diagnostics);
     let mut planned = Vec::with_capacity(runs.len());
     let mut errors = 0;
-    for run in runs {
-        let (diagnostics, outcome) = run?;
+    for ((_, outcome), diagnostics) in runs.into_iter().zip(diagnostics) {
         // Resolution returns its diagnostics sorted.
         output::diagnostics(&diagnostics);
         match outcome {
-            Some(p) => planned.push(p),
+            Some(mut p) => {
+                p.plan = p.plan.with_warnings(&diagnostics);
+                planned.push(p);
+            }
             None => errors += diagnostics.iter().filter(|d| d.is_error()).count(),
         }
     }
     Ok(if errors > 0 { Err(errors) } else { Ok(planned) })
 }
 
+/// In a run over several projects, a `--target` is unmatched only when no project matches it:
+/// its warning is kept once (in the first project) when every project gives it, and dropped
+/// when some project matched it.
+fn drop_targets_matched_elsewhere(runs: &mut [Vec<Diagnostic>]) {
+    if runs.len() < 2 {
+        return;
+    }
+    let unmatched = |d: &Diagnostic| d.code == crate::diagnostic::Code::UnmatchedTarget;
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for run in runs.iter() {
+        for d in run.iter().filter(|d| unmatched(d)) {
+            *counts.entry(d.message.clone()).or_default() += 1;
+        }
+    }
+    let everywhere = runs.len();
+    for (i, run) in runs.iter_mut().enumerate() {
+        run.retain(|d| !unmatched(d) || (i == 0 && counts[&d.message] == everywhere));
+    }
+}
+
 /// Connects, reads the inventory and plans one project. The plan is `None` when resolution had
-/// errors (in the diagnostics returned).
+/// errors (in the diagnostics returned); otherwise it has no warnings yet.
 async fn plan_project(
     planning: &Planning,
     policy: &plan::Policy,
@@ -437,6 +463,7 @@ async fn plan_project(
     if resolution.has_errors() {
         return Ok((resolution.diagnostics, None));
     }
+    // Its warnings are added by the caller, which sees every project's.
     let mut plan = plan::plan(
         &resolution.wanted,
         &inventory,
@@ -444,8 +471,7 @@ async fn plan_project(
         &resolution.keys,
         &session.project_id,
         &session.endpoint,
-    )
-    .with_warnings(&resolution.diagnostics);
+    );
     plan.made_from = Some(made_from.clone());
     plan.region = region;
     sort_for_review(&mut plan);
@@ -471,6 +497,28 @@ mod tests {
             project: project.into(),
             named,
         }
+    }
+
+    #[test]
+    fn a_target_is_unmatched_only_when_no_project_matches_it() {
+        let warning = |t: &str| {
+            Diagnostic::warning(
+                crate::diagnostic::Code::UnmatchedTarget,
+                format!("--target `{t}` matches no desktop a manifest entry selects"),
+            )
+        };
+        let other = Diagnostic::warning(crate::diagnostic::Code::NoDesktops, "x");
+        let mut runs = vec![
+            vec![warning("a"), warning("b"), other.clone()],
+            vec![warning("b"), other.clone()],
+        ];
+        drop_targets_matched_elsewhere(&mut runs);
+        assert_eq!(runs[0], vec![warning("b"), other.clone()]);
+        assert_eq!(runs[1], vec![other.clone()]);
+        // One project: untouched.
+        let mut one = vec![vec![warning("a")]];
+        drop_targets_matched_elsewhere(&mut one);
+        assert_eq!(one, vec![vec![warning("a")]]);
     }
 
     #[test]

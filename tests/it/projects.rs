@@ -161,6 +161,38 @@ fn project_id_narrows_the_run_to_one_project() {
 }
 
 #[test]
+fn a_target_in_one_project_is_not_unmatched_in_the_other() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    let m = path_str(dir.path());
+    let plan = against_both(&north, &south)
+        .args(["plan", "--target", "SOUTH-01", "--target", "NOWHERE", m])
+        .run()
+        .code(0);
+    assert!(
+        !plan.stderr.contains("`SOUTH-01` matches no desktop"),
+        "{}",
+        plan.stderr
+    );
+    assert_eq!(
+        plan.stderr
+            .matches("--target `NOWHERE` matches no desktop")
+            .count(),
+        1,
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        plan.stdout.ends_with(
+            "All 2 projects: Plan: 2 to create, 0 to overwrite, 0 to delete on 1 desktop; 0 unchanged; 0 blocked.\n"
+        ),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
 fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
     let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
     let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
