@@ -1,11 +1,14 @@
-//! `desktag check`: loads the manifests, reads every desktop of the project and audits their tags
-//! now against the manifests' `policy:`, with coverage (how many desktops a manifest selects).
+//! `desktag check`: loads the manifests, reads every desktop of each project they name and audits
+//! their tags now against the project's `policy:`, with coverage (how many desktops a manifest
+//! selects).
 //! Never writes to the service.
 
 use crate::config;
+use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Status};
 use crate::inventory::Inventory;
-use crate::plan::{self, policy};
+use crate::plan;
+use crate::plan::policy::{self, Audit};
 use crate::render::{check, messages, Format};
 
 use super::{output, session};
@@ -18,19 +21,56 @@ pub async fn run(config: &config::Check) -> Result<Status, Error> {
         Ok(loaded) => loaded,
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
-    let project = session::single_project(loaded.projects, "check")?;
+    // Every project side by side, each on its own connection.
+    let runs = futures::future::join_all(
+        loaded
+            .projects
+            .into_iter()
+            .map(|project| audit_project(config, project)),
+    )
+    .await;
+    let mut audits = Vec::with_capacity(runs.len());
+    let mut errors = 0;
+    for run in runs {
+        let (diagnostics, audit) = run?;
+        output::diagnostics(&diagnostics);
+        match audit {
+            Some(audit) => audits.push(audit),
+            None => errors += diagnostics.iter().filter(|d| d.is_error()).count(),
+        }
+    }
+    if errors > 0 {
+        return Ok(Status::Failed(messages::invalid_input(errors)));
+    }
+    output::stdout(|out| match config.printer.format {
+        Format::Text => check::text(out, &audits),
+        Format::Json => check::json(out, &audits),
+        Format::Markdown => check::markdown(out, &audits),
+    })?;
+    if let Some(path) = &config.junit {
+        output::write_atomic_with(path, |w| check::junit(w, &audits))?;
+    }
+    let violating: usize = audits.iter().map(|a| a.violating).sum();
+    let total: usize = audits.iter().map(|a| a.total).sum();
+    Ok(if violating > 0 {
+        Status::Failed(messages::policy_broken(violating, total))
+    } else {
+        Status::Success
+    })
+}
+
+/// Audits one project: every desktop it has, the managed ones told apart. `None` when the
+/// manifests do not resolve (the errors are in the diagnostics).
+async fn audit_project(
+    config: &config::Check,
+    project: session::ProjectManifests,
+) -> Result<(Vec<Diagnostic>, Option<Audit>), Error> {
     let session = session::Session::open(&config.planning.service, project.scope()).await?;
     // Every desktop of the project: the audit covers those no manifest selects too.
     let inventory = Inventory::new(session.client.list_desktops().await?);
     let resolution = plan::resolve(&project.manifest, &inventory, &config.planning.policy);
-    output::diagnostics(&resolution.diagnostics);
     if resolution.has_errors() {
-        let errors = resolution
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .count();
-        return Ok(Status::Failed(messages::invalid_input(errors)));
+        return Ok((resolution.diagnostics, None));
     }
     let managed: std::collections::HashSet<&str> = resolution
         .wanted
@@ -43,17 +83,5 @@ pub async fn run(config: &config::Check) -> Result<Status, Error> {
         &|id| managed.contains(id),
         &session.project_id,
     );
-    output::stdout(|out| match config.printer.format {
-        Format::Text => check::text(out, &audit),
-        Format::Json => check::json(out, &audit),
-        Format::Markdown => check::markdown(out, &audit),
-    })?;
-    if let Some(path) = &config.junit {
-        output::write_atomic_with(path, |w| check::junit(w, &audit))?;
-    }
-    Ok(if audit.violating > 0 {
-        Status::Failed(messages::policy_broken(audit.violating, audit.total))
-    } else {
-        Status::Success
-    })
+    Ok((resolution.diagnostics, Some(audit)))
 }

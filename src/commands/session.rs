@@ -229,112 +229,55 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> 
     let manifest = loaded.manifest;
     let files = loaded.files;
     let named: BTreeSet<String> = manifest
-        .documents
-        .iter()
-        .filter_map(|d| d.project_id.as_ref().map(|p| p.value.clone()))
+        .projects()
+        .into_iter()
+        .map(str::to_string)
         .collect();
     let unnamed_documents = manifest.documents.iter().any(|d| d.project_id.is_none());
-    let (projects, keep_unnamed) =
-        match choose_project(planning.service.project_flag(), &named, unnamed_documents)? {
-            ProjectChoice::Unnamed => {
-                return Ok(Ok(Loaded {
-                    projects: vec![ProjectManifests {
-                        manifest,
-                        project_id: None,
-                        region: None,
-                    }],
-                    files,
-                }))
-            }
-            ProjectChoice::Chosen { project, named } => {
-                if !named {
-                    // A --project-id the manifests do not name: the unnamed documents are its,
-                    // and the connection resolves it from the flag.
-                    let before = manifest.documents.len();
-                    let mut manifest = manifest;
-                    manifest.documents.retain(|d| d.project_id.is_none());
-                    warn_skipped(before - manifest.documents.len(), &project);
-                    return Ok(Ok(Loaded {
-                        projects: vec![ProjectManifests {
-                            manifest,
-                            project_id: None,
-                            region: None,
-                        }],
-                        files,
-                    }));
-                }
-                (vec![project], true)
-            }
-            ProjectChoice::All(projects) => (projects, false),
-        };
+    let choice = choose_project(planning.service.project_flag(), &named, unnamed_documents)?;
     let total = manifest.documents.len();
-    let mut split: Vec<ProjectManifests> = projects
+    // Each project the run plans with its documents; `None`: the connection's project (flag or
+    // environment), with the documents that name no project.
+    let one = |mut manifest: Manifest, project: Option<String>| {
+        manifest.retain_project(project.as_deref());
+        vec![(project, manifest)]
+    };
+    let split = match choice {
+        ProjectChoice::Unnamed | ProjectChoice::Chosen { named: false, .. } => one(manifest, None),
+        ProjectChoice::Chosen {
+            project,
+            named: true,
+        } => one(manifest, Some(project)),
+        ProjectChoice::All(_) => manifest.by_project(),
+    };
+    let projects: Vec<ProjectManifests> = split
         .into_iter()
-        .map(|project| ProjectManifests {
-            manifest: Manifest::default(),
-            project_id: Some(project),
-            region: None,
+        .map(|(project_id, manifest)| ProjectManifests {
+            region: project_id
+                .as_deref()
+                .and_then(|p| manifest.region_of(p))
+                .map(str::to_string),
+            manifest,
+            project_id,
         })
         .collect();
-    let mut kept = 0;
-    for doc in manifest.documents {
-        let slot = match &doc.project_id {
-            Some(p) => split
-                .iter_mut()
-                .find(|s| s.project_id.as_deref() == Some(p.value.as_str())),
-            None if keep_unnamed => split.first_mut(),
-            None => None,
-        };
-        if let Some(slot) = slot {
-            if let Some(region) = &doc.region {
-                slot.region = Some(region.value.clone());
-            }
-            slot.manifest.documents.push(doc);
-            kept += 1;
+    if let [only] = projects.as_slice() {
+        let skipped = total - only.manifest.documents.len();
+        if skipped > 0 {
+            let project = only
+                .project_id
+                .as_deref()
+                .or(planning.service.project_flag())
+                .unwrap_or_default();
+            tracing::warn!(
+                skipped,
+                project = %project,
+                "skipping manifest documents that name another project"
+            );
         }
     }
-    if let [only] = split.as_slice() {
-        warn_skipped(total - kept, only.project_id.as_deref().unwrap_or_default());
-    }
-    check_one_endpoint_for_many_regions(planning, &split)?;
-    Ok(Ok(Loaded {
-        projects: split,
-        files,
-    }))
-}
-
-/// The one project of a command that works on one project at a time (`check`); several are a
-/// usage error that lists them.
-pub(crate) fn single_project(
-    mut projects: Vec<ProjectManifests>,
-    command: &str,
-) -> Result<ProjectManifests, Error> {
-    if projects.len() == 1 {
-        if let Some(only) = projects.pop() {
-            return Ok(only);
-        }
-    }
-    let listed: Vec<String> = projects
-        .iter()
-        .filter_map(|p| p.project_id.as_deref())
-        .map(|p| format!("`{p}`"))
-        .collect();
-    Err(Error::Usage(format!(
-        "`{command}` works on one project per run, and the manifests name {} ({}): \
-         pass --project-id to choose one",
-        listed.len(),
-        listed.join(", ")
-    )))
-}
-
-fn warn_skipped(skipped: usize, project: &str) {
-    if skipped > 0 {
-        tracing::warn!(
-            skipped,
-            project = %project,
-            "skipping manifest documents that name another project"
-        );
-    }
+    check_one_endpoint_for_many_regions(planning, &projects)?;
+    Ok(Ok(Loaded { projects, files }))
 }
 
 /// `--endpoint` (or `DESKTAG_ENDPOINT`) sends every project to one URL; when the manifests place

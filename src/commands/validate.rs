@@ -22,9 +22,6 @@ pub fn run(config: &config::Validate) -> Result<Status, Error> {
         max_tags: config.max_tags,
         ..Policy::default()
     };
-    diagnostics.extend(plan::check_offline(&loaded.manifest, &policy));
-    diagnostic::sort(&mut diagnostics);
-
     let documents = loaded.manifest.documents.len();
     let entries: usize = loaded
         .manifest
@@ -32,6 +29,16 @@ pub fn run(config: &config::Validate) -> Result<Status, Error> {
         .iter()
         .map(|d| d.desktops.len())
         .sum();
+    diagnostics.extend(manifest::check_unnamed_beside_projects(&loaded.manifest));
+    // Each project is planned on its own: entries of two projects never conflict, and a
+    // project's policy is its own. Documents that name no project are checked with each.
+    for (_, project) in loaded.manifest.by_project() {
+        diagnostics.extend(plan::check_offline(&project, &policy));
+    }
+    // Checked once per project, a document that names none reports its problems once.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.location.clone(), d.code, d.message.clone())));
+    diagnostic::sort(&mut diagnostics);
     let found = Validation::new(&diagnostics, documents, entries);
     match config.format {
         Style::Json => output::stdout(|out| validation::json(out, &found))?,

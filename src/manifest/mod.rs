@@ -135,6 +135,36 @@ fn check_regions(documents: &[Document]) -> Vec<Diagnostic> {
     diagnostics
 }
 
+/// Documents that name no project beside documents of several projects belong to no one run
+/// over all of them: a warning at each, since `--project-id` runs still take them.
+pub fn check_unnamed_beside_projects(manifest: &Manifest) -> Vec<Diagnostic> {
+    let projects = manifest.projects();
+    if projects.len() < 2 {
+        return Vec::new();
+    }
+    let listed: Vec<String> = projects.iter().map(|p| format!("`{p}`")).collect();
+    manifest
+        .documents
+        .iter()
+        .filter(|d| d.project_id.is_none())
+        .map(|d| {
+            Diagnostic::warning(
+                diagnostic::Code::ProjectId,
+                format!(
+                    "this document names no `project_id`, beside documents of {} projects ({}): \
+                     a run over all of them refuses it",
+                    projects.len(),
+                    listed.join(", ")
+                ),
+            )
+            .at(d.location.clone())
+            .with_help(
+                "add the project's `project_id` to the document, or always run with --project-id",
+            )
+        })
+        .collect()
+}
+
 fn strip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }

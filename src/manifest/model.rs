@@ -36,6 +36,56 @@ impl ManifestFile {
 }
 
 impl Manifest {
+    /// The projects the documents name, sorted.
+    pub fn projects(&self) -> std::collections::BTreeSet<&str> {
+        self.documents
+            .iter()
+            .filter_map(|d| d.project_id.as_ref().map(|p| p.value.as_str()))
+            .collect()
+    }
+
+    /// Keeps the documents of `project`: those that name it and those that name no project
+    /// (which belong to whichever project a run plans). With `None`, only the latter.
+    pub fn retain_project(&mut self, project: Option<&str>) {
+        self.documents.retain(|d| match &d.project_id {
+            None => true,
+            Some(p) => Some(p.value.as_str()) == project,
+        });
+    }
+
+    /// The region the documents of `project` give it (one at most: the loader refuses two).
+    pub fn region_of(&self, project: &str) -> Option<&str> {
+        self.documents
+            .iter()
+            .filter(|d| d.project_id.as_ref().is_some_and(|p| p.value == project))
+            .find_map(|d| d.region.as_ref().map(|r| r.value.as_str()))
+    }
+
+    /// The manifest split into the documents of each project it names (each with the documents
+    /// that name none), in project-id order; the whole manifest when it names none.
+    pub fn by_project(self) -> Vec<(Option<String>, Manifest)> {
+        let projects: Vec<String> = self.projects().into_iter().map(str::to_string).collect();
+        if projects.is_empty() {
+            return vec![(None, self)];
+        }
+        let mut rest = self;
+        let last = projects.len() - 1;
+        projects
+            .into_iter()
+            .enumerate()
+            .map(|(i, project)| {
+                // The last project takes the manifest itself: one project costs no copy.
+                let mut manifest = if i == last {
+                    std::mem::take(&mut rest)
+                } else {
+                    rest.clone()
+                };
+                manifest.retain_project(Some(&project));
+                (Some(project), manifest)
+            })
+            .collect()
+    }
+
     /// The environment variables the templated values read (`${env.NAME}`).
     pub fn env_names(&self) -> std::collections::BTreeSet<String> {
         let mut names = std::collections::BTreeSet::new();

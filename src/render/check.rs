@@ -1,5 +1,6 @@
-//! The output of `desktag check`: the policy audit of every desktop of a project, as text, JSON,
-//! a markdown comment or JUnit XML for CI dashboards. Pure: into a writer.
+//! The output of `desktag check`: the policy audit of every desktop of each project, as text,
+//! JSON, a markdown comment or JUnit XML for CI dashboards. One project renders alone; several
+//! under a heading each, with the sums. Pure: into a writer.
 
 use std::io::{self, Write};
 
@@ -30,8 +31,38 @@ pub fn summary(a: &Audit) -> String {
     )
 }
 
-/// One block per desktop that breaks a rule, then the summary.
-pub fn text(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
+/// The audits of several projects summed, as one audit without desktops.
+fn total(audits: &[Audit]) -> Audit {
+    let ids: Vec<&str> = audits.iter().map(|a| a.project_id.as_str()).collect();
+    Audit {
+        project_id: ids.join(","),
+        total: audits.iter().map(|a| a.total).sum(),
+        managed: audits.iter().map(|a| a.managed).sum(),
+        violating: audits.iter().map(|a| a.violating).sum(),
+        desktops: Vec::new(),
+    }
+}
+
+/// Per project, one block per desktop that breaks a rule, then the summary; several projects
+/// each under a heading, then the summed summary.
+pub fn text(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+    if let [one] = audits {
+        return text_one(w, one);
+    }
+    for a in audits {
+        writeln!(w, "== Project {} ==\n", display(&a.project_id))?;
+        text_one(w, a)?;
+        writeln!(w)?;
+    }
+    writeln!(
+        w,
+        "All {} projects: {}",
+        audits.len(),
+        summary(&total(audits))
+    )
+}
+
+fn text_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
     for d in a.desktops.iter().filter(|d| !d.violations.is_empty()) {
         let managed = if d.managed { "" } else { ", not managed" };
         writeln!(
@@ -63,20 +94,43 @@ pub fn text(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
     writeln!(w, "{}", summary(a))
 }
 
-/// The audit as one JSON document.
-pub fn json(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, a)?;
+/// The audit as one JSON document; several projects as `{total, managed, violating,
+/// projects: [audit, …]}`.
+pub fn json(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+    if let [one] = audits {
+        serde_json::to_writer_pretty(&mut *w, one)?;
+    } else {
+        let t = total(audits);
+        let set = serde_json::json!({
+            "total": t.total,
+            "managed": t.managed,
+            "violating": t.violating,
+            "projects": audits,
+        });
+        serde_json::to_writer_pretty(&mut *w, &set)?;
+    }
     writeln!(w)
 }
 
-/// A pull-request comment: a hidden marker, the summary, a table of the desktops that break a
-/// rule.
-pub fn markdown(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
+/// A pull-request comment: a hidden marker (naming every project), then per project the
+/// summary and a table of the desktops that break a rule.
+pub fn markdown(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+    let t = total(audits);
     writeln!(
         w,
         "<!-- desktag:check project={} -->",
-        escape(&a.project_id, false)
+        escape(&t.project_id, false)
     )?;
+    if audits.len() > 1 {
+        writeln!(w, "**All {} projects: {}**\n", audits.len(), summary(&t))?;
+    }
+    for a in audits {
+        markdown_one(w, a)?;
+    }
+    Ok(())
+}
+
+fn markdown_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
     writeln!(
         w,
         "## Policy check for `{}`\n",
@@ -101,14 +155,23 @@ pub fn markdown(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
     Ok(())
 }
 
-/// JUnit XML: one test case per desktop, failed when it breaks a rule.
-pub fn junit(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
+/// JUnit XML: one test suite per project, one test case per desktop, failed when it breaks a
+/// rule.
+pub fn junit(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+    let t = total(audits);
     writeln!(w, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         w,
         r#"<testsuites name="desktag check" tests="{}" failures="{}">"#,
-        a.total, a.violating
+        t.total, t.violating
     )?;
+    for a in audits {
+        junit_suite(w, a)?;
+    }
+    writeln!(w, "</testsuites>")
+}
+
+fn junit_suite(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
     writeln!(
         w,
         r#"  <testsuite name="policy {}" tests="{}" failures="{}">"#,
@@ -142,8 +205,7 @@ pub fn junit(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
             writeln!(w, "    </testcase>")?;
         }
     }
-    writeln!(w, "  </testsuite>")?;
-    writeln!(w, "</testsuites>")
+    writeln!(w, "  </testsuite>")
 }
 
 /// Text for an XML attribute or element: markup escaped, and characters XML 1.0 cannot carry
@@ -204,10 +266,48 @@ mod tests {
         }
     }
 
-    fn render(f: fn(&mut dyn Write, &Audit) -> io::Result<()>) -> String {
+    fn render(f: fn(&mut dyn Write, &[Audit]) -> io::Result<()>) -> String {
         let mut out = Vec::new();
-        f(&mut out, &sample()).unwrap();
+        f(&mut out, &[sample()]).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    fn render_two(f: fn(&mut dyn Write, &[Audit]) -> io::Result<()>) -> String {
+        let mut second = sample();
+        second.project_id = "p2".into();
+        second.violating = 0;
+        for d in &mut second.desktops {
+            d.violations.clear();
+        }
+        let mut out = Vec::new();
+        f(&mut out, &[sample(), second]).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn several_projects_are_rendered_each_and_summed() {
+        let text = render_two(text);
+        assert_eq!(text.matches("== Project ").count(), 2, "{text}");
+        assert!(
+            text.ends_with("All 2 projects: Policy: 2 of 6 desktops break the rules; coverage: 4 of 6 managed by the manifests.\n"),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&render_two(json)).unwrap();
+        assert_eq!(json["violating"], 2);
+        assert_eq!(json["projects"][1]["project_id"], "p2");
+        let md = render_two(markdown);
+        assert!(
+            md.starts_with("<!-- desktag:check project=p1,p2 -->\n"),
+            "{md}"
+        );
+        assert_eq!(md.matches("<!-- desktag:").count(), 1);
+        let xml = render_two(junit);
+        assert!(
+            xml.contains(r#"<testsuites name="desktag check" tests="6" failures="2">"#),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testsuite ").count(), 2);
+        assert_eq!(xml.matches("<testcase ").count(), 6);
     }
 
     #[test]

@@ -354,3 +354,93 @@ fn a_project_given_two_regions_is_a_located_error() {
         "{e}"
     );
 }
+
+#[test]
+fn check_audits_every_project_with_one_junit_suite_each() {
+    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+    let dir = two_projects();
+    // Only the south project has a policy, which its desktop breaks now.
+    std::fs::write(
+        dir.path().join("south-policy.yaml"),
+        format!(
+            "version: 1\nproject_id: {P2}\nregion: ap-southeast-1\npolicy:\n  required: [owner]\n"
+        ),
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let check = against_both(&north, &south)
+        .args([
+            "check",
+            "--junit",
+            junit.to_str().unwrap(),
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    assert!(
+        check.stdout.ends_with(
+            "All 2 projects: Policy: 1 of 2 desktops breaks the rules; coverage: 2 of 2 managed by the manifests.\n"
+        ),
+        "{}",
+        check.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count(), 2, "{xml}");
+    assert!(
+        xml.contains(&format!(
+            r#"<testsuite name="policy {P2}" tests="1" failures="1">"#
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            r#"<testsuite name="policy {P1}" tests="1" failures="0">"#
+        )),
+        "{xml}"
+    );
+}
+
+#[test]
+fn validate_checks_each_project_on_its_own() {
+    // The same name in two projects wanting different values is no conflict; a policy binds
+    // only its own project.
+    let dir = manifests(&[
+        (
+            "a.yaml",
+            &format!("version: 1\nproject_id: {P1}\ndesktops:\n  - name: X\n    tags: {{env: a}}\n"),
+        ),
+        (
+            "b.yaml",
+            &format!("version: 1\nproject_id: {P2}\npolicy:\n  allowed: {{env: [b]}}\ndesktops:\n  - name: X\n    tags: {{env: b}}\n"),
+        ),
+    ]);
+    Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(0);
+    // A document naming no project beside two projects: a warning, reported once.
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "version: 1\ndesktops:\n  - name: Y\n    tags: {env: c}\n",
+    )
+    .unwrap();
+    let run = Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run();
+    // `env: c` breaks the second project's policy, which the unnamed document is checked with.
+    assert_eq!(
+        run.stderr
+            .matches("names no `project_id`, beside documents of 2 projects")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("c.yaml:4:12").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
