@@ -312,11 +312,7 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
         }
     }
     let mut manifest = loaded.manifest;
-    manifest.documents.retain(|d| {
-        d.project_id
-            .as_ref()
-            .is_none_or(|p| p.value == plan.project_id)
-    });
+    manifest.retain_project(Some(&plan.project_id));
     let differs = saved::not_produced(plan, made_from, &manifest, now)
         .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
     if !differs.is_empty() {
