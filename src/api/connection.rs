@@ -522,34 +522,34 @@ mod tests {
 
     #[test]
     fn the_manifest_region_beats_the_region_flag_and_variable() {
-        let args = ConnectionArgs {
+        let endpoint_in_cn_east_3 = |args: ConnectionArgs| {
+            Connection::resolve_with(
+                &args,
+                scope(None, Some("cn-east-3")),
+                env_of(&base_env()),
+                no_file,
+            )
+            .unwrap()
+            .endpoint
+            .to_string()
+        };
+        let region_flag = ConnectionArgs {
             region: Some("ap-southeast-1".into()),
             ..Default::default()
         };
-        let c = Connection::resolve_with(
-            &args,
-            scope(None, Some("cn-east-3")),
-            env_of(&base_env()),
-            no_file,
-        )
-        .unwrap();
         assert_eq!(
-            c.endpoint.host_str(),
-            Some("workspace.cn-east-3.myhuaweicloud.com")
+            endpoint_in_cn_east_3(region_flag),
+            "https://workspace.cn-east-3.myhuaweicloud.com/"
         );
         // An explicit endpoint still wins: it is how a run is pointed at a proxy or an emulator.
-        let args = ConnectionArgs {
+        let endpoint_flag = ConnectionArgs {
             endpoint: Some("http://127.0.0.1:8080".into()),
             ..Default::default()
         };
-        let c = Connection::resolve_with(
-            &args,
-            scope(None, Some("cn-east-3")),
-            env_of(&base_env()),
-            no_file,
-        )
-        .unwrap();
-        assert_eq!(c.endpoint.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(
+            endpoint_in_cn_east_3(endpoint_flag),
+            "http://127.0.0.1:8080/"
+        );
     }
 
     #[test]

@@ -36,17 +36,37 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 /// project, a line that sums them up, then each project's section, each within an equal share
 /// of the length limit.
 pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
-    let ids: Vec<&str> = plans.iter().map(|p| p.project_id.as_str()).collect();
+    let totals = summary_line(&crate::plan::Summary::total(plans));
+    several(
+        w,
+        "plan",
+        plans,
+        |p| &p.project_id,
+        &totals,
+        |w, p, limit| plan_within(w, p, limit, ""),
+    )
+}
+
+/// One comment for several projects: a marker naming them all, the summed `totals`, then each
+/// project's section written by `within` under an equal share of the limit.
+fn several<W: Write, T>(
+    w: &mut W,
+    kind: &str,
+    items: &[T],
+    project_id: fn(&T) -> &String,
+    totals: &str,
+    within: impl Fn(&mut W, &T, usize) -> io::Result<()>,
+) -> io::Result<()> {
+    let ids: Vec<&str> = items.iter().map(|i| project_id(i).as_str()).collect();
     let head = format!(
-        "{}**All {} projects: {}**\n\n",
-        marker("plan", &ids.join(",")),
-        plans.len(),
-        summary_line(&crate::plan::Summary::total(plans))
+        "{}**All {} projects: {totals}**\n\n",
+        marker(kind, &ids.join(",")),
+        items.len()
     );
     w.write_all(head.as_bytes())?;
-    let share = (MAX_COMMENT_CHARS - head.len()) / plans.len().max(1);
-    for p in plans {
-        plan_within(w, p, share, "")?;
+    let share = (MAX_COMMENT_CHARS - head.len()) / items.len().max(1);
+    for item in items {
+        within(w, item, share)?;
         w.write_all(b"\n")?;
     }
     Ok(())
@@ -233,20 +253,15 @@ pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
 
 /// Writes the reports of a run over several projects as one PR comment, like [`plans`].
 pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
-    let ids: Vec<&str> = reports.iter().map(|r| r.project_id.as_str()).collect();
-    let head = format!(
-        "{}**All {} projects: {}**\n\n",
-        marker("apply", &ids.join(",")),
-        reports.len(),
-        super::text::reports_totals_line(reports)
-    );
-    w.write_all(head.as_bytes())?;
-    let share = (MAX_COMMENT_CHARS - head.len()) / reports.len().max(1);
-    for r in reports {
-        report_within(w, r, share, "")?;
-        w.write_all(b"\n")?;
-    }
-    Ok(())
+    let totals = super::text::reports_totals_line(reports);
+    several(
+        w,
+        "apply",
+        reports,
+        |r| &r.project_id,
+        &totals,
+        |w, r, limit| report_within(w, r, limit, ""),
+    )
 }
 
 /// The report's comment, starting with `marker`, under `limit` characters (as [`plan_within`]).

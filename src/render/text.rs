@@ -57,13 +57,7 @@ pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()
 /// then one line that sums them up.
 pub fn plans(w: &mut impl Write, plans: &[Plan], style: &TextStyle) -> io::Result<()> {
     for p in plans {
-        writeln!(
-            w,
-            "{}\n",
-            style.paint(BOLD, &project_heading(&p.project_id, &p.endpoint))
-        )?;
-        plan(w, p, style)?;
-        writeln!(w)?;
+        project_section(w, &p.project_id, &p.endpoint, style, |w| plan(w, p, style))?;
     }
     let line = format!(
         "All {} projects: {}",
@@ -71,6 +65,20 @@ pub fn plans(w: &mut impl Write, plans: &[Plan], style: &TextStyle) -> io::Resul
         summary_line(&Summary::total(plans))
     );
     writeln!(w, "{}", style.paint(BOLD, &line))
+}
+
+/// One project's part of a run over several: its heading, what `body` writes, a blank line.
+fn project_section<W: Write>(
+    w: &mut W,
+    project_id: &str,
+    endpoint: &str,
+    style: &TextStyle,
+    body: impl FnOnce(&mut W) -> io::Result<()>,
+) -> io::Result<()> {
+    let heading = project_heading(project_id, endpoint);
+    writeln!(w, "{}\n", style.paint(BOLD, &heading))?;
+    body(w)?;
+    writeln!(w)
 }
 
 /// `== Project p1 at https://… ==`.
@@ -289,13 +297,9 @@ pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Res
 /// then the summed totals.
 pub fn reports(w: &mut impl Write, reports: &[Report], style: &TextStyle) -> io::Result<()> {
     for r in reports {
-        writeln!(
-            w,
-            "{}\n",
-            style.paint(BOLD, &project_heading(&r.project_id, &r.endpoint))
-        )?;
-        report(w, r, style)?;
-        writeln!(w)?;
+        project_section(w, &r.project_id, &r.endpoint, style, |w| {
+            report(w, r, style)
+        })?;
     }
     let line = format!(
         "All {} projects: {}",
