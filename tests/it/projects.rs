@@ -35,29 +35,53 @@ fn two_projects() -> tempfile::TempDir {
     ])
 }
 
-/// The binary with credentials and each region's endpoint pointed at its emulator.
-fn against_both(north: &EmulatorHandle, south: &EmulatorHandle) -> Desktag {
-    Desktag::new()
-        .env("HUAWEICLOUD_SDK_AK", AK)
-        .env("HUAWEICLOUD_SDK_SK", SK)
-        .env(
-            "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
-            north.base_url(),
-        )
-        .env(
-            "HUAWEICLOUD_SDK_REGION_WORKSPACE_AP_SOUTHEAST_1",
-            south.base_url(),
-        )
+/// Two projects in two regions: an emulator for each, and the manifests of both.
+struct TwoRegions {
+    north: EmulatorHandle,
+    south: EmulatorHandle,
+    dir: tempfile::TempDir,
+    _runtimes: [tokio::runtime::Runtime; 2],
+}
+
+impl TwoRegions {
+    fn new() -> TwoRegions {
+        let (north_rt, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
+        let (south_rt, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
+        TwoRegions {
+            north,
+            south,
+            dir: two_projects(),
+            _runtimes: [north_rt, south_rt],
+        }
+    }
+}
+
+impl TwoRegions {
+    /// The binary with credentials and each region's endpoint pointed at its emulator.
+    fn desktag(&self) -> Desktag {
+        let (north, south) = (&self.north, &self.south);
+        Desktag::new()
+            .env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK)
+            .env(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
+                north.base_url(),
+            )
+            .env(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_AP_SOUTHEAST_1",
+                south.base_url(),
+            )
+    }
 }
 
 #[test]
 fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
+    let two = TwoRegions::new();
+    let (north, south, dir) = (&two.north, &two.south, &two.dir);
     let m = path_str(dir.path());
 
-    let plan = against_both(&north, &south)
+    let plan = two
+        .desktag()
         .args(["plan", "--format", "json", m])
         .run()
         .code(0);
@@ -80,7 +104,7 @@ fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
     assert_eq!(projects[1]["summary"]["create"], 2);
     assert_eq!(north.writes() + south.writes(), 0, "plan never writes");
 
-    let text = against_both(&north, &south).args(["plan", m]).run().code(0);
+    let text = two.desktag().args(["plan", m]).run().code(0);
     assert!(
         text.stdout
             .contains(&format!("== Project {P1} at {}/ ==", north.base_url())),
@@ -92,7 +116,8 @@ fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
         "All 2 projects: Plan: 3 to create, 0 to overwrite, 0 to delete on 2 desktops; 0 unchanged; 0 blocked."
     );
 
-    let apply = against_both(&north, &south)
+    let apply = two
+        .desktag()
         .args(["apply", "--auto-approve", "--report-format", "json", m])
         .run()
         .code(0);
@@ -104,19 +129,20 @@ fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
     assert_eq!(reports[1]["project_id"], P2);
     assert_eq!(reports[1]["totals"]["applied"], 2);
     assert_eq!(
-        tags_of(&north, D1).get("env").map(|v| v.as_str()),
+        tags_of(north, D1).get("env").map(|v| v.as_str()),
         Some("prod")
     );
     assert_eq!(
-        tags_of(&south, D2).get("team").map(|v| v.as_str()),
+        tags_of(south, D2).get("team").map(|v| v.as_str()),
         Some("b")
     );
     assert_eq!(
-        tags_of(&south, D2).get("keep").map(|v| v.as_str()),
+        tags_of(south, D2).get("keep").map(|v| v.as_str()),
         Some("x")
     );
 
-    let again = against_both(&north, &south)
+    let again = two
+        .desktag()
         .args(["plan", "--detailed-exitcode", m])
         .run()
         .code(0);
@@ -131,11 +157,11 @@ fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
 
 #[test]
 fn project_id_narrows_the_run_to_one_project() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
+    let two = TwoRegions::new();
+    let (north, south, dir) = (&two.north, &two.south, &two.dir);
     let m = path_str(dir.path());
-    let apply = against_both(&north, &south)
+    let apply = two
+        .desktag()
         .args([
             "apply",
             "--auto-approve",
@@ -155,18 +181,18 @@ fn project_id_narrows_the_run_to_one_project() {
         "the other project is not touched"
     );
     assert_eq!(
-        tags_of(&south, D2).get("env").map(|v| v.as_str()),
+        tags_of(south, D2).get("env").map(|v| v.as_str()),
         Some("dev")
     );
 }
 
 #[test]
 fn a_target_in_one_project_is_not_unmatched_in_the_other() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
+    let two = TwoRegions::new();
+    let (_north, _south, dir) = (&two.north, &two.south, &two.dir);
     let m = path_str(dir.path());
-    let plan = against_both(&north, &south)
+    let plan = two
+        .desktag()
         .args(["plan", "--target", "SOUTH-01", "--target", "NOWHERE", m])
         .run()
         .code(0);
@@ -194,12 +220,11 @@ fn a_target_in_one_project_is_not_unmatched_in_the_other() {
 
 #[test]
 fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
+    let two = TwoRegions::new();
+    let (north, south, dir) = (&two.north, &two.south, &two.dir);
     let m = path_str(dir.path());
     let out = dir.path().join("plan.json");
-    against_both(&north, &south)
+    two.desktag()
         .args(["plan", "--out", out.to_str().unwrap(), m])
         .run()
         .code(0);
@@ -209,7 +234,7 @@ fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
     assert_eq!(saved["projects"].as_array().unwrap().len(), 2);
 
     // Narrowed to one project first: only that emulator is written.
-    against_both(&north, &south)
+    two.desktag()
         .args(["apply", "--plan", out.to_str().unwrap(), "--project-id", P1])
         .run()
         .code(0);
@@ -217,7 +242,8 @@ fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
     assert_eq!(south.writes(), 0);
 
     // The whole file: the first project is now stale (it has the tag), so nothing is written.
-    let stale = against_both(&north, &south)
+    let stale = two
+        .desktag()
         .args(["apply", "--plan", out.to_str().unwrap()])
         .run()
         .code(1);
@@ -225,11 +251,12 @@ fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
     assert_eq!(south.writes(), 0, "no project is written when one is stale");
 
     // A fresh plan of both, applied whole.
-    against_both(&north, &south)
+    two.desktag()
         .args(["plan", "--out", out.to_str().unwrap(), m])
         .run()
         .code(0);
-    let apply = against_both(&north, &south)
+    let apply = two
+        .desktag()
         .args(["apply", "--plan", out.to_str().unwrap()])
         .run()
         .code(0);
@@ -239,11 +266,12 @@ fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
         apply.stdout
     );
     assert_eq!(
-        tags_of(&south, D2).get("env").map(|v| v.as_str()),
+        tags_of(south, D2).get("env").map(|v| v.as_str()),
         Some("dev")
     );
 
-    let unknown = against_both(&north, &south)
+    let unknown = two
+        .desktag()
         .args([
             "apply",
             "--plan",
@@ -262,10 +290,10 @@ fn a_saved_plan_of_two_projects_applies_both_and_can_be_narrowed() {
 
 #[test]
 fn the_markdown_comment_has_one_marker_for_every_project() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
-    let plan = against_both(&north, &south)
+    let two = TwoRegions::new();
+    let (_north, _south, dir) = (&two.north, &two.south, &two.dir);
+    let plan = two
+        .desktag()
         .args(["plan", "--format", "markdown", path_str(dir.path())])
         .run()
         .code(0);
@@ -357,9 +385,8 @@ fn a_project_given_two_regions_is_a_located_error() {
 
 #[test]
 fn check_audits_every_project_with_one_junit_suite_each() {
-    let (_rt1, north) = emulator_with(seed(P1, D1, "NORTH-01"), |_| {});
-    let (_rt2, south) = emulator_with(seed(P2, D2, "SOUTH-01"), |_| {});
-    let dir = two_projects();
+    let two = TwoRegions::new();
+    let (_north, _south, dir) = (&two.north, &two.south, &two.dir);
     // Only the south project has a policy, which its desktop breaks now.
     std::fs::write(
         dir.path().join("south-policy.yaml"),
@@ -369,7 +396,8 @@ fn check_audits_every_project_with_one_junit_suite_each() {
     )
     .unwrap();
     let junit = dir.path().join("junit.xml");
-    let check = against_both(&north, &south)
+    let check = two
+        .desktag()
         .args([
             "check",
             "--junit",
