@@ -162,7 +162,7 @@ pub(crate) enum ProjectChoice {
     /// environment), and documents of other projects are skipped.
     Chosen { project: String, named: bool },
     /// Every project the manifests name (two or more, each document naming its own).
-    All(Vec<String>),
+    All,
 }
 
 /// Chooses the projects: `--project-id` when given and named by a manifest (or when the
@@ -205,7 +205,7 @@ pub(crate) fn choose_project(
              or pass --project-id to plan one project",
             listed()
         ))),
-        (None, _) => Ok(ProjectChoice::All(named.iter().cloned().collect())),
+        (None, _) => Ok(ProjectChoice::All),
     }
 }
 
@@ -248,7 +248,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> 
             project,
             named: true,
         } => one(manifest, Some(project)),
-        ProjectChoice::All(_) => manifest.by_project(),
+        ProjectChoice::All => manifest.by_project(),
     };
     let projects: Vec<ProjectManifests> = split
         .into_iter()
@@ -485,7 +485,7 @@ mod tests {
         );
         assert_eq!(
             choose_project(None, &projects, false).unwrap(),
-            ProjectChoice::All(vec!["p1".into(), "p2".into()])
+            ProjectChoice::All
         );
         let err = choose_project(None, &projects, true)
             .unwrap_err()

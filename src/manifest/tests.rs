@@ -174,6 +174,42 @@ fn region_is_a_region_id_beside_project_id_and_one_per_project() {
 }
 
 #[test]
+fn a_manifest_splits_by_project_with_the_unnamed_documents_in_each() {
+    let text = "version: 1\nproject_id: p2\nregion: cn-east-3\ndesktops: []\n---\n\
+                version: 1\ndesktops: []\n---\n\
+                version: 1\nproject_id: p1\ndesktops: []\n";
+    let manifest = load_str("m.yaml", text, &LoadOptions::default()).manifest;
+    assert_eq!(
+        manifest.projects().into_iter().collect::<Vec<_>>(),
+        ["p1", "p2"]
+    );
+    assert_eq!(manifest.region_of("p2"), Some("cn-east-3"));
+    assert_eq!(manifest.region_of("p1"), None);
+    let lines =
+        |m: &super::Manifest| -> Vec<u32> { m.documents.iter().map(|d| d.location.line).collect() };
+    let split = manifest.clone().by_project();
+    assert_eq!(split.len(), 2);
+    assert_eq!(split[0].0.as_deref(), Some("p1"));
+    // Load order is kept: the unnamed document (line 6) before p1's (line 9).
+    assert_eq!(lines(&split[0].1), [6, 9]);
+    assert_eq!(split[1].0.as_deref(), Some("p2"));
+    assert_eq!(lines(&split[1].1), [1, 6]);
+    let mut unnamed = manifest.clone();
+    unnamed.retain_project(None);
+    assert_eq!(lines(&unnamed), [6]);
+    // No project named: the whole manifest, as it is.
+    let none = load_str(
+        "m.yaml",
+        "version: 1\ndesktops: []\n",
+        &LoadOptions::default(),
+    );
+    assert_eq!(
+        none.manifest.clone().by_project(),
+        vec![(None, none.manifest)]
+    );
+}
+
+#[test]
 fn unknown_fields_are_errors_with_suggestions() {
     let d = one("version: 1\ndesktops:\n  - name: x\n    tag:\n      env: dev\n");
     assert_eq!(d.message, "unknown field `tag` in a desktop entry");
