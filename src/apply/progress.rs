@@ -51,21 +51,24 @@ impl Ticker {
                 ticker.bar = Some(bar);
             }
             Progress::Heartbeat(every) if total > 0 => {
-                ticker.heartbeat = Some(tokio::spawn(async move {
-                    let started = Instant::now();
-                    let mut interval = tokio::time::interval(every);
-                    interval.tick().await;
-                    loop {
+                // In the caller's span, so a run over several projects says whose progress.
+                ticker.heartbeat = Some(tokio::spawn(tracing::Instrument::in_current_span(
+                    async move {
+                        let started = Instant::now();
+                        let mut interval = tokio::time::interval(every);
                         interval.tick().await;
-                        tracing::info!(
-                            done = counters.done.load(Ordering::Relaxed),
-                            failed = counters.failed.load(Ordering::Relaxed),
-                            total,
-                            elapsed_s = started.elapsed().as_secs(),
-                            "apply in progress"
-                        );
-                    }
-                }));
+                        loop {
+                            interval.tick().await;
+                            tracing::info!(
+                                done = counters.done.load(Ordering::Relaxed),
+                                failed = counters.failed.load(Ordering::Relaxed),
+                                total,
+                                elapsed_s = started.elapsed().as_secs(),
+                                "apply in progress"
+                            );
+                        }
+                    },
+                )));
             }
             _ => {}
         }

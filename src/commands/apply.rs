@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::api::ManifestScope;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
@@ -73,13 +75,12 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         write_mode: config.write_mode,
     };
     // Each project with its own client, so its own request rate, side by side.
-    let mut reports = futures::future::join_all(
-        plans
-            .iter()
-            .zip(&sessions)
-            .map(|(plan, session)| apply::apply(plan, &session.client, &options)),
-    )
-    .await;
+    let mut reports =
+        futures::future::join_all(plans.iter().zip(&sessions).map(|(plan, session)| {
+            let span = session::project_span(Some(&plan.project_id), plans.len() > 1);
+            apply::apply(plan, &session.client, &options).instrument(span)
+        }))
+        .await;
     signals.abort();
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.

@@ -3,6 +3,8 @@
 //! selects).
 //! Never writes to the service.
 
+use tracing::Instrument;
+
 use crate::config;
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Status};
@@ -22,12 +24,11 @@ pub async fn run(config: &config::Check) -> Result<Status, Error> {
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
     // Every project side by side, each on its own connection.
-    let runs = futures::future::join_all(
-        loaded
-            .projects
-            .into_iter()
-            .map(|project| audit_project(config, project)),
-    )
+    let several = loaded.projects.len() > 1;
+    let runs = futures::future::join_all(loaded.projects.into_iter().map(|project| {
+        let span = session::project_span(project.project_id.as_deref(), several);
+        audit_project(config, project).instrument(span)
+    }))
     .await;
     let mut audits = Vec::with_capacity(runs.len());
     let mut errors = 0;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use tracing::Instrument;
+
 use crate::api::{Client, ClientOptions, Connection, Credentials, ManifestScope};
 use crate::config::{Planning, Service, Target};
 use crate::diagnostic::Diagnostic;
@@ -311,6 +313,15 @@ fn check_one_endpoint_for_many_regions(
     )))
 }
 
+/// The span that names the project on every log line of its part of a run over several
+/// projects; none for a run over one, whose log lines stay as they were.
+pub(crate) fn project_span(project_id: Option<&str>, several: bool) -> tracing::Span {
+    match project_id {
+        Some(id) if several => tracing::info_span!("project", id = %id),
+        _ => tracing::Span::none(),
+    }
+}
+
 /// One project planned: its connection and its plan.
 pub(crate) struct Planned {
     pub session: Session,
@@ -342,12 +353,11 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
         targets: policy.targets.iter().cloned().collect(),
         env: policy.env.clone(),
     };
-    let runs = futures::future::join_all(
-        loaded
-            .projects
-            .into_iter()
-            .map(|project| plan_project(planning, &policy, &made_from, project)),
-    )
+    let several = loaded.projects.len() > 1;
+    let runs = futures::future::join_all(loaded.projects.into_iter().map(|project| {
+        let span = project_span(project.project_id.as_deref(), several);
+        plan_project(planning, &policy, &made_from, project).instrument(span)
+    }))
     .await;
     let mut runs = runs.into_iter().collect::<Result<Vec<_>, Error>>()?;
     let mut diagnostics: Vec<Vec<Diagnostic>> =

@@ -103,6 +103,12 @@ fn a_two_project_run_plans_and_applies_both_and_reports_per_project() {
         .starts_with(&south.base_url()));
     assert_eq!(projects[1]["summary"]["create"], 2);
     assert_eq!(north.writes() + south.writes(), 0, "plan never writes");
+    // Log lines of each project's part say whose they are.
+    assert!(
+        plan.stderr.contains(&format!("project{{id={P2}}}")),
+        "{}",
+        plan.stderr
+    );
 
     let text = two.desktag().args(["plan", m]).run().code(0);
     assert!(
