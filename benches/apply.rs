@@ -14,12 +14,12 @@
 
 use std::time::{Duration, Instant};
 
-use desktag::api::{Client, ClientOptions, Connection, Credentials};
 use desktag::apply::{self, ApplyOptions, Progress, WriteMode};
-use desktag::emulator::{self, Auth, EmulatorConfig, Seed};
-use desktag::inventory::{Desktop, Inventory};
-use desktag::plan::{self, Policy, Wanted};
-use desktag::secret::Secret;
+use desktag_api::{Client, ClientOptions, Connection, Credentials};
+use desktag_core::inventory::{Desktop, Inventory};
+use desktag_core::plan::{self, Policy, Wanted};
+use desktag_core::secret::Secret;
+use desktag_emulator::{Auth, EmulatorConfig, Seed};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 const DESKTOPS: usize = 2_000;
@@ -62,7 +62,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         sk: sk.clone(),
     };
     config.faults.latency = Duration::from_millis(latency_ms);
-    let emu = emulator::spawn(config).await.expect("emulator");
+    let emu = desktag_emulator::spawn(config).await.expect("emulator");
     let connection = Connection {
         endpoint: url::Url::parse(&emu.base_url()).unwrap(),
         project_id: PROJECT.to_string(),
@@ -190,7 +190,7 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
     };
     config.faults.latency = Duration::from_millis(30);
     config.faults.rate_limit = Some(SERVICE_RATE);
-    let emu = emulator::spawn(config).await.expect("emulator");
+    let emu = desktag_emulator::spawn(config).await.expect("emulator");
     let connection = Connection {
         endpoint: url::Url::parse(&emu.base_url()).unwrap(),
         project_id: PROJECT.to_string(),

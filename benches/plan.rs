@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{criterion_group, Criterion, SamplingMode};
-use desktag::inventory::{Desktop, Inventory};
-use desktag::manifest::{self, LoadOptions};
-use desktag::plan::{self, Policy};
+use desktag_core::inventory::{Desktop, Inventory};
+use desktag_core::manifest::{self, LoadOptions};
+use desktag_core::plan::{self, Policy};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::emulator::EmulatorArgs;
 use crate::render::Format;
+use desktag_emulator::EmulatorArgs;
 
 /// Manage the tags of Huawei Cloud Workspace desktops declaratively, from YAML manifests.
 #[derive(Debug, Parser)]
@@ -106,7 +106,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
     pub format: ValidateFormat,
     /// Tag cap per desktop used for the defaults + tags check.
-    #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
+    #[arg(long, value_name = "N", default_value_t = desktag_core::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
 }
 
@@ -153,7 +153,7 @@ pub struct ConnectionFlags {
 
 /// Requests per second, within the client's `MIN_RATE..=MAX_RATE`.
 fn parse_rate(text: &str) -> Result<f64, String> {
-    use crate::api::{MAX_RATE, MIN_RATE};
+    use desktag_api::{MAX_RATE, MIN_RATE};
     match text.parse::<f64>() {
         Ok(r) if (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
         _ => Err(format!(
@@ -175,7 +175,7 @@ pub struct PlanOptions {
     #[arg(long = "ignore-key", value_name = "GLOB")]
     pub ignore_keys: Vec<String>,
     /// Tag cap per desktop (raise it only if your account allows more).
-    #[arg(long, value_name = "N", default_value_t = crate::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
+    #[arg(long, value_name = "N", default_value_t = desktag_core::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
     /// Limit the run to this desktop: an id, a computer name or a name glob (repeatable).
     #[arg(long = "target", value_name = "ID|NAME|GLOB")]

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::{ClientOptions, ConnectionArgs};
 use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogFormat, PlanArgs};
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
-use crate::plan::{KeyIgnore, Limits, Policy};
 use crate::render::validation::Style;
 use crate::render::Printer;
+use desktag_api::{ClientOptions, ConnectionArgs};
+use desktag_core::plan::{KeyIgnore, Limits, Policy};
 
 /// What the configuration needs to know about the process it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +74,7 @@ pub enum Command {
     Export(Export),
     Check(Check),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
-    Emulator(Box<crate::emulator::EmulatorArgs>),
+    Emulator(Box<desktag_emulator::EmulatorArgs>),
     Schema,
     Completions(clap_complete::Shell),
     /// `None`: `desktag.1` on stdout.
@@ -202,7 +202,7 @@ impl NameFilter {
         let mut globs = globset::GlobSetBuilder::new();
         for name in patterns {
             // The same matching as manifest name globs: only `*` and `?` are special.
-            let glob = crate::glob::name_glob(name)
+            let glob = desktag_core::glob::name_glob(name)
                 .map_err(|e| Error::Usage(format!("--name `{name}` is not a valid glob: {e}")))?;
             globs.add(glob);
         }
@@ -380,15 +380,16 @@ fn export(args: &ExportArgs) -> Result<Export, Error> {
 }
 
 /// `--template KEY=ATTR`.
-fn export_template(text: &str) -> Result<(String, crate::template::Attr), Error> {
+fn export_template(text: &str) -> Result<(String, desktag_core::template::Attr), Error> {
     let usage = || {
         Error::Usage(format!(
             "--template `{text}`: write KEY=ATTR with ATTR one of user_name, name, id, enterprise_project_id (e.g. owner=user_name)"
         ))
     };
     let (key, attr) = text.split_once('=').ok_or_else(usage)?;
-    let attr = crate::template::Attr::from_name(attr).ok_or_else(usage)?;
-    crate::tags::check_key(key).map_err(|e| Error::Usage(format!("--template `{text}`: {e}")))?;
+    let attr = desktag_core::template::Attr::from_name(attr).ok_or_else(usage)?;
+    desktag_core::tags::check_key(key)
+        .map_err(|e| Error::Usage(format!("--template `{text}`: {e}")))?;
     Ok((key.to_string(), attr))
 }
 

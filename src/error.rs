@@ -94,9 +94,9 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
-    Connection(#[from] crate::api::ConnectionError),
+    Connection(#[from] desktag_api::ConnectionError),
     #[error(transparent)]
-    Api(#[from] crate::api::ApiError),
+    Api(#[from] desktag_api::ApiError),
     /// `desktag emulator` or `--emulator` could not start or stopped; the emulator keeps its own
     /// error type, converted at the command edge, so this module does not depend on it.
     #[error(transparent)]
@@ -111,4 +111,4 @@ impl Error {
     }
 }
 
-pub use crate::error_chain::chain;
+pub use desktag_core::error_chain::chain;

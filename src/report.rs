@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::ApiError;
-use crate::plan::Change;
+use desktag_api::ApiError;
+use desktag_core::plan::Change;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {

@@ -1,8 +1,8 @@
 //! Splits one phase's writes into cross-desktop batch calls: at most `BATCH_MAX_DESKTOPS`
 //! desktops per call and `BATCH_MAX_TAGS` tags per desktop per call. Pure: no I/O.
 
-use crate::api::{DesktopTags, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};
-use crate::tags::Tags;
+use desktag_api::{DesktopTags, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};
+use desktag_core::tags::Tags;
 
 /// The calls that carry `items` (one desktop each, in order), in rounds. A desktop with more
 /// than `BATCH_MAX_TAGS` tags is split into pieces; its k-th piece goes into the k-th round, so

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::api::ApiError;
 use crate::report::WriteMode;
+use desktag_api::ApiError;
 
 /// What a failed call means for the changes it carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,9 +21,9 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
-use crate::api::Client;
-use crate::plan::{DesktopStatus, Plan};
 use crate::report::{DesktopResult, Outcome, Report, Totals};
+use desktag_api::Client;
+use desktag_core::plan::{DesktopStatus, Plan};
 
 pub use crate::report::WriteMode;
 pub use progress::Progress;

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{ApiError, Client};
-use crate::plan::saved::describe_difference;
-use crate::tags::Tags;
+use desktag_api::{ApiError, Client};
+use desktag_core::plan::saved::describe_difference;
+use desktag_core::tags::Tags;
 
 use super::work::DesktopWork;
 

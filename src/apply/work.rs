@@ -2,10 +2,10 @@
 //! by which kind of call, with how many attempts. Pure bookkeeping, no I/O; the writers in
 //! `write` decide what to send and record here what happened.
 
-use crate::api::{ApiError, TagAction};
-use crate::plan::{Change, DesktopPlan, DesktopStatus};
 use crate::report::{ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
-use crate::tags::Tags;
+use desktag_api::{ApiError, TagAction};
+use desktag_core::plan::{Change, DesktopPlan, DesktopStatus};
+use desktag_core::tags::Tags;
 
 use super::progress::Ticker;
 
@@ -247,7 +247,7 @@ pub(super) fn confirmed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Change;
+    use desktag_core::plan::Change;
 
     fn plan() -> DesktopPlan {
         DesktopPlan {

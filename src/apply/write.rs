@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
 
-use crate::api::{CallError, Client, DesktopTags};
-use crate::plan::Change;
 use crate::report::WriteMode;
+use desktag_api::{CallError, Client, DesktopTags};
+use desktag_core::plan::Change;
 
 use super::chunks::rounds;
 use super::ladder::{next, verdict, Ladder, Next, Verdict};

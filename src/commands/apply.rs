@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::api::ManifestScope;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
-use crate::inventory::Inventory;
-use crate::manifest::{self, LoadOptions};
-use crate::plan::{saved, Plan};
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
+use desktag_api::ManifestScope;
+use desktag_core::inventory::Inventory;
+use desktag_core::manifest::{self, LoadOptions};
+use desktag_core::plan::{saved, Plan};
 
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};

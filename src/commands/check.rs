@@ -6,12 +6,12 @@
 use tracing::Instrument;
 
 use crate::config;
-use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Status};
-use crate::inventory::Inventory;
-use crate::plan;
-use crate::plan::policy::{self, Audit};
 use crate::render::{check, messages, Format};
+use desktag_core::diagnostic::Diagnostic;
+use desktag_core::inventory::Inventory;
+use desktag_core::plan;
+use desktag_core::plan::policy::{self, Audit};
 
 use super::{output, session};
 

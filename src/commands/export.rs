@@ -1,9 +1,9 @@
 //! `desktag export`: the current tags of the selected desktops as a version-1 manifest on stdout.
 
-use crate::api::ManifestScope;
 use crate::config;
 use crate::error::{Error, Status};
 use crate::render::{manifest, messages};
+use desktag_api::ManifestScope;
 
 use super::output;
 use super::session::Session;

@@ -34,7 +34,7 @@ pub fn run(config: Config) -> Result<Status, Error> {
         Command::Man(dir) => reference::man(dir.as_deref()),
         Command::Emulator(args) => {
             runtime()?
-                .block_on(crate::emulator::run(*args))
+                .block_on(desktag_emulator::run(*args))
                 .map_err(|e| Error::Emulator(e.into()))?;
             Ok(Status::Success)
         }

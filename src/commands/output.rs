@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::diagnostic::Diagnostic;
 use crate::error::Error;
+use desktag_core::diagnostic::Diagnostic;
 
 /// Set once stdout's reader has gone away; later stdout writes are skipped.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -54,7 +54,7 @@ pub(super) fn diagnostics(diagnostics: &[Diagnostic]) {
 
 /// Writes an output file (plan, report) atomically.
 pub(super) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    crate::atomic_file::write(path, contents, ".desktag-").map_err(|source| Error::Write {
+    desktag_core::atomic_file::write(path, contents, ".desktag-").map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -65,7 +65,7 @@ pub(super) fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), Error> {
-    crate::atomic_file::write_with(path, ".desktag-", fill).map_err(|source| Error::Write {
+    desktag_core::atomic_file::write_with(path, ".desktag-", fill).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })
@@ -74,7 +74,7 @@ pub(super) fn write_atomic_with(
 /// Fails early, before any request, when `path` cannot be written the way `write_atomic` will
 /// write it, so a long apply does not end with its report lost.
 pub(super) fn check_writable(path: &Path) -> Result<(), Error> {
-    crate::atomic_file::check_writable(path).map_err(|source| Error::Write {
+    desktag_core::atomic_file::check_writable(path).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })

@@ -2,8 +2,8 @@
 
 use crate::config;
 use crate::error::{Error, RunTally, Status};
-use crate::plan::{self, saved, Plan, Summary};
 use crate::render::{self, messages, Format};
+use desktag_core::plan::{self, saved, Plan, Summary};
 
 use super::{github, output, session};
 
@@ -65,7 +65,7 @@ pub(super) fn tally(plans: &[Plan], detailed_exitcode: bool) -> RunTally {
 pub(super) fn blocked_names(plan: &Plan) -> Vec<String> {
     plan.desktops
         .iter()
-        .filter(|d| d.status == crate::plan::DesktopStatus::Blocked)
+        .filter(|d| d.status == desktag_core::plan::DesktopStatus::Blocked)
         .map(|d| {
             if d.name.is_empty() {
                 d.desktop_id.clone()

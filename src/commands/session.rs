@@ -5,15 +5,15 @@ use std::collections::BTreeSet;
 
 use tracing::Instrument;
 
-use crate::api::{Client, ClientOptions, Connection, Credentials, ManifestScope};
 use crate::config::{Planning, Service, Target};
-use crate::diagnostic::Diagnostic;
-use crate::emulator::{self, EmulatorHandle};
 use crate::error::Error;
-use crate::inventory::Inventory;
-use crate::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
-use crate::plan::{self, Plan, Provenance};
-use crate::secret::Secret;
+use desktag_api::{Client, ClientOptions, Connection, Credentials, ManifestScope};
+use desktag_core::diagnostic::Diagnostic;
+use desktag_core::inventory::Inventory;
+use desktag_core::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
+use desktag_core::plan::{self, Plan, Provenance};
+use desktag_core::secret::Secret;
+use desktag_emulator::EmulatorHandle;
 
 use super::output;
 
@@ -57,7 +57,7 @@ impl Session {
         options: ClientOptions,
         manifest_project: Option<&str>,
     ) -> Result<Session, Error> {
-        let seed = emulator::Seed::demo();
+        let seed = desktag_emulator::Seed::demo();
         let project_id = seed.project_id.clone();
         if let Some(wanted) = manifest_project.filter(|p| *p != project_id) {
             return Err(Error::Usage(format!(
@@ -68,13 +68,13 @@ impl Session {
         // Real AK/SK signing against the emulator's verifier, with a secret made for this run.
         let ak = "DESKTAGDEMOAK0000001".to_string();
         let sk = Secret::new(format!("{:032x}", rand::random::<u128>()));
-        let handle = emulator::spawn(emulator::EmulatorConfig {
-            auth: emulator::Auth::AkSk {
+        let handle = desktag_emulator::spawn(desktag_emulator::EmulatorConfig {
+            auth: desktag_emulator::Auth::AkSk {
                 ak: ak.clone(),
                 sk: sk.clone(),
             },
             seed,
-            ..emulator::EmulatorConfig::default()
+            ..desktag_emulator::EmulatorConfig::default()
         })
         .await
         .map_err(|e| Error::Emulator(e.into()))?;
@@ -386,7 +386,7 @@ fn drop_targets_matched_elsewhere(runs: &mut [Vec<Diagnostic>]) {
     if runs.len() < 2 {
         return;
     }
-    let unmatched = |d: &Diagnostic| d.code == crate::diagnostic::Code::UnmatchedTarget;
+    let unmatched = |d: &Diagnostic| d.code == desktag_core::diagnostic::Code::UnmatchedTarget;
     let mut counts: std::collections::HashMap<String, usize> = Default::default();
     for run in runs.iter() {
         for d in run.iter().filter(|d| unmatched(d)) {
@@ -456,11 +456,11 @@ mod tests {
     fn a_target_is_unmatched_only_when_no_project_matches_it() {
         let warning = |t: &str| {
             Diagnostic::warning(
-                crate::diagnostic::Code::UnmatchedTarget,
+                desktag_core::diagnostic::Code::UnmatchedTarget,
                 format!("--target `{t}` matches no desktop a manifest entry selects"),
             )
         };
-        let other = Diagnostic::warning(crate::diagnostic::Code::NoDesktops, "x");
+        let other = Diagnostic::warning(desktag_core::diagnostic::Code::NoDesktops, "x");
         let mut runs = vec![
             vec![warning("a"), warning("b"), other.clone()],
             vec![warning("b"), other.clone()],

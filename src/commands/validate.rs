@@ -1,12 +1,12 @@
 //! `desktag validate`: every check that needs no network, all problems at once.
 
 use crate::config;
-use crate::diagnostic;
 use crate::error::{Error, Status};
-use crate::manifest::{self, LoadOptions};
-use crate::plan::{self, Policy};
 use crate::render::messages;
 use crate::render::validation::{self, Style, Validation};
+use desktag_core::diagnostic;
+use desktag_core::manifest::{self, LoadOptions};
+use desktag_core::plan::{self, Policy};
 
 use super::output;
 

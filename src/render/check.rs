@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::escape::{display, escape, markdown_name, markdown_with_code};
 use super::plural;
-use crate::plan::policy::Audit;
+use desktag_core::plan::policy::Audit;
 
 /// `Policy: 2 of 20 desktops break the rules; coverage: 17 of 20 managed by the manifests.`
 pub fn summary(a: &Audit) -> String {
@@ -230,7 +230,7 @@ fn xml(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::policy::AuditedDesktop;
+    use desktag_core::plan::policy::AuditedDesktop;
 
     fn sample() -> Audit {
         Audit {

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use similar::{ChangeTag, TextDiff};
 
 use super::escape::{quote_key, quote_value};
-use crate::plan::DesktopPlan;
-use crate::tags::{is_system_key, CompactString, Tags};
+use desktag_core::plan::DesktopPlan;
+use desktag_core::tags::{is_system_key, CompactString, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
-use crate::plan::{Plan, PlanSet};
 use crate::report::{Report, ReportSet};
+use desktag_core::plan::{Plan, PlanSet};
 
 /// Writes the plan document.
 pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
@@ -56,7 +56,7 @@ mod tests {
         let mut out = Vec::new();
         plans(&mut out, &both).unwrap();
         let back: PlanSet<Vec<Plan>> = serde_json::from_slice(&out).unwrap();
-        assert_eq!(back.summary, crate::plan::Summary::total(&both));
+        assert_eq!(back.summary, desktag_core::plan::Summary::total(&both));
         assert!(back.has_changes);
         assert_eq!(back.projects, both);
 

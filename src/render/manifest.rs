@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::escape::escape;
-use crate::glob::is_name_glob;
-use crate::inventory::Desktop;
-use crate::tags::{is_system_key, CompactString};
-use crate::template::Attr;
+use desktag_core::glob::is_name_glob;
+use desktag_core::inventory::Desktop;
+use desktag_core::tags::{is_system_key, CompactString};
+use desktag_core::template::Attr;
 
 /// A YAML double-quoted scalar. JSON string escapes are valid YAML escapes.
 fn quote(text: &str) -> String {

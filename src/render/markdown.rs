@@ -11,8 +11,8 @@ use super::diff::desktop_diff;
 use super::escape::{fence, html, markdown as md, markdown_name, markdown_with_code};
 use super::text::{attempts_via, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
+use desktag_core::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 
 /// The comment stays under this many characters (GitHub refuses comments over 65,536).
 pub const MAX_COMMENT_CHARS: usize = 60_000;
@@ -36,7 +36,7 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 /// project, a line that sums them up, then each project's section, each within an equal share
 /// of the length limit.
 pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
-    let totals = summary_line(&crate::plan::Summary::total(plans));
+    let totals = summary_line(&desktag_core::plan::Summary::total(plans));
     several(
         w,
         "plan",
@@ -367,9 +367,9 @@ fn report_section(d: &DesktopReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{Desktop, Inventory};
-    use crate::plan::{KeyRules, Policy, Wanted};
     use crate::render::samples::{sample_plan, sample_report};
+    use desktag_core::inventory::{Desktop, Inventory};
+    use desktag_core::plan::{KeyRules, Policy, Wanted};
 
     fn render(p: &Plan, limit: usize) -> String {
         let mut out = Vec::new();
@@ -401,7 +401,7 @@ mod tests {
     fn empty_plan_markdown() {
         let mut p = sample_plan();
         p.desktops.retain(|d| d.status == DesktopStatus::Unchanged);
-        p.summary = crate::plan::Summary {
+        p.summary = desktag_core::plan::Summary {
             unchanged: 1,
             ..Default::default()
         };
@@ -424,19 +424,19 @@ mod tests {
                 user: None,
                 enterprise_project_id: None,
                 status: "ACTIVE".into(),
-                tags: crate::tags::Tags::from([("owner".into(), "it".into())]),
+                tags: desktag_core::tags::Tags::from([("owner".into(), "it".into())]),
             })
             .collect();
         let wanted: Vec<Wanted> = inventory
             .iter()
             .map(|d| Wanted {
                 desktop_id: d.id.clone(),
-                tags: crate::tags::Tags::from([("owner".into(), "finance".into())]),
+                tags: desktag_core::tags::Tags::from([("owner".into(), "finance".into())]),
                 absent: Default::default(),
                 sources: Vec::new(),
             })
             .collect();
-        let p = crate::plan::plan(
+        let p = desktag_core::plan::plan(
             &wanted,
             &inventory,
             &Policy::default(),

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use super::escape::display;
 use super::plural;
-use crate::plan::saved::Stale;
-use crate::plan::Plan;
+use desktag_core::plan::saved::Stale;
+use desktag_core::plan::Plan;
 
 /// How many stale desktops a refusal lists before summing up the rest.
 const STALE_SHOWN: usize = 20;
@@ -71,7 +71,7 @@ pub fn plan_not_produced(path: &Path, desktops: usize) -> String {
 
 /// The question asked before applying on a terminal.
 pub fn confirm_prompt(plans: &[Plan]) -> String {
-    let summary = crate::plan::Summary::total(plans);
+    let summary = desktag_core::plan::Summary::total(plans);
     let changes = summary.create + summary.overwrite + summary.delete;
     let projects = if plans.len() > 1 {
         format!(" in {} projects", plans.len())

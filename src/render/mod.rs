@@ -18,8 +18,8 @@ mod samples;
 
 use std::io::{self, Write};
 
-use crate::plan::{Plan, Summary};
 use crate::report::{DesktopResult, Report};
+use desktag_core::plan::{Plan, Summary};
 
 /// An output format of plans and reports (`plan --format`, `apply --report-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,13 +145,13 @@ pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// `1 to create, 0 to overwrite, 2 to delete` for one desktop's changes.
-fn change_counts(changes: &[crate::plan::Change]) -> String {
+fn change_counts(changes: &[desktag_core::plan::Change]) -> String {
     let (mut create, mut overwrite, mut delete) = (0, 0, 0);
     for change in changes {
         match change {
-            crate::plan::Change::Create { .. } => create += 1,
-            crate::plan::Change::Overwrite { .. } => overwrite += 1,
-            crate::plan::Change::Delete { .. } => delete += 1,
+            desktag_core::plan::Change::Create { .. } => create += 1,
+            desktag_core::plan::Change::Overwrite { .. } => overwrite += 1,
+            desktag_core::plan::Change::Delete { .. } => delete += 1,
         }
     }
     format!("{create} to create, {overwrite} to overwrite, {delete} to delete")

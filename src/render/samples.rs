@@ -2,12 +2,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::inventory::{Desktop, Inventory};
-use crate::plan::{plan, Change, KeyIgnore, KeyRules, Plan, Policy, Wanted};
 use crate::report::{
     ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode,
 };
-use crate::tags::CompactString;
+use desktag_core::inventory::{Desktop, Inventory};
+use desktag_core::plan::{plan, Change, KeyIgnore, KeyRules, Plan, Policy, Wanted};
+use desktag_core::tags::CompactString;
 
 fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
     Desktop::new(id, name, tags)

@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use super::diff::{desktop_diff, Kind};
 use super::escape::{display, quote_key, quote_value};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::plan::{Change, DesktopPlan, DesktopStatus, Plan, Summary};
 use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode};
+use desktag_core::plan::{Change, DesktopPlan, DesktopStatus, Plan, Summary};
 
 /// How text is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -423,7 +423,7 @@ mod tests {
     fn empty_plan_says_no_changes() {
         let mut p = sample_plan();
         p.desktops.retain(|d| d.status == DesktopStatus::Unchanged);
-        p.summary = crate::plan::Summary {
+        p.summary = desktag_core::plan::Summary {
             unchanged: p.desktops.len(),
             ..Default::default()
         };

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::plural;
-use crate::diagnostic::{Diagnostic, Severity};
+use desktag_core::diagnostic::{Diagnostic, Severity};
 
 /// How `validate` shows what it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,7 @@ fn github_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::{Code, Location, Note};
+    use desktag_core::diagnostic::{Code, Location, Note};
     use std::sync::Arc;
 
     #[test]

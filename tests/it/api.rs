@@ -11,12 +11,12 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use desktag::api::{
+use desktag::report::ErrorInfo;
+use desktag_api::{
     sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopTags, ManifestScope,
     TagAction,
 };
-use desktag::report::ErrorInfo;
-use desktag::tags::Tags;
+use desktag_core::tags::Tags;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
 use percent_encoding::percent_decode_str;
@@ -391,7 +391,7 @@ async fn batch_tag_writes_send_the_documented_bodies_and_refuse_oversized_calls(
 
     // Above the documented caps (or empty) nothing is sent.
     let one_tag = Tags::from([("k".into(), "v".into())]);
-    let too_many_desktops: Vec<DesktopTags> = (0..=desktag::api::BATCH_MAX_DESKTOPS)
+    let too_many_desktops: Vec<DesktopTags> = (0..=desktag_api::BATCH_MAX_DESKTOPS)
         .map(|i| DesktopTags {
             desktop_id: format!("d-{i}"),
             tags: one_tag.clone(),
@@ -399,7 +399,7 @@ async fn batch_tag_writes_send_the_documented_bodies_and_refuse_oversized_calls(
         .collect();
     let too_many_tags = vec![DesktopTags {
         desktop_id: "d-1".into(),
-        tags: (0..=desktag::api::BATCH_MAX_TAGS)
+        tags: (0..=desktag_api::BATCH_MAX_TAGS)
             .map(|i| (format!("k{i}").into(), "v".into()))
             .collect(),
     }];
@@ -416,7 +416,7 @@ async fn batch_tag_writes_send_the_documented_bodies_and_refuse_oversized_calls(
     }
     // Exactly at the caps is fine.
     client
-        .batch_create_tags(&too_many_desktops[..desktag::api::BATCH_MAX_DESKTOPS])
+        .batch_create_tags(&too_many_desktops[..desktag_api::BATCH_MAX_DESKTOPS])
         .await
         .unwrap();
     assert_eq!(server.requests().len(), 3);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use desktag::api::sign::{self, Signable};
-use desktag::emulator::{self, Auth, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed};
-use desktag::secret::Secret;
+use desktag_api::sign::{self, Signable};
+use desktag_core::secret::Secret;
+use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed};
 use serde_json::{json, Value};
 
 const PID: &str = "0123456789abcdef0123456789abcdef";
@@ -36,7 +36,7 @@ fn config() -> EmulatorConfig {
 }
 
 async fn start(config: EmulatorConfig) -> (EmulatorHandle, Api) {
-    let handle = emulator::spawn(config).await.unwrap();
+    let handle = desktag_emulator::spawn(config).await.unwrap();
     let api = Api {
         base: handle.base_url(),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
@@ -236,17 +236,17 @@ async fn list_filters_by_repeated_desktop_id_and_exact_computer_name() {
 async fn list_rejects_bad_paging_too_many_ids_and_unknown_filters() {
     let (_emu, api) = start(config()).await;
     for query in ["?limit=1001", "?limit=-1", "?offset=x", "?limit="] {
-        assert_service_error(&api.get(query).await, 400, emulator::BAD_REQUEST);
+        assert_service_error(&api.get(query).await, 400, desktag_emulator::BAD_REQUEST);
     }
     assert_eq!(api.get("?limit=0").await.json["total_count"], 26);
     let many: String = (0..101).map(|i| format!("desktop_id=d{i}&")).collect();
     let a = api.get(&format!("?{many}")).await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert!(a.json["error_msg"].as_str().unwrap().contains("101"));
     let hundred: String = (0..100).map(|i| format!("desktop_id=d{i}&")).collect();
     assert_eq!(api.get(&format!("?{hundred}")).await.status, 200);
     let a = api.get("?desktop_type=SHARED").await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert!(a.json["error_msg"]
         .as_str()
         .unwrap()
@@ -336,12 +336,12 @@ async fn batch_action_creates_and_deletes() {
             json!({"action": "replace", "tags": []}),
         )
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert!(a.json["error_msg"].as_str().unwrap().contains("replace"));
     let a = api
         .post("/desk-04/tags/action", json!({"tags": [{"key": "a"}]}))
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -356,7 +356,7 @@ async fn the_cap_rejects_a_new_key_and_leaves_the_desktop_unchanged() {
     let a = api
         .post("/full/tags", json!({"tag": {"key": "k10", "value": "x"}}))
         .await;
-    assert_service_error(&a, 400, emulator::TAG_CAP);
+    assert_service_error(&a, 400, desktag_emulator::TAG_CAP);
     let msg = a.json["error_msg"].as_str().unwrap();
     assert!(
         msg.contains("`k10`") && msg.contains("limit of 10"),
@@ -378,7 +378,7 @@ async fn the_cap_rejects_a_new_key_and_leaves_the_desktop_unchanged() {
         .into_iter()
         .find(|r| r.status == 400)
         .unwrap();
-    assert_eq!(rec.error_code.as_deref(), Some(emulator::TAG_CAP));
+    assert_eq!(rec.error_code.as_deref(), Some(desktag_emulator::TAG_CAP));
     assert_eq!((rec.desktop_id.as_deref(), rec.write), (Some("full"), true));
 }
 
@@ -392,14 +392,14 @@ async fn a_batch_that_breaks_a_rule_changes_nothing() {
             json!({"action": "create", "tags": [{"key": "k0", "value": "new"}, {"key": "n1", "value": "x"}, {"key": "n2", "value": "y"}]}),
         )
         .await;
-    assert_service_error(&a, 400, emulator::TAG_CAP);
+    assert_service_error(&a, 400, desktag_emulator::TAG_CAP);
     let a = api
         .post(
             "/full/tags/action",
             json!({"action": "create", "tags": [{"key": "k0", "value": "new"}, {"key": "bad=key", "value": "x"}]}),
         )
         .await;
-    assert_service_error(&a, 400, emulator::INVALID_TAG);
+    assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
     assert_eq!(api.tags("full").await, before);
 }
 
@@ -418,12 +418,12 @@ async fn invalid_keys_and_values_are_rejected_naming_the_key() {
                 json!({"tag": {"key": key, "value": value}}),
             )
             .await;
-        assert_service_error(&a, 400, emulator::INVALID_TAG);
+        assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
         let msg = a.json["error_msg"].as_str().unwrap();
         assert!(msg.contains(&format!("`{key}`")), "{msg}");
     }
     let a = api.delete("/desk-05/tags/_sys_origin").await;
-    assert_service_error(&a, 400, emulator::INVALID_TAG);
+    assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
     assert_eq!(api.tags("desk-05").await, json!([]));
 }
 
@@ -433,7 +433,7 @@ async fn unknown_desktops_projects_and_paths_are_404s_in_their_shapes() {
     assert_service_error(
         &api.get("/no-such-desktop/tags").await,
         404,
-        emulator::DESKTOP_NOT_FOUND,
+        desktag_emulator::DESKTOP_NOT_FOUND,
     );
     let a = api
         .post(
@@ -441,11 +441,11 @@ async fn unknown_desktops_projects_and_paths_are_404s_in_their_shapes() {
             json!({"tag": {"key": "a", "value": "b"}}),
         )
         .await;
-    assert_service_error(&a, 404, emulator::DESKTOP_NOT_FOUND);
+    assert_service_error(&a, 404, desktag_emulator::DESKTOP_NOT_FOUND);
     assert_service_error(
         &api.delete("/no-such-desktop/tags/a").await,
         404,
-        emulator::DESKTOP_NOT_FOUND,
+        desktag_emulator::DESKTOP_NOT_FOUND,
     );
     let other = api
         .send(api.http.get(format!(
@@ -453,37 +453,37 @@ async fn unknown_desktops_projects_and_paths_are_404s_in_their_shapes() {
             api.base
         )))
         .await;
-    assert_service_error(&other, 404, emulator::PROJECT_NOT_FOUND);
+    assert_service_error(&other, 404, desktag_emulator::PROJECT_NOT_FOUND);
     let unknown = api
         .send(api.http.get(format!("{}/v2/{PID}/servers", api.base)))
         .await;
-    assert_gateway_error(&unknown, 404, emulator::GW_NO_API);
+    assert_gateway_error(&unknown, 404, desktag_emulator::GW_NO_API);
     let wrong_method = api.send(api.http.put(api.url("/desk-01/tags"))).await;
-    assert_gateway_error(&wrong_method, 404, emulator::GW_NO_API);
+    assert_gateway_error(&wrong_method, 404, desktag_emulator::GW_NO_API);
 }
 
 #[tokio::test]
 async fn malformed_bodies_are_400s_in_the_service_shape() {
     let (_emu, api) = start(config()).await;
     for (body, code, hint) in [
-        ("", emulator::EMPTY_BODY, "empty"),
-        ("{\"tag\": ", emulator::BAD_REQUEST, "EOF"),
+        ("", desktag_emulator::EMPTY_BODY, "empty"),
+        ("{\"tag\": ", desktag_emulator::BAD_REQUEST, "EOF"),
         (
             "{\"tags\": {}}",
-            emulator::BAD_REQUEST,
+            desktag_emulator::BAD_REQUEST,
             "missing field `tag`",
         ),
         (
             "{\"tag\": {\"key\": 5}}",
-            emulator::BAD_REQUEST,
+            desktag_emulator::BAD_REQUEST,
             "invalid type",
         ),
         (
             "{\"tag\": {\"value\": \"x\"}}",
-            emulator::BAD_REQUEST,
+            desktag_emulator::BAD_REQUEST,
             "missing field `key`",
         ),
-        ("[1,2]", emulator::BAD_REQUEST, "invalid"),
+        ("[1,2]", desktag_emulator::BAD_REQUEST, "invalid"),
     ] {
         let a = api.post_raw("/desk-06/tags", body).await;
         assert_service_error(&a, 400, code);
@@ -493,7 +493,7 @@ async fn malformed_bodies_are_400s_in_the_service_shape() {
     let a = api
         .post_raw("/desk-06/tags/action", "{\"action\": 1}")
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert_eq!(api.tags("desk-06").await, json!([]));
 }
 
@@ -515,11 +515,11 @@ async fn every_response_has_a_unique_request_id() {
 #[tokio::test]
 async fn bodies_over_12_mb_are_413() {
     let (_emu, api) = start(config()).await;
-    let big = vec![b' '; emulator::MAX_BODY_BYTES + 1];
+    let big = vec![b' '; desktag_emulator::MAX_BODY_BYTES + 1];
     let a = api
         .send(api.http.post(api.url("/desk-01/tags")).body(big))
         .await;
-    assert_gateway_error(&a, 413, emulator::GW_BAD_REQUEST);
+    assert_gateway_error(&a, 413, desktag_emulator::GW_BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -545,7 +545,7 @@ async fn the_request_log_records_method_path_status_and_writes() {
     assert_eq!(log[1].desktop_id.as_deref(), Some("desk-01"));
     assert_eq!(
         log[2].error_code.as_deref(),
-        Some(emulator::DESKTOP_NOT_FOUND)
+        Some(desktag_emulator::DESKTOP_NOT_FOUND)
     );
     assert_eq!(emu.writes(), 1);
     assert_eq!(emu.project_id(), PID);
@@ -555,7 +555,7 @@ async fn the_request_log_records_method_path_status_and_writes() {
 async fn the_router_answers_oneshot_requests() {
     use tower::ServiceExt;
     let state = EmulatorState::new(config()).unwrap();
-    let app = emulator::app(Arc::clone(&state));
+    let app = desktag_emulator::app(Arc::clone(&state));
     let req = axum::http::Request::builder()
         .method("POST")
         .uri(format!("/v2/{PID}/desktops/desk-09/tags"))
@@ -608,7 +608,7 @@ async fn a_wrong_or_missing_signature_is_401_and_writes_nothing() {
     let a = api
         .signed("POST", "/desk-01/tags", body, "not-the-secret", &now)
         .await;
-    assert_gateway_error(&a, 401, emulator::GW_AUTH);
+    assert_gateway_error(&a, 401, desktag_emulator::GW_AUTH);
     assert!(a.json["error_msg"]
         .as_str()
         .unwrap()
@@ -619,7 +619,7 @@ async fn a_wrong_or_missing_signature_is_401_and_writes_nothing() {
             json!({"tag": {"key": "env", "value": "prod"}}),
         )
         .await;
-    assert_gateway_error(&a, 401, emulator::GW_AUTH);
+    assert_gateway_error(&a, 401, desktag_emulator::GW_AUTH);
     assert_eq!(api.get("").await.status, 401);
     assert_eq!(emu.writes(), 0);
     assert!(emu.desktops().iter().all(|d| !d.tags.contains_key("env")));
@@ -630,7 +630,7 @@ async fn a_signature_older_than_fifteen_minutes_is_expired() {
     let (_emu, api) = start(aksk_config()).await;
     let old = sign::sdk_date(time::OffsetDateTime::now_utc() - time::Duration::minutes(16));
     let a = api.signed("GET", "/desk-01/tags", b"", SK, &old).await;
-    assert_gateway_error(&a, 401, emulator::GW_EXPIRED);
+    assert_gateway_error(&a, 401, desktag_emulator::GW_EXPIRED);
     assert!(a.json["error_msg"]
         .as_str()
         .unwrap()
@@ -659,9 +659,9 @@ async fn token_auth_requires_the_exact_token() {
                 .header("X-Auth-Token", "token-abd"),
         )
         .await;
-    assert_gateway_error(&bad, 401, emulator::GW_AUTH);
+    assert_gateway_error(&bad, 401, desktag_emulator::GW_AUTH);
     assert!(!bad.json.to_string().contains("token-ab"));
-    assert_gateway_error(&api.get("").await, 401, emulator::GW_AUTH);
+    assert_gateway_error(&api.get("").await, 401, desktag_emulator::GW_AUTH);
 }
 
 /// Runs creates of distinct keys on distinct desktops; returns the statuses.
@@ -712,9 +712,9 @@ async fn faults_with_a_fixed_seed_repeat_and_faulted_writes_are_not_applied() {
             "request {i}"
         );
         match status {
-            500 => assert_service_error(answer, 500, emulator::INTERNAL),
+            500 => assert_service_error(answer, 500, desktag_emulator::INTERNAL),
             429 => {
-                assert_gateway_error(answer, 429, emulator::GW_THROTTLED);
+                assert_gateway_error(answer, 429, desktag_emulator::GW_THROTTLED);
                 assert_eq!(answer.headers["retry-after"], "2");
                 assert!(answer.json["error_msg"]
                     .as_str()
@@ -877,7 +877,7 @@ async fn a_corrupt_state_file_stops_the_emulator_from_starting() {
         "project_id: p\ndesktops: [{id: a, name: A}, {id: a, name: B}]\n",
     )
     .unwrap();
-    let err = emulator::spawn(EmulatorConfig {
+    let err = desktag_emulator::spawn(EmulatorConfig {
         state_file: Some(state),
         ..config()
     })
@@ -941,7 +941,7 @@ async fn shutdown_stops_serving() {
 #[tokio::test]
 async fn a_taken_port_is_a_clear_error() {
     let (emu, _api) = start(config()).await;
-    let err = emulator::spawn(EmulatorConfig {
+    let err = desktag_emulator::spawn(EmulatorConfig {
         listen: emu.local_addr(),
         ..config()
     })

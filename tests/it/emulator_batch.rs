@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use desktag::emulator::EmulatedDesktop as Desktop;
-use desktag::emulator::{
-    self, Auth, BatchCap, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed,
+use desktag_core::secret::Secret;
+use desktag_emulator::EmulatedDesktop as Desktop;
+use desktag_emulator::{
+    Auth, BatchCap, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed,
 };
-use desktag::secret::Secret;
 use serde_json::{json, Value};
 
 const PID: &str = "0123456789abcdef0123456789abcdef";
@@ -49,7 +49,7 @@ impl Emu {
         };
         configure(&mut config);
         Emu {
-            handle: emulator::spawn(config).await.unwrap(),
+            handle: desktag_emulator::spawn(config).await.unwrap(),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
         }
     }
@@ -171,17 +171,17 @@ async fn batch_delete_takes_a_json_body_with_key_only_tags() {
     assert_eq!(tags["d1"], pairs(&[("team", "a")]));
     assert!(tags["d2"].is_empty());
     let a = emu.send(emu.http.delete(emu.url("/batch-tags"))).await;
-    assert_service_error(&a, 400, emulator::EMPTY_BODY);
+    assert_service_error(&a, 400, desktag_emulator::EMPTY_BODY);
 }
 
 #[tokio::test]
 async fn more_than_100_desktops_or_20_tags_per_desktop_is_a_400_that_changes_nothing() {
     let emu = Emu::start(|_| {}).await;
-    let many: Vec<Value> = (0..=emulator::MAX_BATCH_DESKTOPS)
+    let many: Vec<Value> = (0..=desktag_emulator::MAX_BATCH_DESKTOPS)
         .map(|i| entry(&format!("d{}", i % 10), &[("env", "prod")]))
         .collect();
     let a = emu.batch_add(json!({ "desktops": many })).await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert!(
         a.json["error_msg"].as_str().unwrap().contains("100"),
         "{}",
@@ -197,7 +197,7 @@ async fn more_than_100_desktops_or_20_tags_per_desktop_is_a_400_that_changes_not
     emu.batch_delete(json!({"desktops": [{"desktop_id": "d1", "tags": [{"key": "env"}]}]}))
         .await;
 
-    let keys: Vec<(String, String)> = (0..=emulator::MAX_BATCH_TAGS)
+    let keys: Vec<(String, String)> = (0..=desktag_emulator::MAX_BATCH_TAGS)
         .map(|i| (format!("t{i}"), "v".to_string()))
         .collect();
     let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -205,7 +205,7 @@ async fn more_than_100_desktops_or_20_tags_per_desktop_is_a_400_that_changes_not
     let a = emu
         .batch_add(json!({"desktops": [entry("d0", &[("ok", "1")]), entry("d1", &keys)]}))
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert!(
         a.json["error_msg"].as_str().unwrap().contains("`d1`"),
         "{}",
@@ -215,7 +215,7 @@ async fn more_than_100_desktops_or_20_tags_per_desktop_is_a_400_that_changes_not
         .batch_delete(json!({"desktops": [{"desktop_id": "d1",
             "tags": (0..21).map(|i| json!({"key": format!("t{i}")})).collect::<Vec<_>>()}]}))
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert_eq!(emu.tags(), before);
 }
 
@@ -229,18 +229,18 @@ async fn one_bad_tag_fails_the_whole_call() {
             entry("d2", &[("bad/key", "x")]),
         ]}))
         .await;
-    assert_service_error(&a, 400, emulator::INVALID_TAG);
+    assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
     assert!(a.json["error_msg"].as_str().unwrap().contains("bad/key"));
     let a = emu
         .batch_delete(json!({"desktops": [
             {"desktop_id": "full", "tags": [{"key": "k1"}, {"key": "_sys_origin"}]},
         ]}))
         .await;
-    assert_service_error(&a, 400, emulator::INVALID_TAG);
+    assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
     let a = emu
         .batch_add(json!({"desktops": [{"desktop_id": "d1"}]}))
         .await;
-    assert_service_error(&a, 400, emulator::BAD_REQUEST);
+    assert_service_error(&a, 400, desktag_emulator::BAD_REQUEST);
     assert_eq!(emu.tags(), before);
     assert_eq!(emu.handle.writes(), 0);
 }
@@ -255,7 +255,7 @@ async fn batch_cap_reject_fails_the_call_when_one_desktop_would_pass_the_cap() {
             entry("full", &[("k1", "overwrite"), ("new1", "x"), ("new2", "y")]),
         ]}))
         .await;
-    assert_service_error(&a, 400, emulator::TAG_CAP);
+    assert_service_error(&a, 400, desktag_emulator::TAG_CAP);
     assert!(a.json["error_msg"].as_str().unwrap().contains("`full`"));
     assert_eq!(emu.tags(), before);
     // Overwrites and one more tag (the system tag does not count) fit.
@@ -284,7 +284,7 @@ async fn batch_cap_skip_leaves_that_desktop_alone_and_applies_the_rest() {
     let a = emu
         .batch_add(json!({"desktops": [entry("d2", &[("ok", "1")]), entry("d3", &[("a*b", "x")])]}))
         .await;
-    assert_service_error(&a, 400, emulator::INVALID_TAG);
+    assert_service_error(&a, 400, desktag_emulator::INVALID_TAG);
     assert!(emu.tags()["d2"].is_empty());
 }
 
@@ -294,7 +294,7 @@ async fn batch_calls_need_the_same_auth_as_every_other_call() {
     let body = json!({"desktops": [entry("d1", &[("env", "prod")])]});
     let a = emu.batch_add(body.clone()).await;
     assert_eq!(a.status, 401);
-    assert_eq!(a.json["error_code"], emulator::GW_AUTH);
+    assert_eq!(a.json["error_code"], desktag_emulator::GW_AUTH);
     assert_eq!(a.json["request_id"], a.request_id.as_str());
     let a = emu
         .send(
@@ -330,7 +330,7 @@ async fn a_filtered_read_is_a_lookup_not_a_scan() {
         ..EmulatorConfig::default()
     })
     .unwrap();
-    let app = emulator::app(Arc::clone(&state));
+    let app = desktag_emulator::app(Arc::clone(&state));
     let started = Instant::now();
     for round in 0..100 {
         let mut query: Vec<String> = (0..99)
@@ -381,7 +381,7 @@ async fn one_rate_limit_counts_every_kind_of_call() {
     );
     let a = emu.batch_delete(body.clone()).await;
     assert_eq!(a.status, 429, "{}", a.json);
-    assert_eq!(a.json["error_code"], emulator::GW_THROTTLED);
+    assert_eq!(a.json["error_code"], desktag_emulator::GW_THROTTLED);
     assert_eq!(
         a.json["error_msg"],
         "The throttling threshold has been reached: policy user over ratelimit,limit:3,time:1 second"

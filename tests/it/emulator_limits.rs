@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use desktag::api::sign::{self, Signable};
-use desktag::emulator::{self, Auth, EmulatorConfig, EmulatorHandle, Limits, Seed};
-use desktag::secret::Secret;
+use desktag_api::sign::{self, Signable};
+use desktag_core::secret::Secret;
+use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, Limits, Seed};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -110,7 +110,7 @@ async fn send(emu: &EmulatorHandle, path: &str, headers: &[(String, String)], bo
 
 #[tokio::test]
 async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401() {
-    let emu = emulator::spawn(config(aksk())).await.unwrap();
+    let emu = desktag_emulator::spawn(config(aksk())).await.unwrap();
     let host = emu.local_addr().to_string();
     let path = format!("/v2/{PID}/desktops/d1/tags");
     let original = br#"{"tag":{"key":"env","value":"prod"}}"#;
@@ -149,7 +149,7 @@ async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401
 #[tokio::test]
 async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
     for auth in [aksk(), Auth::Token(Secret::new("tok"))] {
-        let emu = emulator::spawn(config(auth)).await.unwrap();
+        let emu = desktag_emulator::spawn(config(auth)).await.unwrap();
         // 100 MB announced, not one byte of it sent: the answer must come anyway.
         let head = format!(
             "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\n\
@@ -157,19 +157,19 @@ async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
         );
         let (answer, _) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
-        assert!(answer.contains(emulator::GW_AUTH), "{answer}");
+        assert!(answer.contains(desktag_emulator::GW_AUTH), "{answer}");
     }
 }
 
 #[tokio::test]
 async fn an_authenticated_body_over_the_cap_is_413_before_it_is_read() {
-    let emu = emulator::spawn(config(Auth::Token(Secret::new("tok"))))
+    let emu = desktag_emulator::spawn(config(Auth::Token(Secret::new("tok"))))
         .await
         .unwrap();
     let head = format!(
         "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\nX-Auth-Token: tok\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        emulator::MAX_BODY_BYTES + 1
+        desktag_emulator::MAX_BODY_BYTES + 1
     );
     let (answer, _) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
@@ -177,7 +177,7 @@ async fn an_authenticated_body_over_the_cap_is_413_before_it_is_read() {
 
 #[tokio::test]
 async fn partial_headers_and_idle_connections_are_closed_after_the_header_timeout() {
-    let emu = emulator::spawn(EmulatorConfig {
+    let emu = desktag_emulator::spawn(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
@@ -201,7 +201,7 @@ async fn partial_headers_and_idle_connections_are_closed_after_the_header_timeou
 
 #[tokio::test]
 async fn a_body_that_trickles_is_cut_off_after_the_body_timeout() {
-    let emu = emulator::spawn(EmulatorConfig {
+    let emu = desktag_emulator::spawn(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
@@ -219,7 +219,7 @@ async fn a_body_that_trickles_is_cut_off_after_the_body_timeout() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
-    let emu = emulator::spawn(EmulatorConfig {
+    let emu = desktag_emulator::spawn(EmulatorConfig {
         limits: Limits {
             max_connections: 2,
             ..Limits::default()
@@ -255,7 +255,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
 async fn a_state_file_in_a_missing_directory_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("missing").join("state.yaml");
-    let err = emulator::spawn(EmulatorConfig {
+    let err = desktag_emulator::spawn(EmulatorConfig {
         state_file: Some(state),
         ..config(Auth::None)
     })
@@ -276,20 +276,23 @@ async fn a_second_emulator_on_the_same_state_file_refuses_to_start() {
         state_file: Some(state.clone()),
         ..config(Auth::None)
     };
-    let first = emulator::spawn(with_state()).await.unwrap();
-    let err = emulator::spawn(with_state()).await.unwrap_err().to_string();
+    let first = desktag_emulator::spawn(with_state()).await.unwrap();
+    let err = desktag_emulator::spawn(with_state())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("state.yaml") && err.contains("another emulator"),
         "{err}"
     );
     first.shutdown().await.unwrap();
-    let again = emulator::spawn(with_state()).await;
+    let again = desktag_emulator::spawn(with_state()).await;
     assert!(again.is_ok(), "the lock is released with the emulator");
 }
 
 #[tokio::test]
 async fn with_ak_and_a_token_either_credential_is_accepted() {
-    let emu = emulator::spawn(config(Auth::AkSkOrToken {
+    let emu = desktag_emulator::spawn(config(Auth::AkSkOrToken {
         ak: AK.into(),
         sk: Secret::new(SK),
         token: Secret::new("tok"),

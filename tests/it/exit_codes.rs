@@ -5,7 +5,7 @@ use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
-fn seed() -> desktag::emulator::Seed {
+fn seed() -> desktag_emulator::Seed {
     seed_yaml(&format!(
         r#"
 project_id: {PROJECT}
@@ -28,7 +28,7 @@ const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef
 - name: A-1\n    tags: {a: \"1\", b: \"2\"}\n  - name: B-1\n    tags: {a: \"1\", b: \"2\"}\n";
 
 /// The tag keys the emulator holds for the desktop named `name`, sorted.
-fn tag_keys(emu: &desktag::emulator::EmulatorHandle, name: &str) -> Vec<String> {
+fn tag_keys(emu: &desktag_emulator::EmulatorHandle, name: &str) -> Vec<String> {
     tags_by_name(emu, name)
         .into_iter()
         .map(|(k, _)| k)
@@ -55,7 +55,7 @@ fn outcome(ran: &Ran) -> String {
     format!("exit {}\n{last}", ran.code)
 }
 
-fn run(emu: &desktag::emulator::EmulatorHandle, args: &[&str]) -> Ran {
+fn run(emu: &desktag_emulator::EmulatorHandle, args: &[&str]) -> Ran {
     Desktag::new().against(emu).args(args).run()
 }
 

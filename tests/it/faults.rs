@@ -1,7 +1,7 @@
 //! Apply when things go wrong: injected faults and latency, a rejected change, an interrupted
 //! run that converges when run again, and Ctrl-C that still reports.
 
-use desktag::emulator::Seed;
+use desktag_emulator::Seed;
 
 use crate::support::{
     emulator_with, manifests, path_str, seed_yaml, small_seed, tags_of, Desktag, PROJECT,
@@ -132,7 +132,7 @@ fn an_interrupted_apply_converges_when_run_again() {
 
 fn demo_emulator_with_latency(
     ms: u64,
-) -> (tokio::runtime::Runtime, desktag::emulator::EmulatorHandle) {
+) -> (tokio::runtime::Runtime, desktag_emulator::EmulatorHandle) {
     emulator_with(Seed::demo(), |c| {
         c.faults.latency = std::time::Duration::from_millis(ms)
     })
@@ -179,7 +179,7 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
 }
 
 /// Waits (at most 30 s) until the emulator has applied `n` writes; fails the test otherwise.
-fn wait_for_writes(emu: &desktag::emulator::EmulatorHandle, n: u64) {
+fn wait_for_writes(emu: &desktag_emulator::EmulatorHandle, n: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while emu.writes() < n {
         assert!(

@@ -7,7 +7,7 @@ use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
 /// Twelve desktops with four unmanaged tags each, and one more with a billing id.
-fn seed() -> desktag::emulator::Seed {
+fn seed() -> desktag_emulator::Seed {
     let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
     for i in 0..12 {
         yaml.push_str(&format!(

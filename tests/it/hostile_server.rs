@@ -10,8 +10,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use desktag::api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs, ManifestScope};
-use desktag::token_bucket::TokenBucket;
+use desktag_api::token_bucket::TokenBucket;
+use desktag_api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs, ManifestScope};
 use serde_json::{json, Value};
 
 const PID: &str = "0123456789abcdef0123456789abcdef";

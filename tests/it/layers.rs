@@ -1,55 +1,94 @@
-//! The layering of `src/` (docs/ARCHITECTURE.md, "Layers"): imports point down, never up, and
-//! the emulator is fenced off. Reads every `crate::…` path in the non-test code of `src/` (use
-//! trees included; comments, string literals and `#[cfg(test)]` items are skipped) and checks
-//! it against the table below.
+//! The layering checks Cargo cannot make (docs/ARCHITECTURE.md, "Crates and layers").
+//!
+//! Cargo already keeps the crates in order: `desktag-core` cannot name `desktag-api`, the API
+//! client cannot name the emulator, no library can name the binary, and crates form no cycle.
+//! What is left to check here:
+//! - `desktag-core` has no async runtime or HTTP stack anywhere in its dependency tree;
+//! - the emulator is fenced: it uses only the signer and the token bucket of the API crate and
+//!   a few leaves of the core, and only `cli`, `config` and `commands` name it;
+//! - `serde_yaml` is used only by the core's YAML helper and the manifest reader;
+//! - inside a crate, modules import down their layer table, never up.
+//!
+//! Sources are read line by line: `//` comments are skipped, and so is everything from a file's
+//! first `#[cfg(test)]` on (test modules sit at the end of a file) and `tests.rs`/`proptests.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Where a top-level module sits: a numbered layer, or the fenced emulator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Place {
-    Layer(u8),
-    Emulator,
-}
+/// Crates the pure core must not depend on, directly or through another crate.
+const NOT_IN_CORE: &[&str] = &["tokio", "reqwest", "axum", "hyper", "hyper-util", "mio"];
 
-/// The layer table. A module may import from any lower layer; from its own layer only where
-/// [`SAME_LAYER`] lists the edge; from a higher layer never.
-fn place(module: &str) -> Option<Place> {
-    Some(Place::Layer(match module {
-        // Leaves: shared rules and small, single-purpose utilities.
-        "tags" | "token_bucket" | "atomic_file" | "secret" | "diagnostic" | "inventory"
-        | "glob" | "yaml" | "error_chain" | "template" | "suggest" => 0,
-        // Transport: the API client, signing, retry and rate decisions.
-        "api" => 1,
-        // Core: desired state and the pure planner.
-        "manifest" | "plan" => 2,
-        // Orchestration: executing a plan and the report it produces.
-        "apply" | "report" => 3,
-        // Shell: arguments, configuration, commands, output, logging, errors, entry points.
-        "render" | "commands" | "cli" | "config" | "logging" | "error" | "lib" | "main" => 4,
-        "emulator" => return Some(Place::Emulator),
-        _ => return None,
-    }))
-}
+/// What the emulator may use from the other library crates.
+const EMULATOR_MAY_USE: &[&str] = &[
+    "desktag_api::sign",
+    "desktag_api::token_bucket",
+    "desktag_core::tags",
+    "desktag_core::secret",
+    "desktag_core::atomic_file",
+    "desktag_core::yaml",
+];
 
-/// Imports between two modules of one layer, `(importer, imported)`. Each is a deliberate
-/// direction; the reverse edge is not allowed, so a layer has no cycles. An entry no import
-/// uses any more is reported too, so the list stays true.
-const SAME_LAYER: &[(&str, &str)] = &[
-    // Leaves: the desktop inventory and the diagnostic codes are built on the tag rules.
+/// The only places of the binary that may name the emulator: `commands` starts it (`desktag
+/// emulator`, and `--emulator` for plan and apply), `cli` embeds its clap flags
+/// (`EmulatorArgs`) and `config` carries them to the command.
+const MAY_USE_EMULATOR: &[&str] = &["src/commands/", "src/cli.rs", "src/config.rs"];
+
+/// The only files that may name `serde_yaml`.
+const MAY_USE_SERDE_YAML: &[&str] = &[
+    "crates/desktag-core/src/yaml.rs",
+    "crates/desktag-core/src/manifest/",
+];
+
+/// The layer of each top-level module of the core: a module may import from a lower layer, from
+/// its own layer only along a [`CORE_SAME_LAYER`] edge.
+const CORE_LAYERS: &[(&str, u8)] = &[
+    ("tags", 0),
+    ("glob", 0),
+    ("yaml", 0),
+    ("error_chain", 0),
+    ("secret", 0),
+    ("atomic_file", 0),
+    ("suggest", 0),
+    ("template", 0),
+    ("diagnostic", 0),
+    ("inventory", 0),
+    // Desired state; knows nothing of plans.
+    ("manifest", 1),
+    // The pure planner.
+    ("plan", 2),
+];
+
+const CORE_SAME_LAYER: &[(&str, &str)] = &[
+    // The desktop inventory and the diagnostic codes are built on the tag rules.
     ("inventory", "tags"),
     ("diagnostic", "tags"),
     // Templates suggest the reference a typo was meant to be.
     ("template", "suggest"),
-    // Core: the planner resolves the validated manifest; the manifest knows nothing of plans.
-    ("plan", "manifest"),
-    // Orchestration: apply fills in the report's types; the report never calls apply.
+];
+
+/// The layers of the binary's modules (`main` is the binary target, which names the library as
+/// `desktag::`).
+const BINARY_LAYERS: &[(&str, u8)] = &[
+    // Orchestration: executing a plan and the report it produces.
+    ("report", 0),
+    ("apply", 0),
+    // Shell: arguments, configuration, commands, output, logging, errors, the entry point.
+    ("render", 1),
+    ("cli", 1),
+    ("config", 1),
+    ("error", 1),
+    ("logging", 1),
+    ("commands", 1),
+    ("main", 1),
+];
+
+const BINARY_SAME_LAYER: &[(&str, &str)] = &[
+    // Apply fills in the report's types; the report never calls apply.
     ("apply", "report"),
-    // Shell: render is the bottom of the shell (formats, printer, every user-facing text); cli
-    // names render's formats in its flags; config resolves cli into a Config and builds the
-    // printer; error words its exit lines through render::messages; logging is set up from the
-    // resolved config; commands run a Config.
+    // render is the bottom of the shell (formats, printer, every user-facing text); cli names
+    // render's formats in its flags; config resolves cli into a Config and builds the printer;
+    // error words its exit lines through render::messages; logging is set up from the resolved
+    // config; commands run a Config.
     ("config", "cli"),
     ("config", "render"),
     ("config", "error"),
@@ -69,571 +108,381 @@ const SAME_LAYER: &[(&str, &str)] = &[
     ("main", "error"),
 ];
 
-/// Single imports allowed against the table, `(file, path prefix)`, each with its reason. An
-/// entry no import uses any more is reported, so the list only shrinks.
+/// Single imports allowed against the tables, `(file, module)`, each with its reason.
 const EXCEPTIONS: &[(&str, &str)] = &[
     // `completions` and `man` are generated from the clap definitions themselves: the command
     // needs `Cli`, not a resolved value.
-    ("src/commands/reference.rs", "cli::Cli"),
+    ("src/commands/reference.rs", "cli"),
 ];
 
-/// What the emulator may use besides itself: the shared tag rules, pure leaves, the crate's
-/// YAML helper, and the request signer it verifies signatures with.
-const EMULATOR_MAY_USE: &[&str] = &[
-    "tags",
-    "token_bucket",
-    "atomic_file",
-    "secret",
-    "yaml",
-    "api::sign",
-];
-
-/// The only modules that may name the emulator: `commands` starts it (`desktag emulator`, and
-/// `--emulator` for plan and apply), `cli` embeds its clap flags (`EmulatorArgs`) and `config`
-/// carries them to the command. (`lib` declares the module without a `crate::` path.)
-const MAY_USE_EMULATOR: &[&str] = &["commands", "cli", "config"];
-
-/// One `crate::` path found in a source file.
-#[derive(Debug)]
-struct Import {
-    file: String,
-    module: String,
-    target: String,
+#[test]
+fn the_core_has_no_async_runtime_or_http_stack_among_its_dependencies() {
+    let tree = core_dependency_tree();
+    assert!(
+        tree.contains("serde") && tree.contains("globset"),
+        "the dependency walk found too little: {tree:?}"
+    );
+    let found: Vec<_> = NOT_IN_CORE.iter().filter(|c| tree.contains(**c)).collect();
+    assert!(found.is_empty(), "desktag-core depends on {found:?}");
 }
 
 #[test]
-fn imports_point_down_and_the_emulator_is_fenced() {
-    let imports = sources();
-    assert!(
-        imports.len() > 100,
-        "the walker found only {} imports; is it reading src/?",
-        imports.len()
-    );
-    let wrong = check(&imports);
+fn the_emulator_is_fenced_both_ways() {
+    let mut wrong = Vec::new();
+    for (file, code) in sources(&root().join("crates/desktag-emulator/src")) {
+        for path in paths(&code, "desktag_api")
+            .into_iter()
+            .chain(paths(&code, "desktag_core"))
+        {
+            if !EMULATOR_MAY_USE.iter().any(|m| starts_module(&path, m)) {
+                wrong.push(format!("{file}: the emulator uses {path}"));
+            }
+        }
+    }
+    for (file, code) in sources(&root().join("src")) {
+        if !paths(&code, "desktag_emulator").is_empty()
+            && !MAY_USE_EMULATOR.iter().any(|p| file.starts_with(p))
+        {
+            wrong.push(format!("{file}: names the emulator"));
+        }
+    }
     assert!(
         wrong.is_empty(),
-        "imports that break the layering (docs/ARCHITECTURE.md, \"Layers\"):\n{}",
+        "the emulator fence is broken:\n{}",
         wrong.join("\n")
     );
 }
 
 #[test]
-fn every_listed_same_layer_edge_is_still_used() {
-    let used: BTreeSet<(String, String)> = sources()
-        .into_iter()
-        .map(|i| {
-            let to = i.target.split("::").next().unwrap_or_default().to_string();
-            (i.module, to)
-        })
-        .collect();
-    let unused: Vec<_> = SAME_LAYER
-        .iter()
-        .filter(|(from, to)| !used.contains(&(from.to_string(), to.to_string())))
-        .collect();
+fn serde_yaml_is_used_only_by_the_yaml_helper_and_the_manifest_reader() {
+    let mut users = Vec::new();
+    for dir in ["src", "crates"] {
+        for (file, code) in sources(&root().join(dir)) {
+            if code.contains("serde_yaml")
+                && !MAY_USE_SERDE_YAML.iter().any(|p| file.starts_with(p))
+            {
+                users.push(file);
+            }
+        }
+    }
     assert!(
-        unused.is_empty(),
-        "SAME_LAYER lists edges no import uses any more; remove them: {unused:?}"
+        users.is_empty(),
+        "serde_yaml named outside its place: {users:?}"
     );
-}
-
-#[test]
-fn every_exception_is_still_used() {
-    let used: BTreeSet<_> = sources()
-        .iter()
-        .filter_map(|i| exception(&i.file, &i.target))
-        .collect();
-    let unused: Vec<_> = EXCEPTIONS.iter().filter(|e| !used.contains(*e)).collect();
-    assert!(
-        unused.is_empty(),
-        "EXCEPTIONS lists imports that no longer exist; remove them: {unused:?}"
-    );
-}
-
-#[test]
-fn same_layer_edges_stay_in_their_layer_and_form_no_cycle() {
-    for (from, to) in SAME_LAYER {
+    for manifest in [
+        "Cargo.toml",
+        "crates/desktag-api/Cargo.toml",
+        "crates/desktag-emulator/Cargo.toml",
+    ] {
+        let deps = dependencies(&root().join(manifest));
         assert!(
-            matches!((place(from), place(to)), (Some(Place::Layer(a)), Some(Place::Layer(b))) if a == b),
-            "SAME_LAYER lists ({from}, {to}), which are not in one layer"
+            !deps.contains("serde_yaml"),
+            "{manifest} depends on serde_yaml"
         );
     }
-    // Repeatedly remove modules that import no remaining module; what is left is a cycle.
-    let mut left: BTreeSet<&str> = SAME_LAYER.iter().flat_map(|(a, b)| [*a, *b]).collect();
-    loop {
-        let sinks: Vec<&str> = left
-            .iter()
-            .copied()
-            .filter(|m| !SAME_LAYER.iter().any(|(a, b)| a == m && left.contains(b)))
-            .collect();
-        if sinks.is_empty() {
-            break;
-        }
-        for m in sinks {
-            left.remove(m);
+}
+
+#[test]
+fn modules_import_down_their_crate_s_layers() {
+    let mut wrong = layering(
+        &sources(&root().join("crates/desktag-core/src")),
+        "crate",
+        CORE_LAYERS,
+        CORE_SAME_LAYER,
+    );
+    let mut binary = sources(&root().join("src"));
+    // The binary target names the library by its crate name.
+    let main: Vec<_> = binary
+        .iter()
+        .filter(|(f, _)| f == "src/main.rs")
+        .cloned()
+        .collect();
+    binary.retain(|(f, _)| f != "src/main.rs");
+    wrong.extend(layering(&binary, "crate", BINARY_LAYERS, BINARY_SAME_LAYER));
+    wrong.extend(layering(&main, "desktag", BINARY_LAYERS, BINARY_SAME_LAYER));
+    assert!(
+        wrong.is_empty(),
+        "imports that break the layering (docs/ARCHITECTURE.md):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn every_same_layer_edge_and_exception_is_still_used() {
+    let mut used = BTreeSet::new();
+    for (dir, root_name) in [("crates/desktag-core/src", "crate"), ("src", "crate")] {
+        for (file, code) in sources(&root().join(dir)) {
+            let from = module_of(&file);
+            let root_name = if file == "src/main.rs" {
+                "desktag"
+            } else {
+                root_name
+            };
+            for path in paths(&code, root_name) {
+                let to = path.split("::").nth(1).unwrap_or_default().to_string();
+                used.insert((from.clone(), to.clone()));
+                used.insert((file.clone(), to));
+            }
         }
     }
-    assert!(left.is_empty(), "SAME_LAYER has a cycle among {left:?}");
+    let unused: Vec<_> = CORE_SAME_LAYER
+        .iter()
+        .chain(BINARY_SAME_LAYER)
+        .chain(EXCEPTIONS)
+        .filter(|(a, b)| !used.contains(&(a.to_string(), b.to_string())))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "listed edges no import uses any more; remove them: {unused:?}"
+    );
 }
 
 #[test]
-fn an_exception_allows_one_import_in_one_file_only() {
-    let code = "use crate::cli::Cli;\nuse crate::cli::LogFormat;\n";
-    let wrong = check(&parse("commands/reference.rs", code));
-    assert_eq!(wrong.len(), 1, "{wrong:?}");
-    assert!(wrong[0].contains("crate::cli::LogFormat"), "{wrong:?}");
-    let wrong = check(&parse("commands/plan.rs", code));
-    assert_eq!(wrong.len(), 2, "{wrong:?}");
-}
-
-#[test]
-fn checker_catches_an_upward_import() {
-    let code = "use crate::tags::Tags;\nuse crate::render::text;\n";
-    let wrong = check(&parse("plan/planner.rs", code));
-    assert_eq!(wrong.len(), 1, "{wrong:?}");
-    assert!(wrong[0].contains("`plan` (layer 2) uses crate::render::text (layer 4)"));
-}
-
-#[test]
-fn checker_reads_nested_use_trees_and_plain_paths() {
-    let code = "use crate::{tags::{self, Tags}, api::{sign::Signable as S, Client}};\n\
-                fn f() -> crate::manifest::Manifest { todo!() }\n\
-                pub(crate) fn g() {}\n";
-    let targets: Vec<_> = parse("x.rs", code).into_iter().map(|i| i.target).collect();
+fn the_checker_catches_upward_imports_nested_trees_and_skips_comments_and_tests() {
+    let code = "// crate::plan in a comment\n\
+                use crate::{tags::{self, Tags}, manifest::Manifest};\n\
+                fn f() -> crate::plan::Plan { todo!() }\n\
+                #[cfg(test)]\nmod tests { use crate::plan::x; }\n";
+    let code = code_only(code);
     assert_eq!(
-        targets,
+        paths(&code, "crate"),
         [
-            "tags",
-            "tags::Tags",
-            "api::sign::Signable",
-            "api::Client",
-            "manifest::Manifest"
+            "crate::tags",
+            "crate::manifest::Manifest",
+            "crate::plan::Plan"
         ]
     );
-}
-
-#[test]
-fn checker_skips_comments_strings_and_test_code() {
-    let code = "//! see crate::render\n\
-                /* crate::commands */\n\
-                const S: &str = \"crate::cli::Cli {\";\n\
-                const C: char = '{';\n\
-                fn f<'a>(x: &'a str) -> &'a str { x }\n\
-                #[cfg(test)]\nfn helper() { crate::render::x() }\n\
-                #[cfg(test)]\nmod tests {\n    use crate::commands::run;\n    fn t() { if true { } }\n}\n\
-                use crate::render::Late;\n";
-    let targets: Vec<_> = parse("x.rs", code).into_iter().map(|i| i.target).collect();
-    assert_eq!(targets, ["render::Late"]);
-}
-
-#[test]
-fn checker_fences_the_emulator_both_ways() {
-    let inside = parse(
-        "emulator/seed.rs",
-        "use crate::api::sign::Signable;\nuse crate::manifest::from_yaml_str;\nuse crate::api::Client;\n",
+    let wrong = layering(
+        &[("crates/desktag-core/src/manifest/x.rs".into(), code)],
+        "crate",
+        CORE_LAYERS,
+        CORE_SAME_LAYER,
     );
-    let wrong = check(&inside);
-    assert_eq!(wrong.len(), 2, "{wrong:?}");
-    assert!(wrong[0].contains("the emulator uses crate::api::Client"));
-    assert!(wrong[1].contains("the emulator uses crate::manifest::from_yaml_str"));
-
-    let outside = parse("render/text.rs", "use crate::emulator::EmulatorArgs;\n");
-    let wrong = check(&outside);
     assert_eq!(wrong.len(), 1, "{wrong:?}");
-    assert!(wrong[0].contains("`render` uses the emulator"));
+    assert!(wrong[0].contains("`manifest` (layer 1) uses crate::plan::Plan (layer 2)"));
 }
 
 #[test]
-fn checker_wants_same_layer_imports_listed_and_modules_placed() {
-    let imports = parse(
-        "manifest/model.rs",
-        "use crate::plan::Plan;\nuse crate::newthing::X;\n",
-    );
-    let wrong = check(&imports);
-    assert!(wrong.iter().any(|w| w.contains("same layer")), "{wrong:?}");
-    assert!(
-        wrong.iter().any(|w| w.contains("`newthing` has no place")),
-        "{wrong:?}"
+fn the_checker_fences_the_emulator_by_path() {
+    assert!(starts_module(
+        "desktag_api::sign::Signable",
+        "desktag_api::sign"
+    ));
+    assert!(!starts_module("desktag_api::signer", "desktag_api::sign"));
+    assert_eq!(
+        paths("use desktag_api::{sign::Signable, Client};", "desktag_api"),
+        ["desktag_api::sign::Signable", "desktag_api::Client"]
     );
 }
 
-/// The violations in `imports`, one line each, sorted.
-fn check(imports: &[Import]) -> Vec<String> {
-    let mut wrong = BTreeSet::new();
-    for Import {
-        file,
-        module,
-        target,
-    } in imports
-    {
-        let to = target.split("::").next().unwrap_or_default();
-        if to == module || exception(file, target).is_some() {
+/// The violations of one crate's layer table, one line each.
+fn layering(
+    files: &[(String, String)],
+    root_name: &str,
+    layers: &[(&str, u8)],
+    same_layer: &[(&str, &str)],
+) -> Vec<String> {
+    let layer: BTreeMap<&str, u8> = layers.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for (file, code) in files {
+        let from = module_of(file);
+        if from == "lib" {
+            // The crate root only declares the modules.
             continue;
         }
-        let (Some(from_place), Some(to_place)) = (place(module), place(to)) else {
-            let unplaced = if place(module).is_none() { module } else { to };
-            wrong.insert(format!(
-                "{file}: `{unplaced}` has no place in the layer table; add it"
-            ));
+        let Some(&from_layer) = layer.get(from.as_str()) else {
+            wrong.push(format!("{file}: `{from}` has no place in the layer table"));
             continue;
         };
-        match (from_place, to_place) {
-            (Place::Emulator, _) => {
-                let allowed = EMULATOR_MAY_USE
-                    .iter()
-                    .any(|ok| target == ok || target.starts_with(&format!("{ok}::")));
-                if !allowed {
-                    wrong.insert(format!("{file}: the emulator uses crate::{target}"));
-                }
+        for path in paths(code, root_name) {
+            let to = path.split("::").nth(1).unwrap_or_default();
+            if to == from || EXCEPTIONS.contains(&(file.as_str(), to)) {
+                continue;
             }
-            (_, Place::Emulator) => {
-                if !MAY_USE_EMULATOR.contains(&module.as_str()) {
-                    wrong.insert(format!(
-                        "{file}: `{module}` uses the emulator (crate::{target})"
-                    ));
+            match layer.get(to) {
+                None => wrong.push(format!("{file}: `{to}` has no place in the layer table")),
+                Some(&to_layer) if to_layer > from_layer => wrong.push(format!(
+                    "{file}: `{from}` (layer {from_layer}) uses {path} (layer {to_layer})"
+                )),
+                Some(&to_layer)
+                    if to_layer == from_layer && !same_layer.contains(&(from.as_str(), to)) =>
+                {
+                    wrong.push(format!(
+                        "{file}: `{from}` uses {path} in the same layer; list the edge or move it"
+                    ))
                 }
-            }
-            (Place::Layer(from), Place::Layer(to_layer)) => {
-                if to_layer > from {
-                    wrong.insert(format!(
-                        "{file}: `{module}` (layer {from}) uses crate::{target} (layer {to_layer})"
-                    ));
-                } else if to_layer == from && !SAME_LAYER.contains(&(module.as_str(), to)) {
-                    wrong.insert(format!(
-                        "{file}: `{module}` uses crate::{target} in the same layer ({from}); \
-                         list the edge in SAME_LAYER or move the item down"
-                    ));
-                }
+                Some(_) => {}
             }
         }
     }
-    wrong.into_iter().collect()
+    wrong
 }
 
-/// The [`EXCEPTIONS`] entry that allows `target` in `file`, if any.
-fn exception(file: &str, target: &str) -> Option<(&'static str, &'static str)> {
-    EXCEPTIONS.iter().copied().find(|(f, prefix)| {
-        *f == file && (target == *prefix || target.starts_with(&format!("{prefix}::")))
-    })
-}
-
-/// Every import in the non-test code of `src/`.
-fn sources() -> Vec<Import> {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(&src) {
-        let entry = entry.expect("src/ is readable");
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) == Some("rs") {
-            let rel = path.strip_prefix(&src).unwrap().to_path_buf();
-            let text = std::fs::read_to_string(path).expect("a source file is UTF-8");
-            files.insert(rel, text);
-        }
-    }
-    // Files declared as `#[cfg(test)] mod x;` are test code as a whole.
-    let mut test_only = BTreeSet::new();
-    for (rel, text) in &files {
-        let (_, test_modules) = strip_test_items(&code_only(text));
-        let dir = module_dir(rel);
-        for name in test_modules {
-            test_only.insert(dir.join(format!("{name}.rs")));
-            test_only.insert(dir.join(&name));
-        }
-    }
-    let mut imports = Vec::new();
-    for (rel, text) in &files {
-        if rel.ancestors().any(|a| test_only.contains(a)) {
+/// Every path starting `root::` in `code`, with `use root::{a::{self, B}, c}` expanded to its
+/// first two segments (`root::a`, `root::c`) or more where written.
+fn paths(code: &str, root: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let bytes = code.as_bytes();
+    let needle = format!("{root}::");
+    let mut at = 0;
+    while let Some(found) = code[at..].find(&needle) {
+        let start = at + found;
+        at = start + needle.len();
+        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
             continue;
         }
-        let mut found = parse(&rel.to_string_lossy(), text);
-        if rel == Path::new("main.rs") {
-            // The binary reaches the library as `desktag::`.
-            let code = strip_test_items(&code_only(text)).0;
-            found.extend(
-                paths_after(&code, "desktag::")
-                    .into_iter()
-                    .map(|target| Import {
-                        file: format!("src/{}", rel.display()),
-                        module: "main".to_string(),
-                        target,
-                    }),
-            );
+        if code[at..].starts_with('{') {
+            // A use tree: the first path of each top-level item.
+            let mut depth = 0;
+            let mut item = String::new();
+            for ch in code[at..].chars() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' | ',' if depth == 1 => {
+                        let first = item.split(['{', ' ', ';']).next().unwrap_or_default();
+                        let first = first.trim_end_matches("::");
+                        if !first.is_empty() {
+                            out.push(format!("{root}::{first}"));
+                        }
+                        item.clear();
+                        if ch == '}' {
+                            break;
+                        }
+                        continue;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                if depth >= 1 && !(depth == 1 && ch == '{') && !ch.is_whitespace() {
+                    item.push(ch);
+                }
+            }
+        } else {
+            let rest: String = code[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            out.push(format!("{root}::{}", rest.trim_end_matches(':')));
         }
-        imports.extend(found);
     }
-    imports
+    out
 }
 
-/// The imports of one source file, `rel` being its path under `src/`.
-fn parse(rel: &str, text: &str) -> Vec<Import> {
-    let module = top_module(Path::new(rel));
-    let (code, _) = strip_test_items(&code_only(text));
-    paths_after(&code, "crate::")
-        .into_iter()
-        .map(|target| Import {
-            file: format!("src/{rel}"),
-            module: module.clone(),
-            target,
-        })
-        .collect()
+/// Whether `path` is `module` or inside it.
+fn starts_module(path: &str, module: &str) -> bool {
+    path == module || path.starts_with(&format!("{module}::"))
 }
 
-/// `api` for `api/client.rs`, `tags` for `tags.rs` and `tags/map.rs`.
-fn top_module(rel: &Path) -> String {
-    let first = rel
-        .components()
-        .next()
-        .unwrap()
-        .as_os_str()
-        .to_string_lossy();
+/// The top-level module a source file belongs to: `src/plan/saved.rs` → `plan`.
+fn module_of(file: &str) -> String {
+    let rel = file
+        .strip_prefix("crates/desktag-core/src/")
+        .or_else(|| file.strip_prefix("src/"))
+        .unwrap_or(file);
+    let first = rel.split('/').next().unwrap_or_default();
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The directory where the submodules of the module in `rel` live.
-fn module_dir(rel: &Path) -> PathBuf {
-    let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-    match rel.file_stem().and_then(|s| s.to_str()) {
-        Some("mod" | "lib" | "main") => parent,
-        Some(stem) => parent.join(stem),
-        None => parent,
-    }
-}
-
-/// `text` with comments, string and char literals blanked out (newlines kept), so that only
-/// code is searched and braces inside literals do not confuse the item skipper.
-fn code_only(text: &str) -> String {
-    let c: Vec<char> = text.chars().collect();
-    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
-    let mut out = String::with_capacity(text.len());
-    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
-    let mut i = 0;
-    while i < c.len() {
-        let next = c.get(i + 1).copied();
-        match c[i] {
-            '/' if next == Some('/') => {
-                while i < c.len() && c[i] != '\n' {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-            '/' if next == Some('*') => {
-                let mut depth = 0;
-                while i < c.len() {
-                    if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                        depth += 1;
-                        blank(&mut out, c[i]);
-                        i += 1;
-                    } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                        depth -= 1;
-                        blank(&mut out, c[i]);
-                        i += 1;
-                        if depth == 0 {
-                            blank(&mut out, c[i]);
-                            i += 1;
-                            break;
-                        }
-                    }
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-            '"' => {
-                blank(&mut out, c[i]);
-                i += 1;
-                while i < c.len() && c[i] != '"' {
-                    if c[i] == '\\' {
-                        blank(&mut out, c[i]);
-                        i += 1;
-                    }
-                    if i < c.len() {
-                        blank(&mut out, c[i]);
-                        i += 1;
-                    }
-                }
-                if i < c.len() {
-                    blank(&mut out, c[i]);
-                    i += 1;
-                }
-            }
-            'r' if matches!(next, Some('"' | '#'))
-                && (i == 0
-                    || !ident(c[i - 1])
-                    || (c[i - 1] == 'b' && (i < 2 || !ident(c[i - 2])))) =>
-            {
-                // A raw string `r#"…"#`, unless `r#` starts a raw identifier.
-                let hashes = c[i + 1..].iter().take_while(|&&ch| ch == '#').count();
-                if c.get(i + 1 + hashes) != Some(&'"') {
-                    out.push(c[i]);
-                    i += 1;
-                    continue;
-                }
-                let body = i + 2 + hashes;
-                let mut end = body;
-                while end < c.len()
-                    && !(c[end] == '"'
-                        && c[end + 1..].iter().take_while(|&&ch| ch == '#').count() >= hashes)
-                {
-                    end += 1;
-                }
-                let end = (end + 1 + hashes).min(c.len());
-                for &ch in &c[i..end] {
-                    blank(&mut out, ch);
-                }
-                i = end;
-            }
-            '\'' => {
-                // A char literal (`'x'`, `'\n'`, `'\u{7b}'`) or a lifetime (`'a`).
-                let end = if next == Some('\\') {
-                    c[i + 3..]
-                        .iter()
-                        .position(|&ch| ch == '\'')
-                        .map(|p| i + 3 + p)
-                } else if c.get(i + 2) == Some(&'\'') {
-                    Some(i + 2)
-                } else {
-                    None
-                };
-                match end {
-                    Some(end) => {
-                        for &ch in &c[i..=end] {
-                            blank(&mut out, ch);
-                        }
-                        i = end + 1;
-                    }
-                    None => {
-                        out.push(c[i]);
-                        i += 1;
-                    }
-                }
-            }
-            ch => {
-                out.push(ch);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-/// `code` with every `#[cfg(test)]` item blanked out, and the names of the `#[cfg(test)] mod x;`
-/// declarations (whole files of test code).
-fn strip_test_items(code: &str) -> (String, Vec<String>) {
-    const ATTR: &str = "#[cfg(test)]";
-    let mut c: Vec<char> = code.chars().collect();
-    let mut test_modules = Vec::new();
-    let mut from = 0;
-    loop {
-        let text: String = c[from..].iter().collect();
-        let Some(at) = text.find(ATTR) else { break };
-        let start = from + text[..at].chars().count();
-        let mut i = start + ATTR.chars().count();
-        // The item: up to its first `;` outside braces, or through its balanced `{…}`.
-        let mut depth = 0usize;
-        let mut item = String::new();
-        while i < c.len() {
-            match c[i] {
-                ';' if depth == 0 => {
-                    i += 1;
-                    break;
-                }
-                '{' => depth += 1,
-                '}' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        i += 1;
-                        break;
-                    }
-                }
-                ch if depth == 0 => item.push(ch),
-                _ => {}
-            }
-            i += 1;
-        }
-        let words: Vec<&str> = item.split_whitespace().collect();
-        if let [.., "mod", name] = words.as_slice() {
-            if item.trim_end().ends_with(name) && c.get(i - 1) == Some(&';') {
-                test_modules.push(name.to_string());
-            }
-        }
-        for ch in &mut c[start..i] {
-            if *ch != '\n' {
-                *ch = ' ';
-            }
-        }
-        from = i;
-    }
-    (c.into_iter().collect(), test_modules)
-}
-
-/// Every path that follows `root` in `code` (`crate::` or `desktag::`), with use trees
-/// expanded: `crate::{a::{self, B}, c}` gives `a`, `a::B`, `c`.
-fn paths_after(code: &str, root: &str) -> Vec<String> {
-    let c: Vec<char> = code.chars().collect();
-    let r: Vec<char> = root.chars().collect();
+/// The non-test code of every `.rs` file under `dir`, keyed by its path from the repository root.
+fn sources(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i + r.len() <= c.len() {
-        let preceded_by_ident = i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_');
-        if c[i..i + r.len()] == r[..] && !preceded_by_ident {
-            let mut j = i + r.len();
-            use_tree(&c, &mut j, "", &mut out);
-            i = j.max(i + 1);
-        } else {
-            i += 1;
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("readable source tree");
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".rs") || name == "tests.rs" || name == "proptests.rs" {
+            continue;
+        }
+        let rel = path.strip_prefix(root()).expect("under the root");
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let text = std::fs::read_to_string(path).expect("readable source");
+        out.push((rel, code_only(&text)));
+    }
+    assert!(
+        out.len() > 5,
+        "found only {} files under {}",
+        out.len(),
+        dir.display()
+    );
+    out
+}
+
+/// `text` without `//` comments and without anything from the first `#[cfg(test)]` on.
+fn code_only(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = match line.find("//") {
+            Some(i) if !line[..i].contains('"') => &line[..i],
+            _ => line,
+        };
+        out.push_str(code);
+        out.push('\n');
+    }
+    out
+}
+
+/// The names of the packages `desktag-core` depends on, directly or not (its dev-dependencies
+/// left out), from Cargo.lock and the crate's manifest: no cargo run, no network.
+fn core_dependency_tree() -> BTreeSet<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).expect("Cargo.lock");
+    let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for package in lock.split("[[package]]").skip(1) {
+        let mut name = String::new();
+        let mut deps = Vec::new();
+        let mut in_deps = false;
+        for line in package.lines() {
+            let line = line.trim();
+            if let Some(n) = line.strip_prefix("name = ") {
+                name = n.trim_matches('"').to_string();
+            } else if line.starts_with("dependencies = [") {
+                in_deps = true;
+            } else if in_deps && line.starts_with(']') {
+                in_deps = false;
+            } else if in_deps {
+                let dep = line.trim_matches([',', '"']);
+                deps.push(dep.split(' ').next().unwrap_or_default().to_string());
+            }
+        }
+        graph.entry(name).or_default().extend(deps);
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<String> = dependencies(&root().join("crates/desktag-core/Cargo.toml"))
+        .into_iter()
+        .collect();
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            todo.extend(graph.get(&name).cloned().unwrap_or_default());
+        }
+    }
+    seen
+}
+
+/// The package names under `[dependencies]` of a Cargo.toml (not dev- or build-dependencies).
+fn dependencies(manifest: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(manifest).expect("Cargo.toml");
+    let mut section = "";
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[dependencies]" {
+            if let Some((name, _)) = line.split_once('=') {
+                if !name.trim().is_empty() && !name.trim().starts_with('#') {
+                    out.insert(name.trim().to_string());
+                }
+            }
         }
     }
     out
 }
 
-/// Reads one use tree at `c[*i..]` below `prefix`, pushing every full path it names.
-fn use_tree(c: &[char], i: &mut usize, prefix: &str, out: &mut Vec<String>) {
-    let skip_space = |i: &mut usize| {
-        while *i < c.len() && c[*i].is_whitespace() {
-            *i += 1;
-        }
-    };
-    skip_space(i);
-    if c.get(*i) == Some(&'{') {
-        *i += 1;
-        loop {
-            skip_space(i);
-            if *i >= c.len() {
-                return;
-            }
-            if c[*i] == '}' {
-                *i += 1;
-                return;
-            }
-            use_tree(c, i, prefix, out);
-            // Past an `as` rename to the next item or the end of the group.
-            while *i < c.len() && c[*i] != ',' && c[*i] != '}' {
-                *i += 1;
-            }
-            if c.get(*i) == Some(&',') {
-                *i += 1;
-            }
-        }
-    }
-    let start = *i;
-    while *i < c.len() && (c[*i].is_alphanumeric() || c[*i] == '_') {
-        *i += 1;
-    }
-    let segment: String = c[start..*i].iter().collect();
-    if segment.is_empty() || segment == "self" {
-        // `crate::a::*` or `crate::a::{self}`: the module itself.
-        if !prefix.is_empty() {
-            out.push(prefix.to_string());
-        }
-        return;
-    }
-    let path = if prefix.is_empty() {
-        segment
-    } else {
-        format!("{prefix}::{segment}")
-    };
-    if c.get(*i) == Some(&':') && c.get(*i + 1) == Some(&':') {
-        *i += 2;
-        use_tree(c, i, &path, out);
-    } else {
-        out.push(path);
-    }
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

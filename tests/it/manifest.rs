@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use desktag::manifest::{load, LoadOptions};
+use desktag_core::manifest::{load, LoadOptions};
 
-fn render(diagnostics: &[desktag::diagnostic::Diagnostic]) -> String {
+fn render(diagnostics: &[desktag_core::diagnostic::Diagnostic]) -> String {
     diagnostics
         .iter()
         .map(|d| d.to_string())
@@ -138,7 +138,7 @@ fn missing_paths_and_empty_directories_are_located_errors() {
     assert!(loaded.has_errors());
 }
 
-fn invalid_fixtures() -> Vec<desktag::diagnostic::Diagnostic> {
+fn invalid_fixtures() -> Vec<desktag_core::diagnostic::Diagnostic> {
     let loaded = load(
         &[PathBuf::from("tests/fixtures/manifests/invalid")],
         &LoadOptions::default(),
@@ -170,7 +170,7 @@ fn every_mistake_is_reported_as_json() {
 /// Fuzz-style properties: whatever the text, `load_str` returns (never panics), and every
 /// problem it reports is located inside the text.
 mod never_panics {
-    use desktag::manifest::{load_str, LoadOptions};
+    use desktag_core::manifest::{load_str, LoadOptions};
     use proptest::prelude::*;
     use proptest::sample::Index;
 

@@ -6,7 +6,7 @@ use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
-fn seed() -> desktag::emulator::Seed {
+fn seed() -> desktag_emulator::Seed {
     let desktop = |n: u32, name: &str, tags: &str| {
         format!(
             "  - id: 77777777-0000-0000-0000-00000000000{n}\n    name: {name}\n    tags: {tags}\n"

@@ -4,14 +4,14 @@
 //! project. `--project-id` narrows the run; a saved plan of several projects applies them all.
 
 use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_of, Desktag, AK, SK};
-use desktag::emulator::EmulatorHandle;
+use desktag_emulator::EmulatorHandle;
 
 const P1: &str = "11111111111111111111111111111111";
 const P2: &str = "22222222222222222222222222222222";
 const D1: &str = "11111111-0000-0000-0000-000000000001";
 const D2: &str = "22222222-0000-0000-0000-000000000002";
 
-fn seed(project: &str, id: &str, name: &str) -> desktag::emulator::Seed {
+fn seed(project: &str, id: &str, name: &str) -> desktag_emulator::Seed {
     seed_yaml(&format!(
         "project_id: {project}\ndesktops:\n  - id: {id}\n    name: {name}\n    tags: {{keep: x}}\n"
     ))

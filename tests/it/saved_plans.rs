@@ -10,7 +10,7 @@ use crate::support::{
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
-fn seed() -> desktag::emulator::Seed {
+fn seed() -> desktag_emulator::Seed {
     seed_yaml(&format!(
         "project_id: {PROJECT}\ndesktops:\n  - id: 66666666-0000-0000-0000-000000000001\n    name: A-1\n    tags: {{env: dev, keep-1: x, keep-2: y}}\n"
     ))
@@ -18,7 +18,7 @@ fn seed() -> desktag::emulator::Seed {
 
 const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: A-1\n    tags: {env: prod}\n";
 
-fn save_plan(emu: &desktag::emulator::EmulatorHandle, dir: &std::path::Path) -> std::path::PathBuf {
+fn save_plan(emu: &desktag_emulator::EmulatorHandle, dir: &std::path::Path) -> std::path::PathBuf {
     let plan_file = dir.join("plan.json");
     Desktag::new()
         .against(emu)
@@ -34,7 +34,7 @@ fn save_plan(emu: &desktag::emulator::EmulatorHandle, dir: &std::path::Path) -> 
 }
 
 fn apply_saved(
-    emu: &desktag::emulator::EmulatorHandle,
+    emu: &desktag_emulator::EmulatorHandle,
     plan: &std::path::Path,
 ) -> crate::support::Ran {
     Desktag::new()
@@ -153,17 +153,17 @@ fn a_stale_saved_plan_is_refused_without_writing() {
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
     let plan_file = save_plan(&emu, dir.path());
     // Someone changes a planned desktop by hand.
-    let connection = desktag::api::Connection {
+    let connection = desktag_api::Connection {
         endpoint: url::Url::parse(&emu.base_url()).unwrap(),
         project_id: PROJECT.to_string(),
-        credentials: desktag::api::Credentials::AkSk {
+        credentials: desktag_api::Credentials::AkSk {
             ak: crate::support::AK.to_string().into(),
             sk: crate::support::SK.to_string().into(),
             security_token: None,
             origin: "the test",
         },
     };
-    let client = desktag::api::Client::new(connection, Default::default()).unwrap();
+    let client = desktag_api::Client::new(connection, Default::default()).unwrap();
     rt.block_on(client.create_tag("11111111-0000-0000-0000-000000000002", "owner", "someone"))
         .expect("the hand-made change is accepted");
     let writes = emu.writes();

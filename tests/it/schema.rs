@@ -140,7 +140,7 @@ fn guardrail_and_policy_fields_are_in_the_schema() {
     let good = "version: 1\nprotect: [\"billing-*\"]\ncreate_only: [owner]\npolicy:\n  required: [owner]\n  allowed: {env: [dev, prod], cost-center: [\"CC-*\"]}\n  key_case: lower\ndesktops: []\n";
     assert_eq!(errors(&v, good), Vec::<String>::new());
     // desktag's own loader agrees.
-    let loaded = desktag::manifest::load_str("m.yaml", good, &Default::default());
+    let loaded = desktag_core::manifest::load_str("m.yaml", good, &Default::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     for bad in [
         "version: 1\npolicy: {key_case: upper}\n",
@@ -148,7 +148,7 @@ fn guardrail_and_policy_fields_are_in_the_schema() {
         "version: 1\npolicy: {requird: [owner]}\n",
     ] {
         assert_ne!(errors(&v, bad), Vec::<String>::new(), "{bad}");
-        let loaded = desktag::manifest::load_str("m.yaml", bad, &Default::default());
+        let loaded = desktag_core::manifest::load_str("m.yaml", bad, &Default::default());
         assert!(loaded.has_errors(), "{bad}");
     }
 }
@@ -158,7 +158,7 @@ fn region_is_in_the_schema_with_the_loaders_rules() {
     let v = validator();
     let good = "version: 1\nproject_id: p1\nregion: cn-north-4\ndesktops: []\n";
     assert_eq!(errors(&v, good), Vec::<String>::new());
-    let loaded = desktag::manifest::load_str("m.yaml", good, &Default::default());
+    let loaded = desktag_core::manifest::load_str("m.yaml", good, &Default::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     for bad in [
         "version: 1\nregion: cn-north-4\ndesktops: []\n",
@@ -167,7 +167,7 @@ fn region_is_in_the_schema_with_the_loaders_rules() {
         "version: 1\nproject_id: p1\nregion: [cn-north-4]\ndesktops: []\n",
     ] {
         assert_ne!(errors(&v, bad), Vec::<String>::new(), "{bad}");
-        let loaded = desktag::manifest::load_str("m.yaml", bad, &Default::default());
+        let loaded = desktag_core::manifest::load_str("m.yaml", bad, &Default::default());
         assert!(
             loaded
                 .diagnostics
@@ -192,7 +192,7 @@ fn templated_values_are_in_the_schema_and_mistakes_are_not() {
     ] {
         let text = format!("version: 1\ndesktops:\n  - name: A\n    tags: {{k: {bad}}}\n");
         assert_ne!(errors(&v, &text), Vec::<String>::new(), "{bad}");
-        let loaded = desktag::manifest::load_str("m.yaml", &text, &Default::default());
+        let loaded = desktag_core::manifest::load_str("m.yaml", &text, &Default::default());
         assert!(loaded.has_errors(), "{bad}");
     }
 }

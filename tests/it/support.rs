@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use desktag::emulator::{self, Auth, EmulatorConfig, EmulatorHandle, Seed};
-use desktag::secret::Secret;
+use desktag_core::secret::Secret;
+use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, Seed};
 
 pub const AK: &str = "TESTAK00000000000001";
 pub const SK: &str = "test-secret-key-0123456789abcdefghijklmn";
@@ -131,7 +131,7 @@ pub fn emulator_with(
     };
     configure(&mut config);
     let handle = runtime
-        .block_on(emulator::spawn(config))
+        .block_on(desktag_emulator::spawn(config))
         .expect("the emulator starts");
     (runtime, handle)
 }
@@ -197,7 +197,7 @@ desktops:
 "#;
 
 /// The tags the emulator holds for desktop `id`.
-pub fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> desktag::tags::Tags {
+pub fn tags_of(handle: &desktag_emulator::EmulatorHandle, id: &str) -> desktag_core::tags::Tags {
     handle
         .desktops()
         .into_iter()
@@ -208,7 +208,7 @@ pub fn tags_of(handle: &desktag::emulator::EmulatorHandle, id: &str) -> desktag:
 
 /// The tags the emulator holds for the desktop named `name`, sorted by key.
 pub fn tags_by_name(
-    handle: &desktag::emulator::EmulatorHandle,
+    handle: &desktag_emulator::EmulatorHandle,
     name: &str,
 ) -> Vec<(String, String)> {
     let desktop = handle

@@ -6,7 +6,7 @@ use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
-fn seed() -> desktag::emulator::Seed {
+fn seed() -> desktag_emulator::Seed {
     seed_yaml(&format!(
         "project_id: {PROJECT}\ndesktops:\n  - id: 88888888-0000-0000-0000-000000000001\n    name: FIN-1\n    user: ann\n    enterprise_project_id: ep-9\n  - id: 88888888-0000-0000-0000-000000000002\n    name: FIN-2\n    user: bob\n  - id: 88888888-0000-0000-0000-000000000003\n    name: FIN-3\n"
     ))

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use desktag::emulator::{self, Auth, BatchCap, EmulatorConfig, RequestRecord, Seed};
-use desktag::secret::Secret;
+use desktag_core::secret::Secret;
+use desktag_emulator::{Auth, BatchCap, EmulatorConfig, RequestRecord, Seed};
 use serde_json::Value;
 
 use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag, AK, SK};
@@ -37,7 +37,9 @@ desktops:
       team: ops
 "#;
 
-fn tags_by_desktop(desktops: Vec<emulator::EmulatedDesktop>) -> BTreeMap<String, Vec<String>> {
+fn tags_by_desktop(
+    desktops: Vec<desktag_emulator::EmulatedDesktop>,
+) -> BTreeMap<String, Vec<String>> {
     desktops
         .into_iter()
         .map(|d| {
@@ -146,7 +148,7 @@ const NEAR_CAP_MANIFEST: &str =
 const BAD: &str = "44444444-0000-0000-0000-999999999999";
 
 /// The checks shared by a rejected batch and a silently skipped desktop.
-fn assert_only_the_bad_tag_failed(emu: &emulator::EmulatorHandle, report: &Value) {
+fn assert_only_the_bad_tag_failed(emu: &desktag_emulator::EmulatorHandle, report: &Value) {
     let desktops = report["desktops"].as_array().unwrap();
     for d in desktops {
         if d["desktop_id"] == BAD {
@@ -264,7 +266,7 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
             "  - id: 55555555-0000-0000-0000-{i:012}\n    name: P-{i:03}\n    tags: {{old: x}}\n"
         ));
     }
-    let state = emulator::EmulatorState::new(EmulatorConfig {
+    let state = desktag_emulator::EmulatorState::new(EmulatorConfig {
         seed: seed_yaml(&yaml),
         auth: Auth::AkSk {
             ak: AK.to_string(),
@@ -275,7 +277,7 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
     .unwrap();
     let refused = Arc::new(AtomicUsize::new(0));
     let counter = refused.clone();
-    let app = emulator::app(state.clone()).layer(axum::middleware::from_fn(
+    let app = desktag_emulator::app(state.clone()).layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             let counter = counter.clone();
             async move {

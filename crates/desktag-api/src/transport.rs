@@ -287,7 +287,7 @@ impl Transport {
             );
         }
         let is_connect = error.is_connect();
-        let detail = self.scrub(crate::error_chain::chain(&error.without_url()));
+        let detail = self.scrub(desktag_core::error_chain::chain(&error.without_url()));
         if is_connect {
             (
                 ApiError::Connect {
@@ -371,7 +371,7 @@ fn host_header(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use desktag_core::secret::Secret;
 
     fn transport(endpoint: &str, credentials: Credentials) -> Transport {
         let connection = Connection {

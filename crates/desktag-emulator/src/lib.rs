@@ -3,11 +3,12 @@
 //! optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a socket,
 //! `command::run` is `desktag emulator`. Never talks to anything but its own clients.
 //!
-//! Fenced: it uses only the shared tag rules (`crate::tags`), the pure signer (`crate::api::sign`),
-//! `crate::secret`, `crate::token_bucket`, `crate::atomic_file`, `crate::yaml` and its own wire
-//! types. Only the `desktag emulator` command (flags embedded by `cli`, carried by `config`,
-//! started by `commands`) and `--emulator` (`commands::session`) use it; `tests/it/layers.rs`
-//! checks both directions (docs/ARCHITECTURE.md, "Layers").
+//! Fenced: it uses only the shared tag rules (`desktag_core::tags`), the pure signer
+//! (`desktag_api::sign`), `desktag_core::secret`, `desktag_api::token_bucket`,
+//! `desktag_core::atomic_file`, `desktag_core::yaml` and its own wire types. Only the `desktag
+//! emulator` command (flags embedded by `cli`, carried by `config`, started by `commands`) and
+//! `--emulator` (`commands::session`) use it; `tests/it/layers.rs` checks both directions
+//! (docs/ARCHITECTURE.md, "Layers").
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),
@@ -48,7 +49,7 @@ pub use service::{
 };
 pub use store::{BatchCap, MAX_BATCH_DESKTOPS, MAX_BATCH_TAGS};
 
-use crate::tags::DEFAULT_MAX_TAGS;
+use desktag_core::tags::DEFAULT_MAX_TAGS;
 
 /// How to run an emulator.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use super::error::{ApiError, CallError};
 use super::executor::Attempts;
 use super::transport::Call;
 use super::wire;
-use crate::tags::Tags;
+use desktag_core::tags::Tags;
 
 /// Most desktops one `batch-tags` call may carry; larger calls are refused unsent.
 pub const BATCH_MAX_DESKTOPS: usize = 100;

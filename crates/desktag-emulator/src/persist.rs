@@ -88,7 +88,7 @@ impl Persister {
 /// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix.
 pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
     let text = seed.to_yaml().map_err(|e| e.message)?;
-    crate::atomic_file::write(path, text.as_bytes(), ".desktag-state-")
+    desktag_core::atomic_file::write(path, text.as_bytes(), ".desktag-state-")
         .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
 }
 

@@ -1,15 +1,15 @@
 //! The emulator's seed and state file format: a project id and its desktops (id, computer name,
-//! user, status) with their tags. YAML goes through the crate's one YAML helper (`crate::yaml`).
+//! user, status) with their tags. YAML goes through the one YAML helper (`desktag_core::yaml`).
 //! Pure: reading and writing the files is the caller's job.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tags::{self, Tags, MAX_KEY_CHARS, SYSTEM_PREFIX};
+use desktag_core::tags::{self, Tags, MAX_KEY_CHARS, SYSTEM_PREFIX};
 
 /// The compiled-in demo inventory (`examples/emulator-seed.yaml`).
-const DEMO: &str = include_str!("../../examples/emulator-seed.yaml");
+const DEMO: &str = include_str!("../../../examples/emulator-seed.yaml");
 
 /// One emulated desktop: what the list API reports about it, and its tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,7 +89,7 @@ impl Seed {
 
     /// Parses and validates a seed (or state) document.
     pub fn from_yaml(text: &str) -> Result<Seed, SeedError> {
-        let raw: RawSeed = crate::yaml::from_str(text).map_err(|e| {
+        let raw: RawSeed = desktag_core::yaml::from_str(text).map_err(|e| {
             let at = match (e.line, e.column) {
                 (Some(l), Some(c)) => format!("line {l}, column {c}: "),
                 _ => String::new(),
@@ -128,7 +128,7 @@ impl Seed {
 
     /// Renders the seed as YAML (the `--state` file format).
     pub fn to_yaml(&self) -> Result<String, SeedError> {
-        crate::yaml::to_string(self).map_err(|e| SeedError {
+        desktag_core::yaml::to_string(self).map_err(|e| SeedError {
             message: format!("cannot render the state as YAML: {}", e.message),
         })
     }

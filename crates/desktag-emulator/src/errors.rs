@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 
-use crate::tags::TagError;
+use desktag_core::tags::TagError;
 
 /// Empty request body (the documented meaning of `WKS.0001`).
 pub const EMPTY_BODY: &str = "WKS.0001";

@@ -1,5 +1,5 @@
 //! Request authentication as the API gateway does it: SDK-HMAC-SHA256 signatures verified with
-//! `crate::api::sign` over the received bytes, with the gateway's 15-minute `X-Sdk-Date` window,
+//! `desktag_api::sign` over the received bytes, with the gateway's 15-minute `X-Sdk-Date` window,
 //! or an `X-Auth-Token` compared in constant time. `check_head` needs only the headers, so a
 //! request is refused before its body is read; `check` adds the signature over the body. Only a
 //! signed `X-Sdk-Content-Sha256` may stand in for the body's hash, and then it must be that hash.
@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 
 use sha2::{Digest, Sha256};
 
-use crate::api::sign::{self, Signable};
-use crate::secret::Secret;
+use desktag_api::sign::{self, Signable};
+use desktag_core::secret::Secret;
 
 use super::errors::{ServiceError, GW_AUTH, GW_EXPIRED};
 

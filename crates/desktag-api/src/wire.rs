@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::inventory::Desktop;
-use crate::tags::Tags;
+use desktag_core::inventory::Desktop;
+use desktag_core::tags::Tags;
 
 /// `{key, value}`; `value` may be missing or null on the wire, which means "".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

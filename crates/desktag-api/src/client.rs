@@ -130,8 +130,8 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::connection::Credentials;
-    use crate::secret::Secret;
+    use crate::connection::Credentials;
+    use desktag_core::secret::Secret;
     use url::Url;
 
     fn aksk() -> Credentials {
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn the_rate_starts_safe_and_a_lower_ceiling_wins() {
         let c = Client::new(conn(), ClientOptions::default()).unwrap();
-        assert_eq!(c.stats().rate, crate::api::rate::START_RATE);
+        assert_eq!(c.stats().rate, crate::rate::START_RATE);
         assert_eq!(c.stats().settled_rate, None);
         let slow = ClientOptions {
             rate: Some(2.0),

@@ -11,7 +11,7 @@ use super::client::Client;
 use super::error::ApiError;
 use super::transport::Call;
 use super::wire;
-use crate::inventory::Desktop;
+use desktag_core::inventory::Desktop;
 
 /// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
 pub const PAGE_LIMIT: u64 = 1000;

@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn every_code_is_documented_in_the_manifest_reference() {
-        let docs = include_str!("../docs/manifest.md");
+        let docs = include_str!("../../../docs/manifest.md");
         for code in Code::ALL {
             assert!(
                 docs.contains(&format!("| `{code}` |")),

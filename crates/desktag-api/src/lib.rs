@@ -14,6 +14,7 @@ pub mod rate;
 mod reads;
 pub mod retry;
 pub mod sign;
+pub mod token_bucket;
 mod transport;
 mod wire;
 mod writes;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::token_bucket::TokenBucket;
+use desktag_api::token_bucket::TokenBucket;
 
 /// What can go wrong on purpose. The default injects nothing.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::tags::{check_key, check_value, is_system_key, Tags};
+use desktag_core::tags::{check_key, check_value, is_system_key, Tags};
 
 use super::errors::ServiceError;
 use super::seed::{EmulatedDesktop, Seed};

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::secret::Secret;
-use crate::tags::DEFAULT_MAX_TAGS;
+use desktag_core::secret::Secret;
+use desktag_core::tags::DEFAULT_MAX_TAGS;
 
 use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use url::{Host, Url};
 
-use crate::secret::Secret;
+use desktag_core::secret::Secret;
 
 /// The connection flags the CLI fills in; `None` means "not given".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,7 +213,7 @@ fn resolve_endpoint(
             None => return Err(ConnectionError::NoEndpoint),
         },
     };
-    if !crate::tags::is_region_id(&region) {
+    if !desktag_core::tags::is_region_id(&region) {
         return Err(ConnectionError::InvalidRegion {
             value: region,
             origin: origin.to_string(),
@@ -305,7 +305,7 @@ fn redact_userinfo(value: &str) -> String {
 }
 
 fn check_project_id(value: &str, origin: &str) -> Result<(), ConnectionError> {
-    if crate::tags::check_project_id(value).is_ok() {
+    if desktag_core::tags::check_project_id(value).is_ok() {
         Ok(())
     } else {
         Err(ConnectionError::InvalidProjectId {
