@@ -22,7 +22,7 @@ use desktag_emulator::EmulatorArgs;
 auth, stale plan, a failed or unverified change); 2 changes, with --detailed-exitcode; 3 desktops \
 blocked, everything else planned or applied. 1 beats 3 beats 2."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// More log output on stderr (on a terminal -v progress, -vv requests; elsewhere -v requests, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -47,20 +47,20 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check manifests offline; exit 0 when valid, 1 otherwise.
     Validate(ValidateArgs),
     /// Read the desktops' current tags and show what apply would change.
@@ -83,14 +83,14 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// Write `desktag.1` and `desktag-COMMAND.1` into this directory instead of printing
     /// `desktag.1` on stdout.
     #[arg(long, value_name = "DIR")]
@@ -98,7 +98,7 @@ pub struct ManArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// Manifest files or directories (walked recursively).
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
@@ -111,7 +111,7 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ValidateFormat {
+pub(crate) enum ValidateFormat {
     Text,
     Json,
     /// GitHub Actions annotations on the manifest lines, then the verdict.
@@ -121,7 +121,7 @@ pub enum ValidateFormat {
 /// Where to find the service and who we are. Secrets are never flags.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Connection")]
-pub struct ConnectionFlags {
+pub(crate) struct ConnectionFlags {
     /// Service endpoint URL [env: DESKTAG_ENDPOINT]; default https://workspace.{region}.myhuaweicloud.com.
     #[arg(long, value_name = "URL")]
     pub endpoint: Option<String>,
@@ -164,7 +164,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 
 /// Options shared by `plan` and `apply`.
 #[derive(Debug, Clone, Args)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// Manifest files or directories (walked recursively).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -195,7 +195,7 @@ pub struct PlanOptions {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -214,7 +214,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Apply this saved plan instead of planning (refused if the desktops changed since); the
     /// reviewed plan is the approval, so no confirmation is asked.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets", "max_deletes", "max_changes"])]
@@ -242,7 +242,7 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Manifest files or directories (walked recursively).
     #[arg(value_name = "PATH", default_value = ".")]
     pub paths: Vec<PathBuf>,
@@ -257,7 +257,7 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Only desktops whose computer name matches this glob (repeatable).
     #[arg(long = "name", value_name = "GLOB")]
     pub names: Vec<String>,
@@ -281,7 +281,7 @@ pub struct ExportArgs {
 
 /// How `export` selects desktops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Selection {
+pub(crate) enum Selection {
     Id,
     Name,
 }

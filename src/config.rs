@@ -17,7 +17,7 @@ use desktag_core::plan::{KeyIgnore, Limits, Policy};
 
 /// What the configuration needs to know about the process it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     pub stdout_is_terminal: bool,
     pub stderr_is_terminal: bool,
     /// `NO_COLOR` is set to a non-empty value.
@@ -26,7 +26,7 @@ pub struct Environment {
 
 impl Environment {
     /// The environment of this process.
-    pub fn detect() -> Environment {
+    pub(crate) fn detect() -> Environment {
         use std::io::IsTerminal;
         Environment {
             stdout_is_terminal: std::io::stdout().is_terminal(),
@@ -36,7 +36,7 @@ impl Environment {
     }
 
     /// Whether to colour a stream: `always`, `never`, or on a terminal when NO_COLOR is unset.
-    pub fn color(&self, choice: ColorChoice, is_terminal: bool) -> bool {
+    pub(crate) fn color(&self, choice: ColorChoice, is_terminal: bool) -> bool {
         match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -47,14 +47,14 @@ impl Environment {
 
 /// Everything a run needs, decided once from the command line.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     pub logging: Logging,
     pub command: Command,
 }
 
 /// How log lines are written on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Logging {
+pub(crate) struct Logging {
     pub verbose: u8,
     pub quiet: u8,
     pub format: LogFormat,
@@ -67,7 +67,7 @@ pub struct Logging {
 }
 
 #[derive(Debug)]
-pub enum Command {
+pub(crate) enum Command {
     Validate(Validate),
     Plan(Plan),
     Apply(Apply),
@@ -83,7 +83,7 @@ pub enum Command {
 
 /// `desktag validate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validate {
+pub(crate) struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
     pub format: crate::render::validation::Style,
@@ -91,7 +91,7 @@ pub struct Validate {
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// `--emulator`; `project_id` is `--project-id`, used only to choose among the manifests.
     Emulator {
         project_id: Option<String>,
@@ -101,14 +101,14 @@ pub enum Target {
 
 /// A connection: where, and the client's knobs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Service {
+pub(crate) struct Service {
     pub target: Target,
     pub client: ClientOptions,
 }
 
 impl Service {
     /// `--project-id`, if given.
-    pub fn project_flag(&self) -> Option<&str> {
+    pub(crate) fn project_flag(&self) -> Option<&str> {
         match &self.target {
             Target::Emulator { project_id } => project_id.as_deref(),
             Target::Service(args) => args.project_id.as_deref(),
@@ -118,7 +118,7 @@ impl Service {
 
 /// Manifests to plan from, with the policy and the connection.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Planning {
+pub(crate) struct Planning {
     pub paths: Vec<PathBuf>,
     pub policy: Policy,
     /// `--max-deletes`, `--max-changes`: a larger plan is refused.
@@ -128,7 +128,7 @@ pub struct Planning {
 
 /// `desktag plan`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub planning: Planning,
     pub printer: Printer,
     pub out: Option<PathBuf>,
@@ -137,7 +137,7 @@ pub struct Plan {
 
 /// What `apply` applies.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Source {
+pub(crate) enum Source {
     /// Plan from manifests now.
     Manifests(Planning),
     /// A saved plan; the service it was made against is checked when it is read.
@@ -146,7 +146,7 @@ pub enum Source {
 
 /// `desktag apply`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Apply {
+pub(crate) struct Apply {
     pub source: Source,
     /// How the report goes to stdout. The plan is always shown as text (on stderr with a JSON
     /// or markdown report, so stdout carries the report alone).
@@ -167,7 +167,7 @@ pub struct Apply {
 
 /// `desktag check`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Check {
+pub(crate) struct Check {
     /// Manifests to load; `policy` in `planning` is the default (no flags shape an audit).
     pub planning: Planning,
     pub printer: Printer,
@@ -176,7 +176,7 @@ pub struct Check {
 
 /// `desktag export`.
 #[derive(Debug, Clone)]
-pub struct Export {
+pub(crate) struct Export {
     pub names: NameFilter,
     pub ids: BTreeSet<String>,
     /// `--by`, `--group-by`.
@@ -186,7 +186,7 @@ pub struct Export {
 
 /// `--name` globs, compiled once with the manifests' name matching.
 #[derive(Debug, Clone)]
-pub struct NameFilter {
+pub(crate) struct NameFilter {
     pub patterns: Vec<String>,
     set: globset::GlobSet,
 }
@@ -198,7 +198,7 @@ impl PartialEq for NameFilter {
 }
 
 impl NameFilter {
-    pub fn new(patterns: &[String]) -> Result<NameFilter, Error> {
+    pub(crate) fn new(patterns: &[String]) -> Result<NameFilter, Error> {
         let mut globs = globset::GlobSetBuilder::new();
         for name in patterns {
             // The same matching as manifest name globs: only `*` and `?` are special.
@@ -215,11 +215,11 @@ impl NameFilter {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.patterns.is_empty()
     }
 
-    pub fn is_match(&self, name: &str) -> bool {
+    pub(crate) fn is_match(&self, name: &str) -> bool {
         self.set.is_match(name)
     }
 }
@@ -227,7 +227,7 @@ impl NameFilter {
 impl Config {
     /// Resolves a parsed command line. Fails with a usage error for what clap cannot check
     /// (globs, flags that cannot apply to a saved plan).
-    pub fn from_cli(cli: cli::Cli, env: &Environment) -> Result<Config, Error> {
+    pub(crate) fn from_cli(cli: cli::Cli, env: &Environment) -> Result<Config, Error> {
         let global = &cli.global;
         let logging = Logging {
             verbose: global.verbose,

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 /// How a command ended when it did not fail outright, with the reason a non-zero exit gives on
 /// its last stderr line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// Done, or nothing to do.
     Success,
     /// Changes were planned or applied and `--detailed-exitcode` asked to be told (exit 2).
@@ -23,7 +23,7 @@ pub enum Status {
 
 /// What a plan or apply run ended with, counted for [`Status::of_run`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunTally {
+pub(crate) struct RunTally {
     /// `apply` (changes were written) rather than `plan`.
     pub applied: bool,
     /// Desktops whose changes failed or could not be verified.
@@ -37,7 +37,7 @@ pub struct RunTally {
 
 impl Status {
     /// Decides how a plan or apply run ends: failed beats blocked beats changes beats success.
-    pub fn of_run(tally: &RunTally) -> Status {
+    pub(crate) fn of_run(tally: &RunTally) -> Status {
         use crate::render::messages;
         if tally.failed > 0 {
             Status::Failed(messages::failed_desktops(tally.failed))
@@ -50,7 +50,7 @@ impl Status {
         }
     }
 
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             Status::Success => ExitCode::SUCCESS,
             Status::Failed(_) => ExitCode::from(1),
@@ -60,7 +60,7 @@ impl Status {
     }
 
     /// The line a non-zero exit ends with on stderr.
-    pub fn last_line(&self) -> Option<String> {
+    pub(crate) fn last_line(&self) -> Option<String> {
         match self {
             Status::Success => None,
             Status::Changes(why) => Some(format!("note: {why}")),
@@ -73,7 +73,7 @@ impl Status {
 /// Everything that stops a command. Messages are lowercase and name what the user typed; the
 /// cause is kept as `#[source]` and `main` prints the whole chain. Never holds a secret.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("{0}")]
     Usage(String),
     #[error("cannot read {}", path.display())]
@@ -106,9 +106,9 @@ pub enum Error {
 impl Error {
     /// The process exit code for this error: every error is 1, so that 2 and 3 keep their one
     /// meaning.
-    pub fn exit_code(&self) -> ExitCode {
+    pub(crate) fn exit_code(&self) -> ExitCode {
         ExitCode::from(1)
     }
 }
 
-pub use desktag_core::error_chain::chain;
+pub(crate) use desktag_core::error_chain::chain;

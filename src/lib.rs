@@ -4,11 +4,56 @@
 //! apply → report — with I/O only at the edges: `manifest::load` reads files, `api::Client` speaks
 //! HTTP, `apply` schedules writes, and the binary owns stdout, stderr and the exit code.
 
+// `pub` is for what another crate uses; everything else is `pub(crate)`, so dead code warns.
+#![warn(unreachable_pub)]
+
 pub mod apply;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod error;
-pub mod logging;
-pub mod render;
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod logging;
+mod render;
 pub mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::config::{Config, Environment};
+use crate::render::messages::terminal_line;
+
+/// The whole binary: parse the command line, resolve it into a configuration, set up logging,
+/// run, and map the outcome to an exit code and, for a non-zero exit, one last stderr line
+/// saying why.
+pub fn main() -> ExitCode {
+    let cli = match crate::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's usage errors exit 2, which desktag reserves for "changes".
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let outcome = Config::from_cli(cli, &Environment::detect()).and_then(|config| {
+        crate::logging::init(&config.logging);
+        crate::commands::run(config)
+    });
+    match outcome {
+        Ok(status) => {
+            if let Some(line) = status.last_line() {
+                eprintln!("{}", terminal_line(&line));
+            }
+            status.exit_code()
+        }
+        Err(error) => {
+            tracing::debug!(?error, "command failed");
+            eprintln!("error: {}", terminal_line(&crate::error::chain(&error)));
+            error.exit_code()
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::config::Logging;
 /// The default filter for a verbosity: -qq off, -q error. Interactive: warnings by default, -v
 /// progress (info), -vv requests (debug), -vvv trace. Otherwise: progress by default, -v debug,
 /// -vv trace.
-pub fn filter_for(verbose: u8, quiet: u8, interactive: bool) -> &'static str {
+pub(crate) fn filter_for(verbose: u8, quiet: u8, interactive: bool) -> &'static str {
     let verbose = if interactive {
         verbose
     } else {
@@ -29,7 +29,7 @@ pub fn filter_for(verbose: u8, quiet: u8, interactive: bool) -> &'static str {
 
 /// Installs the global subscriber. Safe to call once per process. An in-process emulator
 /// (`--emulator`) logs requests only at -v; `desktag emulator` (`serving`) logs every request.
-pub fn init(logging: &Logging) {
+pub(crate) fn init(logging: &Logging) {
     let (verbose, quiet, serving) = (logging.verbose, logging.quiet, logging.serving);
     // `desktag emulator` logs each request as its output, so it never hides info lines.
     let interactive = logging.interactive && !serving && logging.format == LogFormat::Text;

@@ -72,7 +72,7 @@ pub enum WriteMode {
 
 impl WriteMode {
     /// The mode a write falls back to, if any.
-    pub fn next(self) -> Option<WriteMode> {
+    pub(crate) fn next(self) -> Option<WriteMode> {
         match self {
             WriteMode::Batch => Some(WriteMode::Desktop),
             WriteMode::Desktop => Some(WriteMode::Tag),
@@ -192,14 +192,14 @@ pub struct Totals {
 /// The reports of a run over several projects: the combined totals, then one report per
 /// project, in project-id order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportSet<R> {
+pub(crate) struct ReportSet<R> {
     pub format_version: u32,
     pub totals: Totals,
     pub projects: R,
 }
 
 impl<'a> ReportSet<&'a [Report]> {
-    pub fn of(reports: &'a [Report]) -> Self {
+    pub(crate) fn of(reports: &'a [Report]) -> Self {
         ReportSet {
             format_version: 1,
             totals: Totals::total(reports),
@@ -211,7 +211,7 @@ impl<'a> ReportSet<&'a [Report]> {
 impl Totals {
     /// The sum of the totals of `reports`, which ran side by side: the duration is the longest,
     /// and there is no one settled rate.
-    pub fn total(reports: &[Report]) -> Totals {
+    pub(crate) fn total(reports: &[Report]) -> Totals {
         let mut total = Totals::default();
         for t in reports.iter().map(|r| &r.totals) {
             total.applied += t.applied;

@@ -75,20 +75,20 @@ fn mode_of(rank: u8) -> WriteMode {
 }
 
 impl Ladder {
-    pub fn new(mode: WriteMode) -> Ladder {
+    pub(crate) fn new(mode: WriteMode) -> Ladder {
         Ladder {
             floor: AtomicU8::new(rank(mode)),
         }
     }
 
     /// `wanted`, or the run's floor when that is lower.
-    pub fn mode(&self, wanted: WriteMode) -> WriteMode {
+    pub(crate) fn mode(&self, wanted: WriteMode) -> WriteMode {
         mode_of(rank(wanted).max(self.floor.load(Ordering::Relaxed)))
     }
 
     /// Records that the service refused (403) a call of `mode`: the rest of the run uses the
     /// next mode. True for the one call that lowered the floor (it logs the warning).
-    pub fn refuse(&self, mode: WriteMode) -> bool {
+    pub(crate) fn refuse(&self, mode: WriteMode) -> bool {
         let Some(next) = mode.next() else {
             return false;
         };

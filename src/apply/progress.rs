@@ -30,7 +30,7 @@ pub(super) struct Ticker {
 
 impl Ticker {
     /// Starts the display for `total` changes (none when there is nothing to do).
-    pub fn start(progress: Progress, total: usize) -> Ticker {
+    pub(crate) fn start(progress: Progress, total: usize) -> Ticker {
         let counters = Arc::new(Counters::default());
         let mut ticker = Ticker {
             counters: counters.clone(),
@@ -76,7 +76,7 @@ impl Ticker {
     }
 
     #[cfg(test)]
-    pub fn off() -> Ticker {
+    pub(crate) fn off() -> Ticker {
         Ticker {
             counters: Arc::default(),
             bar: None,
@@ -85,7 +85,7 @@ impl Ticker {
     }
 
     /// One change settled.
-    pub fn settled(&self, failed: bool) {
+    pub(crate) fn settled(&self, failed: bool) {
         self.counters.done.fetch_add(1, Ordering::Relaxed);
         if failed {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -95,7 +95,7 @@ impl Ticker {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -18,14 +18,14 @@ pub(super) enum Group {
 }
 
 impl Group {
-    pub fn of(change: &Change) -> Group {
+    pub(crate) fn of(change: &Change) -> Group {
         match change {
             Change::Delete { .. } => Group::Deletes,
             Change::Overwrite { .. } | Change::Create { .. } => Group::Creates,
         }
     }
 
-    pub fn action(self) -> TagAction {
+    pub(crate) fn action(self) -> TagAction {
         match self {
             Group::Deletes => TagAction::Delete,
             Group::Creates => TagAction::Create,
@@ -48,7 +48,7 @@ pub(super) struct DesktopWork<'p> {
 }
 
 impl<'p> DesktopWork<'p> {
-    pub fn new(plan: &'p DesktopPlan) -> DesktopWork<'p> {
+    pub(crate) fn new(plan: &'p DesktopPlan) -> DesktopWork<'p> {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
             DesktopStatus::Unchanged => DesktopResult::Unchanged,
@@ -79,13 +79,13 @@ impl<'p> DesktopWork<'p> {
         }
     }
 
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.plan.desktop_id
     }
 
     /// The unsettled changes of `group`, in plan order. Creates are offered only once every
     /// delete of the desktop is applied: a desktop whose delete failed could go over its cap.
-    pub fn pending(&self, group: Group) -> Vec<usize> {
+    pub(crate) fn pending(&self, group: Group) -> Vec<usize> {
         if self.stopped {
             return Vec::new();
         }
@@ -102,13 +102,13 @@ impl<'p> DesktopWork<'p> {
             .collect()
     }
 
-    pub fn change(&self, i: usize) -> &Change {
+    pub(crate) fn change(&self, i: usize) -> &Change {
         &self.changes[i].change
     }
 
     /// The tags of changes `indices`: the new value for creates and overwrites, the old one for
     /// deletes (sent key-only).
-    pub fn tags(&self, indices: &[usize]) -> Tags {
+    pub(crate) fn tags(&self, indices: &[usize]) -> Tags {
         indices
             .iter()
             .map(|&i| match &self.changes[i].change {
@@ -121,7 +121,7 @@ impl<'p> DesktopWork<'p> {
     }
 
     /// The changes of `group` still pending whose keys are in `tags` (what one call carried).
-    pub fn pending_in(&self, group: Group, tags: &Tags) -> Vec<usize> {
+    pub(crate) fn pending_in(&self, group: Group, tags: &Tags) -> Vec<usize> {
         self.pending(group)
             .into_iter()
             .filter(|&i| tags.contains_key(self.changes[i].change.key()))
@@ -129,7 +129,7 @@ impl<'p> DesktopWork<'p> {
     }
 
     /// A call of kind `via` carrying `indices` was made with `attempts` HTTP attempts.
-    pub fn sent(&mut self, indices: &[usize], via: WriteMode, attempts: u32) {
+    pub(crate) fn sent(&mut self, indices: &[usize], via: WriteMode, attempts: u32) {
         if attempts == 0 {
             return;
         }
@@ -140,7 +140,7 @@ impl<'p> DesktopWork<'p> {
         self.observed = None;
     }
 
-    pub fn applied(&mut self, indices: &[usize], ticker: &Ticker) {
+    pub(crate) fn applied(&mut self, indices: &[usize], ticker: &Ticker) {
         for &i in indices {
             self.changes[i].outcome = Outcome::Applied;
             self.changes[i].error = None;
@@ -148,7 +148,7 @@ impl<'p> DesktopWork<'p> {
         }
     }
 
-    pub fn failed(&mut self, indices: &[usize], error: &ApiError, ticker: &Ticker) {
+    pub(crate) fn failed(&mut self, indices: &[usize], error: &ApiError, ticker: &Ticker) {
         for &i in indices {
             let change = &mut self.changes[i];
             change.outcome = Outcome::Failed;
@@ -173,12 +173,12 @@ impl<'p> DesktopWork<'p> {
     }
 
     /// Ends the desktop's writes: what is still pending will be skipped.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.stopped = true;
     }
 
     /// Stops the desktop because the run was interrupted.
-    pub fn interrupt(&mut self) {
+    pub(crate) fn interrupt(&mut self) {
         if self.status != DesktopResult::Failed {
             self.status = DesktopResult::Failed;
             self.reason = Some(INTERRUPTED.to_string());
@@ -194,7 +194,7 @@ impl<'p> DesktopWork<'p> {
     }
 
     /// Settles every change still pending as skipped; a desktop with a skipped change has failed.
-    pub fn finish(&mut self, ticker: &Ticker) {
+    pub(crate) fn finish(&mut self, ticker: &Ticker) {
         for i in 0..self.changes.len() {
             if !self.settled[i] {
                 self.changes[i].outcome = Outcome::Skipped;
@@ -209,16 +209,16 @@ impl<'p> DesktopWork<'p> {
     }
 
     /// True when every planned change is applied (the desktop is then verified).
-    pub fn is_applied(&self) -> bool {
+    pub(crate) fn is_applied(&self) -> bool {
         self.status == DesktopResult::Applied
     }
 
-    pub fn unverified(&mut self, reason: String) {
+    pub(crate) fn unverified(&mut self, reason: String) {
         self.status = DesktopResult::Unverified;
         self.reason = Some(reason);
     }
 
-    pub fn into_report(self) -> DesktopReport {
+    pub(crate) fn into_report(self) -> DesktopReport {
         DesktopReport {
             desktop_id: self.plan.desktop_id.clone(),
             name: self.plan.name.clone(),

@@ -21,7 +21,7 @@ use desktag_core::plan::{saved, Plan};
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
 
-pub async fn run(config: &config::Apply) -> Result<Status, Error> {
+pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
     if let Some(path) = &config.report {
         output::check_writable(path)?;
     }

@@ -15,7 +15,7 @@ use desktag_core::plan::policy::{self, Audit};
 
 use super::{output, session};
 
-pub async fn run(config: &config::Check) -> Result<Status, Error> {
+pub(crate) async fn run(config: &config::Check) -> Result<Status, Error> {
     if let Some(path) = &config.junit {
         output::check_writable(path)?;
     }

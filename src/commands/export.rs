@@ -8,7 +8,7 @@ use desktag_api::ManifestScope;
 use super::output;
 use super::session::Session;
 
-pub async fn run(config: &config::Export) -> Result<Status, Error> {
+pub(crate) async fn run(config: &config::Export) -> Result<Status, Error> {
     let session = Session::open(&config.service, ManifestScope::default()).await?;
     let ids = &config.ids;
     // Selecting by name needs every name of the project, to tell the unique ones.

@@ -16,10 +16,10 @@ use crate::config::{Command, Config};
 use crate::error::{Error, Status};
 
 /// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
-pub const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
+pub(crate) const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
 
 /// Runs one resolved command line.
-pub fn run(config: Config) -> Result<Status, Error> {
+pub(crate) fn run(config: Config) -> Result<Status, Error> {
     match config.command {
         Command::Validate(validate) => validate::run(&validate),
         Command::Plan(plan) => runtime()?.block_on(plan::run(&plan)),

@@ -7,7 +7,7 @@ use desktag_core::plan::{self, saved, Plan, Summary};
 
 use super::{github, output, session};
 
-pub async fn run(config: &config::Plan) -> Result<Status, Error> {
+pub(crate) async fn run(config: &config::Plan) -> Result<Status, Error> {
     if let Some(path) = &config.out {
         output::check_writable(path)?;
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, Status};
 use super::output;
 
 /// The completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<Status, Error> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<Status, Error> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "desktag", &mut script);
@@ -20,7 +20,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Status, Error> {
 }
 
 /// `desktag.1` on stdout, or every page (`desktag.1`, `desktag-plan.1`, …) written into `dir`.
-pub fn man(dir: Option<&Path>) -> Result<Status, Error> {
+pub(crate) fn man(dir: Option<&Path>) -> Result<Status, Error> {
     let command = Cli::command();
     match dir {
         None => {

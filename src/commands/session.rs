@@ -34,7 +34,10 @@ impl Session {
     /// Resolves the connection (flags, then environment) or starts the built-in emulator.
     /// `scope` is where the manifests say the project lives; its project id wins over flags and
     /// environment.
-    pub async fn open(service: &Service, scope: ManifestScope<'_>) -> Result<Session, Error> {
+    pub(crate) async fn open(
+        service: &Service,
+        scope: ManifestScope<'_>,
+    ) -> Result<Session, Error> {
         let options = service.client.clone();
         let args = match &service.target {
             Target::Emulator { .. } => return Self::open_emulator(options, scope.project_id).await,
@@ -103,7 +106,7 @@ impl Session {
 
     /// Reads the desktops the manifest can select: by id when every selector is an id (listing
     /// the project instead when that is fewer requests), else the whole project.
-    pub async fn inventory(&self, manifest: &Manifest) -> Result<Inventory, Error> {
+    pub(crate) async fn inventory(&self, manifest: &Manifest) -> Result<Inventory, Error> {
         let mut ids = BTreeSet::new();
         let mut only_ids = true;
         for entry in manifest.documents.iter().flat_map(|d| &d.desktops) {
@@ -140,7 +143,7 @@ pub(crate) struct ProjectManifests {
 }
 
 impl ProjectManifests {
-    pub fn scope(&self) -> ManifestScope<'_> {
+    pub(crate) fn scope(&self) -> ManifestScope<'_> {
         ManifestScope {
             project_id: self.project_id.as_deref(),
             region: self.region.as_deref(),

@@ -10,7 +10,7 @@ use desktag_core::plan::{self, Policy};
 
 use super::output;
 
-pub fn run(config: &config::Validate) -> Result<Status, Error> {
+pub(crate) fn run(config: &config::Validate) -> Result<Status, Error> {
     let loaded = manifest::load(
         &config.paths,
         &LoadOptions {

@@ -9,7 +9,7 @@ use super::plural;
 use desktag_core::plan::policy::Audit;
 
 /// `Policy: 2 of 20 desktops break the rules; coverage: 17 of 20 managed by the manifests.`
-pub fn summary(a: &Audit) -> String {
+pub(crate) fn summary(a: &Audit) -> String {
     let broken = if a.violating == 0 {
         format!(
             "all {} {} follow the rules",
@@ -45,7 +45,7 @@ fn total(audits: &[Audit]) -> Audit {
 
 /// Per project, one block per desktop that breaks a rule, then the summary; several projects
 /// each under a heading, then the summed summary.
-pub fn text(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+pub(crate) fn text(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
     if let [one] = audits {
         return text_one(w, one);
     }
@@ -96,7 +96,7 @@ fn text_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
 
 /// The audit as one JSON document; several projects as `{total, managed, violating,
 /// projects: [audit, …]}`.
-pub fn json(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+pub(crate) fn json(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
     if let [one] = audits {
         serde_json::to_writer_pretty(&mut *w, one)?;
     } else {
@@ -114,7 +114,7 @@ pub fn json(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
 
 /// A pull-request comment: a hidden marker (naming every project), then per project the
 /// summary and a table of the desktops that break a rule.
-pub fn markdown(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+pub(crate) fn markdown(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
     let t = total(audits);
     writeln!(
         w,
@@ -157,7 +157,7 @@ fn markdown_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
 
 /// JUnit XML: one test suite per project, one test case per desktop, failed when it breaks a
 /// rule.
-pub fn junit(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
+pub(crate) fn junit(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
     let t = total(audits);
     writeln!(w, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(

@@ -7,25 +7,25 @@ use crate::report::{Report, ReportSet};
 use desktag_core::plan::{Plan, PlanSet};
 
 /// Writes the plan document.
-pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
+pub(crate) fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, plan)?;
     writeln!(w)
 }
 
 /// Writes the plans of a run over several projects: the combined summary, then each plan.
-pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
+pub(crate) fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, &PlanSet::of(plans))?;
     writeln!(w)
 }
 
 /// Writes the reports of a run over several projects: the combined totals, then each report.
-pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
+pub(crate) fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, &ReportSet::of(reports))?;
     writeln!(w)
 }
 
 /// Writes the report document.
-pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
+pub(crate) fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, report)?;
     writeln!(w)
 }

@@ -18,7 +18,7 @@ fn quote(text: &str) -> String {
 
 /// How `export` writes its manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// Select desktops by computer name where that name is unique in the project (and is not a
     /// glob), by id elsewhere.
     pub by_name: bool,
@@ -35,7 +35,7 @@ pub struct Shape {
 /// are left out: desktag never writes them. Desktops with no other tags are listed as comments,
 /// since an entry needs at least one tag. Planned against the same inventory, the manifest yields
 /// no changes.
-pub fn manifest(
+pub(crate) fn manifest(
     project_id: &str,
     desktops: &[Desktop],
     shape: &Shape,
@@ -179,7 +179,7 @@ fn templated(
 }
 
 /// The computer names more than one of `desktops` carries.
-pub fn ambiguous_names(desktops: &[Desktop]) -> BTreeSet<String> {
+pub(crate) fn ambiguous_names(desktops: &[Desktop]) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     desktops
         .iter()

@@ -15,15 +15,15 @@ use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
 use desktag_core::plan::{Change, DesktopPlan, DesktopStatus, Plan};
 
 /// The comment stays under this many characters (GitHub refuses comments over 65,536).
-pub const MAX_COMMENT_CHARS: usize = 60_000;
+pub(crate) const MAX_COMMENT_CHARS: usize = 60_000;
 /// Diffs longer than this many lines are folded in `<details>`.
-pub const FOLD_LINES: usize = 12;
+pub(crate) const FOLD_LINES: usize = 12;
 /// With more changed desktops than this, every diff is folded: the comment reads as the summary
 /// table and one line per desktop.
-pub const FOLD_ALL_OVER: usize = 10;
+pub(crate) const FOLD_ALL_OVER: usize = 10;
 
 /// Writes the plan as a PR comment.
-pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
+pub(crate) fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     plan_within(
         w,
         plan,
@@ -35,7 +35,7 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 /// Writes the plans of a run over several projects as one PR comment: one marker naming every
 /// project, a line that sums them up, then each project's section, each within an equal share
 /// of the length limit.
-pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
+pub(crate) fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
     let totals = summary_line(&desktag_core::plan::Summary::total(plans));
     several(
         w,
@@ -171,7 +171,7 @@ fn fit(
 
 /// The hidden first line that identifies desktag's comment for `kind` and project, e.g.
 /// `<!-- desktag:plan project=abc -->`. Nothing in it can close the comment early.
-pub fn marker(kind: &str, project_id: &str) -> String {
+pub(crate) fn marker(kind: &str, project_id: &str) -> String {
     let id = html(project_id).replace("--", "-\u{2060}-");
     format!("<!-- desktag:{kind} project={id} -->\n")
 }
@@ -242,7 +242,7 @@ fn warnings_section(warnings: &[String]) -> String {
 }
 
 /// Writes the apply report as a PR comment.
-pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
+pub(crate) fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
     report_within(
         w,
         report,
@@ -252,7 +252,7 @@ pub fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
 }
 
 /// Writes the reports of a run over several projects as one PR comment, like [`plans`].
-pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
+pub(crate) fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
     let totals = super::text::reports_totals_line(reports);
     several(
         w,

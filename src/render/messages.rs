@@ -14,7 +14,7 @@ const STALE_SHOWN: usize = 20;
 
 /// The desktops that changed since a saved plan was made, one indented line each (at most
 /// twenty, then a count of the rest), shown before the refusal itself.
-pub fn stale_desktops(stale: &[Stale]) -> String {
+pub(crate) fn stale_desktops(stale: &[Stale]) -> String {
     let mut lines = String::new();
     for s in stale.iter().take(STALE_SHOWN) {
         lines.push_str(&format!(
@@ -31,7 +31,7 @@ pub fn stale_desktops(stale: &[Stale]) -> String {
 }
 
 /// Why a saved plan is refused because desktops changed since it was made, with what to do.
-pub fn stale_plan(path: &Path, changed: usize) -> String {
+pub(crate) fn stale_plan(path: &Path, changed: usize) -> String {
     format!(
         "the plan in {} is stale: {changed} {} changed since it was made; nothing was written; \
          run `desktag plan --out FILE` again and apply the new plan",
@@ -41,7 +41,7 @@ pub fn stale_plan(path: &Path, changed: usize) -> String {
 }
 
 /// Why `check` exits 1.
-pub fn policy_broken(violating: usize, total: usize) -> String {
+pub(crate) fn policy_broken(violating: usize, total: usize) -> String {
     format!(
         "{violating} of {total} {} {} the policy",
         plural(total, "desktop", "desktops"),
@@ -50,7 +50,7 @@ pub fn policy_broken(violating: usize, total: usize) -> String {
 }
 
 /// The refusal of a saved plan whose manifests changed since it was made.
-pub fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
+pub(crate) fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
     format!(
         "{} was made from {}, which has changed since; nothing was written; \
          run `desktag plan --out FILE` again and apply the new plan",
@@ -60,7 +60,7 @@ pub fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
 }
 
 /// The refusal of a saved plan with changes its own manifests do not produce.
-pub fn plan_not_produced(path: &Path, desktops: usize) -> String {
+pub(crate) fn plan_not_produced(path: &Path, desktops: usize) -> String {
     format!(
         "{} has changes for {desktops} {} that its manifests do not produce (edited by hand, or \
          made from other manifests); nothing was written; run `desktag plan --out FILE` again",
@@ -70,7 +70,7 @@ pub fn plan_not_produced(path: &Path, desktops: usize) -> String {
 }
 
 /// The question asked before applying on a terminal.
-pub fn confirm_prompt(plans: &[Plan]) -> String {
+pub(crate) fn confirm_prompt(plans: &[Plan]) -> String {
     let summary = desktag_core::plan::Summary::total(plans);
     let changes = summary.create + summary.overwrite + summary.delete;
     let projects = if plans.len() > 1 {
@@ -87,7 +87,7 @@ pub fn confirm_prompt(plans: &[Plan]) -> String {
 }
 
 /// `export --id` named desktops the project does not have.
-pub fn missing_desktops(project_id: &str, missing: &[&str]) -> String {
+pub(crate) fn missing_desktops(project_id: &str, missing: &[&str]) -> String {
     format!(
         "{} desktop id(s) not found in project `{}`: {}",
         missing.len(),
@@ -101,7 +101,7 @@ pub fn missing_desktops(project_id: &str, missing: &[&str]) -> String {
 }
 
 /// Why a run exits 1 after failed or unverified desktops.
-pub fn failed_desktops(n: usize) -> String {
+pub(crate) fn failed_desktops(n: usize) -> String {
     format!(
         "{n} {} failed or could not be verified; see the report above",
         plural(n, "desktop", "desktops")
@@ -109,7 +109,7 @@ pub fn failed_desktops(n: usize) -> String {
 }
 
 /// Why a run exits 3: `1 desktop blocked (OPS-WKS-003); all other changes applied`.
-pub fn blocked_desktops(names: &[String], applied: bool) -> String {
+pub(crate) fn blocked_desktops(names: &[String], applied: bool) -> String {
     const SHOWN: usize = 3;
     let mut shown: Vec<String> = names.iter().take(SHOWN).map(|n| display(n)).collect();
     if names.len() > SHOWN {
@@ -125,7 +125,7 @@ pub fn blocked_desktops(names: &[String], applied: bool) -> String {
 }
 
 /// Why a run exits 2 under `--detailed-exitcode`.
-pub fn changes(n: usize, applied: bool) -> String {
+pub(crate) fn changes(n: usize, applied: bool) -> String {
     if applied {
         format!(
             "{n} {} applied: drift was repaired",
@@ -137,7 +137,7 @@ pub fn changes(n: usize, applied: bool) -> String {
 }
 
 /// Why `validate` exits 1 (the diagnostics are above).
-pub fn invalid_manifests(errors: usize) -> String {
+pub(crate) fn invalid_manifests(errors: usize) -> String {
     format!(
         "the manifests have {errors} {}",
         plural(errors, "error", "errors")
@@ -145,7 +145,7 @@ pub fn invalid_manifests(errors: usize) -> String {
 }
 
 /// Why `plan` or `apply` stop at invalid manifests (the diagnostics are above).
-pub fn invalid_input(errors: usize) -> String {
+pub(crate) fn invalid_input(errors: usize) -> String {
     format!(
         "{errors} {} in the manifests or their selectors; nothing was planned",
         plural(errors, "error", "errors")
@@ -154,7 +154,7 @@ pub fn invalid_input(errors: usize) -> String {
 
 /// A line for the terminal built from text that may hold user or server data (paths, ids,
 /// error messages): control and layout characters are escaped, line breaks kept.
-pub fn terminal_line(text: &str) -> String {
+pub(crate) fn terminal_line(text: &str) -> String {
     text.split('\n')
         .map(|line| super::escape::escape(line, false))
         .collect::<Vec<_>>()

@@ -3,13 +3,13 @@
 //! stale plan. Always into a writer or a string. Pure formatting: no terminal detection, no
 //! environment; the caller decides colour (through a [`Printer`]) and where the bytes go.
 
-pub mod check;
-pub mod json;
-pub mod manifest;
-pub mod markdown;
-pub mod messages;
-pub mod text;
-pub mod validation;
+pub(crate) mod check;
+pub(crate) mod json;
+pub(crate) mod manifest;
+pub(crate) mod markdown;
+pub(crate) mod messages;
+pub(crate) mod text;
+pub(crate) mod validation;
 
 mod diff;
 mod escape;
@@ -23,7 +23,7 @@ use desktag_core::plan::{Plan, Summary};
 
 /// An output format of plans and reports (`plan --format`, `apply --report-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
     Markdown,
@@ -32,7 +32,7 @@ pub enum Format {
 /// How plans and reports are written for one run: the format and whether text is coloured.
 /// Built once from the configuration; the commands hand it every plan and report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Printer {
+pub(crate) struct Printer {
     pub format: Format,
     pub color: bool,
     /// Text plans say where each change comes from (`plan --explain`).
@@ -40,7 +40,7 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(format: Format, color: bool) -> Printer {
+    pub(crate) fn new(format: Format, color: bool) -> Printer {
         Printer {
             format,
             color,
@@ -48,13 +48,8 @@ impl Printer {
         }
     }
 
-    /// The same printer in another format (colour only applies to text).
-    pub fn with_format(self, format: Format) -> Printer {
-        Printer { format, ..self }
-    }
-
     /// Writes a plan.
-    pub fn plan(&self, mut w: &mut dyn Write, plan: &Plan) -> io::Result<()> {
+    pub(crate) fn plan(&self, mut w: &mut dyn Write, plan: &Plan) -> io::Result<()> {
         match self.format {
             Format::Text => text::plan(&mut w, plan, &self.text_style()),
             Format::Json => json::plan(&mut w, plan),
@@ -64,7 +59,7 @@ impl Printer {
 
     /// Writes the plans of a run: one plan as [`Printer::plan`] does, several with their project
     /// headings and a combined summary.
-    pub fn plans(&self, mut w: &mut dyn Write, plans: &[Plan]) -> io::Result<()> {
+    pub(crate) fn plans(&self, mut w: &mut dyn Write, plans: &[Plan]) -> io::Result<()> {
         if let [one] = plans {
             return self.plan(w, one);
         }
@@ -76,7 +71,7 @@ impl Printer {
     }
 
     /// Writes the reports of a run, like [`Printer::plans`].
-    pub fn reports(&self, mut w: &mut dyn Write, reports: &[Report]) -> io::Result<()> {
+    pub(crate) fn reports(&self, mut w: &mut dyn Write, reports: &[Report]) -> io::Result<()> {
         if let [one] = reports {
             return self.report(w, one);
         }
@@ -88,7 +83,7 @@ impl Printer {
     }
 
     /// Writes an apply report.
-    pub fn report(&self, mut w: &mut dyn Write, report: &Report) -> io::Result<()> {
+    pub(crate) fn report(&self, mut w: &mut dyn Write, report: &Report) -> io::Result<()> {
         match self.format {
             Format::Text => text::report(&mut w, report, &self.text_style()),
             Format::Json => json::report(&mut w, report),
@@ -106,7 +101,7 @@ impl Printer {
 
 /// The one-line plan summary shared by the text and markdown renderers, e.g.
 /// `Plan: 3 to create, 1 to overwrite, 0 to delete on 2 desktops; 5 unchanged; 1 blocked.`
-pub fn summary_line(summary: &Summary) -> String {
+pub(crate) fn summary_line(summary: &Summary) -> String {
     if summary.changed == 0 && summary.blocked == 0 {
         return "No changes. Desktop tags match the manifests.".to_string();
     }
@@ -124,7 +119,7 @@ pub fn summary_line(summary: &Summary) -> String {
 
 /// The summary line of a run's plans: [`summary_line`] for one project, the summed line after
 /// `All N projects: ` for several.
-pub fn plans_summary_line(plans: &[Plan]) -> String {
+pub(crate) fn plans_summary_line(plans: &[Plan]) -> String {
     match plans {
         [one] => summary_line(&one.summary),
         _ => format!(
@@ -136,7 +131,7 @@ pub fn plans_summary_line(plans: &[Plan]) -> String {
 }
 
 /// `one` or `many` by count: `plural(n, "desktop", "desktops")`.
-pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {
         one
     } else {

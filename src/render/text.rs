@@ -12,7 +12,7 @@ use desktag_core::plan::{Change, DesktopPlan, DesktopStatus, Plan, Summary};
 
 /// How text is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TextStyle {
+pub(crate) struct TextStyle {
     /// Emit ANSI colour codes.
     pub color: bool,
     /// Under each desktop's diff, say where the want behind each change is written.
@@ -41,7 +41,7 @@ fn title(name: &str, id: &str) -> String {
 }
 
 /// Writes the plan: each changed or blocked desktop, then the summary line.
-pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+pub(crate) fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
     for desktop in &plan.desktops {
         match desktop.status {
             DesktopStatus::Unchanged => continue,
@@ -55,7 +55,7 @@ pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()
 
 /// Writes the plans of a run over several projects: each under a `== Project … ==` heading,
 /// then one line that sums them up.
-pub fn plans(w: &mut impl Write, plans: &[Plan], style: &TextStyle) -> io::Result<()> {
+pub(crate) fn plans(w: &mut impl Write, plans: &[Plan], style: &TextStyle) -> io::Result<()> {
     for p in plans {
         project_section(w, &p.project_id, &p.endpoint, style, |w| plan(w, p, style))?;
     }
@@ -82,7 +82,7 @@ fn project_section<W: Write>(
 }
 
 /// `== Project p1 at https://… ==`.
-pub fn project_heading(project_id: &str, endpoint: &str) -> String {
+pub(crate) fn project_heading(project_id: &str, endpoint: &str) -> String {
     format!(
         "== Project {} at {} ==",
         display(project_id),
@@ -210,12 +210,12 @@ pub(crate) fn attempts_via(c: &ChangeReport) -> String {
 
 /// `Apply: 5 applied, 1 failed, 2 skipped; 1 unverified, 1 blocked; 3 unchanged; 14 requests,
 /// 3 retries in 1.23 s.`
-pub fn report_totals_line(report: &Report) -> String {
+pub(crate) fn report_totals_line(report: &Report) -> String {
     totals_line(&report.totals, unchanged(report))
 }
 
 /// The totals line of several reports, summed.
-pub fn reports_totals_line(reports: &[Report]) -> String {
+pub(crate) fn reports_totals_line(reports: &[Report]) -> String {
     totals_line(&Totals::total(reports), reports.iter().map(unchanged).sum())
 }
 
@@ -253,7 +253,7 @@ fn totals_line(t: &Totals, unchanged: usize) -> String {
 
 /// Writes the apply report: one line per desktop that was touched, failed or blocked, with detail
 /// for failures and retries only (the plan shown before lists every change), then the totals.
-pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Result<()> {
+pub(crate) fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Result<()> {
     let mut listed = false;
     for d in &report.desktops {
         let (mark, color) = match d.status {
@@ -295,7 +295,7 @@ pub fn report(w: &mut impl Write, report: &Report, style: &TextStyle) -> io::Res
 
 /// Writes the reports of a run over several projects: each under a `== Project … ==` heading,
 /// then the summed totals.
-pub fn reports(w: &mut impl Write, reports: &[Report], style: &TextStyle) -> io::Result<()> {
+pub(crate) fn reports(w: &mut impl Write, reports: &[Report], style: &TextStyle) -> io::Result<()> {
     for r in reports {
         project_section(w, &r.project_id, &r.endpoint, style, |w| {
             report(w, r, style)

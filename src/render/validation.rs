@@ -11,7 +11,7 @@ use desktag_core::diagnostic::{Diagnostic, Severity};
 
 /// How `validate` shows what it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     /// Diagnostic blocks on stderr, the verdict on stdout.
     Text,
     /// One JSON document on stdout.
@@ -22,7 +22,7 @@ pub enum Style {
 
 /// What validation found, ready to render.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Validation<'a> {
+pub(crate) struct Validation<'a> {
     pub valid: bool,
     pub errors: usize,
     pub warnings: usize,
@@ -33,7 +33,7 @@ pub struct Validation<'a> {
 
 impl<'a> Validation<'a> {
     /// Counts the errors and warnings among `diagnostics`.
-    pub fn new(diagnostics: &'a [Diagnostic], documents: usize, entries: usize) -> Self {
+    pub(crate) fn new(diagnostics: &'a [Diagnostic], documents: usize, entries: usize) -> Self {
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
         Validation {
             valid: errors == 0,
@@ -47,7 +47,7 @@ impl<'a> Validation<'a> {
 }
 
 /// Writes diagnostics, one block each (stderr in the CLI).
-pub fn diagnostics(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
+pub(crate) fn diagnostics(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     for d in diagnostics {
         writeln!(w, "{d}")?;
     }
@@ -55,7 +55,7 @@ pub fn diagnostics(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<
 }
 
 /// `Valid: 2 documents, 5 desktop entries; 0 warnings.` or `Invalid: 3 errors, 1 warning.`
-pub fn verdict(v: &Validation) -> String {
+pub(crate) fn verdict(v: &Validation) -> String {
     if v.valid {
         format!(
             "Valid: {} {}, {} {}; {} {}.",
@@ -78,21 +78,21 @@ pub fn verdict(v: &Validation) -> String {
 }
 
 /// The JSON document of `validate --format json`, with a trailing newline.
-pub fn json(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
+pub(crate) fn json(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *w, v)?;
     writeln!(w)
 }
 
 /// One `::error file=…,line=…,col=…,title=…::message` workflow command per diagnostic, then the
 /// verdict. GitHub shows each on the manifest line in the pull request's diff.
-pub fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
+pub(crate) fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
     annotations(w, v.diagnostics)?;
     writeln!(w, "{}", verdict(v))
 }
 
 /// One GitHub Actions workflow command per diagnostic (`::error …::…` or `::warning …::…`), with
 /// the help and notes folded into the message.
-pub fn annotations(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
+pub(crate) fn annotations(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     for d in diagnostics {
         let level = match d.severity {
             Severity::Error => "error",

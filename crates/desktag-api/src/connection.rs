@@ -163,7 +163,7 @@ impl Connection {
     }
 
     /// Like [`Connection::resolve`], with the token file reader passed in (pure).
-    pub fn resolve_with(
+    pub(crate) fn resolve_with(
         args: &ConnectionArgs,
         scope: ManifestScope<'_>,
         env: impl Fn(&str) -> Option<String>,

@@ -17,7 +17,7 @@ use super::transport::{Answer, Call, Failure, Transport};
 use crate::token_bucket::TokenBucket;
 
 /// HTTP attempts a call made (1 when the first attempt succeeded).
-pub type Attempts = u32;
+pub(crate) type Attempts = u32;
 
 /// A backoff longer than this is logged as a warning (shorter ones at debug).
 const WARN_BACKOFF: Duration = Duration::from_secs(1);
@@ -127,7 +127,7 @@ impl Limiter {
 }
 
 impl Executor {
-    pub fn new(
+    pub(crate) fn new(
         transport: Transport,
         policy: RetryPolicy,
         concurrency: usize,
@@ -161,7 +161,7 @@ impl Executor {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let limiter = self.limiter();
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
@@ -173,7 +173,7 @@ impl Executor {
     }
 
     /// Sends `call` until it succeeds or the retry policy gives up.
-    pub async fn execute(&self, call: &Call) -> Result<(Answer, Attempts), CallError> {
+    pub(crate) async fn execute(&self, call: &Call) -> Result<(Answer, Attempts), CallError> {
         let mut attempt: u32 = 1;
         loop {
             let (error, outcome) = match self.attempt(call).await {

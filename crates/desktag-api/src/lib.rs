@@ -6,13 +6,16 @@
 //! `transport` makes one HTTP attempt; `executor` runs a call to completion (permits, rate,
 //! retries, statistics); `reads` and `writes` are the endpoint groups, methods of `Client`.
 
+// `pub` is for what another crate uses; everything else is `pub(crate)`, so dead code warns.
+#![warn(unreachable_pub)]
+
 mod client;
 mod connection;
 mod error;
 mod executor;
-pub mod rate;
+pub(crate) mod rate;
 mod reads;
-pub mod retry;
+pub(crate) mod retry;
 pub mod sign;
 pub mod token_bucket;
 mod transport;
@@ -25,7 +28,4 @@ pub use connection::{
     ConnectionError, Credentials, ManifestScope,
 };
 pub use error::{ApiError, CallError};
-pub use executor::{Attempts, Stats};
-pub use reads::{IDS_PER_REQUEST, PAGE_LIMIT};
-pub use retry::{AttemptOutcome, Decision, RetryPolicy};
 pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 /// The rate desktag starts at when `--rate` is higher or absent, in requests per second. Low
 /// enough for a per-user API throttle, and the probe phase leaves it quickly when nothing throttles.
-pub const START_RATE: f64 = 10.0;
+pub(crate) const START_RATE: f64 = 10.0;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RatePolicy {
+pub(crate) struct RatePolicy {
     /// The ceiling (`--rate`); the rate never goes above it.
     pub ceiling: f64,
     /// The floor; a cut never goes below it.
@@ -31,7 +31,7 @@ pub struct RatePolicy {
 
 impl RatePolicy {
     /// The policy for a ceiling of `ceiling` requests per second.
-    pub fn new(ceiling: f64, floor: f64) -> RatePolicy {
+    pub(crate) fn new(ceiling: f64, floor: f64) -> RatePolicy {
         RatePolicy {
             ceiling,
             floor: floor.min(ceiling),
@@ -43,7 +43,7 @@ impl RatePolicy {
     }
 
     /// The state a run starts in: `START_RATE`, or the ceiling when that is lower.
-    pub fn start(&self) -> RateState {
+    pub(crate) fn start(&self) -> RateState {
         RateState {
             rate: START_RATE.min(self.ceiling),
             probing: true,
@@ -55,7 +55,7 @@ impl RatePolicy {
     /// The state after one response at `now`. `sent_rate` is the rate requests actually went out
     /// at over the last second: a cut starts from it (but not below `START_RATE`) when it is
     /// lower than the limit, since a limit far above what was sent says nothing about the service.
-    pub fn next(
+    pub(crate) fn next(
         &self,
         state: &RateState,
         event: RateEvent,
@@ -93,7 +93,7 @@ impl RatePolicy {
 
 /// What one response tells the rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateEvent {
+pub(crate) enum RateEvent {
     /// A 2xx (other errors say nothing about the rate).
     Success,
     /// A 429.
@@ -101,7 +101,7 @@ pub enum RateEvent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct RateState {
+pub(crate) struct RateState {
     /// Requests per second now allowed.
     pub rate: f64,
     /// Still growing geometrically (no 429 yet).
@@ -115,7 +115,7 @@ pub struct RateState {
 impl RateState {
     /// The rate after the last cut: the highest rate known to be below the service's limit, once
     /// the service has throttled at all.
-    pub fn settled(&self) -> Option<f64> {
+    pub(crate) fn settled(&self) -> Option<f64> {
         (!self.probing).then_some(self.rate)
     }
 }

@@ -14,13 +14,13 @@ use super::wire;
 use desktag_core::inventory::Desktop;
 
 /// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
-pub const PAGE_LIMIT: u64 = 1000;
+pub(crate) const PAGE_LIMIT: u64 = 1000;
 /// Most `desktop_id` filters one list request may carry.
-pub const IDS_PER_REQUEST: usize = 100;
+pub(crate) const IDS_PER_REQUEST: usize = 100;
 /// Most pages one listing follows, and most desktops it collects: far above any real project, so
 /// only a service that pages forever (new ids, a huge `total_count`) reaches them.
-pub const MAX_PAGES: u32 = 1000;
-pub const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
+pub(crate) const MAX_PAGES: u32 = 1000;
+pub(crate) const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
 
 /// One checked page of a listing.
 struct Page {

@@ -8,7 +8,7 @@ use rand::Rng;
 
 /// What one HTTP attempt ended with, as far as retrying is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptOutcome {
+pub(crate) enum AttemptOutcome {
     /// The service answered with this status (an error status: 2xx never reaches the policy).
     Status {
         status: u16,
@@ -27,13 +27,13 @@ pub enum AttemptOutcome {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     Retry(Duration),
     GiveUp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in total, the first included (≥ 1).
     pub max_attempts: u32,
     /// Backoff ceiling for the first retry; doubles each time.
@@ -53,13 +53,13 @@ impl Default for RetryPolicy {
 }
 
 /// 429, 500, 502, 503, 504.
-pub fn is_retryable_status(status: u16) -> bool {
+pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
 impl RetryPolicy {
     /// Decides after attempt number `attempt` (1-based) ended with `outcome`.
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
         attempt: u32,
         outcome: &AttemptOutcome,
@@ -94,7 +94,7 @@ impl RetryPolicy {
 
 /// `Retry-After: 3` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` → the delay from `now`
 /// (zero for a date in the past); `None` when unparseable.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));

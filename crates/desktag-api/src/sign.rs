@@ -6,20 +6,17 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
-pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
-/// sha256 of the empty body.
-pub const EMPTY_PAYLOAD_SHA256: &str =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
 
 /// Everything except `A-Z a-z 0-9 - _ . ~` is percent-encoded (uppercase hex, UTF-8).
-pub const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
 
 /// Percent-encodes one path segment or query component as the SDK does.
-pub fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
@@ -59,7 +56,7 @@ pub fn parse_sdk_date(text: &str) -> Option<time::OffsetDateTime> {
 }
 
 /// The canonical query string: pairs sorted by key then value on the raw strings, each encoded.
-pub fn canonical_query(query: &[(String, String)]) -> String {
+pub(crate) fn canonical_query(query: &[(String, String)]) -> String {
     let mut pairs: Vec<&(String, String)> = query.iter().collect();
     pairs.sort();
     pairs
@@ -70,7 +67,7 @@ pub fn canonical_query(query: &[(String, String)]) -> String {
 }
 
 /// The canonical URI: decode, split on `/`, re-encode each segment, ensure a trailing `/`.
-pub fn canonical_uri(path: &str) -> String {
+pub(crate) fn canonical_uri(path: &str) -> String {
     let decoded = percent_decode_str(path).decode_utf8_lossy();
     let mut uri = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
     if !uri.ends_with('/') {
@@ -132,7 +129,7 @@ pub fn string_to_sign(canonical: &str, sdk_date: &str) -> String {
 }
 
 /// hex(HMAC-SHA256(sk, string_to_sign)).
-pub fn signature(sk: &str, string_to_sign: &str) -> String {
+pub(crate) fn signature(sk: &str, string_to_sign: &str) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(sk.as_bytes()).expect("HMAC accepts any key length");
     mac.update(string_to_sign.as_bytes());
@@ -299,7 +296,9 @@ mod tests {
             headers: &h,
             body: b"",
         };
-        assert!(canonical_request(&req, &signed_header_names(&h)).ends_with(EMPTY_PAYLOAD_SHA256));
+        assert!(canonical_request(&req, &signed_header_names(&h)).ends_with(
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // sha256 of ""
+        ));
         assert_vector(
             &req,
             "6c68ef7bf0cf8b4f1e7416453aa80cb5605f4c72a9ec89d70dfe1be88f5800e2",

@@ -38,7 +38,7 @@ impl TokenBucket {
 
     /// Changes the rate (and the burst, `ceil(rate)`) from now on; tokens already reserved keep
     /// their times. The adaptive client rate calls this on every change.
-    pub fn set_rate(&mut self, rate: f64) {
+    pub(crate) fn set_rate(&mut self, rate: f64) {
         let fresh = TokenBucket::new(rate);
         self.interval = fresh.interval;
         self.tolerance = fresh.tolerance;
@@ -46,7 +46,7 @@ impl TokenBucket {
 
     /// Empties the bucket until `until`: no reservation made after this call is sent before then
     /// (a server's `Retry-After` applies to every caller of the bucket).
-    pub fn hold_until(&mut self, now: Instant, until: Instant) {
+    pub(crate) fn hold_until(&mut self, now: Instant, until: Instant) {
         let start = *self.start.get_or_insert(now);
         let target = until
             .saturating_duration_since(start)
@@ -56,7 +56,7 @@ impl TokenBucket {
 
     /// Takes one token at `now` and returns how long to wait before sending (saturating at
     /// `Duration::MAX`).
-    pub fn reserve(&mut self, now: Instant) -> Duration {
+    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
         let start = *self.start.get_or_insert(now);
         let elapsed = now.saturating_duration_since(start);
         let tat = self.tat.max(elapsed);

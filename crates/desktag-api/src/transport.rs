@@ -18,9 +18,9 @@ use super::sign;
 use super::wire;
 
 /// Largest 2xx body read; above it the call fails. A full page of 1,000 desktops is far smaller.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// How much of an error body is read and kept; the rest is dropped unread.
-pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// One request before signing: method, path segments after `/v2/{project_id}/`, query, body.
 pub(crate) struct Call {
@@ -32,7 +32,7 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub fn new(method: Method, segments: &[&str]) -> Call {
+    pub(crate) fn new(method: Method, segments: &[&str]) -> Call {
         Call {
             method,
             segments: segments.iter().map(|s| s.to_string()).collect(),
@@ -61,7 +61,7 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// A transport to `connection`; `idle_per_host` bounds the idle connections kept.
-    pub fn new(
+    pub(crate) fn new(
         connection: Connection,
         timeout: Duration,
         user_agent: String,
@@ -89,7 +89,7 @@ impl Transport {
     }
 
     /// Sends `call` once, signed at the current time.
-    pub async fn send(&self, call: &Call) -> Result<Answer, Failure> {
+    pub(crate) async fn send(&self, call: &Call) -> Result<Answer, Failure> {
         let (url, headers) = self
             .prepare(call, SystemTime::now())
             .map_err(|e| (e, AttemptOutcome::Fatal))?;
@@ -309,7 +309,7 @@ impl Transport {
     }
 
     /// Decodes a 2xx body as `T`; `what` names it in the error.
-    pub fn decode<T: DeserializeOwned>(
+    pub(crate) fn decode<T: DeserializeOwned>(
         &self,
         call: &Call,
         answer: &Answer,
@@ -320,7 +320,7 @@ impl Transport {
     }
 
     /// A 2xx answer that is not what the API promises.
-    pub fn decode_error(
+    pub(crate) fn decode_error(
         &self,
         call: &Call,
         answer: &Answer,
@@ -338,7 +338,7 @@ impl Transport {
     }
 
     /// `/v2/{project_id}/…` as errors and logs show it.
-    pub fn display_path(&self, call: &Call) -> String {
+    pub(crate) fn display_path(&self, call: &Call) -> String {
         let mut path = format!("/v2/{}", self.connection.project_id);
         for s in &call.segments {
             path.push('/');
@@ -348,7 +348,7 @@ impl Transport {
     }
 
     /// Replaces any secret the server may have echoed back with `[redacted]`.
-    pub fn scrub(&self, mut text: String) -> String {
+    pub(crate) fn scrub(&self, mut text: String) -> String {
         for secret in self.connection.credentials.secrets() {
             let s = secret.expose();
             if s.len() >= 4 && text.contains(s) {

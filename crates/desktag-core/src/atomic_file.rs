@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The directory a file at `path` lives in (`.` for a bare file name).
-pub fn parent_dir(path: &Path) -> &Path {
+pub(crate) fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -24,7 +24,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Location {
-    pub fn new(file: impl Into<Arc<str>>, line: u32, column: u32) -> Self {
+    pub(crate) fn new(file: impl Into<Arc<str>>, line: u32, column: u32) -> Self {
         Location {
             file: file.into(),
             line,
@@ -35,7 +35,7 @@ impl Location {
 
 impl Location {
     /// The whole file, not a position in it.
-    pub fn whole_file(file: impl Into<Arc<str>>) -> Self {
+    pub(crate) fn whole_file(file: impl Into<Arc<str>>) -> Self {
         Location::new(file, 0, 0)
     }
 }
@@ -77,7 +77,8 @@ macro_rules! codes {
 
         impl Code {
             /// Every code, in declaration order.
-            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+            #[cfg(test)]
+            pub(crate) const ALL: &'static [Code] = &[$(Code::$variant,)*];
 
             /// The kebab-case name users see, e.g. `unknown-field`.
             pub fn as_str(self) -> &'static str {
@@ -259,7 +260,7 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_note(mut self, location: Location, message: impl Into<String>) -> Self {
+    pub(crate) fn with_note(mut self, location: Location, message: impl Into<String>) -> Self {
         self.notes.push(Note {
             location,
             message: message.into(),

@@ -14,7 +14,7 @@ pub struct InvalidGlob {
 
 /// A glob over tag keys: `*` (any run of characters), `?` (one character), `[abc]` classes and
 /// `{a,b}` alternatives; `\` escapes the next character. Case-sensitive; `/` is not special.
-pub fn key_glob(pattern: &str) -> Result<Glob, InvalidGlob> {
+pub(crate) fn key_glob(pattern: &str) -> Result<Glob, InvalidGlob> {
     build(pattern, pattern)
 }
 

@@ -58,7 +58,7 @@ impl Inventory {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Desktop> {
+    pub(crate) fn get(&self, id: &str) -> Option<&Desktop> {
         self.desktops.get(id)
     }
 
@@ -75,7 +75,8 @@ impl Inventory {
         self.desktops.is_empty()
     }
 
-    pub fn insert(&mut self, desktop: Desktop) {
+    #[cfg(test)]
+    pub(crate) fn insert(&mut self, desktop: Desktop) {
         self.desktops.insert(desktop.id.clone(), desktop);
     }
 }

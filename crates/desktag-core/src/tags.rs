@@ -12,13 +12,13 @@ mod map;
 use std::fmt;
 
 pub use compact_str::CompactString;
-pub use map::{Iter, SortedMap};
+pub(crate) use map::SortedMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest tag key, in characters.
 pub const MAX_KEY_CHARS: usize = 128;
 /// Longest tag value, in characters.
-pub const MAX_VALUE_CHARS: usize = 43;
+pub(crate) const MAX_VALUE_CHARS: usize = 43;
 /// Default number of tags a desktop may carry (CreateTag's documented cap).
 pub const DEFAULT_MAX_TAGS: usize = 10;
 /// Prefix of system tags: never written by desktag, never counted toward the cap.
@@ -108,8 +108,9 @@ impl TagError {
         }
     }
 
-    /// A stable code for diagnostics and the emulator's error messages.
-    pub fn code(&self) -> &'static str {
+    /// A stable code per kind of error, which the diagnostic codes must agree with.
+    #[cfg(test)]
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             TagError::EmptyKey | TagError::KeyTooLong { .. } => "key-length",
             TagError::ValueTooLong { .. } => "value-length",
@@ -138,7 +139,7 @@ fn is_mark(ch: char) -> bool {
     ch.general_category_group() == GeneralCategoryGroup::Mark
 }
 
-pub fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
+pub(crate) fn check_chars(text: &str, what: &'static str) -> Result<(), TagError> {
     // A combining mark belongs to the letter or digit before it (possibly after other marks).
     let mut after_letter = false;
     for (i, ch) in text.chars().enumerate() {
@@ -191,7 +192,7 @@ pub fn check_value(value: &str) -> Result<(), TagError> {
 
 /// Longest project id accepted, in characters. Real ids are 32 hexadecimal digits; the margin
 /// admits other deployments while still catching a pasted URL or token.
-pub const MAX_PROJECT_ID_CHARS: usize = 64;
+pub(crate) const MAX_PROJECT_ID_CHARS: usize = 64;
 
 /// Why a project id was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,19 +261,13 @@ macro_rules! validated_string {
 
         impl $name {
             /// Validates `text`.
-            pub fn new(text: impl Into<CompactString>) -> Result<Self, TagError> {
+            pub(crate) fn new(text: impl Into<CompactString>) -> Result<Self, TagError> {
                 let text = text.into();
                 $check(&text)?;
                 Ok(Self(text))
             }
-            pub fn as_str(&self) -> &str {
+            pub(crate) fn as_str(&self) -> &str {
                 &self.0
-            }
-            pub fn into_string(self) -> String {
-                self.0.into()
-            }
-            pub fn into_compact(self) -> CompactString {
-                self.0
             }
         }
 
@@ -321,7 +316,7 @@ validated_string!(
 impl TagValue {
     /// A templated value (`owner: "${desktop.user_name}"`), checked by `crate::template` where it
     /// was written; kept as written until a desktop renders it.
-    pub fn template(text: impl Into<CompactString>) -> Self {
+    pub(crate) fn template(text: impl Into<CompactString>) -> Self {
         Self(text.into())
     }
 }

@@ -39,7 +39,7 @@ impl Attr {
 
 /// What `${…}` refers to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reference {
+pub(crate) enum Reference {
     Desktop(Attr),
     Env(String),
 }
@@ -56,14 +56,14 @@ impl fmt::Display for Reference {
 /// A template that cannot work, with where in the value (0-based character offset) and how to
 /// fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateError {
+pub(crate) struct TemplateError {
     pub message: String,
     pub help: String,
     pub offset: usize,
 }
 
 /// Whether `value` is a template (anything with a `$`; plain values cost one scan).
-pub fn is_template(value: &str) -> bool {
+pub(crate) fn is_template(value: &str) -> bool {
     value.contains('$')
 }
 
@@ -77,16 +77,16 @@ enum Piece {
 /// A parsed template: text (with `$$` already a `$`) and references, in order. Parse once with
 /// [`Template::parse`], then render it for as many desktops as select it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template(Vec<Piece>);
+pub(crate) struct Template(Vec<Piece>);
 
 impl Template {
     /// Parses a value written in a manifest: every reference known, every `${` closed.
-    pub fn parse(value: &str) -> Result<Template, TemplateError> {
+    pub(crate) fn parse(value: &str) -> Result<Template, TemplateError> {
         parse(value).map(Template)
     }
 
     /// The text around the references, as it will appear in every rendered value.
-    pub fn literal(&self) -> String {
+    pub(crate) fn literal(&self) -> String {
         self.0
             .iter()
             .filter_map(|p| match p {
@@ -97,7 +97,7 @@ impl Template {
     }
 
     /// The references, in order.
-    pub fn references(&self) -> impl Iterator<Item = &Reference> {
+    pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
         self.0.iter().filter_map(|p| match p {
             Piece::Ref(r) => Some(r),
             Piece::Text(_) => None,
@@ -107,7 +107,7 @@ impl Template {
     /// Renders the template for one desktop. `desktop` answers attributes (`None`: the desktop
     /// has no such value), `env` the environment captured at plan time. The error names what is
     /// missing.
-    pub fn render(
+    pub(crate) fn render(
         &self,
         desktop: &dyn Fn(Attr) -> Option<String>,
         env: &dyn Fn(&str) -> Option<String>,

@@ -14,9 +14,9 @@ use desktag_core::tags::DEFAULT_MAX_TAGS;
 use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
-pub const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
+pub(crate) const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
 /// Environment variable holding the token for token auth.
-pub const TOKEN_ENV: &str = "DESKTAG_EMULATOR_TOKEN";
+pub(crate) const TOKEN_ENV: &str = "DESKTAG_EMULATOR_TOKEN";
 
 /// Serve a local emulator of the Workspace tag API.
 ///
@@ -98,7 +98,7 @@ pub enum BatchCapArg {
 impl EmulatorArgs {
     /// Resolves the flags: reads the seed and secret files, and the secrets' environment
     /// variables through `env`. Refuses to serve without auth on a non-loopback address.
-    pub fn into_config(
+    pub(crate) fn into_config(
         self,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<EmulatorConfig, EmulatorError> {

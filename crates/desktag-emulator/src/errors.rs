@@ -46,7 +46,11 @@ pub(crate) struct ServiceError {
 }
 
 impl ServiceError {
-    pub fn service(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn service(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         ServiceError {
             status,
             code,
@@ -56,18 +60,22 @@ impl ServiceError {
         }
     }
 
-    pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn gateway(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         ServiceError {
             shape: Shape::Gateway,
             ..ServiceError::service(status, code, message)
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ServiceError::service(StatusCode::BAD_REQUEST, BAD_REQUEST, message)
     }
 
-    pub fn empty_body() -> Self {
+    pub(crate) fn empty_body() -> Self {
         ServiceError::service(
             StatusCode::BAD_REQUEST,
             EMPTY_BODY,
@@ -75,7 +83,7 @@ impl ServiceError {
         )
     }
 
-    pub fn desktop_not_found(id: &str) -> Self {
+    pub(crate) fn desktop_not_found(id: &str) -> Self {
         ServiceError::service(
             StatusCode::NOT_FOUND,
             DESKTOP_NOT_FOUND,
@@ -83,7 +91,7 @@ impl ServiceError {
         )
     }
 
-    pub fn project_not_found(pid: &str) -> Self {
+    pub(crate) fn project_not_found(pid: &str) -> Self {
         ServiceError::service(
             StatusCode::NOT_FOUND,
             PROJECT_NOT_FOUND,
@@ -91,7 +99,7 @@ impl ServiceError {
         )
     }
 
-    pub fn invalid_tag(key: &str, e: &TagError) -> Self {
+    pub(crate) fn invalid_tag(key: &str, e: &TagError) -> Self {
         ServiceError::service(
             StatusCode::BAD_REQUEST,
             INVALID_TAG,
@@ -99,7 +107,7 @@ impl ServiceError {
         )
     }
 
-    pub fn tag_cap(id: &str, have: usize, adding: &[&str], max: usize) -> Self {
+    pub(crate) fn tag_cap(id: &str, have: usize, adding: &[&str], max: usize) -> Self {
         let keys = adding
             .iter()
             .map(|k| format!("`{k}`"))
@@ -115,7 +123,7 @@ impl ServiceError {
         )
     }
 
-    pub fn not_an_api(method: &str, path: &str) -> Self {
+    pub(crate) fn not_an_api(method: &str, path: &str) -> Self {
         ServiceError::gateway(
             StatusCode::NOT_FOUND,
             GW_NO_API,
@@ -123,7 +131,7 @@ impl ServiceError {
         )
     }
 
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         ServiceError::gateway(
             StatusCode::PAYLOAD_TOO_LARGE,
             GW_BAD_REQUEST,
@@ -131,7 +139,7 @@ impl ServiceError {
         )
     }
 
-    pub fn throttled(limit: String, retry_after: Option<u64>) -> Self {
+    pub(crate) fn throttled(limit: String, retry_after: Option<u64>) -> Self {
         ServiceError {
             retry_after,
             ..ServiceError::gateway(
@@ -144,12 +152,12 @@ impl ServiceError {
         }
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         ServiceError::service(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, message)
     }
 
     /// The JSON body for this error.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
+    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
         match self.shape {
             Shape::Service => serde_json::json!({
                 "error_code": self.code,

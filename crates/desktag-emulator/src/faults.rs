@@ -42,7 +42,7 @@ impl Default for Faults {
 
 impl Faults {
     /// Checks the ranges; the message names the option.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for (name, p) in [
             ("--fail-rate", self.fail_rate),
             ("--throttle-rate", self.throttle_rate),
@@ -84,7 +84,7 @@ pub(crate) struct Injector {
 }
 
 impl Injector {
-    pub fn new(faults: Faults) -> Self {
+    pub(crate) fn new(faults: Faults) -> Self {
         Injector {
             rng: Mutex::new(SmallRng::seed_from_u64(faults.seed)),
             bucket: faults.rate_limit.map(|r| Mutex::new(TokenBucket::new(r))),
@@ -94,7 +94,7 @@ impl Injector {
 
     /// Decides whether this request fails, and how. The rate limit is checked first; then one
     /// draw decides between throttle, failure and success, so a fixed seed gives a fixed sequence.
-    pub fn decide(&self, now: Instant) -> Option<Fault> {
+    pub(crate) fn decide(&self, now: Instant) -> Option<Fault> {
         if let Some(bucket) = &self.bucket {
             if bucket
                 .lock()

@@ -16,8 +16,11 @@
 //! `POST|DELETE /v2/{pid}/desktops/batch-tags` (≤100 desktops, ≤20 tags each, unknown ids left
 //! out, all or nothing; `BatchCap` chooses what a desktop pushed past the cap does).
 
+// `pub` is for what another crate uses; everything else is `pub(crate)`, so dead code warns.
+#![warn(unreachable_pub)]
+
 mod auth;
-pub mod command;
+pub(crate) mod command;
 mod errors;
 mod faults;
 mod persist;
@@ -191,10 +194,6 @@ impl EmulatorHandle {
     /// Every desktop and its tags now, sorted by id.
     pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.state.desktops()
-    }
-
-    pub fn state(&self) -> &Arc<EmulatorState> {
-        &self.state
     }
 
     /// Stops accepting connections, lets open requests finish, and waits for the server.

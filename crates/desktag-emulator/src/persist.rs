@@ -23,7 +23,7 @@ pub(crate) struct Persister {
 impl Persister {
     /// Takes the state file's lock. Refused if the file's directory does not exist (every save
     /// would fail) or another emulator holds the lock.
-    pub fn open(path: PathBuf) -> Result<Self, String> {
+    pub(crate) fn open(path: PathBuf) -> Result<Self, String> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -67,7 +67,11 @@ impl Persister {
     }
 
     /// Returns once the state file holds a snapshot with at least `version`.
-    pub async fn wait_durable(&self, store: &Arc<Store>, version: u64) -> Result<(), String> {
+    pub(crate) async fn wait_durable(
+        &self,
+        store: &Arc<Store>,
+        version: u64,
+    ) -> Result<(), String> {
         let mut durable = self.durable.lock().await;
         if *durable >= version {
             return Ok(());

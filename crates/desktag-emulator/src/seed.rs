@@ -127,7 +127,7 @@ impl Seed {
     }
 
     /// Renders the seed as YAML (the `--state` file format).
-    pub fn to_yaml(&self) -> Result<String, SeedError> {
+    pub(crate) fn to_yaml(&self) -> Result<String, SeedError> {
         desktag_core::yaml::to_string(self).map_err(|e| SeedError {
             message: format!("cannot render the state as YAML: {}", e.message),
         })
@@ -135,7 +135,7 @@ impl Seed {
 
     /// Checks what serde cannot: a non-empty project id, unique non-empty desktop ids, and tags
     /// that follow the service's rules (system `_sys_` tags are allowed in a seed).
-    pub fn validate(&self) -> Result<(), SeedError> {
+    pub(crate) fn validate(&self) -> Result<(), SeedError> {
         let fail = |message: String| Err(SeedError { message });
         if self.project_id.trim().is_empty() || self.project_id.contains('/') {
             return fail(format!(

@@ -97,7 +97,7 @@ impl EmulatorState {
     }
 
     /// The most recent requests (up to `REQUEST_LOG_CAPACITY`), oldest first.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -107,7 +107,7 @@ impl EmulatorState {
     }
 
     /// How many write requests (tag create, delete, batch) succeeded since start.
-    pub fn writes(&self) -> u64 {
+    pub(crate) fn writes(&self) -> u64 {
         self.total_writes.load(Ordering::Relaxed)
     }
 
@@ -116,11 +116,11 @@ impl EmulatorState {
         self.store.desktops()
     }
 
-    pub fn project_id(&self) -> &str {
+    pub(crate) fn project_id(&self) -> &str {
         self.store.project_id()
     }
 
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 

@@ -70,7 +70,7 @@ pub enum BatchCap {
 pub(crate) type WriteOutcome = Result<Option<u64>, ServiceError>;
 
 impl Store {
-    pub fn new(seed: Seed, max_tags: usize) -> Store {
+    pub(crate) fn new(seed: Seed, max_tags: usize) -> Store {
         Store {
             project_id: seed.project_id,
             max_tags,
@@ -83,7 +83,7 @@ impl Store {
         }
     }
 
-    pub fn project_id(&self) -> &str {
+    pub(crate) fn project_id(&self) -> &str {
         &self.project_id
     }
 
@@ -99,7 +99,7 @@ impl Store {
 
     /// Matching desktops sorted by id: the total count and the page `[offset, offset+limit)`.
     /// With `desktop_id` filters only those desktops are looked at (O(ids), not a scan).
-    pub fn list(
+    pub(crate) fn list(
         &self,
         filter: &ListFilter,
         offset: usize,
@@ -126,7 +126,7 @@ impl Store {
         (total, page)
     }
 
-    pub fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ServiceError> {
+    pub(crate) fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ServiceError> {
         let d = self.lock(id)?;
         Ok(d.tags
             .iter()
@@ -137,7 +137,7 @@ impl Store {
     /// Creates or overwrites tags on one desktop, all or nothing. A later duplicate key in
     /// `tags` wins. Rejected if a key or value is invalid, or if a new key would take the desktop
     /// past the cap (system `_sys_` keys do not count; overwrites are always fine).
-    pub fn create(&self, id: &str, tags: &[(String, String)]) -> WriteOutcome {
+    pub(crate) fn create(&self, id: &str, tags: &[(String, String)]) -> WriteOutcome {
         for (key, value) in tags {
             check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
             check_value(value).map_err(|e| ServiceError::invalid_tag(key, &e))?;
@@ -163,7 +163,7 @@ impl Store {
     }
 
     /// Deletes keys from one desktop; keys it does not have are a success.
-    pub fn delete(&self, id: &str, keys: &[String]) -> WriteOutcome {
+    pub(crate) fn delete(&self, id: &str, keys: &[String]) -> WriteOutcome {
         for key in keys {
             check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
         }
@@ -179,7 +179,7 @@ impl Store {
     /// unknown desktop ids are silently left out, a later entry for the same desktop wins over an
     /// earlier one, and a bad tag (or, with `BatchCap::Reject`, one desktop pushed past the cap)
     /// fails the whole call without changing anything.
-    pub fn batch_create(
+    pub(crate) fn batch_create(
         &self,
         entries: &[(String, Vec<(String, String)>)],
         cap: BatchCap,
@@ -214,7 +214,7 @@ impl Store {
 
     /// Deletes keys from many desktops in one call; unknown desktop ids are silently left out and
     /// keys a desktop does not have are a success. A bad key fails the whole call.
-    pub fn batch_delete(&self, entries: &[(String, Vec<String>)]) -> WriteOutcome {
+    pub(crate) fn batch_delete(&self, entries: &[(String, Vec<String>)]) -> WriteOutcome {
         check_batch_shape(entries)?;
         for (_, keys) in entries {
             for key in keys {
@@ -264,7 +264,7 @@ impl Store {
     }
 
     /// The version of the last change made (0 before any).
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.version.load(Ordering::SeqCst)
     }
 
@@ -276,7 +276,7 @@ impl Store {
     /// A consistent copy for the state file: it contains at least every change whose version is
     /// ≤ the returned version. (The version is read first; a change with a version ≤ it finished
     /// under its desktop's lock before the bump, so taking that lock afterwards sees it.)
-    pub fn snapshot(&self) -> (u64, Seed) {
+    pub(crate) fn snapshot(&self) -> (u64, Seed) {
         let version = self.version.load(Ordering::SeqCst);
         (
             version,
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// Every desktop, sorted by id.
-    pub fn desktops(&self) -> Vec<EmulatedDesktop> {
+    pub(crate) fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.desktops
             .values()
             .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())

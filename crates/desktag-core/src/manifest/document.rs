@@ -156,7 +156,7 @@ pub(super) enum Next {
 
 impl Check<'_, '_> {
     /// Reads the next document of the stream.
-    pub fn document(&mut self) -> Result<Next> {
+    pub(crate) fn document(&mut self) -> Result<Next> {
         loop {
             match self.reader.next()? {
                 (Event::StreamStart, _) => continue,
@@ -254,7 +254,7 @@ impl Check<'_, '_> {
         }
     }
 
-    pub fn empty_entry(&mut self, pos: Pos) {
+    pub(crate) fn empty_entry(&mut self, pos: Pos) {
         self.error(
             Code::EmptyEntry,
             pos,

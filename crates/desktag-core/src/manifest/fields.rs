@@ -22,7 +22,7 @@ pub(super) struct Collection<T> {
 
 impl<T: Default> Collection<T> {
     /// A field that was not written: nothing valid, no items.
-    pub fn absent() -> Self {
+    pub(crate) fn absent() -> Self {
         Collection {
             valid: T::default(),
             written: Some(0),
@@ -48,7 +48,7 @@ impl Check<'_, '_> {
     }
 
     /// `version: 1`; true when it is exactly that.
-    pub fn version(&mut self, value: Value) -> Result<bool> {
+    pub(crate) fn version(&mut self, value: Value) -> Result<bool> {
         let Value { head, pos, key_pos } = value;
         let Head::Scalar(s) = head else {
             self.wrong_type(
@@ -89,7 +89,7 @@ impl Check<'_, '_> {
         Ok(false)
     }
 
-    pub fn project_id(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
+    pub(crate) fn project_id(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
         const HELP: &str = "write the 32-character project id from the console (letters, digits, `-` and `_`), or remove `project_id` to use `--project-id` or the environment";
         let Value { head, pos, key_pos } = value;
         let Head::Scalar(s) = head else {
@@ -118,7 +118,7 @@ impl Check<'_, '_> {
         }))
     }
 
-    pub fn region(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
+    pub(crate) fn region(&mut self, value: Value) -> Result<Option<Sourced<String>>> {
         const HELP: &str = "write the region id the project lives in, e.g. `region: cn-north-4` (lowercase letters, digits and `-`)";
         let Value { head, pos, key_pos } = value;
         let Head::Scalar(s) = head else {
@@ -141,7 +141,7 @@ impl Check<'_, '_> {
     }
 
     /// A mapping of tag key → value (`defaults`, `tags`).
-    pub fn tag_map(&mut self, field: &str, value: Value) -> Result<Collection<TagMap>> {
+    pub(crate) fn tag_map(&mut self, field: &str, value: Value) -> Result<Collection<TagMap>> {
         let Value { head, pos, key_pos } = value;
         match head {
             Head::Map => {}
@@ -217,7 +217,7 @@ impl Check<'_, '_> {
     }
 
     /// `priority: N`, an integer from -1000 to 1000; 0 when invalid (reported).
-    pub fn priority(&mut self, value: Value) -> Result<i32> {
+    pub(crate) fn priority(&mut self, value: Value) -> Result<i32> {
         const HELP: &str =
             "write a whole number from -1000 to 1000, e.g. `priority: 10`; the higher wins";
         let Value { head, pos, key_pos } = value;
@@ -313,7 +313,11 @@ impl Check<'_, '_> {
 
     /// A list of key globs (`ignore_keys`, `protect`, `create_only`): the globs that compile,
     /// each with where it was written.
-    pub fn key_globs(&mut self, field: &'static str, value: Value) -> Result<Vec<Sourced<String>>> {
+    pub(crate) fn key_globs(
+        &mut self,
+        field: &'static str,
+        value: Value,
+    ) -> Result<Vec<Sourced<String>>> {
         let mut globs = Vec::new();
         self.scalar_list(
             field,
@@ -344,7 +348,10 @@ impl Check<'_, '_> {
     }
 
     /// The keys of `absent`, each with where it was written.
-    pub fn absent(&mut self, value: Value) -> Result<Collection<SortedMap<TagKey, Location>>> {
+    pub(crate) fn absent(
+        &mut self,
+        value: Value,
+    ) -> Result<Collection<SortedMap<TagKey, Location>>> {
         let mut keys: SortedMap<TagKey, Location> = SortedMap::new();
         let mut rejected: Vec<(String, Pos)> = Vec::new();
         let written = self.scalar_list("absent", value, "[legacy-owner]", |c, text, p| {
@@ -388,7 +395,7 @@ impl Check<'_, '_> {
         })
     }
 
-    pub fn desktop_id(&mut self, value: Value) -> Result<Option<String>> {
+    pub(crate) fn desktop_id(&mut self, value: Value) -> Result<Option<String>> {
         const HELP: &str = "write the desktop id, e.g. `id: 8e07d3e9-454e-4fc9-ba56-c631d05c4712` (see `desktag export`)";
         let Value { head, pos, key_pos } = value;
         let Head::Scalar(s) = head else {
@@ -410,7 +417,7 @@ impl Check<'_, '_> {
         Ok(Some(s.text))
     }
 
-    pub fn desktop_name(&mut self, value: Value) -> Result<Option<Selector>> {
+    pub(crate) fn desktop_name(&mut self, value: Value) -> Result<Option<Selector>> {
         const HELP: &str = "write the computer name, e.g. `name: FIN-WKS-002`, or a glob like `name: \"FIN-LAP-*\"`";
         let Value { head, pos, key_pos } = value;
         let Head::Scalar(s) = head else {

@@ -95,7 +95,7 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
 /// The largest manifest file read. Far above any real manifest (100,000 desktops selected by id
 /// take about 12 MiB), far below what would exhaust memory: a huge or endless file is an error,
 /// not a long wait.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// Reads one file as UTF-8 text; `name` is how diagnostics show it.
 pub(crate) fn read(path: &Path, name: &Arc<str>) -> Result<String, Box<Diagnostic>> {

@@ -21,8 +21,8 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use model::Sourced;
 pub use model::{AllowedValues, Document, Entry, KeyCase, Manifest, ManifestFile, Selector};
-pub use model::{Sourced, TagPolicy};
 
 use std::path::PathBuf;
 use std::sync::Arc;

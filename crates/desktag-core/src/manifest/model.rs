@@ -26,7 +26,7 @@ pub struct ManifestFile {
 }
 
 impl ManifestFile {
-    pub fn of(path: &str, bytes: &[u8]) -> ManifestFile {
+    pub(crate) fn of(path: &str, bytes: &[u8]) -> ManifestFile {
         use sha2::Digest;
         ManifestFile {
             path: path.to_string(),
@@ -140,12 +140,6 @@ pub struct TagPolicy {
     pub key_case: Option<Sourced<KeyCase>>,
 }
 
-impl TagPolicy {
-    pub fn is_empty(&self) -> bool {
-        self.required.is_empty() && self.allowed.is_empty() && self.key_case.is_none()
-    }
-}
-
 /// `allowed: {key: [values]}`: the values are globs over the whole value (`*`, `?`; every other
 /// character stands for itself, as in name globs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +183,7 @@ pub enum Selector {
 
 impl Selector {
     /// Classifies a `name:` value: a glob if it contains `*` or `?`, else exact.
-    pub fn from_name(name: String) -> Selector {
+    pub(crate) fn from_name(name: String) -> Selector {
         if crate::glob::is_name_glob(&name) {
             Selector::Glob(name)
         } else {
@@ -198,7 +192,7 @@ impl Selector {
     }
 
     /// Higher wins: id 3, name 2, glob 1 (defaults are 0).
-    pub fn precedence(&self) -> u8 {
+    pub(crate) fn precedence(&self) -> u8 {
         match self {
             Selector::Id(_) => 3,
             Selector::Name(_) => 2,

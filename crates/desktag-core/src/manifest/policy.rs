@@ -36,7 +36,7 @@ const POLICY_HELP: &str =
 
 impl Check<'_, '_> {
     /// `policy:`: a mapping by the `POLICY` table.
-    pub fn policy(&mut self, value: Value) -> Result<TagPolicy> {
+    pub(crate) fn policy(&mut self, value: Value) -> Result<TagPolicy> {
         let Value { head, pos, key_pos } = value;
         let mut policy = TagPolicy::default();
         match head {

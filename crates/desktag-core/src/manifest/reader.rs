@@ -33,12 +33,12 @@ pub(crate) struct Scalar {
 impl Scalar {
     /// YAML's null: an empty or `~`/`null` plain scalar. (YAML tags such as `!!null` are
     /// rejected by the reader, so they never change what a scalar means.)
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
     }
 
     /// Whether the scalar was explicitly written as a string (quoted or a block scalar).
-    pub fn is_string(&self) -> bool {
+    pub(crate) fn is_string(&self) -> bool {
         !self.plain
     }
 }
@@ -66,7 +66,7 @@ pub(crate) enum Head {
 
 impl Head {
     /// What the user wrote, for "expected …, found …" messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Head::Scalar(s) if s.is_null() => "nothing (an empty value)".into(),
             Head::Scalar(s) => format!("text `{}`", super::shorten(&s.text)),
@@ -99,7 +99,7 @@ pub(crate) struct Reader<'t> {
 }
 
 impl<'t> Reader<'t> {
-    pub fn new(text: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str) -> Self {
         let line_count = text.lines().count().max(1);
         let last_line_chars = text.lines().last().map_or(0, |l| l.chars().count());
         Reader {
@@ -114,7 +114,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The YAML tags met since the last call, with their positions.
-    pub fn take_tags(&mut self) -> Vec<(Pos, String)> {
+    pub(crate) fn take_tags(&mut self) -> Vec<(Pos, String)> {
         std::mem::take(&mut self.tags)
     }
 
@@ -134,7 +134,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The next raw event. After a syntax error every call returns that error again.
-    pub fn next(&mut self) -> Result<(Event, Pos), SyntaxError> {
+    pub(crate) fn next(&mut self) -> Result<(Event, Pos), SyntaxError> {
         if self.failed {
             return Err(SyntaxError {
                 pos: self.end(),
@@ -176,7 +176,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The next node of a collection, or the collection's end.
-    pub fn item(&mut self) -> Result<Item, SyntaxError> {
+    pub(crate) fn item(&mut self) -> Result<Item, SyntaxError> {
         let (event, pos) = self.next()?;
         self.note_tag(&event, pos);
         match event {
@@ -196,7 +196,7 @@ impl<'t> Reader<'t> {
     }
 
     /// The next node, where the grammar guarantees one (a mapping value, a document root).
-    pub fn node(&mut self) -> Result<(Head, Pos), SyntaxError> {
+    pub(crate) fn node(&mut self) -> Result<(Head, Pos), SyntaxError> {
         match self.item()? {
             Item::Node(head, pos) => Ok((head, pos)),
             Item::End(pos) => Err(SyntaxError {
@@ -207,7 +207,7 @@ impl<'t> Reader<'t> {
     }
 
     /// Consumes the rest of a node whose head was read (iteratively: nesting depth is unbounded).
-    pub fn skip(&mut self, head: &Head) -> Result<(), SyntaxError> {
+    pub(crate) fn skip(&mut self, head: &Head) -> Result<(), SyntaxError> {
         if !matches!(head, Head::Seq | Head::Map) {
             return Ok(());
         }
@@ -300,7 +300,7 @@ impl<'t> Reader<'t> {
 
     /// The parser places an empty sequence item (a lone `-`) at the token after it, often on a
     /// later line. Finds the `-` itself: the nearest earlier line ending in a lone dash.
-    pub fn empty_item_pos(&self, reported: Pos) -> Pos {
+    pub(crate) fn empty_item_pos(&self, reported: Pos) -> Pos {
         let starts = self.line_starts();
         let reported_line = reported.line as usize;
         for line in (reported_line.saturating_sub(100).max(1)..reported_line).rev() {

@@ -43,11 +43,11 @@ pub(super) struct Table<S: 'static> {
 }
 
 impl<S> Table<S> {
-    pub fn names(&self) -> Vec<&'static str> {
+    pub(crate) fn names(&self) -> Vec<&'static str> {
         self.fields.iter().map(|(name, _)| *name).collect()
     }
 
-    pub fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.fields.iter().any(|(name, _)| *name == key)
     }
 }
@@ -63,7 +63,7 @@ pub(super) struct Walked {
 }
 
 impl Check<'_, '_> {
-    pub fn loc(&self, pos: Pos) -> Location {
+    pub(crate) fn loc(&self, pos: Pos) -> Location {
         Location {
             file: self.file.clone(),
             line: pos.line,
@@ -71,11 +71,11 @@ impl Check<'_, '_> {
         }
     }
 
-    pub fn push(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
 
-    pub fn error(&mut self, code: Code, pos: Pos, message: String, help: impl Into<String>) {
+    pub(crate) fn error(&mut self, code: Code, pos: Pos, message: String, help: impl Into<String>) {
         let location = self.loc(pos);
         self.push(
             Diagnostic::error(code, message)
@@ -85,7 +85,13 @@ impl Check<'_, '_> {
     }
 
     /// Reports that `what` was expected where something else was written, and skips it.
-    pub fn wrong_type(&mut self, head: &Head, pos: Pos, what: &str, help: &str) -> Result<()> {
+    pub(crate) fn wrong_type(
+        &mut self,
+        head: &Head,
+        pos: Pos,
+        what: &str,
+        help: &str,
+    ) -> Result<()> {
         if *head == Head::Alias {
             self.error(
                 Code::Alias,
@@ -101,7 +107,7 @@ impl Check<'_, '_> {
     }
 
     /// Reports the YAML tags the reader met (`!!int 5`, `!custom x`) where they were written.
-    pub fn report_yaml_tags(&mut self) {
+    pub(crate) fn report_yaml_tags(&mut self) {
         for (pos, tag) in self.reader.take_tags() {
             self.error(
                 Code::YamlTag,
@@ -116,7 +122,7 @@ impl Check<'_, '_> {
     }
 
     /// A field whose value is null (`tags:` with nothing after it).
-    pub fn null_field(&mut self, field: &str, key_pos: Pos, help: &str) {
+    pub(crate) fn null_field(&mut self, field: &str, key_pos: Pos, help: &str) {
         self.error(
             Code::NullValue,
             key_pos,
@@ -128,7 +134,12 @@ impl Check<'_, '_> {
     /// Reads the rest of a mapping whose fields `table` declares, passing each field's value to
     /// its parser with `state`. Duplicate keys, unknown fields and non-text keys are reported
     /// and skipped here.
-    pub fn fields<S>(&mut self, start: Pos, table: &Table<S>, state: &mut S) -> Result<Walked> {
+    pub(crate) fn fields<S>(
+        &mut self,
+        start: Pos,
+        table: &Table<S>,
+        state: &mut S,
+    ) -> Result<Walked> {
         let mut seen: Vec<(String, Pos)> = Vec::new();
         let mut unknown = false;
         let start = self.mapping(start, |c, key, key_pos| {
@@ -158,7 +169,7 @@ impl Check<'_, '_> {
     /// Reads the rest of a mapping, calling `on_key` with each text key; `on_key` must consume
     /// the value. Non-scalar keys are reported and skipped with their values. Returns the
     /// position of the first key (where a block mapping visibly starts), or of the mapping.
-    pub fn mapping(
+    pub(crate) fn mapping(
         &mut self,
         start: Pos,
         mut on_key: impl FnMut(&mut Self, String, Pos) -> Result<()>,
@@ -188,7 +199,7 @@ impl Check<'_, '_> {
         }
     }
 
-    pub fn duplicate(&mut self, key: &str, pos: Pos, first: Location) {
+    pub(crate) fn duplicate(&mut self, key: &str, pos: Pos, first: Location) {
         let location = self.loc(pos);
         self.push(
             Diagnostic::error(
@@ -221,7 +232,7 @@ impl Check<'_, '_> {
 
     /// A list of text items (`absent`, `ignore_keys`), each passed to `item` with its position.
     /// `None` when the value was not a list (reported), else how many items were written.
-    pub fn scalar_list(
+    pub(crate) fn scalar_list(
         &mut self,
         field: &str,
         value: Value,

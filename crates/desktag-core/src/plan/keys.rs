@@ -40,7 +40,7 @@ impl Eq for KeyGlobs {}
 
 impl KeyGlobs {
     /// Compiles `globs` (duplicates are dropped); the first invalid glob is an error.
-    pub fn new<I, S>(globs: I) -> Result<Self, InvalidGlob>
+    pub(crate) fn new<I, S>(globs: I) -> Result<Self, InvalidGlob>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -63,12 +63,12 @@ impl KeyGlobs {
     }
 
     /// Whether some glob matches `key`.
-    pub fn is_match(&self, key: &str) -> bool {
+    pub(crate) fn is_match(&self, key: &str) -> bool {
         !self.globs.is_empty() && self.set.is_match(key)
     }
 
     /// The globs that match `key`, in the order given.
-    pub fn matching_globs(&self, key: &str) -> Vec<&str> {
+    pub(crate) fn matching_globs(&self, key: &str) -> Vec<&str> {
         if self.globs.is_empty() {
             return Vec::new();
         }
@@ -80,7 +80,7 @@ impl KeyGlobs {
     }
 
     /// The globs this set was built from, without duplicates.
-    pub fn globs(&self) -> &[String] {
+    pub(crate) fn globs(&self) -> &[String] {
         &self.globs
     }
 }
@@ -92,7 +92,8 @@ pub struct KeyIgnore(KeyGlobs);
 
 impl KeyIgnore {
     /// Ignores only system keys.
-    pub fn none() -> Self {
+    #[cfg(test)]
+    pub(crate) fn none() -> Self {
         KeyIgnore::default()
     }
 
@@ -106,17 +107,17 @@ impl KeyIgnore {
     }
 
     /// Whether desktag must leave `key` alone.
-    pub fn is_ignored(&self, key: &str) -> bool {
+    pub(crate) fn is_ignored(&self, key: &str) -> bool {
         is_system_key(key) || self.0.is_match(key)
     }
 
     /// The globs (not system keys) that match `key`, in the order given.
-    pub fn matching_globs(&self, key: &str) -> Vec<&str> {
+    pub(crate) fn matching_globs(&self, key: &str) -> Vec<&str> {
         self.0.matching_globs(key)
     }
 
     /// The globs this matcher was built from, without duplicates.
-    pub fn globs(&self) -> &[String] {
+    pub(crate) fn globs(&self) -> &[String] {
         self.0.globs()
     }
 }

@@ -7,9 +7,9 @@ use crate::tags::is_system_key;
 
 /// With `--prune` and no `--max-deletes`, a plan may delete at most this fraction of the tags
 /// the planned desktops carry now…
-pub const PRUNE_DELETE_FRACTION: f64 = 0.5;
+pub(crate) const PRUNE_DELETE_FRACTION: f64 = 0.5;
 /// …and never has a limit below this many deletes.
-pub const PRUNE_DELETE_FLOOR: usize = 10;
+pub(crate) const PRUNE_DELETE_FLOOR: usize = 10;
 
 /// The limits a run was given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub fn check_limits(plan: &Plan, limits: &Limits) -> Option<String> {
 }
 
 /// The delete limit `--prune` gets when `--max-deletes` is not given.
-pub fn prune_default(carried: usize) -> usize {
+pub(crate) fn prune_default(carried: usize) -> usize {
     ((carried as f64 * PRUNE_DELETE_FRACTION) as usize).max(PRUNE_DELETE_FLOOR)
 }
 

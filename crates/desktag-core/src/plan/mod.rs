@@ -149,11 +149,6 @@ impl Plan {
         self.warnings = rendered_warnings(diagnostics);
         self
     }
-
-    /// True when some desktop is blocked (the plan cannot be applied in full).
-    pub fn has_blocked(&self) -> bool {
-        self.summary.blocked > 0
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -227,7 +222,7 @@ impl Change {
     }
 
     /// Applies this change to a tag map (what the service does on success).
-    pub fn apply_to(&self, tags: &mut Tags) {
+    pub(crate) fn apply_to(&self, tags: &mut Tags) {
         match self {
             Change::Delete { key, .. } => {
                 tags.remove(key);
@@ -301,7 +296,7 @@ impl Summary {
     }
 
     /// Counts the changes and desktop statuses of `desktops`.
-    pub fn of(desktops: &[DesktopPlan]) -> Summary {
+    pub(crate) fn of(desktops: &[DesktopPlan]) -> Summary {
         let mut summary = Summary::default();
         for d in desktops {
             match d.status {

@@ -50,7 +50,7 @@ impl Eq for PolicyRules {}
 
 /// One way a set of tags breaks the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violation {
+pub(crate) struct Violation {
     /// `lacks required key \`owner\``, `\`env\` is "qa", not one of dev, test, prod`, …
     pub message: String,
     /// Where the rule is written.
@@ -71,7 +71,7 @@ fn project(d: &Document) -> Option<&str> {
 impl PolicyRules {
     /// The rules of every document of `manifest` (planning narrows the manifest to one project
     /// first).
-    pub fn of(manifest: &Manifest) -> PolicyRules {
+    pub(crate) fn of(manifest: &Manifest) -> PolicyRules {
         Self::of_documents(manifest.documents.iter())
     }
 
@@ -120,13 +120,13 @@ impl PolicyRules {
         rules
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.required.is_empty() && self.allowed.is_empty() && self.lower.is_none()
     }
 
     /// How `tags` (a desktop's whole tag set; system tags are not judged) breaks the rules, in
     /// rule order; empty when it follows them.
-    pub fn violations(&self, tags: &Tags) -> Vec<Violation> {
+    pub(crate) fn violations(&self, tags: &Tags) -> Vec<Violation> {
         let mut found = Vec::new();
         if self.is_empty() {
             return found;
@@ -188,7 +188,11 @@ impl PolicyRules {
     /// manifests name several projects (offline validation reads them all), each document is
     /// held to the rules of its project's run: the documents of that project and those that name
     /// none.
-    pub fn manifest_diagnostics(&self, manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
+    pub(crate) fn manifest_diagnostics(
+        &self,
+        manifest: &Manifest,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
         if self.is_empty() {
             return;
         }

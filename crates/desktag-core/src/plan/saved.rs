@@ -10,7 +10,7 @@ use crate::inventory::Inventory;
 use crate::tags::{CompactString, Tags};
 
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
-pub const KIND: &str = "desktag-plan";
+pub(crate) const KIND: &str = "desktag-plan";
 
 /// The saved form of a plan: a kind marker and the writing version, then the plan's own fields.
 /// Written with `P = &Plan`, read back with `P = Plan`.
@@ -22,18 +22,30 @@ struct SavedPlan<P> {
     plan: P,
 }
 
-/// Writes a plan for `--out` (pretty JSON, trailing newline), streamed: a plan of 100,000
-/// desktops is not copied or held as text.
-pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
-    write_saved(w, plan)
-}
-
-/// Writes the plans of a run for `--out`: one plan as [`write_json`] does, the plans of several
-/// projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies together.
+/// Writes the plans of a run for `--out` (pretty JSON, trailing newline), streamed: a plan of
+/// 100,000 desktops is not copied or held as text. One plan is written as it is, the plans of
+/// several projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies
+/// together.
 pub fn write_all_json(w: &mut dyn std::io::Write, plans: &[Plan]) -> std::io::Result<()> {
     match plans {
         [one] => write_saved(w, one),
         _ => write_saved(w, PlanSet::of(plans)),
+    }
+}
+
+/// Writes one plan (tests).
+#[cfg(test)]
+pub(crate) fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
+    write_saved(w, plan)
+}
+
+/// Reads a saved plan of one project (tests).
+#[cfg(test)]
+pub(crate) fn from_json(text: &str) -> Result<Plan, String> {
+    let mut plans = all_from_json(text)?;
+    match (plans.pop(), plans.is_empty()) {
+        (Some(plan), true) => Ok(plan),
+        _ => Err("it holds the plans of several projects".to_string()),
     }
 }
 
@@ -45,15 +57,6 @@ fn write_saved<P: Serialize>(w: &mut dyn std::io::Write, plan: P) -> std::io::Re
     };
     serde_json::to_writer_pretty(&mut *w, &saved)?;
     w.write_all(b"\n")
-}
-
-/// Reads a saved plan of one project; the error says what is wrong with the file.
-pub fn from_json(text: &str) -> Result<Plan, String> {
-    let mut plans = all_from_json(text)?;
-    match (plans.pop(), plans.is_empty()) {
-        (Some(plan), true) => Ok(plan),
-        _ => Err("it holds the plans of several projects".to_string()),
-    }
 }
 
 /// Reads a saved plan: the plans of one or several projects, each checked. The error says what

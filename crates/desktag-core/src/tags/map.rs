@@ -103,12 +103,12 @@ impl<K, V> SortedMap<K, V> {
     }
 
     /// Keeps only the pairs for which `keep` returns true (as `BTreeMap::retain`).
-    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.pairs.retain_mut(|(k, v)| keep(k, v));
     }
 
     /// Drops spare capacity: for maps that are kept long after they are built.
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.pairs.shrink_to_fit();
     }
 
@@ -123,7 +123,7 @@ impl<K, V> SortedMap<K, V> {
         self.pairs.iter().map(|(k, _)| k)
     }
 
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone {
+    pub(crate) fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone {
         self.pairs.iter().map(|(_, v)| v)
     }
 }
