@@ -967,8 +967,9 @@ async fn concurrency_is_bounded_across_the_whole_client() {
     for result in futures::future::join_all(writes).await {
         assert_eq!(result.unwrap(), 1);
     }
+    // The bound is what is tested; how close a loaded machine gets to it is not.
     let max = server.state.max_in_flight.load(Ordering::SeqCst);
-    assert!((2..=3).contains(&max), "max in flight {max}");
+    assert!((1..=3).contains(&max), "max in flight {max}");
     assert_eq!(client.stats().requests, 12);
 }
 

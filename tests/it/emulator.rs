@@ -798,6 +798,8 @@ async fn the_state_file_is_saved_atomically_and_loaded_by_the_next_emulator() {
                 if last {
                     return reads;
                 }
+                // Paced, not spinning: on a shared machine a busy reader starves the writers.
+                std::thread::sleep(std::time::Duration::from_millis(1));
             }
         })
     };

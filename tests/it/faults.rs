@@ -3,6 +3,8 @@
 
 use desktag_emulator::Seed;
 
+#[cfg(unix)]
+use crate::support::interrupt_while_writing;
 use crate::support::{
     emulator_with, manifests, path_str, seed_yaml, small_seed, tags_of, Desktag, PROJECT,
     SMALL_MANIFEST,
@@ -99,7 +101,8 @@ desktops:
 
 #[test]
 fn an_interrupted_apply_converges_when_run_again() {
-    let (_rt, emu) = demo_emulator_with_latency(40);
+    let gate = desktag_emulator::Gate::after_writes(5);
+    let (_rt, emu) = emulator_with(Seed::demo(), |c| c.faults.gate = Some(gate.clone()));
     let mut child = Desktag::new()
         .against(&emu)
         .args([
@@ -112,9 +115,11 @@ fn an_interrupted_apply_converges_when_run_again() {
             "examples/manifests",
         ])
         .spawn();
-    wait_for_writes(&emu, 5);
+    // Killed with five writes made and more in flight.
+    gate.wait_until_holding(1);
     child.kill().unwrap();
     let _ = child.wait();
+    gate.open();
     Desktag::new()
         .against(&emu)
         .args(["apply", "--auto-approve", "examples/manifests"])
@@ -130,17 +135,11 @@ fn an_interrupted_apply_converges_when_run_again() {
     assert_eq!(doc["summary"]["delete"], 0);
 }
 
-fn demo_emulator_with_latency(
-    ms: u64,
-) -> (tokio::runtime::Runtime, desktag_emulator::EmulatorHandle) {
-    emulator_with(Seed::demo(), |c| {
-        c.faults.latency = std::time::Duration::from_millis(ms)
-    })
-}
-
+#[cfg(unix)]
 #[test]
 fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
-    let (_rt, emu) = demo_emulator_with_latency(40);
+    let gate = desktag_emulator::Gate::after_writes(3);
+    let (_rt, emu) = emulator_with(Seed::demo(), |c| c.faults.gate = Some(gate.clone()));
     let child = Desktag::new()
         .against(&emu)
         .args([
@@ -155,14 +154,13 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
             "examples/manifests",
         ])
         .spawn();
-    wait_for_writes(&emu, 3);
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    let output = interrupt_while_writing(child, &gate);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
     let skipped = report["totals"]["skipped"].as_u64().unwrap();
     let applied = report["totals"]["applied"].as_u64().unwrap();
@@ -176,17 +174,4 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
     assert!(desktops.iter().any(|d| d["reason"]
         .as_str()
         .is_some_and(|r| r.contains("interrupted"))));
-}
-
-/// Waits (at most 30 s) until the emulator has applied `n` writes; fails the test otherwise.
-fn wait_for_writes(emu: &desktag_emulator::EmulatorHandle, n: u64) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while emu.writes() < n {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "apply made only {} of {n} writes in 30 s",
-            emu.writes()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }

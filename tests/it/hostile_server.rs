@@ -3,14 +3,13 @@
 //! throttles like the real service. Each test starts and stops its own server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use desktag_api::token_bucket::TokenBucket;
 use desktag_api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs, ManifestScope};
 use serde_json::{json, Value};
 
@@ -257,17 +256,20 @@ async fn a_large_selection_in_a_small_project_lists_it_and_reports_only_the_sele
 }
 
 #[tokio::test]
-async fn under_a_server_rate_limit_the_adaptive_rate_keeps_429s_rare() {
-    // 40 requests per second with a burst of 40, as the emulator's --rate-limit does.
-    let bucket = Mutex::new(TokenBucket::new(40.0));
+async fn every_429_is_retried_and_the_rate_settles_below_where_it_was_cut() {
+    // The server throttles by count, not by clock: the 60th to 62nd requests it receives get a
+    // 429, whatever the machine's speed. (How rare 429s stay against a real rate limit is
+    // measured by `cargo bench --bench apply -- realistic`.)
+    let received = AtomicUsize::new(0);
     let server = Hostile::start(move |_| {
-        if bucket.lock().unwrap().try_take(Instant::now()).is_ok() {
-            Response::builder().status(204).body(Body::empty()).unwrap()
-        } else {
+        let n = received.fetch_add(1, Ordering::SeqCst) + 1;
+        if (60..=62).contains(&n) {
             json_body(
                 429,
                 &json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached: policy user over ratelimit,limit:40,time:1 second"}),
             )
+        } else {
+            Response::builder().status(204).body(Body::empty()).unwrap()
         }
     })
     .await;
@@ -275,7 +277,6 @@ async fn under_a_server_rate_limit_the_adaptive_rate_keeps_429s_rare() {
         max_attempts: 10,
         ..ClientOptions::default()
     });
-    let started = Instant::now();
     let writes = (0..200).map(|i| {
         let c = client.clone();
         async move { c.create_tag(&format!("desk-{i}"), "env", "prod").await }
@@ -284,21 +285,12 @@ async fn under_a_server_rate_limit_the_adaptive_rate_keeps_429s_rare() {
         result.unwrap();
     }
     let stats = client.stats();
-    assert!(stats.throttled > 0, "{stats:?}");
-    assert_eq!(stats.requests, 200 + stats.retries);
-    // A generous bound: the benchmark holds the tight figure.
-    assert!(
-        (stats.throttled as f64) < 0.10 * stats.requests as f64,
-        "{stats:?}"
-    );
+    assert_eq!(stats.throttled, 3, "{stats:?}");
+    assert_eq!(stats.retries, 3, "{stats:?}");
+    assert_eq!(stats.requests, 203, "{stats:?}");
+    assert_eq!(server.requests(), 203);
     let settled = stats.settled_rate.expect("a settled rate after 429s");
-    assert!(settled > 10.0 && settled < 60.0, "{stats:?}");
-    // 200 requests at 40/s after a burst of 40: about 4 s; far slower would mean a crawl.
-    assert!(
-        started.elapsed() < Duration::from_secs(12),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(settled > 0.0 && settled <= stats.rate, "{stats:?}");
 }
 
 #[tokio::test]

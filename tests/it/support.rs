@@ -222,3 +222,45 @@ pub fn tags_by_name(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+/// Interrupts `child` (SIGINT) at a known point of its apply and returns what it printed: once
+/// `gate` holds a write request, the signal is sent; once the binary's stderr says it is stopping
+/// (its readiness line), the held requests are let through. No sleep and no clock: the run is
+/// interrupted with requests in flight on any machine. The returned stderr holds the lines read.
+#[cfg(unix)]
+pub fn interrupt_while_writing(
+    mut child: std::process::Child,
+    gate: &desktag_emulator::Gate,
+) -> Output {
+    use std::io::{BufRead, BufReader, Read};
+    gate.wait_until_holding(1);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("readable stderr");
+        assert!(
+            read > 0,
+            "the binary never said it was interrupted:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("interrupted: finishing the requests in flight") {
+            break;
+        }
+    }
+    gate.open();
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let mut output = child.wait_with_output().expect("the binary finishes");
+    seen.push_str(&rest.join().expect("stderr reader"));
+    output.stderr = seen.into_bytes();
+    output
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use desktag_core::secret::Secret;
 use desktag_core::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
+use super::{spawn, Auth, BatchCap, Clock, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
 pub(crate) const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
@@ -170,6 +170,8 @@ impl EmulatorArgs {
                 rate_limit: self.rate_limit,
                 latency: Duration::from_millis(self.latency),
                 seed: self.fault_seed.unwrap_or_else(rand::random),
+                clock: Clock::System,
+                gate: None,
             },
             batch_cap: match self.batch_cap {
                 BatchCapArg::Reject => BatchCap::Reject,

@@ -43,7 +43,7 @@ pub use errors::{
     BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
-pub use faults::Faults;
+pub use faults::{Clock, Faults, Gate, ManualClock};
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{

@@ -212,6 +212,11 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some(gate) = &state.faults.faults.gate {
+        if parts.method != axum::http::Method::GET {
+            gate.pass().await;
+        }
+    }
     let mut seen = Seen::default();
     let result = process(&state, &parts, body, &mut seen).await;
     let (response, error_code) = respond(result, &request_id);
@@ -312,7 +317,7 @@ async fn process(
         };
         auth::check(&state.auth, &received, time::OffsetDateTime::now_utc())?;
     }
-    if let Some(fault) = state.faults.decide(Instant::now()) {
+    if let Some(fault) = state.faults.decide(state.faults.faults.clock.now()) {
         return Err(fault_error(state, fault));
     }
     if pid != state.store.project_id() {
