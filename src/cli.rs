@@ -72,6 +72,9 @@ pub enum Command {
     /// Audit every desktop of the project against the manifests' `policy:` (writes nothing);
     /// exit 1 when a desktop breaks a rule.
     Check(CheckArgs),
+    /// Check what a plan needs, per project: endpoint, credential source and expiry, proxy,
+    /// clock, one signed read; exit 0 when a plan would work, 1 with the first fix.
+    Doctor(DoctorArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
     /// Print the JSON Schema of manifests (for editors and other linters).
@@ -80,6 +83,16 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Manifest files or directories: one check per project they name [default: the project of
+    /// the flags and environment].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -134,6 +147,15 @@ pub struct ConnectionFlags {
     /// File holding an IAM token, sent as X-Auth-Token; beats AK/SK variables. Without it, HW_AUTH_TOKEN is used when no AK/SK is set.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// PEM file of certificates to trust besides the built-in roots (the root of a
+    /// TLS-inspecting proxy). HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SSL_CERT_FILE",
+        hide_env_values = true
+    )]
+    pub ca_file: Option<PathBuf>,
     /// Run against an in-process emulator seeded with the built-in demo inventory.
     #[arg(long, conflicts_with_all = ["endpoint", "region", "token_file"])]
     pub emulator: bool,

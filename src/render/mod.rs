@@ -4,6 +4,7 @@
 //! environment; the caller decides colour (through a [`Printer`]) and where the bytes go.
 
 pub mod check;
+pub mod doctor;
 pub mod json;
 pub mod manifest;
 pub mod markdown;

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// A call with an argument that cannot be sent (nothing was sent).
     #[error("invalid request: {0}")]
     InvalidArgument(String),
+    /// No usable credentials: a temporary source could not renew them before they expired.
+    #[error("the credentials expired and cannot be renewed: {0}")]
+    Credentials(String),
     /// The client could not be built (bad options, TLS setup).
     #[error("cannot set up the http client: {0}")]
     Setup(String),

@@ -8,8 +8,10 @@
 
 mod client;
 mod connection;
+pub mod credentials;
 mod error;
 mod executor;
+pub mod proxy;
 pub mod rate;
 mod reads;
 pub mod retry;
@@ -19,10 +21,10 @@ mod transport;
 mod wire;
 mod writes;
 
-pub use client::{Client, ClientOptions, MAX_RATE, MIN_RATE};
+pub use client::{http_builder, Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
     is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
-    ConnectionError, Credentials, ManifestScope,
+    ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
 pub use error::{ApiError, CallError};
 pub use executor::{Attempts, Stats};

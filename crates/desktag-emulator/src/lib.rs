@@ -15,11 +15,18 @@
 //! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`,
 //! `POST|DELETE /v2/{pid}/desktops/batch-tags` (≤100 desktops, ≤20 tags each, unknown ids left
 //! out, all or nothing; `BatchCap` chooses what a desktop pushed past the cap does).
+//!
+//! Identity APIs (`identity`): `POST /v3.0/OS-AUTH/id-token/tokens` and
+//! `POST /v3.0/OS-CREDENTIAL/securitytokens` (OIDC), `POST /v1/pod-identity/credentials` (CCE Pod
+//! Identity), `PUT /meta-data/latest/api/token` and `GET /openstack/latest/securitykey` (ECS
+//! metadata), `GET /actions/id-token` (a stand-in for the GitHub Actions runner), and the signed
+//! `GET /v3/projects?name=`. Temporary keys are accepted by the tag API until they expire.
 
 mod auth;
 pub mod command;
 mod errors;
 mod faults;
+mod identity;
 mod persist;
 mod routes;
 mod seed;
@@ -41,6 +48,7 @@ pub use errors::{
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
 pub use faults::Faults;
+pub use identity::{Identity, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
@@ -67,6 +75,9 @@ pub struct EmulatorConfig {
     pub limits: Limits,
     /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
     pub state_file: Option<PathBuf>,
+    /// The identity side: temporary keys and their lifetime, the OIDC exchange, Pod Identity,
+    /// metadata and the project lookup.
+    pub identity: Identity,
 }
 
 impl Default for EmulatorConfig {
@@ -81,6 +92,7 @@ impl Default for EmulatorConfig {
             batch_cap: BatchCap::Reject,
             limits: Limits::default(),
             state_file: None,
+            identity: Identity::default(),
         }
     }
 }
