@@ -4,12 +4,12 @@
 //! read — and prints one screen. Exit 0 when a plan would work, 1 with the first fix otherwise.
 //! Never prints a secret; never writes to the service.
 
-use desktag_api::credentials::{self, lease::format_expiry, Choice};
-use desktag_api::{proxy, ApiError, Client, Connection, ManifestScope};
 use crate::config::{self, Target};
 use crate::error::{Error, Status};
 use crate::render::doctor::{self, Check, Outcome, ProjectChecks};
 use crate::render::messages;
+use desktag_api::credentials::{self, lease::format_expiry, Choice};
+use desktag_api::{proxy, ApiError, Client, Connection, ManifestScope};
 
 use super::{output, session};
 
@@ -84,7 +84,7 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
     let resolved = match Connection::plan_with(args, scope, env, |p| std::fs::read_to_string(p)) {
         Ok(resolved) => resolved,
         Err(e) => {
-            let message = crate::error_chain::chain(&e);
+            let message = desktag_core::error_chain::chain(&e);
             checks.push(fail(
                 "connection",
                 "the flags, manifests and environment give no usable connection".into(),
@@ -123,7 +123,7 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
     let connected = match credentials::connect(resolved, &fetcher).await {
         Ok(c) => c,
         Err(e) => {
-            let message = crate::error_chain::chain(&e);
+            let message = desktag_core::error_chain::chain(&e);
             checks.push(fail("credentials", source, message));
             return ProjectChecks { title, checks };
         }

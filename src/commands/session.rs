@@ -5,17 +5,17 @@ use std::collections::BTreeSet;
 
 use tracing::Instrument;
 
+use crate::config::{Planning, Service, Target};
+use crate::error::Error;
 use desktag_api::{
     credentials, Client, ClientOptions, Connection, ConnectionArgs, Credentials, ManifestScope,
 };
-use crate::config::{Planning, Service, Target};
 use desktag_core::diagnostic::Diagnostic;
-use desktag_emulator::{self as emulator, EmulatorHandle};
-use crate::error::Error;
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
 use desktag_core::plan::{self, Plan, Provenance};
 use desktag_core::secret::Secret;
+use desktag_emulator::{self as emulator, EmulatorHandle};
 
 use super::output;
 

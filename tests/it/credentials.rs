@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use desktag::emulator::{EmulatorConfig, EmulatorHandle, Identity};
-use desktag::secret::Secret;
+use desktag_core::secret::Secret;
+use desktag_emulator::{EmulatorConfig, EmulatorHandle, Identity};
 
 use crate::support::{
     emulator_with, manifests, path_str, small_seed, Desktag, Ran, AK, SK, SMALL_MANIFEST,
@@ -457,7 +457,7 @@ fn a_401_saying_the_credentials_expired_renews_them_and_resends_without_repeatin
     let expired = emu
         .requests()
         .iter()
-        .filter(|r| r.error_code.as_deref() == Some(desktag::emulator::GW_TOKEN_EXPIRED))
+        .filter(|r| r.error_code.as_deref() == Some(desktag_emulator::GW_TOKEN_EXPIRED))
         .count();
     assert!(expired >= 1, "no request met expired keys: {}", ran.stderr);
     assert!(
@@ -472,8 +472,8 @@ fn a_401_saying_the_credentials_expired_renews_them_and_resends_without_repeatin
 
 #[test]
 fn concurrent_renewals_of_one_lease_fetch_once() {
-    use desktag::api::credentials::{Fetch, Fetcher, Keys};
-    use desktag::api::ClientOptions;
+    use desktag_api::credentials::{Fetch, Fetcher, Keys};
+    use desktag_api::ClientOptions;
     let (rt, emu) = identity_emulator(|_| {});
     let base = url::Url::parse(&emu.base_url()).unwrap();
     let keys = rt.block_on(async {

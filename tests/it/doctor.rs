@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use desktag::emulator::Identity;
-use desktag::secret::Secret;
+use desktag_core::secret::Secret;
+use desktag_emulator::Identity;
 
 use crate::support::{
     emulator_with, manifests, path_str, small_seed, Desktag, AK, SK, SMALL_MANIFEST,

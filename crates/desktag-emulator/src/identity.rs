@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde::Deserialize;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use desktag_core::secret::Secret;
@@ -176,8 +175,14 @@ fn random_hex(chars: usize) -> String {
     out
 }
 
+/// IAM's form, `2026-01-02T03:04:05.000000Z` (the SDKs parse exactly this).
 fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
 }
 
 impl Issued {
