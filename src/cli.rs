@@ -156,6 +156,11 @@ pub struct ConnectionFlags {
         hide_env_values = true
     )]
     pub ca_file: Option<PathBuf>,
+    /// On a refusal (403), ask STS which policy and action denied it
+    /// (HUAWEICLOUD_SDK_STS_ENDPOINT, else the region's STS); the credentials need
+    /// sts:decodeAuthorizationMessage.
+    #[arg(long)]
+    pub decode_denials: bool,
     /// Run against an in-process emulator seeded with the built-in demo inventory.
     #[arg(long, conflicts_with_all = ["endpoint", "region", "token_file"])]
     pub emulator: bool,

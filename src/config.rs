@@ -315,6 +315,7 @@ fn service(flags: &ConnectionFlags) -> Service {
             concurrency: flags.concurrency as usize,
             timeout: Duration::from_secs(flags.timeout),
             ca_file: flags.ca_file.clone(),
+            decode_denials: flags.decode_denials,
             ..ClientOptions::default()
         },
     }

@@ -146,6 +146,8 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
         connected.keys,
         desktag_api::ClientOptions {
             max_attempts: 2,
+            decode_denials: true,
+            sts_endpoint: Some(connected.sts_endpoint.clone()),
             ..service.client.clone()
         },
     ) {

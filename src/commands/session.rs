@@ -43,6 +43,10 @@ impl Session {
             Target::Service(args) => args,
         };
         let connected = connect(args, scope, &options).await?;
+        let mut options = options;
+        if options.decode_denials {
+            options.sts_endpoint = Some(connected.sts_endpoint.clone());
+        }
         let connection = connected.connection;
         tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
         let endpoint = connection.endpoint.to_string();

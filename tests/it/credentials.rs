@@ -499,3 +499,85 @@ fn concurrent_renewals_of_one_lease_fetch_once() {
     assert_eq!(calls(&emu, "/openstack/latest/securitykey"), 2);
     assert_eq!(keys.renewals(), 1);
 }
+
+#[test]
+fn a_refusal_shows_its_detail_and_is_decoded_on_request() {
+    let (_rt, emu) = identity_emulator(|config| {
+        config.identity.deny = vec!["workspace:desktops:list".into()];
+    });
+    let keys = [("HW_ACCESS_KEY", AK), ("HW_SECRET_KEY", SK)];
+    let ran = plan(&emu, &keys).code(1);
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("403"), "{last}");
+    assert!(
+        last.contains("an explicit deny in an identity policy refuses workspace:desktops:list"),
+        "{last}"
+    );
+    assert!(last.contains("--decode-denials"), "{last}");
+    assert!(
+        !last.contains("EMU1."),
+        "the encoded message is for machines: {last}"
+    );
+
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_STS_ENDPOINT", emu.base_url())
+        .env("HW_ACCESS_KEY", AK)
+        .env("HW_SECRET_KEY", SK)
+        .args(["plan", "--decode-denials", path_str(dir.path())])
+        .run()
+        .code(1);
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(
+            "denied: action workspace:desktops:list denied by policy desktag-emulator-deny"
+        ),
+        "{last}"
+    );
+    assert_eq!(calls(&emu, "/v5/decode-authorization-message"), 1);
+}
+
+#[test]
+fn the_json_report_keeps_the_encoded_refusal() {
+    let (_rt, emu) = identity_emulator(|config| {
+        config.identity.deny = vec!["workspace:desktops:tag".into()];
+    });
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_STS_ENDPOINT", emu.base_url())
+        .env("HW_ACCESS_KEY", AK)
+        .env("HW_SECRET_KEY", SK)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--write-mode",
+            "tag",
+            "--decode-denials",
+            "--report-format",
+            "json",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    assert!(
+        ran.stdout
+            .contains("\"encoded_authorization_message\": \"EMU1."),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("\"error_detail\": \"an explicit deny"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains(
+            "\"denial\": \"action workspace:desktops:tag denied by policy desktag-emulator-deny\""
+        ),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(emu.writes(), 0);
+}

@@ -122,3 +122,31 @@ fn doctor_fails_on_missing_credentials_and_an_unreachable_endpoint() {
     assert!(ran.stdout.contains("FAIL signed read"), "{}", ran.stdout);
     assert!(ran.stdout.contains("HTTPS_PROXY"), "{}", ran.stdout);
 }
+
+#[test]
+fn doctor_decodes_a_refusal() {
+    let (_rt, emu) = emulator_with(small_seed(), |config| {
+        config.identity.deny = vec!["workspace:desktops:list".into()];
+    });
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_STS_ENDPOINT", emu.base_url())
+        .env("HW_ACCESS_KEY", AK)
+        .env("HW_SECRET_KEY", SK)
+        .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
+        .run()
+        .code(1);
+    assert!(ran.stdout.contains("FAIL signed read"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("action workspace:desktops:list denied by policy desktag-emulator-deny"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout
+            .contains("fix: grant the identity the workspace:desktops:list"),
+        "{}",
+        ran.stdout
+    );
+}

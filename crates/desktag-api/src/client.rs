@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 
 use super::connection::Connection;
-use super::credentials::Keys;
+use super::credentials::{Fetcher, Keys};
 use super::error::ApiError;
 use super::executor::{Executor, Stats};
 use super::rate::RatePolicy;
@@ -40,6 +40,10 @@ pub struct ClientOptions {
     /// PEM certificates trusted besides the built-in roots (`--ca-file`, `SSL_CERT_FILE`): the
     /// root of a TLS-inspecting proxy.
     pub ca_file: Option<PathBuf>,
+    /// `--decode-denials`: ask STS why a call was refused (its encoded authorization message).
+    pub decode_denials: bool,
+    /// The STS endpoint refusals are decoded at; set from the connection when `decode_denials`.
+    pub sts_endpoint: Option<url::Url>,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +55,8 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(30),
             user_agent: concat!("desktag/", env!("CARGO_PKG_VERSION")).to_string(),
             ca_file: None,
+            decode_denials: false,
+            sts_endpoint: None,
         }
     }
 }
@@ -117,14 +123,17 @@ impl Client {
                 "the user agent must be visible ASCII".to_string(),
             ));
         }
-        let transport = Transport::new(
+        let mut transport = Transport::new(
             connection,
             keys,
             http_builder(&options)?,
             options.timeout,
-            options.user_agent,
+            options.user_agent.clone(),
             options.concurrency,
         )?;
+        if let (true, Some(sts)) = (options.decode_denials, &options.sts_endpoint) {
+            transport.denials = Some((sts.clone(), Fetcher::new(&options)?));
+        }
         let retry = RetryPolicy {
             max_attempts: options.max_attempts,
             ..RetryPolicy::default()

@@ -206,6 +206,8 @@ pub struct Resolved {
     pub iam_endpoint: Url,
     /// The region, when one was given (for the STS endpoint and the project lookup).
     pub region: Option<String>,
+    /// Where refusals are decoded: `HUAWEICLOUD_SDK_STS_ENDPOINT`, else the region's STS.
+    pub sts_endpoint: Url,
 }
 
 impl Connection {
@@ -277,6 +279,16 @@ impl Connection {
             None => region_iam
                 .unwrap_or_else(|| Url::parse(chain::DEFAULT_IAM_ENDPOINT).expect("a valid URL")),
         };
+        let sts_endpoint = match env("HUAWEICLOUD_SDK_STS_ENDPOINT") {
+            Some(value) => chain::parse_service_url(&value, "HUAWEICLOUD_SDK_STS_ENDPOINT")?,
+            None => {
+                let host = match &region {
+                    Some((r, _)) => format!("https://sts.{r}.myhuaweicloud.com"),
+                    None => "https://sts.myhuaweicloud.com".to_string(),
+                };
+                Url::parse(&host).expect("a valid URL")
+            }
+        };
         let project = resolve_project_id(
             args,
             scope.project_id,
@@ -291,6 +303,7 @@ impl Connection {
             chosen,
             iam_endpoint,
             region: region.map(|(r, _)| r),
+            sts_endpoint,
         })
     }
 }

@@ -26,7 +26,7 @@ pub use connection::{
     is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
     ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
-pub use error::{ApiError, CallError};
+pub use error::{ApiError, CallError, ServiceDetail};
 pub use executor::{Attempts, Stats};
 pub use reads::{IDS_PER_REQUEST, PAGE_LIMIT};
 pub use retry::{AttemptOutcome, Decision, RetryPolicy};

@@ -14,8 +14,9 @@ use url::Url;
 use std::sync::Arc;
 
 use super::connection::{is_loopback, Connection, Credentials};
+use super::credentials::Fetcher;
 use super::credentials::{Keys, Lease};
-use super::error::{http_reason, ApiError};
+use super::error::{http_reason, ApiError, ServiceDetail};
 use super::retry::AttemptOutcome;
 use super::sign;
 use super::wire;
@@ -62,6 +63,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     pub timeout: Duration,
     user_agent: String,
+    /// Where refusals are decoded (`--decode-denials`): the STS endpoint and a fetcher.
+    pub denials: Option<(Url, Fetcher)>,
     /// The `Date` of the last answer and the local time it arrived, for the clock-skew check.
     pub last_date: std::sync::Mutex<Option<(SystemTime, SystemTime)>>,
 }
@@ -93,6 +96,7 @@ impl Transport {
             http,
             timeout,
             user_agent,
+            denials: None,
             last_date: std::sync::Mutex::new(None),
         })
     }
@@ -175,11 +179,31 @@ impl Transport {
         }
         let decoded = wire::decode_error(status, http_reason(status), &body);
         let scrub = |text: String| scrub_with(self.scrub(text), &lease.credentials);
+        let detail = if decoded.detail.is_some() || decoded.encoded.is_some() {
+            let mut detail = ServiceDetail {
+                error_detail: decoded.detail.map(scrub),
+                encoded_authorization_message: decoded.encoded.map(scrub),
+                decoded: None,
+            };
+            if let (Some((sts, fetcher)), Some(encoded)) =
+                (&self.denials, &detail.encoded_authorization_message)
+            {
+                let said = fetcher
+                    .decode_denial(sts, encoded, &lease.credentials)
+                    .await
+                    .unwrap_or_else(|e| format!("STS could not decode the reason: {e}"));
+                detail.decoded = Some(scrub(said));
+            }
+            Some(Box::new(detail))
+        } else {
+            None
+        };
         let error = ApiError::Service {
             status,
             error_code: scrub(decoded.code),
             error_msg: scrub(decoded.message),
             request_id: request_id.map(scrub),
+            detail,
         };
         Err((
             error,

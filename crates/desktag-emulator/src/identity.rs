@@ -2,8 +2,9 @@
 //! the IAM OIDC exchange (`POST /v3.0/OS-AUTH/id-token/tokens`, then
 //! `POST /v3.0/OS-CREDENTIAL/securitytokens`), CCE Pod Identity (`POST /v1/pod-identity/credentials`),
 //! the ECS metadata service (`PUT /meta-data/latest/api/token`, `GET /openstack/latest/securitykey`),
-//! a stand-in for the GitHub Actions ID-token endpoint (`GET /actions/id-token`), and the IAM
-//! project lookup (`GET /v3/projects?name=`). Temporary keys live for `Identity::lifetime`; the
+//! a stand-in for the GitHub Actions ID-token endpoint (`GET /actions/id-token`), the IAM
+//! project lookup (`GET /v3/projects?name=`), and STS `POST /v5/decode-authorization-message`
+//! for the encoded reasons of the refusals `Identity::deny` asks for. Temporary keys live for `Identity::lifetime`; the
 //! tag API refuses them afterwards (401 `APIGW.0307`). Decisions are pure: the clock is an
 //! argument.
 
@@ -51,6 +52,42 @@ pub struct Identity {
     /// More projects the lookup lists, as (region name, project id): a name listed twice gives
     /// two matches.
     pub extra_projects: Vec<(String, String)>,
+    /// IAM actions refused with a 403 whose encoded reason the STS endpoint decodes, e.g.
+    /// `workspace:desktops:batchTag`.
+    pub deny: Vec<String>,
+}
+
+/// The policy the emulator names as the one that denied a call.
+pub const DENY_POLICY: &str = "desktag-emulator-deny";
+/// Prefix of the emulator's encoded authorization messages.
+const ENCODED_PREFIX: &str = "EMU1.";
+
+/// The refusal of `action` by a deny rule: 403, with `error_detail` and an
+/// `encoded_authorization_message` that `POST /v5/decode-authorization-message` decodes.
+pub(crate) fn denied(action: &str, project_id: &str) -> ServiceError {
+    let reason = serde_json::json!({
+        "allowed": false,
+        "action": action,
+        "policy": DENY_POLICY,
+        "effect": "Deny",
+        "resource": format!("workspace:*:{project_id}:desktop:*"),
+    });
+    let mut error = ServiceError::service(
+        StatusCode::FORBIDDEN,
+        "WKS.0403",
+        format!("Policy doesn't allow {action} to be performed."),
+    );
+    error.extra = vec![
+        (
+            "error_detail",
+            format!("an explicit deny in an identity policy refuses {action}"),
+        ),
+        (
+            "encoded_authorization_message",
+            format!("{ENCODED_PREFIX}{}", hex::encode(reason.to_string())),
+        ),
+    ];
+    error
 }
 
 impl Default for Identity {
@@ -65,6 +102,7 @@ impl Default for Identity {
             metadata_agency: true,
             region: "cn-north-4".to_string(),
             extra_projects: Vec::new(),
+            deny: Vec::new(),
         }
     }
 }
@@ -95,6 +133,7 @@ pub(crate) enum IdentityOp {
     MetadataSecurityKey,
     ActionsIdToken,
     ListProjects,
+    DecodeAuthorization,
 }
 
 impl IdentityOp {
@@ -107,13 +146,17 @@ impl IdentityOp {
             (&Method::GET, "/openstack/latest/securitykey") => IdentityOp::MetadataSecurityKey,
             (&Method::GET, "/actions/id-token") => IdentityOp::ActionsIdToken,
             (&Method::GET, "/v3/projects") => IdentityOp::ListProjects,
+            (&Method::POST, "/v5/decode-authorization-message") => IdentityOp::DecodeAuthorization,
             _ => return None,
         })
     }
 
     /// Whether the request must be signed like a tag API call (the project lookup is).
     pub(crate) fn signed(self) -> bool {
-        self == IdentityOp::ListProjects
+        matches!(
+            self,
+            IdentityOp::ListProjects | IdentityOp::DecodeAuthorization
+        )
     }
 }
 
@@ -427,6 +470,28 @@ impl Issued {
                 Ok(IdentityReply::json(
                     StatusCode::OK,
                     serde_json::json!({"count": value.len(), "value": value}),
+                ))
+            }
+            IdentityOp::DecodeAuthorization => {
+                #[derive(Deserialize)]
+                struct In {
+                    encoded_message: String,
+                }
+                let input: In = serde_json::from_slice(body)
+                    .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
+                let decoded = input
+                    .encoded_message
+                    .strip_prefix(ENCODED_PREFIX)
+                    .and_then(|hex_text| hex::decode(hex_text).ok())
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| {
+                        ServiceError::bad_request(
+                            "the encoded message is not one this service issued",
+                        )
+                    })?;
+                Ok(IdentityReply::json(
+                    StatusCode::OK,
+                    serde_json::json!({ "decoded_message": decoded }),
                 ))
             }
             IdentityOp::ListProjects => {

@@ -19,8 +19,10 @@
 //! Identity APIs (`identity`): `POST /v3.0/OS-AUTH/id-token/tokens` and
 //! `POST /v3.0/OS-CREDENTIAL/securitytokens` (OIDC), `POST /v1/pod-identity/credentials` (CCE Pod
 //! Identity), `PUT /meta-data/latest/api/token` and `GET /openstack/latest/securitykey` (ECS
-//! metadata), `GET /actions/id-token` (a stand-in for the GitHub Actions runner), and the signed
-//! `GET /v3/projects?name=`. Temporary keys are accepted by the tag API until they expire.
+//! metadata), `GET /actions/id-token` (a stand-in for the GitHub Actions runner), the signed
+//! `GET /v3/projects?name=` and STS `POST /v5/decode-authorization-message`. Temporary keys are
+//! accepted by the tag API until they expire; actions in `Identity::deny` are refused with a 403
+//! carrying `error_detail` and an `encoded_authorization_message` that the STS endpoint decodes.
 
 mod auth;
 pub mod command;
@@ -48,7 +50,7 @@ pub use errors::{
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
 pub use faults::Faults;
-pub use identity::{Identity, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
+pub use identity::{Identity, DENY_POLICY, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{

@@ -348,6 +348,9 @@ async fn process(
         };
         auth::check(&auth, &received, time::OffsetDateTime::now_utc())?;
     }
+    if identity_op.is_none() && state.identity.deny.iter().any(|a| a == op.action()) {
+        return Err(super::identity::denied(op.action(), &pid));
+    }
     if let Some(op) = identity_op {
         return state
             .issued

@@ -293,6 +293,35 @@ impl Fetcher {
         }
     }
 
+    /// `POST {sts}/v5/decode-authorization-message` with `{"encoded_message": …}`: why a call
+    /// was refused. Shows the action and policy when the answer names them.
+    pub async fn decode_denial(
+        &self,
+        sts: &Url,
+        encoded: &str,
+        credentials: &Credentials,
+    ) -> Result<String, String> {
+        let body = serde_json::json!({ "encoded_message": encoded }).to_string();
+        let answer = self
+            .signed(
+                Method::POST,
+                sts,
+                "/v5/decode-authorization-message",
+                &[],
+                body.as_bytes(),
+                credentials,
+            )
+            .await?;
+        let url = join(sts, "/v5/decode-authorization-message")?;
+        expect_success(&answer, &url, &secrets_of(credentials))?;
+        let value: serde_json::Value = serde_json::from_slice(&answer.body)
+            .map_err(|e| format!("{url} answered with a body that is not JSON: {e}"))?;
+        let decoded = value["decoded_message"]
+            .as_str()
+            .ok_or_else(|| format!("{url} answered without `decoded_message`"))?;
+        Ok(describe_denial(decoded))
+    }
+
     /// A request to an IAM or STS endpoint, signed as the SDK signs (SDK-HMAC-SHA256, with the
     /// security token), or with `X-Auth-Token`.
     async fn signed(
@@ -414,6 +443,27 @@ impl Fetcher {
             body,
         })
     }
+}
+
+/// `action X denied by policy Y (…)` when the decoded message is JSON naming them, else the
+/// message itself (cut at 500 characters).
+pub fn describe_denial(decoded: &str) -> String {
+    let field = |value: &serde_json::Value, names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| value.get(*n).and_then(|v| v.as_str()).map(str::to_string))
+    };
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(decoded) {
+        let action = field(&value, &["action", "Action"]);
+        let policy = field(
+            &value,
+            &["policy", "Policy", "policy_name", "matched_statement"],
+        );
+        if let (Some(action), Some(policy)) = (action, policy) {
+            return format!("action {action} denied by policy {policy}");
+        }
+    }
+    decoded.chars().take(500).collect()
 }
 
 fn body_text(answer: &Answer) -> String {

@@ -24,6 +24,8 @@ pub struct Connected {
     pub keys: Arc<Keys>,
     /// How the project id was found: `--project-id`, `looked up from region cn-north-4`, …
     pub project_origin: String,
+    /// Where refusals are decoded (`--decode-denials`).
+    pub sts_endpoint: url::Url,
 }
 
 /// Fetches the chosen credentials (if the source is a temporary one) and looks the project up
@@ -34,6 +36,7 @@ pub async fn connect(resolved: Resolved, fetcher: &Fetcher) -> Result<Connected,
         project,
         chosen,
         iam_endpoint,
+        sts_endpoint,
         ..
     } = resolved;
     let keys = match chosen.choice {
@@ -79,5 +82,6 @@ pub async fn connect(resolved: Resolved, fetcher: &Fetcher) -> Result<Connected,
         },
         keys: Arc::new(keys),
         project_origin,
+        sts_endpoint,
     })
 }
