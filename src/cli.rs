@@ -72,6 +72,9 @@ pub(crate) enum Command {
     /// Audit every desktop of the project against the manifests' `policy:` (writes nothing);
     /// exit 1 when a desktop breaks a rule.
     Check(CheckArgs),
+    /// Check what a plan needs, per project: endpoint, credential source and expiry, proxy,
+    /// clock, one signed read; exit 0 when a plan would work, 1 with the first fix.
+    Doctor(DoctorArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
     /// Print the JSON Schema of manifests (for editors and other linters).
@@ -83,7 +86,17 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub(crate) struct CompletionsArgs {
+pub struct DoctorArgs {
+    /// Manifest files or directories: one check per project they name [default: the project of
+    /// the flags and environment].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
@@ -134,6 +147,20 @@ pub(crate) struct ConnectionFlags {
     /// File holding an IAM token, sent as X-Auth-Token; beats AK/SK variables. Without it, HW_AUTH_TOKEN is used when no AK/SK is set.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// PEM file of certificates to trust besides the built-in roots (the root of a
+    /// TLS-inspecting proxy). HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SSL_CERT_FILE",
+        hide_env_values = true
+    )]
+    pub ca_file: Option<PathBuf>,
+    /// On a refusal (403), ask STS which policy and action denied it
+    /// (HUAWEICLOUD_SDK_STS_ENDPOINT, else the region's STS); the credentials need
+    /// sts:decodeAuthorizationMessage.
+    #[arg(long)]
+    pub decode_denials: bool,
     /// Run against an in-process emulator seeded with the built-in demo inventory.
     #[arg(long, conflicts_with_all = ["endpoint", "region", "token_file"])]
     pub emulator: bool,

@@ -73,6 +73,7 @@ pub(crate) enum Command {
     Apply(Apply),
     Export(Export),
     Check(Check),
+    Doctor(Doctor),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<desktag_emulator::EmulatorArgs>),
     Schema,
@@ -174,6 +175,13 @@ pub(crate) struct Check {
     pub junit: Option<PathBuf>,
 }
 
+/// `desktag doctor`: the manifests only name the projects to check; no paths means the project
+/// of the flags and environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doctor {
+    pub planning: Planning,
+}
+
 /// `desktag export`.
 #[derive(Debug, Clone)]
 pub(crate) struct Export {
@@ -257,6 +265,14 @@ impl Config {
                 printer: Printer::new(args.format, stdout_color),
                 junit: args.junit.clone(),
             }),
+            cli::Command::Doctor(args) => Command::Doctor(Doctor {
+                planning: Planning {
+                    paths: args.paths.clone(),
+                    policy: Policy::default(),
+                    limits: Limits::default(),
+                    service: service(&args.connection),
+                },
+            }),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
             cli::Command::Schema => Command::Schema,
             cli::Command::Completions(args) => Command::Completions(args.shell),
@@ -298,6 +314,8 @@ fn service(flags: &ConnectionFlags) -> Service {
             rate: flags.rate,
             concurrency: flags.concurrency as usize,
             timeout: Duration::from_secs(flags.timeout),
+            ca_file: flags.ca_file.clone(),
+            decode_denials: flags.decode_denials,
             ..ClientOptions::default()
         },
     }

@@ -128,6 +128,16 @@ pub struct ErrorInfo {
     pub error_msg: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The service's `error_detail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_detail: Option<String>,
+    /// On a refusal, the reason as the service encoded it (STS `decode-authorization-message`
+    /// decodes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded_authorization_message: Option<String>,
+    /// What STS decoded of it (`--decode-denials`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denial: Option<String>,
 }
 
 /// The report converts API errors (the API layer knows nothing of the report schema).
@@ -139,11 +149,17 @@ impl From<&ApiError> for ErrorInfo {
                 error_code,
                 error_msg,
                 request_id,
+                detail,
             } => ErrorInfo {
                 status: Some(*status),
                 error_code: Some(error_code.clone()),
                 error_msg: error_msg.clone(),
                 request_id: request_id.clone(),
+                error_detail: detail.as_ref().and_then(|d| d.error_detail.clone()),
+                encoded_authorization_message: detail
+                    .as_ref()
+                    .and_then(|d| d.encoded_authorization_message.clone()),
+                denial: detail.as_ref().and_then(|d| d.decoded.clone()),
             },
             ApiError::Decode {
                 status, request_id, ..
@@ -152,12 +168,18 @@ impl From<&ApiError> for ErrorInfo {
                 error_code: None,
                 error_msg: error.to_string(),
                 request_id: request_id.clone(),
+                error_detail: None,
+                encoded_authorization_message: None,
+                denial: None,
             },
             _ => ErrorInfo {
                 status: None,
                 error_code: None,
                 error_msg: error.to_string(),
                 request_id: None,
+                error_detail: None,
+                encoded_authorization_message: None,
+                denial: None,
             },
         }
     }
@@ -249,6 +271,7 @@ mod tests {
             error_code: "APIGW.0301".into(),
             error_msg: "Incorrect IAM authentication information".into(),
             request_id: Some("req-123".into()),
+            detail: None,
         };
         let info = ErrorInfo::from(&service);
         assert_eq!(info.status, Some(429));

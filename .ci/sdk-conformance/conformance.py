@@ -2,7 +2,9 @@
 
 Run by run.sh against `desktag emulator --ak AK --seed seed.yaml` (the SK in DESKTAG_EMULATOR_SK):
 every call is signed by the SDK's own SDK-HMAC-SHA256 signer and every response is parsed by its
-own models, so a pass means the emulator speaks the wire format the SDK expects.
+own models, so a pass means the emulator speaks the wire format the SDK expects. The temporary
+credentials checks sign with keys from the emulator's identity side (`X-Security-Token`) and run
+the SDK's own OIDC exchange against the emulator's IAM endpoints.
 
     conformance.py URL             the checks; prints `N passed, M failed`, exit 1 on any failure
     conformance.py --v5 URL        captures the SDK's Authorization for the documented V5 request
@@ -238,6 +240,73 @@ def checks(c, url, ak):
         list_rejects_limit_over_1000, cap_rejects_an_eleventh_tag, batch_over_the_cap_changes_nothing,
         invalid_key_is_rejected, unknown_desktop_is_404, wrong_secret_key_is_401,
         wrong_access_key_is_401,
+    ] + temporary_checks(url)
+
+
+def temporary_checks(url):
+    """Temporary credentials: the SDK signs with X-Security-Token, against keys the emulator's
+    identity side issued (ECS metadata), and runs its own OIDC exchange against the emulator's IAM."""
+    import json
+    import tempfile
+    import urllib.request
+
+    def metadata_keys():
+        with urllib.request.urlopen(url + "/openstack/latest/securitykey", timeout=10) as answer:
+            return json.loads(answer.read())["credential"]
+
+    def temporary_client(cred, with_token=True):
+        creds = BasicCredentials(cred["access"], cred["secret"], PID)
+        if with_token:
+            creds = creds.with_security_token(cred["securitytoken"])
+        cfg = HttpConfig.get_default_config()
+        cfg.timeout = (5, 10)
+        return (
+            WorkspaceClient.new_builder()
+            .with_credentials(creds)
+            .with_endpoints([url])
+            .with_http_config(cfg)
+            .build()
+        )
+
+    def sdk_signs_with_a_security_token():
+        cred = metadata_keys()
+        assert len(cred["securitytoken"]) > 4096, "security tokens may exceed 4 KB"
+        t = temporary_client(cred)
+        res = t.list_desktops(ListDesktopsRequest(limit=1))
+        assert res.status_code == 200, res.status_code
+        create(t, DESKTOPS[0], "temporary", "yes")
+        assert tags_of(t, DESKTOPS[0]).get("temporary") == "yes"
+
+    def temporary_keys_without_their_token_are_401():
+        t = temporary_client(metadata_keys(), with_token=False)
+        expect_error(lambda: t.list_desktops(ListDesktopsRequest(limit=1)), 401, "APIGW.")
+
+    def sdk_oidc_exchange_against_the_emulator():
+        with tempfile.NamedTemporaryFile("w", suffix=".jwt", delete=False) as f:
+            f.write("conformance-id-token")
+            path = f.name
+        creds = (
+            BasicCredentials(project_id=PID)
+            .with_idp_id("desktag-emulator")
+            .with_id_token_file(path)
+            .with_iam_endpoint(url)
+        )
+        cfg = HttpConfig.get_default_config()
+        cfg.timeout = (5, 10)
+        t = (
+            WorkspaceClient.new_builder()
+            .with_credentials(creds)
+            .with_endpoints([url])
+            .with_http_config(cfg)
+            .build()
+        )
+        res = t.list_desktops(ListDesktopsRequest(limit=1))
+        assert res.status_code == 200, res.status_code
+
+    return [
+        sdk_signs_with_a_security_token,
+        temporary_keys_without_their_token_are_401,
+        sdk_oidc_exchange_against_the_emulator,
     ]
 
 

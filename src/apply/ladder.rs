@@ -107,6 +107,7 @@ mod tests {
             error_code: "X".into(),
             error_msg: "x".into(),
             request_id: None,
+            detail: None,
         }
     }
 

@@ -302,6 +302,7 @@ mod tests {
             error_code: "WKS.0001".into(),
             error_msg: "bad".into(),
             request_id: Some("r1".into()),
+            detail: None,
         };
         work.sent(&[0], WriteMode::Tag, 1);
         work.failed(&[0], &error, &ticker);

@@ -4,6 +4,7 @@
 
 mod apply;
 mod check;
+mod doctor;
 mod export;
 mod github;
 mod output;
@@ -26,6 +27,7 @@ pub(crate) fn run(config: Config) -> Result<Status, Error> {
         Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
         Command::Check(check) => runtime()?.block_on(check::run(&check)),
+        Command::Doctor(doctor) => runtime()?.block_on(doctor::run(&doctor)),
         Command::Schema => {
             output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
             Ok(Status::Success)

@@ -7,13 +7,15 @@ use tracing::Instrument;
 
 use crate::config::{Planning, Service, Target};
 use crate::error::Error;
-use desktag_api::{Client, ClientOptions, Connection, Credentials, ManifestScope};
+use desktag_api::{
+    credentials, Client, ClientOptions, Connection, ConnectionArgs, Credentials, ManifestScope,
+};
 use desktag_core::diagnostic::Diagnostic;
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
 use desktag_core::plan::{self, Plan, Provenance};
 use desktag_core::secret::Secret;
-use desktag_emulator::EmulatorHandle;
+use desktag_emulator::{self as emulator, EmulatorHandle};
 
 use super::output;
 
@@ -43,11 +45,16 @@ impl Session {
             Target::Emulator { .. } => return Self::open_emulator(options, scope.project_id).await,
             Target::Service(args) => args,
         };
-        let connection = Connection::resolve(args, scope, |name| std::env::var(name).ok())?;
+        let connected = connect(args, scope, &options).await?;
+        let mut options = options;
+        if options.decode_denials {
+            options.sts_endpoint = Some(connected.sts_endpoint.clone());
+        }
+        let connection = connected.connection;
         tracing::info!(endpoint = %connection.endpoint, project = %connection.project_id, auth = %connection.credentials.describe(), "connecting");
         let endpoint = connection.endpoint.to_string();
         let project_id = connection.project_id.clone();
-        let client = Client::new(connection, options)?;
+        let client = Client::with_keys(connection, connected.keys, options)?;
         Ok(Session {
             client,
             project_id,
@@ -56,11 +63,12 @@ impl Session {
         })
     }
 
+    /// The built-in emulator's session, for `--emulator`.
     async fn open_emulator(
         options: ClientOptions,
         manifest_project: Option<&str>,
     ) -> Result<Session, Error> {
-        let seed = desktag_emulator::Seed::demo();
+        let seed = emulator::Seed::demo();
         let project_id = seed.project_id.clone();
         if let Some(wanted) = manifest_project.filter(|p| *p != project_id) {
             return Err(Error::Usage(format!(
@@ -71,13 +79,13 @@ impl Session {
         // Real AK/SK signing against the emulator's verifier, with a secret made for this run.
         let ak = "DESKTAGDEMOAK0000001".to_string();
         let sk = Secret::new(format!("{:032x}", rand::random::<u128>()));
-        let handle = desktag_emulator::spawn(desktag_emulator::EmulatorConfig {
-            auth: desktag_emulator::Auth::AkSk {
+        let handle = emulator::spawn(emulator::EmulatorConfig {
+            auth: emulator::Auth::AkSk {
                 ak: ak.clone(),
                 sk: sk.clone(),
             },
             seed,
-            ..desktag_emulator::EmulatorConfig::default()
+            ..emulator::EmulatorConfig::default()
         })
         .await
         .map_err(|e| Error::Emulator(e.into()))?;
@@ -131,6 +139,40 @@ impl Session {
         );
         Ok(inventory)
     }
+}
+
+/// Resolves the connection from the flags, the manifests' scope and the environment, runs the
+/// credential chain (fetching temporary credentials when the chosen source is one) and looks the
+/// project up from the region when no id is given. Logs the source chosen and those passed over.
+pub(crate) async fn connect(
+    args: &ConnectionArgs,
+    scope: ManifestScope<'_>,
+    options: &ClientOptions,
+) -> Result<credentials::Connected, Error> {
+    let resolved = Connection::plan_with(
+        args,
+        scope,
+        |name| std::env::var(name).ok(),
+        |path| std::fs::read_to_string(path),
+    )?;
+    if !resolved.chosen.tried.is_empty() {
+        tracing::info!(
+            "credential sources passed over: {}",
+            credentials::chain::list_tried(&resolved.chosen.tried)
+        );
+    }
+    match &resolved.chosen.choice {
+        credentials::Choice::Static(c) => {
+            tracing::info!(source = %c.describe(), "credential source")
+        }
+        credentials::Choice::Fetch(f) => {
+            tracing::info!(source = f.origin(), at = %f.location(), "credential source")
+        }
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    tracing::info!(proxy = %desktag_api::proxy::route(&resolved.endpoint, &env), "network");
+    let fetcher = credentials::Fetcher::new(options)?;
+    Ok(credentials::connect(resolved, &fetcher).await?)
 }
 
 /// The documents of one project of a run, and where the manifests say it lives.

@@ -718,7 +718,7 @@ async fn persistent_503_gives_up_after_max_attempts_with_the_last_error() {
     assert_eq!(server.requests().len(), 3);
     assert!(matches!(
         &err.error,
-        ApiError::Service { status: 503, error_code, error_msg, request_id }
+        ApiError::Service { status: 503, error_code, error_msg, request_id, .. }
             if error_code == "WKS.0503" && error_msg == "busy" && request_id.as_deref() == Some("req-503")
     ));
     assert!(err.to_string().ends_with("(after 3 attempts)"), "{err}");

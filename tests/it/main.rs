@@ -4,6 +4,8 @@
 mod api;
 mod apply_output;
 mod cli;
+mod credentials;
+mod doctor;
 mod emulator;
 mod emulator_batch;
 mod emulator_limits;

@@ -34,13 +34,23 @@ impl Desktag {
         for (name, _) in std::env::vars() {
             if name.starts_with("HW_")
                 || name.starts_with("HUAWEICLOUD_")
+                || name.starts_with("HUAWEI_CLOUD_")
+                || name.starts_with("HC_CONTAINER_")
+                || name.starts_with("ACTIONS_ID_TOKEN_")
                 || name.starts_with("DESKTAG_")
                 || name.starts_with("GITHUB_")
+                || name.ends_with("_PROXY")
+                || name.ends_with("_proxy")
+                || name == "SSL_CERT_FILE"
             {
                 command.env_remove(name);
             }
         }
         command.env("NO_COLOR", "1");
+        // No profile file of the machine's user, and no ECS metadata probe off 127.0.0.1: the
+        // tests that need them set these.
+        command.env("HOME", "/nonexistent/desktag-test-home");
+        command.env("DESKTAG_METADATA_ENDPOINT", "off");
         Desktag { command }
     }
 

@@ -3,12 +3,14 @@
 //! methods of `Client` defined in their groups: `reads` (desktops) and `writes` (tags).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 
 use super::connection::Connection;
+use super::credentials::{Fetcher, Keys};
 use super::error::ApiError;
 use super::executor::{Executor, Stats};
 use super::rate::RatePolicy;
@@ -35,6 +37,13 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Sent (and signed) as `User-Agent`; empty to send none.
     pub user_agent: String,
+    /// PEM certificates trusted besides the built-in roots (`--ca-file`, `SSL_CERT_FILE`): the
+    /// root of a TLS-inspecting proxy.
+    pub ca_file: Option<PathBuf>,
+    /// `--decode-denials`: ask STS why a call was refused (its encoded authorization message).
+    pub decode_denials: bool,
+    /// The STS endpoint refusals are decoded at; set from the connection when `decode_denials`.
+    pub sts_endpoint: Option<url::Url>,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +54,9 @@ impl Default for ClientOptions {
             concurrency: 8,
             timeout: Duration::from_secs(30),
             user_agent: concat!("desktag/", env!("CARGO_PKG_VERSION")).to_string(),
+            ca_file: None,
+            decode_denials: false,
+            sts_endpoint: None,
         }
     }
 }
@@ -74,6 +86,16 @@ impl Client {
     /// Builds a client. Fails on invalid options (zero attempts, zero concurrency, a rate outside
     /// `MIN_RATE..=MAX_RATE`, a zero timeout, a user agent that is not a valid header).
     pub fn new(connection: Connection, options: ClientOptions) -> Result<Client, ApiError> {
+        let keys = Arc::new(Keys::fixed(connection.credentials.clone()));
+        Client::with_keys(connection, keys, options)
+    }
+
+    /// Builds a client that signs with `keys`, which renew themselves when temporary.
+    pub fn with_keys(
+        connection: Connection,
+        keys: Arc<Keys>,
+        options: ClientOptions,
+    ) -> Result<Client, ApiError> {
         if options.max_attempts == 0 {
             return Err(ApiError::Setup(
                 "--max-attempts must be at least 1".to_string(),
@@ -101,12 +123,17 @@ impl Client {
                 "the user agent must be visible ASCII".to_string(),
             ));
         }
-        let transport = Transport::new(
+        let mut transport = Transport::new(
             connection,
+            keys,
+            http_builder(&options)?,
             options.timeout,
-            options.user_agent,
+            options.user_agent.clone(),
             options.concurrency,
         )?;
+        if let (true, Some(sts)) = (options.decode_denials, &options.sts_endpoint) {
+            transport.denials = Some((sts.clone(), Fetcher::new(&options)?));
+        }
         let retry = RetryPolicy {
             max_attempts: options.max_attempts,
             ..RetryPolicy::default()
@@ -121,10 +148,63 @@ impl Client {
         &self.exec.transport.connection
     }
 
+    /// How far the service's clock is ahead of this machine's (negative: behind), from the
+    /// `Date` header of the last answer, in whole seconds. `None` before any answer with one.
+    pub fn clock_skew(&self) -> Option<i64> {
+        let last = *self
+            .exec
+            .transport
+            .last_date
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let (server, local) = last?;
+        let secs = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        };
+        Some(secs(server) - secs(local))
+    }
+
+    /// The credentials this client signs with, and their renewals.
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.exec.transport.keys
+    }
+
     /// What this client and every clone of it did so far: requests, retries, 429s, the rate.
     pub fn stats(&self) -> Stats {
         self.exec.stats()
     }
+}
+
+/// The HTTP client settings every desktag connection shares: rustls with the built-in roots
+/// plus `options.ca_file`, no redirects, and the proxy from `HTTPS_PROXY` / `HTTP_PROXY` /
+/// `NO_PROXY` (reqwest reads them).
+pub fn http_builder(options: &ClientOptions) -> Result<reqwest::ClientBuilder, ApiError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = &options.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            ApiError::Setup(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ApiError::Setup(format!(
+                "the CA file {} holds no PEM certificate: {e}",
+                path.display()
+            ))
+        })?;
+        if certificates.is_empty() {
+            return Err(ApiError::Setup(format!(
+                "the CA file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
 }
 
 #[cfg(test)]

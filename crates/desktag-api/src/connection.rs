@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use url::{Host, Url};
 
+use super::credentials::chain::{self, list_tried, Chosen, Tried};
+use super::credentials::fetch::FetchError;
 use desktag_core::secret::Secret;
 
 /// The connection flags the CLI fills in; `None` means "not given".
@@ -85,7 +87,8 @@ impl Credentials {
 pub enum ConnectionError {
     #[error(
         "no project id: set `project_id` in the manifest, pass --project-id, \
-         or set HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID"
+         or set HUAWEICLOUD_SDK_PROJECT_ID or HW_PROJECT_ID (or give a region: \
+         `region` in the manifest, --region or HW_REGION_NAME, and desktag looks the project up)"
     )]
     NoProjectId,
     #[error(
@@ -94,10 +97,32 @@ pub enum ConnectionError {
     )]
     InvalidProjectId { value: String, origin: String },
     #[error(
-        "no credentials: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
-         (or HW_ACCESS_KEY and HW_SECRET_KEY), or pass --token-file FILE, or set HW_AUTH_TOKEN"
+        "no credentials: tried, in order: {}; set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK \
+         (or HW_ACCESS_KEY and HW_SECRET_KEY), set HUAWEICLOUD_SDK_IDP_ID for OIDC, \
+         or pass --token-file FILE, or set HW_AUTH_TOKEN",
+        list_tried(tried)
     )]
-    NoCredentials,
+    NoCredentials { tried: Vec<Tried> },
+    #[error(
+        "HUAWEICLOUD_SDK_IDP_ID is set but there is no ID token: set HUAWEICLOUD_SDK_ID_TOKEN_FILE, \
+         or, in GitHub Actions, give the job `permissions: id-token: write` so that \
+         ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are set"
+    )]
+    IncompleteOidc,
+    #[error("the SDK profile file {} is not usable: {message}", path.display())]
+    ProfileFile { path: PathBuf, message: String },
+    /// The chosen source gave no credentials.
+    #[error("no credentials from {error}{}", tried_suffix(tried))]
+    Fetch {
+        error: FetchError,
+        tried: Vec<Tried>,
+    },
+    #[error("cannot find the project of region `{region}` ({origin}): {message}")]
+    ProjectLookup {
+        region: String,
+        origin: String,
+        message: String,
+    },
     #[error("{present} is set but {missing} is not: set both, or unset {present}")]
     IncompleteKeyPair {
         present: &'static str,
@@ -152,8 +177,43 @@ pub struct ManifestScope<'a> {
     pub region: Option<&'a str>,
 }
 
+/// Where the project id comes from: given, or to be looked up from the region's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    Given {
+        id: String,
+        origin: &'static str,
+    },
+    /// `GET {iam}/v3/projects?name={region}` once credentials are in hand.
+    FromRegion {
+        region: String,
+        origin: &'static str,
+    },
+}
+
+/// Everything a connection needs that can be decided without the network: the endpoint, the
+/// project (or the region to look it up by), the credential source the chain chose, and the IAM
+/// endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub endpoint: Url,
+    /// `--endpoint`, `DESKTAG_ENDPOINT`, `region \`cn-north-4\` (--region)`, …
+    pub endpoint_origin: String,
+    pub project: ProjectRef,
+    pub chosen: Chosen,
+    /// `HUAWEICLOUD_SDK_IAM_ENDPOINT`, the profile's `iam_endpoint`, the region's, or the
+    /// global default.
+    pub iam_endpoint: Url,
+    /// The region, when one was given (for the STS endpoint and the project lookup).
+    pub region: Option<String>,
+    /// Where refusals are decoded: `HUAWEICLOUD_SDK_STS_ENDPOINT`, else the region's STS.
+    pub sts_endpoint: Url,
+}
+
 impl Connection {
-    /// Resolves a connection, reading `--token-file` from disk when it is needed.
+    /// Resolves a connection with credentials given outright (flags, environment, the profile
+    /// file) and a known project id, reading files from disk when needed. Sources that need the
+    /// network go through [`Connection::plan`] and `credentials::connect`.
     pub fn resolve(
         args: &ConnectionArgs,
         scope: ManifestScope<'_>,
@@ -162,26 +222,88 @@ impl Connection {
         Self::resolve_with(args, scope, env, |path| std::fs::read_to_string(path))
     }
 
-    /// Like [`Connection::resolve`], with the token file reader passed in (pure).
-    pub(crate) fn resolve_with(
+    /// Like [`Connection::resolve`], with the file reader passed in (pure).
+    pub fn resolve_with(
         args: &ConnectionArgs,
         scope: ManifestScope<'_>,
         env: impl Fn(&str) -> Option<String>,
         read_file: impl Fn(&Path) -> std::io::Result<String>,
     ) -> Result<Connection, ConnectionError> {
+        let resolved = Self::plan_with(args, scope, env, read_file)?;
+        let project_id = match resolved.project {
+            ProjectRef::Given { id, .. } => id,
+            ProjectRef::FromRegion { .. } => return Err(ConnectionError::NoProjectId),
+        };
+        let credentials = match resolved.chosen.choice {
+            chain::Choice::Static(credentials) => credentials,
+            chain::Choice::Fetch(_) => {
+                return Err(ConnectionError::NoCredentials {
+                    tried: resolved.chosen.tried,
+                })
+            }
+        };
+        Ok(Connection {
+            endpoint: resolved.endpoint,
+            project_id,
+            credentials,
+        })
+    }
+
+    /// Decides the endpoint, the project and the credential source (pure: the environment and the
+    /// file reader are arguments; nothing is fetched).
+    pub fn plan_with(
+        args: &ConnectionArgs,
+        scope: ManifestScope<'_>,
+        env: impl Fn(&str) -> Option<String>,
+        read_file: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Resolved, ConnectionError> {
         // Empty and blank variables count as unset: `export HW_REGION_NAME=` is common in CI.
         let env = |name: &str| {
             env(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let endpoint = resolve_endpoint(args, scope.region, &env)?;
-        let project_id = resolve_project_id(args, scope.project_id, &env)?;
-        let credentials = resolve_credentials(args, &env, &read_file)?;
-        Ok(Connection {
+        let region = resolve_region(args, scope.region, &env)?;
+        let (endpoint, endpoint_origin) = resolve_endpoint(args, region.as_ref(), &env)?;
+        let region_iam = region
+            .as_ref()
+            .and_then(|(r, _)| Url::parse(&format!("https://iam.{r}.myhuaweicloud.com")).ok());
+        let chosen = chain::choose(&chain::Inputs {
+            token_file: args.token_file.as_deref(),
+            env: &env,
+            read_file: &read_file,
+            region_iam_endpoint: region_iam.clone(),
+        })?;
+        let iam_endpoint = match env("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
+            Some(value) => chain::parse_service_url(&value, "HUAWEICLOUD_SDK_IAM_ENDPOINT")?,
+            None => region_iam
+                .unwrap_or_else(|| Url::parse(chain::DEFAULT_IAM_ENDPOINT).expect("a valid URL")),
+        };
+        let sts_endpoint = match env("HUAWEICLOUD_SDK_STS_ENDPOINT") {
+            Some(value) => chain::parse_service_url(&value, "HUAWEICLOUD_SDK_STS_ENDPOINT")?,
+            None => {
+                let host = match &region {
+                    Some((r, _)) => format!("https://sts.{r}.myhuaweicloud.com"),
+                    None => "https://sts.myhuaweicloud.com".to_string(),
+                };
+                Url::parse(&host).expect("a valid URL")
+            }
+        };
+        let project = resolve_project_id(
+            args,
+            scope.project_id,
+            chosen.profile_project_id.as_deref(),
+            region.as_ref(),
+            &env,
+        )?;
+        Ok(Resolved {
             endpoint,
-            project_id,
-            credentials,
+            endpoint_origin,
+            project,
+            chosen,
+            iam_endpoint,
+            region: region.map(|(r, _)| r),
+            sts_endpoint,
         })
     }
 }
@@ -194,32 +316,57 @@ fn non_empty(value: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-fn resolve_endpoint(
+/// The region, from the manifest, `--region`, `HW_REGION_NAME` or the auth action's
+/// `HUAWEI_CLOUD_REGION`, checked.
+fn resolve_region(
     args: &ConnectionArgs,
     manifest_region: Option<&str>,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<Url, ConnectionError> {
+) -> Result<Option<(String, &'static str)>, ConnectionError> {
+    let candidates = [
+        (manifest_region.map(str::to_string), "the manifest's region"),
+        (non_empty(&args.region), "--region"),
+        (env("HW_REGION_NAME"), "HW_REGION_NAME"),
+        (env("HUAWEI_CLOUD_REGION"), "HUAWEI_CLOUD_REGION"),
+    ];
+    for (value, origin) in candidates {
+        if let Some(region) = value {
+            if !desktag_core::tags::is_region_id(&region) {
+                return Err(ConnectionError::InvalidRegion {
+                    value: region,
+                    origin: origin.to_string(),
+                });
+            }
+            return Ok(Some((region, origin)));
+        }
+    }
+    Ok(None)
+}
+
+fn resolve_endpoint(
+    args: &ConnectionArgs,
+    region: Option<&(String, &'static str)>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(Url, String), ConnectionError> {
     if let Some(value) = non_empty(&args.endpoint) {
-        return parse_endpoint(&value, "--endpoint");
+        return Ok((parse_endpoint(&value, "--endpoint")?, "--endpoint".into()));
     }
     if let Some(value) = env("DESKTAG_ENDPOINT") {
-        return parse_endpoint(&value, "DESKTAG_ENDPOINT");
+        return Ok((
+            parse_endpoint(&value, "DESKTAG_ENDPOINT")?,
+            "DESKTAG_ENDPOINT".into(),
+        ));
     }
-    let (region, origin) = match (manifest_region, non_empty(&args.region)) {
-        (Some(r), _) => (r.to_string(), "the manifest's region"),
-        (None, Some(r)) => (r, "--region"),
-        (None, None) => match env("HW_REGION_NAME") {
-            Some(r) => (r, "HW_REGION_NAME"),
-            None => return Err(ConnectionError::NoEndpoint),
-        },
+    let Some((region, origin)) = region else {
+        return Err(ConnectionError::NoEndpoint);
     };
-    if !desktag_core::tags::is_region_id(&region) {
-        return Err(ConnectionError::InvalidRegion {
-            value: region,
-            origin: origin.to_string(),
-        });
-    }
-    region_endpoint(&region, env)
+    let variable = region_variable(region);
+    let origin = if env(&variable).is_some() {
+        variable
+    } else {
+        format!("region `{region}` ({origin})")
+    };
+    Ok((region_endpoint(region, env)?, origin))
 }
 
 /// The endpoint of a region: the official SDKs' override variable
@@ -318,8 +465,10 @@ fn check_project_id(value: &str, origin: &str) -> Result<(), ConnectionError> {
 fn resolve_project_id(
     args: &ConnectionArgs,
     manifest_project_id: Option<&str>,
+    profile_project_id: Option<&str>,
+    region: Option<&(String, &'static str)>,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<String, ConnectionError> {
+) -> Result<ProjectRef, ConnectionError> {
     let candidates = [
         (
             manifest_project_id
@@ -334,102 +483,33 @@ fn resolve_project_id(
             "HUAWEICLOUD_SDK_PROJECT_ID",
         ),
         (env("HW_PROJECT_ID"), "HW_PROJECT_ID"),
+        (env("HUAWEI_CLOUD_PROJECT_ID"), "HUAWEI_CLOUD_PROJECT_ID"),
+        (
+            profile_project_id.map(str::to_string),
+            "project_id of the SDK profile file",
+        ),
     ];
     for (value, origin) in candidates {
         if let Some(value) = value {
             check_project_id(&value, origin)?;
-            return Ok(value);
+            return Ok(ProjectRef::Given { id: value, origin });
         }
     }
-    Err(ConnectionError::NoProjectId)
+    match region {
+        Some((region, origin)) => Ok(ProjectRef::FromRegion {
+            region: region.clone(),
+            origin,
+        }),
+        None => Err(ConnectionError::NoProjectId),
+    }
 }
 
-/// A secret must be sendable as a header value (and is signed byte for byte).
-fn header_safe(value: String, origin: &str) -> Result<Secret, ConnectionError> {
-    if value.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-        Ok(Secret::new(value))
+fn tried_suffix(tried: &[Tried]) -> String {
+    if tried.is_empty() {
+        String::new()
     } else {
-        Err(ConnectionError::InvalidSecret {
-            origin: origin.to_string(),
-        })
+        format!(" (passed over before it: {})", list_tried(tried))
     }
-}
-
-const KEY_PAIRS: [(&str, &str, &str); 2] = [
-    (
-        "HUAWEICLOUD_SDK_AK",
-        "HUAWEICLOUD_SDK_SK",
-        "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK",
-    ),
-    (
-        "HW_ACCESS_KEY",
-        "HW_SECRET_KEY",
-        "HW_ACCESS_KEY/HW_SECRET_KEY",
-    ),
-];
-const SECURITY_TOKENS: [&str; 2] = ["HUAWEICLOUD_SDK_SECURITY_TOKEN", "HW_SECURITY_TOKEN"];
-
-fn resolve_credentials(
-    args: &ConnectionArgs,
-    env: &impl Fn(&str) -> Option<String>,
-    read_file: &impl Fn(&Path) -> std::io::Result<String>,
-) -> Result<Credentials, ConnectionError> {
-    // An explicit --token-file is the most specific choice and wins over ambient AK/SK
-    // variables (AK/SK is the documented first choice; a flag the user typed must not be ignored).
-    if let Some(path) = &args.token_file {
-        let origin = format!("the token file {}", path.display());
-        let text = read_file(path).map_err(|source| ConnectionError::TokenFile {
-            path: path.clone(),
-            source,
-        })?;
-        let token = text.trim().to_string();
-        if token.is_empty() {
-            return Err(ConnectionError::EmptySecret { origin });
-        }
-        return Ok(Credentials::Token {
-            token: header_safe(token, &origin)?,
-            origin: format!("--token-file {}", path.display()),
-        });
-    }
-    for (i, (ak_name, sk_name, origin)) in KEY_PAIRS.iter().enumerate() {
-        match (env(ak_name), env(sk_name)) {
-            (Some(ak), Some(sk)) => {
-                // The token of the same family first, then the other one.
-                let token_names = [SECURITY_TOKENS[i], SECURITY_TOKENS[1 - i]];
-                let security_token = token_names
-                    .iter()
-                    .find_map(|name| env(name).map(|v| (v, *name)))
-                    .map(|(v, name)| header_safe(v, name))
-                    .transpose()?;
-                return Ok(Credentials::AkSk {
-                    ak: header_safe(ak, ak_name)?,
-                    sk: header_safe(sk, sk_name)?,
-                    security_token,
-                    origin,
-                });
-            }
-            (Some(_), None) => {
-                return Err(ConnectionError::IncompleteKeyPair {
-                    present: ak_name,
-                    missing: sk_name,
-                })
-            }
-            (None, Some(_)) => {
-                return Err(ConnectionError::IncompleteKeyPair {
-                    present: sk_name,
-                    missing: ak_name,
-                })
-            }
-            (None, None) => {}
-        }
-    }
-    if let Some(token) = env("HW_AUTH_TOKEN") {
-        return Ok(Credentials::Token {
-            token: header_safe(token, "HW_AUTH_TOKEN")?,
-            origin: "HW_AUTH_TOKEN".to_string(),
-        });
-    }
-    Err(ConnectionError::NoCredentials)
 }
 
 impl fmt::Display for Connection {
@@ -912,7 +992,7 @@ mod tests {
     fn no_credentials_names_every_source() {
         let env = without(base_env(), &["HW_ACCESS_KEY", "HW_SECRET_KEY"]);
         let err = resolve(&ConnectionArgs::default(), &env).unwrap_err();
-        assert!(matches!(err, ConnectionError::NoCredentials));
+        assert!(matches!(err, ConnectionError::NoCredentials { .. }));
         let msg = err.to_string();
         for fix in [
             "HUAWEICLOUD_SDK_AK",

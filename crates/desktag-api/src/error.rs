@@ -10,10 +10,11 @@ use thiserror::Error;
 pub enum ApiError {
     /// The service answered with a non-2xx status.
     #[error(
-        "the service answered {status}{}: {error_code}: {error_msg}{}{}",
+        "the service answered {status}{}: {error_code}: {error_msg}{}{}{}",
         reason_suffix(*status),
+        detail_suffix(detail.as_deref()),
         request_id_suffix(request_id.as_deref()),
-        auth_hint(*status)
+        auth_hint(*status, detail.as_deref())
     )]
     Service {
         status: u16,
@@ -21,6 +22,8 @@ pub enum ApiError {
         error_msg: String,
         /// From the `X-Request-Id` response header; quote it to Huawei Cloud support.
         request_id: Option<String>,
+        /// `error_detail`, and on a refusal the encoded reason and what STS decoded of it.
+        detail: Option<Box<ServiceDetail>>,
     },
     /// No complete answer within the request timeout.
     #[error("{method} {path} timed out after {}s; the service may be slow or unreachable (raise the timeout or retry later)", timeout.as_secs_f64())]
@@ -62,9 +65,38 @@ pub enum ApiError {
     /// A call with an argument that cannot be sent (nothing was sent).
     #[error("invalid request: {0}")]
     InvalidArgument(String),
+    /// No usable credentials: a temporary source could not renew them before they expired.
+    #[error("the credentials expired and cannot be renewed: {0}")]
+    Credentials(String),
     /// The client could not be built (bad options, TLS setup).
     #[error("cannot set up the http client: {0}")]
     Setup(String),
+}
+
+/// What an error body says beyond its code and message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDetail {
+    /// The body's `error_detail`.
+    pub error_detail: Option<String>,
+    /// The body's `encoded_authorization_message` (on a 403): STS can decode it.
+    pub encoded_authorization_message: Option<String>,
+    /// What STS `decode-authorization-message` said (`--decode-denials`, `doctor`), or why it
+    /// could not be decoded.
+    pub decoded: Option<String>,
+}
+
+fn detail_suffix(detail: Option<&ServiceDetail>) -> String {
+    let Some(detail) = detail else {
+        return String::new();
+    };
+    let mut out = String::new();
+    if let Some(text) = &detail.error_detail {
+        out.push_str(&format!(" ({text})"));
+    }
+    if let Some(decoded) = &detail.decoded {
+        out.push_str(&format!("; denied: {decoded}"));
+    }
+    out
 }
 
 fn reason_suffix(status: u16) -> String {
@@ -85,8 +117,15 @@ fn request_id_suffix(request_id: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-fn auth_hint(status: u16) -> &'static str {
+fn auth_hint(status: u16, detail: Option<&ServiceDetail>) -> &'static str {
+    let encoded = detail.is_some_and(|d| d.encoded_authorization_message.is_some());
     match status {
+        403 if encoded && detail.is_some_and(|d| d.decoded.is_none()) => {
+            "; hint: the credentials lack permission; the service encoded the reason: \
+               `desktag doctor` or --decode-denials asks STS which policy and action denied it \
+               (the JSON report keeps the encoded message)"
+        }
+        403 if encoded => "",
         401 => {
             "; hint: the credentials were rejected: check that the AK/SK \
                (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK or HW_ACCESS_KEY/HW_SECRET_KEY) or the token \
@@ -139,6 +178,7 @@ mod tests {
             error_code: "APIGW.0301".into(),
             error_msg: "Incorrect IAM authentication information".into(),
             request_id: Some("req-123".into()),
+            detail: None,
         }
     }
 

@@ -11,9 +11,11 @@
 
 mod client;
 mod connection;
+pub mod credentials;
 mod error;
 mod executor;
-pub(crate) mod rate;
+pub mod proxy;
+pub mod rate;
 mod reads;
 pub(crate) mod retry;
 pub mod sign;
@@ -22,10 +24,13 @@ mod transport;
 mod wire;
 mod writes;
 
-pub use client::{Client, ClientOptions, MAX_RATE, MIN_RATE};
+pub use client::{http_builder, Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
     is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
-    ConnectionError, Credentials, ManifestScope,
+    ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
-pub use error::{ApiError, CallError};
+pub use error::{ApiError, CallError, ServiceDetail};
+pub use executor::{Attempts, Stats};
+pub use reads::{IDS_PER_REQUEST, PAGE_LIMIT};
+pub use retry::{AttemptOutcome, Decision, RetryPolicy};
 pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

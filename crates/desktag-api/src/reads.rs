@@ -229,6 +229,19 @@ impl Client {
 }
 
 /// `GET …/desktops?…&limit=1000&offset=N`.
+impl Client {
+    /// The cheapest signed read: one desktop of the listing (`limit=1`), for `doctor`. Returns
+    /// the project's desktop count.
+    pub async fn count_desktops(&self) -> Result<u64, ApiError> {
+        let mut call = Call::new(Method::GET, &["desktops"]);
+        call.query = vec![
+            ("limit".to_string(), "1".to_string()),
+            ("offset".to_string(), "0".to_string()),
+        ];
+        Ok(self.fetch_page(&call).await?.total)
+    }
+}
+
 fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     let mut call = Call::new(Method::GET, &["desktops"]);
     call.query = extra.to_vec();

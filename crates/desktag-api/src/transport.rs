@@ -11,8 +11,12 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use std::sync::Arc;
+
 use super::connection::{is_loopback, Connection, Credentials};
-use super::error::{http_reason, ApiError};
+use super::credentials::Fetcher;
+use super::credentials::{Keys, Lease};
+use super::error::{http_reason, ApiError, ServiceDetail};
 use super::retry::AttemptOutcome;
 use super::sign;
 use super::wire;
@@ -54,24 +58,30 @@ pub(crate) type Failure = (ApiError, AttemptOutcome);
 
 pub(crate) struct Transport {
     pub connection: Connection,
+    /// The credentials requests are signed with now (renewed when temporary).
+    pub keys: Arc<Keys>,
     http: reqwest::Client,
     pub timeout: Duration,
     user_agent: String,
+    /// Where refusals are decoded (`--decode-denials`): the STS endpoint and a fetcher.
+    pub denials: Option<(Url, Fetcher)>,
+    /// The `Date` of the last answer and the local time it arrived, for the clock-skew check.
+    pub last_date: std::sync::Mutex<Option<(SystemTime, SystemTime)>>,
 }
 
 impl Transport {
     /// A transport to `connection`; `idle_per_host` bounds the idle connections kept.
     pub(crate) fn new(
         connection: Connection,
+        keys: Arc<Keys>,
+        builder: reqwest::ClientBuilder,
         timeout: Duration,
         user_agent: String,
         idle_per_host: usize,
     ) -> Result<Transport, ApiError> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
+        let mut builder = builder
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(idle_per_host);
         // A proxy from the environment must not intercept the local emulator.
         if connection.endpoint.host().is_some_and(|h| is_loopback(&h)) {
@@ -82,16 +92,42 @@ impl Transport {
             .map_err(|e| ApiError::Setup(e.to_string()))?;
         Ok(Transport {
             connection,
+            keys,
             http,
             timeout,
             user_agent,
+            denials: None,
+            last_date: std::sync::Mutex::new(None),
         })
     }
 
-    /// Sends `call` once, signed at the current time.
-    pub(crate) async fn send(&self, call: &Call) -> Result<Answer, Failure> {
+    /// Sends `call` once, signed at the current time with fresh credentials. A 401 that says the
+    /// credentials expired renews temporary credentials (once for every worker) and sends the
+    /// call again: the service refused it before running it, so nothing is written twice.
+    pub async fn send(&self, call: &Call) -> Result<Answer, Failure> {
+        let lease = self.lease(None).await?;
+        match self.send_with(call, &lease).await {
+            Err((error, _)) if self.keys.renewable() && says_expired(&error) => {
+                tracing::info!(source = %self.keys.origin(), "the service says the credentials expired; renewing them");
+                let lease = self.lease(Some(lease.generation)).await?;
+                self.send_with(call, &lease).await
+            }
+            other => other,
+        }
+    }
+
+    /// The lease to sign with: the current one (renewed when due), or a renewal of `stale`.
+    async fn lease(&self, stale: Option<u64>) -> Result<Arc<Lease>, Failure> {
+        let result = match stale {
+            Some(generation) => self.keys.renew(generation).await,
+            None => self.keys.fresh().await,
+        };
+        result.map_err(|e| (ApiError::Credentials(e.to_string()), AttemptOutcome::Fatal))
+    }
+
+    async fn send_with(&self, call: &Call, lease: &Lease) -> Result<Answer, Failure> {
         let (url, headers) = self
-            .prepare(call, SystemTime::now())
+            .prepare_with(call, SystemTime::now(), &lease.credentials)
             .map_err(|e| (e, AttemptOutcome::Fatal))?;
         let path = url.path().to_string();
         let started = Instant::now();
@@ -105,6 +141,15 @@ impl Transport {
             .await
             .map_err(|e| self.transport_error(call, &path, e))?;
         let status = response.status().as_u16();
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        {
+            *self.last_date.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((date, SystemTime::now()));
+        }
         let request_id = response
             .headers()
             .get("x-request-id")
@@ -133,11 +178,32 @@ impl Transport {
             });
         }
         let decoded = wire::decode_error(status, http_reason(status), &body);
+        let scrub = |text: String| scrub_with(self.scrub(text), &lease.credentials);
+        let detail = if decoded.detail.is_some() || decoded.encoded.is_some() {
+            let mut detail = ServiceDetail {
+                error_detail: decoded.detail.map(scrub),
+                encoded_authorization_message: decoded.encoded.map(scrub),
+                decoded: None,
+            };
+            if let (Some((sts, fetcher)), Some(encoded)) =
+                (&self.denials, &detail.encoded_authorization_message)
+            {
+                let said = fetcher
+                    .decode_denial(sts, encoded, &lease.credentials)
+                    .await
+                    .unwrap_or_else(|e| format!("STS could not decode the reason: {e}"));
+                detail.decoded = Some(scrub(said));
+            }
+            Some(Box::new(detail))
+        } else {
+            None
+        };
         let error = ApiError::Service {
             status,
-            error_code: self.scrub(decoded.code),
-            error_msg: self.scrub(decoded.message),
-            request_id: request_id.map(|id| self.scrub(id)),
+            error_code: scrub(decoded.code),
+            error_msg: scrub(decoded.message),
+            request_id: request_id.map(scrub),
+            detail,
         };
         Err((
             error,
@@ -197,10 +263,21 @@ impl Transport {
     /// The URL and headers of one attempt, signed at `now` for AK/SK. The signature covers the
     /// SHA-256 of the very body that is sent; no `X-Sdk-Content-Sha256` header is ever sent, so
     /// the server has nothing unsigned to trust in place of hashing the body.
+    #[cfg(test)]
     pub(crate) fn prepare(
         &self,
         call: &Call,
         now: SystemTime,
+    ) -> Result<(Url, HeaderMap), ApiError> {
+        self.prepare_with(call, now, &self.keys.current().credentials)
+    }
+
+    /// [`Transport::prepare`] with the credentials to sign with.
+    pub(crate) fn prepare_with(
+        &self,
+        call: &Call,
+        now: SystemTime,
+        credentials: &Credentials,
     ) -> Result<(Url, HeaderMap), ApiError> {
         let conn = &self.connection;
         let mut url = conn.endpoint.clone();
@@ -229,7 +306,7 @@ impl Transport {
             headers.push(("User-Agent".into(), self.user_agent.clone()));
         }
         let mut sensitive: Vec<(&str, String)> = Vec::new();
-        match &conn.credentials {
+        match credentials {
             Credentials::AkSk {
                 ak,
                 sk,
@@ -347,15 +424,40 @@ impl Transport {
         path
     }
 
-    /// Replaces any secret the server may have echoed back with `[redacted]`.
-    pub(crate) fn scrub(&self, mut text: String) -> String {
-        for secret in self.connection.credentials.secrets() {
-            let s = secret.expose();
-            if s.len() >= 4 && text.contains(s) {
-                text = text.replace(s, "[redacted]");
-            }
+    /// Replaces any secret the server may have echoed back with `[redacted]`: those of the
+    /// connection and those of the lease in use.
+    pub fn scrub(&self, text: String) -> String {
+        let text = scrub_with(text, &self.connection.credentials);
+        scrub_with(text, &self.keys.current().credentials)
+    }
+}
+
+fn scrub_with(mut text: String, credentials: &Credentials) -> String {
+    for secret in credentials.secrets() {
+        let s = secret.expose();
+        if s.len() >= 4 && text.contains(s) {
+            text = text.replace(s, "[redacted]");
         }
-        text
+    }
+    text
+}
+
+/// A 401 that says the credentials (the security token) expired: renewing them may help. The
+/// gateway's "signature expired" (a clock skew) is not one of them.
+pub(crate) fn says_expired(error: &ApiError) -> bool {
+    match error {
+        ApiError::Service {
+            status: 401,
+            error_code,
+            error_msg,
+            ..
+        } => {
+            let msg = error_msg.to_ascii_lowercase();
+            error_code == "APIGW.0307"
+                || (msg.contains("expired")
+                    && (msg.contains("token") || msg.contains("credential")))
+        }
+        _ => false,
     }
 }
 
@@ -379,8 +481,11 @@ mod tests {
             project_id: "pid".into(),
             credentials,
         };
+        let keys = Arc::new(Keys::fixed(connection.credentials.clone()));
         Transport::new(
             connection,
+            keys,
+            reqwest::Client::builder(),
             Duration::from_secs(30),
             "desktag-test".into(),
             8,

@@ -108,6 +108,28 @@ pub(crate) struct DesktopTagsInfo<'a> {
 pub(crate) struct ErrorBody {
     pub code: String,
     pub message: String,
+    /// `error_detail`, truncated like the message.
+    pub detail: Option<String>,
+    /// `encoded_authorization_message`, kept whole (STS needs every byte) up to
+    /// `MAX_ENCODED_CHARS`.
+    pub encoded: Option<String>,
+}
+
+/// Longest encoded authorization message kept; a longer one is dropped, not cut.
+const MAX_ENCODED_CHARS: usize = 16 * 1024;
+
+/// The string value of the first `name` key in `value` or its nested objects.
+fn find_key(value: &Value, name: &str, depth: usize) -> Option<String> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    if let Some(Value::String(s)) = map.get(name) {
+        return Some(s.clone()).filter(|s| !s.trim().is_empty());
+    }
+    if depth >= 8 {
+        return None;
+    }
+    map.values().find_map(|v| find_key(v, name, depth + 1))
 }
 
 /// Longest error message kept from a response body, in characters.
@@ -122,6 +144,9 @@ pub(crate) fn decode_error(status: u16, reason: Option<&str>, body: &[u8]) -> Er
             return ErrorBody {
                 code: truncate(&code),
                 message: truncate(&message),
+                detail: find_key(&value, "error_detail", 0).map(|d| truncate(&d)),
+                encoded: find_key(&value, "encoded_authorization_message", 0)
+                    .filter(|e| e.chars().count() <= MAX_ENCODED_CHARS),
             };
         }
     }
@@ -135,6 +160,8 @@ pub(crate) fn decode_error(status: u16, reason: Option<&str>, body: &[u8]) -> Er
     ErrorBody {
         code: status.to_string(),
         message,
+        detail: None,
+        encoded: None,
     }
 }
 

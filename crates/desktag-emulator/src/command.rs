@@ -11,7 +11,7 @@ use std::time::Duration;
 use desktag_core::secret::Secret;
 use desktag_core::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, BatchCap, Clock, EmulatorConfig, EmulatorError, Faults, Limits, Seed};
+use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Identity, Limits, Seed};
 
 /// Environment variable holding the secret key for `--ak`.
 pub(crate) const SK_ENV: &str = "DESKTAG_EMULATOR_SK";
@@ -86,6 +86,19 @@ pub struct EmulatorArgs {
     /// Seed of the fault RNG, for a repeatable fault sequence [default: random].
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+
+    /// Lifetime of the temporary keys the identity side issues (OIDC, Pod Identity, metadata);
+    /// the tag API refuses them afterwards with 401 APIGW.0307.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub credential_lifetime: u64,
+
+    /// The identity provider id the OIDC exchange accepts (`X-Idp-Id`).
+    #[arg(long, value_name = "ID", default_value = "desktag-emulator")]
+    pub idp_id: String,
+
+    /// The region whose name `GET /v3/projects?name=` maps to the seed's project.
+    #[arg(long, value_name = "REGION", default_value = "cn-north-4")]
+    pub region: String,
 }
 
 /// `--batch-cap` values.
@@ -179,6 +192,12 @@ impl EmulatorArgs {
             },
             limits: Limits::default(),
             state_file: self.state,
+            identity: Identity {
+                lifetime: Duration::from_secs(self.credential_lifetime),
+                idp_id: self.idp_id,
+                region: self.region,
+                ..Identity::default()
+            },
         })
     }
 }

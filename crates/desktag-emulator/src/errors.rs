@@ -43,6 +43,8 @@ pub(crate) struct ServiceError {
     pub shape: Shape,
     /// `Retry-After` seconds, for 429s.
     pub retry_after: Option<u64>,
+    /// More fields of the body: `error_detail`, `encoded_authorization_message`.
+    pub extra: Vec<(&'static str, String)>,
 }
 
 impl ServiceError {
@@ -57,6 +59,7 @@ impl ServiceError {
             message: message.into(),
             shape: Shape::Service,
             retry_after: None,
+            extra: Vec::new(),
         }
     }
 
@@ -157,7 +160,15 @@ impl ServiceError {
     }
 
     /// The JSON body for this error.
-    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
+    pub fn body(&self, request_id: &str) -> serde_json::Value {
+        let mut body = self.base_body(request_id);
+        for (name, value) in &self.extra {
+            body[*name] = serde_json::Value::String(value.clone());
+        }
+        body
+    }
+
+    fn base_body(&self, request_id: &str) -> serde_json::Value {
         match self.shape {
             Shape::Service => serde_json::json!({
                 "error_code": self.code,

@@ -15,6 +15,14 @@
 //! `GET|POST /v2/{pid}/desktops/{id}/tags`, `DELETE …/tags/{key}`, `POST …/tags/action`,
 //! `POST|DELETE /v2/{pid}/desktops/batch-tags` (≤100 desktops, ≤20 tags each, unknown ids left
 //! out, all or nothing; `BatchCap` chooses what a desktop pushed past the cap does).
+//!
+//! Identity APIs (`identity`): `POST /v3.0/OS-AUTH/id-token/tokens` and
+//! `POST /v3.0/OS-CREDENTIAL/securitytokens` (OIDC), `POST /v1/pod-identity/credentials` (CCE Pod
+//! Identity), `PUT /meta-data/latest/api/token` and `GET /openstack/latest/securitykey` (ECS
+//! metadata), `GET /actions/id-token` (a stand-in for the GitHub Actions runner), the signed
+//! `GET /v3/projects?name=` and STS `POST /v5/decode-authorization-message`. Temporary keys are
+//! accepted by the tag API until they expire; actions in `Identity::deny` are refused with a 403
+//! carrying `error_detail` and an `encoded_authorization_message` that the STS endpoint decodes.
 
 // `pub` is for what another crate uses; everything else is `pub(crate)`, so dead code warns.
 #![warn(unreachable_pub)]
@@ -23,6 +31,7 @@ mod auth;
 pub(crate) mod command;
 mod errors;
 mod faults;
+mod identity;
 mod persist;
 mod routes;
 mod seed;
@@ -43,7 +52,8 @@ pub use errors::{
     BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
-pub use faults::{Clock, Faults, Gate, ManualClock};
+pub use faults::Faults;
+pub use identity::{Identity, DENY_POLICY, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
@@ -70,6 +80,9 @@ pub struct EmulatorConfig {
     pub limits: Limits,
     /// Loaded at start if it exists (instead of `seed`), saved atomically after every change.
     pub state_file: Option<PathBuf>,
+    /// The identity side: temporary keys and their lifetime, the OIDC exchange, Pod Identity,
+    /// metadata and the project lookup.
+    pub identity: Identity,
 }
 
 impl Default for EmulatorConfig {
@@ -84,6 +97,7 @@ impl Default for EmulatorConfig {
             batch_cap: BatchCap::Reject,
             limits: Limits::default(),
             state_file: None,
+            identity: Identity::default(),
         }
     }
 }

@@ -40,6 +40,18 @@ impl Op {
         }
     }
 
+    /// The IAM action the call needs (what a deny rule names).
+    pub(super) fn action(&self) -> &'static str {
+        match self {
+            Op::List => "workspace:desktops:list",
+            Op::ShowTags { .. } => "workspace:desktops:listTags",
+            Op::CreateTag { .. } | Op::BatchTags { .. } => "workspace:desktops:tag",
+            Op::DeleteTag { .. } => "workspace:desktops:untag",
+            Op::BatchAdd => "workspace:desktops:batchTag",
+            Op::BatchDelete => "workspace:desktops:batchUntag",
+        }
+    }
+
     pub(super) fn is_write(&self) -> bool {
         matches!(
             self,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
+use super::identity::{Identity, IdentityOp, IdentityReply, IdentityRequest, Issued};
 use super::persist::Persister;
 use super::routes::{decode_query, route, Op};
 use super::store::{BatchCap, ListFilter, Store};
@@ -48,6 +49,8 @@ pub struct EmulatorState {
     faults: Injector,
     batch_cap: BatchCap,
     limits: Limits,
+    identity: Identity,
+    issued: Issued,
     persister: Option<Persister>,
     log: Mutex<VecDeque<RequestRecord>>,
     total_writes: AtomicU64,
@@ -88,6 +91,8 @@ impl EmulatorState {
             faults: Injector::new(config.faults),
             batch_cap: config.batch_cap,
             limits: config.limits,
+            identity: config.identity,
+            issued: Issued::default(),
             persister,
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
@@ -120,7 +125,13 @@ impl EmulatorState {
         self.store.project_id()
     }
 
-    pub(crate) fn limits(&self) -> &Limits {
+    /// Every temporary secret the identity side issued (secret keys, security tokens), so tests
+    /// can check that no output holds one.
+    pub fn issued_secrets(&self) -> Vec<desktag_core::secret::Secret> {
+        self.issued.secrets()
+    }
+
+    pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -195,6 +206,7 @@ async fn read_capped(body: Body, declared: Option<&HeaderValue>) -> Result<Bytes
 enum Reply {
     Json(Vec<u8>),
     NoContent,
+    Identity(IdentityReply),
 }
 
 /// What the record of a request needs to know about it.
@@ -261,6 +273,15 @@ fn respond(
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, json)
             .body(Body::from(bytes)),
+        Ok(Reply::Identity(reply)) => {
+            for (name, value) in reply.headers {
+                builder = builder.header(name, value);
+            }
+            builder
+                .status(reply.status)
+                .header(header::CONTENT_TYPE, reply.content_type)
+                .body(Body::from(reply.body))
+        }
         Err(e) => {
             code = Some(e.code);
             if let Some(secs) = e.retry_after {
@@ -281,33 +302,48 @@ async fn process(
     body: Body,
     seen: &mut Seen,
 ) -> Result<Reply, ServiceError> {
-    let (pid, op) = route(&parts.method, parts.uri.path())?;
-    seen.desktop_id = op.desktop_id().map(str::to_string);
-    seen.write = op.is_write();
+    let identity_op = IdentityOp::route(&parts.method, parts.uri.path());
+    let (pid, op) = match identity_op {
+        Some(_) => (String::new(), Op::List),
+        None => route(&parts.method, parts.uri.path())?,
+    };
+    if identity_op.is_none() {
+        seen.desktop_id = op.desktop_id().map(str::to_string);
+        seen.write = op.is_write();
+    }
     let query = decode_query(parts.uri.query());
-    let headers: Vec<(String, String)> = if matches!(state.auth, Auth::None) {
-        Vec::new()
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    // Unsigned identity calls (the OIDC exchange, Pod Identity, metadata) authenticate with
+    // what they carry; signed ones and the tag API with the configured auth, or with temporary
+    // keys the identity side issued (refused once expired).
+    let unsigned_identity = identity_op.is_some_and(|op| !op.signed());
+    let auth = if unsigned_identity {
+        Auth::None
     } else {
-        parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect()
+        match state.issued.auth_for(&headers, now)? {
+            Some(temporary) => temporary,
+            None => state.auth.clone(),
+        }
     };
     // Refuse what the headers alone refuse before reading a byte of the body.
-    auth::check_head(&state.auth, &headers, time::OffsetDateTime::now_utc())?;
+    auth::check_head(&auth, &headers, now)?;
     let body = read_body(
         body,
         parts.headers.get(header::CONTENT_LENGTH),
         state.limits.body_timeout,
     )
     .await?;
-    if !matches!(state.auth, Auth::None) {
+    if !matches!(auth, Auth::None) {
         let received = Received {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -315,7 +351,26 @@ async fn process(
             headers: &headers,
             body: &body,
         };
-        auth::check(&state.auth, &received, time::OffsetDateTime::now_utc())?;
+        auth::check(&auth, &received, time::OffsetDateTime::now_utc())?;
+    }
+    if identity_op.is_none() && state.identity.deny.iter().any(|a| a == op.action()) {
+        return Err(super::identity::denied(op.action(), &pid));
+    }
+    if let Some(op) = identity_op {
+        return state
+            .issued
+            .answer(
+                op,
+                &state.identity,
+                state.store.project_id(),
+                &IdentityRequest {
+                    headers: &headers,
+                    query: &query,
+                    body: &body,
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .map(Reply::Identity);
     }
     if let Some(fault) = state.faults.decide(state.faults.faults.clock.now()) {
         return Err(fault_error(state, fault));
