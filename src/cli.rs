@@ -86,7 +86,7 @@ pub(crate) enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Manifest files or directories: one check per project they name [default: the project of
     /// the flags and environment].
     #[arg(value_name = "PATH")]
@@ -96,7 +96,7 @@ pub struct DoctorArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,

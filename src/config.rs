@@ -178,7 +178,7 @@ pub(crate) struct Check {
 /// `desktag doctor`: the manifests only name the projects to check; no paths means the project
 /// of the flags and environment.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Doctor {
+pub(crate) struct Doctor {
     pub planning: Planning,
 }
 

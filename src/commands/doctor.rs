@@ -16,7 +16,7 @@ use super::{output, session};
 /// Signatures are refused beyond this skew (the gateway's window).
 const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
-pub async fn run(config: &config::Doctor) -> Result<Status, Error> {
+pub(super) async fn run(config: &config::Doctor) -> Result<Status, Error> {
     let scopes: Vec<(Option<String>, Option<String>)> = if config.planning.paths.is_empty() {
         vec![(None, None)]
     } else {

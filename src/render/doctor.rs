@@ -8,7 +8,7 @@ use super::escape::escape;
 
 /// How one check went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok,
     /// Failed; `fix` says what to do.
     Fail {
@@ -20,7 +20,7 @@ pub enum Outcome {
 
 /// One line of the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: &'static str,
     pub detail: String,
     pub outcome: Outcome,
@@ -28,7 +28,7 @@ pub struct Check {
 
 /// The checks of one project.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectChecks {
+pub(crate) struct ProjectChecks {
     /// `project 0123…`, or `the project of the flags and environment`.
     pub title: String,
     pub checks: Vec<Check>,
@@ -36,7 +36,7 @@ pub struct ProjectChecks {
 
 impl ProjectChecks {
     /// The fix of the first failed check, if any.
-    pub fn first_fix(&self) -> Option<&str> {
+    pub(crate) fn first_fix(&self) -> Option<&str> {
         self.checks.iter().find_map(|c| match &c.outcome {
             Outcome::Fail { fix } => Some(fix.as_str()),
             _ => None,
@@ -45,7 +45,7 @@ impl ProjectChecks {
 }
 
 /// Writes every project's checks.
-pub fn text(out: &mut dyn Write, projects: &[ProjectChecks]) -> io::Result<()> {
+pub(crate) fn text(out: &mut dyn Write, projects: &[ProjectChecks]) -> io::Result<()> {
     for (i, project) in projects.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;

@@ -3,14 +3,14 @@
 //! stale plan. Always into a writer or a string. Pure formatting: no terminal detection, no
 //! environment; the caller decides colour (through a [`Printer`]) and where the bytes go.
 
-pub mod check;
-pub mod doctor;
-pub mod json;
-pub mod manifest;
-pub mod markdown;
-pub mod messages;
-pub mod text;
-pub mod validation;
+pub(crate) mod check;
+pub(crate) mod doctor;
+pub(crate) mod json;
+pub(crate) mod manifest;
+pub(crate) mod markdown;
+pub(crate) mod messages;
+pub(crate) mod text;
+pub(crate) mod validation;
 
 mod diff;
 mod escape;

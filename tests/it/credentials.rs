@@ -53,7 +53,6 @@ fn calls(emu: &EmulatorHandle, path: &str) -> usize {
 #[track_caller]
 fn assert_no_secret(emu: &EmulatorHandle, ran: &Ran) {
     let mut secrets: Vec<String> = emu
-        .state()
         .issued_secrets()
         .iter()
         .map(|s| s.expose().to_string())

@@ -55,7 +55,7 @@ fn doctor_shows_every_check_for_oidc_credentials_and_exits_0() {
     assert!(out.contains("ok   signed read  GET /v2/0123456789abcdef0123456789abcdef/desktops?limit=1: 3 desktops"), "{out}");
     assert!(out.contains("Everything a plan needs works."), "{out}");
     assert_eq!(emu.writes(), 0);
-    for secret in emu.state().issued_secrets() {
+    for secret in emu.issued_secrets() {
         assert!(!out.contains(secret.expose()) && !ran.stderr.contains(secret.expose()));
     }
     assert!(

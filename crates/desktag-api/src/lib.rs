@@ -30,7 +30,4 @@ pub use connection::{
     ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
 pub use error::{ApiError, CallError, ServiceDetail};
-pub use executor::{Attempts, Stats};
-pub use reads::{IDS_PER_REQUEST, PAGE_LIMIT};
-pub use retry::{AttemptOutcome, Decision, RetryPolicy};
 pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

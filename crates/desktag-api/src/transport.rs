@@ -104,7 +104,7 @@ impl Transport {
     /// Sends `call` once, signed at the current time with fresh credentials. A 401 that says the
     /// credentials expired renews temporary credentials (once for every worker) and sends the
     /// call again: the service refused it before running it, so nothing is written twice.
-    pub async fn send(&self, call: &Call) -> Result<Answer, Failure> {
+    pub(crate) async fn send(&self, call: &Call) -> Result<Answer, Failure> {
         let lease = self.lease(None).await?;
         match self.send_with(call, &lease).await {
             Err((error, _)) if self.keys.renewable() && says_expired(&error) => {
@@ -426,7 +426,7 @@ impl Transport {
 
     /// Replaces any secret the server may have echoed back with `[redacted]`: those of the
     /// connection and those of the lease in use.
-    pub fn scrub(&self, text: String) -> String {
+    pub(crate) fn scrub(&self, text: String) -> String {
         let text = scrub_with(text, &self.connection.credentials);
         scrub_with(text, &self.keys.current().credentials)
     }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use desktag_core::secret::Secret;
 use desktag_core::tags::DEFAULT_MAX_TAGS;
 
-use super::{spawn, Auth, BatchCap, EmulatorConfig, EmulatorError, Faults, Identity, Limits, Seed};
+use super::{
+    spawn, Auth, BatchCap, Clock, EmulatorConfig, EmulatorError, Faults, Identity, Limits, Seed,
+};
 
 /// Environment variable holding the secret key for `--ak`.
 pub(crate) const SK_ENV: &str = "DESKTAG_EMULATOR_SK";

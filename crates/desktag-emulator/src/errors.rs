@@ -160,7 +160,7 @@ impl ServiceError {
     }
 
     /// The JSON body for this error.
-    pub fn body(&self, request_id: &str) -> serde_json::Value {
+    pub(crate) fn body(&self, request_id: &str) -> serde_json::Value {
         let mut body = self.base_body(request_id);
         for (name, value) in &self.extra {
             body[*name] = serde_json::Value::String(value.clone());

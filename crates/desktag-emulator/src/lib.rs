@@ -52,7 +52,7 @@ pub use errors::{
     BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
-pub use faults::Faults;
+pub use faults::{Clock, Faults, Gate, ManualClock};
 pub use identity::{Identity, DENY_POLICY, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
@@ -203,6 +203,12 @@ impl EmulatorHandle {
     /// How many tag writes succeeded (2xx) since start.
     pub fn writes(&self) -> u64 {
         self.state.writes()
+    }
+
+    /// Every temporary secret the identity side issued (secret keys, security tokens), so tests
+    /// can check that no output holds one.
+    pub fn issued_secrets(&self) -> Vec<desktag_core::secret::Secret> {
+        self.state.issued_secrets()
     }
 
     /// Every desktop and its tags now, sorted by id.

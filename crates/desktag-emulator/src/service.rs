@@ -127,11 +127,11 @@ impl EmulatorState {
 
     /// Every temporary secret the identity side issued (secret keys, security tokens), so tests
     /// can check that no output holds one.
-    pub fn issued_secrets(&self) -> Vec<desktag_core::secret::Secret> {
+    pub(crate) fn issued_secrets(&self) -> Vec<desktag_core::secret::Secret> {
         self.issued.secrets()
     }
 
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
