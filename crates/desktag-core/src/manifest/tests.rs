@@ -624,7 +624,7 @@ fn priority_is_a_bounded_whole_number() {
 
 #[test]
 fn templated_values_are_checked_where_written() {
-    let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.TEAM}\"}\n");
+    let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.DESKTAG_VAR_TEAM}\"}\n");
     assert_eq!(
         d.desktops[0].tags["owner"].value.as_str(),
         "${desktop.user_name}"

@@ -16,7 +16,7 @@ mod tests;
 
 pub use keys::{InvalidGlob, KeyGlobs, KeyIgnore, KeyRules};
 pub use limits::{check_limits, Limits};
-pub use planner::{plan, FORMAT_VERSION};
+pub use planner::{env_used, plan, FORMAT_VERSION};
 pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
 
 use std::collections::BTreeSet;

@@ -54,6 +54,34 @@ pub fn plan(
     }
 }
 
+/// The `${env.NAME}` names whose values some desktop of `plan` carries or will carry: those read
+/// by the templated values wanted for a desktop that is not blocked. A saved plan records only
+/// these values, never one that no tag takes (such as a value that could not be a tag).
+pub fn env_used(wanted: &[Wanted], plan: &Plan) -> std::collections::BTreeSet<String> {
+    let usable: std::collections::HashSet<&str> = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status != DesktopStatus::Blocked)
+        .map(|d| d.desktop_id.as_str())
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for w in wanted
+        .iter()
+        .filter(|w| usable.contains(w.desktop_id.as_str()))
+    {
+        for value in w.tags.values().filter(|v| is_template(v)) {
+            if let Ok(template) = Template::parse(value) {
+                for r in template.references() {
+                    if let crate::template::Reference::Env(name) = r {
+                        names.insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
 /// Remembers `KeyIgnore` answers: the same few keys recur on every desktop, and glob matching
 /// costs far more than a hash lookup.
 struct IgnoreMemo<'a> {
@@ -273,9 +301,22 @@ fn render_tags<'a>(
         }
         .map_err(why)?;
         check_value(&text).map_err(|e| {
-            why(format!(
-                "it renders to {text:?}, which is not a valid tag value ({e})"
-            ))
+            // A value read from the environment is never shown: it may be a secret a job holds
+            // under an allowed name, and reasons reach pull-request comments and CI logs.
+            let reads_env = template.as_ref().is_ok_and(|t| {
+                t.references()
+                    .any(|r| matches!(r, crate::template::Reference::Env(_)))
+            });
+            if reads_env {
+                why(format!(
+                    "it renders to a value of {} characters (read in part from the environment, so not shown), which is not a valid tag value ({e})",
+                    text.chars().count()
+                ))
+            } else {
+                why(format!(
+                    "it renders to {text:?}, which is not a valid tag value ({e})"
+                ))
+            }
         })?;
         out.insert(key.clone(), text.into());
     }
