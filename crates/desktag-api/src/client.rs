@@ -35,6 +35,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Sent (and signed) as `User-Agent`; empty to send none.
     pub user_agent: String,
+    /// The switch that stops the client's work (a signal, the run's deadline); `None`: a switch
+    /// of its own, never thrown but through [`Client::stop`].
+    pub stop: Option<super::Stop>,
 }
 
 impl Default for ClientOptions {
@@ -45,6 +48,7 @@ impl Default for ClientOptions {
             concurrency: 8,
             timeout: Duration::from_secs(30),
             user_agent: concat!("desktag/", env!("CARGO_PKG_VERSION")).to_string(),
+            stop: None,
         }
     }
 }
@@ -111,10 +115,23 @@ impl Client {
             max_attempts: options.max_attempts,
             ..RetryPolicy::default()
         };
-        let rate = RatePolicy::new(options.rate.unwrap_or(MAX_RATE), MIN_RATE);
+        let rate = RatePolicy::new(options.rate.unwrap_or(MAX_RATE), super::rate::FLOOR);
+        let stop = options.stop.unwrap_or_default();
         Ok(Client {
-            exec: Arc::new(Executor::new(transport, retry, options.concurrency, rate)),
+            exec: Arc::new(Executor::new(
+                transport,
+                retry,
+                options.concurrency,
+                rate,
+                stop,
+            )),
         })
+    }
+
+    /// The switch that stops this client (and every clone of it): no new request, rate wait or
+    /// retry after it is thrown.
+    pub fn stop(&self) -> &super::Stop {
+        &self.exec.stop
     }
 
     pub fn connection(&self) -> &Connection {

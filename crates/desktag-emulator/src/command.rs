@@ -66,6 +66,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub throttle_rate: f64,
 
+    /// Inject --fail-rate and --throttle-rate faults into tag writes only; reads always answer.
+    #[arg(long)]
+    pub faults_writes_only: bool,
+
     /// Send `Retry-After: S` with every 429.
     #[arg(long, value_name = "S")]
     pub retry_after: Option<u64>,
@@ -170,6 +174,7 @@ impl EmulatorArgs {
                 rate_limit: self.rate_limit,
                 latency: Duration::from_millis(self.latency),
                 seed: self.fault_seed.unwrap_or_else(rand::random),
+                writes_only: self.faults_writes_only,
             },
             batch_cap: match self.batch_cap {
                 BatchCapArg::Reject => BatchCap::Reject,

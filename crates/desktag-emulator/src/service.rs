@@ -312,7 +312,7 @@ async fn process(
         };
         auth::check(&state.auth, &received, time::OffsetDateTime::now_utc())?;
     }
-    if let Some(fault) = state.faults.decide(Instant::now()) {
+    if let Some(fault) = state.faults.decide(Instant::now(), op.is_write()) {
         return Err(fault_error(state, fault));
     }
     if pid != state.store.project_id() {
