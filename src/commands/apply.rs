@@ -51,7 +51,7 @@ async fn run_stoppable(
     prompting: &AtomicBool,
 ) -> Result<Status, Error> {
     let with_stop = |service: &Service| Service {
-        client: crate::api::ClientOptions {
+        client: desktag_api::ClientOptions {
             stop: Some(stop.clone()),
             ..service.client.clone()
         },
@@ -289,11 +289,11 @@ fn read_plan_file(path: &std::path::Path) -> Result<String, Error> {
 }
 
 /// `DESKTAG_PLAN_KEY`, when set and not empty.
-pub(super) fn plan_key() -> Option<crate::secret::Secret> {
+pub(super) fn plan_key() -> Option<desktag_core::secret::Secret> {
     std::env::var(saved::KEY_VARIABLE)
         .ok()
         .filter(|k| !k.is_empty())
-        .map(crate::secret::Secret::new)
+        .map(desktag_core::secret::Secret::new)
 }
 
 /// Reads a saved plan (one project's, or several projects' together) and checks it before
@@ -361,7 +361,7 @@ async fn from_saved(config: &config::Saved) -> Result<Vec<Planned>, Error> {
 fn check_options(
     path: &std::path::Path,
     plan: &Plan,
-    policy: &crate::plan::Policy,
+    policy: &desktag_core::plan::Policy,
 ) -> Result<(), Error> {
     let mut differ = Vec::new();
     if plan.prune != policy.prune {
@@ -395,7 +395,7 @@ fn recorded_options(plan: &Plan) -> String {
     if plan.prune {
         flags.push("--prune".to_string());
     }
-    if plan.max_tags != crate::tags::DEFAULT_MAX_TAGS {
+    if plan.max_tags != desktag_core::tags::DEFAULT_MAX_TAGS {
         flags.push(format!("--max-tags {}", plan.max_tags));
     }
     if let Some(made_from) = &plan.made_from {
@@ -637,7 +637,7 @@ fn replan(
     let path = &config.path;
     let mut manifest = manifest.clone();
     manifest.retain_project(Some(&plan.project_id));
-    let policy = crate::plan::Policy {
+    let policy = desktag_core::plan::Policy {
         env: session::environment(manifest.env_names()),
         // Only the desktops the plan changes were read: selectors that match others are not
         // unmatched.

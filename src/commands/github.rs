@@ -77,7 +77,7 @@ pub(super) fn check() -> Result<(), Error> {
                 .open(&path)
                 .map_err(unusable)?;
         } else {
-            crate::atomic_file::check_writable(&path).map_err(unusable)?;
+            desktag_core::atomic_file::check_writable(&path).map_err(unusable)?;
         }
     }
     Ok(())

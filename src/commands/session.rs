@@ -384,7 +384,7 @@ pub(crate) fn environment(
 ) -> std::collections::BTreeMap<String, String> {
     names
         .into_iter()
-        .filter(|name| crate::template::may_read_env(name))
+        .filter(|name| desktag_core::template::may_read_env(name))
         .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
         .collect()
 }
