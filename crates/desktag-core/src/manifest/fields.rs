@@ -320,10 +320,21 @@ impl Check<'_, '_> {
             value,
             "[\"ops-*\"]",
             |c, text, p| match glob::key_glob(&text) {
-                Ok(_) => globs.push(Sourced {
-                    value: text,
-                    location: c.loc(p),
-                }),
+                Ok(_) => match never_matches_a_key(&text) {
+                    None => globs.push(Sourced {
+                        value: text,
+                        location: c.loc(p),
+                    }),
+                    Some(why) => c.error(
+                        Code::InvalidGlob,
+                        p,
+                        format!(
+                            "`{field}` glob `{}` can never match a tag key: {why}",
+                            shorten(&text).escape_debug()
+                        ),
+                        "write the key as tags spell it: letters, digits, `_ - . : + @` and inner spaces, no space at either end",
+                    ),
+                },
                 Err(e) => c.invalid_glob("key glob", &e, p),
             },
         )?;
@@ -434,4 +445,38 @@ impl Check<'_, '_> {
         }
         Ok(Some(selector))
     }
+}
+
+/// Why a key glob can match no valid tag key (an empty glob, a space at either end, a character
+/// keys may not hold, such as a zero-width space), or `None`. A guardrail that guards nothing is
+/// an error, not a silent no-op. Wildcards and sets stand for some allowed character.
+fn never_matches_a_key(glob: &str) -> Option<String> {
+    if glob.is_empty() {
+        return Some("it is empty".to_string());
+    }
+    // The literal text, with every wildcard, set and alternative stood in for by a letter.
+    let mut literal = String::with_capacity(glob.len());
+    let mut chars = glob.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '*' | '?' | '{' | '}' | ',' => literal.push('a'),
+            '[' => {
+                for inner in chars.by_ref() {
+                    if inner == ']' {
+                        break;
+                    }
+                }
+                literal.push('a');
+            }
+            '\\' => {
+                if let Some(escaped) = chars.next() {
+                    literal.push(escaped);
+                }
+            }
+            c => literal.push(c),
+        }
+    }
+    crate::tags::check_chars(&literal, "key")
+        .err()
+        .map(|e| e.to_string())
 }

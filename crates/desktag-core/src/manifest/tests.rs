@@ -651,3 +651,48 @@ fn templated_values_are_checked_where_written() {
         assert_eq!(e.code, code, "{bad}: {e}");
     }
 }
+
+#[test]
+fn guardrail_globs_that_can_never_match_a_key_are_errors() {
+    for (glob, why) in [
+        ("\"billing-* \"", "whitespace"),
+        ("\" billing\"", "whitespace"),
+        ("\"bill\u{200b}ing\"", "at character 5"),
+        ("\"\"", "it is empty"),
+    ] {
+        for field in ["protect", "create_only", "ignore_keys"] {
+            let text = format!(
+                "version: 1\n{field}: [{glob}]\ndesktops:\n  - name: A\n    tags: {{k: v}}\n"
+            );
+            let e = one(&text);
+            assert_eq!(e.code, "invalid-glob", "{field} {glob}: {e:?}");
+            assert!(
+                e.message.contains("can never match a tag key"),
+                "{}",
+                e.message
+            );
+            assert!(
+                e.message.contains(why) || format!("{e:?}").contains(why),
+                "{why}: {}",
+                e.message
+            );
+            assert_eq!(e.location.as_ref().map(|l| l.line), Some(2));
+        }
+    }
+    // Wildcards, sets and alternatives stand for allowed characters.
+    doc("version: 1\nprotect: [\"bill*\", \"[ab]-?\", \"{x,y}-z\", \"café-*\"]\ndesktops:\n  - name: A\n    tags: {k: v}\n");
+}
+
+#[test]
+fn a_required_key_key_case_lower_forbids_is_an_error() {
+    let e = one("version: 1\npolicy:\n  key_case: lower\n  required: [Owner]\ndesktops:\n  - name: A\n    tags: {owner: x}\n");
+    assert_eq!(e.code, "policy");
+    assert!(
+        e.message
+            .contains("`Owner` is required, but `key_case: lower` forbids it"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.help.as_deref(), Some("require `owner`"));
+    doc("version: 1\npolicy:\n  key_case: lower\n  required: [owner]\ndesktops:\n  - name: A\n    tags: {owner: x}\n");
+}
