@@ -185,7 +185,10 @@ impl Check<'_, '_> {
             }
             count += 1;
             let tag_key = match TagKey::new(key.as_str()) {
-                Ok(k) => Some(k),
+                Ok(k) => {
+                    c.nfc_warning(&key, kpos);
+                    Some(k)
+                }
                 Err(e) => {
                     c.tag_error(&e, kpos, format!("`{}`: {e}", shorten(&key)));
                     None
@@ -311,6 +314,29 @@ impl Check<'_, '_> {
         true
     }
 
+    /// A key written with combining marks where a precomposed letter exists (`cafe\u{301}`
+    /// rather than `café`) is a warning: the service keeps them apart, while they look the same
+    /// to people and to desktag's guardrail globs, which compare in Unicode NFC.
+    pub fn nfc_warning(&mut self, key: &str, pos: Pos) {
+        let nfc = crate::tags::nfc(key);
+        if nfc == key {
+            return;
+        }
+        let location = self.loc(pos);
+        self.push(
+            Diagnostic::warning(
+                Code::NotNfc,
+                format!(
+                    "tag key `{}` is not in Unicode NFC form: it looks like `{}`, but the service treats the two as different keys",
+                    shorten(key).escape_debug(),
+                    shorten(&nfc)
+                ),
+            )
+            .at(location)
+            .with_help(format!("write it as `{}` (one precomposed character)", shorten(&nfc))),
+        );
+    }
+
     /// A list of key globs (`ignore_keys`, `protect`, `create_only`): the globs that compile,
     /// each with where it was written.
     pub fn key_globs(&mut self, field: &'static str, value: Value) -> Result<Vec<Sourced<String>>> {
@@ -382,6 +408,7 @@ impl Check<'_, '_> {
             }
             match check_key(&text) {
                 Ok(()) => {
+                    c.nfc_warning(&text, p);
                     if let Ok(key) = TagKey::new(text) {
                         keys.insert(key, c.loc(p));
                     }

@@ -62,9 +62,9 @@ impl KeyGlobs {
         Ok(KeyGlobs { globs: kept, set })
     }
 
-    /// Whether some glob matches `key`.
+    /// Whether some glob matches `key` (both in Unicode NFC).
     pub fn is_match(&self, key: &str) -> bool {
-        !self.globs.is_empty() && self.set.is_match(key)
+        !self.globs.is_empty() && self.set.is_match(&*crate::tags::nfc(key))
     }
 
     /// The globs that match `key`, in the order given.
@@ -73,7 +73,7 @@ impl KeyGlobs {
             return Vec::new();
         }
         self.set
-            .matches(key)
+            .matches(&*crate::tags::nfc(key))
             .into_iter()
             .map(|i| self.globs[i].as_str())
             .collect()
@@ -308,5 +308,16 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("glob `ops-[a` is not a valid pattern"));
+    }
+
+    #[test]
+    fn unicode_globs_and_keys_match_in_nfc() {
+        let nfc = KeyGlobs::new(["café-*"]).unwrap();
+        assert!(nfc.is_match("café-x"));
+        assert!(nfc.is_match("cafe\u{301}-x"));
+        assert_eq!(nfc.matching_globs("cafe\u{301}-x"), vec!["café-*"]);
+        let nfd = KeyGlobs::new(["cafe\u{301}-*"]).unwrap();
+        assert!(nfd.is_match("café-x"));
+        assert!(!nfc.is_match("cafe-x"));
     }
 }
