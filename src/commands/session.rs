@@ -349,6 +349,7 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
         ignore_keys: policy.ignore_keys.clone(),
         targets: policy.targets.iter().cloned().collect(),
         env: policy.env.clone(),
+        attributes: Default::default(),
     };
     let several = loaded.projects.len() > 1;
     let runs = futures::future::join_all(loaded.projects.into_iter().map(|project| {
@@ -439,6 +440,7 @@ async fn plan_project(
     // Only values some desktop of this project takes: a value no tag takes stays out of the file.
     let used = plan::env_used(&resolution.wanted, &plan);
     made_from.env.retain(|name, _| used.contains(name));
+    made_from.attributes = plan::attributes_used(&resolution.wanted, &inventory, &plan);
     plan.made_from = Some(made_from);
     plan.region = region;
     sort_for_review(&mut plan);

@@ -93,6 +93,12 @@ fn a_saved_plan_with_templates_is_replanned_with_the_environment_of_the_apply() 
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(plan["made_from"]["env"]["DESKTAG_VAR_TEST_TEAM"], "ops");
+    // The attributes the templates read are part of the staleness fingerprint.
+    let attributes = plan["made_from"]["attributes"].as_object().unwrap();
+    assert!(
+        attributes.values().all(|a| a.get("user_name").is_some()),
+        "{attributes:?}"
+    );
     // Applied without the variable set: the re-plan reads the environment of the apply, not
     // the file, and refuses what it does not produce.
     let ran = Desktag::new()

@@ -15,9 +15,7 @@ pub struct InvalidGlob {
 /// A glob over tag keys: `*` (any run of characters), `?` (one character), `[abc]` classes and
 /// `{a,b}` alternatives; `\` escapes the next character. Case-sensitive; `/` is not special.
 pub fn key_glob(pattern: &str) -> Result<Glob, InvalidGlob> {
-    // Compiled in NFC, and matched against keys in NFC (`KeyGlobs`): `café-*` protects a key
-    // written with a combining accent too.
-    build(&crate::tags::nfc(pattern), pattern)
+    build(pattern, pattern)
 }
 
 /// A glob over computer names: only `*` and `?` are special, every other character (`[`, `{`,

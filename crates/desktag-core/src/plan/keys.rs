@@ -52,7 +52,12 @@ impl KeyGlobs {
             if kept.iter().any(|g| g == glob) {
                 continue;
             }
-            builder.add(key_glob(glob)?);
+            // Compiled in NFC and matched against keys in NFC: `café-*` also covers a key
+            // written with a combining accent.
+            builder.add(key_glob(&crate::tags::nfc(glob)).map_err(|e| InvalidGlob {
+                glob: glob.to_string(),
+                ..e
+            })?);
             kept.push(glob.to_string());
         }
         let set = builder.build().map_err(|e| InvalidGlob {

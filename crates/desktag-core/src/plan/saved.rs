@@ -411,12 +411,16 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
         .iter()
         .filter(|d| d.status == DesktopStatus::Change)
         .filter_map(|d| {
+            let attributes = plan
+                .made_from
+                .as_ref()
+                .and_then(|m| m.attributes.get(&d.desktop_id));
             let difference = match now.get(&d.desktop_id) {
                 None => "the desktop no longer exists".to_string(),
                 Some(desktop) if desktop.tags != d.current => {
                     describe_difference(&d.current, &desktop.tags)
                 }
-                Some(_) => return None,
+                Some(desktop) => attributes_changed(attributes?, desktop)?,
             };
             Some(Stale {
                 desktop_id: d.desktop_id.clone(),
@@ -425,6 +429,28 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
             })
         })
         .collect()
+}
+
+/// How the desktop attributes a plan's templated values read differ now (`${desktop.user_name}`
+/// is "bob", the plan was made when it was "alice"), or `None`.
+fn attributes_changed(
+    recorded: &std::collections::BTreeMap<String, String>,
+    desktop: &crate::inventory::Desktop,
+) -> Option<String> {
+    let changed: Vec<String> = recorded
+        .iter()
+        .filter_map(|(name, then)| {
+            let attr = crate::template::Attr::from_name(name)?;
+            let now = super::attribute_of(desktop, attr).unwrap_or_default();
+            (now != *then).then(|| {
+                format!(
+                    "`${{desktop.{name}}}` is now {:?}; the plan was made when it was {:?}, and its values use it",
+                    now, then
+                )
+            })
+        })
+        .collect();
+    (!changed.is_empty()).then(|| changed.join("; "))
 }
 
 /// Re-plans the desktops a saved plan changes, from its manifests (`manifest`, narrowed to the
@@ -799,5 +825,28 @@ mod tests {
         assert!(garbage.contains("is not a version"), "{garbage}");
         // The same or an older desktag's plan reads.
         assert!(edit(&|v| v["desktag_version"] = "0.1.0".into()).is_ok());
+    }
+
+    #[test]
+    fn stale_a_desktop_whose_template_attribute_changed_is_stale() {
+        let mut plan = sample();
+        plan.made_from = Some(crate::plan::Provenance {
+            attributes: [(
+                "d1".to_string(),
+                [("user_name".to_string(), "alice".to_string())].into(),
+            )]
+            .into(),
+            ..Default::default()
+        });
+        let mut desktop = desktop(&[("env", "dev")]);
+        desktop.user = Some("alice".into());
+        assert!(stale(&plan, &Inventory::new([desktop.clone()])).is_empty());
+        desktop.user = Some("bob".into());
+        let found = stale(&plan, &Inventory::new([desktop]));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].difference,
+            "`${desktop.user_name}` is now \"bob\"; the plan was made when it was \"alice\", and its values use it"
+        );
     }
 }
