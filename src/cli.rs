@@ -242,10 +242,17 @@ pub(crate) struct PlanArgs {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ApplyArgs {
-    /// Apply this saved plan instead of planning (refused if the desktops changed since); the
-    /// reviewed plan is the approval, so no confirmation is asked.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets", "max_deletes", "max_changes"])]
+    /// Apply this saved plan instead of planning; the reviewed plan is the approval, so no
+    /// confirmation is asked. It is re-planned from its manifests (the PATHs given, else those it
+    /// records) with this command's options and environment, and refused when anything differs,
+    /// when the desktops changed since, or when it records no manifests that are here.
+    #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// With --plan: apply a plan whose manifests are not here (or that records none), checking
+    /// only that it is well formed, not stale and within this command's limits. Say it only of a
+    /// plan file nobody but you could have edited.
+    #[arg(long, requires = "plan")]
+    pub trust_plan: bool,
     /// Apply without asking for confirmation (required without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -264,8 +271,51 @@ pub(crate) struct ApplyArgs {
     /// per tag). What a mode cannot confirm or gets rejected is redone in the next one.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::apply::WriteMode::Batch)]
     pub write_mode: crate::apply::WriteMode,
+    /// Stop the run after this long (e.g. 90s, 30m, 2h, 1h30m; `none` for no limit), as the first
+    /// SIGINT or SIGTERM does: no new request, and the report says what was applied.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_deadline)]
+    pub deadline: Deadline,
     #[command(flatten)]
     pub options: PlanOptions,
+}
+
+/// `--deadline`: a duration, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deadline(pub Option<std::time::Duration>);
+
+/// `90s`, `30m`, `2h`, `1h30m`, `1d`; `none` (or `0`) for no deadline.
+pub(crate) fn parse_deadline(text: &str) -> Result<Deadline, String> {
+    let usage = || {
+        format!("`{text}` is not a duration; write e.g. 90s, 30m, 2h or 1h30m, or `none` for no deadline")
+    };
+    if text == "none" || text == "0" {
+        return Ok(Deadline(None));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_digit() {
+            number.push(ch);
+            continue;
+        }
+        let unit = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(usage()),
+        };
+        let n: u64 = number.parse().map_err(|_| usage())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(usage)?;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(usage());
+    }
+    Ok(Deadline(Some(std::time::Duration::from_secs(total))))
 }
 
 #[derive(Debug, Clone, Args)]

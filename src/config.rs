@@ -142,7 +142,19 @@ pub(crate) enum Source {
     /// Plan from manifests now.
     Manifests(Planning),
     /// A saved plan; the service it was made against is checked when it is read.
-    Saved { path: PathBuf, service: Service },
+    Saved(Saved),
+}
+
+/// `apply --plan FILE`: the file, and this command's own options, which the plan is re-planned
+/// with (a saved plan's recorded settings are never trusted).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Saved {
+    pub path: PathBuf,
+    /// The manifests given on the command line (empty: those the plan records), this command's
+    /// policy, limits and connection.
+    pub planning: Planning,
+    /// `--trust-plan`: a plan without manifests here may be applied unchecked against them.
+    pub trust: bool,
 }
 
 /// `desktag apply`.
@@ -164,6 +176,8 @@ pub(crate) struct Apply {
     pub concurrency: usize,
     /// How changes are written: batch, per desktop or per tag.
     pub write_mode: crate::apply::WriteMode,
+    /// `--deadline`: the run stops (as on SIGTERM) after this long; `None`: never.
+    pub deadline: Option<Duration>,
 }
 
 /// `desktag check`.
@@ -342,6 +356,7 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
         limits: Limits {
             max_deletes: options.max_deletes,
             max_changes: options.max_changes,
+            prune: options.prune,
         },
         service: service(&options.connection),
     })
@@ -361,10 +376,14 @@ fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
 
 fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<Apply, Error> {
     let source = match &args.plan {
-        Some(path) => Source::Saved {
+        Some(path) => Source::Saved(Saved {
             path: path.clone(),
-            service: service(&args.options.connection),
-        },
+            planning: Planning {
+                paths: args.options.paths.clone(),
+                ..planning(&args.options)?
+            },
+            trust: args.trust_plan,
+        }),
         None => Source::Manifests(planning(&args.options)?),
     };
     Ok(Apply {
@@ -377,6 +396,7 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         detailed_exitcode: args.detailed_exitcode,
         concurrency: args.options.connection.concurrency as usize,
         write_mode: args.write_mode,
+        deadline: args.deadline.0,
     })
 }
 

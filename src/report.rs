@@ -119,7 +119,7 @@ pub struct ChangeReport {
 }
 
 /// A failed call as the service described it. `status` is absent for transport errors.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
@@ -138,6 +138,16 @@ pub struct ErrorInfo {
     /// What STS decoded of it (`--decode-denials`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denial: Option<String>,
+}
+
+impl ErrorInfo {
+    /// An error desktag found itself (no call failed): only its message.
+    pub fn message(text: impl Into<String>) -> ErrorInfo {
+        ErrorInfo {
+            error_msg: text.into(),
+            ..ErrorInfo::default()
+        }
+    }
 }
 
 /// The report converts API errors (the API layer knows nothing of the report schema).

@@ -73,6 +73,7 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         ticker: Ticker::start(options.progress, total),
         interrupted: &options.interrupted,
         concurrency: options.concurrency.max(1),
+        batches: Default::default(),
     };
     let mut works: Vec<DesktopWork> = plan.desktops.iter().map(DesktopWork::new).collect();
 
@@ -100,7 +101,8 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
     }
     run.ticker.finish();
 
-    verify::verify(client, &mut works).await;
+    let batches = run.batches.load(std::sync::atomic::Ordering::Relaxed);
+    verify::verify(client, &mut works, batches).await;
 
     let mut desktops: Vec<_> = works.into_iter().map(DesktopWork::into_report).collect();
     desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));

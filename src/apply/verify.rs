@@ -1,6 +1,7 @@
 //! Reading desktops back: after each batch phase (to confirm what a batch call did) and at the
 //! end (every applied desktop against its planned tags). A desktop read after its last write is
-//! not read again.
+//! not read again, unless a batch call was sent after the read: a batch call can touch any
+//! desktop, so only a read newer than the run's last batch call counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,9 +20,16 @@ pub(super) async fn read(
     Ok(found.into_iter().map(|d| (d.id, d.tags)).collect())
 }
 
-/// Marks every applied desktop whose tags differ from the plan as unverified. Desktops read since
-/// their last write are checked against that read; the others are re-read.
-pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>]) {
+/// Marks every applied desktop whose tags differ from the plan as unverified, and each of its
+/// changes the read does not show as failed (the totals never count them as applied). Desktops
+/// read since their last write and since the run's last batch call (`batches` sent in all) are
+/// checked against that read; the others are re-read.
+pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batches: usize) {
+    for w in works.iter_mut() {
+        if w.observed_after_batches < batches {
+            w.observed = None;
+        }
+    }
     let ids: Vec<String> = works
         .iter()
         .filter(|w| w.is_applied() && w.observed.is_none())
@@ -52,6 +60,8 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>]) {
                     "tags after apply differ from the plan: {}",
                     describe_difference(&want, have)
                 );
+                let absent = w.applied_but_absent(have);
+                w.absent_after_apply(&absent);
                 w.unverified(reason);
             }
             (None, Some(error)) => {

@@ -45,6 +45,10 @@ pub(super) struct DesktopWork<'p> {
     stopped: bool,
     /// The desktop's tags as read after its last write; cleared by every later write.
     pub observed: Option<Tags>,
+    /// How many batch calls the run had sent when `observed` was read: a batch call can touch
+    /// any desktop (a misdirected one included), so a read older than the run's last batch call
+    /// proves nothing about the desktop now.
+    pub observed_after_batches: usize,
 }
 
 impl<'p> DesktopWork<'p> {
@@ -76,6 +80,7 @@ impl<'p> DesktopWork<'p> {
             reason: plan.reason.clone(),
             stopped: false,
             observed: None,
+            observed_after_batches: 0,
         }
     }
 
@@ -169,6 +174,60 @@ impl<'p> DesktopWork<'p> {
                 "change failed"
             );
             self.settle(i, ticker);
+        }
+    }
+
+    /// Changes `indices` that a call reported done but a read made after it shows not done: they
+    /// count as failed, not applied, and the desktop's writes stop (a desktop whose delete did not
+    /// happen gets no create: it could go over its cap).
+    pub(super) fn not_done(&mut self, indices: &[usize], why: &str) {
+        for &i in indices {
+            let change = &mut self.changes[i];
+            change.outcome = Outcome::Failed;
+            change.error = Some(ErrorInfo::message(why.to_string()));
+            if matches!(self.status, DesktopResult::Applied) {
+                self.status = DesktopResult::Failed;
+                self.reason = Some(format!(
+                    "{} `{}`: {why}",
+                    change.change.action(),
+                    change.change.key().escape_debug()
+                ));
+            }
+            tracing::warn!(
+                desktop = %self.plan.desktop_id,
+                action = change.change.action(),
+                key = change.change.key(),
+                "{why}"
+            );
+        }
+        self.stopped = true;
+    }
+
+    /// The changes of `group` settled as applied.
+    pub(super) fn applied_in(&self, group: Group) -> Vec<usize> {
+        (0..self.changes.len())
+            .filter(|&i| {
+                self.changes[i].outcome == Outcome::Applied
+                    && Group::of(&self.changes[i].change) == group
+            })
+            .collect()
+    }
+
+    /// The changes reported applied that `observed` shows not done.
+    pub(super) fn applied_but_absent(&self, observed: &Tags) -> Vec<usize> {
+        let applied: Vec<usize> = (0..self.changes.len())
+            .filter(|&i| self.changes[i].outcome == Outcome::Applied)
+            .collect();
+        confirmed(self, &applied, observed).1
+    }
+
+    /// Marks changes `indices`, reported applied, as failed because the final read does not show
+    /// them (the desktop itself is unverified): totals never count them as applied.
+    pub(super) fn absent_after_apply(&mut self, indices: &[usize]) {
+        for &i in indices {
+            let change = &mut self.changes[i];
+            change.outcome = Outcome::Failed;
+            change.error = Some(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string()));
         }
     }
 

@@ -2,8 +2,8 @@
 //! tags. Each records what it sent and what came of it in the desktop's `DesktopWork`; which mode
 //! comes next after a failure is decided by `ladder`.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::stream::{self, StreamExt};
 
@@ -29,6 +29,9 @@ pub(super) struct Run<'a> {
     pub interrupted: &'a AtomicBool,
     /// Calls (or desktops) in progress at once.
     pub concurrency: usize,
+    /// Batch calls sent so far: a read made before the last of them is no proof of a desktop's
+    /// tags now (see `DesktopWork::observed_after_batches`).
+    pub batches: AtomicUsize,
 }
 
 impl Run<'_> {
@@ -76,6 +79,7 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
                     if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
                         return (call, None);
                     }
+                    run.batches.fetch_add(1, Ordering::Relaxed);
                     let answer = match group {
                         Group::Deletes => run.client.batch_delete_tags(&call).await,
                         Group::Creates => run.client.batch_create_tags(&call).await,
@@ -119,7 +123,16 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
                 }
             }
         }
-        confirm(run, works, to_confirm).await;
+        let unconfirmed = confirm(run, works, to_confirm).await;
+        stream::iter(works.iter_mut().filter(|w| !w.pending(group).is_empty()))
+            .map(|w| write_group(run, w, group, WriteMode::Desktop))
+            .buffer_unordered(run.concurrency)
+            .collect::<Vec<()>>()
+            .await;
+        if group == Group::Deletes {
+            recheck_deletes(run, works, unconfirmed).await;
+        }
+        return;
     }
 
     stream::iter(works.iter_mut().filter(|w| !w.pending(group).is_empty()))
@@ -129,40 +142,93 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
         .await;
 }
 
-/// Re-reads the desktops of `sent` and settles as applied what the read shows done. The rest
-/// stays pending for the fallback.
-async fn confirm(run: &Run<'_>, works: &mut [DesktopWork<'_>], sent: BTreeMap<usize, Vec<usize>>) {
-    if sent.is_empty() {
+/// The desktops whose batch deletes a read showed not done were written again one by one; a
+/// service that answered a batch with success without doing it may do the same to those calls,
+/// and a create after a delete that did not happen can take a desktop past its tag cap. So they
+/// are read once more, and a delete the read still shows not done fails (no create follows).
+async fn recheck_deletes(run: &Run<'_>, works: &mut [DesktopWork<'_>], desktops: BTreeSet<usize>) {
+    let desktops: Vec<usize> = desktops
+        .into_iter()
+        .filter(|&i| !works[i].applied_in(Group::Deletes).is_empty())
+        .collect();
+    if desktops.is_empty() {
         return;
+    }
+    let ids: Vec<String> = desktops
+        .iter()
+        .map(|&i| works[i].id().to_string())
+        .collect();
+    let found = read(run.client, &ids).await;
+    let seen = run.batches.load(Ordering::Relaxed);
+    for i in desktops {
+        let w = &mut works[i];
+        let deletes = w.applied_in(Group::Deletes);
+        match &found {
+            Ok(found) => match found.get(w.id()) {
+                Some(tags) => {
+                    let (_, missing) = confirmed(w, &deletes, tags);
+                    if !missing.is_empty() {
+                        w.not_done(
+                            &missing,
+                            "the service answered success, but a read after the call still shows the key",
+                        );
+                    }
+                    w.observed = Some(tags.clone());
+                    w.observed_after_batches = seen;
+                }
+                None => w.not_done(&deletes, "the desktop was not found when read after its deletes"),
+            },
+            Err(error) => w.not_done(
+                &deletes,
+                &format!(
+                    "the delete could not be confirmed by a read ({error}) after a batch answer proved wrong"
+                ),
+            ),
+        }
+    }
+}
+
+/// Re-reads the desktops of `sent` and settles as applied what the read shows done. The rest
+/// stays pending for the fallback; the desktops a read did not confirm in full are returned.
+async fn confirm(
+    run: &Run<'_>,
+    works: &mut [DesktopWork<'_>],
+    sent: BTreeMap<usize, Vec<usize>>,
+) -> BTreeSet<usize> {
+    let mut unconfirmed = BTreeSet::new();
+    if sent.is_empty() {
+        return unconfirmed;
     }
     let ids: Vec<String> = sent.keys().map(|&i| works[i].id().to_string()).collect();
     let mut found = match read(run.client, &ids).await {
         Ok(found) => found,
         Err(error) => {
             tracing::warn!(%error, "could not re-read the desktops after a batch write; writing them one by one");
-            return;
+            return sent.into_keys().collect();
         }
     };
-    let mut unconfirmed = 0;
+    let seen = run.batches.load(Ordering::Relaxed);
     for (i, indices) in sent {
         let w = &mut works[i];
         let Some(tags) = found.remove(w.id()) else {
-            unconfirmed += 1;
+            unconfirmed.insert(i);
             continue;
         };
         let (done, missing) = confirmed(w, &indices, &tags);
         if !missing.is_empty() {
-            unconfirmed += 1;
+            unconfirmed.insert(i);
         }
         w.applied(&done, &run.ticker);
         w.observed = Some(tags);
+        w.observed_after_batches = seen;
     }
-    if unconfirmed > 0 {
+    if !unconfirmed.is_empty() {
         tracing::info!(
-            desktops = unconfirmed,
+            desktops = unconfirmed.len(),
             "desktops do not carry what a batch call sent; writing them one by one"
         );
     }
+    unconfirmed
 }
 
 /// Writes the pending changes of `group` of one desktop, starting in `mode` (or the run's floor)

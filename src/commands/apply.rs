@@ -13,7 +13,7 @@ use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
-use desktag_api::ManifestScope;
+use desktag_api::{ManifestScope, Stop};
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions};
 use desktag_core::plan::{saved, Plan};
@@ -21,16 +21,63 @@ use desktag_core::plan::{saved, Plan};
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
 
-pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
+pub(super) async fn run(config: &config::Apply) -> Result<Status, Error> {
+    // Every output is checked before anything is read or written, so a long apply never ends
+    // with its report lost to a path that could not take it.
     if let Some(path) = &config.report {
         output::check_writable(path)?;
     }
-    let (runs, saved_plan) = match &config.source {
-        Source::Saved { path, service } => (from_saved(path, service).await?, true),
-        Source::Manifests(planning) => match session::plan_from(planning).await? {
-            Ok(planned) => (planned, false),
-            Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
+    github::check()?;
+    // One switch for the whole run: the first SIGINT or SIGTERM, or the deadline, throws it.
+    // From then on no new request, rate wait or retry; what is known is settled and reported.
+    let stop = Stop::default();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let prompting = Arc::new(AtomicBool::new(false));
+    let watch = stop_on_signal_or_deadline(
+        stop.clone(),
+        interrupted.clone(),
+        prompting.clone(),
+        config.deadline,
+    );
+    let outcome = run_stoppable(config, &stop, interrupted, &prompting).await;
+    watch.abort();
+    outcome
+}
+
+async fn run_stoppable(
+    config: &config::Apply,
+    stop: &Stop,
+    interrupted: Arc<AtomicBool>,
+    prompting: &AtomicBool,
+) -> Result<Status, Error> {
+    let with_stop = |service: &Service| Service {
+        client: desktag_api::ClientOptions {
+            stop: Some(stop.clone()),
+            ..service.client.clone()
         },
+        ..service.clone()
+    };
+    let (runs, saved_plan) = match &config.source {
+        Source::Saved(saved) => {
+            let saved = config::Saved {
+                planning: config::Planning {
+                    service: with_stop(&saved.planning.service),
+                    ..saved.planning.clone()
+                },
+                ..saved.clone()
+            };
+            (from_saved(&saved).await?, true)
+        }
+        Source::Manifests(planning) => {
+            let planning = config::Planning {
+                service: with_stop(&planning.service),
+                ..planning.clone()
+            };
+            match session::plan_from(&planning).await? {
+                Ok(planned) => (planned, false),
+                Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
+            }
+        }
     };
     let (sessions, plans): (Vec<Session>, Vec<Plan>) =
         runs.into_iter().map(|r| (r.session, r.plan)).unzip();
@@ -58,7 +105,13 @@ pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
 
     // A saved plan was reviewed when it was made: applying it is the approval.
     if plans.iter().any(|p| p.has_changes) && !config.auto_approve && !saved_plan {
-        confirm(&plans).await?;
+        prompting.store(true, Ordering::SeqCst);
+        let answer = confirm(&plans).await;
+        prompting.store(false, Ordering::SeqCst);
+        answer?;
+        // The prompt may have been open for a while: a desktop someone changed meanwhile is
+        // not overwritten with what the plan saw.
+        refuse_changed_since_shown(&plans, &sessions).await?;
     }
     // One bar per run: projects applied side by side report by heartbeat.
     let progress = if std::io::stderr().is_terminal() && plans.len() == 1 {
@@ -66,14 +119,20 @@ pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
     } else {
         Progress::Heartbeat(Duration::from_secs(10))
     };
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let signals = stop_on_signal(interrupted.clone());
     let options = ApplyOptions {
         interrupted,
         concurrency: config.concurrency,
         progress,
         write_mode: config.write_mode,
     };
+    tracing::info!(
+        changes = plans
+            .iter()
+            .map(|p| p.summary.create + p.summary.overwrite + p.summary.delete)
+            .sum::<usize>(),
+        deadline = ?config.deadline,
+        "applying; SIGINT or SIGTERM stops it and the report is still written"
+    );
     // Each project with its own client, so its own request rate, side by side.
     let mut reports =
         futures::future::join_all(plans.iter().zip(&sessions).map(|(plan, session)| {
@@ -81,33 +140,82 @@ pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
             apply::apply(plan, &session.client, &options).instrument(span)
         }))
         .await;
-    signals.abort();
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report
             .desktops
             .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
     }
+    let tally = tally(&reports, config.detailed_exitcode);
+    let status = Status::of_run(&tally);
+    let failed_outputs = write_outputs(config, &reports, &tally);
+    if stop.is_stopped() {
+        tracing::warn!(
+            reason = stop.reason(),
+            "the run was stopped; the report says what was done"
+        );
+    }
+    if failed_outputs.is_empty() {
+        return Ok(status);
+    }
+    Ok(Status::Failed(messages::outputs_failed(
+        tally.changes,
+        &failed_outputs,
+    )))
+}
 
-    output::stdout(|out| config.printer.reports(out, &reports))?;
+/// Writes every output of an apply (the report on stdout, `--report`, the step summary and the
+/// step outputs): a channel that fails does not keep the others from being written. Returns the
+/// failures, each naming its channel.
+fn write_outputs(config: &config::Apply, reports: &[Report], tally: &RunTally) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut note = |result: Result<(), Error>| {
+        if let Err(error) = result {
+            let line = crate::error::chain(&error);
+            tracing::error!("{line}");
+            failed.push(line);
+        }
+    };
+    note(output::stdout(|out| config.printer.reports(out, reports)));
     if let Some(path) = &config.report {
         let format = if config.printer.format == Format::Markdown {
             Format::Markdown
         } else {
             Format::Json
         };
-        output::write_atomic(path, &rendered(&reports, format))?;
+        note(output::write_atomic(path, &rendered(reports, format)));
     }
-    let tally = tally(&reports, config.detailed_exitcode);
-    github::publish(
-        || String::from_utf8_lossy(&rendered(&reports, Format::Markdown)).into_owned(),
+    for result in github::publish_each(
+        || String::from_utf8_lossy(&rendered(reports, Format::Markdown)).into_owned(),
         github::Outputs {
             has_changes: tally.changes > 0,
             blocked: tally.blocked.len(),
             failed: tally.failed,
         },
-    )?;
-    Ok(Status::of_run(&tally))
+    ) {
+        note(result);
+    }
+    failed
+}
+
+/// After the confirmation: re-reads the desktops the plans change and refuses, writing nothing,
+/// when any no longer carries the tags the plan was made from.
+async fn refuse_changed_since_shown(plans: &[Plan], sessions: &[Session]) -> Result<(), Error> {
+    let mut stale = Vec::new();
+    for (plan, session) in plans.iter().zip(sessions) {
+        let ids = saved::desktops_to_check(plan);
+        if ids.is_empty() {
+            continue;
+        }
+        let now = Inventory::new(session.client.read_desktops(&ids).await?);
+        stale.extend(saved::stale(plan, &now));
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let details = messages::stale_desktops(&stale);
+    output::stderr(|err| err.write_all(details.as_bytes()));
+    Err(Error::Refused(messages::changed_while_asking(stale.len())))
 }
 
 fn rendered(reports: &[Report], format: Format) -> Vec<u8> {
@@ -141,18 +249,76 @@ fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
     }
 }
 
-/// Reads a saved plan (one project's, or several projects' together), connects to where each
-/// was made, and refuses it when any desktop it changes no longer carries the tags the plan saw.
-/// Nothing is written before every project's check passes.
-async fn from_saved(path: &std::path::Path, service: &Service) -> Result<Vec<Planned>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+/// The largest saved plan `apply --plan` reads: far above a plan of 100,000 desktops, far below
+/// what would exhaust memory.
+const MAX_PLAN_BYTES: u64 = 1 << 30;
+
+/// Reads a saved plan file: a regular file (a FIFO or a device would block or never end) of at
+/// most [`MAX_PLAN_BYTES`].
+fn read_plan_file(path: &std::path::Path) -> Result<String, Error> {
+    use std::io::Read;
+    let err = |source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut plans = saved::all_from_json(&text).map_err(|message| Error::BadPlan {
+    };
+    let not_regular = || {
+        err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file; a saved plan is a file written by `desktag plan --out`",
+        ))
+    };
+    if !std::fs::metadata(path).map_err(err)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(err)?;
+    // Checked again on the open file: the path may have been swapped in between.
+    if !file.metadata().map_err(err)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut text = String::new();
+    file.take(MAX_PLAN_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(err)?;
+    if text.len() as u64 > MAX_PLAN_BYTES {
+        return Err(Error::BadPlan {
+            path: path.to_path_buf(),
+            message: format!("it is larger than {} MiB", MAX_PLAN_BYTES >> 20),
+        });
+    }
+    Ok(text)
+}
+
+/// `DESKTAG_PLAN_KEY`, when set and not empty.
+pub(super) fn plan_key() -> Option<desktag_core::secret::Secret> {
+    std::env::var(saved::KEY_VARIABLE)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(desktag_core::secret::Secret::new)
+}
+
+/// Reads a saved plan (one project's, or several projects' together) and checks it before
+/// anything is written: its signature when `DESKTAG_PLAN_KEY` is set, this command's limits,
+/// then per project (connected to where it was made) that no desktop it changes changed since,
+/// and that re-planning from its manifests with this command's options and environment gives
+/// exactly its changes. Nothing the file says about itself is trusted.
+async fn from_saved(config: &config::Saved) -> Result<Vec<Planned>, Error> {
+    let path = &config.path;
+    let service = &config.planning.service;
+    let text = read_plan_file(path)?;
+    let key = plan_key();
+    let bad = |message| Error::BadPlan {
         path: path.to_path_buf(),
         message,
-    })?;
+    };
+    let read = saved::read(&text, key.as_ref()).map_err(bad)?;
+    if read.signed && key.is_none() {
+        tracing::warn!(
+            plan = %path.display(),
+            "the plan is signed, but {} is not set: its signature is not checked",
+            saved::KEY_VARIABLE
+        );
+    }
+    let mut plans = read.plans;
     if plans.len() > 1 {
         // --project-id narrows a plan of several projects to one of them.
         if let Some(flag) = service.project_flag() {
@@ -171,21 +337,227 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<Vec<Pla
             }
         }
     }
+    for plan in &plans {
+        check_options(path, plan, &config.planning.policy)?;
+    }
+    // The limits of this command, never the plan's: `--max-deletes`, `--max-changes` and the
+    // `--prune` default.
+    if let Some(why) = super::plan::over_limits(&plans, &config.planning.limits) {
+        return Err(Error::Refused(why));
+    }
+    let manifest = manifests_of(config, &plans)?;
     let checked = futures::future::join_all(
         plans
             .into_iter()
-            .map(|plan| saved_project(path, service, plan)),
+            .map(|plan| saved_project(config, manifest.as_ref(), plan)),
     )
     .await;
     checked.into_iter().collect()
 }
 
-/// One project of a saved plan: connects where it was made and checks it.
-async fn saved_project(
+/// The options a plan was made with that decide its changes on their own (`--prune`,
+/// `--max-tags`) must be this command's too: a saved plan is applied with the options it was made
+/// with, given again, never read from the file.
+fn check_options(
     path: &std::path::Path,
-    service: &Service,
+    plan: &Plan,
+    policy: &desktag_core::plan::Policy,
+) -> Result<(), Error> {
+    let mut differ = Vec::new();
+    if plan.prune != policy.prune {
+        differ.push(if plan.prune {
+            "it prunes and this command has no --prune".to_string()
+        } else {
+            "this command has --prune and the plan does not prune".to_string()
+        });
+    }
+    if plan.max_tags != policy.max_tags {
+        differ.push(format!(
+            "it was made with --max-tags {} and this command has {}",
+            plan.max_tags, policy.max_tags
+        ));
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Refused(format!(
+        "{} does not fit this command's options: {}; nothing was written; apply a saved plan \
+         with the options it was made with ({})",
+        path.display(),
+        differ.join("; "),
+        recorded_options(plan)
+    )))
+}
+
+/// The options a plan says it was made with, as flags: a hint only, never trusted.
+fn recorded_options(plan: &Plan) -> String {
+    let mut flags = Vec::new();
+    if plan.prune {
+        flags.push("--prune".to_string());
+    }
+    if plan.max_tags != desktag_core::tags::DEFAULT_MAX_TAGS {
+        flags.push(format!("--max-tags {}", plan.max_tags));
+    }
+    if let Some(made_from) = &plan.made_from {
+        for glob in &made_from.ignore_keys {
+            flags.push(format!("--ignore-key {:?}", glob));
+        }
+        for target in &made_from.targets {
+            flags.push(format!("--target {:?}", target));
+        }
+    }
+    if flags.is_empty() {
+        "it records none".to_string()
+    } else {
+        format!("it records {}", flags.join(" "))
+    }
+}
+
+/// The manifests a saved plan is re-planned from: the PATHs given to this command (which must
+/// read exactly the files the plan records, unchanged), else the files the plan records, each
+/// unchanged. `None` only with `--trust-plan`, when the plan records none or they are not here;
+/// without it, such a plan is refused.
+fn manifests_of(
+    config: &config::Saved,
+    plans: &[Plan],
+) -> Result<Option<manifest::Manifest>, Error> {
+    let path = &config.path;
+    let unchecked = |why: String| -> Result<Option<manifest::Manifest>, Error> {
+        if config.trust {
+            tracing::warn!(
+                plan = %path.display(),
+                "{why}: applying it unchecked against them (--trust-plan)"
+            );
+            Ok(None)
+        } else {
+            Err(Error::Refused(messages::plan_unverifiable(path, &why)))
+        }
+    };
+    // Every project of a run records the same files.
+    let made_from = match plans.first().and_then(|p| p.made_from.as_ref()) {
+        Some(first)
+            if plans
+                .iter()
+                .all(|p| p.made_from.as_ref().map(|m| &m.manifests) == Some(&first.manifests)) =>
+        {
+            first
+        }
+        Some(_) => {
+            return Err(Error::BadPlan {
+                path: path.to_path_buf(),
+                message: "its projects record different manifests".to_string(),
+            })
+        }
+        None if plans.iter().any(|p| p.made_from.is_some()) => {
+            return Err(Error::BadPlan {
+                path: path.to_path_buf(),
+                message: "some of its projects record no manifests".to_string(),
+            })
+        }
+        None => return unchecked("it records no manifests it was made from".to_string()),
+    };
+    if made_from.manifests.is_empty() {
+        return unchecked("it records no manifests it was made from".to_string());
+    }
+    let given = !config.planning.paths.is_empty();
+    let paths: Vec<std::path::PathBuf> = if given {
+        config.planning.paths.clone()
+    } else {
+        let missing: Vec<&str> = made_from
+            .manifests
+            .iter()
+            .map(|f| f.path.as_str())
+            .filter(|p| !std::path::Path::new(p).exists())
+            .collect();
+        if let Some(first) = missing.first() {
+            return unchecked(format!(
+                "{} of the manifests it records {} not here ({})",
+                missing.len(),
+                if missing.len() == 1 { "is" } else { "are" },
+                messages::display(first)
+            ));
+        }
+        made_from
+            .manifests
+            .iter()
+            .map(|f| f.path.clone().into())
+            .collect()
+    };
+    // One read of each file: the loader hashes what it reads, so the digests come with it.
+    let loaded = manifest::load(
+        &paths,
+        &LoadOptions {
+            max_tags: config.planning.policy.max_tags,
+        },
+    );
+    let identity = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+    let recorded: std::collections::BTreeMap<std::path::PathBuf, &str> = made_from
+        .manifests
+        .iter()
+        .map(|f| (identity(&f.path), f.sha256.as_str()))
+        .collect();
+    let read: std::collections::BTreeMap<std::path::PathBuf, (&str, &str)> = loaded
+        .files
+        .iter()
+        .map(|f| (identity(&f.path), (f.path.as_str(), f.sha256.as_str())))
+        .collect();
+    for file in &made_from.manifests {
+        match read.get(&identity(&file.path)) {
+            Some((_, sha)) if *sha == file.sha256 => {}
+            Some(_) => {
+                return Err(Error::Refused(messages::plan_manifest_changed(
+                    path, &file.path,
+                )))
+            }
+            None if given => {
+                return Err(Error::Refused(format!(
+                    "{} was made from {}, which the manifests given to this command do not \
+                     include; nothing was written; give the manifests it was made from",
+                    path.display(),
+                    messages::display(&file.path)
+                )))
+            }
+            // Not read: the loader says why (permissions, a directory in its place, …).
+            None => {
+                let why = loaded
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.is_error())
+                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
+                return Err(Error::Refused(format!(
+                    "{} cannot be checked against {}: {why}",
+                    path.display(),
+                    messages::display(&file.path)
+                )));
+            }
+        }
+    }
+    if let Some((_, (extra, _))) = read.iter().find(|(id, _)| !recorded.contains_key(*id)) {
+        return Err(Error::Refused(format!(
+            "the manifests given to this command include {}, which {} was not made from; \
+             nothing was written; run `desktag plan --out FILE` again with the same manifests",
+            messages::display(extra),
+            path.display()
+        )));
+    }
+    if let Some(error) = loaded.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(Error::Refused(format!(
+            "{} cannot be checked: its manifests are not valid: {error}",
+            path.display()
+        )));
+    }
+    Ok(Some(loaded.manifest))
+}
+
+/// One project of a saved plan: connects where it was made, refuses it when a desktop it changes
+/// changed since, and re-plans it from `manifest` (when there is one) with this command's options.
+async fn saved_project(
+    config: &config::Saved,
+    manifest: Option<&manifest::Manifest>,
     mut plan: Plan,
 ) -> Result<Planned, Error> {
+    let path = &config.path;
+    let service = &config.planning.service;
     // The plan knows where it was made: one made with --emulator runs on the built-in emulator
     // without the flag; flags that point elsewhere are refused.
     let made_on_emulator = plan.endpoint == EMULATOR_ENDPOINT;
@@ -246,85 +618,64 @@ async fn saved_project(
         output::stderr(|err| err.write_all(details.as_bytes()));
         return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
-    check_made_from(path, &plan, &now)?;
+    if let Some(manifest) = manifest {
+        replan(config, manifest, &plan, &now)?;
+    }
     session::sort_for_review(&mut plan);
     Ok(Planned { session, plan })
 }
 
-/// A saved plan must be what its manifests produce: each manifest it recorded, when present
-/// where the plan was made, must be unchanged, and re-planning from them must give exactly the
-/// plan's changes. Manifests that are not there (apply runs elsewhere) are a warning, since the
-/// plan file may be all that reached this job.
-fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Result<(), Error> {
-    let Some(made_from) = &plan.made_from else {
-        tracing::warn!(
-            plan = %path.display(),
-            "the plan records no manifests (made by desktag 0.1): applying it without checking it against them"
-        );
-        return Ok(());
-    };
-    let missing: Vec<&str> = made_from
-        .manifests
-        .iter()
-        .map(|f| f.path.as_str())
-        .filter(|p| !std::path::Path::new(p).exists())
-        .collect();
-    if let Some(first) = missing.first() {
-        tracing::warn!(
-            missing = missing.len(),
-            first,
-            "manifests the plan was made from are not here: applying it without checking it against them"
-        );
-        return Ok(());
-    }
-    // One read of each file: the loader hashes what it reads, so the digests come with it.
-    let paths: Vec<std::path::PathBuf> = made_from
-        .manifests
-        .iter()
-        .map(|f| f.path.clone().into())
-        .collect();
-    let loaded = manifest::load(
-        &paths,
-        &LoadOptions {
-            max_tags: plan.max_tags,
-        },
-    );
-    for file in &made_from.manifests {
-        match loaded.files.iter().find(|f| f.path == file.path) {
-            Some(now) if now.sha256 == file.sha256 => {}
-            Some(_) => {
-                return Err(Error::Refused(messages::plan_manifest_changed(
-                    path, &file.path,
-                )))
-            }
-            // Not read: the loader says why (permissions, a directory in its place, …).
-            None => {
-                let why = loaded
-                    .diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
-                return Err(Error::Refused(format!(
-                    "{} cannot be checked against {}: {why}",
-                    path.display(),
-                    file.path
-                )));
-            }
-        }
-    }
-    let mut manifest = loaded.manifest;
+/// Re-plans a saved plan's project from its manifests with this command's options and the
+/// environment now (`protect`, `create_only`, `policy`, the ignore globs and the cap with them)
+/// and refuses it unless that gives exactly its changes.
+fn replan(
+    config: &config::Saved,
+    manifest: &manifest::Manifest,
+    plan: &Plan,
+    now: &Inventory,
+) -> Result<(), Error> {
+    let path = &config.path;
+    let mut manifest = manifest.clone();
     manifest.retain_project(Some(&plan.project_id));
-    let differs = saved::not_produced(plan, made_from, &manifest, now)
+    let policy = desktag_core::plan::Policy {
+        env: session::environment(manifest.env_names()),
+        // Only the desktops the plan changes were read: selectors that match others are not
+        // unmatched.
+        strict: false,
+        ..config.planning.policy.clone()
+    };
+    let differs = saved::not_produced(plan, &policy, &manifest, now)
         .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
-    if !differs.is_empty() {
-        let details = messages::stale_desktops(&differs);
-        output::stderr(|err| err.write_all(details.as_bytes()));
-        return Err(Error::Refused(messages::plan_not_produced(
-            path,
-            differs.len(),
-        )));
+    if differs.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let details = messages::stale_desktops(&differs);
+    output::stderr(|err| err.write_all(details.as_bytes()));
+    let changed_env: Vec<&str> = plan
+        .made_from
+        .iter()
+        .flat_map(|m| &m.env)
+        .filter(|(name, value)| policy.env.get(*name) != Some(value))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut hint = format!(
+        "this command re-plans with its own options ({})",
+        recorded_options(plan)
+    );
+    if !changed_env.is_empty() {
+        hint.push_str(&format!(
+            "; the environment differs from when it was made: {}",
+            changed_env
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Err(Error::Refused(format!(
+        "{}; {hint}",
+        messages::plan_not_produced(path, differs.len())
+    )))
 }
 
 /// Asks on the terminal; without one, `--auto-approve` is required.
@@ -356,11 +707,18 @@ async fn confirm(plans: &[Plan]) -> Result<(), Error> {
     }
 }
 
-/// The first Ctrl-C or SIGTERM stops new changes from starting (in-flight ones finish and the
-/// report says what was skipped); a second one exits at once. The handlers are installed before
-/// this returns, so a signal that arrives as soon as apply starts is never lost to the default
+/// The first Ctrl-C or SIGTERM (or the deadline) throws `stop`: no new request, rate wait or
+/// retry, requests in flight get a short grace, and the run settles what it knows and writes
+/// every output. A second signal exits at once. At the confirmation prompt, nothing has been
+/// written, so a signal there ends the run at once. The handlers are installed before this
+/// returns, so a signal that arrives as soon as apply starts is never lost to the default
 /// handler.
-fn stop_on_signal(interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+fn stop_on_signal_or_deadline(
+    stop: Stop,
+    interrupted: Arc<AtomicBool>,
+    prompting: Arc<AtomicBool>,
+    deadline: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     let mut signals = {
         use tokio::signal::unix::{signal, SignalKind};
@@ -370,25 +728,56 @@ fn stop_on_signal(interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
         ]
     };
     tokio::spawn(async move {
-        for first in [true, false] {
-            #[cfg(unix)]
-            {
-                let [interrupt, terminate] = &mut signals;
-                tokio::select! {
-                    _ = recv(interrupt) => {}
-                    _ = recv(terminate) => {}
-                }
+        let deadline = async {
+            match deadline {
+                Some(after) => tokio::time::sleep(after).await,
+                None => std::future::pending().await,
             }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            if first {
-                interrupted.store(true, Ordering::Relaxed);
-                tracing::warn!(
-                    "interrupted: finishing the requests in flight and skipping the rest; interrupt again to exit at once"
-                );
-            } else {
+        };
+        tokio::pin!(deadline);
+        let mut signalled = false;
+        loop {
+            let by_signal = {
+                #[cfg(unix)]
+                {
+                    let [interrupt, terminate] = &mut signals;
+                    tokio::select! {
+                        _ = recv(interrupt) => true,
+                        _ = recv(terminate) => true,
+                        _ = &mut deadline, if !stop.is_stopped() => false,
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => true,
+                        _ = &mut deadline, if !stop.is_stopped() => false,
+                    }
+                }
+            };
+            if by_signal && prompting.load(Ordering::SeqCst) {
+                eprintln!("error: interrupted at the confirmation prompt; nothing was written");
+                std::process::exit(130);
+            }
+            if by_signal && signalled {
                 eprintln!("error: interrupted twice; exiting without a report");
                 std::process::exit(130);
+            }
+            signalled |= by_signal;
+            if stop.is_stopped() {
+                continue;
+            }
+            interrupted.store(true, Ordering::SeqCst);
+            if by_signal {
+                stop.stop("interrupted");
+                tracing::warn!(
+                    "interrupted: no new requests; settling what is known and writing the report; interrupt again to exit at once"
+                );
+            } else {
+                stop.stop("its --deadline passed");
+                tracing::warn!(
+                    "the run's --deadline passed: no new requests; settling what is known and writing the report"
+                );
             }
         }
     })

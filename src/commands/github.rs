@@ -33,10 +33,54 @@ impl Outputs {
 
 /// Appends the markdown to the step summary and the counts to the outputs, when set.
 pub(super) fn publish(markdown: impl FnOnce() -> String, outputs: Outputs) -> Result<(), Error> {
+    publish_each(markdown, outputs).into_iter().collect()
+}
+
+/// Like [`publish`], but one failing file does not keep the other from being written: the result
+/// of each, step summary first.
+pub(super) fn publish_each(
+    markdown: impl FnOnce() -> String,
+    outputs: Outputs,
+) -> Vec<Result<(), Error>> {
+    let mut results = Vec::new();
     if env_file("GITHUB_STEP_SUMMARY").is_some() {
-        append("GITHUB_STEP_SUMMARY", &markdown())?;
+        results.push(append("GITHUB_STEP_SUMMARY", &markdown()));
     }
-    append("GITHUB_OUTPUT", &outputs.lines())
+    results.push(append("GITHUB_OUTPUT", &outputs.lines()));
+    results
+}
+
+/// Fails early, before any request, when `GITHUB_STEP_SUMMARY` or `GITHUB_OUTPUT` names a file
+/// that cannot be appended to (a directory, a file in a missing or read-only directory).
+pub(super) fn check() -> Result<(), Error> {
+    for variable in ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"] {
+        let Some(path) = env_file(variable) else {
+            continue;
+        };
+        let unusable = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        if path.is_dir() {
+            return Err(unusable(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                format!("{variable} names a directory"),
+            )));
+        }
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            // A device or FIFO: written through; opening it here could block.
+            continue;
+        }
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(unusable)?;
+        } else {
+            desktag_core::atomic_file::check_writable(&path).map_err(unusable)?;
+        }
+    }
+    Ok(())
 }
 
 fn env_file(variable: &str) -> Option<PathBuf> {

@@ -21,8 +21,9 @@ pub(crate) async fn run(config: &config::Plan) -> Result<Status, Error> {
         return Ok(Status::Failed(why));
     }
     if let Some(path) = &config.out {
-        output::write_atomic_with(path, |w| saved::write_all_json(w, &plans))?;
-        tracing::info!(path = %path.display(), "saved the plan");
+        let key = super::apply::plan_key();
+        output::write_atomic_with(path, |w| saved::write_all_json(w, &plans, key.as_ref()))?;
+        tracing::info!(path = %path.display(), signed = key.is_some(), "saved the plan");
     }
     let summary = Summary::total(&plans);
     github::publish(

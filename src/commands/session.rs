@@ -388,15 +388,13 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
     for project in &loaded.projects {
         names.extend(project.manifest.env_names());
     }
-    policy.env = names
-        .into_iter()
-        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
-        .collect();
+    policy.env = environment(names);
     let made_from = Provenance {
         manifests: loaded.files,
         ignore_keys: policy.ignore_keys.clone(),
         targets: policy.targets.iter().cloned().collect(),
         env: policy.env.clone(),
+        attributes: Default::default(),
     };
     let several = loaded.projects.len() > 1;
     let runs = futures::future::join_all(loaded.projects.into_iter().map(|project| {
@@ -422,6 +420,19 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
         }
     }
     Ok(if errors > 0 { Err(errors) } else { Ok(planned) })
+}
+
+/// The values of the environment variables `names` that templates may read (only
+/// `DESKTAG_VAR_*`: the loader refuses other names, and this is the second line), captured once
+/// so planning stays pure. A name that is not set is absent.
+pub(crate) fn environment(
+    names: impl IntoIterator<Item = String>,
+) -> std::collections::BTreeMap<String, String> {
+    names
+        .into_iter()
+        .filter(|name| desktag_core::template::may_read_env(name))
+        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
+        .collect()
 }
 
 /// In a run over several projects, a `--target` is unmatched only when no project matches it:
@@ -470,7 +481,12 @@ async fn plan_project(
         &session.project_id,
         &session.endpoint,
     );
-    plan.made_from = Some(made_from.clone());
+    let mut made_from = made_from.clone();
+    // Only values some desktop of this project takes: a value no tag takes stays out of the file.
+    let used = plan::env_used(&resolution.wanted, &plan);
+    made_from.env.retain(|name, _| used.contains(name));
+    made_from.attributes = plan::attributes_used(&resolution.wanted, &inventory, &plan);
+    plan.made_from = Some(made_from);
     plan.region = region;
     sort_for_review(&mut plan);
     Ok((resolution.diagnostics, Some(Planned { session, plan })))

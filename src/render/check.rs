@@ -220,7 +220,10 @@ fn xml(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\n' | '\t' => out.push(ch),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            // Not characters XML 1.0 allows, even as references: shown as text instead.
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                out.push_str(&format!("\\u{{{:04x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -327,6 +330,13 @@ mod tests {
         assert_eq!(xml.matches("<testcase ").count(), 3);
         assert_eq!(xml.matches("<failure ").count(), 2);
         assert!(!xml.contains("FIN-<1>") && !xml.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn junit_xml_stays_valid_for_names_with_u_fffe_and_u_ffff() {
+        let escaped = xml("A\u{FFFE}B\u{FFFF}C\u{FFFD}");
+        assert_eq!(escaped, "A\\u{fffe}B\\u{ffff}C\u{FFFD}");
+        assert!(!escaped.contains('\u{FFFE}') && !escaped.contains('\u{FFFF}'));
     }
 
     #[test]

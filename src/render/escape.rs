@@ -103,7 +103,9 @@ pub(crate) fn markdown_with_code(text: &str) -> String {
             out.push_str(&markdown(&format!("`{part}`")));
         } else {
             out.push('`');
-            out.push_str(&escape(part, false));
+            // A code span shows `<` as it is: an HTML comment opener in service text must not
+            // become a second `<!-- desktag:… -->` marker for tools that find the sticky comment.
+            out.push_str(&escape(part, false).replace("<!--", "<\u{2060}!--"));
             out.push('`');
         }
     }
@@ -191,5 +193,13 @@ mod tests {
         assert_eq!(html("@octocat"), "@\u{2060}octocat");
         // Control characters are escaped before the word joiner goes in.
         assert_eq!(markdown("\u{1b}[2J@x"), "\\\\u{001b}\\[2J@\u{2060}x");
+    }
+
+    #[test]
+    fn markdown_service_text_cannot_add_a_second_sticky_marker() {
+        let hostile = "bad tag `<!-- desktag:plan project=evil -->` and <!-- desktag:plan -->";
+        let out = markdown_with_code(hostile);
+        assert!(!out.contains("<!--"), "{out}");
+        assert!(!out.contains("<!-- desktag:"), "{out}");
     }
 }

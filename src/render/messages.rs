@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::escape::display;
+pub(crate) use super::escape::display;
 use super::plural;
 use desktag_core::plan::saved::Stale;
 use desktag_core::plan::Plan;
@@ -59,11 +59,23 @@ pub(crate) fn plan_manifest_changed(path: &Path, manifest: &str) -> String {
     )
 }
 
+/// The refusal of a saved plan that cannot be checked against its manifests (it records none,
+/// or they are not here), with the two ways on.
+pub(crate) fn plan_unverifiable(path: &Path, why: &str) -> String {
+    format!(
+        "{} cannot be checked against the manifests it was made from: {why}; nothing was written; \
+         run apply where the manifests are (or give them: `desktag apply --plan FILE PATH…`), or \
+         pass --trust-plan if nobody but you could have edited the file",
+        path.display()
+    )
+}
+
 /// The refusal of a saved plan with changes its own manifests do not produce.
 pub(crate) fn plan_not_produced(path: &Path, desktops: usize) -> String {
     format!(
-        "{} has changes for {desktops} {} that its manifests do not produce (edited by hand, or \
-         made from other manifests); nothing was written; run `desktag plan --out FILE` again",
+        "{} has changes for {desktops} {} that its manifests do not produce (edited by hand, \
+         made from other manifests, or with other options or environment); nothing was written; \
+         run `desktag plan --out FILE` again",
         path.display(),
         plural(desktops, "desktop", "desktops")
     )
@@ -97,6 +109,26 @@ pub(crate) fn missing_desktops(project_id: &str, missing: &[&str]) -> String {
             .map(|id| display(id))
             .collect::<Vec<_>>()
             .join(", ")
+    )
+}
+
+/// Why an apply exits 1 when changes were written but an output could not be: what was applied,
+/// then each output that failed.
+pub(crate) fn outputs_failed(applied: usize, failed: &[String]) -> String {
+    format!(
+        "{applied} {} applied, but {} {} could not be written: {}",
+        plural(applied, "change was", "changes were"),
+        failed.len(),
+        plural(failed.len(), "output", "outputs"),
+        failed.join("; ")
+    )
+}
+
+/// The refusal after the confirmation when desktops changed while the prompt was open.
+pub(crate) fn changed_while_asking(changed: usize) -> String {
+    format!(
+        "{changed} {} changed while the confirmation was asked; nothing was written; run apply again to plan from their tags now",
+        plural(changed, "desktop", "desktops")
     )
 }
 

@@ -991,3 +991,40 @@ fn our_signer_reproduces_the_sdk_capture_of_the_v5_request() {
          Signature=57168ba1e8b172fc79e963bba4202cfbd8fab1cf006902ab0b6a4118685acc4b"
     );
 }
+
+#[tokio::test]
+async fn state_file_of_another_project_or_over_the_cap_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.yaml");
+    let served = config().seed.project_id.clone();
+    std::fs::write(
+        &state,
+        "project_id: another0000000000000000000000000\ndesktops: [{id: a, name: A}]\n",
+    )
+    .unwrap();
+    let err = desktag_emulator::spawn(EmulatorConfig {
+        state_file: Some(state.clone()),
+        ..config()
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("holds project `another0000000000000000000000000`") && err.contains(&served),
+        "{err}"
+    );
+    std::fs::write(
+        &state,
+        format!("project_id: {served}\ndesktops: [{{id: a, name: A, tags: {{a: '1', b: '1', c: '1'}}}}]\n"),
+    )
+    .unwrap();
+    let err = desktag_emulator::spawn(EmulatorConfig {
+        state_file: Some(state),
+        max_tags: 2,
+        ..config()
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("carries 3 tags, over --max-tags 2"), "{err}");
+}

@@ -175,3 +175,114 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
         .as_str()
         .is_some_and(|r| r.contains("interrupted"))));
 }
+
+/// A demo emulator that answers every tag write 429 (reads answer), for ever.
+fn throttling_writes_for_ever() -> (tokio::runtime::Runtime, desktag_emulator::EmulatorHandle) {
+    emulator_with(Seed::demo(), |c| {
+        c.faults.throttle_rate = 1.0;
+        c.faults.writes_only = true;
+    })
+}
+
+#[cfg(unix)]
+#[test]
+fn interruption_sigterm_under_endless_429s_stops_at_once_and_writes_every_output() {
+    use std::io::BufRead;
+    let (_rt, emu) = throttling_writes_for_ever();
+    let dir = tempfile::tempdir().unwrap();
+    let report_file = dir.path().join("report.json");
+    let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("outputs.txt");
+    let mut child = Desktag::new()
+        .against(&emu)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--report-format",
+            "json",
+            "--report",
+        ])
+        .arg_path(&report_file)
+        .args(["--max-attempts", "20", "examples/manifests"])
+        .spawn();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Synchronised on the readiness line, then on the first 429 the run waits out.
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no readiness line: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("SIGINT or SIGTERM stops it") {
+            break;
+        }
+    }
+    while !emu.requests().iter().any(|r| r.status == 429) {
+        std::thread::yield_now();
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest = std::io::read_to_string(stderr).unwrap();
+    seen.push_str(&rest);
+    let code = child.wait().unwrap().code();
+    let stdout = reader.join().unwrap();
+    assert_eq!(code, Some(1), "{seen}");
+    assert!(seen.contains("interrupted: no new requests"), "{seen}");
+    // Every output is written: stdout, --report, the step summary and the step outputs.
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    assert_eq!(report["totals"]["applied"], 0, "{report}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert_eq!(saved["totals"], report["totals"]);
+    assert!(std::fs::read_to_string(&summary)
+        .unwrap()
+        .contains("desktag"));
+    assert!(std::fs::read_to_string(&outputs)
+        .unwrap()
+        .contains("failed="));
+    assert_eq!(emu.writes(), 0);
+    let desktops = report["desktops"].as_array().unwrap();
+    assert!(
+        desktops
+            .iter()
+            .filter(|d| d["status"] == "failed")
+            .all(|d| d["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("interrupted")
+                    || r.contains("429")
+                    || r.contains("stopped"))),
+        "{report}"
+    );
+}
+
+#[test]
+fn interruption_the_deadline_ends_a_run_the_service_throttles_for_ever() {
+    let (_rt, emu) = throttling_writes_for_ever();
+    let dir = tempfile::tempdir().unwrap();
+    let report_file = dir.path().join("report.json");
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--deadline", "2s", "--report"])
+        .arg_path(&report_file)
+        .args(["--max-attempts", "20", "examples/manifests"])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("the run's --deadline passed"),
+        "{}",
+        ran.stderr
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert_eq!(report["totals"]["applied"], 0, "{report}");
+    assert_eq!(emu.writes(), 0);
+}

@@ -105,3 +105,27 @@ fn a_raised_limit_applies_and_protect_and_create_only_hold() {
         .code(0);
     assert!(again.stdout.contains("No changes"), "{}", again.stdout);
 }
+
+#[test]
+fn unicode_a_protect_glob_in_nfc_protects_the_same_looking_nfd_key() {
+    let (_rt, emu) = emulator_with(
+        seed_yaml(&format!(
+            "project_id: {PROJECT}\ndesktops:\n  - id: 88888888-0000-0000-0000-000000000001\n    name: U-1\n    tags: {{\"cafe\\u0301-x\": kept, other: gone}}\n"
+        )),
+        |_| {},
+    );
+    let dir = manifests(&[(
+        "m.yaml",
+        "version: 1\nprotect: [\"café-*\"]\ncreate_only: [\"naïve\"]\ndesktops:\n  - name: U-1\n    tags: {env: prod, \"naïve\": new}\n",
+    )]);
+    Desktag::new()
+        .against(&emu)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", PROJECT)
+        .args(["apply", "--auto-approve", "--prune", path_str(dir.path())])
+        .run()
+        .code(0);
+    let tags = tags_by_name(&emu, "U-1");
+    let keys: Vec<&str> = tags.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(keys.contains(&"cafe\u{301}-x"), "{tags:?}");
+    assert!(!keys.contains(&"other"), "{tags:?}");
+}

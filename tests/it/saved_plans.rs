@@ -108,13 +108,33 @@ fn a_plan_whose_manifest_changed_is_refused_and_one_without_them_applies_with_a_
     );
     assert_eq!(emu.writes(), 0);
 
-    // The plan file alone (as when only it reaches the apply job): checked for staleness and
-    // consistency only, with a warning.
+    // The plan file alone (as when only it reaches the apply job): refused, unless the person
+    // applying it says the file is trusted; then checked for staleness and consistency only,
+    // with a warning.
     std::fs::remove_file(&manifest).unwrap();
-    let ran = apply_saved(&emu, &plan_file).code(0);
+    let ran = apply_saved(&emu, &plan_file).code(1);
     assert!(
         ran.stderr
-            .contains("manifests the plan was made from are not here"),
+            .contains("1 of the manifests it records is not here"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("--trust-plan"), "{}", ran.stderr);
+    assert_eq!(emu.writes(), 0);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--trust-plan",
+            "--plan",
+            path_str(&plan_file),
+        ])
+        .run()
+        .code(0);
+    assert!(
+        ran.stderr
+            .contains("applying it unchecked against them (--trust-plan)"),
         "{}",
         ran.stderr
     );
@@ -141,7 +161,28 @@ fn an_untouched_plan_made_with_flags_applies() {
         ])
         .run()
         .code(0);
-    apply_saved(&emu, &plan_file).code(0);
+    // Applied with other options than it was made with: refused, naming them.
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("it prunes and this command has no --prune"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("it records --prune --ignore-key \"keep-2\" --target \"A-1\""),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+    // With the same options given again, it applies.
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .args(["--prune", "--ignore-key", "keep-2", "--target", "A-1"])
+        .run()
+        .code(0);
     let desktop = emu.desktops().into_iter().next().unwrap();
     let keys: Vec<String> = desktop.tags.keys().map(|k| k.to_string()).collect();
     assert_eq!(keys, ["env", "keep-2"]);
@@ -210,4 +251,372 @@ fn an_edited_saved_plan_is_refused_without_writing() {
     );
     assert!(ran.stderr.contains("env/x"), "{}", ran.stderr);
     assert_eq!(emu.writes(), 0);
+}
+
+/// Reads, edits and writes back a saved plan.
+fn edit_plan(plan_file: &std::path::Path, f: impl FnOnce(&mut Value)) {
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan_file).unwrap()).unwrap();
+    f(&mut plan);
+    std::fs::write(plan_file, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+}
+
+/// Two deletes of the unmanaged keys, with the summary fixed to match.
+fn add_unmanaged_deletes(plan: &mut Value) {
+    let desktop = &mut plan["desktops"][0];
+    let mut changes = vec![
+        json!({"action": "delete", "key": "keep-1", "old": "x"}),
+        json!({"action": "delete", "key": "keep-2", "old": "y"}),
+    ];
+    changes.extend(desktop["changes"].as_array().unwrap().iter().cloned());
+    desktop["changes"] = Value::Array(changes);
+    desktop["unmanaged"] = json!([]);
+    plan["summary"]["delete"] = json!(2);
+}
+
+#[test]
+fn saved_plan_provenance_a_bogus_manifest_entry_does_not_switch_off_the_replan() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    edit_plan(&plan_file, |plan| {
+        add_unmanaged_deletes(plan);
+        plan["made_from"]["manifests"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"path": "/nonexistent/bogus.yaml", "sha256": "00"}));
+    });
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("cannot be checked against the manifests it was made from"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+    // Given the manifests on the command line, the bogus entry is a file they do not include.
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr
+            .contains("which the manifests given to this command do not include"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn saved_plan_provenance_a_plan_without_made_from_is_refused_unless_trusted() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    edit_plan(&plan_file, |plan| {
+        plan.as_object_mut().unwrap().remove("made_from");
+    });
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("it records no manifests it was made from; nothing was written"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+    Desktag::new()
+        .against(&emu)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--trust-plan",
+            "--plan",
+            path_str(&plan_file),
+        ])
+        .run()
+        .code(0);
+    assert!(emu.writes() > 0);
+}
+
+#[test]
+fn saved_plan_settings_a_flipped_prune_is_refused() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    // The exact edit the README says is caught: prune on, deletes of unmanaged keys added.
+    edit_plan(&plan_file, |plan| {
+        add_unmanaged_deletes(plan);
+        plan["prune"] = json!(true);
+    });
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("it prunes and this command has no --prune"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn saved_plan_settings_a_dropped_ignore_glob_is_refused() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = dir.path().join("plan.json");
+    let flags = ["--prune", "--ignore-key", "keep-*"];
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--out", path_str(&plan_file)])
+        .args(flags)
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(0);
+    // The glob dropped from the file and the ignored keys deleted: consistent on its own.
+    edit_plan(&plan_file, |plan| {
+        plan["made_from"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ignore_keys");
+        plan["desktops"][0]["ignored"] = json!([]);
+        add_unmanaged_deletes(plan);
+    });
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .args(flags)
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("that its manifests do not produce"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn saved_plan_guardrails_max_deletes_is_checked_at_apply_time() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--prune", "--out", path_str(&plan_file)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(0);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--prune", "--max-deletes", "1"])
+        .args(["--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr
+            .contains("the plan deletes 2 tags, over --max-deletes 1"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+const ENV_MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: A-1\n    tags: {env: prod, team: \"${env.DESKTAG_VAR_TEAM}\"}\n";
+
+#[test]
+fn saved_plan_environment_an_edited_env_value_is_refused() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", ENV_MANIFEST)]);
+    let plan_file = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_VAR_TEAM", "finance")
+        .args(["plan", "--out", path_str(&plan_file)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(0);
+    edit_plan(&plan_file, |plan| {
+        plan["made_from"]["env"]["DESKTAG_VAR_TEAM"] = json!("evil");
+        for change in plan["desktops"][0]["changes"].as_array_mut().unwrap() {
+            if change["key"] == "team" {
+                change["value"] = json!("evil");
+            }
+        }
+    });
+    let ran = Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_VAR_TEAM", "finance")
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains(
+            "the plan file has overwrite `env`, create `team` = \"evil\"; its manifests give overwrite `env`, create `team` = \"finance\""
+        ),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+    // The environment of the apply job counts, not the file: a different value there is refused
+    // too, and the refusal names the variable without its value.
+    let plan_file2 = dir.path().join("plan2.json");
+    Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_VAR_TEAM", "finance")
+        .args(["plan", "--out", path_str(&plan_file2)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(0);
+    let ran = Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_VAR_TEAM", "sales")
+        .args(["apply", "--auto-approve", "--plan", path_str(&plan_file2)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr
+            .contains("the environment differs from when it was made: `DESKTAG_VAR_TEAM`"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn saved_plan_environment_only_used_values_are_recorded() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    // One desktop takes DESKTAG_VAR_TEAM; the entry reading DESKTAG_VAR_DB selects no desktop,
+    // and DESKTAG_VAR_URL cannot be a tag value, so its desktop is blocked.
+    let manifest = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: A-1\n    tags: {team: \"${env.DESKTAG_VAR_TEAM}\"}\n  - name: NOBODY\n    tags: {db: \"${env.DESKTAG_VAR_DB}\"}\n";
+    let dir = manifests(&[("m.yaml", manifest)]);
+    let plan_file = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .env("DESKTAG_VAR_TEAM", "finance")
+        .env("DESKTAG_VAR_DB", "postgres://u:hunter2@db/x")
+        .args(["plan", "--out", path_str(&plan_file)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(0);
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        plan["made_from"]["env"],
+        json!({"DESKTAG_VAR_TEAM": "finance"})
+    );
+}
+
+#[test]
+fn saved_plan_signature_a_signed_plan_applies_and_an_altered_or_unsigned_one_is_refused() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = dir.path().join("plan.json");
+    let key = "a-key-only-the-pipeline-holds";
+    let plan = |out: &std::path::Path, key: Option<&str>| {
+        let mut run = Desktag::new()
+            .against(&emu)
+            .args(["plan", "--out", path_str(out)])
+            .arg_path(&dir.path().join("m.yaml"));
+        if let Some(key) = key {
+            run = run.env("DESKTAG_PLAN_KEY", key);
+        }
+        run.run().code(0);
+    };
+    let apply = |file: &std::path::Path, key: &str| {
+        Desktag::new()
+            .against(&emu)
+            .env("DESKTAG_PLAN_KEY", key)
+            .args(["apply", "--auto-approve", "--plan", path_str(file)])
+            .run()
+    };
+    plan(&plan_file, Some(key));
+    let text = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(text.contains("\"signature\": \"hmac-sha256:"), "{text}");
+    assert!(!text.contains(key));
+
+    // Altered after signing (a warning added: harmless in itself, still refused).
+    let altered = dir.path().join("altered.json");
+    std::fs::write(
+        &altered,
+        text.replace("\"desktops\"", "\"warnings\": [\"x\"],\n  \"desktops\""),
+    )
+    .unwrap();
+    let ran = apply(&altered, key).code(1);
+    assert!(
+        ran.stderr.contains("its signature does not match"),
+        "{}",
+        ran.stderr
+    );
+    // Signed with another key.
+    let ran = apply(&plan_file, "another-key").code(1);
+    assert!(
+        ran.stderr.contains("its signature does not match"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains(key));
+    // Not signed at all.
+    let unsigned = dir.path().join("unsigned.json");
+    plan(&unsigned, None);
+    let ran = apply(&unsigned, key).code(1);
+    assert!(ran.stderr.contains("it is not signed"), "{}", ran.stderr);
+    assert_eq!(emu.writes(), 0);
+
+    apply(&plan_file, key).code(0);
+    assert!(emu.writes() > 0);
+}
+
+#[test]
+fn saved_plan_format_unknown_fields_and_future_versions_are_refused() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    let original = std::fs::read_to_string(&plan_file).unwrap();
+    edit_plan(&plan_file, |plan| {
+        plan["desktops"][0]["changes"][0]["force"] = json!(true);
+    });
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("a field `desktops.0.changes.0.force` that plans do not have"),
+        "{}",
+        ran.stderr
+    );
+    std::fs::write(&plan_file, &original).unwrap();
+    edit_plan(&plan_file, |plan| plan["desktag_version"] = json!("99.0.0"));
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr
+            .contains("written by desktag 99.0.0, newer than this desktag"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn saved_plan_input_a_fifo_is_refused_instead_of_blocking() {
+    #[cfg(unix)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("plan.json");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let ran = Desktag::new()
+            .args([
+                "apply",
+                "--auto-approve",
+                "--emulator",
+                "--plan",
+                path_str(&fifo),
+            ])
+            .run()
+            .code(1);
+        assert!(ran.stderr.contains("not a regular file"), "{}", ran.stderr);
+    }
 }

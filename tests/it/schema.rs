@@ -182,7 +182,7 @@ fn region_is_in_the_schema_with_the_loaders_rules() {
 #[test]
 fn templated_values_are_in_the_schema_and_mistakes_are_not() {
     let v = validator();
-    let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.TEAM}\"}\n";
+    let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.DESKTAG_VAR_TEAM}\"}\n";
     assert_eq!(errors(&v, ok), Vec::<String>::new());
     for bad in [
         "\"${desktop.nmae}\"",

@@ -94,6 +94,23 @@ impl Desktag {
         }
     }
 
+    /// Runs with stdout going to `file` (e.g. `/dev/full`); stdout of the result is empty.
+    pub fn run_with_stdout(mut self, file: std::fs::File) -> Ran {
+        let Output { status, stderr, .. } = self
+            .command
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the desktag binary starts")
+            .wait_with_output()
+            .expect("the desktag binary runs");
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
     pub fn spawn(mut self) -> std::process::Child {
         self.command
             .stdout(Stdio::piped())
@@ -259,7 +276,7 @@ pub fn interrupt_while_writing(
             "the binary never said it was interrupted:\n{seen}"
         );
         seen.push_str(&line);
-        if line.contains("interrupted: finishing the requests in flight") {
+        if line.contains("interrupted: no new requests") {
             break;
         }
     }

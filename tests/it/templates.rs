@@ -12,7 +12,7 @@ fn seed() -> desktag_emulator::Seed {
     ))
 }
 
-const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: \"FIN-*\"\n    tags:\n      owner: \"${desktop.user_name}\"\n      team: \"${env.DESKTAG_TEST_TEAM}\"\n";
+const MANIFEST: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: \"FIN-*\"\n    tags:\n      owner: \"${desktop.user_name}\"\n      team: \"${env.DESKTAG_VAR_TEST_TEAM}\"\n";
 
 #[test]
 fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
@@ -21,7 +21,7 @@ fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
     let m = path_str(dir.path());
     let ran = Desktag::new()
         .against(&emu)
-        .env("DESKTAG_TEST_TEAM", "finance")
+        .env("DESKTAG_VAR_TEST_TEAM", "finance")
         .args(["apply", "--auto-approve", m])
         .run()
         .code(3);
@@ -47,7 +47,7 @@ fn owners_come_from_the_desktops_users_and_a_desktop_without_one_is_blocked() {
     // The plan shows rendered values; converged desktops have nothing left to do.
     let again = Desktag::new()
         .against(&emu)
-        .env("DESKTAG_TEST_TEAM", "finance")
+        .env("DESKTAG_VAR_TEST_TEAM", "finance")
         .args(["plan", "--format", "json", m])
         .run()
         .code(3)
@@ -67,7 +67,7 @@ fn an_unset_environment_variable_blocks_instead_of_writing_half_right() {
         .code(3);
     assert!(
         ran.stdout
-            .contains("the environment variable `DESKTAG_TEST_TEAM` is not set"),
+            .contains("the environment variable `DESKTAG_VAR_TEST_TEAM` is not set"),
         "{}",
         ran.stdout
     );
@@ -75,13 +75,13 @@ fn an_unset_environment_variable_blocks_instead_of_writing_half_right() {
 }
 
 #[test]
-fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
+fn a_saved_plan_with_templates_is_replanned_with_the_environment_of_the_apply() {
     let (_rt, emu) = emulator_with(seed(), |_| {});
     let dir = manifests(&[("m.yaml", MANIFEST)]);
     let out = dir.path().join("plan.json");
     Desktag::new()
         .against(&emu)
-        .env("DESKTAG_TEST_TEAM", "ops")
+        .env("DESKTAG_VAR_TEST_TEAM", "ops")
         .args([
             "plan",
             "--out",
@@ -92,10 +92,31 @@ fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
         .code(3);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(plan["made_from"]["env"]["DESKTAG_TEST_TEAM"], "ops");
-    // Applied without the variable set: the plan carries the rendered values.
+    assert_eq!(plan["made_from"]["env"]["DESKTAG_VAR_TEST_TEAM"], "ops");
+    // The attributes the templates read are part of the staleness fingerprint.
+    let attributes = plan["made_from"]["attributes"].as_object().unwrap();
+    assert!(
+        attributes.values().all(|a| a.get("user_name").is_some()),
+        "{attributes:?}"
+    );
+    // Applied without the variable set: the re-plan reads the environment of the apply, not
+    // the file, and refuses what it does not produce.
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--plan", path_str(&out)])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr
+            .contains("the environment differs from when it was made: `DESKTAG_VAR_TEST_TEAM`"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+    // With the same environment, it applies.
     Desktag::new()
         .against(&emu)
+        .env("DESKTAG_VAR_TEST_TEAM", "ops")
         .args(["apply", "--plan", path_str(&out)])
         .run()
         .code(3);
@@ -108,7 +129,7 @@ fn export_with_templates_round_trips_to_no_changes() {
     let dir = manifests(&[("m.yaml", MANIFEST)]);
     Desktag::new()
         .against(&emu)
-        .env("DESKTAG_TEST_TEAM", "finance")
+        .env("DESKTAG_VAR_TEST_TEAM", "finance")
         .args(["apply", "--auto-approve", path_str(dir.path())])
         .run()
         .code(3);

@@ -459,3 +459,171 @@ fn a_desktop_with_more_than_20_new_tags_is_written_in_two_batch_rounds() {
         .values()
         .all(|t| t.len() == 25));
 }
+
+/// An emulator (no auth: the proxy rewrites bodies) behind `middleware`, served on 127.0.0.1:0.
+fn proxied<F, Fut>(
+    seed: Seed,
+    max_tags: usize,
+    middleware: F,
+) -> (
+    tokio::runtime::Runtime,
+    Arc<desktag_emulator::EmulatorState>,
+    String,
+)
+where
+    F: Fn(axum::extract::Request, axum::middleware::Next) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = desktag_emulator::EmulatorState::new(EmulatorConfig {
+        seed,
+        max_tags,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let app = desktag_emulator::app(state.clone()).layer(axum::middleware::from_fn(middleware));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (runtime, state, format!("http://{addr}"))
+}
+
+fn at(endpoint: &str) -> impl FnOnce(Desktag) -> Desktag + '_ {
+    move |d| {
+        d.env("DESKTAG_ENDPOINT", endpoint)
+            .env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK)
+    }
+}
+
+const DELETE_ONLY: &str = "77777777-0000-0000-0000-000000000001";
+const CREATE_ONLY: &str = "77777777-0000-0000-0000-000000000002";
+
+#[test]
+fn verification_a_misdirected_batch_create_is_caught_on_a_desktop_read_earlier() {
+    // V-1 only loses `k` (read back after the delete phase); V-2 only gains `k`. The batch
+    // create for V-2 lands on V-1 instead: V-1 must not be reported applied.
+    let seed = seed_yaml(&format!(
+        "project_id: {PROJECT}\ndesktops:\n  - id: {DELETE_ONLY}\n    name: V-1\n    tags: {{k: x}}\n  - id: {CREATE_ONLY}\n    name: V-2\n"
+    ));
+    let (_rt, state, endpoint) = proxied(
+        seed,
+        10,
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if req.method() != axum::http::Method::POST
+                || !req.uri().path().ends_with("/batch-tags")
+            {
+                return next.run(req).await;
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let text = String::from_utf8(bytes.to_vec())
+                .unwrap()
+                .replace(CREATE_ONLY, DELETE_ONLY);
+            let mut parts = parts;
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(text),
+            ))
+            .await
+        },
+    );
+    let dir = manifests(&[(
+        "m.yaml",
+        &format!("version: 1\ndesktops:\n  - id: {DELETE_ONLY}\n    absent: [k]\n  - id: {CREATE_ONLY}\n    tags: {{k: x}}\n"),
+    )]);
+    let (code, report, stderr) = apply_json(at(&endpoint), &[], path_str(dir.path()));
+    assert_eq!(code, 1, "{report}\n{stderr}");
+    let v1 = report["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["desktop_id"] == DELETE_ONLY)
+        .unwrap();
+    assert_eq!(v1["status"], "unverified", "{v1}");
+    assert_eq!(v1["changes"][0]["outcome"], "failed", "{v1}");
+    // Totals never count as applied what the final read shows absent: only V-2's create.
+    assert_eq!(report["totals"]["applied"], 1, "{report}");
+    let carried = tags_by_desktop(state.desktops());
+    assert_eq!(
+        carried[DELETE_ONLY],
+        ["k=x"],
+        "the lie is real: {carried:?}"
+    );
+}
+
+#[test]
+fn verification_deletes_answered_but_not_done_get_no_create_past_the_cap() {
+    // A lenient service (cap 20) that answers every delete 204 and does nothing; the run's cap
+    // is 10 and the desktop carries 10, two of which --prune deletes before two creates.
+    let seed = seed_yaml(&format!(
+        "project_id: {PROJECT}\ndesktops:\n  - id: {DELETE_ONLY}\n    name: L-1\n    tags: {{a: \"1\", b: \"1\", c: \"1\", d: \"1\", e: \"1\", f: \"1\", g: \"1\", h: \"1\", x1: \"1\", x2: \"1\"}}\n"
+    ));
+    let (_rt, state, endpoint) = proxied(
+        seed,
+        20,
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            use axum::response::IntoResponse;
+            let lie = || {
+                (
+                    axum::http::StatusCode::NO_CONTENT,
+                    [("x-request-id", "lie-1")],
+                )
+                    .into_response()
+            };
+            let path = req.uri().path().to_string();
+            if req.method() == axum::http::Method::DELETE && path.ends_with("/batch-tags") {
+                return lie();
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            if parts.method == axum::http::Method::POST
+                && path.ends_with("/tags/action")
+                && String::from_utf8_lossy(&bytes).contains("\"delete\"")
+            {
+                return lie();
+            }
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        },
+    );
+    let dir = manifests(&[(
+        "m.yaml",
+        "version: 1\ndesktops:\n  - name: L-1\n    tags: {a: \"1\", b: \"1\", c: \"1\", d: \"1\", e: \"1\", f: \"1\", g: \"1\", h: \"1\", n1: \"1\", n2: \"1\"}\n",
+    )]);
+    let (code, report, stderr) = apply_json(
+        at(&endpoint),
+        &["--prune", "--max-deletes", "2"],
+        path_str(dir.path()),
+    );
+    assert_eq!(code, 1, "{report}\n{stderr}");
+    let carried = tags_by_desktop(state.desktops());
+    assert_eq!(
+        carried[DELETE_ONLY].len(),
+        10,
+        "no create past the cap: {carried:?}"
+    );
+    let d = &report["desktops"][0];
+    assert_eq!(d["status"], "failed", "{d}");
+    for change in d["changes"].as_array().unwrap() {
+        assert_ne!(change["outcome"], "applied", "{change}");
+    }
+    assert_eq!(report["totals"]["applied"], 0, "{report}");
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains("a read after the call still shows the key"),
+        "{d}"
+    );
+}

@@ -44,6 +44,9 @@ pub struct ClientOptions {
     pub decode_denials: bool,
     /// The STS endpoint refusals are decoded at; set from the connection when `decode_denials`.
     pub sts_endpoint: Option<url::Url>,
+    /// The switch that stops the client's work (a signal, the run's deadline); `None`: a switch
+    /// of its own, never thrown but through [`Client::stop`].
+    pub stop: Option<super::Stop>,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +60,7 @@ impl Default for ClientOptions {
             ca_file: None,
             decode_denials: false,
             sts_endpoint: None,
+            stop: None,
         }
     }
 }
@@ -138,10 +142,23 @@ impl Client {
             max_attempts: options.max_attempts,
             ..RetryPolicy::default()
         };
-        let rate = RatePolicy::new(options.rate.unwrap_or(MAX_RATE), MIN_RATE);
+        let rate = RatePolicy::new(options.rate.unwrap_or(MAX_RATE), super::rate::FLOOR);
+        let stop = options.stop.unwrap_or_default();
         Ok(Client {
-            exec: Arc::new(Executor::new(transport, retry, options.concurrency, rate)),
+            exec: Arc::new(Executor::new(
+                transport,
+                retry,
+                options.concurrency,
+                rate,
+                stop,
+            )),
         })
+    }
+
+    /// The switch that stops this client (and every clone of it): no new request, rate wait or
+    /// retry after it is thrown.
+    pub fn stop(&self) -> &super::Stop {
+        &self.exec.stop
     }
 
     pub fn connection(&self) -> &Connection {

@@ -68,6 +68,14 @@ pub enum ApiError {
     /// No usable credentials: a temporary source could not renew them before they expired.
     #[error("the credentials expired and cannot be renewed: {0}")]
     Credentials(String),
+    /// The run was stopped (a signal or its deadline) before this request could be sent or
+    /// answered; when it was in flight, whether the service acted on it is unknown.
+    #[error("{}", if *in_flight { format!("the run stopped ({reason}) while this request was in flight; whether the service acted on it is unknown") } else { format!("not sent: the run stopped ({reason})") })]
+    Stopped {
+        reason: &'static str,
+        /// Sent, but its answer was not awaited.
+        in_flight: bool,
+    },
     /// The client could not be built (bad options, TLS setup).
     #[error("cannot set up the http client: {0}")]
     Setup(String),

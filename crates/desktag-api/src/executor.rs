@@ -11,8 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 
 use super::error::{ApiError, CallError};
-use super::rate::{RateEvent, RatePolicy, RateState};
+use super::rate::{RateEvent, RatePolicy, RateState, SLOW};
 use super::retry::{parse_retry_after, AttemptOutcome, Decision, RetryPolicy};
+use super::stop::{Stop, IN_FLIGHT_GRACE};
 use super::transport::{Answer, Call, Failure, Transport};
 use crate::token_bucket::TokenBucket;
 
@@ -40,6 +41,8 @@ pub struct Stats {
 pub(crate) struct Executor {
     pub transport: Transport,
     pub policy: RetryPolicy,
+    /// Thrown: no new request, rate wait or retry; in-flight requests get `IN_FLIGHT_GRACE`.
+    pub stop: Stop,
     permits: Semaphore,
     limiter: Mutex<Limiter>,
     requests: AtomicU64,
@@ -55,6 +58,8 @@ struct Limiter {
     sent: VecDeque<Instant>,
     /// The rate last logged, so small steps are not logged one by one.
     logged: f64,
+    /// Whether the slow-pacing warning was given (once per client).
+    warned_slow: bool,
 }
 
 /// How a backoff is logged.
@@ -122,6 +127,16 @@ impl Limiter {
                 self.logged = rate;
             }
         }
+        if next.rate <= SLOW && next.rate < self.state.rate && !self.warned_slow {
+            self.warned_slow = true;
+            tracing::warn!(
+                rate = format_args!("{:.2}", next.rate),
+                floor = self.policy.floor,
+                "the service throttles hard: pacing at {:.2} requests/s (never below {}/s); calls still throttled fail after their attempts, and --deadline bounds the run",
+                next.rate,
+                self.policy.floor
+            );
+        }
         self.state = next;
     }
 }
@@ -132,6 +147,7 @@ impl Executor {
         policy: RetryPolicy,
         concurrency: usize,
         rate: RatePolicy,
+        stop: Stop,
     ) -> Executor {
         let state = rate.start();
         tracing::debug!(
@@ -142,11 +158,13 @@ impl Executor {
         Executor {
             transport,
             policy,
+            stop,
             permits: Semaphore::new(concurrency),
             limiter: Mutex::new(Limiter {
                 policy: rate,
                 bucket: TokenBucket::new(state.rate),
                 logged: state.rate,
+                warned_slow: false,
                 state,
                 sent: VecDeque::new(),
             }),
@@ -172,7 +190,8 @@ impl Executor {
         }
     }
 
-    /// Sends `call` until it succeeds or the retry policy gives up.
+    /// Sends `call` until it succeeds, the retry policy gives up, or the run is stopped (then
+    /// the last error stands, or `Stopped` when nothing was answered).
     pub(crate) async fn execute(&self, call: &Call) -> Result<(Answer, Attempts), CallError> {
         let mut attempt: u32 = 1;
         loop {
@@ -180,6 +199,17 @@ impl Executor {
                 Ok(answer) => return Ok((answer, attempt)),
                 Err(failure) => failure,
             };
+            if let ApiError::Stopped { in_flight, .. } = error {
+                let attempts = if in_flight { attempt } else { attempt - 1 };
+                return Err(CallError { error, attempts });
+            }
+            let sent_error = |error| CallError {
+                error,
+                attempts: attempt,
+            };
+            if self.stop.is_stopped() {
+                return Err(sent_error(error));
+            }
             let now = SystemTime::now();
             let decision = self
                 .policy
@@ -198,7 +228,16 @@ impl Executor {
                 AttemptOutcome::Status {
                     retry_after: Some(value),
                     ..
-                } => parse_retry_after(value, now),
+                } => {
+                    let asked = parse_retry_after(value, now);
+                    if asked.is_none() {
+                        tracing::warn!(
+                            retry_after = ?value,
+                            "the service sent a Retry-After desktag cannot read; backing off on its own"
+                        );
+                    }
+                    asked
+                }
                 _ => None,
             };
             if asked.is_some() {
@@ -207,7 +246,11 @@ impl Executor {
                 self.limiter().bucket.hold_until(now, now + delay);
             }
             self.log_backoff(call, attempt, &outcome, &error, delay, asked);
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                // No retry once stopped: the last answer stands.
+                _ = self.stop.stopped() => return Err(sent_error(error)),
+            }
             attempt += 1;
         }
     }
@@ -250,18 +293,43 @@ impl Executor {
 
     /// One HTTP attempt under the concurrency bound and the shared rate.
     async fn attempt(&self, call: &Call) -> Result<Answer, Failure> {
-        let _permit = self.permits.acquire().await.map_err(|_| {
+        let stopped = |in_flight| {
+            (
+                ApiError::Stopped {
+                    reason: self.stop.reason(),
+                    in_flight,
+                },
+                AttemptOutcome::Fatal,
+            )
+        };
+        let permit = tokio::select! {
+            permit = self.permits.acquire() => permit,
+            _ = self.stop.stopped() => return Err(stopped(false)),
+        };
+        let _permit = permit.map_err(|_| {
             (
                 ApiError::Setup("the client was shut down".to_string()),
                 AttemptOutcome::Fatal,
             )
         })?;
+        if self.stop.is_stopped() {
+            return Err(stopped(false));
+        }
         let wait = self.limiter().reserve(Instant::now());
         if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.stop.stopped() => return Err(stopped(false)),
+            }
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self.transport.send(call).await;
+        let result = tokio::select! {
+            result = self.transport.send(call) => result,
+            _ = async {
+                self.stop.stopped().await;
+                tokio::time::sleep(IN_FLIGHT_GRACE).await;
+            } => return Err(stopped(true)),
+        };
         let event = match &result {
             Ok(_) => Some(RateEvent::Success),
             Err((_, AttemptOutcome::Status { status: 429, .. })) => Some(RateEvent::Throttled),

@@ -19,6 +19,7 @@ pub mod rate;
 mod reads;
 pub(crate) mod retry;
 pub mod sign;
+mod stop;
 pub mod token_bucket;
 mod transport;
 mod wire;
@@ -30,4 +31,5 @@ pub use connection::{
     ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
 pub use error::{ApiError, CallError, ServiceDetail};
+pub use stop::{Stop, IN_FLIGHT_GRACE};
 pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

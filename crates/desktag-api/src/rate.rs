@@ -12,6 +12,14 @@ use std::time::{Duration, Instant};
 /// enough for a per-user API throttle, and the probe phase leaves it quickly when nothing throttles.
 pub(crate) const START_RATE: f64 = 10.0;
 
+/// The adaptive rate is never cut below this many requests per second (unless `--rate` is
+/// lower): a service answering 429 to everything makes calls fail after their attempts instead of
+/// a run crawling for hours.
+pub const FLOOR: f64 = 1.0;
+
+/// Pacing at or below this many requests per second is warned about once: the run will be slow.
+pub const SLOW: f64 = 2.0;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct RatePolicy {
     /// The ceiling (`--rate`); the rate never goes above it.

@@ -93,11 +93,27 @@ impl RetryPolicy {
 }
 
 /// `Retry-After: 3` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` → the delay from `now`
-/// (zero for a date in the past); `None` when unparseable.
+/// (zero for a date in the past); `None` when unparseable. Seconds past what a `u64` holds are
+/// the longest wait (the policy caps it), and fractional seconds (`1.5`, which the standard does
+/// not allow but services send) are read as written rather than dropped.
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
+    }
+    let decimal = value.split_once('.').is_some_and(|(whole, fraction)| {
+        !whole.is_empty()
+            && !fraction.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+    });
+    if decimal {
+        let seconds: f64 = value.parse().ok()?;
+        return Some(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -295,5 +311,32 @@ mod tests {
             retry_after: Some("1".into()),
         };
         assert_eq!(p.decide(1, &o, now(), &mut rng), Decision::GiveUp);
+    }
+
+    #[test]
+    fn retry_after_beyond_u64_or_fractional_is_read_not_ignored() {
+        let now = now();
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::MAX)
+        );
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after(".5", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+        // Capped like any other Retry-After.
+        let policy = RetryPolicy::default();
+        let outcome = AttemptOutcome::Status {
+            status: 429,
+            retry_after: Some("184467440737095516160".into()),
+        };
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(
+            policy.decide(1, &outcome, now, &mut rng),
+            Decision::Retry(policy.cap)
+        );
     }
 }

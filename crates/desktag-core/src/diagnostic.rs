@@ -150,6 +150,9 @@ codes! {
     SystemKey = "system-key",
     /// A character tag keys and values may not contain.
     TagCharset = "tag-charset",
+    /// A tag key not in Unicode NFC form (a combining accent where a precomposed letter exists;
+    /// warning).
+    NotNfc = "not-nfc",
     // Resolution against the inventory.
     /// Entries of equal precedence want different things for one key of one desktop.
     Conflict = "conflict",

@@ -166,6 +166,18 @@ pub(crate) fn check_chars(text: &str, what: &'static str) -> Result<(), TagError
     Ok(())
 }
 
+/// `text` in Unicode Normalization Form C: `cafe\u{301}` (an `e` and a combining acute) and
+/// `café` (one precomposed letter) look the same, so every glob and key comparison that decides
+/// what desktag touches is made on this form. Borrowed when `text` is already NFC.
+pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
+}
+
 /// Checks a tag key against every rule. System keys (`_sys_`) are rejected.
 pub fn check_key(key: &str) -> Result<(), TagError> {
     if key.is_empty() {

@@ -139,6 +139,17 @@ impl Template {
     }
 }
 
+/// The prefix of the environment variables a template may read, as Terraform reads only
+/// `TF_VAR_*`: a CI job's other variables (credentials, tokens, URLs with passwords) are never
+/// readable from a manifest a pull request can edit.
+pub const ENV_PREFIX: &str = "DESKTAG_VAR_";
+
+/// Whether a template may read the environment variable `name`: it starts with [`ENV_PREFIX`]
+/// (and has more after it), and does not look like a credential.
+pub fn may_read_env(name: &str) -> bool {
+    name.len() > ENV_PREFIX.len() && name.starts_with(ENV_PREFIX) && !is_secret_name(name)
+}
+
 /// Environment variables a template may never read: credentials would end up in tags.
 fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -235,7 +246,24 @@ fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
         if !valid {
             return Err(TemplateError {
                 message: format!("`{name}` is not an environment variable name"),
-                help: "use letters, digits and `_`, not starting with a digit, e.g. `${env.COST_CENTER}`".into(),
+                help: "use letters, digits and `_`, not starting with a digit, e.g. `${env.DESKTAG_VAR_COST_CENTER}`".into(),
+                offset,
+            });
+        }
+        if !name.starts_with(ENV_PREFIX) || name.len() == ENV_PREFIX.len() {
+            let suggested = if name.starts_with(ENV_PREFIX) {
+                format!("{ENV_PREFIX}COST_CENTER")
+            } else {
+                format!("{ENV_PREFIX}{name}")
+            };
+            return Err(TemplateError {
+                message: format!(
+                    "`${{env.{name}}}` cannot be read: templates read only environment variables named {ENV_PREFIX}*"
+                ),
+                help: format!(
+                    "export the value under that prefix in the job (`{suggested}=…`) and write `${{env.{suggested}}}`; \
+                     other variables of a CI job (credentials among them) are never readable from a manifest"
+                ),
                 offset,
             });
         }
@@ -267,7 +295,7 @@ mod tests {
     }
 
     fn env(name: &str) -> Option<String> {
-        (name == "TEAM").then(|| "finance".to_string())
+        (name == "DESKTAG_VAR_TEAM").then(|| "finance".to_string())
     }
 
     #[test]
@@ -275,15 +303,15 @@ mod tests {
         let r = |v: &str| Template::parse(v).unwrap().render(&desktop, &env);
         assert_eq!(r("${desktop.user_name}").unwrap(), "ann");
         assert_eq!(r("${desktop.name}-${desktop.id}").unwrap(), "FIN-1-d1");
-        assert_eq!(r("team ${env.TEAM}").unwrap(), "team finance");
+        assert_eq!(r("team ${env.DESKTAG_VAR_TEAM}").unwrap(), "team finance");
         assert_eq!(r("a$$b").unwrap(), "a$b");
         assert_eq!(
             r("${desktop.enterprise_project_id}").unwrap_err(),
             "`${desktop.enterprise_project_id}` has no value for this desktop"
         );
         assert_eq!(
-            r("${env.NOPE}").unwrap_err(),
-            "`${env.NOPE}`: the environment variable `NOPE` is not set"
+            r("${env.DESKTAG_VAR_NOPE}").unwrap_err(),
+            "`${env.DESKTAG_VAR_NOPE}`: the environment variable `DESKTAG_VAR_NOPE` is not set"
         );
     }
 
@@ -303,21 +331,58 @@ mod tests {
         );
         assert!(check("${foo}").unwrap_err().help.starts_with("use one of"));
         assert_eq!(check("5$").unwrap_err().offset, 1);
-        assert!(check("${env.HW_SECRET_KEY}")
+        assert!(check("${env.DESKTAG_VAR_SECRET_KEY}")
             .unwrap_err()
             .message
             .contains("looks like a credential"));
         assert!(check("${env.1X}").is_err());
-        assert!(check("${env.COST_CENTER}").is_ok());
+        assert!(check("${env.DESKTAG_VAR_COST_CENTER}").is_ok());
+    }
+
+    #[test]
+    fn env_is_read_only_under_the_desktag_var_prefix() {
+        // What a CI runner holds besides the repository's own values: none is readable.
+        for name in [
+            "DATABASE_URL",
+            "APIKEY",
+            "SK",
+            "AWS_ACCESS_KEY_ID",
+            "CI_JOB_JWT",
+            "DB_PASS",
+            "GITHUB_TOKEN",
+            "TEAM",
+            "DESKTAG_VAR_",
+            "DESKTAG_ENDPOINT",
+        ] {
+            let e = check(&format!("${{env.{name}}}")).unwrap_err();
+            assert!(
+                e.message.contains("cannot be read") && e.help.contains("DESKTAG_VAR_"),
+                "{name}: {e:?}"
+            );
+            assert!(!may_read_env(name), "{name}");
+        }
+        let e = check("${env.DATABASE_URL}").unwrap_err();
+        assert!(
+            e.help.contains("`DESKTAG_VAR_DATABASE_URL=…`"),
+            "{}",
+            e.help
+        );
+        assert!(check("${env.DESKTAG_VAR_TEAM}").is_ok());
+        assert!(may_read_env("DESKTAG_VAR_TEAM"));
+        // Under the prefix, names that look like credentials stay refused.
+        assert!(!may_read_env("DESKTAG_VAR_API_TOKEN"));
     }
 
     #[test]
     fn references_and_literal_text_are_listed_in_order() {
-        let t = check("${env.A}/${desktop.id}$$x").unwrap();
+        let t = check("${env.DESKTAG_VAR_A}/${desktop.id}$$x").unwrap();
         let refs: Vec<&Reference> = t.references().collect();
         assert_eq!(
             refs,
-            [&Reference::Env("A".into()), &Reference::Desktop(Attr::Id)]
+            [
+                &Reference::Env("DESKTAG_VAR_A".into()),
+                &Reference::Desktop(Attr::Id)
+            ]
         );
         assert_eq!(t.literal(), "/$x");
         // `$${` is a dollar then text, not a reference.

@@ -68,6 +68,10 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "P", default_value_t = 0.0)]
     pub throttle_rate: f64,
 
+    /// Inject --fail-rate and --throttle-rate faults into tag writes only; reads always answer.
+    #[arg(long)]
+    pub faults_writes_only: bool,
+
     /// Send `Retry-After: S` with every 429.
     #[arg(long, value_name = "S")]
     pub retry_after: Option<u64>,
@@ -187,6 +191,7 @@ impl EmulatorArgs {
                 seed: self.fault_seed.unwrap_or_else(rand::random),
                 clock: Clock::System,
                 gate: None,
+                writes_only: self.faults_writes_only,
             },
             batch_cap: match self.batch_cap {
                 BatchCapArg::Reject => BatchCap::Reject,

@@ -25,6 +25,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Seed of the fault RNG.
     pub seed: u64,
+    /// Inject the drawn faults (`fail_rate`, `throttle_rate`) into writes only; reads answer.
+    pub writes_only: bool,
     /// The clock the rate limit reads.
     pub clock: Clock,
     /// Holds write requests past a count until a test opens it.
@@ -177,6 +179,7 @@ impl Default for Faults {
             seed: 0,
             clock: Clock::System,
             gate: None,
+            writes_only: false,
         }
     }
 }
@@ -235,7 +238,7 @@ impl Injector {
 
     /// Decides whether this request fails, and how. The rate limit is checked first; then one
     /// draw decides between throttle, failure and success, so a fixed seed gives a fixed sequence.
-    pub(crate) fn decide(&self, now: Instant) -> Option<Fault> {
+    pub(crate) fn decide(&self, now: Instant, write: bool) -> Option<Fault> {
         if let Some(bucket) = &self.bucket {
             if bucket
                 .lock()
@@ -247,7 +250,7 @@ impl Injector {
             }
         }
         let (throttle, fail) = (self.faults.throttle_rate, self.faults.fail_rate);
-        if throttle <= 0.0 && fail <= 0.0 {
+        if (throttle <= 0.0 && fail <= 0.0) || (self.faults.writes_only && !write) {
             return None;
         }
         let x: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).gen();
@@ -276,7 +279,7 @@ mod tests {
         let now = Instant::now();
         let run = || {
             let inj = Injector::new(faults.clone());
-            (0..200).map(|_| inj.decide(now)).collect::<Vec<_>>()
+            (0..200).map(|_| inj.decide(now, true)).collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -321,7 +324,7 @@ mod tests {
     fn no_faults_by_default() {
         let now = Instant::now();
         let inj = Injector::new(Faults::default());
-        assert!((0..100).all(|_| inj.decide(now).is_none()));
+        assert!((0..100).all(|_| inj.decide(now, true).is_none()));
     }
 
     #[test]

@@ -24,6 +24,16 @@ impl Persister {
     /// Takes the state file's lock. Refused if the file's directory does not exist (every save
     /// would fail) or another emulator holds the lock.
     pub(crate) fn open(path: PathBuf) -> Result<Self, String> {
+        // Locked, read and written as the file it stands for: a symlink is followed, so two
+        // names of one file share one lock.
+        let path = desktag_core::atomic_file::resolve(&path)
+            .map_err(|e| format!("cannot resolve the state file {}: {e}", path.display()))?;
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return Err(format!(
+                "the state file {} is not a regular file; choose a file path for --state",
+                path.display()
+            ));
+        }
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -59,6 +69,7 @@ impl Persister {
                 return Err(format!("cannot lock {}: {e}", lock_path.display()))
             }
         }
+        remove_stale_temporaries(&path);
         Ok(Persister {
             path,
             durable: tokio::sync::Mutex::new(0),
@@ -89,11 +100,72 @@ impl Persister {
     }
 }
 
-/// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix.
+/// The prefix of a state file's temporary files: its own name in it, so an emulator holding the
+/// lock removes only its file's leftovers (from a save cut short by `kill -9`).
+fn temporary_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.desktag-state-")
+}
+
+/// Removes the temporary files a killed emulator left beside `path` (called with the lock held).
+fn remove_stale_temporaries(path: &Path) {
+    let prefix = temporary_prefix(path);
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The first line of a state file: how many desktops it holds.
+const HEADER: &str = "# desktag emulator state:";
+/// The last line: the file was written to the end.
+const TRAILER: &str = "# end of desktag emulator state\n";
+
+/// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix. The
+/// file starts with the number of desktops and ends with a marker, so a file cut short (which may
+/// still be valid YAML) is refused when read back.
 pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
     let text = seed.to_yaml().map_err(|e| e.message)?;
-    desktag_core::atomic_file::write(path, text.as_bytes(), ".desktag-state-")
+    let text = format!(
+        "{HEADER} {} desktops\n{text}{}{TRAILER}",
+        seed.desktops.len(),
+        if text.ends_with('\n') { "" } else { "\n" }
+    );
+    desktag_core::atomic_file::write(path, text.as_bytes(), &temporary_prefix(path))
         .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
+}
+
+/// Checks a state file's header and trailer against what it holds: `Err` for a file cut short.
+/// A file without a header (hand-made, or from an older desktag) is read as it is.
+fn check_complete(text: &str, seed: &Seed) -> Result<(), String> {
+    let Some(header) = text.lines().next().and_then(|l| l.strip_prefix(HEADER)) else {
+        return Ok(());
+    };
+    let expected: Option<usize> = header
+        .trim()
+        .strip_suffix("desktops")
+        .and_then(|n| n.trim().parse().ok());
+    if !text.ends_with(TRAILER) || expected != Some(seed.desktops.len()) {
+        return Err(format!(
+            "it is incomplete (it holds {} desktops, its header says {}, and its end marker is {}): \
+             it was cut short; restore it from a backup, or delete it to start from the seed",
+            seed.desktops.len(),
+            expected.map_or_else(|| "nothing readable".to_string(), |n| n.to_string()),
+            if text.ends_with(TRAILER) { "there" } else { "missing" }
+        ));
+    }
+    Ok(())
 }
 
 /// Reads a state file if it exists; `Ok(None)` if it does not.
@@ -108,9 +180,9 @@ pub(crate) fn load(path: &Path) -> Result<Option<Seed>, String> {
             ))
         }
     };
-    Seed::from_yaml(&text)
-        .map(Some)
-        .map_err(|e| format!("state file {}: {e}", path.display()))
+    let seed = Seed::from_yaml(&text).map_err(|e| format!("state file {}: {e}", path.display()))?;
+    check_complete(&text, &seed).map_err(|e| format!("state file {}: {e}", path.display()))?;
+    Ok(Some(seed))
 }
 
 #[cfg(test)]
@@ -140,5 +212,50 @@ mod tests {
         std::fs::write(&path, "project_id: [").unwrap();
         let err = load(&path).unwrap_err();
         assert!(err.contains("state.yaml"), "{err}");
+    }
+
+    #[test]
+    fn state_file_a_file_cut_short_is_refused_even_when_it_is_still_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let seed = Seed::demo();
+        save(&path, &seed).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Cut after the first desktop's block: still a valid seed, with fewer desktops.
+        let second = text.match_indices("\n- id:").nth(1).unwrap().0;
+        std::fs::write(&path, &text[..second + 1]).unwrap();
+        let err = load(&path).unwrap_err();
+        assert!(err.contains("it was cut short"), "{err}");
+        // A file without the header (hand-made) is read as it is.
+        std::fs::write(&path, seed.to_yaml().unwrap()).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(seed));
+    }
+
+    #[test]
+    fn state_file_temporaries_left_by_a_killed_emulator_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let stale = dir.path().join(".state.yaml.desktag-state-abc123");
+        let other = dir.path().join(".other.yaml.desktag-state-abc123");
+        std::fs::write(&stale, "half").unwrap();
+        std::fs::write(&other, "another emulator's").unwrap();
+        let _persister = Persister::open(path).unwrap();
+        assert!(!stale.exists());
+        assert!(other.exists(), "only this state file's leftovers go");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_file_the_lock_is_taken_on_the_file_a_symlink_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("state.yaml");
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let _first = Persister::open(real.clone()).unwrap();
+        let err = Persister::open(link).unwrap_err();
+        assert!(err.contains("in use by another emulator"), "{err}");
+        assert!(Persister::open(dir.path().to_path_buf())
+            .unwrap_err()
+            .contains("not a regular file"));
     }
 }

@@ -58,6 +58,33 @@ pub struct EmulatorState {
     id_prefix: u32,
 }
 
+/// A state file is this emulator's: the project it serves (from the seed) and within its cap.
+fn check_state(state: &Seed, seed: &Seed, max_tags: usize) -> Result<(), String> {
+    if state.project_id != seed.project_id {
+        return Err(format!(
+            "it holds project `{}`, but this emulator serves `{}`; pass the --seed it was made \
+             from, or choose another --state path",
+            state.project_id.escape_debug(),
+            seed.project_id.escape_debug()
+        ));
+    }
+    for desktop in &state.desktops {
+        let counted = desktop
+            .tags
+            .keys()
+            .filter(|k| !desktag_core::tags::is_system_key(k))
+            .count();
+        if counted > max_tags {
+            return Err(format!(
+                "desktop `{}` carries {counted} tags, over --max-tags {max_tags}; start the \
+                 emulator with the cap the file was written under",
+                desktop.id.escape_debug()
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
@@ -75,16 +102,22 @@ impl EmulatorState {
             .map(Persister::open)
             .transpose()
             .map_err(EmulatorError::StateFile)?;
-        let seed: Seed = match &config.state_file {
-            Some(path) => super::persist::load(path)
-                .map_err(EmulatorError::StateFile)?
-                .unwrap_or(config.seed),
-            None => config.seed,
+        let (seed, from_state) = match &config.state_file {
+            Some(path) => match super::persist::load(path).map_err(EmulatorError::StateFile)? {
+                Some(state) => (state, Some(path)),
+                None => (config.seed.clone(), None),
+            },
+            None => (config.seed.clone(), None),
         };
         seed.validate().map_err(|e| EmulatorError::Seed {
             origin: "the seed".to_string(),
             message: e.message,
         })?;
+        if let Some(path) = from_state {
+            check_state(&seed, &config.seed, config.max_tags).map_err(|why| {
+                EmulatorError::StateFile(format!("state file {}: {why}", path.display()))
+            })?;
+        }
         Ok(Arc::new(EmulatorState {
             store: Arc::new(Store::new(seed, config.max_tags)),
             auth: config.auth,
@@ -372,7 +405,10 @@ async fn process(
             )
             .map(Reply::Identity);
     }
-    if let Some(fault) = state.faults.decide(state.faults.faults.clock.now()) {
+    if let Some(fault) = state
+        .faults
+        .decide(state.faults.faults.clock.now(), op.is_write())
+    {
         return Err(fault_error(state, fault));
     }
     if pid != state.store.project_id() {

@@ -185,7 +185,10 @@ impl Check<'_, '_> {
             }
             count += 1;
             let tag_key = match TagKey::new(key.as_str()) {
-                Ok(k) => Some(k),
+                Ok(k) => {
+                    c.nfc_warning(&key, kpos);
+                    Some(k)
+                }
                 Err(e) => {
                     c.tag_error(&e, kpos, format!("`{}`: {e}", shorten(&key)));
                     None
@@ -311,6 +314,29 @@ impl Check<'_, '_> {
         true
     }
 
+    /// A key written with combining marks where a precomposed letter exists (`cafe\u{301}`
+    /// rather than `café`) is a warning: the service keeps them apart, while they look the same
+    /// to people and to desktag's guardrail globs, which compare in Unicode NFC.
+    pub(super) fn nfc_warning(&mut self, key: &str, pos: Pos) {
+        let nfc = crate::tags::nfc(key);
+        if nfc == key {
+            return;
+        }
+        let location = self.loc(pos);
+        self.push(
+            Diagnostic::warning(
+                Code::NotNfc,
+                format!(
+                    "tag key `{}` is not in Unicode NFC form: it looks like `{}`, but the service treats the two as different keys",
+                    shorten(key).escape_debug(),
+                    shorten(&nfc)
+                ),
+            )
+            .at(location)
+            .with_help(format!("write it as `{}` (one precomposed character)", shorten(&nfc))),
+        );
+    }
+
     /// A list of key globs (`ignore_keys`, `protect`, `create_only`): the globs that compile,
     /// each with where it was written.
     pub(crate) fn key_globs(
@@ -324,10 +350,21 @@ impl Check<'_, '_> {
             value,
             "[\"ops-*\"]",
             |c, text, p| match glob::key_glob(&text) {
-                Ok(_) => globs.push(Sourced {
-                    value: text,
-                    location: c.loc(p),
-                }),
+                Ok(_) => match never_matches_a_key(&text) {
+                    None => globs.push(Sourced {
+                        value: text,
+                        location: c.loc(p),
+                    }),
+                    Some(why) => c.error(
+                        Code::InvalidGlob,
+                        p,
+                        format!(
+                            "`{field}` glob `{}` can never match a tag key: {why}",
+                            shorten(&text).escape_debug()
+                        ),
+                        "write the key as tags spell it: letters, digits, `_ - . : + @` and inner spaces, no space at either end",
+                    ),
+                },
                 Err(e) => c.invalid_glob("key glob", &e, p),
             },
         )?;
@@ -378,6 +415,7 @@ impl Check<'_, '_> {
             }
             match check_key(&text) {
                 Ok(()) => {
+                    c.nfc_warning(&text, p);
                     if let Ok(key) = TagKey::new(text) {
                         keys.insert(key, c.loc(p));
                     }
@@ -441,4 +479,38 @@ impl Check<'_, '_> {
         }
         Ok(Some(selector))
     }
+}
+
+/// Why a key glob can match no valid tag key (an empty glob, a space at either end, a character
+/// keys may not hold, such as a zero-width space), or `None`. A guardrail that guards nothing is
+/// an error, not a silent no-op. Wildcards and sets stand for some allowed character.
+fn never_matches_a_key(glob: &str) -> Option<String> {
+    if glob.is_empty() {
+        return Some("it is empty".to_string());
+    }
+    // The literal text, with every wildcard, set and alternative stood in for by a letter.
+    let mut literal = String::with_capacity(glob.len());
+    let mut chars = glob.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '*' | '?' | '{' | '}' | ',' => literal.push('a'),
+            '[' => {
+                for inner in chars.by_ref() {
+                    if inner == ']' {
+                        break;
+                    }
+                }
+                literal.push('a');
+            }
+            '\\' => {
+                if let Some(escaped) = chars.next() {
+                    literal.push(escaped);
+                }
+            }
+            c => literal.push(c),
+        }
+    }
+    crate::tags::check_chars(&literal, "key")
+        .err()
+        .map(|e| e.to_string())
 }

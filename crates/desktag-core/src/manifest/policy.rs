@@ -42,6 +42,7 @@ impl Check<'_, '_> {
         match head {
             Head::Map => {
                 self.fields(pos, &POLICY, &mut policy)?;
+                self.required_fits_key_case(&policy);
             }
             Head::Scalar(ref s) if s.is_null() => {
                 self.null_field("policy", key_pos, POLICY_HELP);
@@ -51,6 +52,34 @@ impl Check<'_, '_> {
             }
         }
         Ok(policy)
+    }
+
+    /// A `required` key `key_case: lower` forbids can never be satisfied: no desktop may carry
+    /// it, and every selected desktop must.
+    fn required_fits_key_case(&mut self, policy: &TagPolicy) {
+        let lower = policy
+            .key_case
+            .as_ref()
+            .is_some_and(|k| k.value == super::model::KeyCase::Lower);
+        if !lower {
+            return;
+        }
+        for key in &policy.required {
+            let key_text = key.value.as_str();
+            if key_text.chars().any(char::is_uppercase) {
+                self.push(
+                    crate::diagnostic::Diagnostic::error(
+                        Code::Policy,
+                        format!(
+                            "`{}` is required, but `key_case: lower` forbids it: no desktop can ever satisfy the policy",
+                            shorten(key_text)
+                        ),
+                    )
+                    .at(key.location.clone())
+                    .with_help(format!("require `{}`", shorten(&key_text.to_lowercase()))),
+                );
+            }
+        }
     }
 
     /// A list of tag keys, each valid by the tag rules.

@@ -542,9 +542,18 @@ fn yaml_tags_are_rejected_where_they_are_written() {
 #[test]
 fn keys_with_combining_marks_are_accepted() {
     let d = doc(&format!(
-        "{HEAD}  - name: b\n    tags:\n      क्षेत्र: उत्तर\n      \"cafe\u{301}\": \"e\u{301}\"\n"
+        "{HEAD}  - name: b\n    tags:\n      क्षेत्र: उत्तर\n      \"caf\u{e9}\": \"e\u{301}\"\n"
     ));
     assert_eq!(d.desktops[0].tags.len(), 2);
+    // A combining accent where a precomposed letter exists is accepted, with a warning.
+    let loaded = load_str(
+        "m.yaml",
+        &format!("{HEAD}  - name: b\n    tags:\n      \"cafe\u{301}\": x\n"),
+        &LoadOptions::default(),
+    );
+    assert!(!loaded.has_errors());
+    assert_eq!(loaded.manifest.documents[0].desktops[0].tags.len(), 1);
+    assert_eq!(loaded.diagnostics[0].code, "not-nfc");
 }
 
 #[test]
@@ -624,7 +633,7 @@ fn priority_is_a_bounded_whole_number() {
 
 #[test]
 fn templated_values_are_checked_where_written() {
-    let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.TEAM}\"}\n");
+    let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.DESKTAG_VAR_TEAM}\"}\n");
     assert_eq!(
         d.desktops[0].tags["owner"].value.as_str(),
         "${desktop.user_name}"
@@ -650,4 +659,65 @@ fn templated_values_are_checked_where_written() {
         let e = one(&text);
         assert_eq!(e.code, code, "{bad}: {e}");
     }
+}
+
+#[test]
+fn guardrail_globs_that_can_never_match_a_key_are_errors() {
+    for (glob, why) in [
+        ("\"billing-* \"", "whitespace"),
+        ("\" billing\"", "whitespace"),
+        ("\"bill\u{200b}ing\"", "at character 5"),
+        ("\"\"", "it is empty"),
+    ] {
+        for field in ["protect", "create_only", "ignore_keys"] {
+            let text = format!(
+                "version: 1\n{field}: [{glob}]\ndesktops:\n  - name: A\n    tags: {{k: v}}\n"
+            );
+            let e = one(&text);
+            assert_eq!(e.code, "invalid-glob", "{field} {glob}: {e:?}");
+            assert!(
+                e.message.contains("can never match a tag key"),
+                "{}",
+                e.message
+            );
+            assert!(
+                e.message.contains(why) || format!("{e:?}").contains(why),
+                "{why}: {}",
+                e.message
+            );
+            assert_eq!(e.location.as_ref().map(|l| l.line), Some(2));
+        }
+    }
+    // Wildcards, sets and alternatives stand for allowed characters.
+    doc("version: 1\nprotect: [\"bill*\", \"[ab]-?\", \"{x,y}-z\", \"café-*\"]\ndesktops:\n  - name: A\n    tags: {k: v}\n");
+}
+
+#[test]
+fn a_required_key_key_case_lower_forbids_is_an_error() {
+    let e = one("version: 1\npolicy:\n  key_case: lower\n  required: [Owner]\ndesktops:\n  - name: A\n    tags: {owner: x}\n");
+    assert_eq!(e.code, "policy");
+    assert!(
+        e.message
+            .contains("`Owner` is required, but `key_case: lower` forbids it"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.help.as_deref(), Some("require `owner`"));
+    doc("version: 1\npolicy:\n  key_case: lower\n  required: [owner]\ndesktops:\n  - name: A\n    tags: {owner: x}\n");
+}
+
+#[test]
+fn unicode_a_key_not_in_nfc_is_a_warning_with_the_nfc_spelling() {
+    let loaded = load_str(
+        "m.yaml",
+        "version: 1\ndesktops:\n  - name: A\n    tags: {\"cafe\u{301}\": x, café: y}\n    absent: [\"nai\u{308}ve\"]\n",
+        &LoadOptions::default(),
+    );
+    let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["not-nfc", "not-nfc"], "{:#?}", loaded.diagnostics);
+    assert!(!loaded.has_errors());
+    assert_eq!(
+        loaded.diagnostics[0].help.as_deref(),
+        Some("write it as `café` (one precomposed character)")
+    );
 }

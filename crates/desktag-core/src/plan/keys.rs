@@ -52,7 +52,12 @@ impl KeyGlobs {
             if kept.iter().any(|g| g == glob) {
                 continue;
             }
-            builder.add(key_glob(glob)?);
+            // Compiled in NFC and matched against keys in NFC: `café-*` also covers a key
+            // written with a combining accent.
+            builder.add(key_glob(&crate::tags::nfc(glob)).map_err(|e| InvalidGlob {
+                glob: glob.to_string(),
+                ..e
+            })?);
             kept.push(glob.to_string());
         }
         let set = builder.build().map_err(|e| InvalidGlob {
@@ -62,9 +67,9 @@ impl KeyGlobs {
         Ok(KeyGlobs { globs: kept, set })
     }
 
-    /// Whether some glob matches `key`.
-    pub(crate) fn is_match(&self, key: &str) -> bool {
-        !self.globs.is_empty() && self.set.is_match(key)
+    /// Whether some glob matches `key` (both in Unicode NFC).
+    pub fn is_match(&self, key: &str) -> bool {
+        !self.globs.is_empty() && self.set.is_match(&*crate::tags::nfc(key))
     }
 
     /// The globs that match `key`, in the order given.
@@ -73,7 +78,7 @@ impl KeyGlobs {
             return Vec::new();
         }
         self.set
-            .matches(key)
+            .matches(&*crate::tags::nfc(key))
             .into_iter()
             .map(|i| self.globs[i].as_str())
             .collect()
@@ -309,5 +314,16 @@ mod tests {
         assert!(err
             .to_string()
             .starts_with("glob `ops-[a` is not a valid pattern"));
+    }
+
+    #[test]
+    fn unicode_globs_and_keys_match_in_nfc() {
+        let nfc = KeyGlobs::new(["café-*"]).unwrap();
+        assert!(nfc.is_match("café-x"));
+        assert!(nfc.is_match("cafe\u{301}-x"));
+        assert_eq!(nfc.matching_globs("cafe\u{301}-x"), vec!["café-*"]);
+        let nfd = KeyGlobs::new(["cafe\u{301}-*"]).unwrap();
+        assert!(nfd.is_match("café-x"));
+        assert!(!nfc.is_match("cafe-x"));
     }
 }

@@ -18,6 +18,9 @@ pub struct Limits {
     pub max_deletes: Option<usize>,
     /// `--max-changes N`: creates, overwrites and deletes together.
     pub max_changes: Option<usize>,
+    /// `--prune` of this run, which gives `max_deletes` its default. Never the plan's own
+    /// `prune`: a saved plan is checked against the limits of the command applying it.
+    pub prune: bool,
 }
 
 /// Why `plan` goes over `limits`, or `None` when it stays within them. The message gives the
@@ -34,7 +37,7 @@ pub fn check_limits(plan: &Plan, limits: &Limits) -> Option<String> {
     }
     let (max, why) = match limits.max_deletes {
         Some(max) => (max, format!("--max-deletes {max}")),
-        None if plan.prune => {
+        None if limits.prune => {
             let carried = carried_tags(plan);
             let max = prune_default(carried);
             (
@@ -125,6 +128,7 @@ mod tests {
         let limits = Limits {
             max_deletes: Some(3),
             max_changes: None,
+            prune: false,
         };
         assert_eq!(check_limits(&plan(10, 3, 0, false), &limits), None);
         assert_eq!(
@@ -134,6 +138,7 @@ mod tests {
         let limits = Limits {
             max_deletes: None,
             max_changes: Some(5),
+            prune: false,
         };
         assert_eq!(check_limits(&plan(10, 2, 3, false), &limits), None);
         assert!(check_limits(&plan(10, 2, 4, false), &limits)
@@ -143,8 +148,24 @@ mod tests {
         let none = Limits {
             max_deletes: Some(0),
             max_changes: None,
+            prune: true,
         };
         assert!(check_limits(&plan(10, 1, 0, true), &none).is_some());
+    }
+
+    #[test]
+    fn the_prune_default_follows_the_run_not_the_plan() {
+        // A saved plan that says `prune: false` still gets the default when the run prunes, and
+        // one that says `prune: true` does not choose the limit for a run that does not.
+        let pruning = Limits {
+            prune: true,
+            ..Limits::default()
+        };
+        assert!(check_limits(&plan(20, 11, 0, false), &pruning).is_some());
+        assert_eq!(
+            check_limits(&plan(20, 11, 0, true), &Limits::default()),
+            None
+        );
     }
 
     #[test]
@@ -152,11 +173,12 @@ mod tests {
         assert_eq!(prune_default(0), 10);
         assert_eq!(prune_default(20), 10);
         assert_eq!(prune_default(400), 200);
-        assert_eq!(
-            check_limits(&plan(20, 10, 0, true), &Limits::default()),
-            None
-        );
-        let refused = check_limits(&plan(20, 11, 0, true), &Limits::default()).unwrap();
+        let pruning = Limits {
+            prune: true,
+            ..Limits::default()
+        };
+        assert_eq!(check_limits(&plan(20, 10, 0, true), &pruning), None);
+        let refused = check_limits(&plan(20, 11, 0, true), &pruning).unwrap();
         assert!(
             refused.contains("over the --prune default of 10 (half of the 20 tags"),
             "{refused}"
@@ -165,6 +187,7 @@ mod tests {
         let raised = Limits {
             max_deletes: Some(11),
             max_changes: None,
+            prune: true,
         };
         assert_eq!(check_limits(&plan(20, 11, 0, true), &raised), None);
     }

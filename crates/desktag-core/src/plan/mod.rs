@@ -16,7 +16,7 @@ mod tests;
 
 pub use keys::{InvalidGlob, KeyGlobs, KeyIgnore, KeyRules};
 pub use limits::{check_limits, Limits};
-pub use planner::{plan, FORMAT_VERSION};
+pub use planner::{attribute_of, attributes_used, env_used, plan, FORMAT_VERSION};
 pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
 
 use std::collections::BTreeSet;
@@ -141,6 +141,11 @@ pub struct Provenance {
     /// The `${env.NAME}` values the templates rendered with.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Per desktop with changes, the desktop attributes its templated values read (`user_name`,
+    /// `name`, `id`, `enterprise_project_id`) as they were: part of the staleness check, so a
+    /// desktop reassigned to another user since is refused, not given the old owner.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl Plan {

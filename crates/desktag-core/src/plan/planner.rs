@@ -54,6 +54,86 @@ pub fn plan(
     }
 }
 
+/// The `${env.NAME}` names whose values some desktop of `plan` carries or will carry: those read
+/// by the templated values wanted for a desktop that is not blocked. A saved plan records only
+/// these values, never one that no tag takes (such as a value that could not be a tag).
+pub fn env_used(wanted: &[Wanted], plan: &Plan) -> std::collections::BTreeSet<String> {
+    let usable: std::collections::HashSet<&str> = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status != DesktopStatus::Blocked)
+        .map(|d| d.desktop_id.as_str())
+        .collect();
+    let mut names = std::collections::BTreeSet::new();
+    for w in wanted
+        .iter()
+        .filter(|w| usable.contains(w.desktop_id.as_str()))
+    {
+        for value in w.tags.values().filter(|v| is_template(v)) {
+            if let Ok(template) = Template::parse(value) {
+                for r in template.references() {
+                    if let crate::template::Reference::Env(name) = r {
+                        names.insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Per desktop of `plan` with changes, the attributes its templated values read, with their
+/// values in `inventory`: what `saved::stale` compares, besides the tags.
+pub fn attributes_used(
+    wanted: &[Wanted],
+    inventory: &Inventory,
+    plan: &Plan,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    let changed: std::collections::HashSet<&str> = plan
+        .desktops
+        .iter()
+        .filter(|d| d.status == DesktopStatus::Change)
+        .map(|d| d.desktop_id.as_str())
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for w in wanted
+        .iter()
+        .filter(|w| changed.contains(w.desktop_id.as_str()))
+    {
+        let Some(desktop) = inventory.get(&w.desktop_id) else {
+            continue;
+        };
+        let mut attributes = std::collections::BTreeMap::new();
+        for value in w.tags.values().filter(|v| is_template(v)) {
+            let Ok(template) = Template::parse(value) else {
+                continue;
+            };
+            for r in template.references() {
+                if let crate::template::Reference::Desktop(attr) = r {
+                    attributes.insert(
+                        attr.as_str().to_string(),
+                        attribute_of(desktop, *attr).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+        if !attributes.is_empty() {
+            out.insert(w.desktop_id.clone(), attributes);
+        }
+    }
+    out
+}
+
+/// The value of `attr` for `desktop` (`None`: it has none).
+pub fn attribute_of(desktop: &Desktop, attr: Attr) -> Option<String> {
+    match attr {
+        Attr::UserName => desktop.user.clone(),
+        Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
+        Attr::Id => Some(desktop.id.clone()),
+        Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
+    }
+}
+
 /// Remembers `KeyIgnore` answers: the same few keys recur on every desktop, and glob matching
 /// costs far more than a hash lookup.
 struct IgnoreMemo<'a> {
@@ -242,14 +322,7 @@ fn render_tags<'a>(
     env: &std::collections::BTreeMap<String, String>,
     templates: &mut Templates<'a>,
 ) -> Result<Tags, String> {
-    let attr = |a: Attr| -> Option<String> {
-        match a {
-            Attr::UserName => desktop.user.clone(),
-            Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
-            Attr::Id => Some(desktop.id.clone()),
-            Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
-        }
-    };
+    let attr = |a: Attr| attribute_of(desktop, a);
     let env = |name: &str| env.get(name).cloned();
     let mut out = Tags::new();
     for (key, value) in tags {
@@ -273,9 +346,22 @@ fn render_tags<'a>(
         }
         .map_err(why)?;
         check_value(&text).map_err(|e| {
-            why(format!(
-                "it renders to {text:?}, which is not a valid tag value ({e})"
-            ))
+            // A value read from the environment is never shown: it may be a secret a job holds
+            // under an allowed name, and reasons reach pull-request comments and CI logs.
+            let reads_env = template.as_ref().is_ok_and(|t| {
+                t.references()
+                    .any(|r| matches!(r, crate::template::Reference::Env(_)))
+            });
+            if reads_env {
+                why(format!(
+                    "it renders to a value of {} characters (read in part from the environment, so not shown), which is not a valid tag value ({e})",
+                    text.chars().count()
+                ))
+            } else {
+                why(format!(
+                    "it renders to {text:?}, which is not a valid tag value ({e})"
+                ))
+            }
         })?;
         out.insert(key.clone(), text.into());
     }

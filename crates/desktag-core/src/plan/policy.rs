@@ -100,7 +100,7 @@ impl PolicyRules {
                 let mut builder = GlobSetBuilder::new();
                 for value in &allowed.values {
                     // Name globs: only `*` and `?` are special, so every pattern compiles.
-                    if let Ok(glob) = name_glob(&value.value) {
+                    if let Ok(glob) = name_glob(&crate::tags::nfc(&value.value)) {
                         builder.add(glob);
                     }
                 }
@@ -132,7 +132,11 @@ impl PolicyRules {
             return found;
         }
         for (key, location) in &self.required {
-            if !tags.contains_key(key.as_str()) {
+            let present = tags.contains_key(key.as_str())
+                || tags
+                    .keys()
+                    .any(|k| crate::tags::nfc(k) == crate::tags::nfc(key.as_str()));
+            if !present {
                 found.push(Violation {
                     message: format!("lacks required key `{}`", key.escape_debug()),
                     rule: location.clone(),
@@ -155,10 +159,12 @@ impl PolicyRules {
 
     /// `value` of `key` is not allowed by some `allowed` list of the key.
     fn value_violation(&self, key: &str, value: &str) -> Option<Violation> {
+        // Keys and values compared in Unicode NFC, as every guardrail glob is.
+        let (nfc_key, nfc_value) = (crate::tags::nfc(key), crate::tags::nfc(value));
         let rule = self
             .allowed
             .iter()
-            .find(|a| a.key == key && !a.set.is_match(value))?;
+            .find(|a| crate::tags::nfc(&a.key) == nfc_key && !a.set.is_match(&*nfc_value))?;
         Some(Violation {
             message: format!(
                 "`{}` is {:?}, not one of {}",

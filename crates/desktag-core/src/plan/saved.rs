@@ -1,47 +1,108 @@
 //! The saved-plan file (`plan --out`, `apply --plan`): the plan document plus a kind
-//! marker and the writing version, and the staleness check that compares a plan's recorded
-//! `current` tags with what the desktops carry now. Pure: reading and writing the file is the
-//! caller's.
+//! marker, the writing version and an optional HMAC signature, the checks that a file is one the
+//! planner could have made (known fields only, a supported version, consistent changes), and the
+//! staleness and re-plan comparisons. Pure: reading and writing the file, the clock and the
+//! signing key are the caller's.
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
-use super::{Change, DesktopStatus, Plan, PlanSet, Summary};
+use super::{Change, DesktopStatus, Plan, PlanSet, Summary, FORMAT_VERSION};
 use crate::inventory::Inventory;
+use crate::secret::Secret;
 use crate::tags::{CompactString, Tags};
 
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
 pub(crate) const KIND: &str = "desktag-plan";
 
-/// The saved form of a plan: a kind marker and the writing version, then the plan's own fields.
-/// Written with `P = &Plan`, read back with `P = Plan`.
+/// The environment variable holding the key `plan --out` signs with and `apply --plan` checks.
+pub const KEY_VARIABLE: &str = "DESKTAG_PLAN_KEY";
+
+/// How a signature starts; the rest is the hex HMAC-SHA256.
+const SIGNATURE_SCHEME: &str = "hmac-sha256:";
+
+/// The saved form of a plan: a kind marker and the writing version, then the plan's own fields,
+/// then the signature when a key was given. Written with `P = &Plan`, read back with `P = Plan`.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedPlan<P> {
     kind: std::borrow::Cow<'static, str>,
     desktag_version: std::borrow::Cow<'static, str>,
     #[serde(flatten)]
     plan: P,
+    /// `hmac-sha256:HEX` over [`signed_bytes`] of the same document without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
 }
 
-/// Writes the plans of a run for `--out` (pretty JSON, trailing newline), streamed: a plan of
-/// 100,000 desktops is not copied or held as text. One plan is written as it is, the plans of
-/// several projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies
-/// together.
-pub fn write_all_json(w: &mut dyn std::io::Write, plans: &[Plan]) -> std::io::Result<()> {
+/// The bytes a signature covers: the document, typed, without its signature, as compact JSON.
+/// Computed from the parsed value rather than the file's bytes, so the check covers exactly what
+/// is applied (and whitespace does not matter).
+fn signed_bytes<P: Serialize>(saved: &SavedPlan<P>) -> Vec<u8> {
+    let unsigned = SavedPlan {
+        kind: saved.kind.clone(),
+        desktag_version: saved.desktag_version.clone(),
+        plan: &saved.plan,
+        signature: None,
+    };
+    serde_json::to_vec(&unsigned).expect("a plan always serialises")
+}
+
+fn mac(key: &Secret, bytes: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
+        .expect("HMAC accepts any key length");
+    mac.update(bytes);
+    mac
+}
+
+/// Writes a plan for `--out` (pretty JSON, trailing newline), unsigned.
+pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
+    write_saved(w, plan, None)
+}
+
+/// Writes the plans of a run for `--out`: one plan as [`write_json`] does, the plans of several
+/// projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies together.
+/// With `key`, the file carries an HMAC-SHA256 signature that `apply --plan` checks.
+pub fn write_all_json(
+    w: &mut dyn std::io::Write,
+    plans: &[Plan],
+    key: Option<&Secret>,
+) -> std::io::Result<()> {
     match plans {
-        [one] => write_saved(w, one),
-        _ => write_saved(w, PlanSet::of(plans)),
+        [one] => write_saved(w, one, key),
+        _ => write_saved(w, PlanSet::of(plans), key),
     }
 }
 
-/// Writes one plan (tests).
-#[cfg(test)]
-pub(crate) fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
-    write_saved(w, plan)
+fn write_saved<P: Serialize>(
+    w: &mut dyn std::io::Write,
+    plan: P,
+    key: Option<&Secret>,
+) -> std::io::Result<()> {
+    let mut saved = SavedPlan {
+        kind: KIND.into(),
+        desktag_version: env!("CARGO_PKG_VERSION").into(),
+        plan,
+        signature: None,
+    };
+    if let Some(key) = key {
+        let tag = mac(key, &signed_bytes(&saved)).finalize().into_bytes();
+        saved.signature = Some(format!("{SIGNATURE_SCHEME}{}", hex::encode(tag)));
+    }
+    serde_json::to_writer_pretty(&mut *w, &saved)?;
+    w.write_all(b"\n")
 }
 
-/// Reads a saved plan of one project (tests).
-#[cfg(test)]
-pub(crate) fn from_json(text: &str) -> Result<Plan, String> {
+/// A saved plan as read: its plans and whether a signature was found (checked when a key was
+/// given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read {
+    pub plans: Vec<Plan>,
+    pub signed: bool,
+}
+
+/// Reads a saved plan of one project; the error says what is wrong with the file.
+pub fn from_json(text: &str) -> Result<Plan, String> {
     let mut plans = all_from_json(text)?;
     match (plans.pop(), plans.is_empty()) {
         (Some(plan), true) => Ok(plan),
@@ -49,19 +110,15 @@ pub(crate) fn from_json(text: &str) -> Result<Plan, String> {
     }
 }
 
-fn write_saved<P: Serialize>(w: &mut dyn std::io::Write, plan: P) -> std::io::Result<()> {
-    let saved = SavedPlan {
-        kind: KIND.into(),
-        desktag_version: env!("CARGO_PKG_VERSION").into(),
-        plan,
-    };
-    serde_json::to_writer_pretty(&mut *w, &saved)?;
-    w.write_all(b"\n")
+/// Reads a saved plan without a key: see [`read`].
+pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
+    read(text, None).map(|r| r.plans)
 }
 
 /// Reads a saved plan: the plans of one or several projects, each checked. The error says what
-/// is wrong with the file (and, for a plan of several projects, which project).
-pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
+/// is wrong with the file (and, for a plan of several projects, which project). With `key`, an
+/// unsigned file or one whose signature does not match is refused.
+pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     match value.get("kind").and_then(|k| k.as_str()) {
@@ -73,18 +130,13 @@ pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
             ))
         }
     }
-    match value.get("format_version").and_then(|v| v.as_u64()) {
-        Some(1) => {}
-        Some(v) => {
-            return Err(format!(
-                "format_version {v} is not supported by this desktag (it reads 1)"
-            ))
-        }
-        None => return Err("it has no format_version".to_string()),
-    }
+    check_format_version(&value)?;
+    check_writer_version(&value)?;
     if value.get("projects").is_some() {
         let saved: SavedPlan<PlanSet<Vec<Plan>>> =
-            serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+            serde_json::from_value(value.clone()).map_err(|e| format!("malformed plan: {e}"))?;
+        known_fields_only(&value, &saved)?;
+        let signed = check_signature(&saved, key)?;
         let set = saved.plan;
         let mut seen = std::collections::BTreeSet::new();
         for plan in &set.projects {
@@ -102,12 +154,154 @@ pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
                 "its summary does not match its projects' plans; the file was edited".to_string(),
             );
         }
-        return Ok(set.projects);
+        return Ok(Read {
+            plans: set.projects,
+            signed,
+        });
     }
     let saved: SavedPlan<Plan> =
-        serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+        serde_json::from_value(value.clone()).map_err(|e| format!("malformed plan: {e}"))?;
+    known_fields_only(&value, &saved)?;
+    let signed = check_signature(&saved, key)?;
     check(&saved.plan)?;
-    Ok(vec![saved.plan])
+    Ok(Read {
+        plans: vec![saved.plan],
+        signed,
+    })
+}
+
+/// The document's `format_version`, and each project's in a plan of several, must be the one
+/// this desktag writes: a plan from a newer (or older) format is refused rather than guessed at.
+fn check_format_version(value: &serde_json::Value) -> Result<(), String> {
+    let one = |v: &serde_json::Value, whose: &str| match v.get("format_version") {
+        Some(n) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => Ok(()),
+        Some(n) => Err(format!(
+            "{whose}format_version {n} is not supported by this desktag (it reads {FORMAT_VERSION})"
+        )),
+        None => Err(format!("{whose}has no format_version")),
+    };
+    one(value, "")?;
+    if let Some(projects) = value.get("projects").and_then(|p| p.as_array()) {
+        for (i, project) in projects.iter().enumerate() {
+            one(project, &format!("project {} ", i + 1))?;
+        }
+    }
+    Ok(())
+}
+
+/// A plan written by a newer desktag (a later major or minor version) may mean more than this one
+/// understands: it is refused with the version to use.
+fn check_writer_version(value: &serde_json::Value) -> Result<(), String> {
+    let Some(written) = value.get("desktag_version").and_then(|v| v.as_str()) else {
+        return Err("it has no desktag_version".to_string());
+    };
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.split(['.', '-', '+']);
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    };
+    let ours = env!("CARGO_PKG_VERSION");
+    match (parse(written), parse(ours)) {
+        (Some(theirs), Some(mine)) if theirs <= mine => Ok(()),
+        (Some(_), _) => Err(format!(
+            "it was written by desktag {}, newer than this desktag ({ours}); apply it with desktag {} or later",
+            written.escape_debug(),
+            written.escape_debug()
+        )),
+        (None, _) => Err(format!(
+            "its desktag_version {:?} is not a version",
+            written
+        )),
+    }
+}
+
+/// Refuses a field the plan format does not have, at any depth: a field this desktag would
+/// ignore is one a newer format (or a hand edit) meant something by. Compares the file with the
+/// typed document written back (fields that are empty in the file may be absent there).
+fn known_fields_only<P: Serialize>(
+    file: &serde_json::Value,
+    typed: &SavedPlan<P>,
+) -> Result<(), String> {
+    let known = serde_json::to_value(typed).expect("a plan always serialises");
+    let mut path = Vec::new();
+    match unknown_field(file, &known, &mut path) {
+        None => Ok(()),
+        Some(field) => Err(format!(
+            "it has a field `{field}` that plans do not have; it was edited, or written by another desktag"
+        )),
+    }
+}
+
+/// `null`, `[]` or `{}`: the values of the fields a plan leaves out when they are empty.
+fn is_empty(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn unknown_field(
+    file: &serde_json::Value,
+    known: &serde_json::Value,
+    path: &mut Vec<String>,
+) -> Option<String> {
+    use serde_json::Value;
+    match (file, known) {
+        (Value::Object(file), Value::Object(known)) => {
+            for (name, value) in file {
+                path.push(name.escape_debug().to_string());
+                let found = match known.get(name) {
+                    Some(k) => unknown_field(value, k, path),
+                    // What the writer leaves out when empty.
+                    None if is_empty(value) => None,
+                    None => Some(path.join(".")),
+                };
+                path.pop();
+                if found.is_some() {
+                    return found;
+                }
+            }
+            None
+        }
+        (Value::Array(file), Value::Array(known)) => {
+            file.iter().zip(known).enumerate().find_map(|(i, (f, k))| {
+                path.push(i.to_string());
+                let found = unknown_field(f, k, path);
+                path.pop();
+                found
+            })
+        }
+        _ => None,
+    }
+}
+
+/// With a key, the document must carry a signature that matches it (compared in constant time).
+/// Returns whether the document is signed.
+fn check_signature<P: Serialize>(
+    saved: &SavedPlan<P>,
+    key: Option<&Secret>,
+) -> Result<bool, String> {
+    let Some(key) = key else {
+        return Ok(saved.signature.is_some());
+    };
+    let Some(signature) = &saved.signature else {
+        return Err(format!(
+            "it is not signed, and {KEY_VARIABLE} is set: only plans written by `desktag plan --out` with the same {KEY_VARIABLE} are applied"
+        ));
+    };
+    let tag = signature
+        .strip_prefix(SIGNATURE_SCHEME)
+        .and_then(|hex| hex::decode(hex).ok())
+        .ok_or_else(|| format!("its signature is not `{SIGNATURE_SCHEME}` and hex digits"))?;
+    mac(key, &signed_bytes(saved))
+        .verify_slice(&tag)
+        .map_err(|_| {
+            format!(
+                "its signature does not match: the file was altered after it was signed, or signed with another {KEY_VARIABLE}"
+            )
+        })?;
+    Ok(true)
 }
 
 /// A saved plan is input like any other: before it drives writes, check that it is one the
@@ -217,12 +411,16 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
         .iter()
         .filter(|d| d.status == DesktopStatus::Change)
         .filter_map(|d| {
+            let attributes = plan
+                .made_from
+                .as_ref()
+                .and_then(|m| m.attributes.get(&d.desktop_id));
             let difference = match now.get(&d.desktop_id) {
                 None => "the desktop no longer exists".to_string(),
                 Some(desktop) if desktop.tags != d.current => {
                     describe_difference(&d.current, &desktop.tags)
                 }
-                Some(_) => return None,
+                Some(desktop) => attributes_changed(attributes?, desktop)?,
             };
             Some(Stale {
                 desktop_id: d.desktop_id.clone(),
@@ -233,33 +431,49 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
         .collect()
 }
 
-/// Re-plans the desktops a saved plan changes, from the manifests it was made from (`manifest`,
-/// narrowed to the plan's project) and the flags it recorded, against `now` (their tags now,
-/// already checked not stale). Every desktop whose planned changes differ is returned: the file
-/// was edited by hand, or the manifests are not the ones it was made from. An error when the
-/// manifests no longer resolve.
+/// How the desktop attributes a plan's templated values read differ now (`${desktop.user_name}`
+/// is "bob", the plan was made when it was "alice"), or `None`.
+fn attributes_changed(
+    recorded: &std::collections::BTreeMap<String, String>,
+    desktop: &crate::inventory::Desktop,
+) -> Option<String> {
+    let changed: Vec<String> = recorded
+        .iter()
+        .filter_map(|(name, then)| {
+            let attr = crate::template::Attr::from_name(name)?;
+            let now = super::attribute_of(desktop, attr).unwrap_or_default();
+            (now != *then).then(|| {
+                format!(
+                    "`${{desktop.{name}}}` is now {:?}; the plan was made when it was {:?}, and its values use it",
+                    now, then
+                )
+            })
+        })
+        .collect();
+    (!changed.is_empty()).then(|| changed.join("; "))
+}
+
+/// Re-plans the desktops a saved plan changes, from its manifests (`manifest`, narrowed to the
+/// plan's project) with `policy` — the options and environment of the command applying it, never
+/// the settings the file records — against `now` (their tags now, already checked not stale).
+/// Every desktop whose planned changes differ is returned: the file was edited by hand, the
+/// manifests are not the ones it was made from, or the options or environment differ (a desktop
+/// attribute a template reads, such as its user, included). An error when the manifests no longer
+/// resolve.
 pub fn not_produced(
     plan: &Plan,
-    made_from: &super::Provenance,
+    policy: &super::Policy,
     manifest: &crate::manifest::Manifest,
     now: &Inventory,
 ) -> Result<Vec<Stale>, String> {
-    let policy = super::Policy {
-        max_tags: plan.max_tags,
-        prune: plan.prune,
-        ignore_keys: made_from.ignore_keys.clone(),
-        targets: made_from.targets.iter().cloned().collect(),
-        strict: false,
-        env: made_from.env.clone(),
-    };
-    let resolution = super::resolve(manifest, now, &policy);
+    let resolution = super::resolve(manifest, now, policy);
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
         return Err(format!("its manifests no longer resolve: {error}"));
     }
     let again = super::plan(
         &resolution.wanted,
         now,
-        &policy,
+        policy,
         &resolution.keys,
         &plan.project_id,
         &plan.endpoint,
@@ -269,36 +483,63 @@ pub fn not_produced(
         .iter()
         .map(|d| (d.desktop_id.as_str(), d))
         .collect();
-    let listed = |changes: &[Change]| -> String {
-        if changes.is_empty() {
-            return "no changes".to_string();
-        }
-        changes
-            .iter()
-            .map(|c| format!("{} `{}`", c.action(), c.key().escape_debug()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     Ok(plan
         .desktops
         .iter()
         .filter(|d| d.status == DesktopStatus::Change)
         .filter_map(|d| {
-            let theirs: &[Change] = match produced.get(d.desktop_id.as_str()) {
-                Some(p) if p.status == DesktopStatus::Change => &p.changes,
-                _ => &[],
-            };
-            (theirs != d.changes.as_slice()).then(|| Stale {
-                desktop_id: d.desktop_id.clone(),
-                name: d.name.clone(),
-                difference: format!(
-                    "the plan file has {}; its manifests give {}",
-                    listed(&d.changes),
-                    listed(theirs)
-                ),
+            let (theirs, blocked): (&[Change], Option<&str>) =
+                match produced.get(d.desktop_id.as_str()) {
+                    Some(p) if p.status == DesktopStatus::Change => (&p.changes, None),
+                    Some(p) if p.status == DesktopStatus::Blocked => (&[], p.reason.as_deref()),
+                    _ => (&[], None),
+                };
+            (theirs != d.changes.as_slice()).then(|| {
+                let (ours, theirs) = listed(&d.changes, theirs);
+                let theirs = match blocked {
+                    Some(reason) => format!("no changes (blocked: {})", reason.escape_debug()),
+                    None => theirs,
+                };
+                Stale {
+                    desktop_id: d.desktop_id.clone(),
+                    name: d.name.clone(),
+                    difference: format!("the plan file has {ours}; its manifests give {theirs}"),
+                }
             })
         })
         .collect())
+}
+
+/// Two lists of changes as text, each change as its action and key; a change whose action and
+/// key appear on both sides with other values also shows its value, so the two lines never look
+/// the same while differing.
+fn listed(ours: &[Change], theirs: &[Change]) -> (String, String) {
+    let same_key = |c: &Change, other: &[Change]| {
+        other
+            .iter()
+            .any(|o| o.action() == c.action() && o.key() == c.key() && o != c)
+    };
+    let text = |changes: &[Change], other: &[Change]| -> String {
+        if changes.is_empty() {
+            return "no changes".to_string();
+        }
+        changes
+            .iter()
+            .map(|c| {
+                let head = format!("{} `{}`", c.action(), c.key().escape_debug());
+                match c {
+                    Change::Create { value, .. } | Change::Overwrite { value, .. }
+                        if same_key(c, other) =>
+                    {
+                        format!("{head} = {:?}", value.as_str())
+                    }
+                    _ => head,
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    (text(ours, theirs), text(theirs, ours))
 }
 
 /// What differs between expected and found tags: `` `env`: expected "prod", found "dev" ``.
@@ -441,7 +682,7 @@ mod tests {
     /// [`write_all_json`] into a string.
     fn all_to_json(plans: &[Plan]) -> String {
         let mut out = Vec::new();
-        write_all_json(&mut out, plans).expect("plans always serialise");
+        write_all_json(&mut out, plans, None).expect("plans always serialise");
         String::from_utf8(out).expect("JSON is UTF-8")
     }
 
@@ -506,5 +747,106 @@ mod tests {
         );
         let gone = stale(&sample(), &Inventory::default());
         assert_eq!(gone[0].difference, "the desktop no longer exists");
+    }
+
+    #[test]
+    fn saved_plan_signature_covers_every_field_and_needs_the_key() {
+        let key = Secret::new("k1");
+        let signed = {
+            let mut out = Vec::new();
+            write_all_json(&mut out, &[sample()], Some(&key)).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let read_back = read(&signed, Some(&key)).unwrap();
+        assert!(read_back.signed);
+        assert_eq!(read_back.plans, vec![sample()]);
+        // Whitespace is not part of what is signed; content is.
+        let compact =
+            serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&signed).unwrap())
+                .unwrap();
+        assert!(read(&compact, Some(&key)).is_ok());
+        let edited = signed.replace("\"FIN-1\"", "\"FIN-2\"");
+        assert!(read(&edited, Some(&key))
+            .unwrap_err()
+            .contains("signature does not match"));
+        assert!(read(&signed, Some(&Secret::new("k2")))
+            .unwrap_err()
+            .contains("signature does not match"));
+        let unsigned = to_json(&sample());
+        assert!(read(&unsigned, Some(&key))
+            .unwrap_err()
+            .contains("it is not signed"));
+        let garbled = signed.replace("hmac-sha256:", "hmac-sha256:zz");
+        assert!(read(&garbled, Some(&key))
+            .unwrap_err()
+            .contains("hex digits"));
+        // Without a key the signature is reported, not checked.
+        assert!(read(&edited, None).unwrap().signed);
+        assert!(!read(&unsigned, None).unwrap().signed);
+    }
+
+    #[test]
+    fn saved_plan_format_unknown_fields_are_refused_at_any_depth() {
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut value: serde_json::Value = serde_json::from_str(&to_json(&sample())).unwrap();
+            f(&mut value);
+            from_json(&value.to_string())
+        };
+        let top = edit(&|v| v["allow_deletes"] = true.into()).unwrap_err();
+        assert!(top.contains("a field `allow_deletes`"), "{top}");
+        let deep = edit(&|v| v["desktops"][0]["force"] = true.into()).unwrap_err();
+        assert!(deep.contains("a field `desktops.0.force`"), "{deep}");
+        let inner = edit(&|v| v["made_from"] = serde_json::json!({"manifests": [], "trust": true}))
+            .unwrap_err();
+        assert!(inner.contains("a field `made_from.trust`"), "{inner}");
+        // `null` for an optional field is the same as leaving it out.
+        assert!(edit(&|v| v["region"] = serde_json::Value::Null).is_ok());
+    }
+
+    #[test]
+    fn saved_plan_format_future_versions_are_refused() {
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&all_to_json(&two_projects())).unwrap();
+            f(&mut value);
+            all_from_json(&value.to_string())
+        };
+        let inner = edit(&|v| v["projects"][1]["format_version"] = 7.into()).unwrap_err();
+        assert!(
+            inner.contains("project 2 format_version 7 is not supported"),
+            "{inner}"
+        );
+        let writer = edit(&|v| v["desktag_version"] = "999.1.0".into()).unwrap_err();
+        assert!(
+            writer.contains("written by desktag 999.1.0, newer than"),
+            "{writer}"
+        );
+        let garbage = edit(&|v| v["desktag_version"] = "latest".into()).unwrap_err();
+        assert!(garbage.contains("is not a version"), "{garbage}");
+        // The same or an older desktag's plan reads.
+        assert!(edit(&|v| v["desktag_version"] = "0.1.0".into()).is_ok());
+    }
+
+    #[test]
+    fn stale_a_desktop_whose_template_attribute_changed_is_stale() {
+        let mut plan = sample();
+        plan.made_from = Some(crate::plan::Provenance {
+            attributes: [(
+                "d1".to_string(),
+                [("user_name".to_string(), "alice".to_string())].into(),
+            )]
+            .into(),
+            ..Default::default()
+        });
+        let mut desktop = desktop(&[("env", "dev")]);
+        desktop.user = Some("alice".into());
+        assert!(stale(&plan, &Inventory::new([desktop.clone()])).is_empty());
+        desktop.user = Some("bob".into());
+        let found = stale(&plan, &Inventory::new([desktop]));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].difference,
+            "`${desktop.user_name}` is now \"bob\"; the plan was made when it was \"alice\", and its values use it"
+        );
     }
 }

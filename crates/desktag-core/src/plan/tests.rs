@@ -1028,7 +1028,7 @@ fn templates_render_per_desktop_and_block_what_cannot_render() {
             &[
                 ("owner", "${desktop.user_name}"),
                 ("ep", "${desktop.enterprise_project_id}"),
-                ("team", "${env.TEAM}"),
+                ("team", "${env.DESKTAG_VAR_TEAM}"),
             ],
             &[],
         ),
@@ -1036,7 +1036,7 @@ fn templates_render_per_desktop_and_block_what_cannot_render() {
         want("d3", &[("host", "${desktop.name}-${desktop.id}")], &[]),
     ];
     let policy = Policy {
-        env: [("TEAM".to_string(), "finance".to_string())].into(),
+        env: [("DESKTAG_VAR_TEAM".to_string(), "finance".to_string())].into(),
         ..Policy::default()
     };
     let p = run(&wanted, &inv, &policy, &KeyIgnore::none());
@@ -1068,5 +1068,30 @@ fn templates_render_per_desktop_and_block_what_cannot_render() {
         .reason
         .as_deref()
         .unwrap()
-        .contains("the environment variable `TEAM` is not set"));
+        .contains("the environment variable `DESKTAG_VAR_TEAM` is not set"));
+}
+
+#[test]
+fn env_rendered_values_are_never_shown_in_a_reason() {
+    let inv = Inventory::new([desktop("d1", "FIN-1", &[])]);
+    let secret = "https://user:hunter2@db.example.com/x";
+    let policy = Policy {
+        env: [("DESKTAG_VAR_DB".to_string(), secret.to_string())].into(),
+        ..Policy::default()
+    };
+    let wanted = [want("d1", &[("db", "x-${env.DESKTAG_VAR_DB}")], &[])];
+    let p = run(&wanted, &inv, &policy, &KeyIgnore::none());
+    let reason = p.desktops[0].reason.as_deref().unwrap();
+    assert_eq!(p.desktops[0].status, DesktopStatus::Blocked);
+    assert!(!reason.contains("hunter2"), "{reason}");
+    assert!(!reason.contains("db.example"), "{reason}");
+    assert!(
+        reason.contains(&format!(
+            "renders to a value of {} characters",
+            secret.chars().count() + 2
+        )),
+        "{reason}"
+    );
+    // The offending character and where it is, not the value.
+    assert!(reason.contains("at character 9"), "{reason}");
 }
