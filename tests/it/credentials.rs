@@ -581,3 +581,53 @@ fn the_json_report_keeps_the_encoded_refusal() {
     );
     assert_eq!(emu.writes(), 0);
 }
+
+#[test]
+fn a_saved_plan_is_applied_later_with_fresh_temporary_keys_and_holds_no_secret() {
+    let (_rt, emu) = identity_emulator(|_| {});
+    let id_token = token_file(ID_TOKEN);
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let out = tempfile::tempdir().unwrap();
+    let plan_file = out.path().join("plan.json");
+    let report_file = out.path().join("report.json");
+    let oidc = |d: Desktag| {
+        d.env("DESKTAG_ENDPOINT", emu.base_url())
+            .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
+            .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
+            .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", id_token.path())
+    };
+    let planned = oidc(Desktag::new())
+        .args(["plan", "--out", path_str(&plan_file), path_str(dir.path())])
+        .run()
+        .code(0);
+    let applied = oidc(Desktag::new())
+        .args([
+            "apply",
+            "--auto-approve",
+            "--plan",
+            path_str(&plan_file),
+            "--report-format",
+            "json",
+            "--report",
+            path_str(&report_file),
+        ])
+        .run()
+        .code(0);
+    // Each run exchanged the ID token for keys of its own.
+    assert_eq!(calls(&emu, "/v3.0/OS-CREDENTIAL/securitytokens"), 2);
+    assert!(emu.writes() > 0);
+    assert_no_secret(&emu, &planned);
+    assert_no_secret(&emu, &applied);
+    let files = [
+        std::fs::read_to_string(&plan_file).unwrap(),
+        std::fs::read_to_string(&report_file).unwrap(),
+    ];
+    for secret in emu.state().issued_secrets() {
+        for file in &files {
+            assert!(!file.contains(secret.expose()));
+        }
+    }
+    for file in &files {
+        assert!(!file.contains(ID_TOKEN));
+    }
+}

@@ -196,6 +196,7 @@ impl EmulatorArgs {
                 region: self.region,
                 ..Identity::default()
             },
+            clock_offset: time::Duration::ZERO,
         })
     }
 }
