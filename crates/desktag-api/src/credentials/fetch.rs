@@ -537,6 +537,16 @@ mod tests {
     }
 
     #[test]
+    fn a_decoded_denial_names_the_action_and_policy_when_it_can() {
+        assert_eq!(
+            describe_denial(r#"{"action":"workspace:desktops:tag","policy":"deny-tags"}"#),
+            "action workspace:desktops:tag denied by policy deny-tags"
+        );
+        assert_eq!(describe_denial("plain words"), "plain words");
+        assert_eq!(describe_denial(&"x".repeat(900)).len(), 500);
+    }
+
+    #[test]
     fn errors_scrub_echoed_secrets() {
         let answer = Answer {
             status: 401,
