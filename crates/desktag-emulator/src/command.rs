@@ -301,6 +301,27 @@ mod tests {
     }
 
     #[test]
+    fn the_identity_flags_set_the_lifetime_provider_and_region() {
+        let config = parse(&[
+            "--credential-lifetime",
+            "2",
+            "--idp-id",
+            "github",
+            "--region",
+            "eu-west-101",
+        ])
+        .unwrap()
+        .into_config(no_env)
+        .unwrap();
+        assert_eq!(config.identity.lifetime, Duration::from_secs(2));
+        assert_eq!(config.identity.idp_id, "github");
+        assert_eq!(config.identity.region, "eu-west-101");
+        let defaults = parse(&[]).unwrap().into_config(no_env).unwrap();
+        assert_eq!(defaults.identity.lifetime, Duration::from_secs(3600));
+        assert!(parse(&["--credential-lifetime", "0"]).is_err());
+    }
+
+    #[test]
     fn the_secret_key_comes_from_a_file_or_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sk");
