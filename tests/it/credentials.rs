@@ -631,3 +631,27 @@ fn a_saved_plan_is_applied_later_with_fresh_temporary_keys_and_holds_no_secret()
         assert!(!file.contains(ID_TOKEN));
     }
 }
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_a_clear_error() {
+    let (_rt, emu) = identity_emulator(|_| {});
+    let not_pem = token_file("this is not a certificate");
+    for (path, says) in [
+        (
+            "/nonexistent/ca.pem",
+            "cannot read the CA file /nonexistent/ca.pem",
+        ),
+        (path_str(not_pem.path()), "holds no PEM certificate"),
+    ] {
+        let ran = plan(
+            &emu,
+            &[
+                ("HW_ACCESS_KEY", AK),
+                ("HW_SECRET_KEY", SK),
+                ("SSL_CERT_FILE", path),
+            ],
+        )
+        .code(1);
+        assert!(ran.stderr.contains(says), "{says}: {}", ran.stderr);
+    }
+}
