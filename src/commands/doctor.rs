@@ -1,8 +1,9 @@
 //! `desktag doctor [PATH]…`: for each project the manifests name (or the one of the flags and
 //! environment), checks what a plan needs — the endpoint and where it came from, the credential
-//! source and its expiry, the proxy, the clock against the service's `Date`, and one cheap signed
-//! read — and prints one screen. Exit 0 when a plan would work, 1 with the first fix otherwise.
-//! Never prints a secret; never writes to the service.
+//! source and its expiry, the proxy, the clock against the service's `Date`, one cheap signed
+//! read and the batch permission (an empty batch, which changes nothing) — and prints one screen.
+//! Exit 0 when a plan would work, 1 with the first fix otherwise. Refusals are decoded through
+//! STS. Never prints a secret; never changes a tag.
 
 use crate::config::{self, Target};
 use crate::error::{Error, Status};
@@ -188,14 +189,32 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
             checks.push(fail("signed read", e.to_string(), fix));
         }
     }
-    checks.push(Check {
-        name: "batch writes",
-        detail: "not probed (doctor writes nothing); apply falls back to per-desktop writes \
-                 on a 403"
-            .into(),
-        outcome: Outcome::Note,
-    });
+    if checks
+        .iter()
+        .all(|c| !matches!(c.outcome, Outcome::Fail { .. }))
+    {
+        checks.push(batch_check(&client).await);
+    }
     ProjectChecks { title, checks }
+}
+
+/// The batch permission, probed with an empty batch (which changes nothing). A refusal is a
+/// note, not a failure: apply then writes per desktop.
+async fn batch_check(client: &Client) -> Check {
+    match client.probe_batch_permission().await {
+        Ok(()) => ok(
+            "batch writes",
+            "allowed (probed with an empty batch, which changes nothing)".into(),
+        ),
+        Err(e) => Check {
+            name: "batch writes",
+            detail: format!(
+                "{e}; apply will write per desktop (slower); grant \
+                 workspace:desktops:batchTag and batchUntag for batch calls"
+            ),
+            outcome: Outcome::Note,
+        },
+    }
 }
 
 /// The fix for a failed read, by what failed.

@@ -580,3 +580,77 @@ fn the_json_report_keeps_the_encoded_refusal() {
     );
     assert_eq!(emu.writes(), 0);
 }
+
+#[test]
+fn a_saved_plan_is_applied_later_with_fresh_temporary_keys_and_holds_no_secret() {
+    let (_rt, emu) = identity_emulator(|_| {});
+    let id_token = token_file(ID_TOKEN);
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let out = tempfile::tempdir().unwrap();
+    let plan_file = out.path().join("plan.json");
+    let report_file = out.path().join("report.json");
+    let oidc = |d: Desktag| {
+        d.env("DESKTAG_ENDPOINT", emu.base_url())
+            .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
+            .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
+            .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", id_token.path())
+    };
+    let planned = oidc(Desktag::new())
+        .args(["plan", "--out", path_str(&plan_file), path_str(dir.path())])
+        .run()
+        .code(0);
+    let applied = oidc(Desktag::new())
+        .args([
+            "apply",
+            "--auto-approve",
+            "--plan",
+            path_str(&plan_file),
+            "--report-format",
+            "json",
+            "--report",
+            path_str(&report_file),
+        ])
+        .run()
+        .code(0);
+    // Each run exchanged the ID token for keys of its own.
+    assert_eq!(calls(&emu, "/v3.0/OS-CREDENTIAL/securitytokens"), 2);
+    assert!(emu.writes() > 0);
+    assert_no_secret(&emu, &planned);
+    assert_no_secret(&emu, &applied);
+    let files = [
+        std::fs::read_to_string(&plan_file).unwrap(),
+        std::fs::read_to_string(&report_file).unwrap(),
+    ];
+    for secret in emu.state().issued_secrets() {
+        for file in &files {
+            assert!(!file.contains(secret.expose()));
+        }
+    }
+    for file in &files {
+        assert!(!file.contains(ID_TOKEN));
+    }
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_used_is_a_clear_error() {
+    let (_rt, emu) = identity_emulator(|_| {});
+    let not_pem = token_file("this is not a certificate");
+    for (path, says) in [
+        (
+            "/nonexistent/ca.pem",
+            "cannot read the CA file /nonexistent/ca.pem",
+        ),
+        (path_str(not_pem.path()), "holds no PEM certificate"),
+    ] {
+        let ran = plan(
+            &emu,
+            &[
+                ("HW_ACCESS_KEY", AK),
+                ("HW_SECRET_KEY", SK),
+                ("SSL_CERT_FILE", path),
+            ],
+        )
+        .code(1);
+        assert!(ran.stderr.contains(says), "{says}: {}", ran.stderr);
+    }
+}

@@ -24,6 +24,7 @@ fn doctor_shows_every_check_for_oidc_credentials_and_exits_0() {
     let token = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token.path(), ID_TOKEN).unwrap();
     let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let before = format!("{:?}", emu.desktops());
     let ran = Desktag::new()
         .env("DESKTAG_ENDPOINT", emu.base_url())
         .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
@@ -53,8 +54,10 @@ fn doctor_shows_every_check_for_oidc_credentials_and_exits_0() {
     );
     assert!(out.contains("ok   clock"), "{out}");
     assert!(out.contains("ok   signed read  GET /v2/0123456789abcdef0123456789abcdef/desktops?limit=1: 3 desktops"), "{out}");
+    assert!(out.contains("ok   batch writes allowed"), "{out}");
     assert!(out.contains("Everything a plan needs works."), "{out}");
-    assert_eq!(emu.writes(), 0);
+    // The batch probe is an empty batch: nothing changed.
+    assert_eq!(format!("{:?}", emu.desktops()), before);
     for secret in emu.issued_secrets() {
         assert!(!out.contains(secret.expose()) && !ran.stderr.contains(secret.expose()));
     }
@@ -149,4 +152,82 @@ fn doctor_decodes_a_refusal() {
         "{}",
         ran.stdout
     );
+}
+
+#[test]
+fn doctor_notes_refused_batch_calls_without_failing() {
+    let (_rt, emu) = emulator_with(small_seed(), |config| {
+        config.identity.deny = vec!["workspace:desktops:batchTag".into()];
+    });
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_STS_ENDPOINT", emu.base_url())
+        .env("HW_ACCESS_KEY", AK)
+        .env("HW_SECRET_KEY", SK)
+        .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
+        .run()
+        .code(0);
+    assert!(ran.stdout.contains("--   batch writes"), "{}", ran.stdout);
+    assert!(
+        ran.stdout
+            .contains("action workspace:desktops:batchTag denied by policy desktag-emulator-deny"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stdout.contains("apply will write per desktop"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
+#[test]
+fn doctor_names_a_refused_credential_source() {
+    let (_rt, emu) = emulator_with(small_seed(), |config| {
+        config.identity.id_token = Some(Secret::new(ID_TOKEN));
+    });
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), "an-expired-id-token").unwrap();
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
+        .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", token.path())
+        .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
+        .run()
+        .code(1);
+    assert!(
+        ran.stdout.contains(
+            "FAIL credentials  OIDC (HUAWEICLOUD_SDK_IDP_ID + HUAWEICLOUD_SDK_ID_TOKEN_FILE)"
+        ),
+        "{}",
+        ran.stdout
+    );
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("the ID token is invalid or expired"),
+        "{last}"
+    );
+    assert!(
+        !ran.stdout.contains("an-expired-id-token") && !ran.stderr.contains("an-expired-id-token")
+    );
+}
+
+#[test]
+fn doctor_blames_the_clock_when_it_is_off_by_more_than_fifteen_minutes() {
+    let (_rt, emu) = emulator_with(small_seed(), |config| {
+        config.clock_offset = time::Duration::minutes(20);
+    });
+    let ran = Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HW_ACCESS_KEY", AK)
+        .env("HW_SECRET_KEY", SK)
+        .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
+        .run()
+        .code(1);
+    assert!(ran.stdout.contains("FAIL clock"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("FAIL signed read"), "{}", ran.stdout);
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(last.contains("set this machine's clock right"), "{last}");
 }

@@ -197,7 +197,7 @@ pub enum ProjectRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub endpoint: Url,
-    /// `--endpoint`, `DESKTAG_ENDPOINT`, `region \`cn-north-4\` (--region)`, …
+    /// Where the endpoint came from: `--endpoint`, `DESKTAG_ENDPOINT`, a region and its origin, …
     pub endpoint_origin: String,
     pub project: ProjectRef,
     pub chosen: Chosen,
@@ -274,9 +274,15 @@ impl Connection {
             read_file: &read_file,
             region_iam_endpoint: region_iam.clone(),
         })?;
-        let iam_endpoint = match env("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
-            Some(value) => chain::parse_service_url(&value, "HUAWEICLOUD_SDK_IAM_ENDPOINT")?,
-            None => region_iam
+        let iam_endpoint = match (
+            env("HUAWEICLOUD_SDK_IAM_ENDPOINT"),
+            &chosen.profile_iam_endpoint,
+        ) {
+            (Some(value), _) => chain::parse_service_url(&value, "HUAWEICLOUD_SDK_IAM_ENDPOINT")?,
+            (None, Some(value)) => {
+                chain::parse_service_url(value, "iam_endpoint of the SDK profile file")?
+            }
+            (None, None) => region_iam
                 .unwrap_or_else(|| Url::parse(chain::DEFAULT_IAM_ENDPOINT).expect("a valid URL")),
         };
         let sts_endpoint = match env("HUAWEICLOUD_SDK_STS_ENDPOINT") {

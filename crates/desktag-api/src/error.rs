@@ -138,7 +138,8 @@ fn auth_hint(status: u16, detail: Option<&ServiceDetail>) -> &'static str {
             "; hint: the credentials were rejected: check that the AK/SK \
                (HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK or HW_ACCESS_KEY/HW_SECRET_KEY) or the token \
                (--token-file, HW_AUTH_TOKEN) is current and belongs to this project, and that the \
-               clock is within 15 minutes of the real time"
+               clock is within 15 minutes of the real time; `desktag doctor` shows which \
+               credential source is used"
         }
         403 => {
             "; hint: the credentials lack permission: grant the IAM user the workspace:desktops \

@@ -592,6 +592,39 @@ mod tests {
     }
 
     #[test]
+    fn only_a_401_saying_the_credentials_expired_asks_for_a_renewal() {
+        let service = |status: u16, code: &str, msg: &str| ApiError::Service {
+            status,
+            error_code: code.into(),
+            error_msg: msg.into(),
+            request_id: None,
+            detail: None,
+        };
+        assert!(says_expired(&service(
+            401,
+            "APIGW.0307",
+            "The token must be updated"
+        )));
+        assert!(says_expired(&service(
+            401,
+            "X",
+            "the security token has expired"
+        )));
+        // A skewed clock is not cured by new keys.
+        assert!(!says_expired(&service(
+            401,
+            "APIGW.0303",
+            "Incorrect app authentication information: signature expired"
+        )));
+        assert!(!says_expired(&service(403, "APIGW.0307", "expired token")));
+        assert!(!says_expired(&service(
+            401,
+            "APIGW.0301",
+            "verify aksk signature fail"
+        )));
+    }
+
+    #[test]
     fn scrub_removes_echoed_secrets() {
         let c = transport("https://example.com", aksk());
         assert_eq!(

@@ -212,6 +212,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn error_detail_and_the_encoded_refusal_are_kept() {
+        let body = br#"{"error_code":"WKS.0403","error_msg":"Policy doesn't allow it","error_detail":"explicit deny","encoded_authorization_message":"ENC123"}"#;
+        let e = decode_error(403, None, body);
+        assert_eq!(e.detail.as_deref(), Some("explicit deny"));
+        assert_eq!(e.encoded.as_deref(), Some("ENC123"));
+        let huge = format!(
+            r#"{{"error_code":"X","error_msg":"m","encoded_authorization_message":"{}"}}"#,
+            "E".repeat(MAX_ENCODED_CHARS + 1)
+        );
+        assert_eq!(decode_error(403, None, huge.as_bytes()).encoded, None);
+        assert_eq!(decode_error(500, None, b"oops").detail, None);
+    }
+
+    #[test]
     fn desktop_decodes_tags_with_missing_and_null_values() {
         let body = br#"{"total_count":1,"desktops":[{"desktop_id":"d1","computer_name":"FIN-1",
             "user_name":"alice","enterprise_project_id":"ep-1","status":"ACTIVE","extra":{"x":1},

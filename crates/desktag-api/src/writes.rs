@@ -104,6 +104,25 @@ impl Client {
             .await
     }
 
+    /// `doctor`'s harmless probe of the batch permission: `POST …/desktops/batch-tags` with no
+    /// desktop, which changes nothing. A 403 means the batch calls are refused; any other
+    /// refusal (the service rejects an empty batch) means the permission check passed.
+    pub async fn probe_batch_permission(&self) -> Result<(), ApiError> {
+        let mut call = Call::new(Method::POST, &["desktops", "batch-tags"]);
+        call.body = br#"{"desktops":[]}"#.to_vec();
+        match self.exec.execute(&call).await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.error
+                    .status()
+                    .is_some_and(|s| s != 403 && (400..500).contains(&s)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e.error),
+        }
+    }
+
     async fn send_batch(
         &self,
         method: Method,

@@ -205,6 +205,7 @@ impl EmulatorArgs {
                 region: self.region,
                 ..Identity::default()
             },
+            clock_offset: time::Duration::ZERO,
         })
     }
 }
@@ -306,6 +307,27 @@ mod tests {
             .unwrap();
         assert_eq!(skip.batch_cap, BatchCap::Skip);
         assert!(parse(&["--batch-cap", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn the_identity_flags_set_the_lifetime_provider_and_region() {
+        let config = parse(&[
+            "--credential-lifetime",
+            "2",
+            "--idp-id",
+            "github",
+            "--region",
+            "eu-west-101",
+        ])
+        .unwrap()
+        .into_config(no_env)
+        .unwrap();
+        assert_eq!(config.identity.lifetime, Duration::from_secs(2));
+        assert_eq!(config.identity.idp_id, "github");
+        assert_eq!(config.identity.region, "eu-west-101");
+        let defaults = parse(&[]).unwrap().into_config(no_env).unwrap();
+        assert_eq!(defaults.identity.lifetime, Duration::from_secs(3600));
+        assert!(parse(&["--credential-lifetime", "0"]).is_err());
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct EmulatorConfig {
     /// The identity side: temporary keys and their lifetime, the OIDC exchange, Pod Identity,
     /// metadata and the project lookup.
     pub identity: Identity,
+    /// How far the emulated service's clock is ahead of this machine's (negative: behind): it
+    /// checks signature dates and key expiry, and sends its `Date`, on that clock.
+    pub clock_offset: time::Duration,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +101,7 @@ impl Default for EmulatorConfig {
             limits: Limits::default(),
             state_file: None,
             identity: Identity::default(),
+            clock_offset: time::Duration::ZERO,
         }
     }
 }

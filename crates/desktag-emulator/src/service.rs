@@ -51,6 +51,7 @@ pub struct EmulatorState {
     limits: Limits,
     identity: Identity,
     issued: Issued,
+    clock_offset: time::Duration,
     persister: Option<Persister>,
     log: Mutex<VecDeque<RequestRecord>>,
     total_writes: AtomicU64,
@@ -126,12 +127,18 @@ impl EmulatorState {
             limits: config.limits,
             identity: config.identity,
             issued: Issued::default(),
+            clock_offset: config.clock_offset,
             persister,
             log: Mutex::new(VecDeque::new()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
             id_prefix: rand::random(),
         }))
+    }
+
+    /// The service's time: this machine's, moved by `EmulatorConfig::clock_offset`.
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.clock_offset
     }
 
     /// The most recent requests (up to `REQUEST_LOG_CAPACITY`), oldest first.
@@ -264,7 +271,14 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
     }
     let mut seen = Seen::default();
     let result = process(&state, &parts, body, &mut seen).await;
-    let (response, error_code) = respond(result, &request_id);
+    let (mut response, error_code) = respond(result, &request_id);
+    if !state.clock_offset.is_zero() {
+        // The service's clock, as its `Date` header tells it.
+        let date = std::time::SystemTime::from(state.now());
+        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(date)) {
+            response.headers_mut().insert(header::DATE, value);
+        }
+    }
     let status = response.status().as_u16();
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
@@ -355,7 +369,7 @@ async fn process(
             )
         })
         .collect();
-    let now = time::OffsetDateTime::now_utc();
+    let now = state.now();
     // Unsigned identity calls (the OIDC exchange, Pod Identity, metadata) authenticate with
     // what they carry; signed ones and the tag API with the configured auth, or with temporary
     // keys the identity side issued (refused once expired).
@@ -384,7 +398,7 @@ async fn process(
             headers: &headers,
             body: &body,
         };
-        auth::check(&auth, &received, time::OffsetDateTime::now_utc())?;
+        auth::check(&auth, &received, state.now())?;
     }
     if identity_op.is_none() && state.identity.deny.iter().any(|a| a == op.action()) {
         return Err(super::identity::denied(op.action(), &pid));
@@ -401,7 +415,7 @@ async fn process(
                     query: &query,
                     body: &body,
                 },
-                time::OffsetDateTime::now_utc(),
+                state.now(),
             )
             .map(Reply::Identity);
     }

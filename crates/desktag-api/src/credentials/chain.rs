@@ -129,6 +129,8 @@ pub struct Chosen {
     pub choice: Choice,
     pub tried: Vec<Tried>,
     pub profile_project_id: Option<String>,
+    /// The profile file's `iam_endpoint`, when the profile was read.
+    pub profile_iam_endpoint: Option<String>,
 }
 
 /// The `[basic]` section of the SDK profile file (`~/.huaweicloud/credentials`, INI).
@@ -259,11 +261,12 @@ pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
             why: why.to_string(),
         })
     };
-    let done = |choice: Choice, tried: Vec<Tried>, profile_project_id: Option<String>| {
+    let done = |choice: Choice, tried: Vec<Tried>, profile: Option<&Profile>| {
         Ok(Chosen {
             choice,
             tried,
-            profile_project_id,
+            profile_project_id: profile.and_then(|p| p.project_id.clone()),
+            profile_iam_endpoint: profile.and_then(|p| p.iam_endpoint.clone()),
         })
     };
 
@@ -412,7 +415,6 @@ pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
                         &format!("{} has no [basic] section", path.display()),
                     ),
                     Some(profile) => {
-                        let project = profile.project_id.clone();
                         if let (Some(idp_id), Some(file)) =
                             (&profile.idp_id, &profile.id_token_file)
                         {
@@ -422,16 +424,17 @@ pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
                                 iam_endpoint: iam_endpoint(profile.iam_endpoint.as_deref())?,
                                 origin: OIDC_PROFILE,
                             };
-                            return done(Choice::Fetch(fetch), tried, project);
+                            return done(Choice::Fetch(fetch), tried, Some(&profile));
                         }
-                        match (profile.ak, profile.sk) {
+                        match (&profile.ak, &profile.sk) {
                             (Some(ak), Some(sk)) => {
                                 let security_token = profile
                                     .security_token
+                                    .as_ref()
                                     .map(|t| header_safe(t.expose().to_string(), "security_token"))
                                     .transpose()?;
                                 let credentials = Credentials::AkSk {
-                                    ak: header_safe(ak, "ak of the SDK profile file")?,
+                                    ak: header_safe(ak.clone(), "ak of the SDK profile file")?,
                                     sk: header_safe(
                                         sk.expose().to_string(),
                                         "sk of the SDK profile file",
@@ -439,7 +442,7 @@ pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
                                     security_token,
                                     origin: PROFILE,
                                 };
-                                return done(Choice::Static(credentials), tried, project);
+                                return done(Choice::Static(credentials), tried, Some(&profile));
                             }
                             _ => {
                                 return Err(invalid(
@@ -655,12 +658,16 @@ mod tests {
             &[("HUAWEICLOUD_SDK_CREDENTIALS_FILE", "/etc/hc")],
             &[(
                 "/etc/hc",
-                "# comment\n[other]\nak = X\n[basic]\nak = APROF\nsk = SPROF\nsecurity_token = T\nproject_id = p1\n",
+                "# comment\n[other]\nak = X\n[basic]\nak = APROF\nsk = SPROF\nsecurity_token = T\nproject_id = p1\niam_endpoint = https://iam.example.eu\n",
             )],
         )
         .unwrap();
         assert_eq!(origin_of(&chosen), PROFILE);
         assert_eq!(chosen.profile_project_id.as_deref(), Some("p1"));
+        assert_eq!(
+            chosen.profile_iam_endpoint.as_deref(),
+            Some("https://iam.example.eu")
+        );
         assert!(chosen.tried.iter().any(|t| t.source == "OIDC"));
     }
 

@@ -38,6 +38,8 @@ pub struct FetchError {
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     http: reqwest::Client,
+    /// For loopback URLs (a local emulator): never through a proxy from the environment.
+    direct_http: reqwest::Client,
     metadata_http: reqwest::Client,
     user_agent: String,
 }
@@ -58,6 +60,11 @@ impl Fetcher {
             .timeout(IDENTITY_TIMEOUT)
             .build()
             .map_err(setup)?;
+        let direct_http = http_builder(options)?
+            .no_proxy()
+            .timeout(IDENTITY_TIMEOUT)
+            .build()
+            .map_err(setup)?;
         let metadata_http = http_builder(options)?
             .no_proxy()
             .timeout(METADATA_TIMEOUT)
@@ -66,6 +73,7 @@ impl Fetcher {
             .map_err(setup)?;
         Ok(Fetcher {
             http,
+            direct_http,
             metadata_http,
             user_agent: options.user_agent.clone(),
         })
@@ -414,6 +422,10 @@ impl Fetcher {
                 map.insert(reqwest::header::USER_AGENT, agent);
             }
         }
+        let loopback = url
+            .host()
+            .is_some_and(|h| crate::connection::is_loopback(&h));
+        let http = if loopback { &self.direct_http } else { http };
         let mut request = http.request(method, url).headers(map);
         if let Some(body) = body {
             request = request.body(body);
@@ -534,6 +546,16 @@ mod tests {
             join(&base, "/v3/projects").unwrap().as_str(),
             "http://127.0.0.1:9/prefix/v3/projects"
         );
+    }
+
+    #[test]
+    fn a_decoded_denial_names_the_action_and_policy_when_it_can() {
+        assert_eq!(
+            describe_denial(r#"{"action":"workspace:desktops:tag","policy":"deny-tags"}"#),
+            "action workspace:desktops:tag denied by policy deny-tags"
+        );
+        assert_eq!(describe_denial("plain words"), "plain words");
+        assert_eq!(describe_denial(&"x".repeat(900)).len(), 500);
     }
 
     #[test]
