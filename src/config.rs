@@ -11,7 +11,7 @@ use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogF
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::render::validation::Style;
-use crate::render::Printer;
+use crate::render::{Format, Printer};
 use desktag_api::{ClientOptions, ConnectionArgs};
 use desktag_core::plan::{KeyIgnore, Limits, Policy};
 
@@ -133,6 +133,8 @@ pub struct Plan {
     pub printer: Printer,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
+    /// `-qq` with the text format: nothing on stdout (files and the exit code still tell).
+    pub silent: bool,
 }
 
 /// What `apply` applies.
@@ -155,6 +157,9 @@ pub struct Apply {
     pub stderr_color: bool,
     /// `-q`: show only the plan's summary line before applying.
     pub plan_summary_only: bool,
+    /// `-qq` with a text report: neither the plan nor the report on stdout (the report file and
+    /// the exit code still tell).
+    pub silent: bool,
     pub auto_approve: bool,
     /// Also write the report here: markdown with `--report-format markdown`, else JSON.
     pub report: Option<PathBuf>,
@@ -240,10 +245,15 @@ impl Config {
         let stdout_color = env.color(global.color, env.stdout_is_terminal);
         let command = match cli.command {
             cli::Command::Validate(args) => Command::Validate(validate(&args)),
-            cli::Command::Plan(args) => Command::Plan(plan(&args, stdout_color)?),
+            cli::Command::Plan(args) => {
+                let mut plan = plan(&args, stdout_color)?;
+                plan.silent = global.quiet >= 2 && plan.printer.format == Format::Text;
+                Command::Plan(plan)
+            }
             cli::Command::Apply(args) => {
                 let mut apply = apply(&args, stdout_color, logging.color)?;
                 apply.plan_summary_only = global.quiet > 0;
+                apply.silent = global.quiet >= 2 && apply.printer.format == Format::Text;
                 Command::Apply(apply)
             }
             cli::Command::Export(args) => Command::Export(export(&args)?),
@@ -338,6 +348,7 @@ fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
         },
         out: args.out.clone(),
         detailed_exitcode: args.detailed_exitcode,
+        silent: false,
     })
 }
 
@@ -354,6 +365,7 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         printer: Printer::new(args.report_format, stdout_color),
         stderr_color,
         plan_summary_only: false,
+        silent: false,
         auto_approve: args.auto_approve,
         report: args.report.clone(),
         detailed_exitcode: args.detailed_exitcode,
@@ -398,7 +410,6 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::render::Format;
 
     fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
         let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))

@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use desktag::cli::LogFormat;
+use desktag::commands::Console;
 use desktag::config::{Config, Environment};
-use desktag::render::messages::terminal_line;
 
 fn main() -> ExitCode {
     let cli = match desktag::cli::Cli::try_parse() {
@@ -22,19 +23,21 @@ fn main() -> ExitCode {
         }
     };
     let outcome = Config::from_cli(cli, &Environment::detect()).and_then(|config| {
+        desktag::commands::set_console(Console {
+            quiet: config.logging.quiet,
+            json: config.logging.format == LogFormat::Json,
+        });
         desktag::logging::init(&config.logging);
         desktag::commands::run(config)
     });
     match outcome {
         Ok(status) => {
-            if let Some(line) = status.last_line() {
-                eprintln!("{}", terminal_line(&line));
-            }
+            desktag::commands::finish(&status);
             status.exit_code()
         }
         Err(error) => {
             tracing::debug!(?error, "command failed");
-            eprintln!("error: {}", terminal_line(&desktag::error::chain(&error)));
+            desktag::commands::fail(&error);
             error.exit_code()
         }
     }

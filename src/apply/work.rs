@@ -276,6 +276,7 @@ mod tests {
             ],
             unmanaged: vec![],
             ignored: vec![],
+            kept: vec![],
             sources: vec![],
         }
     }

@@ -45,10 +45,14 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
             printer.plans(w, &plans)
         }
     };
-    if config.printer.format == Format::Text {
+    if config.silent {
+        // -qq: the report file and the exit code tell.
+    } else if config.printer.format == Format::Text {
         output::stdout(|out| show(out, config.printer))?;
     } else {
-        output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
+        output::stderr(output::Level::Info, |err| {
+            show(err, Printer::new(Format::Text, config.stderr_color))
+        });
     }
     if let Source::Manifests(planning) = &config.source {
         if let Some(why) = super::plan::over_limits(&plans, &planning.limits) {
@@ -89,7 +93,9 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
             .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
     }
 
-    output::stdout(|out| config.printer.reports(out, &reports))?;
+    if !config.silent {
+        output::stdout(|out| config.printer.reports(out, &reports))?;
+    }
     if let Some(path) = &config.report {
         let format = if config.printer.format == Format::Markdown {
             Format::Markdown
@@ -243,7 +249,9 @@ async fn saved_project(
     let stale = saved::stale(&plan, &now);
     if !stale.is_empty() {
         let details = messages::stale_desktops(&stale);
-        output::stderr(|err| err.write_all(details.as_bytes()));
+        output::stderr(output::Level::Error, |err| {
+            err.write_all(details.as_bytes())
+        });
         return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
     check_made_from(path, &plan, &now)?;
@@ -318,7 +326,9 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
         .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
     if !differs.is_empty() {
         let details = messages::stale_desktops(&differs);
-        output::stderr(|err| err.write_all(details.as_bytes()));
+        output::stderr(output::Level::Error, |err| {
+            err.write_all(details.as_bytes())
+        });
         return Err(Error::Refused(messages::plan_not_produced(
             path,
             differs.len(),
@@ -336,7 +346,7 @@ async fn confirm(plans: &[Plan]) -> Result<(), Error> {
         ));
     }
     let prompt = messages::confirm_prompt(plans);
-    output::stderr(|err| err.write_all(prompt.as_bytes()));
+    output::prompt(&prompt);
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
@@ -387,7 +397,10 @@ fn stop_on_signal(interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
                     "interrupted: finishing the requests in flight and skipping the rest; interrupt again to exit at once"
                 );
             } else {
-                eprintln!("error: interrupted twice; exiting without a report");
+                output::last_line(
+                    output::Level::Error,
+                    "error: interrupted twice; exiting without a report",
+                );
                 std::process::exit(130);
             }
         }

@@ -15,6 +15,26 @@ mod validate;
 use crate::config::{Command, Config};
 use crate::error::{Error, Status};
 
+pub use output::{last_line, set_console, Console, Level};
+
+/// Writes the last stderr line of a run that ended with `status` (none for a plain success).
+pub fn finish(status: &Status) {
+    let level = match status {
+        Status::Success | Status::Changes(_) => Level::Info,
+        Status::Blocked(_) => Level::Warn,
+        Status::Failed(_) => Level::Error,
+    };
+    if let Some(line) = status.last_line() {
+        last_line(level, &crate::render::messages::terminal_line(&line));
+    }
+}
+
+/// Writes the last stderr line of a run that stopped with `error`, with its whole cause chain.
+pub fn fail(error: &Error) {
+    let line = format!("error: {}", crate::error::chain(error));
+    last_line(Level::Error, &crate::render::messages::terminal_line(&line));
+}
+
 /// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
 pub const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
 

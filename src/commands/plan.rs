@@ -15,7 +15,9 @@ pub async fn run(config: &config::Plan) -> Result<Status, Error> {
         Ok(planned) => planned.into_iter().map(|p| p.plan).collect(),
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
-    output::stdout(|out| config.printer.plans(out, &plans))?;
+    if !config.silent {
+        output::stdout(|out| config.printer.plans(out, &plans))?;
+    }
     // Over a limit: shown for review, but not saved, so it cannot be applied as it is.
     if let Some(why) = over_limits(&plans, &config.planning.limits) {
         return Ok(Status::Failed(why));

@@ -44,6 +44,12 @@ fn title(name: &str, id: &str) -> String {
 pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
     for desktop in &plan.desktops {
         match desktop.status {
+            // With --explain, a desktop kept as it is by `create_only` says so.
+            DesktopStatus::Unchanged if style.explain && !desktop.kept.is_empty() => {
+                let header = format!("= {}: unchanged", title(&desktop.name, &desktop.desktop_id));
+                writeln!(w, "{}", style.paint(BOLD, &header))?;
+                explain_kept(w, desktop)?;
+            }
             DesktopStatus::Unchanged => continue,
             DesktopStatus::Blocked => blocked(w, desktop, style)?,
             DesktopStatus::Change => changed(w, desktop, style)?,
@@ -141,6 +147,21 @@ fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
             ),
         };
         writeln!(w, "  why: {why}")?;
+    }
+    explain_kept(w, d)
+}
+
+/// `  kept: owner: create_only, carries "alice"`, for each create-only key the manifests want
+/// another value for.
+fn explain_kept(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
+    for key in &d.kept {
+        let carries = d.current.get(key).map(|v| v.as_str()).unwrap_or_default();
+        writeln!(
+            w,
+            "  kept: {}: create_only, carries {}",
+            quote_key(key),
+            quote_value(carries)
+        )?;
     }
     Ok(())
 }

@@ -104,8 +104,6 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     ("main", "config"),
     ("main", "logging"),
     ("main", "commands"),
-    ("main", "render"),
-    ("main", "error"),
 ];
 
 /// Single imports allowed against the tables, `(file, module)`, each with its reason.

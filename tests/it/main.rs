@@ -18,6 +18,8 @@ mod policy;
 mod projects;
 mod prune;
 mod quickstart;
+mod quiet;
+mod readme;
 mod saved_plans;
 mod schema;
 mod support;

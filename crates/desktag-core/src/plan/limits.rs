@@ -95,6 +95,7 @@ mod tests {
             changes,
             unmanaged: Vec::new(),
             ignored: Vec::new(),
+            kept: Vec::new(),
             sources: Vec::new(),
         }];
         Plan {

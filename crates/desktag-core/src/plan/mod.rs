@@ -184,6 +184,10 @@ pub struct DesktopPlan {
     /// Current keys that match an ignore glob or are system tags; never touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<CompactString>,
+    /// `create_only` keys the manifests want another value for, kept as the desktop carries
+    /// them (`--explain` says so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<CompactString>,
     /// Where the want behind each change is written, in change order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,

@@ -84,6 +84,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         changes: Vec::new(),
         unmanaged: Vec::new(),
         ignored: Vec::new(),
+        kept: Vec::new(),
         sources: Vec::new(),
     }
 }
@@ -104,6 +105,7 @@ fn blocked(
         changes: Vec::new(),
         unmanaged,
         ignored,
+        kept: Vec::new(),
         sources: Vec::new(),
     }
 }
@@ -117,24 +119,21 @@ fn plan_desktop<'a>(
     templates: &mut Templates<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
-    // Templated values take this desktop's attributes; one that cannot blocks the desktop.
-    let rendered;
-    let tags: &Tags = if wanted.tags.values().any(|v| is_template(v)) {
-        match render_tags(&wanted.tags, desktop, &policy.env, templates) {
-            Ok(tags) => {
-                rendered = tags;
-                &rendered
-            }
-            Err(reason) => return blocked(desktop, reason, Vec::new(), Vec::new()),
-        }
-    } else {
-        &wanted.tags
+    // Templated values take this desktop's attributes, rendered only where the value will be
+    // written or compared: a key that is ignored, or create-only and already present, needs
+    // nothing from its template. One that is needed and cannot render blocks the desktop.
+    let mut render = Renderer {
+        desktop,
+        env: &policy.env,
+        templates,
+        failed: None,
     };
     let mut deletes = Vec::new();
     let mut overwrites = Vec::new();
     let mut creates = Vec::new();
     let mut unmanaged = Vec::new();
     let mut ignored = Vec::new();
+    let mut kept = Vec::new();
     // Non-system tags now: the ones the cap counts.
     let mut counted = 0usize;
 
@@ -144,14 +143,20 @@ fn plan_desktop<'a>(
         }
         if ignore.is_ignored(key) {
             ignored.push(key.clone());
-        } else if let Some(value) = tags.get(key) {
+        } else if let Some(value) = wanted.tags.get(key) {
             // A create-only key belongs to people once it exists.
-            if value != old && !keys.create_only.is_match(key) {
-                overwrites.push(Change::Overwrite {
-                    key: key.clone(),
-                    old: old.clone(),
-                    value: value.clone(),
-                });
+            if keys.create_only.is_match(key) {
+                if value != old {
+                    kept.push(key.clone());
+                }
+            } else if let Some(value) = render.value(key, value) {
+                if value != *old {
+                    overwrites.push(Change::Overwrite {
+                        key: key.clone(),
+                        old: old.clone(),
+                        value,
+                    });
+                }
             }
         } else if (policy.prune || wanted.absent.contains(key)) && !keys.protect.is_match(key) {
             deletes.push(Change::Delete {
@@ -162,14 +167,18 @@ fn plan_desktop<'a>(
             unmanaged.push(key.clone());
         }
     }
-    // The same keys in the same order; the values as rendered.
-    for ((key, _), value) in wanted.tags.iter().zip(tags.values()) {
+    for (key, value) in &wanted.tags {
         if !current.contains_key(key) && !ignore.is_ignored(key) {
-            creates.push(Change::Create {
-                key: key.clone(),
-                value: value.clone(),
-            });
+            if let Some(value) = render.value(key, value) {
+                creates.push(Change::Create {
+                    key: key.clone(),
+                    value,
+                });
+            }
         }
+    }
+    if let Some(reason) = render.failed {
+        return blocked(desktop, reason, Vec::new(), Vec::new());
     }
 
     // The plan keeps these for every desktop: no spare capacity.
@@ -227,59 +236,69 @@ fn plan_desktop<'a>(
         changes,
         unmanaged,
         ignored,
+        kept,
         sources,
     }
 }
 
-/// `tags` with every templated value rendered for `desktop`, each checked as a tag value; the
-/// error is the reason the desktop is blocked.
 /// Parsed templates by their text (the loader already refused those that do not parse).
 type Templates<'a> = HashMap<&'a str, Result<Template, String>>;
 
-fn render_tags<'a>(
-    tags: &'a Tags,
-    desktop: &Desktop,
-    env: &std::collections::BTreeMap<String, String>,
-    templates: &mut Templates<'a>,
-) -> Result<Tags, String> {
-    let attr = |a: Attr| -> Option<String> {
-        match a {
-            Attr::UserName => desktop.user.clone(),
-            Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
-            Attr::Id => Some(desktop.id.clone()),
-            Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
-        }
-    };
-    let env = |name: &str| env.get(name).cloned();
-    let mut out = Tags::new();
-    for (key, value) in tags {
+/// Renders one desktop's templated values on demand; the first value that cannot render is the
+/// reason the desktop is blocked.
+struct Renderer<'r, 'a> {
+    desktop: &'r Desktop,
+    env: &'r std::collections::BTreeMap<String, String>,
+    templates: &'r mut Templates<'a>,
+    failed: Option<String>,
+}
+
+impl<'a> Renderer<'_, 'a> {
+    /// `value` as written for this desktop, checked as a tag value; `None` (and the reason
+    /// kept) when it cannot be.
+    fn value(&mut self, key: &str, value: &'a CompactString) -> Option<CompactString> {
         if !is_template(value) {
-            out.insert(key.clone(), value.clone());
-            continue;
+            return Some(value.clone());
         }
-        let why = |what: String| {
-            format!(
-                "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
-                key.escape_debug(),
-                value.as_str()
-            )
+        if self.failed.is_some() {
+            return None;
+        }
+        match self.render(value) {
+            Ok(text) => Some(text.into()),
+            Err(what) => {
+                self.failed = Some(format!(
+                    "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
+                    key.escape_debug(),
+                    value.as_str()
+                ));
+                None
+            }
+        }
+    }
+
+    fn render(&mut self, value: &'a str) -> Result<String, String> {
+        let desktop = self.desktop;
+        let attr = |a: Attr| -> Option<String> {
+            match a {
+                Attr::UserName => desktop.user.clone(),
+                Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
+                Attr::Id => Some(desktop.id.clone()),
+                Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
+            }
         };
-        let template = templates
-            .entry(value.as_str())
+        let env = |name: &str| self.env.get(name).cloned();
+        let template = self
+            .templates
+            .entry(value)
             .or_insert_with(|| Template::parse(value).map_err(|e| e.message));
         let text = match template {
-            Ok(template) => template.render(&attr, &env),
-            Err(e) => Err(e.clone()),
-        }
-        .map_err(why)?;
-        check_value(&text).map_err(|e| {
-            why(format!(
-                "it renders to {text:?}, which is not a valid tag value ({e})"
-            ))
-        })?;
-        out.insert(key.clone(), text.into());
+            Ok(template) => template.render(&attr, &env)?,
+            Err(e) => return Err(e.clone()),
+        };
+        check_value(&text)
+            .map_err(|e| format!("it renders to {text:?}, which is not a valid tag value ({e})"))?;
+        Ok(text)
     }
-    Ok(out)
 }
 
 /// Where the wants behind `changes` are written, in change order (none for `--prune` deletes).

@@ -357,6 +357,7 @@ mod tests {
                 }],
                 unmanaged: vec![],
                 ignored: vec![],
+                kept: vec![],
                 sources: vec![],
             }],
             summary: Summary {
