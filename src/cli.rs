@@ -190,6 +190,10 @@ pub struct PlanOptions {
     /// Refuse a plan with more than N changes (creates, overwrites and deletes together).
     #[arg(long, value_name = "N")]
     pub max_changes: Option<usize>,
+    /// Over several projects, stop at the first that cannot be reached or read (by default it is
+    /// reported failed, the others are planned and applied, and the run exits 1).
+    #[arg(long)]
+    pub fail_fast: bool,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }

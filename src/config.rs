@@ -124,6 +124,8 @@ pub struct Planning {
     /// `--max-deletes`, `--max-changes`: a larger plan is refused.
     pub limits: Limits,
     pub service: Service,
+    /// `--fail-fast`: a project that cannot be reached or read stops the whole run.
+    pub fail_fast: bool,
 }
 
 /// `desktag plan`.
@@ -263,6 +265,7 @@ impl Config {
                     policy: Policy::default(),
                     limits: Limits::default(),
                     service: service(&args.connection),
+                    fail_fast: true,
                 },
                 printer: Printer::new(args.format, stdout_color),
                 junit: args.junit.clone(),
@@ -336,6 +339,7 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
             max_changes: options.max_changes,
         },
         service: service(&options.connection),
+        fail_fast: options.fail_fast,
     })
 }
 

@@ -196,14 +196,26 @@ pub struct ReportSet<R> {
     pub format_version: u32,
     pub totals: Totals,
     pub projects: R,
+    /// The projects that could not be planned or applied, with why.
+    #[serde(default)]
+    pub failed_projects: Vec<desktag_core::plan::ProjectFailure>,
 }
 
 impl<'a> ReportSet<&'a [Report]> {
     pub fn of(reports: &'a [Report]) -> Self {
+        ReportSet::with_failures(reports, &[])
+    }
+
+    /// The reports and the projects that failed beside them.
+    pub fn with_failures(
+        reports: &'a [Report],
+        failed: &[desktag_core::plan::ProjectFailure],
+    ) -> Self {
         ReportSet {
             format_version: 1,
             totals: Totals::total(reports),
             projects: reports,
+            failed_projects: failed.to_vec(),
         }
     }
 }

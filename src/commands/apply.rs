@@ -16,7 +16,7 @@ use crate::report::{DesktopResult, Report};
 use desktag_api::ManifestScope;
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions};
-use desktag_core::plan::{saved, Plan};
+use desktag_core::plan::{saved, Plan, ProjectFailure};
 
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
@@ -25,10 +25,10 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
     if let Some(path) = &config.report {
         output::check_writable(path)?;
     }
-    let (runs, saved_plan) = match &config.source {
-        Source::Saved { path, service } => (from_saved(path, service).await?, true),
+    let (runs, failed, saved_plan) = match &config.source {
+        Source::Saved { path, service } => (from_saved(path, service).await?, Vec::new(), true),
         Source::Manifests(planning) => match session::plan_from(planning).await? {
-            Ok(planned) => (planned, false),
+            Ok(run) => (run.planned, run.failed, false),
             Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
         },
     };
@@ -42,7 +42,7 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         if config.plan_summary_only {
             writeln!(w, "{}", render::plans_summary_line(&plans))
         } else {
-            printer.plans(w, &plans)
+            printer.plans_of_run(w, &plans, &failed)
         }
     };
     if config.silent {
@@ -94,7 +94,7 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
     }
 
     if !config.silent {
-        output::stdout(|out| config.printer.reports(out, &reports))?;
+        output::stdout(|out| config.printer.reports_of_run(out, &reports, &failed))?;
     }
     if let Some(path) = &config.report {
         let format = if config.printer.format == Format::Markdown {
@@ -102,24 +102,25 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         } else {
             Format::Json
         };
-        output::write_atomic(path, &rendered(&reports, format))?;
+        output::write_atomic(path, &rendered(&reports, &failed, format))?;
     }
-    let tally = tally(&reports, config.detailed_exitcode);
+    let mut tally = tally(&reports, config.detailed_exitcode);
+    tally.failed_projects = failed.iter().map(|f| f.project_id.clone()).collect();
     github::publish(
-        || String::from_utf8_lossy(&rendered(&reports, Format::Markdown)).into_owned(),
+        || String::from_utf8_lossy(&rendered(&reports, &failed, Format::Markdown)).into_owned(),
         github::Outputs {
             has_changes: tally.changes > 0,
             blocked: tally.blocked.len(),
-            failed: tally.failed,
+            failed: tally.failed + tally.failed_projects.len(),
         },
     )?;
     Ok(Status::of_run(&tally))
 }
 
-fn rendered(reports: &[Report], format: Format) -> Vec<u8> {
+fn rendered(reports: &[Report], failed: &[ProjectFailure], format: Format) -> Vec<u8> {
     let mut bytes = Vec::new();
     // Writing into a Vec cannot fail.
-    let _ = Printer::new(format, false).reports(&mut bytes, reports);
+    let _ = Printer::new(format, false).reports_of_run(&mut bytes, reports, failed);
     bytes
 }
 
@@ -135,6 +136,7 @@ fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
     let desktops = || reports.iter().flat_map(|r| &r.desktops);
     RunTally {
         applied: true,
+        failed_projects: Vec::new(),
         failed: desktops()
             .filter(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified))
             .count(),

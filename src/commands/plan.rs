@@ -11,31 +11,41 @@ pub async fn run(config: &config::Plan) -> Result<Status, Error> {
     if let Some(path) = &config.out {
         output::check_writable(path)?;
     }
-    let plans: Vec<Plan> = match session::plan_from(&config.planning).await? {
-        Ok(planned) => planned.into_iter().map(|p| p.plan).collect(),
+    let (plans, failed): (Vec<Plan>, _) = match session::plan_from(&config.planning).await? {
+        Ok(run) => (
+            run.planned.into_iter().map(|p| p.plan).collect(),
+            run.failed,
+        ),
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
     if !config.silent {
-        output::stdout(|out| config.printer.plans(out, &plans))?;
+        output::stdout(|out| config.printer.plans_of_run(out, &plans, &failed))?;
     }
     // Over a limit: shown for review, but not saved, so it cannot be applied as it is.
     if let Some(why) = over_limits(&plans, &config.planning.limits) {
         return Ok(Status::Failed(why));
     }
-    if let Some(path) = &config.out {
+    // A project is missing: the plan is not the whole run's, so it is not saved either.
+    if !failed.is_empty() {
+        if let Some(path) = &config.out {
+            tracing::error!(path = %path.display(), "not saving the plan: a project failed");
+        }
+    } else if let Some(path) = &config.out {
         output::write_atomic_with(path, |w| saved::write_all_json(w, &plans))?;
         tracing::info!(path = %path.display(), "saved the plan");
     }
     let summary = Summary::total(&plans);
     github::publish(
-        || markdown(&plans),
+        || markdown(&plans, &failed),
         github::Outputs {
             has_changes: plans.iter().any(|p| p.has_changes),
             blocked: summary.blocked,
-            failed: 0,
+            failed: failed.len(),
         },
     )?;
-    Ok(Status::of_run(&tally(&plans, config.detailed_exitcode)))
+    let mut tally = tally(&plans, config.detailed_exitcode);
+    tally.failed_projects = failed.into_iter().map(|f| f.project_id).collect();
+    Ok(Status::of_run(&tally))
 }
 
 /// The first limit (`--max-deletes`, `--max-changes`) a project's plan exceeds, naming the
@@ -57,6 +67,7 @@ pub(super) fn tally(plans: &[Plan], detailed_exitcode: bool) -> RunTally {
     RunTally {
         applied: false,
         failed: 0,
+        failed_projects: Vec::new(),
         blocked: plans.iter().flat_map(blocked_names).collect(),
         changes: summary.create + summary.overwrite + summary.delete,
         detailed_exitcode,
@@ -78,8 +89,8 @@ pub(super) fn blocked_names(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-fn markdown(plans: &[Plan]) -> String {
+fn markdown(plans: &[Plan], failed: &[plan::ProjectFailure]) -> String {
     let mut bytes = Vec::new();
-    let _ = render::Printer::new(Format::Markdown, false).plans(&mut bytes, plans);
+    let _ = render::Printer::new(Format::Markdown, false).plans_of_run(&mut bytes, plans, failed);
     String::from_utf8_lossy(&bytes).into_owned()
 }

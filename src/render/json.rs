@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use crate::report::{Report, ReportSet};
-use desktag_core::plan::{Plan, PlanSet};
+use desktag_core::plan::{Plan, PlanSet, ProjectFailure};
 
 /// Writes the plan document.
 pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
@@ -13,14 +13,18 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 }
 
 /// Writes the plans of a run over several projects: the combined summary, then each plan.
-pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &PlanSet::of(plans))?;
+pub fn plans(w: &mut impl Write, plans: &[Plan], failed: &[ProjectFailure]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &PlanSet::with_failures(plans, failed))?;
     writeln!(w)
 }
 
 /// Writes the reports of a run over several projects: the combined totals, then each report.
-pub fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &ReportSet::of(reports))?;
+pub fn reports(
+    w: &mut impl Write,
+    reports: &[Report],
+    failed: &[ProjectFailure],
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &ReportSet::with_failures(reports, failed))?;
     writeln!(w)
 }
 
@@ -54,7 +58,7 @@ mod tests {
         second.project_id = "q".into();
         let both = vec![first, second];
         let mut out = Vec::new();
-        plans(&mut out, &both).unwrap();
+        plans(&mut out, &both, &[]).unwrap();
         let back: PlanSet<Vec<Plan>> = serde_json::from_slice(&out).unwrap();
         assert_eq!(back.summary, desktag_core::plan::Summary::total(&both));
         assert!(back.has_changes);
@@ -62,7 +66,7 @@ mod tests {
 
         let reports_in = vec![sample_report(), sample_report()];
         let mut out = Vec::new();
-        reports(&mut out, &reports_in).unwrap();
+        reports(&mut out, &reports_in, &[]).unwrap();
         let back: ReportSet<Vec<Report>> = serde_json::from_slice(&out).unwrap();
         assert_eq!(back.totals.applied, 2 * reports_in[0].totals.applied);
         assert_eq!(back.totals.rate, None);

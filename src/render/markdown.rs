@@ -35,6 +35,22 @@ pub fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
 /// Writes the plans of a run over several projects as one PR comment: one marker naming every
 /// project, a line that sums them up, then each project's section, each within an equal share
 /// of the length limit.
+/// The projects a run could not plan or apply, one line each with the error.
+pub fn failed_projects(
+    w: &mut impl Write,
+    failed: &[desktag_core::plan::ProjectFailure],
+) -> io::Result<()> {
+    for f in failed {
+        writeln!(
+            w,
+            "**Project {} failed:** {}\n",
+            markdown_name(&f.project_id),
+            md(&f.error)
+        )?;
+    }
+    Ok(())
+}
+
 pub fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
     let totals = summary_line(&desktag_core::plan::Summary::total(plans));
     several(

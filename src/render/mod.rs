@@ -19,7 +19,7 @@ mod samples;
 use std::io::{self, Write};
 
 use crate::report::{DesktopResult, Report};
-use desktag_core::plan::{Plan, Summary};
+use desktag_core::plan::{Plan, ProjectFailure, Summary};
 
 /// An output format of plans and reports (`plan --format`, `apply --report-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,26 +64,57 @@ impl Printer {
 
     /// Writes the plans of a run: one plan as [`Printer::plan`] does, several with their project
     /// headings and a combined summary.
-    pub fn plans(&self, mut w: &mut dyn Write, plans: &[Plan]) -> io::Result<()> {
-        if let [one] = plans {
+    pub fn plans(&self, w: &mut dyn Write, plans: &[Plan]) -> io::Result<()> {
+        self.plans_of_run(w, plans, &[])
+    }
+
+    /// Writes the plans of a run and the projects it could not plan (`failed`).
+    pub fn plans_of_run(
+        &self,
+        mut w: &mut dyn Write,
+        plans: &[Plan],
+        failed: &[ProjectFailure],
+    ) -> io::Result<()> {
+        if let ([one], []) = (plans, failed) {
             return self.plan(w, one);
         }
         match self.format {
-            Format::Text => text::plans(&mut w, plans, &self.text_style()),
-            Format::Json => json::plans(&mut w, plans),
-            Format::Markdown => markdown::plans(&mut w, plans),
+            Format::Text => text::plans(&mut w, plans, &self.text_style())?,
+            Format::Json => return json::plans(&mut w, plans, failed),
+            Format::Markdown => markdown::plans(&mut w, plans)?,
         }
+        self.failed_projects(w, failed)
     }
 
     /// Writes the reports of a run, like [`Printer::plans`].
-    pub fn reports(&self, mut w: &mut dyn Write, reports: &[Report]) -> io::Result<()> {
-        if let [one] = reports {
+    pub fn reports(&self, w: &mut dyn Write, reports: &[Report]) -> io::Result<()> {
+        self.reports_of_run(w, reports, &[])
+    }
+
+    /// Writes the reports of a run and the projects it could not plan or apply (`failed`).
+    pub fn reports_of_run(
+        &self,
+        mut w: &mut dyn Write,
+        reports: &[Report],
+        failed: &[ProjectFailure],
+    ) -> io::Result<()> {
+        if let ([one], []) = (reports, failed) {
             return self.report(w, one);
         }
         match self.format {
-            Format::Text => text::reports(&mut w, reports, &self.text_style()),
-            Format::Json => json::reports(&mut w, reports),
-            Format::Markdown => markdown::reports(&mut w, reports),
+            Format::Text => text::reports(&mut w, reports, &self.text_style())?,
+            Format::Json => return json::reports(&mut w, reports, failed),
+            Format::Markdown => markdown::reports(&mut w, reports)?,
+        }
+        self.failed_projects(w, failed)
+    }
+
+    /// After the projects of a run (text and markdown), the ones that failed, each with why.
+    fn failed_projects(&self, mut w: &mut dyn Write, failed: &[ProjectFailure]) -> io::Result<()> {
+        match self.format {
+            Format::Text => text::failed_projects(&mut w, failed, &self.text_style()),
+            Format::Markdown => markdown::failed_projects(&mut w, failed),
+            Format::Json => Ok(()),
         }
     }
 

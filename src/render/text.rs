@@ -87,6 +87,22 @@ fn project_section<W: Write>(
     writeln!(w)
 }
 
+/// The projects a run could not plan or apply: each under its heading, with the error.
+pub fn failed_projects(
+    w: &mut impl Write,
+    failed: &[desktag_core::plan::ProjectFailure],
+    style: &TextStyle,
+) -> io::Result<()> {
+    for f in failed {
+        let endpoint = f.endpoint.as_deref().unwrap_or("(no endpoint)");
+        project_section(w, &f.project_id, endpoint, style, |w| {
+            let line = format!("! failed: {}", display(&f.error));
+            writeln!(w, "{}", style.paint(RED, &line))
+        })?;
+    }
+    Ok(())
+}
+
 /// `== Project p1 at https://… ==`.
 pub fn project_heading(project_id: &str, endpoint: &str) -> String {
     format!(

@@ -12,7 +12,7 @@ const BLOCKING: &str = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef
 /// Applies the small manifest, so the next run is in sync.
 fn synced() -> (
     tokio::runtime::Runtime,
-    desktag::emulator::EmulatorHandle,
+    desktag_emulator::EmulatorHandle,
     tempfile::TempDir,
 ) {
     let (rt, emu) = emulator_with(small_seed(), |_| {});

@@ -149,7 +149,7 @@ fn export_with_templates_round_trips_to_no_changes() {
 }
 
 /// Kiosks and pools have no user; their owner was set by hand and is `create_only`.
-fn kiosk_seed() -> desktag::emulator::Seed {
+fn kiosk_seed() -> desktag_emulator::Seed {
     seed_yaml(&format!(
         "project_id: {PROJECT}\ndesktops:\n  - id: 88888888-0000-0000-0000-000000000001\n    name: FIN-1\n    user: ann\n  - id: 88888888-0000-0000-0000-000000000002\n    name: KIOSK-1\n    tags:\n      owner: facilities\n  - id: 88888888-0000-0000-0000-000000000003\n    name: POOL-1\n"
     ))

@@ -265,6 +265,18 @@ pub struct Summary {
     pub blocked: usize,
 }
 
+/// A project a run over several could not plan or apply: it could not be reached, read or
+/// written. The other projects go on; the run exits 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectFailure {
+    pub project_id: String,
+    /// Where it was tried; absent when the connection could not even be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The error with its causes, on one line.
+    pub error: String,
+}
+
 /// The plans of a run over several projects (`plan --format json`, and a saved plan of such a
 /// run): the combined summary, then one plan per project, in project-id order. Written with
 /// `P = &[Plan]`, read back with `P = Vec<Plan>`.
@@ -276,15 +288,24 @@ pub struct PlanSet<P> {
     /// The sum of the projects' summaries.
     pub summary: Summary,
     pub projects: P,
+    /// The projects that could not be planned, with why.
+    #[serde(default)]
+    pub failed_projects: Vec<ProjectFailure>,
 }
 
 impl<'a> PlanSet<&'a [Plan]> {
     pub fn of(plans: &'a [Plan]) -> Self {
+        PlanSet::with_failures(plans, &[])
+    }
+
+    /// The plans and the projects that failed beside them.
+    pub fn with_failures(plans: &'a [Plan], failed: &[ProjectFailure]) -> Self {
         PlanSet {
             format_version: FORMAT_VERSION,
             has_changes: plans.iter().any(|p| p.has_changes),
             summary: Summary::total(plans),
             projects: plans,
+            failed_projects: failed.to_vec(),
         }
     }
 }
