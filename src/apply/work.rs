@@ -224,6 +224,9 @@ impl<'p> DesktopWork<'p> {
             name: self.plan.name.clone(),
             status: self.status,
             reason: self.reason,
+            reason_kind: (self.status == DesktopResult::Blocked)
+                .then_some(self.plan.reason_kind)
+                .flatten(),
             changes: self.changes,
         }
     }
@@ -255,6 +258,7 @@ mod tests {
             name: "D-1".into(),
             status: DesktopStatus::Change,
             reason: None,
+            reason_kind: None,
             current: [("old", "1"), ("env", "dev")]
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))

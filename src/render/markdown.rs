@@ -247,7 +247,7 @@ fn change_section(d: &DesktopPlan, fold_all: bool) -> String {
     }
 }
 
-fn warnings_section(warnings: &[String]) -> String {
+fn warnings_section(warnings: &[desktag_core::plan::Warning]) -> String {
     let body: String = warnings.iter().map(|w| format!("{w}\n")).collect();
     let fence = fence(&body);
     format!(

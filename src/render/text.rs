@@ -265,10 +265,14 @@ fn unchanged(report: &Report) -> usize {
 }
 
 fn totals_line(t: &Totals, unchanged: usize) -> String {
-    let throttled = match (t.throttled, t.rate) {
-        (0, None) => String::new(),
-        (n, None) => format!(", {n} throttled"),
-        (n, Some(rate)) => format!(", {n} throttled, {rate:.1} requests/s"),
+    // What was achieved, and the limiter's ceiling beside it: never one read as the other.
+    let throttled = match (t.throttled, t.achieved_rate, t.rate_ceiling) {
+        (0, None, None) => String::new(),
+        (n, Some(achieved), Some(ceiling)) => {
+            format!(", {n} throttled, {achieved:.1} requests/s (limiter ceiling {ceiling:.1}/s)")
+        }
+        (n, Some(achieved), None) => format!(", {n} throttled, {achieved:.1} requests/s"),
+        (n, None, _) => format!(", {n} throttled"),
     };
     format!(
         "Apply: {} applied, {} failed, {} skipped; {} unverified, {} blocked; {} unchanged; \

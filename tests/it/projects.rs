@@ -180,7 +180,7 @@ fn project_id_narrows_the_run_to_one_project() {
         .run()
         .code(0);
     // One project: the report is the plain one-project document.
-    assert_eq!(apply.json()["project_id"], P2);
+    assert_eq!(apply.json()["projects"][0]["project_id"], P2);
     assert_eq!(
         north.requests().len(),
         0,

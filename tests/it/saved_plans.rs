@@ -49,7 +49,9 @@ fn the_saved_plan_records_its_manifests_with_digests() {
     let dir = manifests(&[("m.yaml", MANIFEST)]);
     let plan_file = save_plan(&emu, dir.path());
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let manifests = plan["made_from"]["manifests"].as_array().unwrap();
+    let manifests = plan["projects"][0]["made_from"]["manifests"]
+        .as_array()
+        .unwrap();
     assert_eq!(manifests.len(), 1);
     assert_eq!(manifests[0]["path"], path_str(&dir.path().join("m.yaml")));
     let sha = manifests[0]["sha256"].as_str().unwrap();
@@ -65,7 +67,7 @@ fn a_hand_edited_but_consistent_plan_is_refused_with_no_write() {
     // Two deletes of unmanaged keys, with the summary fixed to match: consistent on its own.
     let mut plan: Value =
         serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let desktop = &mut plan["desktops"][0];
+    let desktop = &mut plan["projects"][0]["desktops"][0];
     let mut changes = vec![
         json!({"action": "delete", "key": "keep-1", "old": "x"}),
         json!({"action": "delete", "key": "keep-2", "old": "y"}),
@@ -73,6 +75,8 @@ fn a_hand_edited_but_consistent_plan_is_refused_with_no_write() {
     changes.extend(desktop["changes"].as_array().unwrap().iter().cloned());
     desktop["changes"] = Value::Array(changes);
     desktop["unmanaged"] = json!([]);
+    // The project's summary and the document's.
+    plan["projects"][0]["summary"]["delete"] = json!(2);
     plan["summary"]["delete"] = json!(2);
     std::fs::write(&plan_file, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
 

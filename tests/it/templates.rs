@@ -92,7 +92,10 @@ fn a_saved_plan_with_templates_applies_and_records_the_environment_it_used() {
         .code(3);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(plan["made_from"]["env"]["DESKTAG_TEST_TEAM"], "ops");
+    assert_eq!(
+        plan["projects"][0]["made_from"]["env"]["DESKTAG_TEST_TEAM"],
+        "ops"
+    );
     // Applied without the variable set: the plan carries the rendered values.
     Desktag::new()
         .against(&emu)

@@ -66,7 +66,7 @@ fn apply_json(
 }
 
 fn changes(report: &Value) -> Vec<&Value> {
-    report["desktops"]
+    report["projects"][0]["desktops"]
         .as_array()
         .unwrap()
         .iter()
@@ -91,7 +91,7 @@ fn every_write_mode_converges_the_same_fixture_and_a_second_apply_writes_nothing
         let (code, report, stderr) =
             apply_json(|d| d.against(&emu), &["--prune", "--write-mode", mode], m);
         assert_eq!(code, 0, "{mode}: {report}\n{stderr}");
-        assert_eq!(report["write_mode"], mode);
+        assert_eq!(report["projects"][0]["write_mode"], mode);
         // Per desktop: delete stale-i, overwrite env, create cost-center and team.
         assert_eq!(report["totals"]["applied"], 12 * 4, "{mode}");
         for change in changes(&report) {
@@ -149,7 +149,7 @@ const BAD: &str = "44444444-0000-0000-0000-999999999999";
 
 /// The checks shared by a rejected batch and a silently skipped desktop.
 fn assert_only_the_bad_tag_failed(emu: &desktag_emulator::EmulatorHandle, report: &Value) {
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     for d in desktops {
         if d["desktop_id"] == BAD {
             assert_eq!(d["status"], "failed", "{d}");
@@ -221,7 +221,7 @@ fn a_rejected_batch_falls_back_so_only_the_bad_tag_fails() {
     );
     // The call was all or nothing: every desktop was then written on its own.
     assert_eq!(writes_to(&requests, "/tags/action", "POST"), 7);
-    let ok = report["desktops"][0]["changes"][0].clone();
+    let ok = report["projects"][0]["desktops"][0]["changes"][0].clone();
     assert_eq!(ok["via"], "desktop");
     assert_eq!(
         ok["attempts"], 2,
@@ -248,7 +248,7 @@ fn a_desktop_the_batch_silently_skips_is_caught_by_the_re_read() {
         1,
         "{requests:?}"
     );
-    let ok = report["desktops"][0]["changes"][0].clone();
+    let ok = report["projects"][0]["desktops"][0]["changes"][0].clone();
     assert_eq!(ok["via"], "batch");
 }
 
@@ -394,7 +394,7 @@ fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
         "{report}"
     );
     let state = tags_by_desktop(emu.desktops());
-    for d in report["desktops"].as_array().unwrap() {
+    for d in report["projects"][0]["desktops"].as_array().unwrap() {
         for c in d["changes"].as_array().unwrap() {
             let pair = format!(
                 "{}={}",
@@ -433,7 +433,9 @@ fn under_the_services_rate_limit_few_requests_are_throttled() {
         throttled,
         "the report counts the 429s"
     );
-    assert!(report["totals"]["rate"].as_f64().is_some_and(|r| r > 0.0));
+    assert!(report["totals"]["rate_ceiling"]
+        .as_f64()
+        .is_some_and(|r| r > 0.0));
 }
 
 #[test]

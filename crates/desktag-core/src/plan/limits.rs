@@ -91,6 +91,7 @@ mod tests {
             name: "D".into(),
             status: DesktopStatus::Change,
             reason: None,
+            reason_kind: None,
             current,
             changes,
             unmanaged: Vec::new(),
@@ -99,7 +100,6 @@ mod tests {
             sources: Vec::new(),
         }];
         Plan {
-            format_version: 1,
             project_id: "p".into(),
             endpoint: "e".into(),
             region: None,

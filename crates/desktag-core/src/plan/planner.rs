@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 
 use super::keys::{KeyIgnore, KeyRules};
-use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
+use super::{
+    BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted,
+};
 use crate::inventory::{Desktop, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
 use crate::template::{is_template, Attr, Template};
 
-/// The plan document's format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// The plan document's format version (also of saved plans and reports).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Plans every wanted desktop against `inventory`. Desktops in `wanted` that are not in the
 /// inventory are blocked as not found; desktops not in `wanted` are not planned at all.
@@ -40,7 +42,6 @@ pub fn plan(
 
     let summary = Summary::of(&desktops);
     Plan {
-        format_version: FORMAT_VERSION,
         project_id: project_id.to_string(),
         endpoint: endpoint.to_string(),
         region: None,
@@ -80,6 +81,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         reason: Some(format!(
             "desktop `{id}` not found in project `{project_id}`; check the id in the manifest"
         )),
+        reason_kind: Some(BlockedKind::NotFound),
         current: Tags::new(),
         changes: Vec::new(),
         unmanaged: Vec::new(),
@@ -92,6 +94,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
 /// A desktop desktag will not change, and why: no changes are planned for it.
 fn blocked(
     desktop: &Desktop,
+    kind: BlockedKind,
     reason: String,
     unmanaged: Vec<CompactString>,
     ignored: Vec<CompactString>,
@@ -101,6 +104,7 @@ fn blocked(
         name: desktop.name.clone(),
         status: DesktopStatus::Blocked,
         reason: Some(reason),
+        reason_kind: Some(kind),
         current: desktop.tags.clone(),
         changes: Vec::new(),
         unmanaged,
@@ -178,7 +182,13 @@ fn plan_desktop<'a>(
         }
     }
     if let Some(reason) = render.failed {
-        return blocked(desktop, reason, Vec::new(), Vec::new());
+        return blocked(
+            desktop,
+            BlockedKind::Template,
+            reason,
+            Vec::new(),
+            Vec::new(),
+        );
     }
 
     // The plan keeps these for every desktop: no spare capacity.
@@ -195,7 +205,7 @@ fn plan_desktop<'a>(
             policy.max_tags,
             &unmanaged,
         );
-        return blocked(desktop, reason, unmanaged, ignored);
+        return blocked(desktop, BlockedKind::Cap, reason, unmanaged, ignored);
     }
 
     // Exactly sized: a plan holds one of these per desktop.
@@ -219,7 +229,7 @@ fn plan_desktop<'a>(
             let reason = format!(
                 "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
             );
-            return blocked(desktop, reason, unmanaged, ignored);
+            return blocked(desktop, BlockedKind::Policy, reason, unmanaged, ignored);
         }
     }
     let sources = sources_of(&changes, wanted);
@@ -232,6 +242,7 @@ fn plan_desktop<'a>(
             DesktopStatus::Unchanged
         },
         reason: None,
+        reason_kind: None,
         current: current.clone(),
         changes,
         unmanaged,

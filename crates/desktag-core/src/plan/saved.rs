@@ -12,12 +12,12 @@ use crate::tags::{CompactString, Tags};
 /// Marks a JSON file as a desktag plan, so a report or a random JSON file is refused clearly.
 pub const KIND: &str = "desktag-plan";
 
-/// The saved form of a plan: a kind marker and the writing version, then the plan's own fields.
-/// Written with `P = &Plan`, read back with `P = Plan`.
+/// The saved form of a plan: a kind marker, then the plan document (`format_version: 2`, the
+/// writing version, every project's plan). Written with `P = PlanSet<&[Plan]>`, read back with
+/// `P = PlanSet<Vec<Plan>>`.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedPlan<P> {
     kind: std::borrow::Cow<'static, str>,
-    desktag_version: std::borrow::Cow<'static, str>,
     #[serde(flatten)]
     plan: P,
 }
@@ -25,23 +25,15 @@ struct SavedPlan<P> {
 /// Writes a plan for `--out` (pretty JSON, trailing newline), streamed: a plan of 100,000
 /// desktops is not copied or held as text.
 pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
-    write_saved(w, plan)
+    write_all_json(w, std::slice::from_ref(plan))
 }
 
-/// Writes the plans of a run for `--out`: one plan as [`write_json`] does, the plans of several
-/// projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies together.
+/// Writes the plans of a run for `--out`: one file holding every project's plan (a
+/// [`PlanSet`], as `plan --format json` prints it), which `apply --plan` applies together.
 pub fn write_all_json(w: &mut dyn std::io::Write, plans: &[Plan]) -> std::io::Result<()> {
-    match plans {
-        [one] => write_saved(w, one),
-        _ => write_saved(w, PlanSet::of(plans)),
-    }
-}
-
-fn write_saved<P: Serialize>(w: &mut dyn std::io::Write, plan: P) -> std::io::Result<()> {
     let saved = SavedPlan {
         kind: KIND.into(),
-        desktag_version: env!("CARGO_PKG_VERSION").into(),
-        plan,
+        plan: PlanSet::of(plans),
     };
     serde_json::to_writer_pretty(&mut *w, &saved)?;
     w.write_all(b"\n")
@@ -71,40 +63,49 @@ pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
         }
     }
     match value.get("format_version").and_then(|v| v.as_u64()) {
-        Some(1) => {}
+        Some(v) if v == u64::from(super::FORMAT_VERSION) => {}
+        Some(1) => {
+            return Err(format!(
+                "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
+                 format_version {}: make the plan again with `desktag plan --out FILE`",
+                value
+                    .get("desktag_version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("0.2"),
+                super::FORMAT_VERSION
+            ))
+        }
         Some(v) => {
             return Err(format!(
-                "format_version {v} is not supported by this desktag (it reads 1)"
+                "format_version {v} is not supported by this desktag (it reads {})",
+                super::FORMAT_VERSION
             ))
         }
         None => return Err("it has no format_version".to_string()),
     }
-    if value.get("projects").is_some() {
-        let saved: SavedPlan<PlanSet<Vec<Plan>>> =
-            serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
-        let set = saved.plan;
-        let mut seen = std::collections::BTreeSet::new();
-        for plan in &set.projects {
-            check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
-            if !seen.insert(plan.project_id.as_str()) {
-                return Err(format!("project `{}` is listed twice", plan.project_id));
-            }
-        }
-        if set.projects.is_empty() {
-            return Err("it lists no projects".to_string());
-        }
-        let has_changes = set.projects.iter().any(|p| p.has_changes);
-        if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
-            return Err(
-                "its summary does not match its projects' plans; the file was edited".to_string(),
-            );
-        }
-        return Ok(set.projects);
-    }
-    let saved: SavedPlan<Plan> =
+    let saved: SavedPlan<PlanSet<Vec<Plan>>> =
         serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
-    check(&saved.plan)?;
-    Ok(vec![saved.plan])
+    let set = saved.plan;
+    let mut seen = std::collections::BTreeSet::new();
+    for plan in &set.projects {
+        check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
+        if !seen.insert(plan.project_id.as_str()) {
+            return Err(format!("project `{}` is listed twice", plan.project_id));
+        }
+    }
+    if set.projects.is_empty() {
+        return Err("it lists no projects".to_string());
+    }
+    let has_changes = set.projects.iter().any(|p| p.has_changes);
+    if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
+        return Err(
+            "its summary does not match its projects' plans; the file was edited".to_string(),
+        );
+    }
+    if !set.failed_projects.is_empty() {
+        return Err("it records projects that failed; it is not the whole run's plan".into());
+    }
+    Ok(set.projects)
 }
 
 /// A saved plan is input like any other: before it drives writes, check that it is one the
@@ -337,7 +338,6 @@ mod tests {
 
     fn sample() -> Plan {
         Plan {
-            format_version: 1,
             project_id: "p".into(),
             endpoint: "https://e".into(),
             region: None,
@@ -349,6 +349,7 @@ mod tests {
                 name: "FIN-1".into(),
                 status: DesktopStatus::Change,
                 reason: None,
+                reason_kind: None,
                 current: crate::tags::Tags::from([("env".into(), "dev".into())]),
                 changes: vec![Change::Overwrite {
                     key: "env".into(),
@@ -388,8 +389,17 @@ mod tests {
             .contains("no `kind"));
         let report = to_json(&sample()).replace(KIND, "desktag-report");
         assert!(from_json(&report).unwrap_err().contains("desktag-report"));
-        let future = to_json(&sample()).replace("\"format_version\": 1", "\"format_version\": 2");
-        assert!(from_json(&future).unwrap_err().contains("format_version 2"));
+        let future = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 3");
+        assert!(from_json(&future).unwrap_err().contains("format_version 3"));
+        let old = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 1");
+        assert_eq!(
+            from_json(&old).unwrap_err(),
+            format!(
+                "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
+                 format_version 2: make the plan again with `desktag plan --out FILE`",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 
     #[test]

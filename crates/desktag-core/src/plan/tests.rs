@@ -452,7 +452,7 @@ fn ignore_globs_are_the_union_of_documents_and_policy_and_wanted_ignored_keys_wa
         "a.yaml:100:3: warning[ignored-key]: tag `ops-owner` is managed here but matches ignore glob `ops-*`; \
          desktag will not change it\n  help: remove the tag from the manifest, or narrow the ignore glob"
     );
-    assert_eq!(crate::plan::rendered_warnings(&r.diagnostics).len(), 1);
+    assert_eq!(r.diagnostics.iter().filter(|d| !d.is_error()).count(), 1);
 }
 
 #[test]
@@ -627,7 +627,6 @@ fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
         }
     );
     assert!(p.has_changes);
-    assert_eq!(p.format_version, 1);
 }
 
 #[test]
@@ -748,7 +747,10 @@ fn with_warnings_keeps_only_rendered_warnings() {
             .at(loc("a.yaml", 2)),
         crate::diagnostic::Diagnostic::error(crate::diagnostic::Code::Conflict, "y"),
     ]);
-    assert_eq!(p.warnings, ["a.yaml:2:3: warning[unmatched-selector]: x"]);
+    let shown: Vec<String> = p.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["a.yaml:2:3: warning[unmatched-selector]: x"]);
+    assert_eq!(p.warnings[0].code, "unmatched-selector");
+    assert_eq!(p.warnings[0].severity, "warning");
 }
 
 #[test]
