@@ -74,12 +74,31 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
-    /// Print the JSON Schema of manifests (for editors and other linters).
-    Schema,
+    /// Print a JSON Schema: of manifests (the default, for editors and linters), of the plan
+    /// document or of the apply report.
+    Schema(SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a directory.
     Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Which document.
+    #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
+    pub kind: SchemaKind,
+}
+
+/// The documents desktag publishes a JSON Schema for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// Manifests (`docs/manifest.schema.json`).
+    Manifest,
+    /// `plan --format json` and saved plans (`docs/plan.schema.json`).
+    Plan,
+    /// `apply --report-format json` and `--report` (`docs/report.schema.json`).
+    Report,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -75,10 +75,18 @@ pub enum Command {
     Check(Check),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<desktag_emulator::EmulatorArgs>),
-    Schema,
+    Schema(Schema),
     Completions(clap_complete::Shell),
     /// `None`: `desktag.1` on stdout.
     Man(Option<PathBuf>),
+}
+
+/// Which JSON Schema `desktag schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    Manifest,
+    Plan,
+    Report,
 }
 
 /// `desktag validate`.
@@ -271,7 +279,11 @@ impl Config {
                 junit: args.junit.clone(),
             }),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
-            cli::Command::Schema => Command::Schema,
+            cli::Command::Schema(args) => Command::Schema(match args.kind {
+                cli::SchemaKind::Manifest => Schema::Manifest,
+                cli::SchemaKind::Plan => Schema::Plan,
+                cli::SchemaKind::Report => Schema::Report,
+            }),
             cli::Command::Completions(args) => Command::Completions(args.shell),
             cli::Command::Man(args) => Command::Man(args.dir),
         };

@@ -37,6 +37,10 @@ pub fn fail(error: &Error) {
 
 /// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
 pub const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
+/// The JSON Schema of the plan document (`format_version: 2`), `docs/plan.schema.json`.
+pub const PLAN_SCHEMA: &str = include_str!("../../docs/plan.schema.json");
+/// The JSON Schema of the apply report (`format_version: 2`), `docs/report.schema.json`.
+pub const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
 
 /// Runs one resolved command line.
 pub fn run(config: Config) -> Result<Status, Error> {
@@ -46,8 +50,13 @@ pub fn run(config: Config) -> Result<Status, Error> {
         Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
         Command::Check(check) => runtime()?.block_on(check::run(&check)),
-        Command::Schema => {
-            output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
+        Command::Schema(kind) => {
+            let schema = match kind {
+                crate::config::Schema::Manifest => MANIFEST_SCHEMA,
+                crate::config::Schema::Plan => PLAN_SCHEMA,
+                crate::config::Schema::Report => REPORT_SCHEMA,
+            };
+            output::stdout(|out| out.write_all(schema.as_bytes()))?;
             Ok(Status::Success)
         }
         Command::Completions(shell) => reference::completions(shell),
