@@ -279,7 +279,14 @@ pub struct CheckArgs {
     pub connection: ConnectionFlags,
 }
 
+/// `export` reads no manifests: its connection flags say so.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("region", |a| a.help(
+    "Region id, e.g. cn-north-4 [env: HW_REGION_NAME]; HUAWEICLOUD_SDK_REGION_WORKSPACE_<REGION> overrides a region's endpoint."
+)))]
+#[command(mut_arg("project_id", |a| a.help(
+    "The project to export [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID]."
+)))]
 pub struct ExportArgs {
     /// Only desktops whose computer name matches this glob (repeatable).
     #[arg(long = "name", value_name = "GLOB")]

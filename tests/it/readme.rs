@@ -118,3 +118,93 @@ fn a_fence_with_text_after_it_does_not_close_a_block() {
         "policy-and-desktag-check"
     );
 }
+
+/// The samples marked `<!-- sample: ARGS -->` before their fence, with the block's lines.
+fn samples(text: &str) -> Vec<(usize, String, Vec<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(args) = line
+            .strip_prefix("<!-- sample: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        assert!(
+            lines.get(i + 1).is_some_and(|l| l.starts_with("```")),
+            "README.md:{}: a sample marker must sit right above its fence",
+            i + 1
+        );
+        let body = lines[i + 2..]
+            .iter()
+            .take_while(|l| !l.starts_with("```"))
+            .map(|l| l.to_string())
+            .collect();
+        found.push((i + 1, args.to_string(), body));
+    }
+    found
+}
+
+/// Whether `sample` is in `output`: each run of lines between `...` / `…` lines appears as it
+/// is, in order; a `$ ` line (the command) is skipped.
+fn sample_matches(sample: &[String], output: &str) -> Result<(), String> {
+    let out: Vec<&str> = output.lines().collect();
+    let mut from = 0;
+    let runs = sample.split(|l| l == "..." || l == "…").map(|run| {
+        run.iter()
+            .filter(|l| !l.starts_with("$ "))
+            .collect::<Vec<_>>()
+    });
+    for run in runs.filter(|r| !r.is_empty()) {
+        let at = (from..=out.len().saturating_sub(run.len()))
+            .find(|&i| {
+                run.iter()
+                    .enumerate()
+                    .all(|(j, l)| out.get(i + j) == Some(&l.as_str()))
+            })
+            .ok_or_else(|| format!("not in the output (after line {from}): {run:#?}"))?;
+        from = at + run.len();
+    }
+    Ok(())
+}
+
+#[test]
+fn every_marked_readme_sample_is_what_the_command_prints() {
+    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let found = samples(&text);
+    assert!(found.len() >= 3, "{found:?}");
+    for (line, args, body) in found {
+        let ran = crate::support::Desktag::new()
+            .args(args.split_whitespace())
+            .run();
+        if let Err(why) = sample_matches(&body, &ran.stdout) {
+            panic!(
+                "README.md:{line}: the sample of `desktag {args}` is not what it prints: {why}\n--- output\n{}",
+                ran.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn a_sample_matches_runs_in_order_and_nothing_else() {
+    let sample = |s: &str| s.lines().map(String::from).collect::<Vec<_>>();
+    assert!(sample_matches(&sample("$ x\na\nb\n...\nd"), "a\nb\nc\nd\n").is_ok());
+    assert!(sample_matches(&sample("a\nc"), "a\nb\nc\n").is_err());
+    assert!(sample_matches(&sample("d\n...\na"), "a\nb\nc\nd\n").is_err());
+}
+
+#[test]
+fn the_version_is_the_changelogs_latest() {
+    let changelog = std::fs::read_to_string(repo().join("CHANGELOG.md")).unwrap();
+    let latest = changelog
+        .lines()
+        .find_map(|l| l.strip_prefix("## ["))
+        .and_then(|l| l.split(']').next())
+        .unwrap();
+    assert_eq!(
+        latest,
+        env!("CARGO_PKG_VERSION"),
+        "Cargo.toml and CHANGELOG.md disagree"
+    );
+}
