@@ -97,11 +97,7 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         output::stdout(|out| config.printer.reports_of_run(out, &reports, &failed))?;
     }
     if let Some(path) = &config.report {
-        let format = if config.printer.format == Format::Markdown {
-            Format::Markdown
-        } else {
-            Format::Json
-        };
+        let format = report_file_format(path, config.printer.format);
         output::write_atomic(path, &rendered(&reports, &failed, format))?;
     }
     let mut tally = tally(&reports, config.detailed_exitcode);
@@ -115,6 +111,17 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         },
     )?;
     Ok(Status::of_run(&tally))
+}
+
+/// The format of the `--report` file: named by its extension (`.json`; `.md`, `.markdown`), else
+/// markdown with `--report-format markdown` and JSON otherwise.
+fn report_file_format(path: &std::path::Path, stdout: Format) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        Some("md" | "markdown") => Format::Markdown,
+        _ if stdout == Format::Markdown => Format::Markdown,
+        _ => Format::Json,
+    }
 }
 
 fn rendered(reports: &[Report], failed: &[ProjectFailure], format: Format) -> Vec<u8> {
@@ -416,5 +423,20 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
             signal.recv().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_file_format_follows_its_extension_then_the_report_format() {
+        let f = |p: &str, stdout| report_file_format(std::path::Path::new(p), stdout);
+        assert_eq!(f("r.json", Format::Markdown), Format::Json);
+        assert_eq!(f("r.md", Format::Json), Format::Markdown);
+        assert_eq!(f("r.markdown", Format::Text), Format::Markdown);
+        assert_eq!(f("report", Format::Markdown), Format::Markdown);
+        assert_eq!(f("report", Format::Text), Format::Json);
     }
 }
