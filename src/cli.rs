@@ -213,6 +213,15 @@ pub struct PlanOptions {
     /// reported failed, the others are planned and applied, and the run exits 1).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Write the run's metrics to FILE in the Prometheus text format, atomically (for the
+    /// node-exporter textfile collector), also when the run fails.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// POST a JSON summary (with a `text` field, for Slack or Teams incoming webhooks) to URL
+    /// when the run changed, blocked or failed something; nothing when in sync. A failed
+    /// notification is a warning, never a failed run.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }

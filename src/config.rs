@@ -145,6 +145,38 @@ pub struct Plan {
     pub detailed_exitcode: bool,
     /// `-qq` with the text format: nothing on stdout (files and the exit code still tell).
     pub silent: bool,
+    pub observe: Observe,
+}
+
+/// `--metrics FILE` and `--notify URL`: what a scheduled run tells its monitoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observe {
+    pub metrics: Option<PathBuf>,
+    pub notify: Option<url::Url>,
+}
+
+fn observe(options: &PlanOptions) -> Result<Observe, Error> {
+    let notify = match &options.notify {
+        None => None,
+        Some(text) => {
+            let url = url::Url::parse(text).map_err(|e| {
+                Error::Usage(format!(
+                    "--notify: not a URL ({e}); give an http(s) webhook URL"
+                ))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(Error::Usage(format!(
+                    "--notify: `{}` URLs cannot be posted to; give an http(s) webhook URL",
+                    url.scheme()
+                )));
+            }
+            Some(url)
+        }
+    };
+    Ok(Observe {
+        metrics: options.metrics.clone(),
+        notify,
+    })
 }
 
 /// What `apply` applies.
@@ -174,6 +206,7 @@ pub struct Apply {
     /// Also write the report here: markdown with `--report-format markdown`, else JSON.
     pub report: Option<PathBuf>,
     pub detailed_exitcode: bool,
+    pub observe: Observe,
     /// Desktops worked on at once.
     pub concurrency: usize,
     /// How changes are written: batch, per desktop or per tag.
@@ -365,6 +398,7 @@ fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
         out: args.out.clone(),
         detailed_exitcode: args.detailed_exitcode,
         silent: false,
+        observe: observe(&args.options)?,
     })
 }
 
@@ -385,6 +419,7 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         auto_approve: args.auto_approve,
         report: args.report.clone(),
         detailed_exitcode: args.detailed_exitcode,
+        observe: observe(&args.options)?,
         concurrency: args.options.connection.concurrency as usize,
         write_mode: args.write_mode,
     })

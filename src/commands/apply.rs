@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
+use crate::render::metrics::ProjectMetrics;
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
 use desktag_api::ManifestScope;
@@ -22,6 +23,16 @@ use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
 
 pub async fn run(config: &config::Apply) -> Result<Status, Error> {
+    let mut projects = Vec::new();
+    let outcome = execute(config, &mut projects).await;
+    super::observe::finish("apply", &config.observe, projects, &outcome).await;
+    outcome
+}
+
+async fn execute(
+    config: &config::Apply,
+    projects: &mut Vec<ProjectMetrics>,
+) -> Result<Status, Error> {
     if let Some(path) = &config.report {
         output::check_writable(path)?;
     }
@@ -86,6 +97,18 @@ pub async fn run(config: &config::Apply) -> Result<Status, Error> {
         }))
         .await;
     signals.abort();
+    for ((plan, report), session) in plans.iter().zip(&reports).zip(&sessions) {
+        let t = &report.totals;
+        projects.push(ProjectMetrics {
+            applied: t.applied,
+            failed: t.failed,
+            blocked: t.blocked,
+            throttled: t.throttled,
+            duration_seconds: t.duration_ms as f64 / 1000.0,
+            ..super::plan::plan_metrics(plan, session.client.stats().requests)
+        });
+    }
+    projects.extend(failed.iter().map(super::plan::failed_metrics));
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report

@@ -6,6 +6,7 @@ mod apply;
 mod check;
 mod export;
 mod github;
+mod observe;
 mod output;
 mod plan;
 mod reference;

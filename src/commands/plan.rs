@@ -2,20 +2,59 @@
 
 use crate::config;
 use crate::error::{Error, RunTally, Status};
+use crate::render::metrics::ProjectMetrics;
 use crate::render::{self, messages, Format};
 use desktag_core::plan::{self, saved, Plan, Summary};
 
 use super::{github, output, session};
 
 pub async fn run(config: &config::Plan) -> Result<Status, Error> {
+    let mut projects = Vec::new();
+    let outcome = execute(config, &mut projects).await;
+    super::observe::finish("plan", &config.observe, projects, &outcome).await;
+    outcome
+}
+
+/// What one project's plan counts in the metrics.
+pub(super) fn plan_metrics(plan: &Plan, requests: u64) -> ProjectMetrics {
+    let s = &plan.summary;
+    ProjectMetrics {
+        project_id: plan.project_id.clone(),
+        up: true,
+        drift: s.create + s.overwrite + s.delete,
+        blocked: s.blocked,
+        requests,
+        ..ProjectMetrics::default()
+    }
+}
+
+/// A project that could not be planned, in the metrics.
+pub(super) fn failed_metrics(failed: &plan::ProjectFailure) -> ProjectMetrics {
+    ProjectMetrics {
+        project_id: failed.project_id.clone(),
+        up: false,
+        ..ProjectMetrics::default()
+    }
+}
+
+async fn execute(
+    config: &config::Plan,
+    projects: &mut Vec<ProjectMetrics>,
+) -> Result<Status, Error> {
     if let Some(path) = &config.out {
         output::check_writable(path)?;
     }
     let (plans, failed): (Vec<Plan>, _) = match session::plan_from(&config.planning).await? {
-        Ok(run) => (
-            run.planned.into_iter().map(|p| p.plan).collect(),
-            run.failed,
-        ),
+        Ok(run) => {
+            for p in &run.planned {
+                projects.push(plan_metrics(&p.plan, p.session.client.stats().requests));
+            }
+            projects.extend(run.failed.iter().map(failed_metrics));
+            (
+                run.planned.into_iter().map(|p| p.plan).collect(),
+                run.failed,
+            )
+        }
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
     };
     if !config.silent {

@@ -8,6 +8,7 @@ pub mod json;
 pub mod manifest;
 pub mod markdown;
 pub mod messages;
+pub mod metrics;
 pub mod text;
 pub mod validation;
 
