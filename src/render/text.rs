@@ -40,8 +40,10 @@ fn title(name: &str, id: &str) -> String {
     format!("{} ({})", display(name), display(id))
 }
 
-/// Writes the plan: each changed or blocked desktop, then the summary line.
+/// Writes the plan: the changes by key (when several desktops change), each changed or blocked
+/// desktop, then the summary line.
 pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+    key_summary(w, plan, style)?;
     for desktop in &plan.desktops {
         match desktop.status {
             // With --explain, a desktop kept as it is by `create_only` says so.
@@ -57,6 +59,34 @@ pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()
         writeln!(w)?;
     }
     writeln!(w, "{}", style.paint(BOLD, &summary_line(&plan.summary)))
+}
+
+/// `Changes by key:`, then `  cost-center: "CC-4001" -> "CC-0000" on 20 desktops` per line.
+fn key_summary(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+    let lines = super::key_summary(plan);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "{}", style.paint(BOLD, "Changes by key:"))?;
+    for line in lines.iter().take(super::KEY_SUMMARY_LINES) {
+        let what = match (line.old, line.new) {
+            (Some(old), Some(new)) => format!("{} -> {}", quote_value(old), quote_value(new)),
+            (None, Some(new)) => format!("create {}", quote_value(new)),
+            (Some(old), None) => format!("delete (was {})", quote_value(old)),
+            (None, None) => String::new(),
+        };
+        writeln!(
+            w,
+            "  {}: {what} on {} {}",
+            quote_key(line.key),
+            line.desktops,
+            plural(line.desktops, "desktop", "desktops")
+        )?;
+    }
+    if lines.len() > super::KEY_SUMMARY_LINES {
+        writeln!(w, "  and {} more", lines.len() - super::KEY_SUMMARY_LINES)?;
+    }
+    writeln!(w)
 }
 
 /// Writes the plans of a run over several projects: each under a `== Project … ==` heading,
