@@ -95,6 +95,8 @@ pub struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
     pub format: crate::render::validation::Style,
+    /// `-qq` with the text style: no verdict on stdout (the exit code and errors tell).
+    pub silent: bool,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -287,7 +289,10 @@ impl Config {
         };
         let stdout_color = env.color(global.color, env.stdout_is_terminal);
         let command = match cli.command {
-            cli::Command::Validate(args) => Command::Validate(validate(&args)),
+            cli::Command::Validate(args) => Command::Validate(Validate {
+                silent: global.quiet >= 2,
+                ..validate(&args)
+            }),
             cli::Command::Plan(args) => {
                 let mut plan = plan(&args, stdout_color)?;
                 plan.silent = global.quiet >= 2 && plan.printer.format == Format::Text;
@@ -333,6 +338,7 @@ fn validate(args: &ValidateArgs) -> Validate {
             ValidateFormat::Json => Style::Json,
             ValidateFormat::Github => Style::Github,
         },
+        silent: false,
     }
 }
 

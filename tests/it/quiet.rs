@@ -177,3 +177,21 @@ fn a_closed_stderr_changes_nothing_that_is_applied_or_written() {
     assert_eq!(file["totals"]["applied"], 6);
     assert!(emu.writes() > 0);
 }
+
+#[test]
+fn qq_validate_prints_nothing_for_valid_manifests_and_the_reason_for_invalid_ones() {
+    let ran = Desktag::new()
+        .args(["validate", "-qq", "examples/manifests"])
+        .run()
+        .code(0);
+    assert_eq!((ran.stdout.as_str(), ran.stderr.as_str()), ("", ""));
+    let dir = manifests(&[(
+        "m.yaml",
+        "version: 1\ndesktops:\n  - name: A\n    tags: {k: \"a/b\"}\n",
+    )]);
+    let bad = Desktag::new()
+        .args(["validate", "-qq", path_str(dir.path())])
+        .run()
+        .code(1);
+    assert_eq!(bad.stderr, "error: the manifests have 1 error\n");
+}
