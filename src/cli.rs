@@ -53,6 +53,20 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Whether a command line clap could not parse still asks for `--log-format json`, so that its
+/// usage error is written as a JSON line like every other stderr line.
+pub fn asks_for_json_logs<I, S>(args: I) -> bool
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

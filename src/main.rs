@@ -13,8 +13,18 @@ fn main() -> ExitCode {
     let cli = match desktag::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // A usage error with `--log-format json` is one JSON line too.
+            if e.use_stderr() && desktag::cli::asks_for_json_logs(std::env::args_os()) {
+                desktag::commands::set_console(Console {
+                    quiet: 0,
+                    json: true,
+                });
+                let text = e.render().to_string();
+                desktag::commands::last_line(desktag::commands::Level::Error, text.trim_end());
+            } else {
+                let _ = e.print();
+            }
             // clap's usage errors exit 2, which desktag reserves for "changes".
-            let _ = e.print();
             return if e.use_stderr() {
                 ExitCode::from(1)
             } else {

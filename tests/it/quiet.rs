@@ -195,3 +195,19 @@ fn qq_validate_prints_nothing_for_valid_manifests_and_the_reason_for_invalid_one
         .code(1);
     assert_eq!(bad.stderr, "error: the manifests have 1 error\n");
 }
+
+#[test]
+fn a_usage_error_with_json_logs_is_one_json_line() {
+    let ran = Desktag::new()
+        .args(["--log-format", "json", "plan", "--no-such-flag"])
+        .run()
+        .code(1);
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", ran.stderr);
+    let line: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert!(line["fields"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--no-such-flag"));
+}
