@@ -531,10 +531,36 @@ fn one_unreachable_project_fails_alone_and_the_report_covers_both() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(doc["projects"][0]["project_id"], P1);
     assert_eq!(doc["totals"]["applied"], 1);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
+    let schema = jsonschema::draft7::new(&schema).unwrap();
+    assert!(schema.is_valid(&doc), "{doc:#}");
     let failed = &doc["failed_projects"][0];
     assert_eq!(failed["project_id"], P2);
     assert!(failed["endpoint"].as_str().unwrap().starts_with(&dead));
     assert!(!failed["error"].as_str().unwrap().is_empty());
+
+    // The plan document says the same, and follows its schema.
+    let plan = run()
+        .args([
+            "plan",
+            "--max-attempts",
+            "1",
+            "--format",
+            "json",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1)
+        .json();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/plan.schema.json")).unwrap();
+    assert!(
+        jsonschema::draft7::new(&schema).unwrap().is_valid(&plan),
+        "{plan:#}"
+    );
+    assert_eq!(plan["failed_projects"][0]["project_id"], P2);
+    assert_eq!(plan["projects"].as_array().unwrap().len(), 1);
 
     // --fail-fast: today's behaviour, nothing planned past the dead project.
     let plan = run()
