@@ -348,3 +348,23 @@ fn the_pre_commit_hook_validates_the_whole_tree() {
         String::from_utf8_lossy(&ran.stderr)
     );
 }
+
+#[test]
+fn the_cache_key_step_prints_a_digest_of_the_source() {
+    let runner = Runner::new();
+    let run = || {
+        std::fs::remove_file(runner.file("output")).ok();
+        let ok = Command::new("bash")
+            .args(["-c", &run_line("id: source")])
+            .env("GITHUB_ACTION_PATH", repo())
+            .env("GITHUB_OUTPUT", runner.file("output"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        runner.output("digest").unwrap()
+    };
+    let digest = run();
+    assert_eq!(digest.len(), 16, "{digest}");
+    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(run(), digest, "stable");
+}
