@@ -53,6 +53,20 @@ pub(crate) enum ColorChoice {
     Never,
 }
 
+/// Whether a command line clap could not parse still asks for `--log-format json`, so that its
+/// usage error is written as a JSON line like every other stderr line.
+pub(crate) fn asks_for_json_logs<I, S>(args: I) -> bool
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
     Text,
@@ -77,8 +91,9 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
-    /// Print the JSON Schema of manifests (for editors and other linters).
-    Schema,
+    /// Print a JSON Schema: of manifests (the default, for editors and linters), of the plan
+    /// document or of the apply report.
+    Schema(SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a directory.
@@ -93,6 +108,24 @@ pub(crate) struct DoctorArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SchemaArgs {
+    /// Which document.
+    #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
+    pub kind: SchemaKind,
+}
+
+/// The documents desktag publishes a JSON Schema for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SchemaKind {
+    /// Manifests (`docs/manifest.schema.json`).
+    Manifest,
+    /// `plan --format json` and saved plans (`docs/plan.schema.json`).
+    Plan,
+    /// `apply --report-format json` and `--report` (`docs/report.schema.json`).
+    Report,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -217,6 +250,19 @@ pub(crate) struct PlanOptions {
     /// Refuse a plan with more than N changes (creates, overwrites and deletes together).
     #[arg(long, value_name = "N")]
     pub max_changes: Option<usize>,
+    /// Over several projects, stop at the first that cannot be reached or read (by default it is
+    /// reported failed, the others are planned and applied, and the run exits 1).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Write the run's metrics to FILE in the Prometheus text format, atomically (for the
+    /// node-exporter textfile collector), also when the run fails.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// POST a JSON summary (with a `text` field, for Slack or Teams incoming webhooks) to URL
+    /// when the run changed, blocked or failed something; nothing when in sync. A failed
+    /// notification is a warning, never a failed run.
+    #[arg(long, value_name = "URL")]
+    pub notify: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }
@@ -333,7 +379,14 @@ pub(crate) struct CheckArgs {
     pub connection: ConnectionFlags,
 }
 
+/// `export` reads no manifests: its connection flags say so.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("region", |a| a.help(
+    "Region id, e.g. cn-north-4 [env: HW_REGION_NAME]; HUAWEICLOUD_SDK_REGION_WORKSPACE_<REGION> overrides a region's endpoint."
+)))]
+#[command(mut_arg("project_id", |a| a.help(
+    "The project to export [env: HUAWEICLOUD_SDK_PROJECT_ID, HW_PROJECT_ID]."
+)))]
 pub(crate) struct ExportArgs {
     /// Only desktops whose computer name matches this glob (repeatable).
     #[arg(long = "name", value_name = "GLOB")]

@@ -11,7 +11,7 @@ use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogF
 use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::render::validation::Style;
-use crate::render::Printer;
+use crate::render::{Format, Printer};
 use desktag_api::{ClientOptions, ConnectionArgs};
 use desktag_core::plan::{KeyIgnore, Limits, Policy};
 
@@ -76,10 +76,18 @@ pub(crate) enum Command {
     Doctor(Doctor),
     /// The emulator keeps its own arguments; it is wired in by `commands`.
     Emulator(Box<desktag_emulator::EmulatorArgs>),
-    Schema,
+    Schema(Schema),
     Completions(clap_complete::Shell),
     /// `None`: `desktag.1` on stdout.
     Man(Option<PathBuf>),
+}
+
+/// Which JSON Schema `desktag schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Schema {
+    Manifest,
+    Plan,
+    Report,
 }
 
 /// `desktag validate`.
@@ -88,6 +96,8 @@ pub(crate) struct Validate {
     pub paths: Vec<PathBuf>,
     pub max_tags: usize,
     pub format: crate::render::validation::Style,
+    /// `-qq` with the text style: no verdict on stdout (the exit code and errors tell).
+    pub silent: bool,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -125,6 +135,8 @@ pub(crate) struct Planning {
     /// `--max-deletes`, `--max-changes`: a larger plan is refused.
     pub limits: Limits,
     pub service: Service,
+    /// `--fail-fast`: a project that cannot be reached or read stops the whole run.
+    pub fail_fast: bool,
 }
 
 /// `desktag plan`.
@@ -134,6 +146,40 @@ pub(crate) struct Plan {
     pub printer: Printer,
     pub out: Option<PathBuf>,
     pub detailed_exitcode: bool,
+    /// `-qq` with the text format: nothing on stdout (files and the exit code still tell).
+    pub silent: bool,
+    pub observe: Observe,
+}
+
+/// `--metrics FILE` and `--notify URL`: what a scheduled run tells its monitoring.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Observe {
+    pub metrics: Option<PathBuf>,
+    pub notify: Option<url::Url>,
+}
+
+fn observe(options: &PlanOptions) -> Result<Observe, Error> {
+    let notify = match &options.notify {
+        None => None,
+        Some(text) => {
+            let url = url::Url::parse(text).map_err(|e| {
+                Error::Usage(format!(
+                    "--notify: not a URL ({e}); give an http(s) webhook URL"
+                ))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(Error::Usage(format!(
+                    "--notify: `{}` URLs cannot be posted to; give an http(s) webhook URL",
+                    url.scheme()
+                )));
+            }
+            Some(url)
+        }
+    };
+    Ok(Observe {
+        metrics: options.metrics.clone(),
+        notify,
+    })
 }
 
 /// What `apply` applies.
@@ -168,10 +214,14 @@ pub(crate) struct Apply {
     pub stderr_color: bool,
     /// `-q`: show only the plan's summary line before applying.
     pub plan_summary_only: bool,
+    /// `-qq` with a text report: neither the plan nor the report on stdout (the report file and
+    /// the exit code still tell).
+    pub silent: bool,
     pub auto_approve: bool,
     /// Also write the report here: markdown with `--report-format markdown`, else JSON.
     pub report: Option<PathBuf>,
     pub detailed_exitcode: bool,
+    pub observe: Observe,
     /// Desktops worked on at once.
     pub concurrency: usize,
     /// How changes are written: batch, per desktop or per tag.
@@ -261,11 +311,19 @@ impl Config {
         };
         let stdout_color = env.color(global.color, env.stdout_is_terminal);
         let command = match cli.command {
-            cli::Command::Validate(args) => Command::Validate(validate(&args)),
-            cli::Command::Plan(args) => Command::Plan(plan(&args, stdout_color)?),
+            cli::Command::Validate(args) => Command::Validate(Validate {
+                silent: global.quiet >= 2,
+                ..validate(&args)
+            }),
+            cli::Command::Plan(args) => {
+                let mut plan = plan(&args, stdout_color)?;
+                plan.silent = global.quiet >= 2 && plan.printer.format == Format::Text;
+                Command::Plan(plan)
+            }
             cli::Command::Apply(args) => {
                 let mut apply = apply(&args, stdout_color, logging.color)?;
                 apply.plan_summary_only = global.quiet > 0;
+                apply.silent = global.quiet >= 2 && apply.printer.format == Format::Text;
                 Command::Apply(apply)
             }
             cli::Command::Export(args) => Command::Export(export(&args)?),
@@ -275,6 +333,7 @@ impl Config {
                     policy: Policy::default(),
                     limits: Limits::default(),
                     service: service(&args.connection),
+                    fail_fast: true,
                 },
                 printer: Printer::new(args.format, stdout_color),
                 junit: args.junit.clone(),
@@ -285,10 +344,15 @@ impl Config {
                     policy: Policy::default(),
                     limits: Limits::default(),
                     service: service(&args.connection),
+                    fail_fast: false,
                 },
             }),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
-            cli::Command::Schema => Command::Schema,
+            cli::Command::Schema(args) => Command::Schema(match args.kind {
+                cli::SchemaKind::Manifest => Schema::Manifest,
+                cli::SchemaKind::Plan => Schema::Plan,
+                cli::SchemaKind::Report => Schema::Report,
+            }),
             cli::Command::Completions(args) => Command::Completions(args.shell),
             cli::Command::Man(args) => Command::Man(args.dir),
         };
@@ -305,6 +369,7 @@ fn validate(args: &ValidateArgs) -> Validate {
             ValidateFormat::Json => Style::Json,
             ValidateFormat::Github => Style::Github,
         },
+        silent: false,
     }
 }
 
@@ -359,6 +424,7 @@ fn planning(options: &PlanOptions) -> Result<Planning, Error> {
             prune: options.prune,
         },
         service: service(&options.connection),
+        fail_fast: options.fail_fast,
     })
 }
 
@@ -371,6 +437,8 @@ fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
         },
         out: args.out.clone(),
         detailed_exitcode: args.detailed_exitcode,
+        silent: false,
+        observe: observe(&args.options)?,
     })
 }
 
@@ -391,9 +459,11 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         printer: Printer::new(args.report_format, stdout_color),
         stderr_color,
         plan_summary_only: false,
+        silent: false,
         auto_approve: args.auto_approve,
         report: args.report.clone(),
         detailed_exitcode: args.detailed_exitcode,
+        observe: observe(&args.options)?,
         concurrency: args.options.connection.concurrency as usize,
         write_mode: args.write_mode,
         deadline: args.deadline.0,
@@ -436,7 +506,6 @@ mod tests {
     use clap::Parser;
 
     use super::*;
-    use crate::render::Format;
 
     fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
         let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))

@@ -28,6 +28,8 @@ pub(crate) struct RunTally {
     pub applied: bool,
     /// Desktops whose changes failed or could not be verified.
     pub failed: usize,
+    /// Projects of a run over several that could not be planned or applied.
+    pub failed_projects: Vec<String>,
     /// Names of the blocked desktops.
     pub blocked: Vec<String>,
     /// Changes planned (plan) or applied (apply).
@@ -39,7 +41,13 @@ impl Status {
     /// Decides how a plan or apply run ends: failed beats blocked beats changes beats success.
     pub(crate) fn of_run(tally: &RunTally) -> Status {
         use crate::render::messages;
-        if tally.failed > 0 {
+        if !tally.failed_projects.is_empty() {
+            Status::Failed(messages::failed_projects(
+                &tally.failed_projects,
+                tally.failed,
+                tally.applied,
+            ))
+        } else if tally.failed > 0 {
             Status::Failed(messages::failed_desktops(tally.failed))
         } else if !tally.blocked.is_empty() {
             Status::Blocked(messages::blocked_desktops(&tally.blocked, tally.applied))

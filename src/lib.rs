@@ -20,8 +20,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::cli::LogFormat;
+use crate::commands::Console;
 use crate::config::{Config, Environment};
-use crate::render::messages::terminal_line;
 
 /// The whole binary: parse the command line, resolve it into a configuration, set up logging,
 /// run, and map the outcome to an exit code and, for a non-zero exit, one last stderr line
@@ -30,8 +31,18 @@ pub fn main() -> ExitCode {
     let cli = match crate::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // A usage error with `--log-format json` is one JSON line too.
+            if e.use_stderr() && crate::cli::asks_for_json_logs(std::env::args_os()) {
+                crate::commands::set_console(Console {
+                    quiet: 0,
+                    json: true,
+                });
+                let text = e.render().to_string();
+                crate::commands::last_line(crate::commands::Level::Error, text.trim_end());
+            } else {
+                let _ = e.print();
+            }
             // clap's usage errors exit 2, which desktag reserves for "changes".
-            let _ = e.print();
             return if e.use_stderr() {
                 ExitCode::from(1)
             } else {
@@ -40,19 +51,21 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = Config::from_cli(cli, &Environment::detect()).and_then(|config| {
+        crate::commands::set_console(Console {
+            quiet: config.logging.quiet,
+            json: config.logging.format == LogFormat::Json,
+        });
         crate::logging::init(&config.logging);
         crate::commands::run(config)
     });
     match outcome {
         Ok(status) => {
-            if let Some(line) = status.last_line() {
-                eprintln!("{}", terminal_line(&line));
-            }
+            crate::commands::finish(&status);
             status.exit_code()
         }
         Err(error) => {
             tracing::debug!(?error, "command failed");
-            eprintln!("error: {}", terminal_line(&crate::error::chain(&error)));
+            crate::commands::fail(&error);
             error.exit_code()
         }
     }

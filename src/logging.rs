@@ -43,9 +43,11 @@ pub(crate) fn init(logging: &Logging) {
             }
             EnvFilter::new(directives)
         });
+    // A closed stderr drops log lines: reporting that on stderr again would panic.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_target(false);
     let _ = match logging.format {
         LogFormat::Text if interactive => {

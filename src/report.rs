@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 use desktag_api::ApiError;
 use desktag_core::plan::Change;
 
+/// One project's report: an entry of the report document's `projects` (see [`ReportSet`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub format_version: u32,
     pub project_id: String,
     pub endpoint: String,
+    /// When applying this project started and finished (RFC 3339, UTC).
+    pub started_at: String,
+    pub finished_at: String,
     /// The write mode asked for (`--write-mode`); changes may have been written by a later one.
     #[serde(default)]
     pub write_mode: WriteMode,
@@ -38,6 +41,9 @@ pub struct DesktopReport {
     /// Why blocked, failed or unverified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a blocked desktop, what kind of rule blocked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<desktag_core::plan::BlockedKind>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<ChangeReport>,
 }
@@ -214,28 +220,56 @@ pub struct Totals {
     /// Requests the service throttled (HTTP 429).
     #[serde(default)]
     pub throttled: u64,
-    /// The request rate (per second) the run settled at: the adaptive rate after its last cut
-    /// on a 429, or the rate reached when nothing was throttled.
+    /// The requests actually sent per second: `requests` over the duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
+    pub achieved_rate: Option<f64>,
+    /// The ceiling the rate limiter settled at (requests per second): the adaptive rate after
+    /// its last cut on a 429, or the rate it had reached when nothing was throttled. Not a
+    /// throughput: see `achieved_rate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_ceiling: Option<f64>,
     pub duration_ms: u64,
 }
 
-/// The reports of a run over several projects: the combined totals, then one report per
-/// project, in project-id order.
+/// The report document (`format_version: 2`): when the run started and finished, the combined
+/// totals, then one report per project (also for one project), in project-id order, and the
+/// projects that could not be planned or applied. Its JSON Schema is `docs/report.schema.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ReportSet<R> {
     pub format_version: u32,
+    /// The desktag that applied it.
+    pub desktag_version: String,
+    /// The earliest start and latest finish of the projects (RFC 3339, UTC); absent when no
+    /// project got as far as applying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// True when any change was applied.
+    pub has_changes: bool,
     pub totals: Totals,
     pub projects: R,
+    /// The projects that could not be planned or applied, with why.
+    #[serde(default)]
+    pub failed_projects: Vec<desktag_core::plan::ProjectFailure>,
 }
 
 impl<'a> ReportSet<&'a [Report]> {
-    pub(crate) fn of(reports: &'a [Report]) -> Self {
+    /// The reports and the projects that failed beside them.
+    pub(crate) fn with_failures(
+        reports: &'a [Report],
+        failed: &[desktag_core::plan::ProjectFailure],
+    ) -> Self {
+        let totals = Totals::total(reports);
         ReportSet {
-            format_version: 1,
-            totals: Totals::total(reports),
+            format_version: desktag_core::plan::FORMAT_VERSION,
+            desktag_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: reports.iter().map(|r| r.started_at.clone()).min(),
+            finished_at: reports.iter().map(|r| r.finished_at.clone()).max(),
+            has_changes: totals.applied > 0,
+            totals,
             projects: reports,
+            failed_projects: failed.to_vec(),
         }
     }
 }
@@ -256,8 +290,14 @@ impl Totals {
             total.throttled += t.throttled;
             total.duration_ms = total.duration_ms.max(t.duration_ms);
         }
+        total.achieved_rate = achieved_rate(total.requests, total.duration_ms);
         total
     }
+}
+
+/// Requests per second over `duration_ms`, rounded to 0.1; none for a run too short to say.
+pub fn achieved_rate(requests: u64, duration_ms: u64) -> Option<f64> {
+    (duration_ms > 0).then(|| (requests as f64 * 10_000.0 / duration_ms as f64).round() / 10.0)
 }
 
 impl Report {

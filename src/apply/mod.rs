@@ -60,6 +60,7 @@ impl Default for ApplyOptions {
 /// change is data in the report.
 pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Report {
     let started = Instant::now();
+    let started_at = rfc3339_now();
     let stats_before = client.stats();
     let total: usize = plan
         .desktops
@@ -111,10 +112,11 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         requests: stats.requests - stats_before.requests,
         retries: stats.retries - stats_before.retries,
         throttled: stats.throttled - stats_before.throttled,
-        rate: Some(stats.settled_rate.unwrap_or(stats.rate)),
+        rate_ceiling: Some(stats.settled_rate.unwrap_or(stats.rate)),
         duration_ms: started.elapsed().as_millis() as u64,
         ..Totals::default()
     };
+    totals.achieved_rate = crate::report::achieved_rate(totals.requests, totals.duration_ms);
     tracing::info!(
         write_mode = %options.write_mode,
         requests = totals.requests,
@@ -138,11 +140,19 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         }
     }
     Report {
-        format_version: 1,
         project_id: plan.project_id.clone(),
+        started_at,
+        finished_at: rfc3339_now(),
         endpoint: plan.endpoint.clone(),
         write_mode: options.write_mode,
         desktops,
         totals,
     }
+}
+
+/// Now, in RFC 3339 (UTC), as reports record it.
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

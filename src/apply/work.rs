@@ -283,6 +283,9 @@ impl<'p> DesktopWork<'p> {
             name: self.plan.name.clone(),
             status: self.status,
             reason: self.reason,
+            reason_kind: (self.status == DesktopResult::Blocked)
+                .then_some(self.plan.reason_kind)
+                .flatten(),
             changes: self.changes,
         }
     }
@@ -314,6 +317,7 @@ mod tests {
             name: "D-1".into(),
             status: DesktopStatus::Change,
             reason: None,
+            reason_kind: None,
             current: [("old", "1"), ("env", "dev")]
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
@@ -335,6 +339,7 @@ mod tests {
             ],
             unmanaged: vec![],
             ignored: vec![],
+            kept: vec![],
             sources: vec![],
         }
     }

@@ -11,17 +11,28 @@ use tracing::Instrument;
 use crate::apply::{self, ApplyOptions, Progress};
 use crate::config::{self, Service, Source, Target};
 use crate::error::{Error, RunTally, Status};
+use crate::render::metrics::ProjectMetrics;
 use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
 use desktag_api::{ManifestScope, Stop};
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions};
-use desktag_core::plan::{saved, Plan};
+use desktag_core::plan::{saved, Plan, ProjectFailure};
 
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
 
 pub(super) async fn run(config: &config::Apply) -> Result<Status, Error> {
+    let mut projects = Vec::new();
+    let outcome = execute(config, &mut projects).await;
+    super::observe::finish("apply", &config.observe, projects, &outcome).await;
+    outcome
+}
+
+async fn execute(
+    config: &config::Apply,
+    projects: &mut Vec<ProjectMetrics>,
+) -> Result<Status, Error> {
     // Every output is checked before anything is read or written, so a long apply never ends
     // with its report lost to a path that could not take it.
     if let Some(path) = &config.report {
@@ -39,7 +50,7 @@ pub(super) async fn run(config: &config::Apply) -> Result<Status, Error> {
         prompting.clone(),
         config.deadline,
     );
-    let outcome = run_stoppable(config, &stop, interrupted, &prompting).await;
+    let outcome = run_stoppable(config, &stop, interrupted, &prompting, projects).await;
     watch.abort();
     outcome
 }
@@ -49,6 +60,7 @@ async fn run_stoppable(
     stop: &Stop,
     interrupted: Arc<AtomicBool>,
     prompting: &AtomicBool,
+    projects: &mut Vec<ProjectMetrics>,
 ) -> Result<Status, Error> {
     let with_stop = |service: &Service| Service {
         client: desktag_api::ClientOptions {
@@ -57,7 +69,7 @@ async fn run_stoppable(
         },
         ..service.clone()
     };
-    let (runs, saved_plan) = match &config.source {
+    let (runs, failed, saved_plan) = match &config.source {
         Source::Saved(saved) => {
             let saved = config::Saved {
                 planning: config::Planning {
@@ -66,7 +78,7 @@ async fn run_stoppable(
                 },
                 ..saved.clone()
             };
-            (from_saved(&saved).await?, true)
+            (from_saved(&saved).await?, Vec::new(), true)
         }
         Source::Manifests(planning) => {
             let planning = config::Planning {
@@ -74,7 +86,7 @@ async fn run_stoppable(
                 ..planning.clone()
             };
             match session::plan_from(&planning).await? {
-                Ok(planned) => (planned, false),
+                Ok(run) => (run.planned, run.failed, false),
                 Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
             }
         }
@@ -89,13 +101,17 @@ async fn run_stoppable(
         if config.plan_summary_only {
             writeln!(w, "{}", render::plans_summary_line(&plans))
         } else {
-            printer.plans(w, &plans)
+            printer.plans_of_run(w, &plans, &failed)
         }
     };
-    if config.printer.format == Format::Text {
+    if config.silent {
+        // -qq: the report file and the exit code tell.
+    } else if config.printer.format == Format::Text {
         output::stdout(|out| show(out, config.printer))?;
     } else {
-        output::stderr(|err| show(err, Printer::new(Format::Text, config.stderr_color)));
+        output::stderr(output::Level::Info, |err| {
+            show(err, Printer::new(Format::Text, config.stderr_color))
+        });
     }
     if let Source::Manifests(planning) = &config.source {
         if let Some(why) = super::plan::over_limits(&plans, &planning.limits) {
@@ -140,15 +156,28 @@ async fn run_stoppable(
             apply::apply(plan, &session.client, &options).instrument(span)
         }))
         .await;
+    for ((plan, report), session) in plans.iter().zip(&reports).zip(&sessions) {
+        let t = &report.totals;
+        projects.push(ProjectMetrics {
+            applied: t.applied,
+            failed: t.failed,
+            blocked: t.blocked,
+            throttled: t.throttled,
+            duration_seconds: t.duration_ms as f64 / 1000.0,
+            ..super::plan::plan_metrics(plan, session.client.stats().requests)
+        });
+    }
+    projects.extend(failed.iter().map(super::plan::failed_metrics));
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report
             .desktops
             .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
     }
-    let tally = tally(&reports, config.detailed_exitcode);
+    let mut tally = tally(&reports, config.detailed_exitcode);
+    tally.failed_projects = failed.iter().map(|f| f.project_id.clone()).collect();
     let status = Status::of_run(&tally);
-    let failed_outputs = write_outputs(config, &reports, &tally);
+    let failed_outputs = write_outputs(config, &reports, &failed, &tally);
     if stop.is_stopped() {
         tracing::warn!(
             reason = stop.reason(),
@@ -167,7 +196,12 @@ async fn run_stoppable(
 /// Writes every output of an apply (the report on stdout, `--report`, the step summary and the
 /// step outputs): a channel that fails does not keep the others from being written. Returns the
 /// failures, each naming its channel.
-fn write_outputs(config: &config::Apply, reports: &[Report], tally: &RunTally) -> Vec<String> {
+fn write_outputs(
+    config: &config::Apply,
+    reports: &[Report],
+    failed_projects: &[ProjectFailure],
+    tally: &RunTally,
+) -> Vec<String> {
     let mut failed = Vec::new();
     let mut note = |result: Result<(), Error>| {
         if let Err(error) = result {
@@ -176,21 +210,27 @@ fn write_outputs(config: &config::Apply, reports: &[Report], tally: &RunTally) -
             failed.push(line);
         }
     };
-    note(output::stdout(|out| config.printer.reports(out, reports)));
+    if !config.silent {
+        note(output::stdout(|out| {
+            config.printer.reports_of_run(out, reports, failed_projects)
+        }));
+    }
     if let Some(path) = &config.report {
-        let format = if config.printer.format == Format::Markdown {
-            Format::Markdown
-        } else {
-            Format::Json
-        };
-        note(output::write_atomic(path, &rendered(reports, format)));
+        let format = report_file_format(path, config.printer.format);
+        note(output::write_atomic(
+            path,
+            &rendered(reports, failed_projects, format),
+        ));
     }
     for result in github::publish_each(
-        || String::from_utf8_lossy(&rendered(reports, Format::Markdown)).into_owned(),
+        || {
+            String::from_utf8_lossy(&rendered(reports, failed_projects, Format::Markdown))
+                .into_owned()
+        },
         github::Outputs {
             has_changes: tally.changes > 0,
             blocked: tally.blocked.len(),
-            failed: tally.failed,
+            failed: tally.failed + tally.failed_projects.len(),
         },
     ) {
         note(result);
@@ -214,14 +254,27 @@ async fn refuse_changed_since_shown(plans: &[Plan], sessions: &[Session]) -> Res
         return Ok(());
     }
     let details = messages::stale_desktops(&stale);
-    output::stderr(|err| err.write_all(details.as_bytes()));
+    output::stderr(output::Level::Error, |err| {
+        err.write_all(details.as_bytes())
+    });
     Err(Error::Refused(messages::changed_while_asking(stale.len())))
 }
 
-fn rendered(reports: &[Report], format: Format) -> Vec<u8> {
+/// The format of the `--report` file: named by its extension (`.json`; `.md`, `.markdown`), else
+/// markdown with `--report-format markdown` and JSON otherwise.
+fn report_file_format(path: &std::path::Path, stdout: Format) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Format::Json,
+        Some("md" | "markdown") => Format::Markdown,
+        _ if stdout == Format::Markdown => Format::Markdown,
+        _ => Format::Json,
+    }
+}
+
+fn rendered(reports: &[Report], failed: &[ProjectFailure], format: Format) -> Vec<u8> {
     let mut bytes = Vec::new();
     // Writing into a Vec cannot fail.
-    let _ = Printer::new(format, false).reports(&mut bytes, reports);
+    let _ = Printer::new(format, false).reports_of_run(&mut bytes, reports, failed);
     bytes
 }
 
@@ -237,6 +290,7 @@ fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
     let desktops = || reports.iter().flat_map(|r| &r.desktops);
     RunTally {
         applied: true,
+        failed_projects: Vec::new(),
         failed: desktops()
             .filter(|d| matches!(d.status, DesktopResult::Failed | DesktopResult::Unverified))
             .count(),
@@ -615,7 +669,9 @@ async fn saved_project(
     let stale = saved::stale(&plan, &now);
     if !stale.is_empty() {
         let details = messages::stale_desktops(&stale);
-        output::stderr(|err| err.write_all(details.as_bytes()));
+        output::stderr(output::Level::Error, |err| {
+            err.write_all(details.as_bytes())
+        });
         return Err(Error::Refused(messages::stale_plan(path, stale.len())));
     }
     if let Some(manifest) = manifest {
@@ -650,7 +706,9 @@ fn replan(
         return Ok(());
     }
     let details = messages::stale_desktops(&differs);
-    output::stderr(|err| err.write_all(details.as_bytes()));
+    output::stderr(output::Level::Error, |err| {
+        err.write_all(details.as_bytes())
+    });
     let changed_env: Vec<&str> = plan
         .made_from
         .iter()
@@ -687,7 +745,7 @@ async fn confirm(plans: &[Plan]) -> Result<(), Error> {
         ));
     }
     let prompt = messages::confirm_prompt(plans);
-    output::stderr(|err| err.write_all(prompt.as_bytes()));
+    output::prompt(&prompt);
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
@@ -756,11 +814,17 @@ fn stop_on_signal_or_deadline(
                 }
             };
             if by_signal && prompting.load(Ordering::SeqCst) {
-                eprintln!("error: interrupted at the confirmation prompt; nothing was written");
+                output::last_line(
+                    output::Level::Error,
+                    "error: interrupted at the confirmation prompt; nothing was written",
+                );
                 std::process::exit(130);
             }
             if by_signal && signalled {
-                eprintln!("error: interrupted twice; exiting without a report");
+                output::last_line(
+                    output::Level::Error,
+                    "error: interrupted twice; exiting without a report",
+                );
                 std::process::exit(130);
             }
             signalled |= by_signal;
@@ -790,5 +854,20 @@ async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
             signal.recv().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_file_format_follows_its_extension_then_the_report_format() {
+        let f = |p: &str, stdout| report_file_format(std::path::Path::new(p), stdout);
+        assert_eq!(f("r.json", Format::Markdown), Format::Json);
+        assert_eq!(f("r.md", Format::Json), Format::Markdown);
+        assert_eq!(f("r.markdown", Format::Text), Format::Markdown);
+        assert_eq!(f("report", Format::Markdown), Format::Markdown);
+        assert_eq!(f("report", Format::Text), Format::Json);
     }
 }

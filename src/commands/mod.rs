@@ -7,6 +7,7 @@ mod check;
 mod doctor;
 mod export;
 mod github;
+mod observe;
 mod output;
 mod plan;
 mod reference;
@@ -16,8 +17,32 @@ mod validate;
 use crate::config::{Command, Config};
 use crate::error::{Error, Status};
 
+pub(crate) use output::{last_line, set_console, Console, Level};
+
+/// Writes the last stderr line of a run that ended with `status` (none for a plain success).
+pub(crate) fn finish(status: &Status) {
+    let level = match status {
+        Status::Success | Status::Changes(_) => Level::Info,
+        Status::Blocked(_) => Level::Warn,
+        Status::Failed(_) => Level::Error,
+    };
+    if let Some(line) = status.last_line() {
+        last_line(level, &crate::render::messages::terminal_line(&line));
+    }
+}
+
+/// Writes the last stderr line of a run that stopped with `error`, with its whole cause chain.
+pub(crate) fn fail(error: &Error) {
+    let line = format!("error: {}", crate::error::chain(error));
+    last_line(Level::Error, &crate::render::messages::terminal_line(&line));
+}
+
 /// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
 pub(crate) const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
+/// The JSON Schema of the plan document (`format_version: 2`), `docs/plan.schema.json`.
+pub(crate) const PLAN_SCHEMA: &str = include_str!("../../docs/plan.schema.json");
+/// The JSON Schema of the apply report (`format_version: 2`), `docs/report.schema.json`.
+pub(crate) const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
 
 /// Runs one resolved command line.
 pub(crate) fn run(config: Config) -> Result<Status, Error> {
@@ -28,8 +53,13 @@ pub(crate) fn run(config: Config) -> Result<Status, Error> {
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
         Command::Check(check) => runtime()?.block_on(check::run(&check)),
         Command::Doctor(doctor) => runtime()?.block_on(doctor::run(&doctor)),
-        Command::Schema => {
-            output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
+        Command::Schema(kind) => {
+            let schema = match kind {
+                crate::config::Schema::Manifest => MANIFEST_SCHEMA,
+                crate::config::Schema::Plan => PLAN_SCHEMA,
+                crate::config::Schema::Report => REPORT_SCHEMA,
+            };
+            output::stdout(|out| out.write_all(schema.as_bytes()))?;
             Ok(Status::Success)
         }
         Command::Completions(shell) => reference::completions(shell),

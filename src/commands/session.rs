@@ -13,7 +13,7 @@ use desktag_api::{
 use desktag_core::diagnostic::Diagnostic;
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions, Manifest, ManifestFile, Selector};
-use desktag_core::plan::{self, Plan, Provenance};
+use desktag_core::plan::{self, Plan, ProjectFailure, Provenance};
 use desktag_core::secret::Secret;
 use desktag_emulator::{self as emulator, EmulatorHandle};
 
@@ -373,11 +373,20 @@ pub(crate) struct Planned {
     pub plan: Plan,
 }
 
+/// The projects a run planned, and those it could not (a run over several projects goes on
+/// without a project that cannot be reached or read, unless `--fail-fast`).
+pub(crate) struct Run {
+    pub planned: Vec<Planned>,
+    pub failed: Vec<ProjectFailure>,
+}
+
 /// Loads the manifests and plans every project they name, concurrently (each project with its
 /// own connection and request rate), printing every diagnostic on stderr in project order.
 /// `Ok(Err(errors))` means the manifests or a resolution had that many errors (already printed).
-/// Desktops in each plan are sorted by name, then id, as a reviewer reads them.
-pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>, usize>, Error> {
+/// In a run over several projects, one that cannot be reached or read is a [`ProjectFailure`]
+/// and the others are planned; with `--fail-fast` (and in a run over one project) it is the
+/// error. Desktops in each plan are sorted by name, then id, as a reviewer reads them.
+pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Run, usize>, Error> {
     let loaded = match load(planning)? {
         Ok(loaded) => loaded,
         Err(errors) => return Ok(Err(errors)),
@@ -397,12 +406,39 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
         attributes: Default::default(),
     };
     let several = loaded.projects.len() > 1;
+    let ids: Vec<String> = loaded
+        .projects
+        .iter()
+        .map(|p| p.project_id.clone().unwrap_or_default())
+        .collect();
     let runs = futures::future::join_all(loaded.projects.into_iter().map(|project| {
         let span = project_span(project.project_id.as_deref(), several);
         plan_project(planning, &policy, &made_from, project).instrument(span)
     }))
     .await;
-    let mut runs = runs.into_iter().collect::<Result<Vec<_>, Error>>()?;
+    let mut failed = Vec::new();
+    let mut ok = Vec::with_capacity(runs.len());
+    for (project_id, run) in ids.into_iter().zip(runs) {
+        match run {
+            Ok(run) => ok.push(run),
+            Err(failure) if several && !planning.fail_fast => {
+                let error = crate::error::chain(&failure.error);
+                tracing::error!(
+                    project = %project_id,
+                    endpoint = failure.endpoint.as_deref().unwrap_or("-"),
+                    %error,
+                    "the project cannot be planned; the others go on"
+                );
+                failed.push(ProjectFailure {
+                    project_id,
+                    endpoint: failure.endpoint,
+                    error,
+                });
+            }
+            Err(failure) => return Err(failure.error),
+        }
+    }
+    let mut runs = ok;
     let mut diagnostics: Vec<Vec<Diagnostic>> =
         runs.iter_mut().map(|(d, _)| std::mem::take(d)).collect();
     drop_targets_matched_elsewhere(&mut diagnostics);
@@ -419,7 +455,17 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Vec<Planned>
             None => errors += diagnostics.iter().filter(|d| d.is_error()).count(),
         }
     }
-    Ok(if errors > 0 { Err(errors) } else { Ok(planned) })
+    Ok(if errors > 0 {
+        Err(errors)
+    } else {
+        Ok(Run { planned, failed })
+    })
+}
+
+/// Why one project of a run could not be planned, and where it was tried.
+struct ProjectError {
+    endpoint: Option<String>,
+    error: Error,
 }
 
 /// The values of the environment variables `names` that templates may read (only
@@ -462,9 +508,22 @@ async fn plan_project(
     policy: &plan::Policy,
     made_from: &Provenance,
     project: ProjectManifests,
-) -> Result<(Vec<Diagnostic>, Option<Planned>), Error> {
-    let session = Session::open(&planning.service, project.scope()).await?;
-    let inventory = session.inventory(&project.manifest).await?;
+) -> Result<(Vec<Diagnostic>, Option<Planned>), ProjectError> {
+    let session = Session::open(&planning.service, project.scope())
+        .await
+        .map_err(|error| ProjectError {
+            endpoint: None,
+            error,
+        })?;
+    let inventory = match session.inventory(&project.manifest).await {
+        Ok(inventory) => inventory,
+        Err(error) => {
+            return Err(ProjectError {
+                endpoint: Some(session.endpoint.clone()),
+                error,
+            })
+        }
+    };
     let resolution = plan::resolve(&project.manifest, &inventory, policy);
     let region = project.region;
     // The manifest is not needed past resolution; freeing it first lowers the peak on large runs.

@@ -45,7 +45,9 @@ pub(crate) fn run(config: &config::Validate) -> Result<Status, Error> {
         Style::Github => output::stdout(|out| validation::github(out, &found))?,
         Style::Text => {
             output::diagnostics(&diagnostics);
-            output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
+            if !config.silent {
+                output::stdout(|out| writeln!(out, "{}", validation::verdict(&found)))?;
+            }
         }
     }
     Ok(if found.valid {

@@ -4,30 +4,39 @@
 use std::io::{self, Write};
 
 use crate::report::{Report, ReportSet};
-use desktag_core::plan::{Plan, PlanSet};
+use desktag_core::plan::{Plan, PlanSet, ProjectFailure};
 
-/// Writes the plan document.
+/// Writes the plan document of one project: `format_version: 2` has a `projects` list however
+/// many projects there are.
 pub(crate) fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, plan)?;
+    plans(w, std::slice::from_ref(plan), &[])
+}
+
+/// Writes the plan document: the combined summary, then each project's plan, then the projects
+/// that failed.
+pub(crate) fn plans(
+    w: &mut impl Write,
+    plans: &[Plan],
+    failed: &[ProjectFailure],
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &PlanSet::with_failures(plans, failed))?;
     writeln!(w)
 }
 
-/// Writes the plans of a run over several projects: the combined summary, then each plan.
-pub(crate) fn plans(w: &mut impl Write, plans: &[Plan]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &PlanSet::of(plans))?;
+/// Writes the report document: the run's times, the combined totals, then each project's
+/// report, then the projects that failed.
+pub(crate) fn reports(
+    w: &mut impl Write,
+    reports: &[Report],
+    failed: &[ProjectFailure],
+) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, &ReportSet::with_failures(reports, failed))?;
     writeln!(w)
 }
 
-/// Writes the reports of a run over several projects: the combined totals, then each report.
-pub(crate) fn reports(w: &mut impl Write, reports: &[Report]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &ReportSet::of(reports))?;
-    writeln!(w)
-}
-
-/// Writes the report document.
+/// Writes the report document of one project, with its `projects` list like [`reports`].
 pub(crate) fn report(w: &mut impl Write, report: &Report) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, report)?;
-    writeln!(w)
+    reports(w, std::slice::from_ref(report), &[])
 }
 
 #[cfg(test)]
@@ -42,8 +51,11 @@ mod tests {
         plan(&mut out, &p).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with("}\n"));
-        let back: Plan = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, p);
+        let back: PlanSet<Vec<Plan>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.format_version, 2);
+        assert_eq!(back.projects, [p]);
+        // The version changes with every release; the snapshot keeps the shape.
+        let text = text.replace(env!("CARGO_PKG_VERSION"), "VERSION");
         insta::assert_snapshot!(text);
     }
 
@@ -54,7 +66,7 @@ mod tests {
         second.project_id = "q".into();
         let both = vec![first, second];
         let mut out = Vec::new();
-        plans(&mut out, &both).unwrap();
+        plans(&mut out, &both, &[]).unwrap();
         let back: PlanSet<Vec<Plan>> = serde_json::from_slice(&out).unwrap();
         assert_eq!(back.summary, desktag_core::plan::Summary::total(&both));
         assert!(back.has_changes);
@@ -62,10 +74,10 @@ mod tests {
 
         let reports_in = vec![sample_report(), sample_report()];
         let mut out = Vec::new();
-        reports(&mut out, &reports_in).unwrap();
+        reports(&mut out, &reports_in, &[]).unwrap();
         let back: ReportSet<Vec<Report>> = serde_json::from_slice(&out).unwrap();
         assert_eq!(back.totals.applied, 2 * reports_in[0].totals.applied);
-        assert_eq!(back.totals.rate, None);
+        assert_eq!(back.totals.rate_ceiling, None);
         assert_eq!(back.projects, reports_in);
     }
 
@@ -75,8 +87,12 @@ mod tests {
         let mut out = Vec::new();
         report(&mut out, &r).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let back: Report = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, r);
+        let back: ReportSet<Vec<Report>> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.format_version, 2);
+        assert_eq!(back.started_at.as_deref(), Some("2026-12-01T09:00:00Z"));
+        assert!(back.has_changes);
+        assert_eq!(back.projects, [r]);
+        let text = text.replace(env!("CARGO_PKG_VERSION"), "VERSION");
         insta::assert_snapshot!(text);
     }
 }

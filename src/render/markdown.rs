@@ -32,6 +32,54 @@ pub(crate) fn plan(w: &mut impl Write, plan: &Plan) -> io::Result<()> {
     )
 }
 
+/// The changes by key, a list above the per-desktop diffs, so a deleted department file reads
+/// as one line (`- `cost-center`: CC-4001 → CC-0000 on 20 desktops`), not 20 folded diffs.
+fn key_summary(plan: &Plan) -> String {
+    let lines = super::key_summary(plan);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let value = |v: &str| format!("`{}`", super::escape::display(v).replace('`', "'"));
+    let mut out = String::from("\n**Changes by key**\n\n");
+    for line in lines.iter().take(super::KEY_SUMMARY_LINES) {
+        let what = match (line.old, line.new) {
+            (Some(old), Some(new)) => format!("{} → {}", value(old), value(new)),
+            (None, Some(new)) => format!("created as {}", value(new)),
+            (Some(old), None) => format!("deleted (was {})", value(old)),
+            (None, None) => String::new(),
+        };
+        out.push_str(&format!(
+            "- {}: {what} on {} {}\n",
+            value(line.key),
+            line.desktops,
+            plural(line.desktops, "desktop", "desktops")
+        ));
+    }
+    if lines.len() > super::KEY_SUMMARY_LINES {
+        out.push_str(&format!(
+            "- and {} more\n",
+            lines.len() - super::KEY_SUMMARY_LINES
+        ));
+    }
+    out
+}
+
+/// The projects a run could not plan or apply, one line each with the error.
+pub(crate) fn failed_projects(
+    w: &mut impl Write,
+    failed: &[desktag_core::plan::ProjectFailure],
+) -> io::Result<()> {
+    for f in failed {
+        writeln!(
+            w,
+            "**Project {} failed:** {}\n",
+            markdown_name(&f.project_id),
+            md(&f.error)
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes the plans of a run over several projects as one PR comment: one marker naming every
 /// project, a line that sums them up, then each project's section, each within an equal share
 /// of the length limit.
@@ -102,6 +150,7 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize, marker: &str) -> i
         s.create, s.overwrite, s.delete, s.changed, s.unchanged, s.blocked
     ));
     head.push_str(&format!("**{}**\n", summary_line(s)));
+    head.push_str(&key_summary(plan));
 
     // Blocked desktops first: they need a person's attention.
     let mut sections: Vec<String> = plan
@@ -231,7 +280,7 @@ fn change_section(d: &DesktopPlan, fold_all: bool) -> String {
     }
 }
 
-fn warnings_section(warnings: &[String]) -> String {
+fn warnings_section(warnings: &[desktag_core::plan::Warning]) -> String {
     let body: String = warnings.iter().map(|w| format!("{w}\n")).collect();
     let fence = fence(&body);
     format!(

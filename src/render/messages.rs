@@ -140,6 +140,32 @@ pub(crate) fn failed_desktops(n: usize) -> String {
     )
 }
 
+/// Why a run over several projects exits 1 when some could not be planned or applied:
+/// ``project `p2` failed (see above); the other projects were planned``.
+pub(crate) fn failed_projects(
+    projects: &[String],
+    failed_desktops: usize,
+    applied: bool,
+) -> String {
+    let listed: Vec<String> = projects
+        .iter()
+        .map(|p| format!("`{}`", display(p)))
+        .collect();
+    let mut line = format!(
+        "{} {} failed (see above); the other projects were",
+        plural(projects.len(), "project", "projects"),
+        listed.join(", "),
+    );
+    line.push_str(if applied { " applied" } else { " planned" });
+    if failed_desktops > 0 {
+        line.push_str(&format!(
+            ", with {failed_desktops} {} failed or unverified",
+            plural(failed_desktops, "desktop", "desktops")
+        ));
+    }
+    line
+}
+
 /// Why a run exits 3: `1 desktop blocked (OPS-WKS-003); all other changes applied`.
 pub(crate) fn blocked_desktops(names: &[String], applied: bool) -> String {
     const SHOWN: usize = 3;

@@ -114,9 +114,17 @@ pub(crate) fn sample_plan() -> Plan {
         "http://127.0.0.1:8080",
     );
     Plan {
-        warnings: vec![
-            "finance.yaml:22:11: warning[unmatched-selector]: name glob `FIN-LAP-*` matches no desktop in the project\n  help: check the spelling (names are case-sensitive), or remove the entry".into(),
-        ],
+        warnings: vec![desktag_core::plan::Warning {
+            severity: "warning".into(),
+            code: "unmatched-selector".into(),
+            location: Some(desktag_core::diagnostic::Location::new(
+                "finance.yaml",
+                22,
+                11,
+            )),
+            message: "name glob `FIN-LAP-*` matches no desktop in the project".into(),
+            help: Some("check the spelling (names are case-sensitive), or remove the entry".into()),
+        }],
         ..p
     }
 }
@@ -138,8 +146,9 @@ pub(crate) fn sample_report() -> Report {
         value: v.into(),
     };
     Report {
-        format_version: 1,
         project_id: "0123456789abcdef0123456789abcdef".into(),
+        started_at: "2026-12-01T09:00:00Z".into(),
+        finished_at: "2026-12-01T09:00:01.234Z".into(),
         endpoint: "http://127.0.0.1:8080".into(),
         write_mode: WriteMode::Batch,
         desktops: vec![
@@ -148,6 +157,7 @@ pub(crate) fn sample_report() -> Report {
                 name: "FIN-WKS-001".into(),
                 status: DesktopResult::Applied,
                 reason: None,
+                reason_kind: None,
                 changes: vec![
                     ok(
                         Change::Overwrite {
@@ -165,6 +175,7 @@ pub(crate) fn sample_report() -> Report {
                 name: "FIN_WKS*002 <b>|".into(),
                 status: DesktopResult::Failed,
                 reason: Some("1 change failed".into()),
+                reason_kind: None,
                 changes: vec![
                     ok(
                         Change::Delete {
@@ -202,6 +213,7 @@ pub(crate) fn sample_report() -> Report {
                 name: "OPS-WKS-003".into(),
                 status: DesktopResult::Blocked,
                 reason: Some("would carry 11 tags, over the cap of 10".into()),
+                reason_kind: Some(desktag_core::plan::BlockedKind::Cap),
                 changes: vec![],
             },
             DesktopReport {
@@ -209,6 +221,7 @@ pub(crate) fn sample_report() -> Report {
                 name: "ENG-WKS-001".into(),
                 status: DesktopResult::Unchanged,
                 reason: None,
+                reason_kind: None,
                 changes: vec![],
             },
             DesktopReport {
@@ -218,6 +231,7 @@ pub(crate) fn sample_report() -> Report {
                 reason: Some(
                     "re-read tags differ from the plan: `env` is \"dev\", planned \"prod\"".into(),
                 ),
+                reason_kind: None,
                 changes: vec![ok(create("env", "prod"), 1)],
             },
             DesktopReport {
@@ -225,6 +239,7 @@ pub(crate) fn sample_report() -> Report {
                 name: "LAB-01".into(),
                 status: DesktopResult::Failed,
                 reason: Some("1 change failed".into()),
+                reason_kind: None,
                 changes: vec![ChangeReport {
                     change: create("env", "lab"),
                     outcome: Outcome::Failed,
@@ -251,7 +266,8 @@ pub(crate) fn sample_report() -> Report {
             requests: 14,
             retries: 5,
             throttled: 2,
-            rate: Some(48.5),
+            achieved_rate: Some(11.3),
+            rate_ceiling: Some(48.5),
             duration_ms: 1234,
         },
     }

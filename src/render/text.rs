@@ -40,10 +40,18 @@ fn title(name: &str, id: &str) -> String {
     format!("{} ({})", display(name), display(id))
 }
 
-/// Writes the plan: each changed or blocked desktop, then the summary line.
+/// Writes the plan: the changes by key (when several desktops change), each changed or blocked
+/// desktop, then the summary line.
 pub(crate) fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+    key_summary(w, plan, style)?;
     for desktop in &plan.desktops {
         match desktop.status {
+            // With --explain, a desktop kept as it is by `create_only` says so.
+            DesktopStatus::Unchanged if style.explain && !desktop.kept.is_empty() => {
+                let header = format!("= {}: unchanged", title(&desktop.name, &desktop.desktop_id));
+                writeln!(w, "{}", style.paint(BOLD, &header))?;
+                explain_kept(w, desktop)?;
+            }
             DesktopStatus::Unchanged => continue,
             DesktopStatus::Blocked => blocked(w, desktop, style)?,
             DesktopStatus::Change => changed(w, desktop, style)?,
@@ -51,6 +59,34 @@ pub(crate) fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Re
         writeln!(w)?;
     }
     writeln!(w, "{}", style.paint(BOLD, &summary_line(&plan.summary)))
+}
+
+/// `Changes by key:`, then `  cost-center: "CC-4001" -> "CC-0000" on 20 desktops` per line.
+fn key_summary(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
+    let lines = super::key_summary(plan);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "{}", style.paint(BOLD, "Changes by key:"))?;
+    for line in lines.iter().take(super::KEY_SUMMARY_LINES) {
+        let what = match (line.old, line.new) {
+            (Some(old), Some(new)) => format!("{} -> {}", quote_value(old), quote_value(new)),
+            (None, Some(new)) => format!("create {}", quote_value(new)),
+            (Some(old), None) => format!("delete (was {})", quote_value(old)),
+            (None, None) => String::new(),
+        };
+        writeln!(
+            w,
+            "  {}: {what} on {} {}",
+            quote_key(line.key),
+            line.desktops,
+            plural(line.desktops, "desktop", "desktops")
+        )?;
+    }
+    if lines.len() > super::KEY_SUMMARY_LINES {
+        writeln!(w, "  and {} more", lines.len() - super::KEY_SUMMARY_LINES)?;
+    }
+    writeln!(w)
 }
 
 /// Writes the plans of a run over several projects: each under a `== Project … ==` heading,
@@ -79,6 +115,22 @@ fn project_section<W: Write>(
     writeln!(w, "{}\n", style.paint(BOLD, &heading))?;
     body(w)?;
     writeln!(w)
+}
+
+/// The projects a run could not plan or apply: each under its heading, with the error.
+pub(crate) fn failed_projects(
+    w: &mut impl Write,
+    failed: &[desktag_core::plan::ProjectFailure],
+    style: &TextStyle,
+) -> io::Result<()> {
+    for f in failed {
+        let endpoint = f.endpoint.as_deref().unwrap_or("(no endpoint)");
+        project_section(w, &f.project_id, endpoint, style, |w| {
+            let line = format!("! failed: {}", display(&f.error));
+            writeln!(w, "{}", style.paint(RED, &line))
+        })?;
+    }
+    Ok(())
 }
 
 /// `== Project p1 at https://… ==`.
@@ -141,6 +193,21 @@ fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
             ),
         };
         writeln!(w, "  why: {why}")?;
+    }
+    explain_kept(w, d)
+}
+
+/// `  kept: owner: create_only, carries "alice"`, for each create-only key the manifests want
+/// another value for.
+fn explain_kept(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
+    for key in &d.kept {
+        let carries = d.current.get(key).map(|v| v.as_str()).unwrap_or_default();
+        writeln!(
+            w,
+            "  kept: {}: create_only, carries {}",
+            quote_key(key),
+            quote_value(carries)
+        )?;
     }
     Ok(())
 }
@@ -228,10 +295,14 @@ fn unchanged(report: &Report) -> usize {
 }
 
 fn totals_line(t: &Totals, unchanged: usize) -> String {
-    let throttled = match (t.throttled, t.rate) {
-        (0, None) => String::new(),
-        (n, None) => format!(", {n} throttled"),
-        (n, Some(rate)) => format!(", {n} throttled, {rate:.1} requests/s"),
+    // What was achieved, and the limiter's ceiling beside it: never one read as the other.
+    let throttled = match (t.throttled, t.achieved_rate, t.rate_ceiling) {
+        (0, None, None) => String::new(),
+        (n, Some(achieved), Some(ceiling)) => {
+            format!(", {n} throttled, {achieved:.1} requests/s (limiter ceiling {ceiling:.1}/s)")
+        }
+        (n, Some(achieved), None) => format!(", {n} throttled, {achieved:.1} requests/s"),
+        (n, None, _) => format!(", {n} throttled"),
     };
     format!(
         "Apply: {} applied, {} failed, {} skipped; {} unverified, {} blocked; {} unchanged; \

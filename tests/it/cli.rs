@@ -174,11 +174,24 @@ fn completions_and_man_pages_come_from_the_clap_definitions() {
     let plan = std::fs::read_to_string(dir.path().join("desktag-plan.1")).unwrap();
     assert!(plan.contains("detailed\\-exitcode"), "{plan}");
 
-    let missing = dir.path().join("missing");
-    let ran = Desktag::new()
+    // The directory is created, parents included; the main page has the two extra sections.
+    let missing = dir.path().join("share/man/man1");
+    Desktag::new()
         .args(["man", "--dir"])
         .arg_path(&missing)
         .run()
+        .code(0);
+    let main = std::fs::read_to_string(missing.join("desktag.1")).unwrap();
+    for section in [".SH \"ENVIRONMENT\"", ".SH \"EXIT STATUS\"", "DESKTAG_LOG"] {
+        assert!(main.contains(section), "{section}: {main}");
+        assert!(man.stdout.contains(section), "{section}");
+    }
+    // A file where the directory should be is an error.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    Desktag::new()
+        .args(["man", "--dir"])
+        .arg_path(&file)
+        .run()
         .code(1);
-    assert!(ran.stderr.contains("not a directory"), "{}", ran.stderr);
 }

@@ -621,7 +621,7 @@ fn a_saved_plan_is_applied_later_with_fresh_temporary_keys_and_holds_no_secret()
         std::fs::read_to_string(&plan_file).unwrap(),
         std::fs::read_to_string(&report_file).unwrap(),
     ];
-    for secret in emu.state().issued_secrets() {
+    for secret in emu.issued_secrets() {
         for file in &files {
             assert!(!file.contains(secret.expose()));
         }

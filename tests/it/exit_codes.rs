@@ -287,7 +287,7 @@ fn plans_list_desktops_by_name_then_id() {
     let plan = run(&emu, &["plan", "--format", "json", path_str(dir.path())])
         .code(0)
         .json();
-    let names: Vec<&str> = plan["desktops"]
+    let names: Vec<&str> = plan["projects"][0]["desktops"]
         .as_array()
         .unwrap()
         .iter()

@@ -83,7 +83,7 @@ desktops:
         .run()
         .code(1);
     let report = ran.json();
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     assert_eq!(desktops[0]["status"], "applied");
     assert_eq!(desktops[1]["status"], "failed");
     let failed = &desktops[1]["changes"][1];
@@ -170,7 +170,7 @@ fn ctrl_c_during_apply_stops_new_changes_and_still_reports() {
         emu.writes(),
         "the report counts exactly the writes made"
     );
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     assert!(desktops.iter().any(|d| d["reason"]
         .as_str()
         .is_some_and(|r| r.contains("interrupted"))));
@@ -250,7 +250,7 @@ fn interruption_sigterm_under_endless_429s_stops_at_once_and_writes_every_output
         .unwrap()
         .contains("failed="));
     assert_eq!(emu.writes(), 0);
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     assert!(
         desktops
             .iter()

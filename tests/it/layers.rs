@@ -103,8 +103,6 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     ("lib", "config"),
     ("lib", "logging"),
     ("lib", "commands"),
-    ("lib", "render"),
-    ("lib", "error"),
 ];
 
 /// Single imports allowed against the tables, `(file, module)`, each with its reason.

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real executable and the real client against the
 //! in-process emulator on 127.0.0.1. Each area has its own module.
 
+mod action;
 mod api;
 mod apply_output;
 mod cli;
@@ -15,11 +16,14 @@ mod guardrails;
 mod hostile_server;
 mod layers;
 mod manifest;
+mod observe;
 mod plan_apply;
 mod policy;
 mod projects;
 mod prune;
 mod quickstart;
+mod quiet;
+mod readme;
 mod saved_plans;
 mod schema;
 mod support;

@@ -97,7 +97,7 @@ fn plan_json_carries_has_changes_and_the_summary() {
         .run()
         .code(0);
     let doc = ran.json();
-    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["format_version"], 2);
     assert_eq!(doc["has_changes"], true);
     assert_eq!(doc["summary"]["create"], 6);
     assert!(!ran.stdout.contains(crate::support::SK));
@@ -118,7 +118,7 @@ fn an_over_cap_desktop_is_blocked_while_the_others_apply() {
         .run()
         .code(3);
     let report = ran.json();
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     let blocked: Vec<&str> = desktops
         .iter()
         .filter(|d| d["status"] == "blocked")
@@ -256,7 +256,7 @@ fn explain_says_where_each_change_comes_from_and_json_carries_it() {
         .run()
         .code(0)
         .json();
-    let a1 = json["desktops"]
+    let a1 = json["projects"][0]["desktops"]
         .as_array()
         .unwrap()
         .iter()

@@ -180,7 +180,7 @@ fn project_id_narrows_the_run_to_one_project() {
         .run()
         .code(0);
     // One project: the report is the plain one-project document.
-    assert_eq!(apply.json()["project_id"], P2);
+    assert_eq!(apply.json()["projects"][0]["project_id"], P2);
     assert_eq!(
         north.requests().len(),
         0,
@@ -477,4 +477,101 @@ fn validate_checks_each_project_on_its_own() {
         "{}",
         run.stderr
     );
+}
+
+/// A port nothing listens on: every connection is refused.
+fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
+
+#[test]
+fn one_unreachable_project_fails_alone_and_the_report_covers_both() {
+    let two = TwoRegions::new();
+    let dir = &two.dir;
+    let dead = dead_endpoint();
+    let run = || {
+        two.desktag()
+            .env("HUAWEICLOUD_SDK_REGION_WORKSPACE_AP_SOUTHEAST_1", &dead)
+    };
+    let report = dir.path().join("report.json");
+    let ran = run()
+        .args([
+            "apply",
+            "--max-attempts",
+            "1",
+            "--auto-approve",
+            "--report",
+            path_str(&report),
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    // The healthy project is applied.
+    assert_eq!(
+        tags_of(&two.north, D1).get("env").map(|v| v.as_str()),
+        Some("prod")
+    );
+    assert!(
+        ran.stderr.ends_with(&format!(
+            "error: project `{P2}` failed (see above); the other projects were applied\n"
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stdout
+            .contains(&format!("== Project {P2} at {dead}/ ==")),
+        "{}",
+        ran.stdout
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(doc["projects"][0]["project_id"], P1);
+    assert_eq!(doc["totals"]["applied"], 1);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/report.schema.json")).unwrap();
+    let schema = jsonschema::draft7::new(&schema).unwrap();
+    assert!(schema.is_valid(&doc), "{doc:#}");
+    let failed = &doc["failed_projects"][0];
+    assert_eq!(failed["project_id"], P2);
+    assert!(failed["endpoint"].as_str().unwrap().starts_with(&dead));
+    assert!(!failed["error"].as_str().unwrap().is_empty());
+
+    // The plan document says the same, and follows its schema.
+    let plan = run()
+        .args([
+            "plan",
+            "--max-attempts",
+            "1",
+            "--format",
+            "json",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1)
+        .json();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/plan.schema.json")).unwrap();
+    assert!(
+        jsonschema::draft7::new(&schema).unwrap().is_valid(&plan),
+        "{plan:#}"
+    );
+    assert_eq!(plan["failed_projects"][0]["project_id"], P2);
+    assert_eq!(plan["projects"].as_array().unwrap().len(), 1);
+
+    // --fail-fast: today's behaviour, nothing planned past the dead project.
+    let plan = run()
+        .args([
+            "plan",
+            "--max-attempts",
+            "1",
+            "--fail-fast",
+            path_str(dir.path()),
+        ])
+        .run()
+        .code(1);
+    assert_eq!(plan.stdout, "");
 }

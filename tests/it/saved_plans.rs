@@ -49,7 +49,9 @@ fn the_saved_plan_records_its_manifests_with_digests() {
     let dir = manifests(&[("m.yaml", MANIFEST)]);
     let plan_file = save_plan(&emu, dir.path());
     let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let manifests = plan["made_from"]["manifests"].as_array().unwrap();
+    let manifests = plan["projects"][0]["made_from"]["manifests"]
+        .as_array()
+        .unwrap();
     assert_eq!(manifests.len(), 1);
     assert_eq!(manifests[0]["path"], path_str(&dir.path().join("m.yaml")));
     let sha = manifests[0]["sha256"].as_str().unwrap();
@@ -65,7 +67,7 @@ fn a_hand_edited_but_consistent_plan_is_refused_with_no_write() {
     // Two deletes of unmanaged keys, with the summary fixed to match: consistent on its own.
     let mut plan: Value =
         serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
-    let desktop = &mut plan["desktops"][0];
+    let desktop = &mut plan["projects"][0]["desktops"][0];
     let mut changes = vec![
         json!({"action": "delete", "key": "keep-1", "old": "x"}),
         json!({"action": "delete", "key": "keep-2", "old": "y"}),
@@ -73,6 +75,8 @@ fn a_hand_edited_but_consistent_plan_is_refused_with_no_write() {
     changes.extend(desktop["changes"].as_array().unwrap().iter().cloned());
     desktop["changes"] = Value::Array(changes);
     desktop["unmanaged"] = json!([]);
+    // The project's summary and the document's.
+    plan["projects"][0]["summary"]["delete"] = json!(2);
     plan["summary"]["delete"] = json!(2);
     std::fs::write(&plan_file, serde_json::to_string_pretty(&plan).unwrap()).unwrap();
 
@@ -263,7 +267,7 @@ fn edit_plan(plan_file: &std::path::Path, f: impl FnOnce(&mut Value)) {
 
 /// Two deletes of the unmanaged keys, with the summary fixed to match.
 fn add_unmanaged_deletes(plan: &mut Value) {
-    let desktop = &mut plan["desktops"][0];
+    let desktop = &mut plan["projects"][0]["desktops"][0];
     let mut changes = vec![
         json!({"action": "delete", "key": "keep-1", "old": "x"}),
         json!({"action": "delete", "key": "keep-2", "old": "y"}),
@@ -271,6 +275,7 @@ fn add_unmanaged_deletes(plan: &mut Value) {
     changes.extend(desktop["changes"].as_array().unwrap().iter().cloned());
     desktop["changes"] = Value::Array(changes);
     desktop["unmanaged"] = json!([]);
+    plan["projects"][0]["summary"]["delete"] = json!(2);
     plan["summary"]["delete"] = json!(2);
 }
 
@@ -281,7 +286,7 @@ fn saved_plan_provenance_a_bogus_manifest_entry_does_not_switch_off_the_replan()
     let plan_file = save_plan(&emu, dir.path());
     edit_plan(&plan_file, |plan| {
         add_unmanaged_deletes(plan);
-        plan["made_from"]["manifests"]
+        plan["projects"][0]["made_from"]["manifests"]
             .as_array_mut()
             .unwrap()
             .push(json!({"path": "/nonexistent/bogus.yaml", "sha256": "00"}));
@@ -316,7 +321,10 @@ fn saved_plan_provenance_a_plan_without_made_from_is_refused_unless_trusted() {
     let dir = manifests(&[("m.yaml", MANIFEST)]);
     let plan_file = save_plan(&emu, dir.path());
     edit_plan(&plan_file, |plan| {
-        plan.as_object_mut().unwrap().remove("made_from");
+        plan["projects"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("made_from");
     });
     let ran = apply_saved(&emu, &plan_file).code(1);
     assert!(
@@ -348,7 +356,7 @@ fn saved_plan_settings_a_flipped_prune_is_refused() {
     // The exact edit the README says is caught: prune on, deletes of unmanaged keys added.
     edit_plan(&plan_file, |plan| {
         add_unmanaged_deletes(plan);
-        plan["prune"] = json!(true);
+        plan["projects"][0]["prune"] = json!(true);
     });
     let ran = apply_saved(&emu, &plan_file).code(1);
     assert!(
@@ -375,11 +383,11 @@ fn saved_plan_settings_a_dropped_ignore_glob_is_refused() {
         .code(0);
     // The glob dropped from the file and the ignored keys deleted: consistent on its own.
     edit_plan(&plan_file, |plan| {
-        plan["made_from"]
+        plan["projects"][0]["made_from"]
             .as_object_mut()
             .unwrap()
             .remove("ignore_keys");
-        plan["desktops"][0]["ignored"] = json!([]);
+        plan["projects"][0]["desktops"][0]["ignored"] = json!([]);
         add_unmanaged_deletes(plan);
     });
     let ran = Desktag::new()
@@ -437,8 +445,11 @@ fn saved_plan_environment_an_edited_env_value_is_refused() {
         .run()
         .code(0);
     edit_plan(&plan_file, |plan| {
-        plan["made_from"]["env"]["DESKTAG_VAR_TEAM"] = json!("evil");
-        for change in plan["desktops"][0]["changes"].as_array_mut().unwrap() {
+        plan["projects"][0]["made_from"]["env"]["DESKTAG_VAR_TEAM"] = json!("evil");
+        for change in plan["projects"][0]["desktops"][0]["changes"]
+            .as_array_mut()
+            .unwrap()
+        {
             if change["key"] == "team" {
                 change["value"] = json!("evil");
             }
@@ -503,7 +514,7 @@ fn saved_plan_environment_only_used_values_are_recorded() {
     assert!(!text.contains("hunter2"), "{text}");
     let plan: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
-        plan["made_from"]["env"],
+        plan["projects"][0]["made_from"]["env"],
         json!({"DESKTAG_VAR_TEAM": "finance"})
     );
 }
@@ -538,14 +549,26 @@ fn saved_plan_signature_a_signed_plan_applies_and_an_altered_or_unsigned_one_is_
 
     // Altered after signing (a warning added: harmless in itself, still refused).
     let altered = dir.path().join("altered.json");
-    std::fs::write(
-        &altered,
-        text.replace("\"desktops\"", "\"warnings\": [\"x\"],\n  \"desktops\""),
-    )
-    .unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    doc["projects"][0]["warnings"] =
+        json!([{"severity": "warning", "code": "selector", "message": "x"}]);
+    std::fs::write(&altered, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     let ran = apply(&altered, key).code(1);
     assert!(
         ran.stderr.contains("its signature does not match"),
+        "{}",
+        ran.stderr
+    );
+    // A key written twice (parsers disagree on which one wins) is refused whatever it holds.
+    let twice = dir.path().join("twice.json");
+    std::fs::write(
+        &twice,
+        text.replace("\"desktops\"", "\"warnings\": [\"x\"],\n  \"desktops\""),
+    )
+    .unwrap();
+    let ran = apply(&twice, key).code(1);
+    assert!(
+        ran.stderr.contains("the key `warnings` appears twice"),
         "{}",
         ran.stderr
     );
@@ -575,12 +598,12 @@ fn saved_plan_format_unknown_fields_and_future_versions_are_refused() {
     let plan_file = save_plan(&emu, dir.path());
     let original = std::fs::read_to_string(&plan_file).unwrap();
     edit_plan(&plan_file, |plan| {
-        plan["desktops"][0]["changes"][0]["force"] = json!(true);
+        plan["projects"][0]["desktops"][0]["changes"][0]["force"] = json!(true);
     });
     let ran = apply_saved(&emu, &plan_file).code(1);
     assert!(
         ran.stderr
-            .contains("a field `desktops.0.changes.0.force` that plans do not have"),
+            .contains("a field `projects.0.desktops.0.changes.0.force` that plans do not have"),
         "{}",
         ran.stderr
     );

@@ -182,12 +182,13 @@ fn region_is_in_the_schema_with_the_loaders_rules() {
 #[test]
 fn templated_values_are_in_the_schema_and_mistakes_are_not() {
     let v = validator();
-    let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.DESKTAG_VAR_TEAM}\"}\n";
+    let ok = "version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", host: \"${desktop.name}-${desktop.id}\", t: \"${env.DESKTAG_VAR_TEAM}\", pool: \"${desktop.user_name:-shared-pool}\"}\n";
     assert_eq!(errors(&v, ok), Vec::<String>::new());
     for bad in [
         "\"${desktop.nmae}\"",
         "\"${desktop.id\"",
         "\"5$\"",
+        "\"${desktop.user_name:-a/b}\"",
         &"a".repeat(44),
     ] {
         let text = format!("version: 1\ndesktops:\n  - name: A\n    tags: {{k: {bad}}}\n");
@@ -195,4 +196,111 @@ fn templated_values_are_in_the_schema_and_mistakes_are_not() {
         let loaded = desktag_core::manifest::load_str("m.yaml", &text, &Default::default());
         assert!(loaded.has_errors(), "{bad}");
     }
+}
+
+// ---- the plan and report documents ----
+
+fn document_validator(text: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(text).expect("the schema is JSON");
+    jsonschema::draft7::new(&schema).expect("the schema compiles")
+}
+
+#[track_caller]
+fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+#[test]
+fn schema_prints_each_document_schema_and_the_manifest_one_by_default() {
+    use crate::support::Desktag;
+    let bare = Desktag::new().args(["schema"]).run().code(0);
+    assert_eq!(bare.stdout, SCHEMA);
+    let manifest = Desktag::new().args(["schema", "manifest"]).run().code(0);
+    assert_eq!(manifest.stdout, SCHEMA);
+    let plan = Desktag::new().args(["schema", "plan"]).run().code(0);
+    assert_eq!(plan.stdout, include_str!("../../docs/plan.schema.json"));
+    let report = Desktag::new().args(["schema", "report"]).run().code(0);
+    assert_eq!(report.stdout, include_str!("../../docs/report.schema.json"));
+}
+
+#[test]
+fn real_plans_saved_plans_and_reports_follow_their_schemas() {
+    use crate::support::{emulator_with, manifests, path_str, small_seed, Desktag};
+    let plan_schema = document_validator(include_str!("../../docs/plan.schema.json"));
+    let report_schema = document_validator(include_str!("../../docs/report.schema.json"));
+    let (_rt, emu) = emulator_with(small_seed(), |_| {});
+    // A change, a blocked desktop (B-1 over the cap), a warning (NOPE-*), a template.
+    let dir = manifests(&[(
+        "m.yaml",
+        "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ndesktops:\n  - name: \"A-*\"\n    tags: {env: prod, host: \"${desktop.name}\"}\n  - name: B-1\n    tags: {x1: a, x2: b, x3: c}\n  - name: NOPE-*\n    tags: {env: prod}\n",
+    )]);
+    let m = path_str(dir.path());
+    let plan = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--format", "json", m])
+        .run()
+        .code(3)
+        .json();
+    assert_valid(&plan_schema, &plan);
+    assert_eq!(
+        plan["projects"][0]["warnings"][0]["code"],
+        "unmatched-selector"
+    );
+    let blocked = plan["projects"][0]["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "blocked")
+        .unwrap();
+    assert_eq!(blocked["reason_kind"], "cap");
+
+    let saved = dir.path().join("plan.json");
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--out", path_str(&saved), m])
+        .run()
+        .code(3);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_valid(&plan_schema, &saved);
+    assert_eq!(saved["kind"], "desktag-plan");
+
+    let report = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--report-format", "json", m])
+        .run()
+        .code(3)
+        .json();
+    assert_valid(&report_schema, &report);
+    assert_eq!(report["format_version"], 2);
+    assert_eq!(report["has_changes"], true);
+    let achieved = report["totals"]["achieved_rate"].as_f64();
+    let requests = report["totals"]["requests"].as_f64().unwrap();
+    let ms = report["totals"]["duration_ms"].as_f64().unwrap();
+    if ms > 0.0 {
+        let expected = (requests * 10_000.0 / ms).round() / 10.0;
+        assert_eq!(achieved, Some(expected));
+    }
+    for at in ["started_at", "finished_at"] {
+        let text = report[at].as_str().unwrap();
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("{at} {text:?}: {e}"));
+    }
+}
+
+#[test]
+fn the_schemas_refuse_documents_of_another_shape() {
+    let plan_schema = document_validator(include_str!("../../docs/plan.schema.json"));
+    let old = serde_json::json!({
+        "format_version": 1, "project_id": "p", "endpoint": "e", "max_tags": 10,
+        "prune": false, "has_changes": false, "desktops": [],
+        "summary": {"create": 0, "overwrite": 0, "delete": 0, "changed": 0, "unchanged": 0, "blocked": 0}
+    });
+    assert!(
+        !plan_schema.is_valid(&old),
+        "a version-1 plan is not a version-2 one"
+    );
 }

@@ -74,6 +74,17 @@ impl Desktag {
         self
     }
 
+    /// Sends stdout and stderr where given instead of capturing them (a closed pipe, a file).
+    pub fn output_to(mut self, stdout: Option<Stdio>, stderr: Option<Stdio>) -> Desktag {
+        if let Some(stdout) = stdout {
+            self.command.stdout(stdout);
+        }
+        if let Some(stderr) = stderr {
+            self.command.stderr(stderr);
+        }
+        self
+    }
+
     /// Points the binary at an emulator with the test's AK/SK.
     pub fn against(self, emulator: &EmulatorHandle) -> Desktag {
         self.env("DESKTAG_ENDPOINT", emulator.base_url())

@@ -92,9 +92,14 @@ fn a_saved_plan_with_templates_is_replanned_with_the_environment_of_the_apply() 
         .code(3);
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(plan["made_from"]["env"]["DESKTAG_VAR_TEST_TEAM"], "ops");
+    assert_eq!(
+        plan["projects"][0]["made_from"]["env"]["DESKTAG_VAR_TEST_TEAM"],
+        "ops"
+    );
     // The attributes the templates read are part of the staleness fingerprint.
-    let attributes = plan["made_from"]["attributes"].as_object().unwrap();
+    let attributes = plan["projects"][0]["made_from"]["attributes"]
+        .as_object()
+        .unwrap();
     assert!(
         attributes.values().all(|a| a.get("user_name").is_some()),
         "{attributes:?}"
@@ -167,4 +172,67 @@ fn export_with_templates_round_trips_to_no_changes() {
         .run()
         .code(1);
     assert!(bad.stderr.contains("write KEY=ATTR"), "{}", bad.stderr);
+}
+
+/// Kiosks and pools have no user; their owner was set by hand and is `create_only`.
+fn kiosk_seed() -> desktag_emulator::Seed {
+    seed_yaml(&format!(
+        "project_id: {PROJECT}\ndesktops:\n  - id: 88888888-0000-0000-0000-000000000001\n    name: FIN-1\n    user: ann\n  - id: 88888888-0000-0000-0000-000000000002\n    name: KIOSK-1\n    tags:\n      owner: facilities\n  - id: 88888888-0000-0000-0000-000000000003\n    name: POOL-1\n"
+    ))
+}
+
+#[test]
+fn a_userless_desktop_keeps_its_create_only_owner_and_is_not_blocked() {
+    let (_rt, emu) = emulator_with(kiosk_seed(), |_| {});
+    let manifest = "version: 1\nproject_id: 0123456789abcdef0123456789abcdef\ncreate_only: [owner]\ndesktops:\n  - name: \"FIN-1\"\n    tags:\n      owner: \"${desktop.user_name}\"\n  - name: \"KIOSK-*\"\n    tags:\n      owner: \"${desktop.user_name}\"\n      site: hq\n  - name: \"POOL-*\"\n    tags:\n      owner: \"${desktop.user_name:-shared-pool}\"\n";
+    let dir = manifests(&[("m.yaml", manifest)]);
+    let m = path_str(dir.path());
+    let planned = Desktag::new()
+        .against(&emu)
+        .args(["plan", "--explain", m])
+        .run()
+        .code(0);
+    assert!(
+        planned
+            .stdout
+            .contains("  kept: owner: create_only, carries \"facilities\""),
+        "{}",
+        planned.stdout
+    );
+    Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", m])
+        .run()
+        .code(0);
+    assert_eq!(
+        tags_by_name(&emu, "KIOSK-1"),
+        [
+            ("owner".to_string(), "facilities".to_string()),
+            ("site".to_string(), "hq".to_string())
+        ]
+    );
+    assert_eq!(tags_by_name(&emu, "FIN-1")[0].1, "ann");
+    assert_eq!(tags_by_name(&emu, "POOL-1")[0].1, "shared-pool");
+    // The nightly run after it: in sync, exit 0, not 3.
+    Desktag::new()
+        .against(&emu)
+        .args(["plan", "--detailed-exitcode", m])
+        .run()
+        .code(0);
+}
+
+#[test]
+fn a_fallback_that_is_no_valid_tag_value_is_refused_where_written() {
+    let manifest = "version: 1\ndesktops:\n  - name: \"FIN-*\"\n    tags:\n      owner: \"${desktop.user_name:-a{b}\"\n      env: \"${env.DESKTAG_VAR_ENV:-x/y}\"\n";
+    let dir = manifests(&[("m.yaml", manifest)]);
+    let ran = Desktag::new()
+        .args(["validate", path_str(dir.path())])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr
+            .contains("value of tag `env`: the fallback of `${env.DESKTAG_VAR_ENV}`"),
+        "{}",
+        ran.stderr
+    );
 }

@@ -68,7 +68,7 @@ fn apply_json(
 }
 
 fn changes(report: &Value) -> Vec<&Value> {
-    report["desktops"]
+    report["projects"][0]["desktops"]
         .as_array()
         .unwrap()
         .iter()
@@ -93,7 +93,7 @@ fn every_write_mode_converges_the_same_fixture_and_a_second_apply_writes_nothing
         let (code, report, stderr) =
             apply_json(|d| d.against(&emu), &["--prune", "--write-mode", mode], m);
         assert_eq!(code, 0, "{mode}: {report}\n{stderr}");
-        assert_eq!(report["write_mode"], mode);
+        assert_eq!(report["projects"][0]["write_mode"], mode);
         // Per desktop: delete stale-i, overwrite env, create cost-center and team.
         assert_eq!(report["totals"]["applied"], 12 * 4, "{mode}");
         for change in changes(&report) {
@@ -151,7 +151,7 @@ const BAD: &str = "44444444-0000-0000-0000-999999999999";
 
 /// The checks shared by a rejected batch and a silently skipped desktop.
 fn assert_only_the_bad_tag_failed(emu: &desktag_emulator::EmulatorHandle, report: &Value) {
-    let desktops = report["desktops"].as_array().unwrap();
+    let desktops = report["projects"][0]["desktops"].as_array().unwrap();
     for d in desktops {
         if d["desktop_id"] == BAD {
             assert_eq!(d["status"], "failed", "{d}");
@@ -223,7 +223,7 @@ fn a_rejected_batch_falls_back_so_only_the_bad_tag_fails() {
     );
     // The call was all or nothing: every desktop was then written on its own.
     assert_eq!(writes_to(&requests, "/tags/action", "POST"), 7);
-    let ok = report["desktops"][0]["changes"][0].clone();
+    let ok = report["projects"][0]["desktops"][0]["changes"][0].clone();
     assert_eq!(ok["via"], "desktop");
     assert_eq!(
         ok["attempts"], 2,
@@ -250,7 +250,7 @@ fn a_desktop_the_batch_silently_skips_is_caught_by_the_re_read() {
         1,
         "{requests:?}"
     );
-    let ok = report["desktops"][0]["changes"][0].clone();
+    let ok = report["projects"][0]["desktops"][0]["changes"][0].clone();
     assert_eq!(ok["via"], "batch");
 }
 
@@ -391,7 +391,7 @@ fn ctrl_c_in_desktop_mode_skips_the_rest_and_reports_only_what_was_written() {
         "{report}"
     );
     let state = tags_by_desktop(emu.desktops());
-    for d in report["desktops"].as_array().unwrap() {
+    for d in report["projects"][0]["desktops"].as_array().unwrap() {
         for c in d["changes"].as_array().unwrap() {
             let pair = format!(
                 "{}={}",
@@ -427,7 +427,9 @@ fn under_the_services_rate_limit_every_write_lands_and_every_429_is_counted() {
         throttled,
         "the report counts the 429s"
     );
-    assert!(report["totals"]["rate"].as_f64().is_some_and(|r| r > 0.0));
+    assert!(report["projects"][0]["totals"]["rate_ceiling"]
+        .as_f64()
+        .is_some_and(|r| r > 0.0));
 }
 
 #[test]
@@ -541,7 +543,7 @@ fn verification_a_misdirected_batch_create_is_caught_on_a_desktop_read_earlier()
     )]);
     let (code, report, stderr) = apply_json(at(&endpoint), &[], path_str(dir.path()));
     assert_eq!(code, 1, "{report}\n{stderr}");
-    let v1 = report["desktops"]
+    let v1 = report["projects"][0]["desktops"]
         .as_array()
         .unwrap()
         .iter()
@@ -613,7 +615,7 @@ fn verification_deletes_answered_but_not_done_get_no_create_past_the_cap() {
         10,
         "no create past the cap: {carried:?}"
     );
-    let d = &report["desktops"][0];
+    let d = &report["projects"][0]["desktops"][0];
     assert_eq!(d["status"], "failed", "{d}");
     for change in d["changes"].as_array().unwrap() {
         assert_ne!(change["outcome"], "applied", "{change}");

@@ -5,17 +5,17 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A position in a manifest file. Lines and columns count from 1; line and column 0 stand for
 /// the whole file (a path that cannot be read), shown as the path alone and serialized without
 /// `line` and `column`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Location {
     pub file: Arc<str>,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub line: u32,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub column: u32,
 }
 
@@ -24,7 +24,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Location {
-    pub(crate) fn new(file: impl Into<Arc<str>>, line: u32, column: u32) -> Self {
+    pub fn new(file: impl Into<Arc<str>>, line: u32, column: u32) -> Self {
         Location {
             file: file.into(),
             line,

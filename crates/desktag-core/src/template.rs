@@ -1,6 +1,8 @@
 //! Templated tag values: a value may take the desktop's own attributes, `${desktop.user_name}`,
 //! `${desktop.name}`, `${desktop.id}`, `${desktop.enterprise_project_id}`, and values from the
-//! environment at plan time, `${env.NAME}`; `$$` writes a dollar. Parsed and checked where
+//! environment at plan time, `${env.NAME}`; `$$` writes a dollar. A reference may carry a
+//! fallback for a desktop without the attribute or an unset variable, as in a shell:
+//! `${desktop.user_name:-shared-pool}`. Parsed and checked where
 //! manifests are loaded ([`Template::parse`]), rendered per desktop when planning
 //! ([`Template::render`]). A leaf (it borrows only `suggest` for "did you mean"). Pure.
 
@@ -71,7 +73,9 @@ pub(crate) fn is_template(value: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Text(String),
-    Ref(Reference),
+    /// A reference and its fallback (`${desktop.user_name:-shared-pool}`), used when the
+    /// reference has no value or an empty one.
+    Ref(Reference, Option<String>),
 }
 
 /// A parsed template: text (with `$$` already a `$`) and references, in order. Parse once with
@@ -91,7 +95,7 @@ impl Template {
             .iter()
             .filter_map(|p| match p {
                 Piece::Text(text) => Some(text.as_str()),
-                Piece::Ref(_) => None,
+                Piece::Ref(..) => None,
             })
             .collect()
     }
@@ -99,14 +103,23 @@ impl Template {
     /// The references, in order.
     pub(crate) fn references(&self) -> impl Iterator<Item = &Reference> {
         self.0.iter().filter_map(|p| match p {
-            Piece::Ref(r) => Some(r),
+            Piece::Ref(r, _) => Some(r),
             Piece::Text(_) => None,
         })
     }
 
+    /// The fallbacks written after `:-`, with their reference, in order. Each may end up as the
+    /// whole value, so the loader checks it as a tag value.
+    pub(crate) fn fallbacks(&self) -> impl Iterator<Item = (&Reference, &str)> {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Ref(r, Some(fallback)) => Some((r, fallback.as_str())),
+            _ => None,
+        })
+    }
+
     /// Renders the template for one desktop. `desktop` answers attributes (`None`: the desktop
-    /// has no such value), `env` the environment captured at plan time. The error names what is
-    /// missing.
+    /// has no such value), `env` the environment captured at plan time. A reference without a
+    /// value (absent or empty) takes its fallback; without one, the error names what is missing.
     pub(crate) fn render(
         &self,
         desktop: &dyn Fn(Attr) -> Option<String>,
@@ -116,23 +129,21 @@ impl Template {
         for piece in &self.0 {
             match piece {
                 Piece::Text(text) => out.push_str(text),
-                Piece::Ref(Reference::Desktop(attr)) => match desktop(*attr) {
-                    Some(v) if !v.is_empty() => out.push_str(&v),
-                    _ => {
-                        return Err(format!(
-                            "`${{desktop.{}}}` has no value for this desktop",
-                            attr.as_str()
-                        ))
+                Piece::Ref(reference, fallback) => {
+                    let value = match reference {
+                        Reference::Desktop(attr) => desktop(*attr),
+                        Reference::Env(name) => env(name),
+                    };
+                    match (value, fallback) {
+                        (Some(v), _) if !v.is_empty() => out.push_str(&v),
+                        (_, Some(fallback)) => out.push_str(fallback),
+                        // An empty variable is a value; an empty attribute is none.
+                        (Some(v), None) if matches!(reference, Reference::Env(_)) => {
+                            out.push_str(&v)
+                        }
+                        (_, None) => return Err(missing(reference)),
                     }
-                },
-                Piece::Ref(Reference::Env(name)) => match env(name) {
-                    Some(v) => out.push_str(&v),
-                    None => {
-                        return Err(format!(
-                            "`${{env.{name}}}`: the environment variable `{name}` is not set"
-                        ))
-                    }
-                },
+                }
             }
         }
         Ok(out)
@@ -148,6 +159,19 @@ pub const ENV_PREFIX: &str = "DESKTAG_VAR_";
 /// (and has more after it), and does not look like a credential.
 pub fn may_read_env(name: &str) -> bool {
     name.len() > ENV_PREFIX.len() && name.starts_with(ENV_PREFIX) && !is_secret_name(name)
+}
+
+/// Why `reference` cannot be rendered, with the fix.
+fn missing(reference: &Reference) -> String {
+    match reference {
+        Reference::Desktop(attr) => format!(
+            "`${{desktop.{0}}}` has no value for this desktop (give it a fallback: `${{desktop.{0}:-VALUE}}`)",
+            attr.as_str()
+        ),
+        Reference::Env(name) => {
+            format!("`${{env.{name}}}`: the environment variable `{name}` is not set")
+        }
+    }
 }
 
 /// Environment variables a template may never read: credentials would end up in tags.
@@ -186,11 +210,15 @@ fn parse(value: &str) -> Result<Vec<Piece>, TemplateError> {
                     });
                 };
                 let inner: String = chars[i + 2..i + 2 + len].iter().collect();
+                let (inner, fallback) = match inner.split_once(":-") {
+                    Some((inner, fallback)) => (inner.to_string(), Some(fallback.to_string())),
+                    None => (inner, None),
+                };
                 let reference = reference(&inner, i)?;
                 if !text.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                 }
-                pieces.push(Piece::Ref(reference));
+                pieces.push(Piece::Ref(reference, fallback));
                 i += 3 + len;
             }
             _ => {
@@ -307,11 +335,43 @@ mod tests {
         assert_eq!(r("a$$b").unwrap(), "a$b");
         assert_eq!(
             r("${desktop.enterprise_project_id}").unwrap_err(),
-            "`${desktop.enterprise_project_id}` has no value for this desktop"
+            "`${desktop.enterprise_project_id}` has no value for this desktop \
+             (give it a fallback: `${desktop.enterprise_project_id:-VALUE}`)"
         );
         assert_eq!(
             r("${env.DESKTAG_VAR_NOPE}").unwrap_err(),
             "`${env.DESKTAG_VAR_NOPE}`: the environment variable `DESKTAG_VAR_NOPE` is not set"
+        );
+    }
+
+    #[test]
+    fn a_fallback_stands_in_for_a_missing_or_empty_value() {
+        let r = |v: &str| Template::parse(v).unwrap().render(&desktop, &env);
+        assert_eq!(
+            r("${desktop.enterprise_project_id:-shared-pool}").unwrap(),
+            "shared-pool"
+        );
+        assert_eq!(r("${desktop.user_name:-pool}").unwrap(), "ann");
+        assert_eq!(r("t-${env.DESKTAG_VAR_NOPE:-none}").unwrap(), "t-none");
+        assert_eq!(r("${env.DESKTAG_VAR_TEAM:-none}").unwrap(), "finance");
+        assert_eq!(r("${desktop.enterprise_project_id:-}").unwrap(), "");
+        let empty = |_: &str| Some(String::new());
+        let t = Template::parse("${env.DESKTAG_VAR_E:-x}/${env.DESKTAG_VAR_E}").unwrap();
+        assert_eq!(t.render(&desktop, &empty).unwrap(), "x/");
+        let t = Template::parse("${desktop.id:-a} ${env.DESKTAG_VAR_B:-b c}").unwrap();
+        let fallbacks: Vec<(&Reference, &str)> = t.fallbacks().collect();
+        assert_eq!(
+            fallbacks,
+            [
+                (&Reference::Desktop(Attr::Id), "a"),
+                (&Reference::Env("DESKTAG_VAR_B".into()), "b c")
+            ]
+        );
+        assert_eq!(t.literal(), " ");
+        // The reference before `:-` is checked as ever.
+        assert_eq!(
+            check("${desktop.nmae:-x}").unwrap_err().help,
+            "did you mean `${desktop.name}`?"
         );
     }
 

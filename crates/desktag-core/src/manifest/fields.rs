@@ -311,6 +311,17 @@ impl Check<'_, '_> {
             self.tag_error(&e, pos, format!("value of tag `{}`: {e}", shorten(key)));
             return false;
         }
+        // A fallback may become the whole value: it is checked as one.
+        for (reference, fallback) in template.fallbacks() {
+            if let Err(e) = check_value(fallback) {
+                let what = format!(
+                    "value of tag `{}`: the fallback of `{reference}`: {e}",
+                    shorten(key)
+                );
+                self.tag_error(&e, pos, what);
+                return false;
+            }
+        }
         true
     }
 

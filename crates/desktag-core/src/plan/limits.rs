@@ -94,14 +94,15 @@ mod tests {
             name: "D".into(),
             status: DesktopStatus::Change,
             reason: None,
+            reason_kind: None,
             current,
             changes,
             unmanaged: Vec::new(),
             ignored: Vec::new(),
+            kept: Vec::new(),
             sources: Vec::new(),
         }];
         Plan {
-            format_version: 1,
             project_id: "p".into(),
             endpoint: "e".into(),
             region: None,

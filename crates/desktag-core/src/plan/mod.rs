@@ -17,7 +17,7 @@ mod tests;
 pub use keys::{InvalidGlob, KeyGlobs, KeyIgnore, KeyRules};
 pub use limits::{check_limits, Limits};
 pub use planner::{attribute_of, attributes_used, env_used, plan, FORMAT_VERSION};
-pub use resolve::{check_offline, rendered_warnings, resolve, Resolution};
+pub use resolve::{check_offline, resolve, Resolution};
 
 use std::collections::BTreeSet;
 
@@ -100,10 +100,10 @@ pub struct Source {
     pub layer: Layer,
 }
 
-/// The plan document (`format_version: 1`): what `plan --format json` prints and `--out` saves.
+/// One project's plan: an entry of the plan document's `projects` (see [`PlanSet`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Plan {
-    pub format_version: u32,
     pub project_id: String,
     pub endpoint: String,
     /// The region the manifests gave the project, which chose the endpoint; `apply --plan`
@@ -117,9 +117,10 @@ pub struct Plan {
     /// Sorted by desktop id.
     pub desktops: Vec<DesktopPlan>,
     pub summary: Summary,
-    /// Rendered warnings from resolution (unmatched selectors, ignored-but-wanted keys).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    /// Warnings from resolution (unmatched selectors, ignored-but-wanted keys), structured as
+    /// `validate --format json` prints diagnostics.
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
     /// The manifests and flags the plan was made from; `apply --plan` re-plans from them and
     /// refuses a plan they do not produce. Absent in plans made by desktag 0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,12 +149,71 @@ pub struct Provenance {
     pub attributes: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
+/// A warning of a plan, in the shape of a diagnostic of `validate --format json` (without its
+/// notes): what the JSON contract promises for plans and `--log-format json` for stderr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warning {
+    /// Always `warning`: errors stop planning.
+    pub severity: String,
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::diagnostic::Location>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for Warning {
+    fn from(d: &Diagnostic) -> Warning {
+        Warning {
+            severity: d.severity.to_string(),
+            code: d.code.to_string(),
+            location: d.location.clone(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// `file:line:col: warning[code]: message`, then `  help: …`: as diagnostics read.
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(at) = &self.location {
+            write!(f, "{at}: ")?;
+        }
+        write!(f, "{}[{}]: {}", self.severity, self.code, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Plan {
-    /// Keeps the rendered warnings of `diagnostics` (errors are left out) in `warnings`.
+    /// Keeps the warnings of `diagnostics` (errors are left out) in `warnings`.
     pub fn with_warnings(mut self, diagnostics: &[Diagnostic]) -> Self {
-        self.warnings = rendered_warnings(diagnostics);
+        self.warnings = diagnostics
+            .iter()
+            .filter(|d| !d.is_error())
+            .map(Warning::from)
+            .collect();
         self
     }
+}
+
+/// Why a desktop is blocked, as a machine reads it (`reason_kind`); `reason` says it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedKind {
+    /// The planned tags would exceed the per-desktop cap.
+    Cap,
+    /// The planned tags would break the manifests' `policy:`.
+    Policy,
+    /// A templated value it needs cannot be rendered for it.
+    Template,
+    /// The desktop is not in the project.
+    NotFound,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -173,6 +233,9 @@ pub struct DesktopPlan {
     /// Why the desktop is blocked, with the numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What kind of rule blocked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_kind: Option<BlockedKind>,
     /// The tags the desktop had when the plan was made (also the staleness fingerprint).
     pub current: Tags,
     /// Deletes, then overwrites, then creates; each group sorted by key.
@@ -184,6 +247,10 @@ pub struct DesktopPlan {
     /// Current keys that match an ignore glob or are system tags; never touched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignored: Vec<CompactString>,
+    /// `create_only` keys the manifests want another value for, kept as the desktop carries
+    /// them (`--explain` says so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<CompactString>,
     /// Where the want behind each change is written, in change order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
@@ -261,26 +328,51 @@ pub struct Summary {
     pub blocked: usize,
 }
 
-/// The plans of a run over several projects (`plan --format json`, and a saved plan of such a
-/// run): the combined summary, then one plan per project, in project-id order. Written with
-/// `P = &[Plan]`, read back with `P = Vec<Plan>`.
+/// A project a run over several could not plan or apply: it could not be reached, read or
+/// written. The other projects go on; the run exits 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectFailure {
+    pub project_id: String,
+    /// Where it was tried; absent when the connection could not even be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The error with its causes, on one line.
+    pub error: String,
+}
+
+/// The plan document (`format_version: 2`), what `plan --format json` prints and `--out`
+/// saves: the combined summary, then one plan per project (also for one project), in
+/// project-id order, and the projects that could not be planned. Written with `P = &[Plan]`,
+/// read back with `P = Vec<Plan>`. Its JSON Schema is `docs/plan.schema.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanSet<P> {
     pub format_version: u32,
+    /// The desktag that made it.
+    pub desktag_version: String,
     /// True when any project's plan has changes.
     pub has_changes: bool,
     /// The sum of the projects' summaries.
     pub summary: Summary,
     pub projects: P,
+    /// The projects that could not be planned, with why.
+    #[serde(default)]
+    pub failed_projects: Vec<ProjectFailure>,
 }
 
 impl<'a> PlanSet<&'a [Plan]> {
     pub fn of(plans: &'a [Plan]) -> Self {
+        PlanSet::with_failures(plans, &[])
+    }
+
+    /// The plans and the projects that failed beside them.
+    pub fn with_failures(plans: &'a [Plan], failed: &[ProjectFailure]) -> Self {
         PlanSet {
             format_version: FORMAT_VERSION,
+            desktag_version: env!("CARGO_PKG_VERSION").to_string(),
             has_changes: plans.iter().any(|p| p.has_changes),
             summary: Summary::total(plans),
             projects: plans,
+            failed_projects: failed.to_vec(),
         }
     }
 }
@@ -301,7 +393,7 @@ impl Summary {
     }
 
     /// Counts the changes and desktop statuses of `desktops`.
-    pub(crate) fn of(desktops: &[DesktopPlan]) -> Summary {
+    pub fn of(desktops: &[DesktopPlan]) -> Summary {
         let mut summary = Summary::default();
         for d in desktops {
             match d.status {

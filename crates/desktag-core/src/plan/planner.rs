@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 
 use super::keys::{KeyIgnore, KeyRules};
-use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
+use super::{
+    BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted,
+};
 use crate::inventory::{Desktop, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
 use crate::template::{is_template, Attr, Template};
 
-/// The plan document's format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// The plan document's format version (also of saved plans and reports).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Plans every wanted desktop against `inventory`. Desktops in `wanted` that are not in the
 /// inventory are blocked as not found; desktops not in `wanted` are not planned at all.
@@ -40,7 +42,6 @@ pub fn plan(
 
     let summary = Summary::of(&desktops);
     Plan {
-        format_version: FORMAT_VERSION,
         project_id: project_id.to_string(),
         endpoint: endpoint.to_string(),
         region: None,
@@ -160,10 +161,12 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         reason: Some(format!(
             "desktop `{id}` not found in project `{project_id}`; check the id in the manifest"
         )),
+        reason_kind: Some(BlockedKind::NotFound),
         current: Tags::new(),
         changes: Vec::new(),
         unmanaged: Vec::new(),
         ignored: Vec::new(),
+        kept: Vec::new(),
         sources: Vec::new(),
     }
 }
@@ -171,6 +174,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
 /// A desktop desktag will not change, and why: no changes are planned for it.
 fn blocked(
     desktop: &Desktop,
+    kind: BlockedKind,
     reason: String,
     unmanaged: Vec<CompactString>,
     ignored: Vec<CompactString>,
@@ -180,10 +184,12 @@ fn blocked(
         name: desktop.name.clone(),
         status: DesktopStatus::Blocked,
         reason: Some(reason),
+        reason_kind: Some(kind),
         current: desktop.tags.clone(),
         changes: Vec::new(),
         unmanaged,
         ignored,
+        kept: Vec::new(),
         sources: Vec::new(),
     }
 }
@@ -197,24 +203,21 @@ fn plan_desktop<'a>(
     templates: &mut Templates<'a>,
 ) -> DesktopPlan {
     let current = &desktop.tags;
-    // Templated values take this desktop's attributes; one that cannot blocks the desktop.
-    let rendered;
-    let tags: &Tags = if wanted.tags.values().any(|v| is_template(v)) {
-        match render_tags(&wanted.tags, desktop, &policy.env, templates) {
-            Ok(tags) => {
-                rendered = tags;
-                &rendered
-            }
-            Err(reason) => return blocked(desktop, reason, Vec::new(), Vec::new()),
-        }
-    } else {
-        &wanted.tags
+    // Templated values take this desktop's attributes, rendered only where the value will be
+    // written or compared: a key that is ignored, or create-only and already present, needs
+    // nothing from its template. One that is needed and cannot render blocks the desktop.
+    let mut render = Renderer {
+        desktop,
+        env: &policy.env,
+        templates,
+        failed: None,
     };
     let mut deletes = Vec::new();
     let mut overwrites = Vec::new();
     let mut creates = Vec::new();
     let mut unmanaged = Vec::new();
     let mut ignored = Vec::new();
+    let mut kept = Vec::new();
     // Non-system tags now: the ones the cap counts.
     let mut counted = 0usize;
 
@@ -224,14 +227,20 @@ fn plan_desktop<'a>(
         }
         if ignore.is_ignored(key) {
             ignored.push(key.clone());
-        } else if let Some(value) = tags.get(key) {
+        } else if let Some(value) = wanted.tags.get(key) {
             // A create-only key belongs to people once it exists.
-            if value != old && !keys.create_only.is_match(key) {
-                overwrites.push(Change::Overwrite {
-                    key: key.clone(),
-                    old: old.clone(),
-                    value: value.clone(),
-                });
+            if keys.create_only.is_match(key) {
+                if value != old {
+                    kept.push(key.clone());
+                }
+            } else if let Some(value) = render.value(key, value) {
+                if value != *old {
+                    overwrites.push(Change::Overwrite {
+                        key: key.clone(),
+                        old: old.clone(),
+                        value,
+                    });
+                }
             }
         } else if (policy.prune || wanted.absent.contains(key)) && !keys.protect.is_match(key) {
             deletes.push(Change::Delete {
@@ -242,14 +251,24 @@ fn plan_desktop<'a>(
             unmanaged.push(key.clone());
         }
     }
-    // The same keys in the same order; the values as rendered.
-    for ((key, _), value) in wanted.tags.iter().zip(tags.values()) {
+    for (key, value) in &wanted.tags {
         if !current.contains_key(key) && !ignore.is_ignored(key) {
-            creates.push(Change::Create {
-                key: key.clone(),
-                value: value.clone(),
-            });
+            if let Some(value) = render.value(key, value) {
+                creates.push(Change::Create {
+                    key: key.clone(),
+                    value,
+                });
+            }
         }
+    }
+    if let Some(reason) = render.failed {
+        return blocked(
+            desktop,
+            BlockedKind::Template,
+            reason,
+            Vec::new(),
+            Vec::new(),
+        );
     }
 
     // The plan keeps these for every desktop: no spare capacity.
@@ -266,7 +285,7 @@ fn plan_desktop<'a>(
             policy.max_tags,
             &unmanaged,
         );
-        return blocked(desktop, reason, unmanaged, ignored);
+        return blocked(desktop, BlockedKind::Cap, reason, unmanaged, ignored);
     }
 
     // Exactly sized: a plan holds one of these per desktop.
@@ -290,7 +309,7 @@ fn plan_desktop<'a>(
             let reason = format!(
                 "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
             );
-            return blocked(desktop, reason, unmanaged, ignored);
+            return blocked(desktop, BlockedKind::Policy, reason, unmanaged, ignored);
         }
     }
     let sources = sources_of(&changes, wanted);
@@ -303,48 +322,63 @@ fn plan_desktop<'a>(
             DesktopStatus::Unchanged
         },
         reason: None,
+        reason_kind: None,
         current: current.clone(),
         changes,
         unmanaged,
         ignored,
+        kept,
         sources,
     }
 }
 
-/// `tags` with every templated value rendered for `desktop`, each checked as a tag value; the
-/// error is the reason the desktop is blocked.
 /// Parsed templates by their text (the loader already refused those that do not parse).
 type Templates<'a> = HashMap<&'a str, Result<Template, String>>;
 
-fn render_tags<'a>(
-    tags: &'a Tags,
-    desktop: &Desktop,
-    env: &std::collections::BTreeMap<String, String>,
-    templates: &mut Templates<'a>,
-) -> Result<Tags, String> {
-    let attr = |a: Attr| attribute_of(desktop, a);
-    let env = |name: &str| env.get(name).cloned();
-    let mut out = Tags::new();
-    for (key, value) in tags {
+/// Renders one desktop's templated values on demand; the first value that cannot render is the
+/// reason the desktop is blocked.
+struct Renderer<'r, 'a> {
+    desktop: &'r Desktop,
+    env: &'r std::collections::BTreeMap<String, String>,
+    templates: &'r mut Templates<'a>,
+    failed: Option<String>,
+}
+
+impl<'a> Renderer<'_, 'a> {
+    /// `value` as written for this desktop, checked as a tag value; `None` (and the reason
+    /// kept) when it cannot be.
+    fn value(&mut self, key: &str, value: &'a CompactString) -> Option<CompactString> {
         if !is_template(value) {
-            out.insert(key.clone(), value.clone());
-            continue;
+            return Some(value.clone());
         }
-        let why = |what: String| {
-            format!(
-                "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
-                key.escape_debug(),
-                value.as_str()
-            )
-        };
-        let template = templates
-            .entry(value.as_str())
+        if self.failed.is_some() {
+            return None;
+        }
+        match self.render(value) {
+            Ok(text) => Some(text.into()),
+            Err(what) => {
+                self.failed = Some(format!(
+                    "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
+                    key.escape_debug(),
+                    value.as_str()
+                ));
+                None
+            }
+        }
+    }
+
+    fn render(&mut self, value: &'a str) -> Result<String, String> {
+        let desktop = self.desktop;
+        let attr = |a: Attr| attribute_of(desktop, a);
+        let env = |name: &str| self.env.get(name).cloned();
+        let template = self
+            .templates
+            .entry(value)
             .or_insert_with(|| Template::parse(value).map_err(|e| e.message));
         let text = match template {
-            Ok(template) => template.render(&attr, &env),
-            Err(e) => Err(e.clone()),
-        }
-        .map_err(why)?;
+            Ok(template) => template.render(&attr, &env)?,
+            Err(e) => return Err(e.clone()),
+        };
         check_value(&text).map_err(|e| {
             // A value read from the environment is never shown: it may be a secret a job holds
             // under an allowed name, and reasons reach pull-request comments and CI logs.
@@ -353,19 +387,16 @@ fn render_tags<'a>(
                     .any(|r| matches!(r, crate::template::Reference::Env(_)))
             });
             if reads_env {
-                why(format!(
+                format!(
                     "it renders to a value of {} characters (read in part from the environment, so not shown), which is not a valid tag value ({e})",
                     text.chars().count()
-                ))
+                )
             } else {
-                why(format!(
-                    "it renders to {text:?}, which is not a valid tag value ({e})"
-                ))
+                format!("it renders to {text:?}, which is not a valid tag value ({e})")
             }
         })?;
-        out.insert(key.clone(), text.into());
+        Ok(text)
     }
-    Ok(out)
 }
 
 /// Where the wants behind `changes` are written, in change order (none for `--prune` deletes).

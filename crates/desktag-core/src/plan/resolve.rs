@@ -33,15 +33,6 @@ impl Resolution {
     }
 }
 
-/// Renders the warning diagnostics of `diagnostics`, in order.
-pub fn rendered_warnings(diagnostics: &[Diagnostic]) -> Vec<String> {
-    diagnostics
-        .iter()
-        .filter(|d| !d.is_error())
-        .map(ToString::to_string)
-        .collect()
-}
-
 /// Resolves every selector of `manifest` against `inventory` and merges the wanted tags of each
 /// selected desktop by precedence. `policy.targets` (when non-empty) keeps only those desktops;
 /// `policy.strict` turns unmatched selectors into errors.

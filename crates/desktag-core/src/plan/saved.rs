@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::{Change, DesktopStatus, Plan, PlanSet, Summary, FORMAT_VERSION};
+use super::{Change, DesktopStatus, Plan, PlanSet, Summary};
 use crate::inventory::Inventory;
 use crate::secret::Secret;
 use crate::tags::{CompactString, Tags};
@@ -22,12 +22,12 @@ pub const KEY_VARIABLE: &str = "DESKTAG_PLAN_KEY";
 /// How a signature starts; the rest is the hex HMAC-SHA256.
 const SIGNATURE_SCHEME: &str = "hmac-sha256:";
 
-/// The saved form of a plan: a kind marker and the writing version, then the plan's own fields,
-/// then the signature when a key was given. Written with `P = &Plan`, read back with `P = Plan`.
+/// The saved form of a plan: a kind marker, then the plan document (`format_version: 2`, the
+/// writing version, every project's plan), then the signature when a key was given. Written with
+/// `P = PlanSet<&[Plan]>`, read back with `P = PlanSet<Vec<Plan>>`.
 #[derive(Debug, Serialize, Deserialize)]
 struct SavedPlan<P> {
     kind: std::borrow::Cow<'static, str>,
-    desktag_version: std::borrow::Cow<'static, str>,
     #[serde(flatten)]
     plan: P,
     /// `hmac-sha256:HEX` over [`signed_bytes`] of the same document without it.
@@ -41,7 +41,6 @@ struct SavedPlan<P> {
 fn signed_bytes<P: Serialize>(saved: &SavedPlan<P>) -> Vec<u8> {
     let unsigned = SavedPlan {
         kind: saved.kind.clone(),
-        desktag_version: saved.desktag_version.clone(),
         plan: &saved.plan,
         signature: None,
     };
@@ -57,21 +56,18 @@ fn mac(key: &Secret, bytes: &[u8]) -> Hmac<Sha256> {
 
 /// Writes a plan for `--out` (pretty JSON, trailing newline), unsigned.
 pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
-    write_saved(w, plan, None)
+    write_all_json(w, std::slice::from_ref(plan), None)
 }
 
-/// Writes the plans of a run for `--out`: one plan as [`write_json`] does, the plans of several
-/// projects as one file holding them all (a [`PlanSet`]), which `apply --plan` applies together.
+/// Writes the plans of a run for `--out`: one file holding every project's plan (a
+/// [`PlanSet`], as `plan --format json` prints it), which `apply --plan` applies together.
 /// With `key`, the file carries an HMAC-SHA256 signature that `apply --plan` checks.
 pub fn write_all_json(
     w: &mut dyn std::io::Write,
     plans: &[Plan],
     key: Option<&Secret>,
 ) -> std::io::Result<()> {
-    match plans {
-        [one] => write_saved(w, one, key),
-        _ => write_saved(w, PlanSet::of(plans), key),
-    }
+    write_saved(w, PlanSet::of(plans), key)
 }
 
 fn write_saved<P: Serialize>(
@@ -81,7 +77,6 @@ fn write_saved<P: Serialize>(
 ) -> std::io::Result<()> {
     let mut saved = SavedPlan {
         kind: KIND.into(),
-        desktag_version: env!("CARGO_PKG_VERSION").into(),
         plan,
         signature: None,
     };
@@ -119,8 +114,7 @@ pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
 /// is wrong with the file (and, for a plan of several projects, which project). With `key`, an
 /// unsigned file or one whose signature does not match is refused.
 pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Strict(value) = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     match value.get("kind").and_then(|k| k.as_str()) {
         Some(KIND) => {}
         Some(other) => return Err(format!("its kind is `{other}`, not `{KIND}`")),
@@ -130,63 +124,56 @@ pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, String> {
             ))
         }
     }
-    check_format_version(&value)?;
-    check_writer_version(&value)?;
-    if value.get("projects").is_some() {
-        let saved: SavedPlan<PlanSet<Vec<Plan>>> =
-            serde_json::from_value(value.clone()).map_err(|e| format!("malformed plan: {e}"))?;
-        known_fields_only(&value, &saved)?;
-        let signed = check_signature(&saved, key)?;
-        let set = saved.plan;
-        let mut seen = std::collections::BTreeSet::new();
-        for plan in &set.projects {
-            check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
-            if !seen.insert(plan.project_id.as_str()) {
-                return Err(format!("project `{}` is listed twice", plan.project_id));
-            }
+    match value.get("format_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(super::FORMAT_VERSION) => {}
+        Some(1) => {
+            return Err(format!(
+                "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
+                 format_version {}: make the plan again with `desktag plan --out FILE`",
+                value
+                    .get("desktag_version")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("0.2"),
+                super::FORMAT_VERSION
+            ))
         }
-        if set.projects.is_empty() {
-            return Err("it lists no projects".to_string());
+        Some(v) => {
+            return Err(format!(
+                "format_version {v} is not supported by this desktag (it reads {})",
+                super::FORMAT_VERSION
+            ))
         }
-        let has_changes = set.projects.iter().any(|p| p.has_changes);
-        if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
-            return Err(
-                "its summary does not match its projects' plans; the file was edited".to_string(),
-            );
-        }
-        return Ok(Read {
-            plans: set.projects,
-            signed,
-        });
+        None => return Err("it has no format_version".to_string()),
     }
-    let saved: SavedPlan<Plan> =
+    check_writer_version(&value)?;
+    let saved: SavedPlan<PlanSet<Vec<Plan>>> =
         serde_json::from_value(value.clone()).map_err(|e| format!("malformed plan: {e}"))?;
     known_fields_only(&value, &saved)?;
     let signed = check_signature(&saved, key)?;
-    check(&saved.plan)?;
-    Ok(Read {
-        plans: vec![saved.plan],
-        signed,
-    })
-}
-
-/// The document's `format_version`, and each project's in a plan of several, must be the one
-/// this desktag writes: a plan from a newer (or older) format is refused rather than guessed at.
-fn check_format_version(value: &serde_json::Value) -> Result<(), String> {
-    let one = |v: &serde_json::Value, whose: &str| match v.get("format_version") {
-        Some(n) if n.as_u64() == Some(u64::from(FORMAT_VERSION)) => Ok(()),
-        Some(n) => Err(format!(
-            "{whose}format_version {n} is not supported by this desktag (it reads {FORMAT_VERSION})"
-        )),
-        None => Err(format!("{whose}has no format_version")),
-    };
-    one(value, "")?;
-    if let Some(projects) = value.get("projects").and_then(|p| p.as_array()) {
-        for (i, project) in projects.iter().enumerate() {
-            one(project, &format!("project {} ", i + 1))?;
+    let set = saved.plan;
+    let mut seen = std::collections::BTreeSet::new();
+    for plan in &set.projects {
+        check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
+        if !seen.insert(plan.project_id.as_str()) {
+            return Err(format!("project `{}` is listed twice", plan.project_id));
         }
     }
-    Ok(())
+    if set.projects.is_empty() {
+        return Err("it lists no projects".to_string());
+    }
+    let has_changes = set.projects.iter().any(|p| p.has_changes);
+    if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
+        return Err(
+            "its summary does not match its projects' plans; the file was edited".to_string(),
+        );
+    }
+    if !set.failed_projects.is_empty() {
+        return Err("it records projects that failed; it is not the whole run's plan".into());
+    }
+    Ok(Read {
+        plans: set.projects,
+        signed,
+    })
 }
 
 /// A plan written by a newer desktag (a later major or minor version) may mean more than this one
@@ -566,6 +553,78 @@ pub fn describe_difference(expected: &Tags, found: &Tags) -> String {
         .join("; ")
 }
 
+/// JSON read as a value, refusing an object that names a key twice. Parsers disagree on which
+/// of two equal keys wins (this one keeps the last, many keep the first), so a file holding one
+/// can show a reviewer one thing and apply another; a plan never has one.
+struct Strict(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{}` appears twice in one object",
+                    key.escape_debug()
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,7 +640,6 @@ mod tests {
 
     fn sample() -> Plan {
         Plan {
-            format_version: 1,
             project_id: "p".into(),
             endpoint: "https://e".into(),
             region: None,
@@ -593,6 +651,7 @@ mod tests {
                 name: "FIN-1".into(),
                 status: DesktopStatus::Change,
                 reason: None,
+                reason_kind: None,
                 current: crate::tags::Tags::from([("env".into(), "dev".into())]),
                 changes: vec![Change::Overwrite {
                     key: "env".into(),
@@ -601,6 +660,7 @@ mod tests {
                 }],
                 unmanaged: vec![],
                 ignored: vec![],
+                kept: vec![],
                 sources: vec![],
             }],
             summary: Summary {
@@ -631,8 +691,17 @@ mod tests {
             .contains("no `kind"));
         let report = to_json(&sample()).replace(KIND, "desktag-report");
         assert!(from_json(&report).unwrap_err().contains("desktag-report"));
-        let future = to_json(&sample()).replace("\"format_version\": 1", "\"format_version\": 2");
-        assert!(from_json(&future).unwrap_err().contains("format_version 2"));
+        let future = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 3");
+        assert!(from_json(&future).unwrap_err().contains("format_version 3"));
+        let old = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 1");
+        assert_eq!(
+            from_json(&old).unwrap_err(),
+            format!(
+                "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
+                 format_version 2: make the plan again with `desktag plan --out FILE`",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 
     #[test]
@@ -793,14 +862,16 @@ mod tests {
             from_json(&value.to_string())
         };
         let top = edit(&|v| v["allow_deletes"] = true.into()).unwrap_err();
-        assert!(top.contains("a field `allow_deletes`"), "{top}");
-        let deep = edit(&|v| v["desktops"][0]["force"] = true.into()).unwrap_err();
-        assert!(deep.contains("a field `desktops.0.force`"), "{deep}");
-        let inner = edit(&|v| v["made_from"] = serde_json::json!({"manifests": [], "trust": true}))
-            .unwrap_err();
-        assert!(inner.contains("a field `made_from.trust`"), "{inner}");
+        assert!(top.contains("allow_deletes"), "{top}");
+        let deep = edit(&|v| v["projects"][0]["desktops"][0]["force"] = true.into()).unwrap_err();
+        assert!(deep.contains("force"), "{deep}");
+        let inner = edit(&|v| {
+            v["projects"][0]["made_from"] = serde_json::json!({"manifests": [], "trust": true})
+        })
+        .unwrap_err();
+        assert!(inner.contains("trust"), "{inner}");
         // `null` for an optional field is the same as leaving it out.
-        assert!(edit(&|v| v["region"] = serde_json::Value::Null).is_ok());
+        assert!(edit(&|v| v["projects"][0]["region"] = serde_json::Value::Null).is_ok());
     }
 
     #[test]
@@ -811,11 +882,15 @@ mod tests {
             f(&mut value);
             all_from_json(&value.to_string())
         };
-        let inner = edit(&|v| v["projects"][1]["format_version"] = 7.into()).unwrap_err();
+        let future = edit(&|v| v["format_version"] = 7.into()).unwrap_err();
         assert!(
-            inner.contains("project 2 format_version 7 is not supported"),
-            "{inner}"
+            future.contains("format_version 7 is not supported"),
+            "{future}"
         );
+        let old = edit(&|v| v["format_version"] = 1.into()).unwrap_err();
+        assert!(old.contains("format_version 1 plan"), "{old}");
+        let inner = edit(&|v| v["projects"][1]["format_version"] = 2.into()).unwrap_err();
+        assert!(inner.contains("format_version"), "{inner}");
         let writer = edit(&|v| v["desktag_version"] = "999.1.0".into()).unwrap_err();
         assert!(
             writer.contains("written by desktag 999.1.0, newer than"),
