@@ -11,6 +11,7 @@ pub async fn run(config: &config::Plan) -> Result<Status, Error> {
     if let Some(path) = &config.out {
         output::check_writable(path)?;
     }
+    github::check()?;
     let plans: Vec<Plan> = match session::plan_from(&config.planning).await? {
         Ok(planned) => planned.into_iter().map(|p| p.plan).collect(),
         Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
