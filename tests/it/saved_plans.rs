@@ -326,6 +326,22 @@ fn saved_plan_provenance_a_plan_without_made_from_is_refused_unless_trusted() {
         ran.stderr
     );
     assert_eq!(emu.writes(), 0);
+    // Given the manifests, it is re-planned from them all the same: a hand edit is caught.
+    let edited = dir.path().join("edited.json");
+    std::fs::copy(&plan_file, &edited).unwrap();
+    edit_plan(&edited, add_unmanaged_deletes);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&edited)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("that its manifests do not produce"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
     Desktag::new()
         .against(&emu)
         .args([
