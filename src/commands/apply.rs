@@ -1,5 +1,7 @@
-//! `desktag apply`: plan (or read a saved plan and refuse it if stale), show it, confirm, apply,
-//! verify, report.
+//! `desktag apply`: check every output, plan (or read a saved plan, which vouches for nothing:
+//! re-plan it from its manifests with this command's options and refuse any difference or
+//! staleness), show it, confirm and re-read, apply under one stop switch (signals, `--deadline`),
+//! verify, and write every output, collecting failures.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
