@@ -609,4 +609,59 @@ mod tests {
         assert!(!names.is_match("ENG-LAP-001"));
         assert!(NameFilter::new(&[]).unwrap().is_empty());
     }
+
+    #[test]
+    fn apply_has_a_deadline_by_default_and_takes_durations() {
+        let deadline = |args: &[&str]| {
+            let mut all = vec!["apply", "--emulator"];
+            all.extend_from_slice(args);
+            let Command::Apply(apply) = config(&all, terminal()).unwrap().command else {
+                panic!("an apply config");
+            };
+            apply.deadline
+        };
+        assert_eq!(deadline(&[]), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            deadline(&["--deadline", "1h30m"]),
+            Some(Duration::from_secs(5400))
+        );
+        assert_eq!(
+            deadline(&["--deadline", "90s"]),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(deadline(&["--deadline", "none"]), None);
+        for bad in ["", "5", "5x", "m", "1h5", "0s", "99999999999999999999d"] {
+            assert!(cli::parse_deadline(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_takes_this_commands_planning_options() {
+        let Command::Apply(apply) = config(
+            &[
+                "apply",
+                "--plan",
+                "p.json",
+                "--prune",
+                "--max-deletes",
+                "3",
+                "--trust-plan",
+                "m/",
+            ],
+            terminal(),
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("an apply config");
+        };
+        let Source::Saved(saved) = apply.source else {
+            panic!("a saved plan");
+        };
+        assert!(saved.trust);
+        assert!(saved.planning.policy.prune);
+        assert!(saved.planning.limits.prune);
+        assert_eq!(saved.planning.limits.max_deletes, Some(3));
+        assert_eq!(saved.planning.paths, vec![PathBuf::from("m/")]);
+    }
 }

@@ -39,8 +39,9 @@ pub struct ApplyOptions {
     /// separately.
     pub concurrency: usize,
     pub progress: Progress,
-    /// Set (e.g. by a Ctrl-C handler) to stop starting new calls; calls already in flight
-    /// finish, the changes not yet applied are reported as skipped and their desktops as failed.
+    /// Set (e.g. by a Ctrl-C handler, with the client's `Stop` switch) to stop starting new
+    /// calls; calls already in flight get a short grace, the changes not yet applied are
+    /// reported as skipped and their desktops as failed.
     pub interrupted: Arc<AtomicBool>,
     pub write_mode: WriteMode,
 }

@@ -70,4 +70,56 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batch
             (None, None) => w.unverified("the desktop was not found when re-read to verify".into()),
         }
     }
+    if batches > 0 {
+        check_bystanders(client, works).await;
+    }
+}
+
+/// After batch calls, the desktops the plan did not change are read too: a misdirected batch
+/// call may have written one of them. A desktop whose tags differ from the plan's record in a
+/// key this run wrote somewhere is unverified (other keys are left alone: people may be editing
+/// them meanwhile).
+async fn check_bystanders(client: &Client, works: &mut [DesktopWork<'_>]) {
+    use desktag_core::plan::DesktopStatus;
+    let written: BTreeSet<String> = works
+        .iter()
+        .flat_map(|w| w.plan.changes.iter().map(|c| c.key().to_string()))
+        .collect();
+    let ids: Vec<String> = works
+        .iter()
+        .filter(|w| w.plan.status != DesktopStatus::Change && !w.plan.name.is_empty())
+        .map(|w| w.id().to_string())
+        .collect();
+    if ids.is_empty() || written.is_empty() {
+        return;
+    }
+    let found = match read(client, &ids).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, "could not re-read the desktops the plan did not change, to check that no batch call wrote to them");
+            return;
+        }
+    };
+    for w in works
+        .iter_mut()
+        .filter(|w| w.plan.status != DesktopStatus::Change && !w.plan.name.is_empty())
+    {
+        let Some(now) = found.get(w.id()) else {
+            continue;
+        };
+        let then = &w.plan.current;
+        let pick = |tags: &Tags| -> Tags {
+            tags.iter()
+                .filter(|(k, _)| written.contains(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let (then, now) = (pick(then), pick(now));
+        if then != now {
+            w.unverified(format!(
+                "the plan has no changes for this desktop, but after the run's batch calls its tags differ in keys this run wrote: {}",
+                describe_difference(&then, &now)
+            ));
+        }
+    }
 }

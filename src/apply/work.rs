@@ -256,8 +256,18 @@ impl<'p> DesktopWork<'p> {
     pub(crate) fn finish(&mut self, ticker: &Ticker) {
         for i in 0..self.changes.len() {
             if !self.settled[i] {
-                self.changes[i].outcome = Outcome::Skipped;
-                self.changes[i].error = None;
+                if self.changes[i].via.is_some() {
+                    // Sent, but never confirmed (the run stopped before a read could, or the
+                    // desktop's writes stopped before it was sent again): whether the service did
+                    // it is unknown, so it is neither applied nor skipped.
+                    self.changes[i].outcome = Outcome::Failed;
+                    self.changes[i].error = Some(ErrorInfo::message(
+                        "sent, but no read confirmed it and it was not sent again",
+                    ));
+                } else {
+                    self.changes[i].outcome = Outcome::Skipped;
+                    self.changes[i].error = None;
+                }
                 self.settle(i, ticker);
                 if self.status != DesktopResult::Failed {
                     self.status = DesktopResult::Failed;

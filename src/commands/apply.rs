@@ -1,5 +1,7 @@
-//! `desktag apply`: plan (or read a saved plan and refuse it if stale), show it, confirm, apply,
-//! verify, report.
+//! `desktag apply`: check every output, plan (or read a saved plan, which vouches for nothing:
+//! re-plan it from its manifests with this command's options and refuse any difference or
+//! staleness), show it, confirm and re-read, apply under one stop switch (signals, `--deadline`),
+//! verify, and write every output, collecting failures.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -494,7 +496,7 @@ fn manifests_of(
                 .iter()
                 .all(|p| p.made_from.as_ref().map(|m| &m.manifests) == Some(&first.manifests)) =>
         {
-            first
+            Some(first)
         }
         Some(_) => {
             return Err(Error::BadPlan {
@@ -508,12 +510,17 @@ fn manifests_of(
                 message: "some of its projects record no manifests".to_string(),
             })
         }
-        None => return unchecked("it records no manifests it was made from".to_string()),
+        None => None,
     };
-    if made_from.manifests.is_empty() {
-        return unchecked("it records no manifests it was made from".to_string());
-    }
     let given = !config.planning.paths.is_empty();
+    let Some(made_from) = made_from.filter(|m| !m.manifests.is_empty()) else {
+        // Nothing recorded to compare with; the manifests given here are still the truth the
+        // plan is re-planned from.
+        if given {
+            return load_given(config).map(Some);
+        }
+        return unchecked("it records no manifests it was made from".to_string());
+    };
     let paths: Vec<std::path::PathBuf> = if given {
         config.planning.paths.clone()
     } else {
@@ -601,6 +608,23 @@ fn manifests_of(
         )));
     }
     Ok(Some(loaded.manifest))
+}
+
+/// The manifests given to `apply --plan FILE PATH…`, valid, for a plan that records none.
+fn load_given(config: &config::Saved) -> Result<manifest::Manifest, Error> {
+    let loaded = manifest::load(
+        &config.planning.paths,
+        &LoadOptions {
+            max_tags: config.planning.policy.max_tags,
+        },
+    );
+    if let Some(error) = loaded.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(Error::Refused(format!(
+            "{} cannot be checked: the manifests given are not valid: {error}",
+            config.path.display()
+        )));
+    }
+    Ok(loaded.manifest)
 }
 
 /// One project of a saved plan: connects where it was made, refuses it when a desktop it changes

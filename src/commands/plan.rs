@@ -44,6 +44,7 @@ async fn execute(
     if let Some(path) = &config.out {
         output::check_writable(path)?;
     }
+    github::check()?;
     let (plans, failed): (Vec<Plan>, _) = match session::plan_from(&config.planning).await? {
         Ok(run) => {
             for p in &run.planned {

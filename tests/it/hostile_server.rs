@@ -317,3 +317,55 @@ async fn a_ceiling_below_the_start_rate_is_never_exceeded() {
     );
     assert_eq!(client.stats().rate, 4.0);
 }
+
+/// A 429 answer asking to wait a long time.
+fn throttled_for_ever(_: &Seen) -> Response {
+    Response::builder()
+        .status(429)
+        .header("content-type", "application/json")
+        .header("retry-after", "3600")
+        .body(axum::body::Body::from(
+            r#"{"error_code":"APIG.0308","error_msg":"throttled"}"#,
+        ))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interruption_a_stopped_client_waits_out_no_backoff_and_sends_nothing_new() {
+    let server = Hostile::start(throttled_for_ever).await;
+    let stop = desktag_api::Stop::default();
+    let client = server.client(ClientOptions {
+        max_attempts: 20,
+        stop: Some(stop.clone()),
+        ..ClientOptions::default()
+    });
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.create_tag("d1", "k", "v").await }
+    });
+    // Synchronised on the first answer: the call now waits out the service's Retry-After.
+    while server.requests() == 0 {
+        tokio::task::yield_now().await;
+    }
+    stop.stop("interrupted");
+    let error = call.await.unwrap().unwrap_err();
+    assert_eq!(error.attempts, 1, "no retry after the stop: {error}");
+    assert!(
+        matches!(error.error, ApiError::Service { status: 429, .. }),
+        "{error}"
+    );
+    // A call made after the stop sends nothing.
+    let error = client.create_tag("d1", "k", "v").await.unwrap_err();
+    assert_eq!(error.attempts, 0);
+    assert!(
+        matches!(
+            error.error,
+            ApiError::Stopped {
+                in_flight: false,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(server.requests(), 1);
+}

@@ -334,6 +334,22 @@ fn saved_plan_provenance_a_plan_without_made_from_is_refused_unless_trusted() {
         ran.stderr
     );
     assert_eq!(emu.writes(), 0);
+    // Given the manifests, it is re-planned from them all the same: a hand edit is caught.
+    let edited = dir.path().join("edited.json");
+    std::fs::copy(&plan_file, &edited).unwrap();
+    edit_plan(&edited, add_unmanaged_deletes);
+    let ran = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--plan", path_str(&edited)])
+        .arg_path(&dir.path().join("m.yaml"))
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("that its manifests do not produce"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
     Desktag::new()
         .against(&emu)
         .args([
@@ -642,4 +658,82 @@ fn saved_plan_input_a_fifo_is_refused_instead_of_blocking() {
             .code(1);
         assert!(ran.stderr.contains("not a regular file"), "{}", ran.stderr);
     }
+}
+
+/// Runs `apply` (without --auto-approve) on a pseudo-terminal through `script`, answers the
+/// prompt once `between` (a hand change) has run, and returns the exit code and the terminal's
+/// output.
+#[cfg(target_os = "linux")]
+fn apply_on_a_terminal(
+    emu: &desktag_emulator::EmulatorHandle,
+    manifest: &std::path::Path,
+    between: impl FnOnce(),
+) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let command = format!(
+        "{} apply {}",
+        env!("CARGO_BIN_EXE_desktag"),
+        path_str(manifest)
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "dumb")
+        .env("NO_COLOR", "1")
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_AK", crate::support::AK)
+        .env("HUAWEICLOUD_SDK_SK", crate::support::SK)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script runs");
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Synchronised on the prompt itself.
+    while !String::from_utf8_lossy(&seen).contains("Only 'yes' will be accepted") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    between();
+    child.stdin.as_mut().unwrap().write_all(b"yes\n").unwrap();
+    out.read_to_end(&mut seen).unwrap();
+    let code = child.wait().unwrap().code();
+    (code, String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn interactive_a_desktop_changed_while_the_prompt_is_open_is_not_overwritten() {
+    let (rt, emu) = emulator_with(small_seed(), |_| {});
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    let connection = desktag_api::Connection {
+        endpoint: url::Url::parse(&emu.base_url()).unwrap(),
+        project_id: PROJECT.to_string(),
+        credentials: desktag_api::Credentials::AkSk {
+            ak: crate::support::AK.to_string().into(),
+            sk: crate::support::SK.to_string().into(),
+            security_token: None,
+            origin: "the test",
+        },
+    };
+    let client = desktag_api::Client::new(connection, Default::default()).unwrap();
+    let (code, output) = apply_on_a_terminal(&emu, &dir.path().join("m.yaml"), || {
+        // Someone sets the key the plan creates while the question is on screen.
+        rt.block_on(client.create_tag("11111111-0000-0000-0000-000000000002", "env", "staging"))
+            .expect("the hand-made change is accepted");
+    });
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("changed while the confirmation was asked; nothing was written"),
+        "{output}"
+    );
+    assert_eq!(emu.writes(), 1, "only the hand-made change");
+    assert_eq!(
+        crate::support::tags_by_name(&emu, "A-2"),
+        vec![("env".to_string(), "staging".to_string())]
+    );
 }

@@ -629,3 +629,56 @@ fn verification_deletes_answered_but_not_done_get_no_create_past_the_cap() {
         "{d}"
     );
 }
+
+#[test]
+fn verification_a_misdirected_batch_create_on_a_desktop_without_changes_is_caught() {
+    const BYSTANDER: &str = "77777777-0000-0000-0000-000000000003";
+    let seed = seed_yaml(&format!(
+        "project_id: {PROJECT}\ndesktops:\n  - id: {CREATE_ONLY}\n    name: V-2\n  - id: {BYSTANDER}\n    name: V-3\n    tags: {{other: y}}\n"
+    ));
+    let (_rt, state, endpoint) = proxied(
+        seed,
+        10,
+        |req: axum::extract::Request, next: axum::middleware::Next| async move {
+            if req.method() != axum::http::Method::POST
+                || !req.uri().path().ends_with("/batch-tags")
+            {
+                return next.run(req).await;
+            }
+            let (mut parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            // The create meant for V-2 lands on V-3 as well.
+            let text = String::from_utf8(bytes.to_vec()).unwrap();
+            let twice = text.replacen(
+            &format!("{{\"desktop_id\":\"{CREATE_ONLY}\""),
+            &format!("{{\"desktop_id\":\"{BYSTANDER}\",\"tags\":[{{\"key\":\"k\",\"value\":\"x\"}}]}},{{\"desktop_id\":\"{CREATE_ONLY}\""),
+            1,
+        );
+            assert_ne!(twice, text, "the batch body is as expected: {text}");
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(twice),
+            ))
+            .await
+        },
+    );
+    let dir = manifests(&[(
+        "m.yaml",
+        &format!("version: 1\ndesktops:\n  - id: {CREATE_ONLY}\n    tags: {{k: x}}\n  - id: {BYSTANDER}\n    tags: {{other: y}}\n"),
+    )]);
+    let (code, report, stderr) = apply_json(at(&endpoint), &[], path_str(dir.path()));
+    assert_eq!(code, 1, "{report}\n{stderr}");
+    let v3 = report["projects"][0]["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["desktop_id"] == BYSTANDER)
+        .unwrap();
+    assert_eq!(v3["status"], "unverified", "{v3}");
+    assert!(v3["reason"].as_str().unwrap().contains("`k`"), "{v3}");
+    assert_eq!(
+        tags_by_desktop(state.desktops())[BYSTANDER],
+        ["k=x", "other=y"]
+    );
+}

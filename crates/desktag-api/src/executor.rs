@@ -379,4 +379,25 @@ mod tests {
             Notice::Quiet
         );
     }
+
+    #[test]
+    fn throttled_for_ever_the_limiter_warns_once_when_pacing_slowly_and_keeps_its_floor() {
+        let policy = RatePolicy::new(crate::MAX_RATE, crate::rate::FLOOR);
+        let state = policy.start();
+        let mut limiter = Limiter {
+            policy,
+            bucket: TokenBucket::new(state.rate),
+            logged: state.rate,
+            warned_slow: false,
+            state,
+            sent: VecDeque::new(),
+        };
+        let mut now = Instant::now();
+        for _ in 0..100 {
+            now += Duration::from_secs(2);
+            limiter.observe(RateEvent::Throttled, now);
+        }
+        assert!(limiter.warned_slow);
+        assert_eq!(limiter.state.rate, crate::rate::FLOOR);
+    }
 }

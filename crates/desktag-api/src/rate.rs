@@ -281,4 +281,20 @@ mod tests {
         assert!(share < 0.05, "throttled {throttled} of {}", ok + throttled);
         assert!(s.rate > 35.0 && s.rate < 70.0, "{}", s.rate);
     }
+
+    #[test]
+    fn throttled_for_ever_the_rate_stops_at_the_floor() {
+        let p = RatePolicy::new(super::super::MAX_RATE, FLOOR);
+        let mut state = p.start();
+        let mut now = Instant::now();
+        for _ in 0..1000 {
+            now += Duration::from_secs(2);
+            state = p.next(&state, RateEvent::Throttled, 100.0, now);
+        }
+        assert_eq!(state.rate, FLOOR);
+        // A --rate below the floor is kept: the floor never raises the ceiling.
+        let low = RatePolicy::new(0.5, FLOOR);
+        assert_eq!(low.floor, 0.5);
+        const { assert!(SLOW > FLOOR, "the slow warning can fire above the floor") };
+    }
 }

@@ -134,7 +134,7 @@ fn describe_char(ch: char) -> String {
 }
 
 /// Whether `ch` is a combining mark (general category M: Mn, Mc, Me).
-fn is_mark(ch: char) -> bool {
+pub(crate) fn is_mark(ch: char) -> bool {
     use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
     ch.general_category_group() == GeneralCategoryGroup::Mark
 }
@@ -176,6 +176,20 @@ pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Owned(text.nfc().collect())
     }
+}
+
+/// `text` for a message that compares it with its NFC form: combining marks written as
+/// `\u{301}` (and control characters escaped), so `cafe\u{301}` and `café` do not read the same.
+pub fn spell_marks(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if is_mark(c) {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.escape_debug().to_string()
+            }
+        })
+        .collect()
 }
 
 /// Checks a tag key against every rule. System keys (`_sys_`) are rejected.

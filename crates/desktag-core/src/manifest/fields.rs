@@ -339,7 +339,7 @@ impl Check<'_, '_> {
                 Code::NotNfc,
                 format!(
                     "tag key `{}` is not in Unicode NFC form: it looks like `{}`, but the service treats the two as different keys",
-                    shorten(key).escape_debug(),
+                    crate::tags::spell_marks(&shorten(key)),
                     shorten(&nfc)
                 ),
             )

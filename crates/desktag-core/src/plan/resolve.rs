@@ -58,11 +58,58 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         policy.strict,
         &mut diagnostics,
     );
+    look_alike_keys(&wanted, inventory, &mut diagnostics);
     diagnostic::sort(&mut diagnostics);
     Resolution {
         wanted,
         keys,
         diagnostics,
+    }
+}
+
+/// Observed keys not in Unicode NFC that look like a key the manifests want (`cafe\u{301}` on a
+/// desktop, `café` in a manifest): the service keeps them apart, so the desktop would carry both.
+/// One warning per such key, with how many desktops carry it.
+fn look_alike_keys(wanted: &[Wanted], inventory: &Inventory, diagnostics: &mut Vec<Diagnostic>) {
+    let mut found: BTreeMap<&str, (String, usize, &str)> = BTreeMap::new();
+    for w in wanted {
+        let Some(desktop) = inventory.get(&w.desktop_id) else {
+            continue;
+        };
+        for key in desktop.tags.keys() {
+            let nfc = crate::tags::nfc(key);
+            if nfc == key.as_str() || w.tags.contains_key(key.as_str()) {
+                continue;
+            }
+            let looks_wanted = w.tags.contains_key(nfc.as_ref()) || w.absent.contains(nfc.as_ref());
+            if looks_wanted {
+                let entry = found
+                    .entry(key.as_str())
+                    .or_insert_with(|| (nfc.into_owned(), 0, desktop.name.as_str()));
+                entry.1 += 1;
+            }
+        }
+    }
+    // Combining marks spelled out, so the two keys do not read the same in the message.
+    let spelled = crate::tags::spell_marks;
+    for (key, (nfc, count, first)) in found {
+        diagnostics.push(
+            Diagnostic::warning(
+                Code::NotNfc,
+                format!(
+                    "{count} {} (`{}` first) {} the key `{}`, not in Unicode NFC: it looks like the `{}` the manifests want, but the service keeps the two apart",
+                    if count == 1 { "desktop" } else { "desktops" },
+                    first.escape_debug(),
+                    if count == 1 { "carries" } else { "carry" },
+                    spelled(key),
+                    nfc.escape_debug()
+                ),
+            )
+            .with_help(format!(
+                "list `{}` under `absent` (or run with --prune) to remove the look-alike",
+                key.escape_debug()
+            )),
+        );
     }
 }
 

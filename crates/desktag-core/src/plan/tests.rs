@@ -1154,3 +1154,29 @@ fn a_fallback_renders_where_the_attribute_is_missing() {
     assert_eq!(p.desktops[0].planned(), tags(&[("owner", "ann")]));
     assert_eq!(p.desktops[1].planned(), tags(&[("owner", "shared-pool")]));
 }
+
+#[test]
+fn unicode_an_observed_key_not_in_nfc_that_looks_wanted_is_a_warning() {
+    let loaded = crate::manifest::load_str(
+        "m.yaml",
+        "version: 1\ndesktops:\n  - name: \"FIN-*\"\n    tags: {café: x}\n",
+        &crate::manifest::LoadOptions::default(),
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let inventory = Inventory::new([
+        desktop("d1", "FIN-1", &[("cafe\u{301}", "x")]),
+        desktop("d2", "FIN-2", &[("cafe\u{301}", "y")]),
+        desktop("d3", "FIN-3", &[("café", "x")]),
+    ]);
+    let r = resolve(&loaded.manifest, &inventory, &Policy::default());
+    let warnings: Vec<&Diagnostic> = r.diagnostics.iter().collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert_eq!(warnings[0].code, "not-nfc");
+    assert!(
+        warnings[0].message.starts_with(
+            "2 desktops (`FIN-1` first) carry the key `cafe\\u{301}`, not in Unicode NFC"
+        ),
+        "{}",
+        warnings[0].message
+    );
+}
