@@ -44,6 +44,13 @@ pub struct GlobalArgs {
     /// Format of the log lines on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Use this repository config instead of the nearest desktag.toml (from the working
+    /// directory up).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Read no desktag.toml.
+    #[arg(long, global = true)]
+    pub no_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,8 +81,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
-    /// Print the JSON Schema of manifests (for editors and other linters).
-    Schema,
+    /// Print the JSON Schema of manifests, or of desktag.toml (for editors and other linters).
+    Schema(SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a directory.
@@ -90,6 +97,19 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Which schema: of manifests, or of the repository config `desktag.toml`.
+    #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
+    pub kind: SchemaKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Manifest,
+    Config,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ManArgs {
     /// Write `desktag.1` and `desktag-COMMAND.1` into this directory instead of printing
     /// `desktag.1` on stdout.
@@ -99,8 +119,8 @@ pub struct ManArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArgs {
-    /// Manifest files or directories (walked recursively).
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format of the diagnostics.
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
@@ -165,12 +185,15 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 /// Options shared by `plan` and `apply`.
 #[derive(Debug, Clone, Args)]
 pub struct PlanOptions {
-    /// Manifest files or directories (walked recursively).
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Delete current keys that no manifest wants (except ignored and system keys).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_prune")]
     pub prune: bool,
+    /// Do not prune, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "prune")]
+    pub no_prune: bool,
     /// Never change or prune keys matching this glob (repeatable).
     #[arg(long = "ignore-key", value_name = "GLOB")]
     pub ignore_keys: Vec<String>,
@@ -181,8 +204,11 @@ pub struct PlanOptions {
     #[arg(long = "target", value_name = "ID|NAME|GLOB")]
     pub targets: Vec<String>,
     /// Treat selectors that match no desktop as errors.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_strict")]
     pub strict: bool,
+    /// Unmatched selectors stay warnings, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
     /// Refuse a plan that deletes more than N tags, before anything is written or saved. With
     /// --prune the default is half of the tags the planned desktops carry (at least 10).
     #[arg(long, value_name = "N")]
@@ -217,7 +243,7 @@ pub struct PlanArgs {
 pub struct ApplyArgs {
     /// Apply this saved plan instead of planning (refused if the desktops changed since); the
     /// reviewed plan is the approval, so no confirmation is asked.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "ignore_keys", "max_tags", "strict", "targets", "max_deletes", "max_changes"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["paths", "prune", "no_prune", "ignore_keys", "max_tags", "strict", "no_strict", "targets", "max_deletes", "max_changes"])]
     pub plan: Option<PathBuf>,
     /// Apply without asking for confirmation (required without a terminal).
     #[arg(long)]
@@ -234,17 +260,18 @@ pub struct ApplyArgs {
     pub detailed_exitcode: bool,
     /// How changes are written: `batch` (up to 100 desktops per call, read back to confirm),
     /// `desktop` (one call per desktop for its deletes, one for its creates) or `tag` (one call
-    /// per tag). What a mode cannot confirm or gets rejected is redone in the next one.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::apply::WriteMode::Batch)]
-    pub write_mode: crate::apply::WriteMode,
+    /// per tag). What a mode cannot confirm or gets rejected is redone in the next one
+    /// [default: desktag.toml's `write_mode`, or batch].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub write_mode: Option<crate::apply::WriteMode>,
     #[command(flatten)]
     pub options: PlanOptions,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// Manifest files or directories (walked recursively).
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]

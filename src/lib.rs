@@ -11,4 +11,5 @@ pub mod config;
 pub mod error;
 pub mod logging;
 pub mod render;
+pub mod repo_config;
 pub mod report;

@@ -21,10 +21,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    let outcome = Config::from_cli(cli, &Environment::detect()).and_then(|config| {
-        desktag::logging::init(&config.logging);
-        desktag::commands::run(config)
-    });
+    let outcome = desktag::repo_config::for_command(&cli)
+        .and_then(|repo| Config::from_cli(cli, &Environment::detect(), repo.as_ref()))
+        .and_then(|config| {
+            desktag::logging::init(&config.logging);
+            desktag::commands::run(config)
+        });
     match outcome {
         Ok(status) => {
             if let Some(line) = status.last_line() {
@@ -34,6 +36,11 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             tracing::debug!(?error, "command failed");
+            if let desktag::error::Error::Config { diagnostics, .. } = &error {
+                for d in diagnostics {
+                    eprintln!("{}", terminal_line(&d.to_string()));
+                }
+            }
             eprintln!("error: {}", terminal_line(&desktag::error::chain(&error)));
             error.exit_code()
         }

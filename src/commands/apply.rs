@@ -287,6 +287,7 @@ fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Resu
         &paths,
         &LoadOptions {
             max_tags: plan.max_tags,
+            ..LoadOptions::default()
         },
     );
     for file in &made_from.manifests {

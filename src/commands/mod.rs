@@ -18,6 +18,9 @@ use crate::error::{Error, Status};
 /// The JSON Schema of manifests, as documented in `docs/manifest.schema.json`.
 pub const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schema.json");
 
+/// The JSON Schema of `desktag.toml`, as documented in `docs/config.schema.json`.
+pub const CONFIG_SCHEMA: &str = include_str!("../../docs/config.schema.json");
+
 /// Runs one resolved command line.
 pub fn run(config: Config) -> Result<Status, Error> {
     match config.command {
@@ -26,8 +29,12 @@ pub fn run(config: Config) -> Result<Status, Error> {
         Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
         Command::Export(export) => runtime()?.block_on(export::run(&export)),
         Command::Check(check) => runtime()?.block_on(check::run(&check)),
-        Command::Schema => {
-            output::stdout(|out| out.write_all(MANIFEST_SCHEMA.as_bytes()))?;
+        Command::Schema(kind) => {
+            let schema = match kind {
+                crate::config::Schema::Manifest => MANIFEST_SCHEMA,
+                crate::config::Schema::Config => CONFIG_SCHEMA,
+            };
+            output::stdout(|out| out.write_all(schema.as_bytes()))?;
             Ok(Status::Success)
         }
         Command::Completions(shell) => reference::completions(shell),

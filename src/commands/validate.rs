@@ -15,8 +15,10 @@ pub fn run(config: &config::Validate) -> Result<Status, Error> {
         &config.paths,
         &LoadOptions {
             max_tags: config.max_tags,
+            scope: config.scope.clone(),
         },
     );
+    super::session::log_skipped(loaded.skipped);
     let mut diagnostics = loaded.diagnostics;
     let policy = Policy {
         max_tags: config.max_tags,

@@ -76,6 +76,7 @@ const BINARY_LAYERS: &[(&str, u8)] = &[
     ("render", 1),
     ("cli", 1),
     ("config", 1),
+    ("repo_config", 1),
     ("error", 1),
     ("logging", 1),
     ("commands", 1),
@@ -92,6 +93,11 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     ("config", "cli"),
     ("config", "render"),
     ("config", "error"),
+    // The repository config (desktag.toml) is read for the commands that use it, from the
+    // global --config / --no-config flags; config takes its defaults.
+    ("config", "repo_config"),
+    ("repo_config", "cli"),
+    ("repo_config", "error"),
     ("logging", "cli"),
     ("logging", "config"),
     ("cli", "render"),
@@ -102,6 +108,7 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     // The binary's adapter runs the whole shell: parse, resolve, log, run, print the error.
     ("main", "cli"),
     ("main", "config"),
+    ("main", "repo_config"),
     ("main", "logging"),
     ("main", "commands"),
     ("main", "render"),

@@ -4,6 +4,7 @@
 mod api;
 mod apply_output;
 mod cli;
+mod config_file;
 mod emulator;
 mod emulator_batch;
 mod emulator_limits;

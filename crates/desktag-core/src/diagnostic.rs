@@ -173,6 +173,9 @@ codes! {
     /// A manifest wants what a `policy:` forbids (a value not allowed, a key not in lower case,
     /// a required key in `absent`).
     PolicyViolation = "policy-violation",
+    // The repository config.
+    /// `desktag.toml` is malformed: TOML syntax, an unknown key, a value of the wrong kind.
+    Config = "config",
 }
 
 impl fmt::Display for Code {

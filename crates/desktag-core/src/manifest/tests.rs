@@ -389,7 +389,14 @@ fn defaults_and_tags_together_may_not_exceed_the_cap() {
     assert_eq!(d.location, Some(Location::new("m.yaml", 8, 5)));
     assert!(d.help.unwrap().starts_with("remove 2 tag(s)"));
     // A higher limit accepts it.
-    let loaded = load_str("m.yaml", &text, &LoadOptions { max_tags: 12 });
+    let loaded = load_str(
+        "m.yaml",
+        &text,
+        &LoadOptions {
+            max_tags: 12,
+            ..LoadOptions::default()
+        },
+    );
     assert!(loaded.diagnostics.is_empty());
     // Defaults over the cap on their own are reported once, at `defaults`.
     let many: String = (0..11).map(|i| format!("  d{i}: v\n")).collect();
