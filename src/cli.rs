@@ -128,6 +128,13 @@ pub struct ValidateArgs {
     /// Tag cap per desktop used for the defaults + tags check.
     #[arg(long, value_name = "N", default_value_t = desktag_core::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
+    /// Turn every warning (an unacknowledged override, a stale `override: true`, …) into an
+    /// error.
+    #[arg(long, overrides_with = "no_strict")]
+    pub strict: bool,
+    /// Warnings stay warnings, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -100,6 +100,8 @@ pub struct Validate {
     pub format: crate::render::validation::Style,
     /// The repository config's say over which files are manifests and their projects.
     pub scope: Option<Arc<Scope>>,
+    /// `--strict` (or desktag.toml's `strict`): warnings are errors.
+    pub strict: bool,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -316,6 +318,11 @@ fn validate(args: &ValidateArgs, repo: Option<&RepoConfig>) -> Validate {
     Validate {
         paths: paths(&args.paths, repo),
         scope: repo.map(|r| r.scope.clone()),
+        strict: switch(
+            args.strict,
+            args.no_strict,
+            repo.and_then(|r| r.flags.strict),
+        ),
         max_tags: args.max_tags,
         format: match args.format {
             ValidateFormat::Text => Style::Text,

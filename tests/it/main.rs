@@ -14,6 +14,7 @@ mod guardrails;
 mod hostile_server;
 mod layers;
 mod manifest;
+mod overrides;
 mod plan_apply;
 mod policy;
 mod projects;

@@ -161,6 +161,8 @@ codes! {
     /// A more specific selector in another document overrides a value (warning; an error with
     /// `--strict`).
     Override = "override",
+    /// An `override: true` entry that overrides nothing (warning; an error with `--strict`).
+    StaleOverride = "stale-override",
     /// A managed key that an ignore glob matches (warning).
     IgnoredKey = "ignored-key",
     /// A key listed in `absent` that a `protect` glob keeps from deletion.

@@ -94,6 +94,10 @@ pub(super) const ENTRY: Table<EntryFields> = Table {
             e.priority = c.priority(v)?;
             Ok(())
         }),
+        ("override", |c, e, v| {
+            e.acknowledge = c.override_flag(v)?;
+            Ok(())
+        }),
     ],
     misplaced: |key| {
         DOCUMENT.has(key).then(|| {
@@ -130,6 +134,8 @@ pub(super) struct EntryFields {
     pub tags: Option<Collection<TagMap>>,
     pub absent: Option<Collection<SortedMap<TagKey, Location>>>,
     pub priority: i32,
+    /// `override: true`, where written.
+    pub acknowledge: Option<Location>,
 }
 
 /// A desktop entry before the document-wide checks (the cap needs the document's `defaults`,
@@ -140,6 +146,7 @@ pub(super) struct PendingEntry {
     pub tags: TagMap,
     pub absent: SortedMap<TagKey, Location>,
     pub priority: i32,
+    pub acknowledge: Option<Location>,
 }
 
 /// What reading the next document of a stream gave.

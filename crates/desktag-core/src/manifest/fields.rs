@@ -246,6 +246,36 @@ impl Check<'_, '_> {
         }
     }
 
+    /// `override: true|false`: the location of the key when true.
+    pub fn override_flag(&mut self, value: Value) -> Result<Option<Location>> {
+        const HELP: &str = "write `override: true` to say this entry's overrides of lower-precedence sources in other documents are intended";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "true or false for `override`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("override", key_pos, HELP);
+            return Ok(None);
+        }
+        match (s.plain, s.text.as_str()) {
+            (true, "true") => Ok(Some(self.loc(key_pos))),
+            (true, "false") => Ok(None),
+            _ => {
+                self.error(
+                    Code::Type,
+                    pos,
+                    format!(
+                        "`override` must be true or false, not `{}`",
+                        shorten(&s.text)
+                    ),
+                    HELP,
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// The value of tag `key`: plain scalars are taken as written (`8080`, `true`).
     fn tag_value(&mut self, key: &str, value: Value) -> Result<Option<TagValue>> {
         let Value { head, pos, key_pos } = value;

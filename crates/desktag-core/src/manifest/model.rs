@@ -175,6 +175,9 @@ pub struct Entry {
     /// Breaks ties between entries of the same selector kind (two globs selecting one desktop):
     /// higher wins. 0 when not written.
     pub priority: i32,
+    /// `override: true` (where written): the entry's overrides of lower-precedence sources in
+    /// other documents are intended and not warned about.
+    pub acknowledge: Option<Location>,
 }
 
 /// How an entry selects desktops. Precedence: `Id` > `Name` > `Glob` > document defaults.

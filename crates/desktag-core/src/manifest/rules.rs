@@ -77,6 +77,7 @@ impl Check<'_, '_> {
                     tags: entry.tags,
                     absent: entry.absent,
                     priority: entry.priority,
+                    acknowledge: entry.acknowledge,
                 });
             }
         }
@@ -205,6 +206,7 @@ impl Check<'_, '_> {
             tags,
             absent,
             priority: fields.priority,
+            acknowledge: fields.acknowledge,
         })
     }
 }

@@ -630,6 +630,24 @@ fn priority_is_a_bounded_whole_number() {
 }
 
 #[test]
+fn override_is_true_or_false_and_true_keeps_where_it_is_written() {
+    let d = doc("version: 1\ndesktops:\n  - id: d1\n    override: true\n    tags: {a: b}\n  - id: d2\n    override: false\n    tags: {a: b}\n");
+    assert_eq!(
+        d.desktops[0].acknowledge,
+        Some(Location::new("m.yaml", 4, 5))
+    );
+    assert_eq!(d.desktops[1].acknowledge, None);
+    for bad in ["yes", "\"true\"", "1", "[true]"] {
+        let text = format!(
+            "version: 1\ndesktops:\n  - name: A\n    override: {bad}\n    tags: {{a: b}}\n"
+        );
+        let e = one(&text);
+        assert_eq!(e.code, "type", "{bad}");
+        assert_eq!(e.location, Some(Location::new("m.yaml", 4, 15)), "{bad}");
+    }
+}
+
+#[test]
 fn templated_values_are_checked_where_written() {
     let d = doc("version: 1\ndesktops:\n  - name: A\n    tags: {owner: \"${desktop.user_name}\", cc: \"CC-${env.TEAM}\"}\n");
     assert_eq!(

@@ -60,11 +60,14 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         (_, Some(name)) => format!("`{name}` (`{}`)", target.as_str()),
         (_, None) => format!("`{}`", target.as_str()),
     };
+    // Under --target only some desktops are resolved: an acknowledgement may be used on others.
+    let stale_checked = policy.targets.is_empty();
     let wanted = merge(
         manifest,
         &selections,
         &label,
         policy.strict,
+        stale_checked,
         &mut diagnostics,
     );
     diagnostic::sort(&mut diagnostics);
@@ -121,11 +124,14 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
         Target::Id(id) => format!("`{id}`"),
         Target::Named(name) => format!("named `{name}`"),
     };
+    // Offline, globs are matched only against the names the manifests mention, so an
+    // acknowledgement that overrides nothing here may still override on a real desktop.
     merge(
         manifest,
         &selections,
         &label,
         policy.strict,
+        false,
         &mut diagnostics,
     );
     diagnostic::sort(&mut diagnostics);
@@ -288,6 +294,8 @@ struct Claim<'m> {
     location: &'m Location,
     /// `None` for a document's defaults.
     selector: Option<&'m Selector>,
+    /// The entry's `override: true`, where written.
+    ack: Option<&'m Location>,
 }
 
 impl Claim<'_> {
@@ -321,14 +329,20 @@ type ConflictKey<'m> = (
 );
 
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
-/// then load order), reporting conflicts with each desktop named by `label`.
+/// then load order), reporting conflicts with each desktop named by `label`. Overrides by an
+/// entry with `override: true` are not reported; with `stale_checked`, such an entry that
+/// overrides nothing is.
 fn merge(
     manifest: &Manifest,
     selections: &[Selection<'_>],
     label: &dyn Fn(Target) -> String,
     strict: bool,
+    stale_checked: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Wanted> {
+    // `override: true` of the entries that selected some desktop, and of those that overrode.
+    let mut acks: BTreeSet<&Location> = BTreeSet::new();
+    let mut used_acks: BTreeSet<&Location> = BTreeSet::new();
     let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let mut overrides: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
@@ -344,6 +358,8 @@ fn merge(
             let priority = entry.priority;
             let doc = doc_no;
             let selector = Some(&entry.selector);
+            let ack = entry.acknowledge.as_ref();
+            acks.extend(ack);
             for (key, value) in &entry.tags {
                 let claim = Claim {
                     precedence,
@@ -352,6 +368,7 @@ fn merge(
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector,
+                    ack,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -363,6 +380,7 @@ fn merge(
                     value: None,
                     location,
                     selector,
+                    ack,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -383,6 +401,7 @@ fn merge(
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector: None,
+                    ack: None,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -431,6 +450,11 @@ fn merge(
                     && lower.doc != first.doc
                     && lower.value != first.value
                 {
+                    if let Some(ack) = first.ack {
+                        // Intended: acknowledged where written, and shown by --explain.
+                        used_acks.insert(ack);
+                        continue;
+                    }
                     let k = (
                         key,
                         first.location,
@@ -471,7 +495,25 @@ fn merge(
     for ((key, ..), (winner, loser, ids)) in overrides {
         diagnostics.push(overridden(label, key, &winner, &loser, &ids, strict));
     }
+    if stale_checked {
+        for ack in acks.difference(&used_acks) {
+            diagnostics.push(stale_override(ack, strict));
+        }
+    }
     wanted
+}
+
+/// An `override: true` that overrides nothing on the desktops its entry selects.
+fn stale_override(at: &Location, strict: bool) -> Diagnostic {
+    let message = "this entry says `override: true` but overrides no value from another document on the desktops it selects";
+    let diagnostic = if strict {
+        Diagnostic::error(Code::StaleOverride, message)
+    } else {
+        Diagnostic::warning(Code::StaleOverride, message)
+    };
+    diagnostic.at(at.clone()).with_help(
+        "remove `override: true` (the acknowledgement is stale), or the entry if it is no longer needed",
+    )
 }
 
 /// "desktop `FIN-1`" or "3 desktops (`A`, `B`, `C`)", "… and N more" past three.
@@ -518,7 +560,7 @@ fn overridden(
             format!("{} wants `{key}` = {} here", loser.source(), loser.want()),
         )
         .with_help(
-            "the more specific selector wins (id > exact name > name glob > defaults); make the two agree, or remove the one that should not apply",
+            "the more specific selector wins (id > exact name > name glob > defaults); make the two agree, remove the one that should not apply, or write `override: true` on the entry if it is intended",
         )
 }
 
