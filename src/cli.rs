@@ -309,6 +309,10 @@ pub struct ExportArgs {
     /// `id`, `enterprise_project_id`), e.g. `--template owner=user_name` (repeatable).
     #[arg(long = "template", value_name = "KEY=ATTR")]
     pub templates: Vec<String>,
+    /// Write one file per project, `DIR/PROJECT_ID.yaml`, instead of stdout: every project
+    /// desktag.toml names (or the one --project-id or the environment gives).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }

@@ -201,6 +201,10 @@ pub struct Export {
     /// `--by`, `--group-by`.
     pub shape: crate::render::manifest::Shape,
     pub service: Service,
+    /// The projects desktag.toml names, with their regions, in file order without repeats.
+    pub projects: Vec<(String, Option<String>)>,
+    /// `--out-dir`: one file per project instead of stdout.
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `--name` globs, compiled once with the manifests' name matching.
@@ -271,7 +275,7 @@ impl Config {
                 apply.plan_summary_only = global.quiet > 0;
                 Command::Apply(apply)
             }
-            cli::Command::Export(args) => Command::Export(export(&args)?),
+            cli::Command::Export(args) => Command::Export(export(&args, repo)?),
             cli::Command::Check(args) => Command::Check(Check {
                 planning: Planning {
                     paths: paths(&args.paths, repo),
@@ -422,8 +426,16 @@ fn apply(
     })
 }
 
-fn export(args: &ExportArgs) -> Result<Export, Error> {
+fn export(args: &ExportArgs, repo: Option<&RepoConfig>) -> Result<Export, Error> {
+    let mut projects: Vec<(String, Option<String>)> = Vec::new();
+    for (project, region) in repo.map(|r| r.projects.as_slice()).unwrap_or_default() {
+        if !projects.iter().any(|(p, _)| p == project) {
+            projects.push((project.clone(), region.clone()));
+        }
+    }
     Ok(Export {
+        projects,
+        out_dir: args.out_dir.clone(),
         names: NameFilter::new(&args.names)?,
         ids: args.ids.iter().cloned().collect(),
         shape: crate::render::manifest::Shape {
@@ -434,6 +446,7 @@ fn export(args: &ExportArgs) -> Result<Export, Error> {
                 .iter()
                 .map(|t| export_template(t))
                 .collect::<Result<_, _>>()?,
+            region: None,
         },
         service: service(&args.connection),
     })

@@ -3,7 +3,9 @@
 //! manifests (named files included, for the pre-commit hook), its `[[projects]]` give documents
 //! their project by path prefix, and its `[flags]` are defaults the command line beats.
 
-use crate::support::{emulator_with, manifests, path_str, seed_yaml, tags_by_name, Desktag};
+use crate::support::{
+    emulator_with, manifests, path_str, seed_yaml, tags_by_name, Desktag, AK, SK,
+};
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -258,4 +260,82 @@ fn schema_config_prints_the_config_schema() {
     ] {
         assert!(!validator.is_valid(&bad), "{bad}");
     }
+}
+
+#[test]
+fn export_takes_the_project_and_region_from_the_config_and_writes_a_file_per_project() {
+    const OTHER: &str = "fedcba9876543210fedcba9876543210";
+    let (_rt, north) = emulator_with(seed(), |_| {});
+    let (_rt2, south) = emulator_with(
+        seed_yaml(&format!(
+            "project_id: {OTHER}\ndesktops:\n  - id: 77777777-0000-0000-0000-000000000001\n    name: S-1\n    tags: {{\"n\": \"1\", owner: ann}}\n"
+        )),
+        |_| {},
+    );
+    // Each region's endpoint points at its emulator: the region can only come from the config.
+    let desktag = || {
+        Desktag::new()
+            .env("HUAWEICLOUD_SDK_AK", AK)
+            .env("HUAWEICLOUD_SDK_SK", SK)
+            .env(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_CN_NORTH_4",
+                north.base_url(),
+            )
+            .env(
+                "HUAWEICLOUD_SDK_REGION_WORKSPACE_AP_SOUTHEAST_1",
+                south.base_url(),
+            )
+    };
+    let one = repository(&format!("{CONFIG}region = \"cn-north-4\"\n"));
+    let ran = desktag()
+        .current_dir(one.path())
+        .args(["export"])
+        .run()
+        .code(0);
+    assert!(
+        ran.stdout.contains(&format!(
+            "project_id: \"{PROJECT}\"\nregion: \"cn-north-4\"\n"
+        )),
+        "{}",
+        ran.stdout
+    );
+    // Keys are plain where YAML allows.
+    assert!(
+        ran.stdout.contains("      legacy: \"x\"\n"),
+        "{}",
+        ran.stdout
+    );
+
+    // Two projects: one file each with --out-dir, a usage error without.
+    let two = repository(&format!(
+        "{CONFIG}region = \"cn-north-4\"\n\n[[projects]]\nprefix = \"exported\"\nproject_id = \"{OTHER}\"\nregion = \"ap-southeast-1\"\n"
+    ));
+    let refused = desktag()
+        .current_dir(two.path())
+        .args(["export"])
+        .run()
+        .code(1);
+    assert!(refused.stderr.contains("--out-dir"), "{}", refused.stderr);
+    desktag()
+        .current_dir(two.path())
+        .args(["export", "--out-dir", "desktops/exported"])
+        .run()
+        .code(0);
+    let dir = two.path().join("desktops/exported");
+    let ours = std::fs::read_to_string(dir.join(format!("{PROJECT}.yaml"))).unwrap();
+    assert!(ours.contains("W-1"), "{ours}");
+    let theirs = std::fs::read_to_string(dir.join(format!("{OTHER}.yaml"))).unwrap();
+    assert!(
+        theirs.contains(&format!(
+            "project_id: \"{OTHER}\"\nregion: \"ap-southeast-1\"\n"
+        )) && theirs.contains("      \"n\": \"1\"\n      owner: \"ann\"\n"),
+        "{theirs}"
+    );
+    // The exported files plan to no changes, each project against its own region.
+    let plan = desktag()
+        .current_dir(two.path())
+        .args(["plan", "--format", "json", "desktops/exported"])
+        .run()
+        .code(0);
+    assert_eq!(plan.json()["has_changes"], false, "{}", plan.stdout);
 }
