@@ -277,6 +277,7 @@ mod tests {
             unmanaged: vec![],
             ignored: vec![],
             sources: vec![],
+            policy_warnings: vec![],
         }
     }
 

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::diff::desktop_diff;
-use super::escape::{fence, html, markdown as md, markdown_name, markdown_with_code};
+use super::escape::{display, fence, html, markdown as md, markdown_name, markdown_with_code};
 use super::text::{attempts_via, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
@@ -118,8 +118,20 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize, marker: &str) -> i
             .map(|d| change_section(d, fold_all)),
     );
     let desktops = sections.len();
-    if !plan.warnings.is_empty() {
-        sections.push(warnings_section(&plan.warnings));
+    // The resolution's warnings, then what breaks an `enforce: warn` policy, per desktop.
+    let mut warnings = plan.warnings.clone();
+    for d in &plan.desktops {
+        for v in &d.policy_warnings {
+            warnings.push(format!(
+                "{} ({}): breaks the policy (enforce: warn): {}",
+                display(&d.name),
+                display(&d.desktop_id),
+                display(v)
+            ));
+        }
+    }
+    if !warnings.is_empty() {
+        sections.push(warnings_section(&warnings));
     }
     w.write_all(fit(head, sections, desktops, limit, "desktag plan").as_bytes())
 }

@@ -107,11 +107,18 @@ impl Printer {
 /// The one-line plan summary shared by the text and markdown renderers, e.g.
 /// `Plan: 3 to create, 1 to overwrite, 0 to delete on 2 desktops; 5 unchanged; 1 blocked.`
 pub fn summary_line(summary: &Summary) -> String {
+    let warned = match summary.policy_warnings {
+        0 => String::new(),
+        n => format!(
+            " {n} {} an `enforce: warn` policy.",
+            plural(n, "desktop breaks", "desktops break")
+        ),
+    };
     if summary.changed == 0 && summary.blocked == 0 {
-        return "No changes. Desktop tags match the manifests.".to_string();
+        return format!("No changes. Desktop tags match the manifests.{warned}");
     }
     format!(
-        "Plan: {} to create, {} to overwrite, {} to delete on {} {}; {} unchanged; {} blocked.",
+        "Plan: {} to create, {} to overwrite, {} to delete on {} {}; {} unchanged; {} blocked.{warned}",
         summary.create,
         summary.overwrite,
         summary.delete,

@@ -44,9 +44,20 @@ fn title(name: &str, id: &str) -> String {
 pub fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result<()> {
     for desktop in &plan.desktops {
         match desktop.status {
-            DesktopStatus::Unchanged => continue,
+            DesktopStatus::Unchanged if desktop.policy_warnings.is_empty() => continue,
+            DesktopStatus::Unchanged => {
+                let header = format!("! {}: unchanged", title(&desktop.name, &desktop.desktop_id));
+                writeln!(w, "{header}")?;
+            }
             DesktopStatus::Blocked => blocked(w, desktop, style)?,
             DesktopStatus::Change => changed(w, desktop, style)?,
+        }
+        for v in &desktop.policy_warnings {
+            writeln!(
+                w,
+                "  warning: breaks the policy (enforce: warn): {}",
+                display(v)
+            )?;
         }
         writeln!(w)?;
     }

@@ -17,6 +17,7 @@ mod manifest;
 mod overrides;
 mod plan_apply;
 mod policy;
+mod policy_warn;
 mod projects;
 mod prune;
 mod quickstart;

@@ -22,7 +22,9 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
-pub use model::{AllowedValues, Document, Entry, KeyCase, Manifest, ManifestFile, Selector};
+pub use model::{
+    AllowedValues, Document, Enforce, Entry, KeyCase, Manifest, ManifestFile, Selector,
+};
 pub use model::{Sourced, TagPolicy};
 pub use scope::{normalise, path_glob, ProjectDefault, Scope};
 

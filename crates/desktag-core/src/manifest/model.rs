@@ -138,6 +138,17 @@ pub struct TagPolicy {
     /// Per key, the values it may take.
     pub allowed: Vec<AllowedValues>,
     pub key_case: Option<Sourced<KeyCase>>,
+    /// `enforce:`: what breaking this document's rules does. `None` (not written) blocks.
+    pub enforce: Option<Sourced<Enforce>>,
+}
+
+/// `policy: {enforce: …}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforce {
+    /// A desktop whose planned tags would break a rule is blocked (the default).
+    Block,
+    /// Violations are reported and counted; the desktop is still repaired.
+    Warn,
 }
 
 impl TagPolicy {

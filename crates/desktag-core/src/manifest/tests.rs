@@ -630,6 +630,21 @@ fn priority_is_a_bounded_whole_number() {
 }
 
 #[test]
+fn policy_enforce_is_block_or_warn() {
+    let d = doc("version: 1\npolicy: {enforce: warn, required: [owner]}\ndesktops:\n  - id: d1\n    tags: {owner: a}\n");
+    assert_eq!(
+        d.policy.enforce.as_ref().map(|e| e.value),
+        Some(crate::manifest::Enforce::Warn)
+    );
+    let e = one("version: 1\npolicy: {enforce: audit}\ndesktops:\n  - id: d1\n    tags: {a: b}\n");
+    assert_eq!(e.code, "policy");
+    assert_eq!(
+        e.message,
+        "`enforce` must be `block` or `warn`, not `audit`"
+    );
+}
+
+#[test]
 fn override_is_true_or_false_and_true_keeps_where_it_is_written() {
     let d = doc("version: 1\ndesktops:\n  - id: d1\n    override: true\n    tags: {a: b}\n  - id: d2\n    override: false\n    tags: {a: b}\n");
     assert_eq!(

@@ -96,6 +96,7 @@ mod tests {
             unmanaged: Vec::new(),
             ignored: Vec::new(),
             sources: Vec::new(),
+            policy_warnings: Vec::new(),
         }];
         Plan {
             format_version: 1,

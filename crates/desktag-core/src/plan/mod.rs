@@ -187,6 +187,10 @@ pub struct DesktopPlan {
     /// Where the want behind each change is written, in change order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+    /// Rules of `enforce: warn` policies the planned tags break (each with where the rule is
+    /// written): reported, not blocking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<String>,
 }
 
 /// One API call's worth of change.
@@ -259,6 +263,13 @@ pub struct Summary {
     pub changed: usize,
     pub unchanged: usize,
     pub blocked: usize,
+    /// Desktops whose planned tags break an `enforce: warn` policy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub policy_warnings: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The plans of a run over several projects (`plan --format json`, and a saved plan of such a
@@ -296,6 +307,7 @@ impl Summary {
             total.changed += s.changed;
             total.unchanged += s.unchanged;
             total.blocked += s.blocked;
+            total.policy_warnings += s.policy_warnings;
         }
         total
     }
@@ -308,6 +320,9 @@ impl Summary {
                 DesktopStatus::Blocked => summary.blocked += 1,
                 DesktopStatus::Unchanged => summary.unchanged += 1,
                 DesktopStatus::Change => summary.changed += 1,
+            }
+            if !d.policy_warnings.is_empty() {
+                summary.policy_warnings += 1;
             }
             for change in &d.changes {
                 match change {

@@ -85,6 +85,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         unmanaged: Vec::new(),
         ignored: Vec::new(),
         sources: Vec::new(),
+        policy_warnings: Vec::new(),
     }
 }
 
@@ -105,6 +106,7 @@ fn blocked(
         unmanaged,
         ignored,
         sources: Vec::new(),
+        policy_warnings: Vec::new(),
     }
 }
 
@@ -194,14 +196,21 @@ fn plan_desktop<'a>(
     changes.append(&mut deletes);
     changes.append(&mut overwrites);
     changes.append(&mut creates);
-    // Like the cap: a desktop desktag would change must end within the policy.
-    if has_changes && !keys.policy.is_empty() {
+    // Like the cap: a desktop desktag would change must end within the blocking rules; the
+    // rules of `enforce: warn` policies are reported on every desktop, changed or not.
+    let mut policy_warnings = Vec::new();
+    if !keys.policy.is_empty() {
         let mut planned = current.clone();
         for change in &changes {
             change.apply_to(&mut planned);
         }
-        let broken = keys.policy.violations(&planned);
-        if !broken.is_empty() {
+        let (advisory, broken): (Vec<_>, Vec<_>) = keys
+            .policy
+            .violations(&planned)
+            .into_iter()
+            .partition(|v| v.warn);
+        policy_warnings = advisory.iter().map(ToString::to_string).collect();
+        if has_changes && !broken.is_empty() {
             let rules = broken
                 .iter()
                 .map(ToString::to_string)
@@ -228,6 +237,7 @@ fn plan_desktop<'a>(
         unmanaged,
         ignored,
         sources,
+        policy_warnings,
     }
 }
 

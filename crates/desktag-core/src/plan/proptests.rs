@@ -58,7 +58,7 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(any::<bool>(), IGNORE_GLOBS.len()),
         prop::collection::vec(any::<bool>(), PROTECT_GLOBS.len()),
         prop::collection::vec(any::<bool>(), CREATE_ONLY_GLOBS.len()),
-        any::<bool>(),
+        0u8..3,
     )
         .prop_map(
             |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on, policy_on)| {
@@ -104,10 +104,10 @@ fn case() -> impl Strategy<Value = Case> {
                         ignore: KeyIgnore::new(globs).unwrap(),
                         protect: chosen(&PROTECT_GLOBS, protect_on),
                         create_only: chosen(&CREATE_ONLY_GLOBS, create_only_on),
-                        policy: if policy_on {
-                            policy()
-                        } else {
-                            Default::default()
+                        policy: match policy_on {
+                            0 => Default::default(),
+                            1 => policy(false),
+                            _ => policy(true),
                         },
                     },
                 }
@@ -115,10 +115,14 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-/// `a` is required, `b` may only be "1", keys in lower case (all of KEYS are).
-fn policy() -> super::policy::PolicyRules {
-    let text = "version: 1\npolicy: {required: [a], allowed: {b: [\"1\"]}, key_case: lower}\ndesktops: []\n";
-    let loaded = crate::manifest::load_str("p.yaml", text, &Default::default());
+/// `a` is required, `b` may only be "1", keys in lower case (all of KEYS are); with `warn`, a
+/// second document's `enforce: warn` policy also wants `c` and `a` to be "1".
+fn policy(warn: bool) -> super::policy::PolicyRules {
+    let mut text = "version: 1\npolicy: {required: [a], allowed: {b: [\"1\"]}, key_case: lower}\ndesktops: []\n".to_string();
+    if warn {
+        text.push_str("---\nversion: 1\npolicy: {enforce: warn, required: [c], allowed: {a: [\"1\"]}}\ndesktops: []\n");
+    }
+    let loaded = crate::manifest::load_str("p.yaml", &text, &Default::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     super::policy::PolicyRules::of(&loaded.manifest)
 }
@@ -206,10 +210,16 @@ proptest! {
     }
 
     #[test]
-    fn no_desktop_desktag_changes_ends_outside_the_policy(c in case()) {
+    fn no_desktop_desktag_changes_ends_outside_a_blocking_policy_and_warn_rules_are_reported(c in case()) {
         let p = plan_case(&c, &c.inventory);
-        for d in p.desktops.iter().filter(|d| d.status == DesktopStatus::Change) {
-            prop_assert_eq!(c.keys.policy.violations(&d.planned()), vec![], "{:#?}", d);
+        for d in p.desktops.iter().filter(|d| d.status != DesktopStatus::Blocked) {
+            let (warn, block): (Vec<_>, Vec<_>) =
+                c.keys.policy.violations(&d.planned()).into_iter().partition(|v| v.warn);
+            if d.status == DesktopStatus::Change {
+                prop_assert_eq!(block, vec![], "{:#?}", d);
+            }
+            let reported: Vec<String> = warn.iter().map(ToString::to_string).collect();
+            prop_assert_eq!(&d.policy_warnings, &reported, "{:#?}", d);
         }
     }
 

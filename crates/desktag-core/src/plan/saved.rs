@@ -358,6 +358,7 @@ mod tests {
                 unmanaged: vec![],
                 ignored: vec![],
                 sources: vec![],
+                policy_warnings: vec![],
             }],
             summary: Summary {
                 overwrite: 1,

@@ -624,7 +624,8 @@ fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
             delete: 2,
             changed: 1,
             unchanged: 0,
-            blocked: 0
+            blocked: 0,
+            policy_warnings: 0
         }
     );
     assert!(p.has_changes);
