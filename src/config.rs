@@ -102,6 +102,8 @@ pub struct Validate {
     pub scope: Option<Arc<Scope>>,
     /// `--strict` (or desktag.toml's `strict`): warnings are errors.
     pub strict: bool,
+    /// desktag.toml's `env`: variables `${env.NAME}` may read besides the `DESKTAG_VAR_` ones.
+    pub env_allow: Vec<String>,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -327,6 +329,7 @@ fn validate(args: &ValidateArgs, repo: Option<&RepoConfig>) -> Validate {
             args.no_strict,
             repo.and_then(|r| r.flags.strict),
         ),
+        env_allow: env_allow(repo),
         max_tags: args.max_tags,
         format: match args.format {
             ValidateFormat::Text => Style::Text,
