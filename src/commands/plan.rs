@@ -56,7 +56,7 @@ pub(super) fn tally(plans: &[Plan], detailed_exitcode: bool) -> RunTally {
         applied: false,
         failed: 0,
         blocked: plans.iter().flat_map(blocked_names).collect(),
-        changes: summary.create + summary.overwrite + summary.delete,
+        changes: summary.create + summary.overwrite + summary.delete + summary.rename,
         detailed_exitcode,
     }
 }

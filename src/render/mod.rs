@@ -117,8 +117,12 @@ pub fn summary_line(summary: &Summary) -> String {
     if summary.changed == 0 && summary.blocked == 0 {
         return format!("No changes. Desktop tags match the manifests.{warned}");
     }
+    let renamed = match summary.rename {
+        0 => String::new(),
+        n => format!(", {n} to rename"),
+    };
     format!(
-        "Plan: {} to create, {} to overwrite, {} to delete on {} {}; {} unchanged; {} blocked.{warned}",
+        "Plan: {} to create, {} to overwrite, {} to delete{renamed} on {} {}; {} unchanged; {} blocked.{warned}",
         summary.create,
         summary.overwrite,
         summary.delete,
@@ -153,15 +157,20 @@ pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 
 /// `1 to create, 0 to overwrite, 2 to delete` for one desktop's changes.
 fn change_counts(changes: &[desktag_core::plan::Change]) -> String {
-    let (mut create, mut overwrite, mut delete) = (0, 0, 0);
+    let (mut create, mut overwrite, mut delete, mut rename) = (0, 0, 0, 0);
     for change in changes {
         match change {
             desktag_core::plan::Change::Create { .. } => create += 1,
             desktag_core::plan::Change::Overwrite { .. } => overwrite += 1,
             desktag_core::plan::Change::Delete { .. } => delete += 1,
+            desktag_core::plan::Change::Rename { .. } => rename += 1,
         }
     }
-    format!("{create} to create, {overwrite} to overwrite, {delete} to delete")
+    let renamed = match rename {
+        0 => String::new(),
+        n => format!(", {n} to rename"),
+    };
+    format!("{create} to create, {overwrite} to overwrite, {delete} to delete{renamed}")
 }
 
 /// The report status word, as in the JSON document.

@@ -122,6 +122,7 @@ fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result
             Kind::FileHeader => style.paint(BOLD, &line.text),
             Kind::Removed => style.paint(RED, &line.text),
             Kind::Added => style.paint(GREEN, &line.text),
+            Kind::Moved => style.paint(CYAN, &line.text),
             Kind::Context => line.text,
         };
         writeln!(w, "{text}")?;
@@ -163,6 +164,14 @@ fn what_is_wanted(change: &Change) -> String {
             format!("{} = {}", quote_key(key), quote_value(value))
         }
         Change::Delete { key, .. } => format!("{} absent", quote_key(key)),
+        Change::Rename {
+            from, key, value, ..
+        } => format!(
+            "{} renamed to {} = {}",
+            quote_key(from),
+            quote_key(key),
+            quote_value(value)
+        ),
     }
 }
 
@@ -182,6 +191,14 @@ pub(crate) fn describe(change: &Change) -> String {
         Change::Delete { key, old } => {
             format!("delete {} (was {})", quote_key(key), quote_value(old))
         }
+        Change::Rename {
+            from, key, value, ..
+        } => format!(
+            "rename {} to {} = {}",
+            quote_key(from),
+            quote_key(key),
+            quote_value(value)
+        ),
     }
 }
 

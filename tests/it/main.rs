@@ -21,6 +21,7 @@ mod policy_warn;
 mod projects;
 mod prune;
 mod quickstart;
+mod rename;
 mod saved_plans;
 mod schema;
 mod support;

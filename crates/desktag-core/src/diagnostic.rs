@@ -161,6 +161,9 @@ codes! {
     /// A more specific selector in another document overrides a value (warning; an error with
     /// `--strict`).
     Override = "override",
+    /// A `rename:` item that cannot be: renamed to itself, chained, against `protect`, or a key
+    /// also wanted under its old name.
+    Rename = "rename",
     /// An `override: true` entry that overrides nothing (warning; an error with `--strict`).
     StaleOverride = "stale-override",
     /// A managed key that an ignore glob matches (warning).

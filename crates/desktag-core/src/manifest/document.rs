@@ -52,6 +52,10 @@ pub(super) const DOCUMENT: Table<DocumentFields> = Table {
             d.policy = c.policy(v)?;
             Ok(())
         }),
+        ("rename", |c, d, v| {
+            d.rename = c.renames(v)?;
+            Ok(())
+        }),
         ("desktops", |c, d, v| {
             d.entries = Some(c.desktops(v)?);
             Ok(())
@@ -121,6 +125,7 @@ pub(super) struct DocumentFields {
     pub protect: Vec<Sourced<String>>,
     pub create_only: Vec<Sourced<String>>,
     pub policy: TagPolicy,
+    pub rename: Vec<super::model::Rename>,
     /// `None` when `desktops` was not written.
     pub entries: Option<Vec<PendingEntry>>,
 }

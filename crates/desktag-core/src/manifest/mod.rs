@@ -25,7 +25,7 @@ mod tests;
 pub use model::{
     AllowedValues, Document, Enforce, Entry, KeyCase, Manifest, ManifestFile, Selector,
 };
-pub use model::{Sourced, TagPolicy};
+pub use model::{Rename, Sourced, TagPolicy};
 pub use scope::{normalise, path_glob, ProjectDefault, Scope};
 
 use std::path::PathBuf;

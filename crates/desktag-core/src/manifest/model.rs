@@ -127,7 +127,16 @@ pub struct Document {
     pub create_only: Vec<Sourced<String>>,
     /// Rules every selected desktop's tags must follow.
     pub policy: TagPolicy,
+    /// `rename:`: keys migrated on every selected desktop, old → new, in key order.
+    pub rename: Vec<Rename>,
     pub desktops: Vec<Entry>,
+}
+
+/// One `rename:` item: a desktop carrying `from` gets `to` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub from: Sourced<TagKey>,
+    pub to: Sourced<TagKey>,
 }
 
 /// A document's `policy:`. Empty when not written.
@@ -140,6 +149,9 @@ pub struct TagPolicy {
     pub key_case: Option<Sourced<KeyCase>>,
     /// `enforce:`: what breaking this document's rules does. `None` (not written) blocks.
     pub enforce: Option<Sourced<Enforce>>,
+    /// `fix: rename`: under `key_case: lower`, a desktop's case variant of a managed key is
+    /// renamed to it instead of breaking the rule.
+    pub fix_rename: Option<Location>,
 }
 
 /// `policy: {enforce: …}`.

@@ -31,6 +31,10 @@ pub(super) const POLICY: Table<TagPolicy> = Table {
             p.enforce = c.enforce(v)?;
             Ok(())
         }),
+        ("fix", |c, p, v| {
+            p.fix_rename = c.fix(v)?;
+            Ok(())
+        }),
     ],
     misplaced: |_| None,
 };
@@ -150,6 +154,31 @@ impl Check<'_, '_> {
     }
 
     /// `key_case: lower|any`.
+    /// `fix: rename`: the location of the value.
+    fn fix(&mut self, value: Value) -> Result<Option<crate::diagnostic::Location>> {
+        const HELP: &str =
+            "write `fix: rename` beside `key_case: lower` to rename case variants of managed keys";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "`rename` for `fix`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("fix", key_pos, HELP);
+            return Ok(None);
+        }
+        if s.text != "rename" {
+            self.error(
+                Code::Policy,
+                pos,
+                format!("`fix` must be `rename`, not `{}`", shorten(&s.text)),
+                HELP,
+            );
+            return Ok(None);
+        }
+        Ok(Some(self.loc(pos)))
+    }
+
     /// `enforce: block|warn`.
     fn enforce(&mut self, value: Value) -> Result<Option<Sourced<Enforce>>> {
         let Value { head, pos, key_pos } = value;

@@ -93,6 +93,7 @@ impl Check<'_, '_> {
             protect: fields.protect,
             create_only: fields.create_only,
             policy: fields.policy,
+            rename: fields.rename,
             desktops,
         })
     }

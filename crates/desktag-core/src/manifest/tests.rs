@@ -630,6 +630,28 @@ fn priority_is_a_bounded_whole_number() {
 }
 
 #[test]
+fn rename_maps_old_keys_to_new_ones_and_refuses_self_and_chained_renames() {
+    let d = doc("version: 1\nrename: {Owner: owner, CostCenter: cost-center}\ndesktops:\n  - id: d1\n    tags: {a: b}\n");
+    let pairs: Vec<(&str, &str)> = d
+        .rename
+        .iter()
+        .map(|r| (r.from.value.as_str(), r.to.value.as_str()))
+        .collect();
+    assert_eq!(pairs, [("CostCenter", "cost-center"), ("Owner", "owner")]);
+    assert_eq!(d.rename[1].from.location, Location::new("m.yaml", 2, 10));
+    let e = one("version: 1\nrename: {a: a}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("rename", "`a` is renamed to itself")
+    );
+    let e = one("version: 1\nrename: {a: b, b: c}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(e.code, "rename");
+    assert!(e.message.contains("itself renamed"), "{}", e.message);
+    let e = one("version: 1\nrename: {a: [b]}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(e.code, "type");
+}
+
+#[test]
 fn policy_enforce_is_block_or_warn() {
     let d = doc("version: 1\npolicy: {enforce: warn, required: [owner]}\ndesktops:\n  - id: d1\n    tags: {owner: a}\n");
     assert_eq!(

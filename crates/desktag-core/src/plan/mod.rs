@@ -201,6 +201,15 @@ pub enum Change {
         key: CompactString,
         old: CompactString,
     },
+    /// `rename:` (or `fix: rename`): the value of `from` moves to `key` (absent until now);
+    /// written as a delete of `from` and a create of `key`, deletes first. One change for the
+    /// guardrails, not a delete.
+    Rename {
+        from: CompactString,
+        old: CompactString,
+        key: CompactString,
+        value: CompactString,
+    },
     Overwrite {
         key: CompactString,
         old: CompactString,
@@ -217,16 +226,41 @@ impl Change {
         match self {
             Change::Delete { key, .. }
             | Change::Overwrite { key, .. }
-            | Change::Create { key, .. } => key,
+            | Change::Create { key, .. }
+            | Change::Rename { key, .. } => key,
         }
     }
 
-    /// `delete`, `overwrite` or `create`.
+    /// `delete`, `overwrite`, `create` or `rename`.
     pub fn action(&self) -> &'static str {
         match self {
             Change::Delete { .. } => "delete",
             Change::Overwrite { .. } => "overwrite",
             Change::Create { .. } => "create",
+            Change::Rename { .. } => "rename",
+        }
+    }
+
+    /// The calls' worth of a change: a rename is the delete of its old key, then the create of
+    /// its new one; the others are themselves.
+    pub fn writes(&self) -> Vec<Change> {
+        match self {
+            Change::Rename {
+                from,
+                old,
+                key,
+                value,
+            } => vec![
+                Change::Delete {
+                    key: from.clone(),
+                    old: old.clone(),
+                },
+                Change::Create {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+            ],
+            other => vec![other.clone()],
         }
     }
 
@@ -237,6 +271,12 @@ impl Change {
                 tags.remove(key);
             }
             Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
+                tags.insert(key.clone(), value.clone());
+            }
+            Change::Rename {
+                from, key, value, ..
+            } => {
+                tags.remove(from);
                 tags.insert(key.clone(), value.clone());
             }
         }
@@ -259,6 +299,9 @@ pub struct Summary {
     pub create: usize,
     pub overwrite: usize,
     pub delete: usize,
+    /// Keys moved by `rename:` (each one change, not a delete).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rename: usize,
     /// Desktops with at least one change.
     pub changed: usize,
     pub unchanged: usize,
@@ -304,6 +347,7 @@ impl Summary {
             total.create += s.create;
             total.overwrite += s.overwrite;
             total.delete += s.delete;
+            total.rename += s.rename;
             total.changed += s.changed;
             total.unchanged += s.unchanged;
             total.blocked += s.blocked;
@@ -329,6 +373,7 @@ impl Summary {
                     Change::Create { .. } => summary.create += 1,
                     Change::Overwrite { .. } => summary.overwrite += 1,
                     Change::Delete { .. } => summary.delete += 1,
+                    Change::Rename { .. } => summary.rename += 1,
                 }
             }
         }

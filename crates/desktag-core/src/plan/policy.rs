@@ -22,6 +22,8 @@ pub struct PolicyRules {
     required: Vec<(String, Location, bool)>,
     allowed: Vec<Allowed>,
     lower: Option<(Location, bool)>,
+    /// `fix: rename` written beside the rules.
+    fix: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ impl PartialEq for PolicyRules {
         };
         self.required == other.required
             && self.lower == other.lower
+            && self.fix == other.fix
             && allowed(self) == allowed(other)
     }
 }
@@ -129,6 +132,7 @@ impl PolicyRules {
                     warn,
                 });
             }
+            rules.fix |= policy.fix_rename.is_some();
             if let Some(case) = &policy.key_case {
                 if case.value == KeyCase::Lower {
                     match &mut rules.lower {
@@ -139,6 +143,12 @@ impl PolicyRules {
             }
         }
         rules
+    }
+
+    /// `key_case: lower` with `fix: rename`: a desktop's case variants of managed keys are
+    /// renamed to them.
+    pub fn fixes_case(&self) -> bool {
+        self.fix && self.lower.is_some()
     }
 
     pub fn is_empty(&self) -> bool {

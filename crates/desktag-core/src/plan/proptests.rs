@@ -59,9 +59,19 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(any::<bool>(), PROTECT_GLOBS.len()),
         prop::collection::vec(any::<bool>(), CREATE_ONLY_GLOBS.len()),
         0u8..3,
+        any::<bool>(),
     )
         .prop_map(
-            |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on, policy_on)| {
+            |(
+                desktops,
+                prune,
+                max_tags,
+                ignore_on,
+                protect_on,
+                create_only_on,
+                policy_on,
+                rename_on,
+            )| {
                 let mut inventory = Inventory::default();
                 let mut wanted = Vec::new();
                 for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
@@ -76,9 +86,14 @@ fn case() -> impl Strategy<Value = Case> {
                             tags: current,
                         });
                     }
+                    // A renamed key is never wanted under its old name (the loader refuses it).
+                    let tags: Tags = tags
+                        .into_iter()
+                        .filter(|(k, _)| !(rename_on && k == "g"))
+                        .collect();
                     let absent = absent
                         .into_iter()
-                        .filter(|k| !tags.contains_key(k))
+                        .filter(|k| !(tags.contains_key(k) || (rename_on && k == "g")))
                         .collect();
                     wanted.push(Wanted {
                         desktop_id: id,
@@ -108,6 +123,11 @@ fn case() -> impl Strategy<Value = Case> {
                             0 => Default::default(),
                             1 => policy(false),
                             _ => policy(true),
+                        },
+                        renames: if rename_on {
+                            vec![("g".into(), "h".into())]
+                        } else {
+                            Vec::new()
                         },
                     },
                 }
@@ -193,7 +213,13 @@ proptest! {
                         && !c.keys.create_only.is_match(key),
                     Change::Delete { old, .. } => d.current.get(key) == Some(old)
                         && !c.keys.protect.is_match(key)
-                        && (w.absent.contains(key) || (c.policy.prune && !w.tags.contains_key(key))),
+                        && (w.absent.contains(key)
+                            || (c.policy.prune && !w.tags.contains_key(key))
+                            || c.keys.renames.iter().any(|(f, _)| f == key)),
+                    Change::Rename { from, old, value, .. } => c.keys.renames.iter().any(|(f, t)| f == from && t == key)
+                        && d.current.get(from) == Some(old)
+                        && !d.current.contains_key(key)
+                        && w.tags.get(key).unwrap_or(old) == value,
                 };
                 prop_assert!(allowed, "{:?} on {:#?}", change, d);
             }
@@ -204,7 +230,8 @@ proptest! {
             // Unmanaged: current, not wanted, not deleted, not ignored.
             for key in &d.unmanaged {
                 prop_assert!(!w.tags.contains_key(key) && !c.keys.ignore.is_ignored(key));
-                prop_assert!(!c.policy.prune || c.keys.protect.is_match(key));
+                prop_assert!(!c.policy.prune || c.keys.protect.is_match(key)
+                    || c.keys.renames.iter().any(|(_, to)| to == key));
             }
         }
     }
@@ -224,6 +251,18 @@ proptest! {
     }
 
     #[test]
+    fn a_planned_end_state_never_holds_both_the_old_and_the_new_key_of_a_rename(c in case()) {
+        let p = plan_case(&c, &c.inventory);
+        for d in p.desktops.iter().filter(|d| d.status == DesktopStatus::Change) {
+            let end = d.planned();
+            for (from, to) in &c.keys.renames {
+                prop_assert!(!(end.contains_key(from) && end.contains_key(to)), "{:#?}", d);
+                prop_assert!(!end.contains_key(from), "{:#?}", d);
+            }
+        }
+    }
+
+    #[test]
     fn plans_are_deterministic_whatever_the_input_order(c in case()) {
         let a = plan_case(&c, &c.inventory);
         let mut reversed = c.clone();
@@ -235,7 +274,7 @@ proptest! {
         sorted.sort();
         prop_assert_eq!(ids, sorted);
         let summed: usize = a.desktops.iter().map(|d| d.changes.len()).sum();
-        prop_assert_eq!(summed, a.summary.create + a.summary.overwrite + a.summary.delete);
+        prop_assert_eq!(summed, a.summary.create + a.summary.overwrite + a.summary.delete + a.summary.rename);
         prop_assert_eq!(a.desktops.len(), a.summary.changed + a.summary.unchanged + a.summary.blocked);
     }
 }

@@ -51,6 +51,7 @@ fn entry(
 
 fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Entry>) -> Document {
     Document {
+        rename: Vec::new(),
         location: loc(file, 1),
         project_id: None,
         region: None,
@@ -625,6 +626,7 @@ fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
             changed: 1,
             unchanged: 0,
             blocked: 0,
+            rename: 0,
             policy_warnings: 0
         }
     );
