@@ -147,6 +147,9 @@ fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
                 s.column,
                 s.layer.as_str()
             ),
+            None if matches!(change, Change::Rename { .. }) => {
+                format!("{} by `rename:`", what_is_wanted(change))
+            }
             None => format!(
                 "{} by --prune: no manifest wants it",
                 what_is_wanted(change)
