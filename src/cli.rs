@@ -44,6 +44,13 @@ pub(crate) struct GlobalArgs {
     /// Format of the log lines on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Use this repository config instead of the nearest desktag.toml (from the working
+    /// directory up).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Read no desktag.toml.
+    #[arg(long, global = true)]
+    pub no_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,8 +98,8 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Serve a local emulator of the Workspace tag API (for tests and demos).
     Emulator(EmulatorArgs),
-    /// Print a JSON Schema: of manifests (the default, for editors and linters), of the plan
-    /// document or of the apply report.
+    /// Print a JSON Schema: of manifests (the default, for editors and linters), of the repository
+    /// config desktag.toml, of the plan document or of the apply report.
     Schema(SchemaArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
@@ -122,6 +129,8 @@ pub(crate) struct SchemaArgs {
 pub(crate) enum SchemaKind {
     /// Manifests (`docs/manifest.schema.json`).
     Manifest,
+    /// The repository config `desktag.toml` (`docs/config.schema.json`).
+    Config,
     /// `plan --format json` and saved plans (`docs/plan.schema.json`).
     Plan,
     /// `apply --report-format json` and `--report` (`docs/report.schema.json`).
@@ -145,8 +154,8 @@ pub(crate) struct ManArgs {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ValidateArgs {
-    /// Manifest files or directories (walked recursively).
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format of the diagnostics.
     #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
@@ -154,6 +163,13 @@ pub(crate) struct ValidateArgs {
     /// Tag cap per desktop used for the defaults + tags check.
     #[arg(long, value_name = "N", default_value_t = desktag_core::tags::DEFAULT_MAX_TAGS, value_parser = clap::value_parser!(usize))]
     pub max_tags: usize,
+    /// Turn every warning (an unacknowledged override, a stale `override: true`, …) into an
+    /// error.
+    #[arg(long, overrides_with = "no_strict")]
+    pub strict: bool,
+    /// Warnings stay warnings, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -225,12 +241,15 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 /// Options shared by `plan` and `apply`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct PlanOptions {
-    /// Manifest files or directories (walked recursively).
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Delete current keys that no manifest wants (except ignored and system keys).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_prune")]
     pub prune: bool,
+    /// Do not prune, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "prune")]
+    pub no_prune: bool,
     /// Never change or prune keys matching this glob (repeatable).
     #[arg(long = "ignore-key", value_name = "GLOB")]
     pub ignore_keys: Vec<String>,
@@ -241,8 +260,11 @@ pub(crate) struct PlanOptions {
     #[arg(long = "target", value_name = "ID|NAME|GLOB")]
     pub targets: Vec<String>,
     /// Treat selectors that match no desktop as errors.
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_strict")]
     pub strict: bool,
+    /// Unmatched selectors stay warnings, whatever desktag.toml's `[flags]` say.
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
     /// Refuse a plan that deletes more than N tags, before anything is written or saved. With
     /// --prune the default is half of the tags the planned desktops carry (at least 10).
     #[arg(long, value_name = "N")]
@@ -314,9 +336,10 @@ pub(crate) struct ApplyArgs {
     pub detailed_exitcode: bool,
     /// How changes are written: `batch` (up to 100 desktops per call, read back to confirm),
     /// `desktop` (one call per desktop for its deletes, one for its creates) or `tag` (one call
-    /// per tag). What a mode cannot confirm or gets rejected is redone in the next one.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = crate::apply::WriteMode::Batch)]
-    pub write_mode: crate::apply::WriteMode,
+    /// per tag). What a mode cannot confirm or gets rejected is redone in the next one
+    /// [default: desktag.toml's `write_mode`, or batch].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub write_mode: Option<crate::apply::WriteMode>,
     /// Stop the run after this long (e.g. 90s, 30m, 2h, 1h30m; `none` for no limit), as the first
     /// SIGINT or SIGTERM does: no new request, and the report says what was applied.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_deadline)]
@@ -366,8 +389,8 @@ pub(crate) fn parse_deadline(text: &str) -> Result<Deadline, String> {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct CheckArgs {
-    /// Manifest files or directories (walked recursively).
-    #[arg(value_name = "PATH", default_value = ".")]
+    /// Manifest files or directories (walked recursively) [default: desktag.toml's `paths`, or .].
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -405,6 +428,10 @@ pub(crate) struct ExportArgs {
     /// `id`, `enterprise_project_id`), e.g. `--template owner=user_name` (repeatable).
     #[arg(long = "template", value_name = "KEY=ATTR")]
     pub templates: Vec<String>,
+    /// Write one file per project, `DIR/PROJECT_ID.yaml`, instead of stdout: every project
+    /// desktag.toml names (or the one --project-id or the environment gives).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionFlags,
 }

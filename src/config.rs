@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cli::{self, ApplyArgs, ColorChoice, ConnectionFlags, ExportArgs, LogFormat, PlanArgs};
@@ -12,7 +13,9 @@ use crate::cli::{PlanOptions, ValidateArgs, ValidateFormat};
 use crate::error::Error;
 use crate::render::validation::Style;
 use crate::render::{Format, Printer};
+use crate::repo_config::RepoConfig;
 use desktag_api::{ClientOptions, ConnectionArgs};
+use desktag_core::manifest::Scope;
 use desktag_core::plan::{KeyIgnore, Limits, Policy};
 
 /// What the configuration needs to know about the process it runs in.
@@ -86,6 +89,8 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Schema {
     Manifest,
+    /// Of `desktag.toml`.
+    Config,
     Plan,
     Report,
 }
@@ -98,6 +103,12 @@ pub(crate) struct Validate {
     pub format: crate::render::validation::Style,
     /// `-qq` with the text style: no verdict on stdout (the exit code and errors tell).
     pub silent: bool,
+    /// The repository config's say over which files are manifests and their projects.
+    pub scope: Option<Arc<Scope>>,
+    /// `--strict` (or desktag.toml's `strict`): warnings are errors.
+    pub strict: bool,
+    /// desktag.toml's `env`: variables `${env.NAME}` may read besides the `DESKTAG_VAR_` ones.
+    pub env_allow: Vec<String>,
 }
 
 /// Where the desktops are: the built-in emulator, or the service the flags and environment name.
@@ -131,6 +142,10 @@ impl Service {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Planning {
     pub paths: Vec<PathBuf>,
+    /// The repository config's say over which files are manifests and their projects.
+    pub scope: Option<Arc<Scope>>,
+    /// desktag.toml's `env`: variables `${env.NAME}` may read besides the `DESKTAG_VAR_` ones.
+    pub env_allow: Vec<String>,
     pub policy: Policy,
     /// `--max-deletes`, `--max-changes`: a larger plan is refused.
     pub limits: Limits,
@@ -254,6 +269,10 @@ pub(crate) struct Export {
     /// `--by`, `--group-by`.
     pub shape: crate::render::manifest::Shape,
     pub service: Service,
+    /// The projects desktag.toml names, with their regions, in file order without repeats.
+    pub projects: Vec<(String, Option<String>)>,
+    /// `--out-dir`: one file per project instead of stdout.
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `--name` globs, compiled once with the manifests' name matching.
@@ -297,9 +316,15 @@ impl NameFilter {
 }
 
 impl Config {
-    /// Resolves a parsed command line. Fails with a usage error for what clap cannot check
-    /// (globs, flags that cannot apply to a saved plan).
-    pub(crate) fn from_cli(cli: cli::Cli, env: &Environment) -> Result<Config, Error> {
+    /// Resolves a parsed command line with the repository config (`desktag.toml`, read by
+    /// `repo_config::load`), whose `paths` and `[flags]` are the defaults the command line
+    /// beats. Fails with a usage error for what clap cannot check (globs, flags that cannot
+    /// apply to a saved plan).
+    pub(crate) fn from_cli(
+        cli: cli::Cli,
+        env: &Environment,
+        repo: Option<&RepoConfig>,
+    ) -> Result<Config, Error> {
         let global = &cli.global;
         let logging = Logging {
             verbose: global.verbose,
@@ -313,23 +338,29 @@ impl Config {
         let command = match cli.command {
             cli::Command::Validate(args) => Command::Validate(Validate {
                 silent: global.quiet >= 2,
-                ..validate(&args)
+                ..validate(&args, repo)
             }),
             cli::Command::Plan(args) => {
-                let mut plan = plan(&args, stdout_color)?;
+                let mut plan = plan(&args, stdout_color, repo)?;
                 plan.silent = global.quiet >= 2 && plan.printer.format == Format::Text;
                 Command::Plan(plan)
             }
             cli::Command::Apply(args) => {
-                let mut apply = apply(&args, stdout_color, logging.color)?;
+                let mut apply = apply(&args, stdout_color, logging.color, repo)?;
                 apply.plan_summary_only = global.quiet > 0;
                 apply.silent = global.quiet >= 2 && apply.printer.format == Format::Text;
                 Command::Apply(apply)
             }
-            cli::Command::Export(args) => Command::Export(export(&args)?),
+            cli::Command::Export(args) => Command::Export(export(&args, repo)?),
             cli::Command::Check(args) => Command::Check(Check {
                 planning: Planning {
-                    paths: args.paths.clone(),
+                    // No PATH and no desktag.toml: the project of the flags and environment.
+                    paths: match repo {
+                        None => args.paths.clone(),
+                        Some(_) => paths(&args.paths, repo),
+                    },
+                    scope: repo.map(|r| r.scope.clone()),
+                    env_allow: env_allow(repo),
                     policy: Policy::default(),
                     limits: Limits::default(),
                     service: service(&args.connection),
@@ -340,7 +371,13 @@ impl Config {
             }),
             cli::Command::Doctor(args) => Command::Doctor(Doctor {
                 planning: Planning {
-                    paths: args.paths.clone(),
+                    // No PATH and no desktag.toml: the project of the flags and environment.
+                    paths: match repo {
+                        None => args.paths.clone(),
+                        Some(_) => paths(&args.paths, repo),
+                    },
+                    scope: repo.map(|r| r.scope.clone()),
+                    env_allow: env_allow(repo),
                     policy: Policy::default(),
                     limits: Limits::default(),
                     service: service(&args.connection),
@@ -350,6 +387,7 @@ impl Config {
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
             cli::Command::Schema(args) => Command::Schema(match args.kind {
                 cli::SchemaKind::Manifest => Schema::Manifest,
+                cli::SchemaKind::Config => Schema::Config,
                 cli::SchemaKind::Plan => Schema::Plan,
                 cli::SchemaKind::Report => Schema::Report,
             }),
@@ -360,9 +398,34 @@ impl Config {
     }
 }
 
-fn validate(args: &ValidateArgs) -> Validate {
+/// The command line's paths; without any, the config's `paths`, else the current directory.
+fn paths(given: &[PathBuf], repo: Option<&RepoConfig>) -> Vec<PathBuf> {
+    match repo {
+        _ if !given.is_empty() => given.to_vec(),
+        Some(repo) => repo.paths.clone(),
+        None => vec![PathBuf::from(".")],
+    }
+}
+
+fn env_allow(repo: Option<&RepoConfig>) -> Vec<String> {
+    repo.map(|r| r.env.clone()).unwrap_or_default()
+}
+
+/// A boolean flag with its `--no-` twin over the config's default: the command line wins.
+fn switch(on: bool, off: bool, configured: Option<bool>) -> bool {
+    on || (!off && configured.unwrap_or(false))
+}
+
+fn validate(args: &ValidateArgs, repo: Option<&RepoConfig>) -> Validate {
     Validate {
-        paths: args.paths.clone(),
+        paths: paths(&args.paths, repo),
+        scope: repo.map(|r| r.scope.clone()),
+        strict: switch(
+            args.strict,
+            args.no_strict,
+            repo.and_then(|r| r.flags.strict),
+        ),
+        env_allow: env_allow(repo),
         max_tags: args.max_tags,
         format: match args.format {
             ValidateFormat::Text => Style::Text,
@@ -400,37 +463,36 @@ fn service(flags: &ConnectionFlags) -> Service {
     }
 }
 
-fn planning(options: &PlanOptions) -> Result<Planning, Error> {
+fn planning(options: &PlanOptions, repo: Option<&RepoConfig>) -> Result<Planning, Error> {
     // The planner's own matcher, so "valid" means the same here as during planning.
     KeyIgnore::new(&options.ignore_keys).map_err(|e| Error::Usage(format!("--ignore-key: {e}")))?;
-    let paths = if options.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        options.paths.clone()
-    };
+    let flags = repo.map(|r| r.flags).unwrap_or_default();
+    let prune = switch(options.prune, options.no_prune, flags.prune);
     Ok(Planning {
-        paths,
+        paths: paths(&options.paths, repo),
+        scope: repo.map(|r| r.scope.clone()),
+        env_allow: env_allow(repo),
         policy: Policy {
             max_tags: options.max_tags,
-            prune: options.prune,
+            prune,
             ignore_keys: options.ignore_keys.clone(),
             targets: options.targets.iter().cloned().collect(),
-            strict: options.strict,
+            strict: switch(options.strict, options.no_strict, flags.strict),
             env: Default::default(),
         },
         limits: Limits {
-            max_deletes: options.max_deletes,
+            max_deletes: options.max_deletes.or(flags.max_deletes),
             max_changes: options.max_changes,
-            prune: options.prune,
+            prune,
         },
         service: service(&options.connection),
         fail_fast: options.fail_fast,
     })
 }
 
-fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
+fn plan(args: &PlanArgs, color: bool, repo: Option<&RepoConfig>) -> Result<Plan, Error> {
     Ok(Plan {
-        planning: planning(&args.options)?,
+        planning: planning(&args.options, repo)?,
         printer: Printer {
             explain: args.explain,
             ..Printer::new(args.format, color)
@@ -442,17 +504,23 @@ fn plan(args: &PlanArgs, color: bool) -> Result<Plan, Error> {
     })
 }
 
-fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<Apply, Error> {
+fn apply(
+    args: &ApplyArgs,
+    stdout_color: bool,
+    stderr_color: bool,
+    repo: Option<&RepoConfig>,
+) -> Result<Apply, Error> {
     let source = match &args.plan {
         Some(path) => Source::Saved(Saved {
             path: path.clone(),
+            // Only the PATHs given: a saved plan is re-planned from exactly its manifests.
             planning: Planning {
                 paths: args.options.paths.clone(),
-                ..planning(&args.options)?
+                ..planning(&args.options, repo)?
             },
             trust: args.trust_plan,
         }),
-        None => Source::Manifests(planning(&args.options)?),
+        None => Source::Manifests(planning(&args.options, repo)?),
     };
     Ok(Apply {
         source,
@@ -465,13 +533,24 @@ fn apply(args: &ApplyArgs, stdout_color: bool, stderr_color: bool) -> Result<App
         detailed_exitcode: args.detailed_exitcode,
         observe: observe(&args.options)?,
         concurrency: args.options.connection.concurrency as usize,
-        write_mode: args.write_mode,
+        write_mode: args
+            .write_mode
+            .or(repo.and_then(|r| r.flags.write_mode))
+            .unwrap_or_default(),
         deadline: args.deadline.0,
     })
 }
 
-fn export(args: &ExportArgs) -> Result<Export, Error> {
+fn export(args: &ExportArgs, repo: Option<&RepoConfig>) -> Result<Export, Error> {
+    let mut projects: Vec<(String, Option<String>)> = Vec::new();
+    for (project, region) in repo.map(|r| r.projects.as_slice()).unwrap_or_default() {
+        if !projects.iter().any(|(p, _)| p == project) {
+            projects.push((project.clone(), region.clone()));
+        }
+    }
     Ok(Export {
+        projects,
+        out_dir: args.out_dir.clone(),
         names: NameFilter::new(&args.names)?,
         ids: args.ids.iter().cloned().collect(),
         shape: crate::render::manifest::Shape {
@@ -482,6 +561,7 @@ fn export(args: &ExportArgs) -> Result<Export, Error> {
                 .iter()
                 .map(|t| export_template(t))
                 .collect::<Result<_, _>>()?,
+            region: None,
         },
         service: service(&args.connection),
     })
@@ -510,7 +590,7 @@ mod tests {
     fn config(args: &[&str], env: Environment) -> Result<Config, Error> {
         let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))
             .expect("the command line parses");
-        Config::from_cli(cli, &env)
+        Config::from_cli(cli, &env, None)
     }
 
     fn terminal() -> Environment {
@@ -600,6 +680,94 @@ mod tests {
         let err = config(&["plan", "--ignore-key", "ops-[a"], terminal()).unwrap_err();
         assert!(matches!(err, Error::Usage(m) if m.starts_with("--ignore-key")));
         assert!(config(&["export", "--name", "FIN-*"], terminal()).is_ok());
+    }
+
+    fn repo(text: &str) -> RepoConfig {
+        crate::repo_config::parse(
+            std::path::Path::new("desktag.toml"),
+            text,
+            std::path::Path::new("/repo"),
+            std::path::Path::new("/repo"),
+        )
+        .expect("a valid config")
+    }
+
+    fn with_repo(args: &[&str], repo: &RepoConfig) -> Command {
+        let cli = cli::Cli::try_parse_from(std::iter::once("desktag").chain(args.iter().copied()))
+            .expect("the command line parses");
+        Config::from_cli(cli, &terminal(), Some(repo))
+            .expect("a config")
+            .command
+    }
+
+    #[test]
+    fn the_config_file_gives_defaults_the_command_line_beats() {
+        let team = repo(
+            "paths = [\"desktops\"]\n[flags]\nwrite_mode = \"tag\"\nmax_deletes = 7\nprune = true\nstrict = true\n",
+        );
+        let Command::Apply(apply) = with_repo(&["apply"], &team) else {
+            panic!("an apply config")
+        };
+        let Source::Manifests(planning) = &apply.source else {
+            panic!("planning from manifests")
+        };
+        assert_eq!(apply.write_mode, crate::apply::WriteMode::Tag);
+        assert_eq!(planning.paths, vec![PathBuf::from("desktops")]);
+        assert!(planning.policy.prune && planning.policy.strict);
+        assert_eq!(planning.limits.max_deletes, Some(7));
+        assert!(planning.scope.is_some());
+
+        let Command::Apply(apply) = with_repo(
+            &[
+                "apply",
+                "--write-mode",
+                "desktop",
+                "--max-deletes",
+                "2",
+                "--no-prune",
+                "--no-strict",
+                "other",
+            ],
+            &team,
+        ) else {
+            panic!("an apply config")
+        };
+        let Source::Manifests(planning) = &apply.source else {
+            panic!("planning from manifests")
+        };
+        assert_eq!(apply.write_mode, crate::apply::WriteMode::Desktop);
+        assert_eq!(planning.paths, vec![PathBuf::from("other")]);
+        assert!(!planning.policy.prune && !planning.policy.strict);
+        assert_eq!(planning.limits.max_deletes, Some(2));
+
+        // The last of --prune and --no-prune wins, as with any flag pair.
+        let Command::Plan(plan) = with_repo(&["plan", "--no-prune", "--prune"], &team) else {
+            panic!("a plan config")
+        };
+        assert!(plan.planning.policy.prune);
+    }
+
+    #[test]
+    fn without_a_config_file_nothing_changes() {
+        let Command::Apply(apply) = config(&["apply"], terminal()).unwrap().command else {
+            panic!("an apply config")
+        };
+        assert_eq!(apply.write_mode, crate::apply::WriteMode::Batch);
+        let Command::Validate(validate) = config(&["validate"], terminal()).unwrap().command else {
+            panic!("a validate config")
+        };
+        assert_eq!(validate.paths, vec![PathBuf::from(".")]);
+        assert_eq!(validate.scope, None);
+        let Command::Validate(validate) = with_repo(&["validate"], &repo("env = [\"BUILD_ID\"]\n"))
+        else {
+            panic!("a validate config")
+        };
+        assert_eq!(validate.paths, vec![PathBuf::from(".")]);
+        assert!(validate.scope.is_some());
+        let Command::Check(check) = with_repo(&["check"], &repo("env = [\"BUILD_ID\"]\n")) else {
+            panic!("a check config")
+        };
+        assert_eq!(check.planning.env_allow, vec!["BUILD_ID".to_string()]);
     }
 
     #[test]

@@ -96,6 +96,12 @@ pub(crate) enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An invalid `desktag.toml`; `main` prints the diagnostics before the last line.
+    #[error("{} is not a valid desktag config ({} {})", path.display(), diagnostics.len(), crate::render::plural(diagnostics.len(), "problem", "problems"))]
+    Config {
+        path: PathBuf,
+        diagnostics: Vec<desktag_core::diagnostic::Diagnostic>,
+    },
     #[error("{} is not a usable desktag plan: {message}", path.display())]
     BadPlan { path: PathBuf, message: String },
     /// A refusal with its reason: stale plan, missing confirmation, invalid manifests…

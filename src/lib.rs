@@ -14,6 +14,7 @@ mod config;
 mod error;
 mod logging;
 mod render;
+mod repo_config;
 pub mod report;
 
 use std::process::ExitCode;
@@ -50,14 +51,16 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let outcome = Config::from_cli(cli, &Environment::detect()).and_then(|config| {
-        crate::commands::set_console(Console {
-            quiet: config.logging.quiet,
-            json: config.logging.format == LogFormat::Json,
+    let outcome = crate::repo_config::for_command(&cli)
+        .and_then(|repo| Config::from_cli(cli, &Environment::detect(), repo.as_ref()))
+        .and_then(|config| {
+            crate::commands::set_console(Console {
+                quiet: config.logging.quiet,
+                json: config.logging.format == LogFormat::Json,
+            });
+            crate::logging::init(&config.logging);
+            crate::commands::run(config)
         });
-        crate::logging::init(&config.logging);
-        crate::commands::run(config)
-    });
     match outcome {
         Ok(status) => {
             crate::commands::finish(&status);

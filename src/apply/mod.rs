@@ -67,7 +67,8 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         .desktops
         .iter()
         .filter(|d| d.status == DesktopStatus::Change)
-        .map(|d| d.changes.len())
+        // A rename is two writes.
+        .map(|d| d.changes.iter().map(|c| c.writes().len()).sum::<usize>())
         .sum();
     let run = Run {
         client,

@@ -22,6 +22,7 @@ impl Group {
         match change {
             Change::Delete { .. } => Group::Deletes,
             Change::Overwrite { .. } | Change::Create { .. } => Group::Creates,
+            Change::Rename { .. } => unreachable!("{SPLIT}"),
         }
     }
 
@@ -32,6 +33,10 @@ impl Group {
         }
     }
 }
+
+/// Work holds a rename as its two writes (`Change::writes`): the delete of the old key among
+/// the deletes, the create of the new one among the creates, so the cap holds in every mode.
+pub(super) const SPLIT: &str = "a rename is split into its delete and its create";
 
 pub(super) const INTERRUPTED: &str = "interrupted before all of its changes were applied";
 
@@ -61,8 +66,9 @@ impl<'p> DesktopWork<'p> {
         let changes: Vec<ChangeReport> = if status == DesktopResult::Applied {
             plan.changes
                 .iter()
+                .flat_map(Change::writes)
                 .map(|change| ChangeReport {
-                    change: change.clone(),
+                    change,
                     outcome: Outcome::Skipped,
                     via: None,
                     attempts: 0,
@@ -121,6 +127,7 @@ impl<'p> DesktopWork<'p> {
                 Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
                     (key.clone(), value.clone())
                 }
+                Change::Rename { .. } => unreachable!("{SPLIT}"),
             })
             .collect()
     }
@@ -313,6 +320,7 @@ pub(super) fn confirmed(
         Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
             observed.get(key.as_str()) == Some(value)
         }
+        Change::Rename { .. } => unreachable!("{SPLIT}"),
     })
 }
 
@@ -351,6 +359,7 @@ mod tests {
             ignored: vec![],
             kept: vec![],
             sources: vec![],
+            policy_warnings: vec![],
         }
     }
 

@@ -298,6 +298,7 @@ async fn write_tags(run: &Run<'_>, work: &mut DesktopWork<'_>, pending: &[usize]
             Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
                 run.client.create_tag(work.id(), key, value).await
             }
+            Change::Rename { .. } => unreachable!("{}", super::work::SPLIT),
         };
         match answer {
             Ok(attempts) => {

@@ -549,6 +549,7 @@ fn manifests_of(
         &paths,
         &LoadOptions {
             max_tags: config.planning.policy.max_tags,
+            scope: config.planning.scope.clone(),
         },
     );
     let identity = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
@@ -616,6 +617,7 @@ fn load_given(config: &config::Saved) -> Result<manifest::Manifest, Error> {
         &config.planning.paths,
         &LoadOptions {
             max_tags: config.planning.policy.max_tags,
+            scope: config.planning.scope.clone(),
         },
     );
     if let Some(error) = loaded.diagnostics.iter().find(|d| d.is_error()) {

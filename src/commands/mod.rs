@@ -33,6 +33,15 @@ pub(crate) fn finish(status: &Status) {
 
 /// Writes the last stderr line of a run that stopped with `error`, with its whole cause chain.
 pub(crate) fn fail(error: &Error) {
+    // A desktag.toml's problems, each with its location, before the one line that sums up.
+    if let Error::Config { diagnostics, .. } = error {
+        for d in diagnostics {
+            last_line(
+                Level::Error,
+                &crate::render::messages::terminal_line(&d.to_string()),
+            );
+        }
+    }
     let line = format!("error: {}", crate::error::chain(error));
     last_line(Level::Error, &crate::render::messages::terminal_line(&line));
 }
@@ -43,6 +52,9 @@ pub(crate) const MANIFEST_SCHEMA: &str = include_str!("../../docs/manifest.schem
 pub(crate) const PLAN_SCHEMA: &str = include_str!("../../docs/plan.schema.json");
 /// The JSON Schema of the apply report (`format_version: 2`), `docs/report.schema.json`.
 pub(crate) const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
+
+/// The JSON Schema of `desktag.toml`, as documented in `docs/config.schema.json`.
+pub(crate) const CONFIG_SCHEMA: &str = include_str!("../../docs/config.schema.json");
 
 /// Runs one resolved command line.
 pub(crate) fn run(config: Config) -> Result<Status, Error> {
@@ -56,6 +68,7 @@ pub(crate) fn run(config: Config) -> Result<Status, Error> {
         Command::Schema(kind) => {
             let schema = match kind {
                 crate::config::Schema::Manifest => MANIFEST_SCHEMA,
+                crate::config::Schema::Config => CONFIG_SCHEMA,
                 crate::config::Schema::Plan => PLAN_SCHEMA,
                 crate::config::Schema::Report => REPORT_SCHEMA,
             };

@@ -110,7 +110,7 @@ pub(super) fn tally(plans: &[Plan], detailed_exitcode: bool) -> RunTally {
         failed: 0,
         failed_projects: Vec::new(),
         blocked: plans.iter().flat_map(blocked_names).collect(),
-        changes: summary.create + summary.overwrite + summary.delete,
+        changes: summary.create + summary.overwrite + summary.delete + summary.rename,
         detailed_exitcode,
     }
 }

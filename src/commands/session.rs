@@ -256,6 +256,16 @@ pub(crate) fn choose_project(
     }
 }
 
+/// Says how many files desktag.toml left out (outside its `paths`, or excluded).
+pub(crate) fn log_skipped(skipped: usize) {
+    if skipped > 0 {
+        tracing::info!(
+            skipped,
+            "files outside desktag.toml's `paths` or matching its `exclude` were not read"
+        );
+    }
+}
+
 /// Loads manifests, prints their diagnostics, and splits the documents by project.
 /// `Ok(Err(errors))` means invalid input whose diagnostics were printed.
 pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> {
@@ -263,8 +273,10 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> 
         &planning.paths,
         &LoadOptions {
             max_tags: planning.policy.max_tags,
+            scope: planning.scope.clone(),
         },
     );
+    log_skipped(loaded.skipped);
     output::diagnostics(&loaded.diagnostics);
     if loaded.has_errors() {
         return Ok(Err(loaded

@@ -15,11 +15,14 @@ pub(crate) fn run(config: &config::Validate) -> Result<Status, Error> {
         &config.paths,
         &LoadOptions {
             max_tags: config.max_tags,
+            scope: config.scope.clone(),
         },
     );
+    super::session::log_skipped(loaded.skipped);
     let mut diagnostics = loaded.diagnostics;
     let policy = Policy {
         max_tags: config.max_tags,
+        strict: config.strict,
         ..Policy::default()
     };
     let documents = loaded.manifest.documents.len();
@@ -38,6 +41,11 @@ pub(crate) fn run(config: &config::Validate) -> Result<Status, Error> {
     // Checked once per project, a document that names none reports its problems once.
     let mut seen = std::collections::HashSet::new();
     diagnostics.retain(|d| seen.insert((d.location.clone(), d.code, d.message.clone())));
+    if config.strict {
+        for d in &mut diagnostics {
+            d.severity = diagnostic::Severity::Error;
+        }
+    }
     diagnostic::sort(&mut diagnostics);
     let found = Validation::new(&diagnostics, documents, entries);
     match config.format {

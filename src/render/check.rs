@@ -25,8 +25,17 @@ pub(crate) fn summary(a: &Audit) -> String {
             plural(a.violating, "breaks", "break")
         )
     };
+    let warned = if a.warned == 0 {
+        String::new()
+    } else {
+        format!(
+            ", {} more only {} `enforce: warn` rules",
+            a.warned,
+            plural(a.warned, "breaks", "break")
+        )
+    };
     format!(
-        "Policy: {broken}; coverage: {} of {} managed by the manifests.",
+        "Policy: {broken}{warned}; coverage: {} of {} managed by the manifests.",
         a.managed, a.total
     )
 }
@@ -39,6 +48,7 @@ fn total(audits: &[Audit]) -> Audit {
         total: audits.iter().map(|a| a.total).sum(),
         managed: audits.iter().map(|a| a.managed).sum(),
         violating: audits.iter().map(|a| a.violating).sum(),
+        warned: audits.iter().map(|a| a.warned).sum(),
         desktops: Vec::new(),
     }
 }
@@ -63,7 +73,11 @@ pub(crate) fn text(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
 }
 
 fn text_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
-    for d in a.desktops.iter().filter(|d| !d.violations.is_empty()) {
+    for d in a
+        .desktops
+        .iter()
+        .filter(|d| !(d.violations.is_empty() && d.warnings.is_empty()))
+    {
         let managed = if d.managed { "" } else { ", not managed" };
         writeln!(
             w,
@@ -73,6 +87,9 @@ fn text_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
         )?;
         for v in &d.violations {
             writeln!(w, "  {}", escape(v, false))?;
+        }
+        for v in &d.warnings {
+            writeln!(w, "  warning (enforce: warn): {}", escape(v, false))?;
         }
     }
     let unmanaged: Vec<&str> = a
@@ -105,6 +122,7 @@ pub(crate) fn json(w: &mut dyn Write, audits: &[Audit]) -> io::Result<()> {
             "total": t.total,
             "managed": t.managed,
             "violating": t.violating,
+            "warned": t.warned,
             "projects": audits,
         });
         serde_json::to_writer_pretty(&mut *w, &set)?;
@@ -137,11 +155,24 @@ fn markdown_one(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
         escape(&a.project_id, false)
     )?;
     writeln!(w, "{}\n", summary(a))?;
-    if a.violating > 0 {
+    if a.violating > 0 || a.warned > 0 {
         writeln!(w, "| desktop | id | managed | broken rules |")?;
         writeln!(w, "|---|---|---|---|")?;
-        for d in a.desktops.iter().filter(|d| !d.violations.is_empty()) {
-            let rules: Vec<String> = d.violations.iter().map(|v| markdown_with_code(v)).collect();
+        for d in a
+            .desktops
+            .iter()
+            .filter(|d| !(d.violations.is_empty() && d.warnings.is_empty()))
+        {
+            let rules: Vec<String> = d
+                .violations
+                .iter()
+                .map(|v| markdown_with_code(v))
+                .chain(
+                    d.warnings
+                        .iter()
+                        .map(|v| format!("warning: {}", markdown_with_code(v))),
+                )
+                .collect();
             writeln!(
                 w,
                 "| {} | {} | {} | {} |",
@@ -191,8 +222,17 @@ fn junit_suite(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
             xml(name),
             xml(&d.desktop_id)
         );
-        if d.violations.is_empty() {
+        if d.violations.is_empty() && d.warnings.is_empty() {
             writeln!(w, "{open}/>")?;
+        } else if d.violations.is_empty() {
+            // Only advisory rules broken: a passing case that says so.
+            writeln!(w, "{open}>")?;
+            writeln!(
+                w,
+                "      <system-out>{}</system-out>",
+                xml(&d.warnings.join("\n"))
+            )?;
+            writeln!(w, "    </testcase>")?;
         } else {
             writeln!(w, "{open}>")?;
             writeln!(
@@ -241,6 +281,7 @@ mod tests {
             total: 3,
             managed: 2,
             violating: 2,
+            warned: 0,
             desktops: vec![
                 AuditedDesktop {
                     desktop_id: "d1".into(),
@@ -250,12 +291,14 @@ mod tests {
                         "lacks required key `owner` (policy at p.yaml:3:14)".into(),
                         "`env` is \"qa\", not one of dev, prod (policy at p.yaml:5:5)".into(),
                     ],
+                    warnings: vec![],
                 },
                 AuditedDesktop {
                     desktop_id: "d2".into(),
                     name: "FIN-2".into(),
                     managed: true,
                     violations: vec![],
+                    warnings: vec![],
                 },
                 AuditedDesktop {
                     desktop_id: "d3".into(),
@@ -264,6 +307,7 @@ mod tests {
                     violations: vec![
                         "key `Owner` is not in lower case (policy at p.yaml:7:13)".into()
                     ],
+                    warnings: vec![],
                 },
             ],
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use similar::{ChangeTag, TextDiff};
 
 use super::escape::{quote_key, quote_value};
-use desktag_core::plan::DesktopPlan;
+use desktag_core::plan::{Change, DesktopPlan};
 use desktag_core::tags::{is_system_key, CompactString, Tags};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub(crate) enum Kind {
     Context,
     Removed,
     Added,
+    /// `~Owner → owner = "alice"`: a key renamed, on one line after the diff.
+    Moved,
 }
 
 /// One rendered diff line, without its trailing newline.
@@ -28,7 +30,32 @@ pub(crate) struct Line {
 
 /// The diff of `desktop`'s tags, current → planned. Empty when nothing changes.
 pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
-    let planned = desktop.planned();
+    let mut planned = desktop.planned();
+    // A renamed key is one `~` line, not a removed and an added one.
+    let mut current = desktop.current.clone();
+    let mut moved = Vec::new();
+    for change in &desktop.changes {
+        if let Change::Rename {
+            from, key, value, ..
+        } = change
+        {
+            current.remove(from);
+            planned.remove(key);
+            moved.push(Line {
+                kind: Kind::Moved,
+                text: format!(
+                    "~ {} \u{2192} {} = {}",
+                    quote_key(from),
+                    quote_key(key),
+                    quote_value(value)
+                ),
+            });
+        }
+    }
+    let desktop = &DesktopPlan {
+        current,
+        ..desktop.clone()
+    };
     let unmanaged: BTreeSet<&str> = desktop
         .unmanaged
         .iter()
@@ -37,7 +64,7 @@ pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
     let ignored: BTreeSet<&str> = desktop.ignored.iter().map(CompactString::as_str).collect();
     let old = tag_lines(&desktop.current, &unmanaged, &ignored);
     let new = tag_lines(&planned, &unmanaged, &ignored);
-    if old == new {
+    if old == new && moved.is_empty() {
         return Vec::new();
     }
     let diff = TextDiff::from_lines(&old, &new);
@@ -70,6 +97,7 @@ pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
             });
         }
     }
+    lines.extend(moved);
     lines
 }
 

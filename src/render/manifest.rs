@@ -16,6 +16,23 @@ fn quote(text: &str) -> String {
     serde_json::to_string(text).expect("strings always serialise")
 }
 
+/// A tag key as a YAML mapping key: plain where YAML reads it back as the same text (ASCII
+/// letters first, then letters, digits, `_`, `-`, `.`; not a word YAML 1.1 reads as a boolean or
+/// null), double-quoted otherwise.
+fn key(text: &str) -> String {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    let plain = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !WORDS.contains(&text.to_ascii_lowercase().as_str());
+    if plain {
+        text.to_string()
+    } else {
+        quote(text)
+    }
+}
+
 /// How `export` writes its manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Shape {
@@ -28,6 +45,8 @@ pub(crate) struct Shape {
     /// `--template KEY=ATTR`: where a desktop's `KEY` equals its attribute, write the template
     /// (`owner: "${desktop.user_name}"`), so the value follows the desktop.
     pub templates: Vec<(String, Attr)>,
+    /// The project's region, written beside `project_id` when known (from `desktag.toml`).
+    pub region: Option<String>,
 }
 
 /// The manifest text for `desktops`, sorted by name then id. `ambiguous` holds the computer
@@ -115,10 +134,13 @@ fn document(
     };
     let _ = writeln!(out, "version: 1");
     let _ = writeln!(out, "project_id: {}", quote(project_id));
+    if let Some(region) = &shape.region {
+        let _ = writeln!(out, "region: {}", quote(region));
+    }
     if !defaults.is_empty() {
         let _ = writeln!(out, "defaults:");
-        for (key, value) in &defaults {
-            let _ = writeln!(out, "  {}: {}", quote(key), quote(value));
+        for (k, value) in &defaults {
+            let _ = writeln!(out, "  {}: {}", key(k), quote(value));
         }
     }
     let tagged = members.iter().any(|d| !own(d).is_empty());
@@ -150,8 +172,8 @@ fn document(
             let _ = writeln!(out, "  - id: {}", quote(&desktop.id));
         }
         let _ = writeln!(out, "    tags:");
-        for (key, value) in tags {
-            let _ = writeln!(out, "      {}: {}", quote(&key), quote(&value));
+        for (k, value) in tags {
+            let _ = writeln!(out, "      {}: {}", key(&k), quote(&value));
         }
     }
 }
@@ -214,8 +236,20 @@ mod tests {
         assert_eq!(
             text.lines().skip(1).collect::<Vec<_>>().join("\n"),
             "version: 1\nproject_id: \"p1\"\ndesktops:\n  # A-1\n  - id: \"a\"\n    tags:\n      \"cost center\": \"CC:1\"\n      \
-             \"n\": \"007\"\n      \"部门\": \"\"\n  # B-1\n  - id: \"b\"\n    tags:\n      \"env\": \"prod\"\n  # C-1 (c) has no tags"
+             \"n\": \"007\"\n      \"部门\": \"\"\n  # B-1\n  - id: \"b\"\n    tags:\n      env: \"prod\"\n  # C-1 (c) has no tags"
         );
+    }
+
+    #[test]
+    fn keys_are_plain_where_yaml_reads_them_back_as_written() {
+        for plain in ["env", "cost-center", "ops.note", "team_2", "Owner"] {
+            assert_eq!(key(plain), plain);
+        }
+        for quoted in [
+            "n", "Yes", "off", "null", "8080", "1e3", "-x", "a b", "a:b", "部门", "",
+        ] {
+            assert_eq!(key(quoted), quote(quoted), "{quoted}");
+        }
     }
 
     #[test]
@@ -289,10 +323,10 @@ mod tests {
         };
         let text = manifest("p", &[a, b, c], &shape, &BTreeSet::new());
         assert!(
-            text.contains("defaults:\n  \"owner\": \"${desktop.user_name}\"\n"),
+            text.contains("defaults:\n  owner: \"${desktop.user_name}\"\n"),
             "{text}"
         );
-        assert!(text.contains("\"owner\": \"dan\""), "{text}");
+        assert!(text.contains("owner: \"dan\""), "{text}");
     }
 
     #[test]

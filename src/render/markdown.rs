@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 
 use super::diff::desktop_diff;
-use super::escape::{fence, html, markdown as md, markdown_name, markdown_with_code};
+use super::escape::{display, fence, html, markdown as md, markdown_name, markdown_with_code};
 use super::text::{attempts_via, describe, describe_error, report_totals_line};
 use super::{change_counts, plural, result_name, summary_line};
 use crate::report::{DesktopReport, DesktopResult, Outcome, Report};
@@ -43,6 +43,9 @@ fn key_summary(plan: &Plan) -> String {
     let mut out = String::from("\n**Changes by key**\n\n");
     for line in lines.iter().take(super::KEY_SUMMARY_LINES) {
         let what = match (line.old, line.new) {
+            (Some(from), Some(new)) if line.action == "rename" => {
+                format!("renamed from {} = {}", value(from), value(new))
+            }
             (Some(old), Some(new)) => format!("{} → {}", value(old), value(new)),
             (None, Some(new)) => format!("created as {}", value(new)),
             (Some(old), None) => format!("deleted (was {})", value(old)),
@@ -167,8 +170,20 @@ fn plan_within(w: &mut impl Write, plan: &Plan, limit: usize, marker: &str) -> i
             .map(|d| change_section(d, fold_all)),
     );
     let desktops = sections.len();
-    if !plan.warnings.is_empty() {
-        sections.push(warnings_section(&plan.warnings));
+    // The resolution's warnings, then what breaks an `enforce: warn` policy, per desktop.
+    let mut warnings: Vec<String> = plan.warnings.iter().map(ToString::to_string).collect();
+    for d in &plan.desktops {
+        for v in &d.policy_warnings {
+            warnings.push(format!(
+                "{} ({}): breaks the policy (enforce: warn): {}",
+                display(&d.name),
+                display(&d.desktop_id),
+                display(v)
+            ));
+        }
+    }
+    if !warnings.is_empty() {
+        sections.push(warnings_section(&warnings));
     }
     w.write_all(fit(head, sections, desktops, limit, "desktag plan").as_bytes())
 }
@@ -280,7 +295,7 @@ fn change_section(d: &DesktopPlan, fold_all: bool) -> String {
     }
 }
 
-fn warnings_section(warnings: &[desktag_core::plan::Warning]) -> String {
+fn warnings_section(warnings: &[String]) -> String {
     let body: String = warnings.iter().map(|w| format!("{w}\n")).collect();
     let fence = fence(&body);
     format!(

@@ -84,7 +84,7 @@ pub(crate) fn plan_not_produced(path: &Path, desktops: usize) -> String {
 /// The question asked before applying on a terminal.
 pub(crate) fn confirm_prompt(plans: &[Plan]) -> String {
     let summary = desktag_core::plan::Summary::total(plans);
-    let changes = summary.create + summary.overwrite + summary.delete;
+    let changes = summary.create + summary.overwrite + summary.delete + summary.rename;
     let projects = if plans.len() > 1 {
         format!(" in {} projects", plans.len())
     } else {

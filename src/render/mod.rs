@@ -125,11 +125,22 @@ impl Printer {
 /// The one-line plan summary shared by the text and markdown renderers, e.g.
 /// `Plan: 3 to create, 1 to overwrite, 0 to delete on 2 desktops; 5 unchanged; 1 blocked.`
 pub(crate) fn summary_line(summary: &Summary) -> String {
+    let warned = match summary.policy_warnings {
+        0 => String::new(),
+        n => format!(
+            " {n} {} an `enforce: warn` policy.",
+            plural(n, "desktop breaks", "desktops break")
+        ),
+    };
     if summary.changed == 0 && summary.blocked == 0 {
-        return "No changes. Desktop tags match the manifests.".to_string();
+        return format!("No changes. Desktop tags match the manifests.{warned}");
     }
+    let renamed = match summary.rename {
+        0 => String::new(),
+        n => format!(", {n} to rename"),
+    };
     format!(
-        "Plan: {} to create, {} to overwrite, {} to delete on {} {}; {} unchanged; {} blocked.",
+        "Plan: {} to create, {} to overwrite, {} to delete{renamed} on {} {}; {} unchanged; {} blocked.{warned}",
         summary.create,
         summary.overwrite,
         summary.delete,
@@ -157,9 +168,9 @@ pub(crate) fn plans_summary_line(plans: &[Plan]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyChange<'p> {
     pub key: &'p str,
-    /// `create`, `overwrite` or `delete`.
+    /// `create`, `overwrite`, `delete` or `rename`.
     pub action: &'static str,
-    /// The value before (overwrite, delete).
+    /// The value before (overwrite, delete); for a rename, the key it moves from.
     pub old: Option<&'p str>,
     /// The value after (create, overwrite).
     pub new: Option<&'p str>,
@@ -190,6 +201,15 @@ pub(crate) fn key_summary(plan: &Plan) -> Vec<KeyChange<'_>> {
                 Some(value.as_str()),
             ),
             Change::Delete { key, old } => (key.as_str(), "delete", Some(old.as_str()), None),
+            // A move: `old` is the key it moves from.
+            Change::Rename {
+                from, key, value, ..
+            } => (
+                key.as_str(),
+                "rename",
+                Some(from.as_str()),
+                Some(value.as_str()),
+            ),
         };
         *groups.entry(key).or_default() += 1;
     }
@@ -218,15 +238,20 @@ pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 
 /// `1 to create, 0 to overwrite, 2 to delete` for one desktop's changes.
 fn change_counts(changes: &[desktag_core::plan::Change]) -> String {
-    let (mut create, mut overwrite, mut delete) = (0, 0, 0);
+    let (mut create, mut overwrite, mut delete, mut rename) = (0, 0, 0, 0);
     for change in changes {
         match change {
             desktag_core::plan::Change::Create { .. } => create += 1,
             desktag_core::plan::Change::Overwrite { .. } => overwrite += 1,
             desktag_core::plan::Change::Delete { .. } => delete += 1,
+            desktag_core::plan::Change::Rename { .. } => rename += 1,
         }
     }
-    format!("{create} to create, {overwrite} to overwrite, {delete} to delete")
+    let renamed = match rename {
+        0 => String::new(),
+        n => format!(", {n} to rename"),
+    };
+    format!("{create} to create, {overwrite} to overwrite, {delete} to delete{renamed}")
 }
 
 /// The report status word, as in the JSON document.
@@ -262,6 +287,7 @@ mod tests {
             ignored: vec![],
             kept: vec![],
             sources: vec![],
+            policy_warnings: vec![],
         }
     }
 

@@ -46,15 +46,35 @@ pub(crate) fn plan(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Re
     key_summary(w, plan, style)?;
     for desktop in &plan.desktops {
         match desktop.status {
-            // With --explain, a desktop kept as it is by `create_only` says so.
-            DesktopStatus::Unchanged if style.explain && !desktop.kept.is_empty() => {
-                let header = format!("= {}: unchanged", title(&desktop.name, &desktop.desktop_id));
-                writeln!(w, "{}", style.paint(BOLD, &header))?;
-                explain_kept(w, desktop)?;
+            // Unchanged desktops are left out, unless they break an `enforce: warn` policy or,
+            // with --explain, are kept as they are by `create_only`.
+            DesktopStatus::Unchanged
+                if desktop.policy_warnings.is_empty()
+                    && (!style.explain || desktop.kept.is_empty()) =>
+            {
+                continue
             }
-            DesktopStatus::Unchanged => continue,
+            DesktopStatus::Unchanged => {
+                let title = title(&desktop.name, &desktop.desktop_id);
+                if desktop.policy_warnings.is_empty() {
+                    let header = format!("= {title}: unchanged");
+                    writeln!(w, "{}", style.paint(BOLD, &header))?;
+                } else {
+                    writeln!(w, "! {title}: unchanged")?;
+                }
+                if style.explain {
+                    explain_kept(w, desktop)?;
+                }
+            }
             DesktopStatus::Blocked => blocked(w, desktop, style)?,
             DesktopStatus::Change => changed(w, desktop, style)?,
+        }
+        for v in &desktop.policy_warnings {
+            writeln!(
+                w,
+                "  warning: breaks the policy (enforce: warn): {}",
+                display(v)
+            )?;
         }
         writeln!(w)?;
     }
@@ -70,6 +90,9 @@ fn key_summary(w: &mut impl Write, plan: &Plan, style: &TextStyle) -> io::Result
     writeln!(w, "{}", style.paint(BOLD, "Changes by key:"))?;
     for line in lines.iter().take(super::KEY_SUMMARY_LINES) {
         let what = match (line.old, line.new) {
+            (Some(from), Some(new)) if line.action == "rename" => {
+                format!("renamed from {} = {}", quote_key(from), quote_value(new))
+            }
             (Some(old), Some(new)) => format!("{} -> {}", quote_value(old), quote_value(new)),
             (None, Some(new)) => format!("create {}", quote_value(new)),
             (Some(old), None) => format!("delete (was {})", quote_value(old)),
@@ -163,6 +186,7 @@ fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result
             Kind::FileHeader => style.paint(BOLD, &line.text),
             Kind::Removed => style.paint(RED, &line.text),
             Kind::Added => style.paint(GREEN, &line.text),
+            Kind::Moved => style.paint(CYAN, &line.text),
             Kind::Context => line.text,
         };
         writeln!(w, "{text}")?;
@@ -187,6 +211,9 @@ fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
                 s.column,
                 s.layer.as_str()
             ),
+            None if matches!(change, Change::Rename { .. }) => {
+                format!("{} by `rename:`", what_is_wanted(change))
+            }
             None => format!(
                 "{} by --prune: no manifest wants it",
                 what_is_wanted(change)
@@ -219,6 +246,14 @@ fn what_is_wanted(change: &Change) -> String {
             format!("{} = {}", quote_key(key), quote_value(value))
         }
         Change::Delete { key, .. } => format!("{} absent", quote_key(key)),
+        Change::Rename {
+            from, key, value, ..
+        } => format!(
+            "{} renamed to {} = {}",
+            quote_key(from),
+            quote_key(key),
+            quote_value(value)
+        ),
     }
 }
 
@@ -238,6 +273,14 @@ pub(crate) fn describe(change: &Change) -> String {
         Change::Delete { key, old } => {
             format!("delete {} (was {})", quote_key(key), quote_value(old))
         }
+        Change::Rename {
+            from, key, value, ..
+        } => format!(
+            "rename {} to {} = {}",
+            quote_key(from),
+            quote_key(key),
+            quote_value(value)
+        ),
     }
 }
 

@@ -75,6 +75,7 @@ const BINARY_LAYERS: &[(&str, u8)] = &[
     ("render", 1),
     ("cli", 1),
     ("config", 1),
+    ("repo_config", 1),
     ("error", 1),
     ("logging", 1),
     ("commands", 1),
@@ -91,6 +92,11 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     ("config", "cli"),
     ("config", "render"),
     ("config", "error"),
+    // The repository config (desktag.toml) is read for the commands that use it, from the
+    // global --config / --no-config flags; config takes its defaults.
+    ("config", "repo_config"),
+    ("repo_config", "cli"),
+    ("repo_config", "error"),
     ("logging", "cli"),
     ("logging", "config"),
     ("cli", "render"),
@@ -101,6 +107,7 @@ const BINARY_SAME_LAYER: &[(&str, &str)] = &[
     // `desktag::main` runs the whole shell: parse, resolve, log, run, print the error.
     ("lib", "cli"),
     ("lib", "config"),
+    ("lib", "repo_config"),
     ("lib", "logging"),
     ("lib", "commands"),
 ];

@@ -63,6 +63,12 @@ impl Desktag {
         self
     }
 
+    /// Runs in `dir` instead of the repository root.
+    pub fn current_dir(mut self, dir: &Path) -> Desktag {
+        self.command.current_dir(dir);
+        self
+    }
+
     /// Adds a path argument.
     pub fn arg_path(mut self, path: &Path) -> Desktag {
         self.command.arg(path);

@@ -155,7 +155,7 @@ fn export_with_templates_round_trips_to_no_changes() {
     assert!(
         exported
             .stdout
-            .contains("defaults:\n  \"owner\": \"${desktop.user_name}\"\n"),
+            .contains("defaults:\n  owner: \"${desktop.user_name}\"\n"),
         "{}",
         exported.stdout
     );

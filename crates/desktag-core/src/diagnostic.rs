@@ -35,7 +35,7 @@ impl Location {
 
 impl Location {
     /// The whole file, not a position in it.
-    pub(crate) fn whole_file(file: impl Into<Arc<str>>) -> Self {
+    pub fn whole_file(file: impl Into<Arc<str>>) -> Self {
         Location::new(file, 0, 0)
     }
 }
@@ -165,6 +165,11 @@ codes! {
     /// A more specific selector in another document overrides a value (warning; an error with
     /// `--strict`).
     Override = "override",
+    /// A `rename:` item that cannot be: renamed to itself, chained, against `protect`, or a key
+    /// also wanted under its old name.
+    Rename = "rename",
+    /// An `override: true` entry that overrides nothing (warning; an error with `--strict`).
+    StaleOverride = "stale-override",
     /// A managed key that an ignore glob matches (warning).
     IgnoredKey = "ignored-key",
     /// A key listed in `absent` that a `protect` glob keeps from deletion.
@@ -177,6 +182,9 @@ codes! {
     /// A manifest wants what a `policy:` forbids (a value not allowed, a key not in lower case,
     /// a required key in `absent`).
     PolicyViolation = "policy-violation",
+    // The repository config.
+    /// `desktag.toml` is malformed: TOML syntax, an unknown key, a value of the wrong kind.
+    Config = "config",
 }
 
 impl fmt::Display for Code {

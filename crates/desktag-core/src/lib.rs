@@ -12,7 +12,7 @@ pub mod inventory;
 pub mod manifest;
 pub mod plan;
 pub mod secret;
-pub(crate) mod suggest;
+pub mod suggest;
 pub mod tags;
 pub mod template;
 pub mod yaml;

@@ -3,7 +3,7 @@
 //! desktop. A leaf; pure, no I/O.
 
 /// The known name closest to `unknown`, if it is plausibly a typo of it.
-pub(crate) fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     let normalized = unknown.to_lowercase().replace('-', "_");
     known
         .iter()

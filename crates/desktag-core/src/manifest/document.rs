@@ -52,6 +52,10 @@ pub(super) const DOCUMENT: Table<DocumentFields> = Table {
             d.policy = c.policy(v)?;
             Ok(())
         }),
+        ("rename", |c, d, v| {
+            d.rename = c.renames(v)?;
+            Ok(())
+        }),
         ("desktops", |c, d, v| {
             d.entries = Some(c.desktops(v)?);
             Ok(())
@@ -94,6 +98,10 @@ pub(super) const ENTRY: Table<EntryFields> = Table {
             e.priority = c.priority(v)?;
             Ok(())
         }),
+        ("override", |c, e, v| {
+            e.acknowledge = c.override_flag(v)?;
+            Ok(())
+        }),
     ],
     misplaced: |key| {
         DOCUMENT.has(key).then(|| {
@@ -117,6 +125,7 @@ pub(super) struct DocumentFields {
     pub protect: Vec<Sourced<String>>,
     pub create_only: Vec<Sourced<String>>,
     pub policy: TagPolicy,
+    pub rename: Vec<super::model::Rename>,
     /// `None` when `desktops` was not written.
     pub entries: Option<Vec<PendingEntry>>,
 }
@@ -130,6 +139,8 @@ pub(super) struct EntryFields {
     pub tags: Option<Collection<TagMap>>,
     pub absent: Option<Collection<SortedMap<TagKey, Location>>>,
     pub priority: i32,
+    /// `override: true`, where written.
+    pub acknowledge: Option<Location>,
 }
 
 /// A desktop entry before the document-wide checks (the cap needs the document's `defaults`,
@@ -140,6 +151,7 @@ pub(super) struct PendingEntry {
     pub tags: TagMap,
     pub absent: SortedMap<TagKey, Location>,
     pub priority: i32,
+    pub acknowledge: Option<Location>,
 }
 
 /// What reading the next document of a stream gave.

@@ -219,6 +219,111 @@ impl Check<'_, '_> {
         })
     }
 
+    /// `rename: {Old: new}`: tag keys to tag keys. An old key renamed to itself, or to a key
+    /// another item renames, is an error; so is a key renamed twice.
+    pub(super) fn renames(&mut self, value: Value) -> Result<Vec<super::model::Rename>> {
+        const HELP: &str = "write one `OldKey: new-key` per line, e.g. `rename: {Owner: owner}`";
+        let Value { head, pos, key_pos } = value;
+        match head {
+            Head::Map => {}
+            Head::Scalar(ref s) if s.is_null() => {
+                self.null_field("rename", key_pos, HELP);
+                return Ok(Vec::new());
+            }
+            other => {
+                self.wrong_type(
+                    &other,
+                    pos,
+                    "a mapping of `old: new` keys for `rename`",
+                    HELP,
+                )?;
+                return Ok(Vec::new());
+            }
+        }
+        let mut out: Vec<super::model::Rename> = Vec::new();
+        let mut seen: Vec<(String, Pos)> = Vec::new();
+        self.mapping(pos, |c, key, kpos| {
+            let (vhead, vpos) = c.reader.node()?;
+            if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+                let first = c.loc(*first);
+                c.duplicate(&key, kpos, first);
+                return c.reader.skip(&vhead);
+            }
+            seen.push((key.clone(), kpos));
+            let from = match TagKey::new(key.as_str()) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    c.tag_error(&e, kpos, format!("`{}`: {e}", shorten(&key)));
+                    None
+                }
+            };
+            let Head::Scalar(s) = &vhead else {
+                c.wrong_type(&vhead, vpos, "the new key (text) for a `rename` item", HELP)?;
+                return Ok(());
+            };
+            if s.is_null() {
+                c.null_field(&key, kpos, HELP);
+                return Ok(());
+            }
+            let to = match TagKey::new(s.text.as_str()) {
+                Ok(k) => k,
+                Err(e) => {
+                    c.tag_error(&e, vpos, format!("`{}`: {e}", shorten(&s.text)));
+                    return Ok(());
+                }
+            };
+            let Some(from) = from else {
+                return Ok(());
+            };
+            if from == to {
+                c.error(
+                    Code::Rename,
+                    vpos,
+                    format!("`{}` is renamed to itself", shorten(&key)),
+                    "remove the item, or give the new key",
+                );
+                return Ok(());
+            }
+            out.push(super::model::Rename {
+                from: Sourced {
+                    value: from,
+                    location: c.loc(kpos),
+                },
+                to: Sourced {
+                    value: to,
+                    location: c.loc(vpos),
+                },
+            });
+            Ok(())
+        })?;
+        // A chain (`a: b, b: c`) would depend on the order of the writes.
+        let olds: Vec<String> = out
+            .iter()
+            .map(|r| r.from.value.as_str().to_string())
+            .collect();
+        let mut chained = Vec::new();
+        for r in &out {
+            if olds.iter().any(|o| o == r.to.value.as_str()) {
+                chained.push((r.to.value.as_str().to_string(), r.to.location.clone()));
+            }
+        }
+        for (key, at) in chained {
+            self.push(
+                crate::diagnostic::Diagnostic::error(
+                    Code::Rename,
+                    format!(
+                        "`{}` is renamed to a key that is itself renamed",
+                        shorten(&key)
+                    ),
+                )
+                .at(at)
+                .with_help("rename each old key straight to its final name"),
+            );
+        }
+        out.sort_by(|a, b| a.from.value.cmp(&b.from.value));
+        Ok(out)
+    }
+
     /// `priority: N`, an integer from -1000 to 1000; 0 when invalid (reported).
     pub(crate) fn priority(&mut self, value: Value) -> Result<i32> {
         const HELP: &str =
@@ -245,6 +350,36 @@ impl Check<'_, '_> {
                     HELP,
                 );
                 Ok(0)
+            }
+        }
+    }
+
+    /// `override: true|false`: the location of the key when true.
+    pub(super) fn override_flag(&mut self, value: Value) -> Result<Option<Location>> {
+        const HELP: &str = "write `override: true` to say this entry's overrides of lower-precedence sources in other documents are intended";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "true or false for `override`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("override", key_pos, HELP);
+            return Ok(None);
+        }
+        match (s.plain, s.text.as_str()) {
+            (true, "true") => Ok(Some(self.loc(key_pos))),
+            (true, "false") => Ok(None),
+            _ => {
+                self.error(
+                    Code::Type,
+                    pos,
+                    format!(
+                        "`override` must be true or false, not `{}`",
+                        shorten(&s.text)
+                    ),
+                    HELP,
+                );
+                Ok(None)
             }
         }
     }

@@ -9,12 +9,20 @@ use std::sync::Arc;
 
 use walkdir::{DirEntry, WalkDir};
 
+use super::Scope;
 use crate::diagnostic::{Code, Diagnostic, Location};
 
 /// The manifest files named by `paths`, in order: explicit files as given (any extension),
 /// directories walked recursively in file-name order for `*.yaml`/`*.yml`, skipping hidden
 /// entries. A file reached twice (named twice, or also inside a named directory) is read once.
-pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+/// With a `scope`, files outside it are skipped, named or walked, and excluded directories are
+/// not entered.
+pub(crate) fn collect(
+    paths: &[PathBuf],
+    scope: Option<&Scope>,
+    diagnostics: &mut Vec<Diagnostic>,
+    skipped_total: &mut usize,
+) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut seen = HashSet::new();
     let mut add = |path: PathBuf, files: &mut Vec<PathBuf>| {
@@ -32,7 +40,11 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
             }
         };
         if metadata.is_file() {
-            add(path.clone(), &mut files);
+            if scope.is_none_or(|s| s.includes(path)) {
+                add(path.clone(), &mut files);
+            } else {
+                *skipped_total += 1;
+            }
             continue;
         }
         if !metadata.is_dir() {
@@ -51,10 +63,17 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e));
+            .filter_entry(|e| {
+                e.depth() == 0 || !(is_hidden(e) || scope.is_some_and(|s| s.is_excluded(e.path())))
+            });
+        let mut skipped = 0;
         for entry in walk {
             match entry {
                 Ok(entry) if entry.file_type().is_file() && is_manifest_name(entry.path()) => {
+                    if scope.is_some_and(|s| !s.includes(entry.path())) {
+                        skipped += 1;
+                        continue;
+                    }
                     found += 1;
                     add(entry.into_path(), &mut files);
                 }
@@ -73,7 +92,8 @@ pub(crate) fn collect(paths: &[PathBuf], diagnostics: &mut Vec<Diagnostic>) -> V
                 }
             }
         }
-        if found == 0 {
+        *skipped_total += skipped;
+        if found == 0 && skipped == 0 {
             diagnostics.push(
                 Diagnostic::error(
                     Code::NoManifests,
@@ -232,7 +252,7 @@ mod tests {
     #[test]
     fn missing_path_is_an_error_at_the_path() {
         let mut diags = Vec::new();
-        let files = collect(&[PathBuf::from("no/such/dir")], &mut diags);
+        let files = collect(&[PathBuf::from("no/such/dir")], None, &mut diags, &mut 0);
         assert!(files.is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!(
@@ -246,7 +266,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
         let mut diags = Vec::new();
-        assert!(collect(&[dir.path().to_path_buf()], &mut diags).is_empty());
+        assert!(collect(&[dir.path().to_path_buf()], None, &mut diags, &mut 0).is_empty());
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].code, "no-manifests");
     }
@@ -257,7 +277,12 @@ mod tests {
         let file = dir.path().join("a.yaml");
         std::fs::write(&file, "version: 1\n").unwrap();
         let mut diags = Vec::new();
-        let files = collect(&[file.clone(), dir.path().to_path_buf()], &mut diags);
+        let files = collect(
+            &[file.clone(), dir.path().to_path_buf()],
+            None,
+            &mut diags,
+            &mut 0,
+        );
         assert_eq!(files, vec![file]);
         assert!(diags.is_empty());
     }

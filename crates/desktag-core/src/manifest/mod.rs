@@ -15,14 +15,18 @@ mod model;
 mod policy;
 mod reader;
 mod rules;
+mod scope;
 mod validate;
 mod walk;
 
 #[cfg(test)]
 mod tests;
 
-pub(crate) use model::Sourced;
-pub use model::{AllowedValues, Document, Entry, KeyCase, Manifest, ManifestFile, Selector};
+pub use model::{
+    AllowedValues, Document, Enforce, Entry, KeyCase, Manifest, ManifestFile, Selector,
+};
+pub use model::{Rename, Sourced, TagPolicy};
+pub use scope::{normalise, path_glob, ProjectDefault, Scope};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +43,9 @@ pub struct LoadOutcome {
     /// Every file read, in load order, with the SHA-256 of its bytes (a saved plan records
     /// them).
     pub files: Vec<ManifestFile>,
+    /// Files left out because the [`Scope`] does not include them (outside its `paths`, or
+    /// excluded).
+    pub skipped: usize,
 }
 
 impl LoadOutcome {
@@ -53,12 +60,16 @@ pub struct LoadOptions {
     /// The most tags one desktop may carry (`--max-tags`): `defaults` merged with one entry's
     /// `tags` may not exceed it.
     pub max_tags: usize,
+    /// The repository config's say: which files are manifests, and the project of documents
+    /// that name none. `None` without a `desktag.toml`.
+    pub scope: Option<Arc<Scope>>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             max_tags: DEFAULT_MAX_TAGS,
+            scope: None,
         }
     }
 }
@@ -68,18 +79,31 @@ impl Default for LoadOptions {
 /// is read whatever its extension. Every problem of every file is collected, located by the path
 /// as given (a missing path or unreadable file is an error at that path, never a panic).
 ///
+/// With a [`Scope`] (from `desktag.toml`), only files under its `paths` that match none of its
+/// `exclude` globs are read, named or found by a walk (so a pre-commit hook may pass every
+/// changed YAML file), and documents naming no project take the project of their path prefix.
+///
 /// Documents come in load order: files in the order found, documents in file order. Anchors and
 /// aliases are rejected (an alias is an error): tag changes should be reviewable line by line.
 pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
     let mut diagnostics = Vec::new();
     let mut documents = Vec::new();
     let mut read = Vec::new();
-    for file in files::collect(paths, &mut diagnostics) {
+    let mut skipped = 0;
+    for file in files::collect(
+        paths,
+        options.scope.as_deref(),
+        &mut diagnostics,
+        &mut skipped,
+    ) {
         let name: Arc<str> = Arc::from(file.display().to_string());
         match files::read(&file, &name) {
             Ok(text) => {
                 read.push(ManifestFile::of(&name, text.as_bytes()));
-                let (docs, diags) = validate::check_text(name, strip_bom(&text), options);
+                let (mut docs, diags) = validate::check_text(name, strip_bom(&text), options);
+                if let Some(scope) = &options.scope {
+                    scope.apply_defaults(&file, &mut docs);
+                }
                 documents.extend(docs);
                 diagnostics.extend(diags);
             }
@@ -92,6 +116,7 @@ pub fn load(paths: &[PathBuf], options: &LoadOptions) -> LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
         files: read,
+        skipped,
     }
 }
 
@@ -105,6 +130,7 @@ pub fn load_str(file: &str, text: &str, options: &LoadOptions) -> LoadOutcome {
         manifest: Manifest { documents },
         diagnostics,
         files: vec![ManifestFile::of(file, text.as_bytes())],
+        skipped: 0,
     }
 }
 

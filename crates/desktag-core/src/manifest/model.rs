@@ -127,7 +127,16 @@ pub struct Document {
     pub create_only: Vec<Sourced<String>>,
     /// Rules every selected desktop's tags must follow.
     pub policy: TagPolicy,
+    /// `rename:`: keys migrated on every selected desktop, old → new, in key order.
+    pub rename: Vec<Rename>,
     pub desktops: Vec<Entry>,
+}
+
+/// One `rename:` item: a desktop carrying `from` gets `to` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub from: Sourced<TagKey>,
+    pub to: Sourced<TagKey>,
 }
 
 /// A document's `policy:`. Empty when not written.
@@ -138,6 +147,20 @@ pub struct TagPolicy {
     /// Per key, the values it may take.
     pub allowed: Vec<AllowedValues>,
     pub key_case: Option<Sourced<KeyCase>>,
+    /// `enforce:`: what breaking this document's rules does. `None` (not written) blocks.
+    pub enforce: Option<Sourced<Enforce>>,
+    /// `fix: rename`: under `key_case: lower`, a desktop's case variant of a managed key is
+    /// renamed to it instead of breaking the rule.
+    pub fix_rename: Option<Location>,
+}
+
+/// `policy: {enforce: …}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforce {
+    /// A desktop whose planned tags would break a rule is blocked (the default).
+    Block,
+    /// Violations are reported and counted; the desktop is still repaired.
+    Warn,
 }
 
 /// `allowed: {key: [values]}`: the values are globs over the whole value (`*`, `?`; every other
@@ -169,6 +192,9 @@ pub struct Entry {
     /// Breaks ties between entries of the same selector kind (two globs selecting one desktop):
     /// higher wins. 0 when not written.
     pub priority: i32,
+    /// `override: true` (where written): the entry's overrides of lower-precedence sources in
+    /// other documents are intended and not warned about.
+    pub acknowledge: Option<Location>,
 }
 
 /// How an entry selects desktops. Precedence: `Id` > `Name` > `Glob` > document defaults.

@@ -4,7 +4,7 @@
 //! Pure: no I/O here.
 
 use super::fields::Collection;
-use super::model::{AllowedValues, KeyCase, Sourced, TagPolicy};
+use super::model::{AllowedValues, Enforce, KeyCase, Sourced, TagPolicy};
 use super::reader::Head;
 use super::shorten;
 use super::walk::{Check, Result, Table, Value};
@@ -27,12 +27,20 @@ pub(super) const POLICY: Table<TagPolicy> = Table {
             p.key_case = c.key_case(v)?;
             Ok(())
         }),
+        ("enforce", |c, p, v| {
+            p.enforce = c.enforce(v)?;
+            Ok(())
+        }),
+        ("fix", |c, p, v| {
+            p.fix_rename = c.fix(v)?;
+            Ok(())
+        }),
     ],
     misplaced: |_| None,
 };
 
 const POLICY_HELP: &str =
-    "write `policy:` as a mapping with `required: [keys]`, `allowed: {key: [values]}` and/or `key_case: lower`";
+    "write `policy:` as a mapping with `required: [keys]`, `allowed: {key: [values]}`, `key_case: lower` and/or `enforce: warn`";
 
 impl Check<'_, '_> {
     /// `policy:`: a mapping by the `POLICY` table.
@@ -175,6 +183,65 @@ impl Check<'_, '_> {
     }
 
     /// `key_case: lower|any`.
+    /// `fix: rename`: the location of the value.
+    fn fix(&mut self, value: Value) -> Result<Option<crate::diagnostic::Location>> {
+        const HELP: &str =
+            "write `fix: rename` beside `key_case: lower` to rename case variants of managed keys";
+        let Value { head, pos, key_pos } = value;
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "`rename` for `fix`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("fix", key_pos, HELP);
+            return Ok(None);
+        }
+        if s.text != "rename" {
+            self.error(
+                Code::Policy,
+                pos,
+                format!("`fix` must be `rename`, not `{}`", shorten(&s.text)),
+                HELP,
+            );
+            return Ok(None);
+        }
+        Ok(Some(self.loc(pos)))
+    }
+
+    /// `enforce: block|warn`.
+    fn enforce(&mut self, value: Value) -> Result<Option<Sourced<Enforce>>> {
+        let Value { head, pos, key_pos } = value;
+        const HELP: &str = "write `enforce: block` (a desktop that would break a rule is not changed) or `enforce: warn` (it is repaired and the violation reported)";
+        let Head::Scalar(s) = head else {
+            self.wrong_type(&head, pos, "`block` or `warn` for `enforce`", HELP)?;
+            return Ok(None);
+        };
+        if s.is_null() {
+            self.null_field("enforce", key_pos, HELP);
+            return Ok(None);
+        }
+        let enforce = match s.text.as_str() {
+            "block" => Enforce::Block,
+            "warn" => Enforce::Warn,
+            other => {
+                self.error(
+                    Code::Policy,
+                    pos,
+                    format!(
+                        "`enforce` must be `block` or `warn`, not `{}`",
+                        shorten(other)
+                    ),
+                    HELP,
+                );
+                return Ok(None);
+            }
+        };
+        Ok(Some(Sourced {
+            value: enforce,
+            location: self.loc(pos),
+        }))
+    }
+
     fn key_case(&mut self, value: Value) -> Result<Option<Sourced<KeyCase>>> {
         let Value { head, pos, key_pos } = value;
         const HELP: &str = "write `key_case: lower` (every key in lower case) or `key_case: any`";

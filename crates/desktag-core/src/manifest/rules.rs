@@ -77,6 +77,7 @@ impl Check<'_, '_> {
                     tags: entry.tags,
                     absent: entry.absent,
                     priority: entry.priority,
+                    acknowledge: entry.acknowledge,
                 });
             }
         }
@@ -92,6 +93,7 @@ impl Check<'_, '_> {
             protect: fields.protect,
             create_only: fields.create_only,
             policy: fields.policy,
+            rename: fields.rename,
             desktops,
         })
     }
@@ -205,6 +207,7 @@ impl Check<'_, '_> {
             tags,
             absent,
             priority: fields.priority,
+            acknowledge: fields.acknowledge,
         })
     }
 }

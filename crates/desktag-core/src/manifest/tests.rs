@@ -389,7 +389,14 @@ fn defaults_and_tags_together_may_not_exceed_the_cap() {
     assert_eq!(d.location, Some(Location::new("m.yaml", 8, 5)));
     assert!(d.help.unwrap().starts_with("remove 2 tag(s)"));
     // A higher limit accepts it.
-    let loaded = load_str("m.yaml", &text, &LoadOptions { max_tags: 12 });
+    let loaded = load_str(
+        "m.yaml",
+        &text,
+        &LoadOptions {
+            max_tags: 12,
+            ..LoadOptions::default()
+        },
+    );
     assert!(loaded.diagnostics.is_empty());
     // Defaults over the cap on their own are reported once, at `defaults`.
     let many: String = (0..11).map(|i| format!("  d{i}: v\n")).collect();
@@ -624,6 +631,61 @@ fn priority_is_a_bounded_whole_number() {
     for bad in ["1001", "\"5\"", "1.5", "high"] {
         let text = format!(
             "version: 1\ndesktops:\n  - name: A\n    priority: {bad}\n    tags: {{a: b}}\n"
+        );
+        let e = one(&text);
+        assert_eq!(e.code, "type", "{bad}");
+        assert_eq!(e.location, Some(Location::new("m.yaml", 4, 15)), "{bad}");
+    }
+}
+
+#[test]
+fn rename_maps_old_keys_to_new_ones_and_refuses_self_and_chained_renames() {
+    let d = doc("version: 1\nrename: {Owner: owner, CostCenter: cost-center}\ndesktops:\n  - id: d1\n    tags: {a: b}\n");
+    let pairs: Vec<(&str, &str)> = d
+        .rename
+        .iter()
+        .map(|r| (r.from.value.as_str(), r.to.value.as_str()))
+        .collect();
+    assert_eq!(pairs, [("CostCenter", "cost-center"), ("Owner", "owner")]);
+    assert_eq!(d.rename[1].from.location, Location::new("m.yaml", 2, 10));
+    let e = one("version: 1\nrename: {a: a}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("rename", "`a` is renamed to itself")
+    );
+    let e = one("version: 1\nrename: {a: b, b: c}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(e.code, "rename");
+    assert!(e.message.contains("itself renamed"), "{}", e.message);
+    let e = one("version: 1\nrename: {a: [b]}\ndesktops:\n  - id: d1\n    tags: {x: y}\n");
+    assert_eq!(e.code, "type");
+}
+
+#[test]
+fn policy_enforce_is_block_or_warn() {
+    let d = doc("version: 1\npolicy: {enforce: warn, required: [owner]}\ndesktops:\n  - id: d1\n    tags: {owner: a}\n");
+    assert_eq!(
+        d.policy.enforce.as_ref().map(|e| e.value),
+        Some(crate::manifest::Enforce::Warn)
+    );
+    let e = one("version: 1\npolicy: {enforce: audit}\ndesktops:\n  - id: d1\n    tags: {a: b}\n");
+    assert_eq!(e.code, "policy");
+    assert_eq!(
+        e.message,
+        "`enforce` must be `block` or `warn`, not `audit`"
+    );
+}
+
+#[test]
+fn override_is_true_or_false_and_true_keeps_where_it_is_written() {
+    let d = doc("version: 1\ndesktops:\n  - id: d1\n    override: true\n    tags: {a: b}\n  - id: d2\n    override: false\n    tags: {a: b}\n");
+    assert_eq!(
+        d.desktops[0].acknowledge,
+        Some(Location::new("m.yaml", 4, 5))
+    );
+    assert_eq!(d.desktops[1].acknowledge, None);
+    for bad in ["yes", "\"true\"", "1", "[true]"] {
+        let text = format!(
+            "version: 1\ndesktops:\n  - name: A\n    override: {bad}\n    tags: {{a: b}}\n"
         );
         let e = one(&text);
         assert_eq!(e.code, "type", "{bad}");

@@ -10,7 +10,7 @@ use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::glob::key_glob;
 pub use crate::glob::InvalidGlob;
 use crate::manifest::{Document, Manifest, Sourced};
-use crate::tags::is_system_key;
+use crate::tags::{is_system_key, CompactString};
 
 /// A set of tag-key globs (`crate::glob::key_glob`s: `*`, `?`, `[abc]` classes and `{a,b}`
 /// alternatives, case-sensitive), remembering the globs it was built from.
@@ -139,6 +139,8 @@ pub struct KeyRules {
     pub create_only: KeyGlobs,
     /// What every planned desktop's tags must follow (`policy:`).
     pub policy: super::policy::PolicyRules,
+    /// `rename:` of every document: old key → new key, sorted by old key.
+    pub renames: Vec<(CompactString, CompactString)>,
 }
 
 /// The key rules of a run: the ignore matcher, and the `protect` and `create_only` globs of every
@@ -162,7 +164,72 @@ pub(super) fn key_rules(
         protect: union(|d| &d.protect),
         create_only: union(|d| &d.create_only),
         policy: super::policy::PolicyRules::of(manifest),
+        renames: renames(manifest, diagnostics),
     }
+}
+
+/// The `rename:` items of every document, checked across documents: `protect` wins over a
+/// rename of the key it keeps (an error), a renamed key may not be wanted under its old name,
+/// and one key is renamed to one new key. Items in error are left out.
+fn renames(
+    manifest: &Manifest,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<(CompactString, CompactString)> {
+    let protect: Vec<&Sourced<String>> =
+        manifest.documents.iter().flat_map(|d| &d.protect).collect();
+    let mut out: Vec<(CompactString, CompactString, &crate::diagnostic::Location)> = Vec::new();
+    for doc in &manifest.documents {
+        for r in &doc.rename {
+            let (from, to) = (r.from.value.as_str(), r.to.value.as_str());
+            let error = |message: String, help: &str| {
+                Diagnostic::error(Code::Rename, message)
+                    .at(r.from.location.clone())
+                    .with_help(help.to_string())
+            };
+            if let Some(glob) = protect
+                .iter()
+                .find(|g| key_glob(&g.value).is_ok_and(|g| g.compile_matcher().is_match(from)))
+            {
+                diagnostics.push(
+                    error(
+                        format!("`{from}` is renamed, but `protect` glob `{}` keeps it from ever being deleted", glob.value),
+                        "protect wins: remove the rename, or narrow the `protect` glob",
+                    )
+                    .with_note(glob.location.clone(), "protected here"),
+                );
+                continue;
+            }
+            let wanted = manifest.documents.iter().find_map(|d| {
+                d.defaults.get(from).map(|v| &v.location).or_else(|| {
+                    d.desktops
+                        .iter()
+                        .find_map(|e| e.tags.get(from).map(|v| &v.location))
+                })
+            });
+            if let Some(at) = wanted {
+                diagnostics.push(
+                    error(
+                        format!("`{from}` is renamed to `{to}` but also wanted under its old name"),
+                        "want the new key instead, or remove the rename",
+                    )
+                    .with_note(at.clone(), "wanted here"),
+                );
+                continue;
+            }
+            match out.iter().find(|(f, ..)| f == from) {
+                Some((_, other, _)) if other != to => {
+                    diagnostics.push(error(
+                        format!("`{from}` is renamed to `{to}` here and to `{other}` elsewhere"),
+                        "rename a key to one new key in every document",
+                    ));
+                }
+                Some(_) => {}
+                None => out.push((from.into(), to.into(), &r.from.location)),
+            }
+        }
+    }
+    out.sort();
+    out.into_iter().map(|(f, t, _)| (f, t)).collect()
 }
 
 /// A key listed in `absent` that a `protect` glob matches: the manifests contradict themselves,

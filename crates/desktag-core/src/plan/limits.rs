@@ -27,7 +27,7 @@ pub struct Limits {
 /// counts, the limit and how to raise it.
 pub fn check_limits(plan: &Plan, limits: &Limits) -> Option<String> {
     let s = &plan.summary;
-    let changes = s.create + s.overwrite + s.delete;
+    let changes = s.create + s.overwrite + s.delete + s.rename;
     if let Some(max) = limits.max_changes {
         if changes > max {
             return Some(format!(
@@ -101,6 +101,7 @@ mod tests {
             ignored: Vec::new(),
             kept: Vec::new(),
             sources: Vec::new(),
+            policy_warnings: Vec::new(),
         }];
         Plan {
             project_id: "p".into(),

@@ -254,6 +254,10 @@ pub struct DesktopPlan {
     /// Where the want behind each change is written, in change order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+    /// Rules of `enforce: warn` policies the planned tags break (each with where the rule is
+    /// written): reported, not blocking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<String>,
 }
 
 /// One API call's worth of change.
@@ -263,6 +267,15 @@ pub enum Change {
     Delete {
         key: CompactString,
         old: CompactString,
+    },
+    /// `rename:` (or `fix: rename`): the value of `from` moves to `key` (absent until now);
+    /// written as a delete of `from` and a create of `key`, deletes first. One change for the
+    /// guardrails, not a delete.
+    Rename {
+        from: CompactString,
+        old: CompactString,
+        key: CompactString,
+        value: CompactString,
     },
     Overwrite {
         key: CompactString,
@@ -280,16 +293,41 @@ impl Change {
         match self {
             Change::Delete { key, .. }
             | Change::Overwrite { key, .. }
-            | Change::Create { key, .. } => key,
+            | Change::Create { key, .. }
+            | Change::Rename { key, .. } => key,
         }
     }
 
-    /// `delete`, `overwrite` or `create`.
+    /// `delete`, `overwrite`, `create` or `rename`.
     pub fn action(&self) -> &'static str {
         match self {
             Change::Delete { .. } => "delete",
             Change::Overwrite { .. } => "overwrite",
             Change::Create { .. } => "create",
+            Change::Rename { .. } => "rename",
+        }
+    }
+
+    /// The calls' worth of a change: a rename is the delete of its old key, then the create of
+    /// its new one; the others are themselves.
+    pub fn writes(&self) -> Vec<Change> {
+        match self {
+            Change::Rename {
+                from,
+                old,
+                key,
+                value,
+            } => vec![
+                Change::Delete {
+                    key: from.clone(),
+                    old: old.clone(),
+                },
+                Change::Create {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+            ],
+            other => vec![other.clone()],
         }
     }
 
@@ -300,6 +338,12 @@ impl Change {
                 tags.remove(key);
             }
             Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
+                tags.insert(key.clone(), value.clone());
+            }
+            Change::Rename {
+                from, key, value, ..
+            } => {
+                tags.remove(from);
                 tags.insert(key.clone(), value.clone());
             }
         }
@@ -322,10 +366,20 @@ pub struct Summary {
     pub create: usize,
     pub overwrite: usize,
     pub delete: usize,
+    /// Keys moved by `rename:` (each one change, not a delete).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rename: usize,
     /// Desktops with at least one change.
     pub changed: usize,
     pub unchanged: usize,
     pub blocked: usize,
+    /// Desktops whose planned tags break an `enforce: warn` policy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub policy_warnings: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A project a run over several could not plan or apply: it could not be reached, read or
@@ -385,9 +439,11 @@ impl Summary {
             total.create += s.create;
             total.overwrite += s.overwrite;
             total.delete += s.delete;
+            total.rename += s.rename;
             total.changed += s.changed;
             total.unchanged += s.unchanged;
             total.blocked += s.blocked;
+            total.policy_warnings += s.policy_warnings;
         }
         total
     }
@@ -401,11 +457,15 @@ impl Summary {
                 DesktopStatus::Unchanged => summary.unchanged += 1,
                 DesktopStatus::Change => summary.changed += 1,
             }
+            if !d.policy_warnings.is_empty() {
+                summary.policy_warnings += 1;
+            }
             for change in &d.changes {
                 match change {
                     Change::Create { .. } => summary.create += 1,
                     Change::Overwrite { .. } => summary.overwrite += 1,
                     Change::Delete { .. } => summary.delete += 1,
+                    Change::Rename { .. } => summary.rename += 1,
                 }
             }
         }

@@ -168,6 +168,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         ignored: Vec::new(),
         kept: Vec::new(),
         sources: Vec::new(),
+        policy_warnings: Vec::new(),
     }
 }
 
@@ -191,6 +192,7 @@ fn blocked(
         ignored,
         kept: Vec::new(),
         sources: Vec::new(),
+        policy_warnings: Vec::new(),
     }
 }
 
@@ -213,6 +215,7 @@ fn plan_desktop<'a>(
         failed: None,
     };
     let mut deletes = Vec::new();
+    let mut renames = Vec::new();
     let mut overwrites = Vec::new();
     let mut creates = Vec::new();
     let mut unmanaged = Vec::new();
@@ -220,10 +223,34 @@ fn plan_desktop<'a>(
     let mut kept = Vec::new();
     // Non-system tags now: the ones the cap counts.
     let mut counted = 0usize;
+    // Old keys a rename takes care of, and the new keys it creates.
+    let (moved_from, moved_to) = plan_renames(
+        current,
+        &wanted.tags,
+        &wanted.absent,
+        keys,
+        ignore,
+        &mut deletes,
+        &mut renames,
+    );
+    // A move takes the manifests' value of its new key when they manage it, rendered like any
+    // value written.
+    for change in &mut renames {
+        if let Change::Rename { key, value, .. } = change {
+            if let Some(wanted_value) = wanted.tags.get(key.as_str()) {
+                if let Some(rendered) = render.value(key, wanted_value) {
+                    *value = rendered;
+                }
+            }
+        }
+    }
 
     for (key, old) in current {
         if !is_system_key(key) {
             counted += 1;
+        }
+        if moved_from.contains(key.as_str()) {
+            continue;
         }
         if ignore.is_ignored(key) {
             ignored.push(key.clone());
@@ -242,7 +269,10 @@ fn plan_desktop<'a>(
                     });
                 }
             }
-        } else if (policy.prune || wanted.absent.contains(key)) && !keys.protect.is_match(key) {
+        } else if ((policy.prune && !keys.renames.iter().any(|(_, to)| to == key))
+            || wanted.absent.contains(key))
+            && !keys.protect.is_match(key)
+        {
             deletes.push(Change::Delete {
                 key: key.clone(),
                 old: old.clone(),
@@ -252,7 +282,8 @@ fn plan_desktop<'a>(
         }
     }
     for (key, value) in &wanted.tags {
-        if !current.contains_key(key) && !ignore.is_ignored(key) {
+        if !current.contains_key(key) && !ignore.is_ignored(key) && !moved_to.contains(key.as_str())
+        {
             if let Some(value) = render.value(key, value) {
                 creates.push(Change::Create {
                     key: key.clone(),
@@ -271,11 +302,14 @@ fn plan_desktop<'a>(
         );
     }
 
+    // Deletes of renamed keys join the others in key order.
+    deletes.sort();
     // The plan keeps these for every desktop: no spare capacity.
     unmanaged.shrink_to_fit();
     ignored.shrink_to_fit();
     let after = counted - deletes.len() + creates.len();
-    let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
+    let has_changes =
+        !(deletes.is_empty() && renames.is_empty() && overwrites.is_empty() && creates.is_empty());
     // A desktop with nothing to change is never blocked: desktag would not touch it.
     if has_changes && after > policy.max_tags {
         let reason = cap_reason(
@@ -289,18 +323,27 @@ fn plan_desktop<'a>(
     }
 
     // Exactly sized: a plan holds one of these per desktop.
-    let mut changes = Vec::with_capacity(deletes.len() + overwrites.len() + creates.len());
+    let mut changes =
+        Vec::with_capacity(deletes.len() + renames.len() + overwrites.len() + creates.len());
     changes.append(&mut deletes);
+    changes.append(&mut renames);
     changes.append(&mut overwrites);
     changes.append(&mut creates);
-    // Like the cap: a desktop desktag would change must end within the policy.
-    if has_changes && !keys.policy.is_empty() {
+    // Like the cap: a desktop desktag would change must end within the blocking rules; the
+    // rules of `enforce: warn` policies are reported on every desktop, changed or not.
+    let mut policy_warnings = Vec::new();
+    if !keys.policy.is_empty() {
         let mut planned = current.clone();
         for change in &changes {
             change.apply_to(&mut planned);
         }
-        let broken = keys.policy.violations(&planned);
-        if !broken.is_empty() {
+        let (advisory, broken): (Vec<_>, Vec<_>) = keys
+            .policy
+            .violations(&planned)
+            .into_iter()
+            .partition(|v| v.warn);
+        policy_warnings = advisory.iter().map(ToString::to_string).collect();
+        if has_changes && !broken.is_empty() {
             let rules = broken
                 .iter()
                 .map(ToString::to_string)
@@ -329,7 +372,77 @@ fn plan_desktop<'a>(
         ignored,
         kept,
         sources,
+        policy_warnings,
     }
+}
+
+/// The renames of one desktop (`rename:`, and under `fix: rename` its case variants of managed
+/// keys): where the new key is free, the value moves (one `Rename`, with the manifests' value of
+/// the new key when they manage it); where it is taken, the old key is deleted. Returns the old
+/// keys handled and the new keys the moves create.
+fn plan_renames<'a>(
+    current: &'a Tags,
+    wanted: &Tags,
+    absent: &std::collections::BTreeSet<CompactString>,
+    keys: &KeyRules,
+    ignore: &mut IgnoreMemo<'a>,
+    deletes: &mut Vec<Change>,
+    renames: &mut Vec<Change>,
+) -> (
+    std::collections::BTreeSet<&'a str>,
+    std::collections::BTreeSet<CompactString>,
+) {
+    let mut from_keys = std::collections::BTreeSet::new();
+    let mut to_keys: std::collections::BTreeSet<CompactString> = Default::default();
+    let mut pairs: Vec<(&'a CompactString, CompactString)> = Vec::new();
+    for (from, to) in &keys.renames {
+        if let Some(key) = current.keys().find(|k| k.as_str() == from.as_str()) {
+            pairs.push((key, to.clone()));
+        }
+    }
+    if keys.policy.fixes_case() {
+        for key in current.keys() {
+            let lower: CompactString = key.to_lowercase();
+            if lower != *key
+                && !is_system_key(key)
+                && wanted.contains_key(lower.as_str())
+                && !pairs.iter().any(|(f, _)| *f == key)
+            {
+                pairs.push((key, lower));
+            }
+        }
+    }
+    for (from, to) in pairs {
+        // The memo keeps keys of the desktop; the new key is asked of the matcher itself.
+        if ignore.is_ignored(from)
+            || ignore.ignore.is_ignored(to.as_str())
+            || keys.protect.is_match(from)
+        {
+            continue;
+        }
+        let Some(old) = current.get(from.as_str()) else {
+            continue;
+        };
+        from_keys.insert(from.as_str());
+        // A new key that is taken, or wanted absent, leaves nothing to move the value to.
+        if current.contains_key(to.as_str()) || to_keys.contains(&to) || absent.contains(&to) {
+            deletes.push(Change::Delete {
+                key: from.clone(),
+                old: old.clone(),
+            });
+        } else {
+            let value = wanted.get(to.as_str()).unwrap_or(old).clone();
+            renames.push(Change::Rename {
+                from: from.clone(),
+                old: old.clone(),
+                key: to.clone(),
+                value,
+            });
+            to_keys.insert(to);
+        }
+    }
+    renames.sort();
+    (from_keys, to_keys)
 }
 
 /// Parsed templates by their text (the loader already refused those that do not parse).

@@ -12,15 +12,18 @@ use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::glob::name_glob;
 use std::collections::BTreeSet;
 
-use crate::manifest::{Document, KeyCase, Manifest};
+use crate::manifest::{Document, Enforce, KeyCase, Manifest};
 use crate::tags::{is_system_key, Tags};
 
 /// The merged rules of a run. Empty (and free to check) when no document has a `policy:`.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyRules {
-    required: Vec<(String, Location)>,
+    /// Each rule with `warn`: written only in `enforce: warn` documents.
+    required: Vec<(String, Location, bool)>,
     allowed: Vec<Allowed>,
-    lower: Option<Location>,
+    lower: Option<(Location, bool)>,
+    /// `fix: rename` written beside the rules.
+    fix: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -29,19 +32,21 @@ struct Allowed {
     values: Vec<String>,
     set: GlobSet,
     location: Location,
+    warn: bool,
 }
 
 /// Two rule sets are equal when they were built from the same rules.
 impl PartialEq for PolicyRules {
     fn eq(&self, other: &Self) -> bool {
-        let allowed = |r: &PolicyRules| -> Vec<(String, Vec<String>, Location)> {
+        let allowed = |r: &PolicyRules| -> Vec<(String, Vec<String>, Location, bool)> {
             r.allowed
                 .iter()
-                .map(|a| (a.key.clone(), a.values.clone(), a.location.clone()))
+                .map(|a| (a.key.clone(), a.values.clone(), a.location.clone(), a.warn))
                 .collect()
         };
         self.required == other.required
             && self.lower == other.lower
+            && self.fix == other.fix
             && allowed(self) == allowed(other)
     }
 }
@@ -55,6 +60,8 @@ pub(crate) struct Violation {
     pub message: String,
     /// Where the rule is written.
     pub rule: Location,
+    /// The rule is only advisory (`enforce: warn`): reported, never blocking.
+    pub warn: bool,
 }
 
 impl std::fmt::Display for Violation {
@@ -79,22 +86,35 @@ impl PolicyRules {
         let mut rules = PolicyRules::default();
         for doc in documents {
             let policy = &doc.policy;
+            // A rule written in a blocking document and in a warning one blocks.
+            let warn = policy
+                .enforce
+                .as_ref()
+                .is_some_and(|e| e.value == Enforce::Warn);
             for key in &policy.required {
-                if !rules.required.iter().any(|(k, _)| k == key.value.as_str()) {
-                    rules
-                        .required
-                        .push((key.value.as_str().to_string(), key.location.clone()));
+                match rules
+                    .required
+                    .iter_mut()
+                    .find(|(k, ..)| k == key.value.as_str())
+                {
+                    Some(rule) => rule.2 &= warn,
+                    None => rules.required.push((
+                        key.value.as_str().to_string(),
+                        key.location.clone(),
+                        warn,
+                    )),
                 }
             }
             for allowed in &policy.allowed {
                 let key = allowed.key.value.as_str();
                 let values: Vec<String> = allowed.values.iter().map(|v| v.value.clone()).collect();
                 // The same list repeated in many documents is one rule (checked once per value).
-                if rules
+                if let Some(same) = rules
                     .allowed
-                    .iter()
-                    .any(|a| a.key == key && a.values == values)
+                    .iter_mut()
+                    .find(|a| a.key == key && a.values == values)
                 {
+                    same.warn &= warn;
                     continue;
                 }
                 let mut builder = GlobSetBuilder::new();
@@ -109,18 +129,29 @@ impl PolicyRules {
                     values,
                     set: builder.build().unwrap_or_else(|_| GlobSet::empty()),
                     location: allowed.key.location.clone(),
+                    warn,
                 });
             }
+            rules.fix |= policy.fix_rename.is_some();
             if let Some(case) = &policy.key_case {
-                if case.value == KeyCase::Lower && rules.lower.is_none() {
-                    rules.lower = Some(case.location.clone());
+                if case.value == KeyCase::Lower {
+                    match &mut rules.lower {
+                        Some(lower) => lower.1 &= warn,
+                        None => rules.lower = Some((case.location.clone(), warn)),
+                    }
                 }
             }
         }
         rules
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// `key_case: lower` with `fix: rename`: a desktop's case variants of managed keys are
+    /// renamed to them.
+    pub fn fixes_case(&self) -> bool {
+        self.fix && self.lower.is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
         self.required.is_empty() && self.allowed.is_empty() && self.lower.is_none()
     }
 
@@ -131,7 +162,7 @@ impl PolicyRules {
         if self.is_empty() {
             return found;
         }
-        for (key, location) in &self.required {
+        for (key, location, warn) in &self.required {
             let present = tags.contains_key(key.as_str())
                 || tags
                     .keys()
@@ -140,6 +171,7 @@ impl PolicyRules {
                 found.push(Violation {
                     message: format!("lacks required key `{}`", key.escape_debug()),
                     rule: location.clone(),
+                    warn: *warn,
                 });
             }
         }
@@ -173,12 +205,13 @@ impl PolicyRules {
                 rule.values.join(", ")
             ),
             rule: rule.location.clone(),
+            warn: rule.warn,
         })
     }
 
     /// `key` is not in lower case under `key_case: lower`.
     fn case_violation(&self, key: &str) -> Option<Violation> {
-        let rule = self.lower.as_ref()?;
+        let (rule, warn) = self.lower.as_ref()?;
         let is_lower = |c: char| {
             let mut lower = c.to_lowercase();
             lower.next() == Some(c) && lower.next().is_none()
@@ -186,6 +219,7 @@ impl PolicyRules {
         (!key.chars().all(is_lower)).then(|| Violation {
             message: format!("key `{}` is not in lower case", key.escape_debug()),
             rule: rule.clone(),
+            warn: *warn,
         })
     }
 
@@ -240,20 +274,26 @@ impl PolicyRules {
                 None => [
                     self.required
                         .iter()
-                        .find(|(k, _)| k == key)
-                        .map(|(_, rule)| Violation {
+                        .find(|(k, ..)| k == key)
+                        .map(|(_, rule, warn)| Violation {
                             message: format!(
                                 "`{}` is listed in `absent` but the policy requires it",
                                 key.escape_debug()
                             ),
                             rule: rule.clone(),
+                            warn: *warn,
                         }),
                     None,
                 ],
             };
             for v in broken.into_iter().flatten() {
-                diagnostics.push(
+                let diagnostic = if v.warn {
+                    Diagnostic::warning(Code::PolicyViolation, v.message)
+                } else {
                     Diagnostic::error(Code::PolicyViolation, v.message)
+                };
+                diagnostics.push(
+                    diagnostic
                         .at(at.clone())
                         .with_note(v.rule, "the policy rule")
                         .with_help("follow the policy, or change the policy if the rule is wrong"),
@@ -284,8 +324,11 @@ pub struct Audit {
     pub total: usize,
     /// Desktops some manifest entry selects.
     pub managed: usize,
-    /// Desktops that break a rule.
+    /// Desktops that break a blocking rule.
     pub violating: usize,
+    /// Desktops that break only `enforce: warn` rules.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warned: usize,
     /// Every desktop, by name then id.
     pub desktops: Vec<AuditedDesktop>,
 }
@@ -296,8 +339,15 @@ pub struct AuditedDesktop {
     pub name: String,
     /// Whether a manifest entry selects it.
     pub managed: bool,
-    /// The broken rules, each with where it is written; empty when it follows them.
+    /// The broken blocking rules, each with where it is written; empty when it follows them.
     pub violations: Vec<String>,
+    /// The broken `enforce: warn` rules: reported, not failing the audit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Judges the tags every desktop of `inventory` carries now; `managed` tells the desktops a
@@ -310,15 +360,17 @@ pub fn audit(
 ) -> Audit {
     let mut desktops: Vec<AuditedDesktop> = inventory
         .iter()
-        .map(|d| AuditedDesktop {
-            desktop_id: d.id.clone(),
-            name: d.name.clone(),
-            managed: managed(&d.id),
-            violations: rules
-                .violations(&d.tags)
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+        .map(|d| {
+            let (warnings, violations): (Vec<_>, Vec<_>) =
+                rules.violations(&d.tags).into_iter().partition(|v| v.warn);
+            let text = |vs: Vec<Violation>| vs.iter().map(ToString::to_string).collect();
+            AuditedDesktop {
+                desktop_id: d.id.clone(),
+                name: d.name.clone(),
+                managed: managed(&d.id),
+                violations: text(violations),
+                warnings: text(warnings),
+            }
         })
         .collect();
     desktops.sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
@@ -327,6 +379,10 @@ pub fn audit(
         total: desktops.len(),
         managed: desktops.iter().filter(|d| d.managed).count(),
         violating: desktops.iter().filter(|d| !d.violations.is_empty()).count(),
+        warned: desktops
+            .iter()
+            .filter(|d| d.violations.is_empty() && !d.warnings.is_empty())
+            .count(),
         desktops,
     }
 }
@@ -351,6 +407,48 @@ mod tests {
         assert_eq!(audit.desktops[0].violations.len(), 3);
         assert!(audit.desktops[1].violations.is_empty());
         assert!(!audit.desktops[2].managed);
+    }
+
+    const WARN: &str = "version: 1\npolicy:\n  enforce: warn\n  required: [owner]\n  key_case: lower\ndesktops:\n  - name: A\n    tags: {env: prod}\n";
+
+    #[test]
+    fn warn_rules_are_reported_apart_and_a_blocking_copy_of_a_rule_blocks() {
+        let (warn, diagnostics) = rules(WARN);
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        let tags: Tags = [("Env".into(), "prod".into())].into_iter().collect();
+        let found = warn.violations(&tags);
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|v| v.warn), "{found:#?}");
+        let inventory = crate::inventory::Inventory::new([crate::inventory::Desktop::new(
+            "d1",
+            "A",
+            &[("Env", "x")],
+        )]);
+        let audited = audit(&warn, &inventory, &|_| true, "p");
+        assert_eq!((audited.violating, audited.warned), (0, 1));
+        assert_eq!(audited.desktops[0].warnings.len(), 2);
+        // The same `required` key written again in a blocking document blocks.
+        let both = format!("{WARN}---\nversion: 1\npolicy: {{required: [owner]}}\ndesktops:\n  - name: B\n    tags: {{owner: x}}\n");
+        let (mixed, _) = rules(&both);
+        let found = mixed.violations(&tags);
+        let owner = found.iter().find(|v| v.message.contains("owner")).unwrap();
+        assert!(!owner.warn);
+        assert!(
+            found
+                .iter()
+                .find(|v| v.message.contains("case"))
+                .unwrap()
+                .warn
+        );
+    }
+
+    #[test]
+    fn manifests_against_a_warn_policy_get_warnings_not_errors() {
+        let text = "version: 1\npolicy: {enforce: warn, allowed: {env: [prod]}}\ndesktops:\n  - name: A\n    tags: {env: qa}\n";
+        let (_, diagnostics) = rules(text);
+        assert_eq!(diagnostics.len(), 1);
+        assert!(!diagnostics[0].is_error());
+        assert_eq!(diagnostics[0].code, "policy-violation");
     }
 
     fn rules(text: &str) -> (PolicyRules, Vec<Diagnostic>) {

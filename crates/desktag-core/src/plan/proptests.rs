@@ -58,10 +58,20 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(any::<bool>(), IGNORE_GLOBS.len()),
         prop::collection::vec(any::<bool>(), PROTECT_GLOBS.len()),
         prop::collection::vec(any::<bool>(), CREATE_ONLY_GLOBS.len()),
+        0u8..3,
         any::<bool>(),
     )
         .prop_map(
-            |(desktops, prune, max_tags, ignore_on, protect_on, create_only_on, policy_on)| {
+            |(
+                desktops,
+                prune,
+                max_tags,
+                ignore_on,
+                protect_on,
+                create_only_on,
+                policy_on,
+                rename_on,
+            )| {
                 let mut inventory = Inventory::default();
                 let mut wanted = Vec::new();
                 for (i, (current, tags, absent, exists)) in desktops.into_iter().enumerate() {
@@ -76,9 +86,14 @@ fn case() -> impl Strategy<Value = Case> {
                             tags: current,
                         });
                     }
+                    // A renamed key is never wanted under its old name (the loader refuses it).
+                    let tags: Tags = tags
+                        .into_iter()
+                        .filter(|(k, _)| !(rename_on && k == "g"))
+                        .collect();
                     let absent = absent
                         .into_iter()
-                        .filter(|k| !tags.contains_key(k))
+                        .filter(|k| !(tags.contains_key(k) || (rename_on && k == "g")))
                         .collect();
                     wanted.push(Wanted {
                         desktop_id: id,
@@ -104,10 +119,15 @@ fn case() -> impl Strategy<Value = Case> {
                         ignore: KeyIgnore::new(globs).unwrap(),
                         protect: chosen(&PROTECT_GLOBS, protect_on),
                         create_only: chosen(&CREATE_ONLY_GLOBS, create_only_on),
-                        policy: if policy_on {
-                            policy()
+                        policy: match policy_on {
+                            0 => Default::default(),
+                            1 => policy(false),
+                            _ => policy(true),
+                        },
+                        renames: if rename_on {
+                            vec![("g".into(), "h".into())]
                         } else {
-                            Default::default()
+                            Vec::new()
                         },
                     },
                 }
@@ -115,10 +135,14 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-/// `a` is required, `b` may only be "1", keys in lower case (all of KEYS are).
-fn policy() -> super::policy::PolicyRules {
-    let text = "version: 1\npolicy: {required: [a], allowed: {b: [\"1\"]}, key_case: lower}\ndesktops: []\n";
-    let loaded = crate::manifest::load_str("p.yaml", text, &Default::default());
+/// `a` is required, `b` may only be "1", keys in lower case (all of KEYS are); with `warn`, a
+/// second document's `enforce: warn` policy also wants `c` and `a` to be "1".
+fn policy(warn: bool) -> super::policy::PolicyRules {
+    let mut text = "version: 1\npolicy: {required: [a], allowed: {b: [\"1\"]}, key_case: lower}\ndesktops: []\n".to_string();
+    if warn {
+        text.push_str("---\nversion: 1\npolicy: {enforce: warn, required: [c], allowed: {a: [\"1\"]}}\ndesktops: []\n");
+    }
+    let loaded = crate::manifest::load_str("p.yaml", &text, &Default::default());
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     super::policy::PolicyRules::of(&loaded.manifest)
 }
@@ -189,7 +213,13 @@ proptest! {
                         && !c.keys.create_only.is_match(key),
                     Change::Delete { old, .. } => d.current.get(key) == Some(old)
                         && !c.keys.protect.is_match(key)
-                        && (w.absent.contains(key) || (c.policy.prune && !w.tags.contains_key(key))),
+                        && (w.absent.contains(key)
+                            || (c.policy.prune && !w.tags.contains_key(key))
+                            || c.keys.renames.iter().any(|(f, _)| f == key)),
+                    Change::Rename { from, old, value, .. } => c.keys.renames.iter().any(|(f, t)| f == from && t == key)
+                        && d.current.get(from) == Some(old)
+                        && !d.current.contains_key(key)
+                        && w.tags.get(key).unwrap_or(old) == value,
                 };
                 prop_assert!(allowed, "{:?} on {:#?}", change, d);
             }
@@ -200,16 +230,35 @@ proptest! {
             // Unmanaged: current, not wanted, not deleted, not ignored.
             for key in &d.unmanaged {
                 prop_assert!(!w.tags.contains_key(key) && !c.keys.ignore.is_ignored(key));
-                prop_assert!(!c.policy.prune || c.keys.protect.is_match(key));
+                prop_assert!(!c.policy.prune || c.keys.protect.is_match(key)
+                    || c.keys.renames.iter().any(|(_, to)| to == key));
             }
         }
     }
 
     #[test]
-    fn no_desktop_desktag_changes_ends_outside_the_policy(c in case()) {
+    fn no_desktop_desktag_changes_ends_outside_a_blocking_policy_and_warn_rules_are_reported(c in case()) {
+        let p = plan_case(&c, &c.inventory);
+        for d in p.desktops.iter().filter(|d| d.status != DesktopStatus::Blocked) {
+            let (warn, block): (Vec<_>, Vec<_>) =
+                c.keys.policy.violations(&d.planned()).into_iter().partition(|v| v.warn);
+            if d.status == DesktopStatus::Change {
+                prop_assert_eq!(block, vec![], "{:#?}", d);
+            }
+            let reported: Vec<String> = warn.iter().map(ToString::to_string).collect();
+            prop_assert_eq!(&d.policy_warnings, &reported, "{:#?}", d);
+        }
+    }
+
+    #[test]
+    fn a_planned_end_state_never_holds_both_the_old_and_the_new_key_of_a_rename(c in case()) {
         let p = plan_case(&c, &c.inventory);
         for d in p.desktops.iter().filter(|d| d.status == DesktopStatus::Change) {
-            prop_assert_eq!(c.keys.policy.violations(&d.planned()), vec![], "{:#?}", d);
+            let end = d.planned();
+            for (from, to) in &c.keys.renames {
+                prop_assert!(!(end.contains_key(from) && end.contains_key(to)), "{:#?}", d);
+                prop_assert!(!end.contains_key(from), "{:#?}", d);
+            }
         }
     }
 
@@ -225,7 +274,7 @@ proptest! {
         sorted.sort();
         prop_assert_eq!(ids, sorted);
         let summed: usize = a.desktops.iter().map(|d| d.changes.len()).sum();
-        prop_assert_eq!(summed, a.summary.create + a.summary.overwrite + a.summary.delete);
+        prop_assert_eq!(summed, a.summary.create + a.summary.overwrite + a.summary.delete + a.summary.rename);
         prop_assert_eq!(a.desktops.len(), a.summary.changed + a.summary.unchanged + a.summary.blocked);
     }
 }

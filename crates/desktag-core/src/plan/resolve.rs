@@ -51,11 +51,14 @@ pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> R
         (_, Some(name)) => format!("`{name}` (`{}`)", target.as_str()),
         (_, None) => format!("`{}`", target.as_str()),
     };
+    // Under --target only some desktops are resolved: an acknowledgement may be used on others.
+    let stale_checked = policy.targets.is_empty();
     let wanted = merge(
         manifest,
         &selections,
         &label,
         policy.strict,
+        stale_checked,
         &mut diagnostics,
     );
     look_alike_keys(&wanted, inventory, &mut diagnostics);
@@ -159,11 +162,14 @@ pub fn check_offline(manifest: &Manifest, policy: &Policy) -> Vec<Diagnostic> {
         Target::Id(id) => format!("`{id}`"),
         Target::Named(name) => format!("named `{name}`"),
     };
+    // Offline, globs are matched only against the names the manifests mention, so an
+    // acknowledgement that overrides nothing here may still override on a real desktop.
     merge(
         manifest,
         &selections,
         &label,
         policy.strict,
+        false,
         &mut diagnostics,
     );
     diagnostic::sort(&mut diagnostics);
@@ -326,6 +332,8 @@ struct Claim<'m> {
     location: &'m Location,
     /// `None` for a document's defaults.
     selector: Option<&'m Selector>,
+    /// The entry's `override: true`, where written.
+    ack: Option<&'m Location>,
 }
 
 impl Claim<'_> {
@@ -359,14 +367,20 @@ type ConflictKey<'m> = (
 );
 
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
-/// then load order), reporting conflicts with each desktop named by `label`.
+/// then load order), reporting conflicts with each desktop named by `label`. Overrides by an
+/// entry with `override: true` are not reported; with `stale_checked`, such an entry that
+/// overrides nothing is.
 fn merge(
     manifest: &Manifest,
     selections: &[Selection<'_>],
     label: &dyn Fn(Target) -> String,
     strict: bool,
+    stale_checked: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Wanted> {
+    // `override: true` of the entries that selected some desktop, and of those that overrode.
+    let mut acks: BTreeSet<&Location> = BTreeSet::new();
+    let mut used_acks: BTreeSet<&Location> = BTreeSet::new();
     let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let mut overrides: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
     let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
@@ -382,6 +396,8 @@ fn merge(
             let priority = entry.priority;
             let doc = doc_no;
             let selector = Some(&entry.selector);
+            let ack = entry.acknowledge.as_ref();
+            acks.extend(ack);
             for (key, value) in &entry.tags {
                 let claim = Claim {
                     precedence,
@@ -390,6 +406,7 @@ fn merge(
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector,
+                    ack,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -401,6 +418,7 @@ fn merge(
                     value: None,
                     location,
                     selector,
+                    ack,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -421,6 +439,7 @@ fn merge(
                     value: Some(value.value.as_str()),
                     location: &value.location,
                     selector: None,
+                    ack: None,
                 };
                 claims.push((key.as_str(), claim));
             }
@@ -469,6 +488,11 @@ fn merge(
                     && lower.doc != first.doc
                     && lower.value != first.value
                 {
+                    if let Some(ack) = first.ack {
+                        // Intended: acknowledged where written, and shown by --explain.
+                        used_acks.insert(ack);
+                        continue;
+                    }
                     let k = (
                         key,
                         first.location,
@@ -509,7 +533,25 @@ fn merge(
     for ((key, ..), (winner, loser, ids)) in overrides {
         diagnostics.push(overridden(label, key, &winner, &loser, &ids, strict));
     }
+    if stale_checked {
+        for ack in acks.difference(&used_acks) {
+            diagnostics.push(stale_override(ack, strict));
+        }
+    }
     wanted
+}
+
+/// An `override: true` that overrides nothing on the desktops its entry selects.
+fn stale_override(at: &Location, strict: bool) -> Diagnostic {
+    let message = "this entry says `override: true` but overrides no value from another document on the desktops it selects";
+    let diagnostic = if strict {
+        Diagnostic::error(Code::StaleOverride, message)
+    } else {
+        Diagnostic::warning(Code::StaleOverride, message)
+    };
+    diagnostic.at(at.clone()).with_help(
+        "remove `override: true` (the acknowledgement is stale), or the entry if it is no longer needed",
+    )
 }
 
 /// "desktop `FIN-1`" or "3 desktops (`A`, `B`, `C`)", "… and N more" past three.
@@ -556,7 +598,7 @@ fn overridden(
             format!("{} wants `{key}` = {} here", loser.source(), loser.want()),
         )
         .with_help(
-            "the more specific selector wins (id > exact name > name glob > defaults); make the two agree, or remove the one that should not apply",
+            "the more specific selector wins (id > exact name > name glob > defaults); make the two agree, remove the one that should not apply, or write `override: true` on the entry if it is intended",
         )
 }
 

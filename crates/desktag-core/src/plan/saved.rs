@@ -323,6 +323,21 @@ fn check(plan: &Plan) -> Result<(), String> {
                     }
                     1
                 }
+                Change::Rename {
+                    from, old, value, ..
+                } => {
+                    crate::tags::check_key(from).map_err(|e| at(format!("key `{from}`: {e}")))?;
+                    crate::tags::check_value(value)
+                        .map_err(|e| at(format!("value of `{key}`: {e}")))?;
+                    if tags.get(from.as_str()).map(|v| v.as_str()) != Some(old.as_str())
+                        || tags.contains_key(key)
+                    {
+                        return Err(at(format!(
+                            "rename of `{from}` to `{key}` does not match the recorded tags"
+                        )));
+                    }
+                    2
+                }
                 Change::Overwrite { old, value, .. } => {
                     crate::tags::check_value(value)
                         .map_err(|e| at(format!("value of `{key}`: {e}")))?;
@@ -331,7 +346,7 @@ fn check(plan: &Plan) -> Result<(), String> {
                             "overwrite of `{key}` does not match the recorded tags"
                         )));
                     }
-                    2
+                    3
                 }
                 Change::Create { value, .. } => {
                     crate::tags::check_value(value)
@@ -341,12 +356,13 @@ fn check(plan: &Plan) -> Result<(), String> {
                             "create of `{key}`, which the desktop already has"
                         )));
                     }
-                    3
+                    4
                 }
             };
             if rank < last_rank {
                 return Err(at(
-                    "changes are not in the order deletes, overwrites, creates".to_string(),
+                    "changes are not in the order deletes, renames, overwrites, creates"
+                        .to_string(),
                 ));
             }
             last_rank = rank;
@@ -662,6 +678,7 @@ mod tests {
                 ignored: vec![],
                 kept: vec![],
                 sources: vec![],
+                policy_warnings: vec![],
             }],
             summary: Summary {
                 overwrite: 1,

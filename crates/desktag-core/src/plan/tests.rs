@@ -45,11 +45,13 @@ fn entry(
             .map(|(i, k)| (TagKey::new(*k).unwrap(), loc(file, line + 20 + i as u32)))
             .collect(),
         priority: 0,
+        acknowledge: None,
     }
 }
 
 fn doc(file: &str, defaults: &[(&str, &str)], ignore: &[&str], desktops: Vec<Entry>) -> Document {
     Document {
+        rename: Vec::new(),
         location: loc(file, 1),
         project_id: None,
         region: None,
@@ -623,7 +625,9 @@ fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
             delete: 2,
             changed: 1,
             unchanged: 0,
-            blocked: 0
+            blocked: 0,
+            rename: 0,
+            policy_warnings: 0
         }
     );
     assert!(p.has_changes);
@@ -1010,6 +1014,94 @@ fn an_id_overriding_a_glob_of_another_document_warns_naming_both_places() {
     assert!(resolve(&one, &inventory(), &Policy::default())
         .diagnostics
         .is_empty());
+}
+
+#[test]
+fn override_true_silences_exactly_its_own_entry_and_a_stale_one_warns() {
+    let acked = |mut e: Entry, line: u32| {
+        e.acknowledge = Some(loc("export.yaml", line));
+        e
+    };
+    let m = Manifest {
+        documents: vec![
+            doc(
+                "hand.yaml",
+                &[],
+                &[],
+                vec![entry(
+                    "hand.yaml",
+                    10,
+                    name("FIN-*"),
+                    &[("env", "prod"), ("team", "fin")],
+                    &[],
+                )],
+            ),
+            doc(
+                "export.yaml",
+                &[],
+                &[],
+                vec![
+                    // Acknowledged: its override is intended.
+                    acked(
+                        entry("export.yaml", 30, id("d1"), &[("env", "dev")], &[]),
+                        39,
+                    ),
+                    // Not acknowledged: still warned.
+                    entry("export.yaml", 40, id("d2"), &[("team", "ops")], &[]),
+                    // Acknowledged, but overrides nothing: stale.
+                    acked(
+                        entry("export.yaml", 50, id("d2"), &[("room", "1")], &[]),
+                        59,
+                    ),
+                ],
+            ),
+        ],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    let shown: Vec<String> = r
+        .diagnostics
+        .iter()
+        .map(|d| d.to_string().lines().next().unwrap().to_string())
+        .collect();
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("export.yaml:41:3: warning[override]: the entry for id `d2`"),
+        "{shown:#?}"
+    );
+    assert_eq!(
+        shown[1],
+        "export.yaml:59:3: warning[stale-override]: this entry says `override: true` but overrides no value from another document on the desktops it selects"
+    );
+    // The acknowledged value still wins, and its source is still recorded for --explain.
+    let d1 = r.wanted.iter().find(|w| w.desktop_id == "d1").unwrap();
+    assert_eq!(d1.tags.get("env").map(|v| v.as_str()), Some("dev"));
+    assert!(d1
+        .sources
+        .iter()
+        .any(|(k, l, layer)| k == "env" && l.line == 31 && *layer == Layer::Id));
+    // --strict makes the rest errors; with --target the stale check is left out (other
+    // desktops are not resolved).
+    let strict = Policy {
+        strict: true,
+        ..Policy::default()
+    };
+    let r = resolve(&m, &inventory(), &strict);
+    assert_eq!(
+        r.diagnostics.iter().filter(|d| d.is_error()).count(),
+        2,
+        "{:#?}",
+        r.diagnostics
+    );
+    let targeted = Policy {
+        targets: ["d2".to_string()].into(),
+        ..Policy::default()
+    };
+    let r = resolve(&m, &inventory(), &targeted);
+    assert!(
+        r.diagnostics.iter().all(|d| d.code != "stale-override"),
+        "{:#?}",
+        r.diagnostics
+    );
 }
 
 // ---- templated values ----
