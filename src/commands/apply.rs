@@ -550,6 +550,7 @@ fn manifests_of(
         &LoadOptions {
             max_tags: config.planning.policy.max_tags,
             scope: config.planning.scope.clone(),
+            env_allow: config.planning.env_allow.clone(),
         },
     );
     let identity = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
@@ -618,6 +619,7 @@ fn load_given(config: &config::Saved) -> Result<manifest::Manifest, Error> {
         &LoadOptions {
             max_tags: config.planning.policy.max_tags,
             scope: config.planning.scope.clone(),
+            env_allow: config.planning.env_allow.clone(),
         },
     );
     if let Some(error) = loaded.diagnostics.iter().find(|d| d.is_error()) {
@@ -720,7 +722,7 @@ fn replan(
     let mut manifest = manifest.clone();
     manifest.retain_project(Some(&plan.project_id));
     let policy = desktag_core::plan::Policy {
-        env: session::environment(manifest.env_names()),
+        env: session::environment(manifest.env_names(), &config.planning.env_allow),
         // Only the desktops the plan changes were read: selectors that match others are not
         // unmatched.
         strict: false,

@@ -274,6 +274,7 @@ pub(crate) fn load(planning: &Planning) -> Result<Result<Loaded, usize>, Error> 
         &LoadOptions {
             max_tags: planning.policy.max_tags,
             scope: planning.scope.clone(),
+            env_allow: planning.env_allow.clone(),
         },
     );
     log_skipped(loaded.skipped);
@@ -409,7 +410,7 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Run, usize>,
     for project in &loaded.projects {
         names.extend(project.manifest.env_names());
     }
-    policy.env = environment(names);
+    policy.env = environment(names, &planning.env_allow);
     let made_from = Provenance {
         manifests: loaded.files,
         ignore_keys: policy.ignore_keys.clone(),
@@ -480,15 +481,16 @@ struct ProjectError {
     error: Error,
 }
 
-/// The values of the environment variables `names` that templates may read (only
-/// `DESKTAG_VAR_*`: the loader refuses other names, and this is the second line), captured once
-/// so planning stays pure. A name that is not set is absent.
+/// The values of the environment variables `names` that templates may read (`DESKTAG_VAR_*` and
+/// desktag.toml's `env`, `allow`: the loader refuses other names, and this is the second line),
+/// captured once so planning stays pure. A name that is not set is absent.
 pub(crate) fn environment(
     names: impl IntoIterator<Item = String>,
+    allow: &[String],
 ) -> std::collections::BTreeMap<String, String> {
     names
         .into_iter()
-        .filter(|name| desktag_core::template::may_read_env(name))
+        .filter(|name| desktag_core::template::may_read_env(name, allow))
         .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
         .collect()
 }

@@ -16,6 +16,7 @@ pub(crate) fn run(config: &config::Validate) -> Result<Status, Error> {
         &LoadOptions {
             max_tags: config.max_tags,
             scope: config.scope.clone(),
+            env_allow: config.env_allow.clone(),
         },
     );
     super::session::log_skipped(loaded.skipped);

@@ -344,3 +344,61 @@ fn export_takes_the_project_and_region_from_the_config_and_writes_a_file_per_pro
         .code(0);
     assert_eq!(plan.json()["has_changes"], false, "{}", plan.stdout);
 }
+
+#[test]
+fn env_allow_list_lets_templates_read_the_names_it_lists_and_no_others() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let repo = manifests(&[
+        (
+            "desktag.toml",
+            &format!("env = [\"BUILD_ID\", \"DEPLOY_TOKEN\"]\n{CONFIG}"),
+        ),
+        (
+            "desktops/team.yaml",
+            "version: 1\ndesktops:\n  - name: \"W-*\"\n    tags: {build: \"${env.BUILD_ID}\"}\n",
+        ),
+    ]);
+    // Listed: read and rendered, and recorded for the saved plan's re-check.
+    let plan = Desktag::new()
+        .current_dir(repo.path())
+        .against(&emu)
+        .env("BUILD_ID", "b-42")
+        .args(["plan", "--format", "json"])
+        .run()
+        .code(0);
+    let json = plan.json();
+    let changes = &json["projects"][0]["desktops"][0]["changes"];
+    assert_eq!(changes[0]["value"], "b-42", "{json:#}");
+    // Without the config the name is not readable: a located error with the fix.
+    let without = Desktag::new()
+        .current_dir(repo.path())
+        .env("BUILD_ID", "b-42")
+        .args(["--no-config", "validate", "desktops"])
+        .run()
+        .code(1);
+    assert!(
+        without.stderr.contains("team.yaml:4")
+            && without.stderr.contains("DESKTAG_VAR_*")
+            && without.stderr.contains("desktag.toml's `env`"),
+        "{}",
+        without.stderr
+    );
+    // A listed name that looks like a credential stays unreadable, and its value never shows.
+    std::fs::write(
+        repo.path().join("desktops/team.yaml"),
+        "version: 1\ndesktops:\n  - name: \"W-*\"\n    tags: {t: \"${env.DEPLOY_TOKEN}\"}\n",
+    )
+    .unwrap();
+    let secret = Desktag::new()
+        .current_dir(repo.path())
+        .env("DEPLOY_TOKEN", "hunter2-secret")
+        .args(["validate"])
+        .run()
+        .code(1);
+    assert!(
+        secret.stderr.contains("looks like a credential"),
+        "{}",
+        secret.stderr
+    );
+    assert!(!secret.stderr.contains("hunter2") && !secret.stdout.contains("hunter2"));
+}

@@ -84,9 +84,22 @@ enum Piece {
 pub(crate) struct Template(Vec<Piece>);
 
 impl Template {
-    /// Parses a value written in a manifest: every reference known, every `${` closed.
+    /// Parses a value written in a manifest: every reference known, every `${` closed, and
+    /// every environment variable one templates may read ([`may_read_env`] with no allow-list).
+    #[cfg(test)]
     pub(crate) fn parse(value: &str) -> Result<Template, TemplateError> {
-        parse(value).map(Template)
+        Template::parse_allowing(value, &[])
+    }
+
+    /// [`Template::parse`], with the variables `allow` (desktag.toml's `env`) readable too.
+    pub(crate) fn parse_allowing(value: &str, allow: &[String]) -> Result<Template, TemplateError> {
+        parse(value, Some(allow)).map(Template)
+    }
+
+    /// The syntax alone, for a value the loader has checked already: which variables may be
+    /// read was decided there, and only those are ever captured from the environment.
+    pub(crate) fn parse_checked(value: &str) -> Result<Template, TemplateError> {
+        parse(value, None).map(Template)
     }
 
     /// The text around the references, as it will appear in every rendered value.
@@ -156,9 +169,14 @@ impl Template {
 pub const ENV_PREFIX: &str = "DESKTAG_VAR_";
 
 /// Whether a template may read the environment variable `name`: it starts with [`ENV_PREFIX`]
-/// (and has more after it), and does not look like a credential.
-pub fn may_read_env(name: &str) -> bool {
-    name.len() > ENV_PREFIX.len() && name.starts_with(ENV_PREFIX) && !is_secret_name(name)
+/// (and has more after it) or is one of `allow` (desktag.toml's `env`), and in either case does
+/// not look like a credential.
+pub fn may_read_env(name: &str, allow: &[String]) -> bool {
+    (has_prefix(name) || allow.iter().any(|a| a == name)) && !is_secret_name(name)
+}
+
+fn has_prefix(name: &str) -> bool {
+    name.len() > ENV_PREFIX.len() && name.starts_with(ENV_PREFIX)
 }
 
 /// Why `reference` cannot be rendered, with the fix.
@@ -185,7 +203,7 @@ fn is_secret_name(name: &str) -> bool {
         || upper.ends_with("_KEY")
 }
 
-fn parse(value: &str) -> Result<Vec<Piece>, TemplateError> {
+fn parse(value: &str, allow: Option<&[String]>) -> Result<Vec<Piece>, TemplateError> {
     let chars: Vec<char> = value.chars().collect();
     let mut pieces = Vec::new();
     let mut text = String::new();
@@ -214,7 +232,7 @@ fn parse(value: &str) -> Result<Vec<Piece>, TemplateError> {
                     Some((inner, fallback)) => (inner.to_string(), Some(fallback.to_string())),
                     None => (inner, None),
                 };
-                let reference = reference(&inner, i)?;
+                let reference = reference(&inner, i, allow)?;
                 if !text.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                 }
@@ -238,7 +256,12 @@ fn parse(value: &str) -> Result<Vec<Piece>, TemplateError> {
     Ok(pieces)
 }
 
-fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
+/// One `${…}` reference; with `allow`, an environment variable must be one templates may read.
+fn reference(
+    inner: &str,
+    offset: usize,
+    allow: Option<&[String]>,
+) -> Result<Reference, TemplateError> {
     let known = || {
         let mut names: Vec<String> = Attr::ALL
             .iter()
@@ -278,7 +301,10 @@ fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
                 offset,
             });
         }
-        if !name.starts_with(ENV_PREFIX) || name.len() == ENV_PREFIX.len() {
+        let Some(allow) = allow else {
+            return Ok(Reference::Env(name.to_string()));
+        };
+        if !has_prefix(name) && !allow.iter().any(|a| a == name) {
             let suggested = if name.starts_with(ENV_PREFIX) {
                 format!("{ENV_PREFIX}COST_CENTER")
             } else {
@@ -286,7 +312,7 @@ fn reference(inner: &str, offset: usize) -> Result<Reference, TemplateError> {
             };
             return Err(TemplateError {
                 message: format!(
-                    "`${{env.{name}}}` cannot be read: templates read only environment variables named {ENV_PREFIX}*"
+                    "`${{env.{name}}}` cannot be read: templates read only environment variables named {ENV_PREFIX}* or listed in desktag.toml's `env`"
                 ),
                 help: format!(
                     "export the value under that prefix in the job (`{suggested}=…`) and write `${{env.{suggested}}}`; \
@@ -419,7 +445,7 @@ mod tests {
                 e.message.contains("cannot be read") && e.help.contains("DESKTAG_VAR_"),
                 "{name}: {e:?}"
             );
-            assert!(!may_read_env(name), "{name}");
+            assert!(!may_read_env(name, &[]), "{name}");
         }
         let e = check("${env.DATABASE_URL}").unwrap_err();
         assert!(
@@ -428,9 +454,19 @@ mod tests {
             e.help
         );
         assert!(check("${env.DESKTAG_VAR_TEAM}").is_ok());
-        assert!(may_read_env("DESKTAG_VAR_TEAM"));
+        assert!(may_read_env("DESKTAG_VAR_TEAM", &[]));
         // Under the prefix, names that look like credentials stay refused.
-        assert!(!may_read_env("DESKTAG_VAR_API_TOKEN"));
+        assert!(!may_read_env("DESKTAG_VAR_API_TOKEN", &[]));
+        // desktag.toml's `env` allows a name exactly, never one that looks like a credential.
+        let allow = ["BUILD_ID".to_string(), "DEPLOY_TOKEN".to_string()];
+        assert!(may_read_env("BUILD_ID", &allow));
+        assert!(!may_read_env("BUILD_ID_2", &allow));
+        assert!(!may_read_env("DEPLOY_TOKEN", &allow));
+        assert!(Template::parse_allowing("${env.BUILD_ID}", &allow).is_ok());
+        let e = Template::parse_allowing("${env.DEPLOY_TOKEN}", &allow).unwrap_err();
+        assert!(e.message.contains("looks like a credential"), "{e:?}");
+        // The syntax alone, for values the loader checked: any name parses.
+        assert!(Template::parse_checked("${env.BUILD_ID}").is_ok());
     }
 
     #[test]

@@ -423,24 +423,25 @@ impl Check<'_, '_> {
     /// A templated value of tag `key`: every reference known, every `${` closed, and the text
     /// around the references made of characters a tag value may hold. False when it was reported.
     fn template_value(&mut self, key: &str, text: &str, pos: Pos, plain: bool) -> bool {
-        let template = match crate::template::Template::parse(text) {
-            Ok(template) => template,
-            Err(e) => {
-                // Past the opening quote of a quoted value (exact for values without escapes).
-                let offset = u32::try_from(e.offset).unwrap_or(0) + u32::from(!plain);
-                let at = Pos {
-                    line: pos.line,
-                    column: pos.column + offset,
-                };
-                self.error(
-                    Code::Template,
-                    at,
-                    format!("value of tag `{}`: {}", shorten(key), e.message),
-                    e.help,
-                );
-                return false;
-            }
-        };
+        let template =
+            match crate::template::Template::parse_allowing(text, &self.options.env_allow) {
+                Ok(template) => template,
+                Err(e) => {
+                    // Past the opening quote of a quoted value (exact for values without escapes).
+                    let offset = u32::try_from(e.offset).unwrap_or(0) + u32::from(!plain);
+                    let at = Pos {
+                        line: pos.line,
+                        column: pos.column + offset,
+                    };
+                    self.error(
+                        Code::Template,
+                        at,
+                        format!("value of tag `{}`: {}", shorten(key), e.message),
+                        e.help,
+                    );
+                    return false;
+                }
+            };
         // The literal text must be valid on its own; the length is checked once rendered.
         if let Err(e) = crate::tags::check_chars(&template.literal(), "value") {
             self.tag_error(&e, pos, format!("value of tag `{}`: {e}", shorten(key)));

@@ -63,6 +63,9 @@ pub struct LoadOptions {
     /// The repository config's say: which files are manifests, and the project of documents
     /// that name none. `None` without a `desktag.toml`.
     pub scope: Option<Arc<Scope>>,
+    /// Environment variables templates may read besides `DESKTAG_VAR_*` (desktag.toml's
+    /// `env`): a `${env.NAME}` naming another is an error where written.
+    pub env_allow: Vec<String>,
 }
 
 impl Default for LoadOptions {
@@ -70,6 +73,7 @@ impl Default for LoadOptions {
         LoadOptions {
             max_tags: DEFAULT_MAX_TAGS,
             scope: None,
+            env_allow: Vec::new(),
         }
     }
 }

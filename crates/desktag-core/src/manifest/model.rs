@@ -95,7 +95,8 @@ impl Manifest {
                 .values()
                 .chain(doc.desktops.iter().flat_map(|e| e.tags.values()));
             for value in values.filter(|v| crate::template::is_template(v.value.as_str())) {
-                let Ok(template) = crate::template::Template::parse(value.value.as_str()) else {
+                let Ok(template) = crate::template::Template::parse_checked(value.value.as_str())
+                else {
                     continue;
                 };
                 for r in template.references() {

@@ -71,7 +71,7 @@ pub fn env_used(wanted: &[Wanted], plan: &Plan) -> std::collections::BTreeSet<St
         .filter(|w| usable.contains(w.desktop_id.as_str()))
     {
         for value in w.tags.values().filter(|v| is_template(v)) {
-            if let Ok(template) = Template::parse(value) {
+            if let Ok(template) = Template::parse_checked(value) {
                 for r in template.references() {
                     if let crate::template::Reference::Env(name) = r {
                         names.insert(name.clone());
@@ -106,7 +106,7 @@ pub fn attributes_used(
         };
         let mut attributes = std::collections::BTreeMap::new();
         for value in w.tags.values().filter(|v| is_template(v)) {
-            let Ok(template) = Template::parse(value) else {
+            let Ok(template) = Template::parse_checked(value) else {
                 continue;
             };
             for r in template.references() {
@@ -487,7 +487,7 @@ impl<'a> Renderer<'_, 'a> {
         let template = self
             .templates
             .entry(value)
-            .or_insert_with(|| Template::parse(value).map_err(|e| e.message));
+            .or_insert_with(|| Template::parse_checked(value).map_err(|e| e.message));
         let text = match template {
             Ok(template) => template.render(&attr, &env)?,
             Err(e) => return Err(e.clone()),
