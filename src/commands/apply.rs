@@ -149,9 +149,9 @@ async fn from_saved(path: &std::path::Path, service: &Service) -> Result<Vec<Pla
         path: path.to_path_buf(),
         source,
     })?;
-    let mut plans = saved::all_from_json(&text).map_err(|message| Error::BadPlan {
+    let mut plans = saved::all_from_json(&text).map_err(|source| Error::BadPlan {
         path: path.to_path_buf(),
-        message,
+        source: Box::new(source),
     })?;
     if plans.len() > 1 {
         // --project-id narrows a plan of several projects to one of them.
@@ -342,7 +342,7 @@ async fn confirm(plans: &[Plan]) -> Result<(), Error> {
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
     .await
-    .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?
+    .map_err(Error::Prompt)?
     .map_err(|source| Error::Read {
         path: "<stdin>".into(),
         source,
@@ -387,8 +387,7 @@ fn stop_on_signal(interrupted: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
                     "interrupted: finishing the requests in flight and skipping the rest; interrupt again to exit at once"
                 );
             } else {
-                eprintln!("error: interrupted twice; exiting without a report");
-                std::process::exit(130);
+                crate::error::exit_interrupted_twice();
             }
         }
     })

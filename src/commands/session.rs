@@ -83,7 +83,7 @@ impl Session {
         .map_err(|e| Error::Emulator(e.into()))?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
         let endpoint =
-            url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
+            url::Url::parse(&handle.base_url()).map_err(|e| Error::Emulator(e.into()))?;
         let credentials = Credentials::AkSk {
             ak: Secret::new(ak),
             sk,

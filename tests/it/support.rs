@@ -229,16 +229,34 @@ pub fn tags_by_name(
 /// interrupted with requests in flight on any machine. The returned stderr holds the lines read.
 #[cfg(unix)]
 pub fn interrupt_while_writing(
-    mut child: std::process::Child,
+    child: std::process::Child,
     gate: &desktag_emulator::Gate,
 ) -> Output {
+    interrupt(child, gate, false)
+}
+
+/// As [`interrupt_while_writing`], with a second SIGINT after the readiness line, before the
+/// gate opens: the binary must exit at once.
+#[cfg(unix)]
+pub fn interrupt_twice_while_writing(
+    child: std::process::Child,
+    gate: &desktag_emulator::Gate,
+) -> Output {
+    interrupt(child, gate, true)
+}
+
+#[cfg(unix)]
+fn interrupt(mut child: std::process::Child, gate: &desktag_emulator::Gate, twice: bool) -> Output {
     use std::io::{BufRead, BufReader, Read};
     gate.wait_until_holding(1);
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    let sigint = |child: &std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    sigint(&child);
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut seen = String::new();
     loop {
@@ -253,7 +271,11 @@ pub fn interrupt_while_writing(
             break;
         }
     }
-    gate.open();
+    if twice {
+        sigint(&child);
+    } else {
+        gate.open();
+    }
     let rest = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = stderr.read_to_string(&mut rest);

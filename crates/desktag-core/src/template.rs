@@ -62,6 +62,15 @@ pub(crate) struct TemplateError {
     pub offset: usize,
 }
 
+/// Why a template has no value for one desktop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Missing {
+    #[error("`${{desktop.{}}}` has no value for this desktop", .0.as_str())]
+    Desktop(Attr),
+    #[error("`${{env.{0}}}`: the environment variable `{0}` is not set")]
+    Env(String),
+}
+
 /// Whether `value` is a template (anything with a `$`; plain values cost one scan).
 pub(crate) fn is_template(value: &str) -> bool {
     value.contains('$')
@@ -111,27 +120,18 @@ impl Template {
         &self,
         desktop: &dyn Fn(Attr) -> Option<String>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Missing> {
         let mut out = String::new();
         for piece in &self.0 {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Ref(Reference::Desktop(attr)) => match desktop(*attr) {
                     Some(v) if !v.is_empty() => out.push_str(&v),
-                    _ => {
-                        return Err(format!(
-                            "`${{desktop.{}}}` has no value for this desktop",
-                            attr.as_str()
-                        ))
-                    }
+                    _ => return Err(Missing::Desktop(*attr)),
                 },
                 Piece::Ref(Reference::Env(name)) => match env(name) {
                     Some(v) => out.push_str(&v),
-                    None => {
-                        return Err(format!(
-                            "`${{env.{name}}}`: the environment variable `{name}` is not set"
-                        ))
-                    }
+                    None => return Err(Missing::Env(name.clone())),
                 },
             }
         }
@@ -278,11 +278,13 @@ mod tests {
         assert_eq!(r("team ${env.TEAM}").unwrap(), "team finance");
         assert_eq!(r("a$$b").unwrap(), "a$b");
         assert_eq!(
-            r("${desktop.enterprise_project_id}").unwrap_err(),
+            r("${desktop.enterprise_project_id}")
+                .unwrap_err()
+                .to_string(),
             "`${desktop.enterprise_project_id}` has no value for this desktop"
         );
         assert_eq!(
-            r("${env.NOPE}").unwrap_err(),
+            r("${env.NOPE}").unwrap_err().to_string(),
             "`${env.NOPE}`: the environment variable `NOPE` is not set"
         );
     }

@@ -44,6 +44,7 @@ pub use errors::{
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
 pub use faults::{Clock, Faults, Gate, ManualClock};
+pub use persist::StateFileError;
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
@@ -114,8 +115,8 @@ pub enum EmulatorError {
     Config(String),
     #[error("invalid seed {origin}: {message}")]
     Seed { origin: String, message: String },
-    #[error("{0}")]
-    StateFile(String),
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
     #[error("cannot read {what} {}", path.display())]
     ReadFile {
         what: &'static str,

@@ -8,8 +8,54 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::seed::Seed;
+use super::seed::{Seed, SeedError};
 use super::store::Store;
+
+/// What can go wrong with the state file. Each message names the file and how to fix it; the
+/// I/O error is part of the message (the emulator prints one line).
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    #[error(
+        "the directory of the state file {} does not exist; create {} first or choose another \
+         --state path",
+        path.display(),
+        dir.display()
+    )]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    #[error("cannot open the lock file {}: {error}", lock.display())]
+    OpenLock {
+        lock: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the state file {} is in use by another emulator (it holds {}); stop that one or choose \
+         another --state path",
+        path.display(),
+        lock.display()
+    )]
+    InUse { path: PathBuf, lock: PathBuf },
+    #[error("cannot lock {}: {error}", lock.display())]
+    Lock {
+        lock: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}", .0.message)]
+    Render(SeedError),
+    #[error("cannot write the state file {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot read the state file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("state file {}: {error}", path.display())]
+    Invalid { path: PathBuf, error: SeedError },
+    #[error("the state writer stopped: {0}")]
+    WriterStopped(tokio::task::JoinError),
+}
 
 #[derive(Debug)]
 pub(crate) struct Persister {
@@ -23,18 +69,16 @@ pub(crate) struct Persister {
 impl Persister {
     /// Takes the state file's lock. Refused if the file's directory does not exist (every save
     /// would fail) or another emulator holds the lock.
-    pub(crate) fn open(path: PathBuf) -> Result<Self, String> {
+    pub(crate) fn open(path: PathBuf) -> Result<Self, StateFileError> {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
         if !dir.is_dir() {
-            return Err(format!(
-                "the directory of the state file {} does not exist; create {} first or choose \
-                 another --state path",
-                path.display(),
-                dir.display()
-            ));
+            return Err(StateFileError::NoDirectory {
+                dir: dir.to_path_buf(),
+                path,
+            });
         }
         let mut lock_name = path.as_os_str().to_owned();
         lock_name.push(".lock");
@@ -44,19 +88,23 @@ impl Persister {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+            .map_err(|error| StateFileError::OpenLock {
+                lock: lock_path.clone(),
+                error,
+            })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(format!(
-                    "the state file {} is in use by another emulator (it holds {}); stop that \
-                     one or choose another --state path",
-                    path.display(),
-                    lock_path.display()
-                ))
+                return Err(StateFileError::InUse {
+                    path,
+                    lock: lock_path,
+                })
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("cannot lock {}: {e}", lock_path.display()))
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(StateFileError::Lock {
+                    lock: lock_path,
+                    error,
+                })
             }
         }
         Ok(Persister {
@@ -71,7 +119,7 @@ impl Persister {
         &self,
         store: &Arc<Store>,
         version: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), StateFileError> {
         let mut durable = self.durable.lock().await;
         if *durable >= version {
             return Ok(());
@@ -83,34 +131,41 @@ impl Persister {
             save(&path, &seed).map(|()| v)
         })
         .await
-        .map_err(|e| format!("the state writer stopped: {e}"))??;
+        .map_err(StateFileError::WriterStopped)??;
         *durable = saved;
         Ok(())
     }
 }
 
 /// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix.
-pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
-    let text = seed.to_yaml().map_err(|e| e.message)?;
-    desktag_core::atomic_file::write(path, text.as_bytes(), ".desktag-state-")
-        .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
+pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), StateFileError> {
+    let text = seed.to_yaml().map_err(StateFileError::Render)?;
+    desktag_core::atomic_file::write(path, text.as_bytes(), ".desktag-state-").map_err(|error| {
+        StateFileError::Write {
+            path: path.to_path_buf(),
+            error,
+        }
+    })
 }
 
 /// Reads a state file if it exists; `Ok(None)` if it does not.
-pub(crate) fn load(path: &Path) -> Result<Option<Seed>, String> {
+pub(crate) fn load(path: &Path) -> Result<Option<Seed>, StateFileError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(format!(
-                "cannot read the state file {}: {e}",
-                path.display()
-            ))
+        Err(error) => {
+            return Err(StateFileError::Read {
+                path: path.to_path_buf(),
+                error,
+            })
         }
     };
     Seed::from_yaml(&text)
         .map(Some)
-        .map_err(|e| format!("state file {}: {e}", path.display()))
+        .map_err(|error| StateFileError::Invalid {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 #[cfg(test)]
@@ -138,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.yaml");
         std::fs::write(&path, "project_id: [").unwrap();
-        let err = load(&path).unwrap_err();
+        let err = load(&path).unwrap_err().to_string();
         assert!(err.contains("state.yaml"), "{err}");
     }
 }

@@ -58,8 +58,8 @@ pub struct EmulatorState {
 impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
-        config.faults.validate().map_err(EmulatorError::Config)?;
-        config.limits.validate().map_err(EmulatorError::Config)?;
+        config.faults.validate()?;
+        config.limits.validate()?;
         if config.max_tags == 0 {
             return Err(EmulatorError::Config(
                 "--max-tags must be at least 1".to_string(),

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use super::keys::{KeyIgnore, KeyRules};
 use super::{Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted};
 use crate::inventory::{Desktop, Inventory};
-use crate::tags::{check_value, is_system_key, CompactString, Tags};
-use crate::template::{is_template, Attr, Template};
+use crate::tags::{check_value, is_system_key, CompactString, TagError, Tags};
+use crate::template::{is_template, Attr, Missing, Template, TemplateError};
 
 /// The plan document's format version.
 pub const FORMAT_VERSION: u32 = 1;
@@ -125,7 +125,7 @@ fn plan_desktop<'a>(
                 rendered = tags;
                 &rendered
             }
-            Err(reason) => return blocked(desktop, reason, Vec::new(), Vec::new()),
+            Err(reason) => return blocked(desktop, reason.to_string(), Vec::new(), Vec::new()),
         }
     } else {
         &wanted.tags
@@ -231,17 +231,38 @@ fn plan_desktop<'a>(
     }
 }
 
-/// `tags` with every templated value rendered for `desktop`, each checked as a tag value; the
-/// error is the reason the desktop is blocked.
 /// Parsed templates by their text (the loader already refused those that do not parse).
-type Templates<'a> = HashMap<&'a str, Result<Template, String>>;
+type Templates<'a> = HashMap<&'a str, Result<Template, TemplateError>>;
 
+/// A templated tag that cannot be written to one desktop: the reason it is blocked.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "tag `{}` = {value:?} cannot be rendered: {why}; nothing is written to this desktop until it can",
+    key.escape_debug()
+)]
+struct Unrenderable {
+    key: String,
+    value: String,
+    why: Why,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Why {
+    #[error("{}", .0.message)]
+    Parse(TemplateError),
+    #[error(transparent)]
+    Missing(#[from] Missing),
+    #[error("it renders to {text:?}, which is not a valid tag value ({error})")]
+    Invalid { text: String, error: TagError },
+}
+
+/// `tags` with every templated value rendered for `desktop`, each checked as a tag value.
 fn render_tags<'a>(
     tags: &'a Tags,
     desktop: &Desktop,
     env: &std::collections::BTreeMap<String, String>,
     templates: &mut Templates<'a>,
-) -> Result<Tags, String> {
+) -> Result<Tags, Unrenderable> {
     let attr = |a: Attr| -> Option<String> {
         match a {
             Attr::UserName => desktop.user.clone(),
@@ -257,26 +278,22 @@ fn render_tags<'a>(
             out.insert(key.clone(), value.clone());
             continue;
         }
-        let why = |what: String| {
-            format!(
-                "tag `{}` = {:?} cannot be rendered: {what}; nothing is written to this desktop until it can",
-                key.escape_debug(),
-                value.as_str()
-            )
+        let unrenderable = |why: Why| Unrenderable {
+            key: key.to_string(),
+            value: value.to_string(),
+            why,
         };
         let template = templates
             .entry(value.as_str())
-            .or_insert_with(|| Template::parse(value).map_err(|e| e.message));
+            .or_insert_with(|| Template::parse(value));
         let text = match template {
-            Ok(template) => template.render(&attr, &env),
-            Err(e) => Err(e.clone()),
+            Ok(template) => template.render(&attr, &env).map_err(Why::Missing),
+            Err(e) => Err(Why::Parse(e.clone())),
         }
-        .map_err(why)?;
-        check_value(&text).map_err(|e| {
-            why(format!(
-                "it renders to {text:?}, which is not a valid tag value ({e})"
-            ))
-        })?;
+        .map_err(unrenderable)?;
+        if let Err(error) = check_value(&text) {
+            return Err(unrenderable(Why::Invalid { text, error }));
+        }
         out.insert(key.clone(), text.into());
     }
     Ok(out)

@@ -39,10 +39,10 @@ pub(crate) fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Re
     write_saved(w, plan)
 }
 
-/// Reads a saved plan of one project (tests).
+/// Reads a saved plan of one project; the error as text (tests).
 #[cfg(test)]
 pub(crate) fn from_json(text: &str) -> Result<Plan, String> {
-    let mut plans = all_from_json(text)?;
+    let mut plans = all_from_json(text).map_err(|e| e.to_string())?;
     match (plans.pop(), plans.is_empty()) {
         (Some(plan), true) => Ok(plan),
         _ => Err("it holds the plans of several projects".to_string()),
@@ -59,53 +59,89 @@ fn write_saved<P: Serialize>(w: &mut dyn std::io::Write, plan: P) -> std::io::Re
     w.write_all(b"\n")
 }
 
+/// Why a saved plan file is not one desktag will apply; the message says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("its kind is `{kind}`, not `{}`", KIND)]
+    WrongKind { kind: String },
+    #[error(
+        "it has no `kind: {}` marker; save plans with `desktag plan --out FILE`",
+        KIND
+    )]
+    NoKind,
+    #[error("format_version {0} is not supported by this desktag (it reads 1)")]
+    UnsupportedVersion(u64),
+    #[error("it has no format_version")]
+    NoVersion,
+    #[error("malformed plan: {0}")]
+    Malformed(serde_json::Error),
+    /// One project of a plan of several is wrong.
+    #[error("project `{project}`: {problem}")]
+    InProject {
+        project: String,
+        problem: Box<SavedPlanError>,
+    },
+    #[error("project `{0}` is listed twice")]
+    ProjectTwice(String),
+    #[error("it lists no projects")]
+    NoProjects,
+    #[error("its summary does not match its projects' plans; the file was edited")]
+    SetSummary,
+    /// A desktop's entry is not one the planner could have made.
+    #[error("desktop `{desktop_id}`: {problem}")]
+    Desktop { desktop_id: String, problem: String },
+    #[error("its summary does not match its changes; the file was edited or corrupted")]
+    Summary,
+    /// Re-planning from the recorded manifests failed.
+    #[error("its manifests no longer resolve: {0}")]
+    NoLongerResolves(crate::diagnostic::Diagnostic),
+}
+
 /// Reads a saved plan: the plans of one or several projects, each checked. The error says what
 /// is wrong with the file (and, for a plan of several projects, which project).
-pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn all_from_json(text: &str) -> Result<Vec<Plan>, SavedPlanError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(SavedPlanError::NotJson)?;
     match value.get("kind").and_then(|k| k.as_str()) {
         Some(KIND) => {}
-        Some(other) => return Err(format!("its kind is `{other}`, not `{KIND}`")),
-        None => {
-            return Err(format!(
-                "it has no `kind: {KIND}` marker; save plans with `desktag plan --out FILE`"
-            ))
+        Some(other) => {
+            return Err(SavedPlanError::WrongKind {
+                kind: other.to_string(),
+            })
         }
+        None => return Err(SavedPlanError::NoKind),
     }
     match value.get("format_version").and_then(|v| v.as_u64()) {
         Some(1) => {}
-        Some(v) => {
-            return Err(format!(
-                "format_version {v} is not supported by this desktag (it reads 1)"
-            ))
-        }
-        None => return Err("it has no format_version".to_string()),
+        Some(v) => return Err(SavedPlanError::UnsupportedVersion(v)),
+        None => return Err(SavedPlanError::NoVersion),
     }
     if value.get("projects").is_some() {
         let saved: SavedPlan<PlanSet<Vec<Plan>>> =
-            serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+            serde_json::from_value(value).map_err(SavedPlanError::Malformed)?;
         let set = saved.plan;
         let mut seen = std::collections::BTreeSet::new();
         for plan in &set.projects {
-            check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
+            check(plan).map_err(|problem| SavedPlanError::InProject {
+                project: plan.project_id.clone(),
+                problem: Box::new(problem),
+            })?;
             if !seen.insert(plan.project_id.as_str()) {
-                return Err(format!("project `{}` is listed twice", plan.project_id));
+                return Err(SavedPlanError::ProjectTwice(plan.project_id.clone()));
             }
         }
         if set.projects.is_empty() {
-            return Err("it lists no projects".to_string());
+            return Err(SavedPlanError::NoProjects);
         }
         let has_changes = set.projects.iter().any(|p| p.has_changes);
         if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
-            return Err(
-                "its summary does not match its projects' plans; the file was edited".to_string(),
-            );
+            return Err(SavedPlanError::SetSummary);
         }
         return Ok(set.projects);
     }
     let saved: SavedPlan<Plan> =
-        serde_json::from_value(value).map_err(|e| format!("malformed plan: {e}"))?;
+        serde_json::from_value(value).map_err(SavedPlanError::Malformed)?;
     check(&saved.plan)?;
     Ok(vec![saved.plan])
 }
@@ -114,10 +150,13 @@ pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
 /// planner could have made — valid keys and values, changes that fit the tags it recorded, the
 /// cap after every change, and a summary that matches — so an edited or corrupted file is refused
 /// instead of applied.
-fn check(plan: &Plan) -> Result<(), String> {
+fn check(plan: &Plan) -> Result<(), SavedPlanError> {
     let mut seen = std::collections::BTreeSet::new();
     for d in &plan.desktops {
-        let at = |what: String| format!("desktop `{}`: {what}", d.desktop_id);
+        let at = |problem: String| SavedPlanError::Desktop {
+            desktop_id: d.desktop_id.clone(),
+            problem,
+        };
         if !seen.insert(d.desktop_id.as_str()) {
             return Err(at("listed twice".to_string()));
         }
@@ -185,9 +224,7 @@ fn check(plan: &Plan) -> Result<(), String> {
     }
     let summary = Summary::of(&plan.desktops);
     if summary != plan.summary || plan.has_changes != (summary.changed > 0) {
-        return Err(
-            "its summary does not match its changes; the file was edited or corrupted".to_string(),
-        );
+        return Err(SavedPlanError::Summary);
     }
     Ok(())
 }
@@ -243,7 +280,7 @@ pub fn not_produced(
     made_from: &super::Provenance,
     manifest: &crate::manifest::Manifest,
     now: &Inventory,
-) -> Result<Vec<Stale>, String> {
+) -> Result<Vec<Stale>, SavedPlanError> {
     let policy = super::Policy {
         max_tags: plan.max_tags,
         prune: plan.prune,
@@ -254,7 +291,7 @@ pub fn not_produced(
     };
     let resolution = super::resolve(manifest, now, &policy);
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("its manifests no longer resolve: {error}"));
+        return Err(SavedPlanError::NoLongerResolves(error.clone()));
     }
     let again = super::plan(
         &resolution.wanted,
@@ -469,7 +506,7 @@ mod tests {
             let mut value: serde_json::Value =
                 serde_json::from_str(&all_to_json(&two_projects())).unwrap();
             f(&mut value);
-            all_from_json(&value.to_string()).unwrap_err()
+            all_from_json(&value.to_string()).unwrap_err().to_string()
         };
         let summary = edit(&|v| v["summary"]["overwrite"] = 5.into());
         assert!(summary.contains("summary does not match"), "{summary}");
