@@ -15,6 +15,7 @@ use crate::render::{self, messages, Format, Printer};
 use crate::report::{DesktopResult, Report};
 use desktag_api::ManifestScope;
 use desktag_core::inventory::Inventory;
+use desktag_core::inventory::Named;
 use desktag_core::manifest::{self, LoadOptions};
 use desktag_core::plan::{saved, Plan};
 
@@ -84,9 +85,7 @@ pub(crate) async fn run(config: &config::Apply) -> Result<Status, Error> {
     signals.abort();
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
-        report
-            .desktops
-            .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+        desktag_core::inventory::sort_by_name(&mut report.desktops);
     }
 
     output::stdout(|out| config.printer.reports(out, &reports))?;
@@ -119,13 +118,6 @@ fn rendered(reports: &[Report], format: Format) -> Vec<u8> {
 
 /// What the reports count towards the exit code.
 fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
-    let named = |d: &&crate::report::DesktopReport| {
-        if d.name.is_empty() {
-            d.desktop_id.clone()
-        } else {
-            d.name.clone()
-        }
-    };
     let desktops = || reports.iter().flat_map(|r| &r.desktops);
     RunTally {
         applied: true,
@@ -134,7 +126,7 @@ fn tally(reports: &[Report], detailed_exitcode: bool) -> RunTally {
             .count(),
         blocked: desktops()
             .filter(|d| d.status == DesktopResult::Blocked)
-            .map(|d| named(&d))
+            .map(|d| d.label().to_string())
             .collect(),
         changes: reports.iter().map(|r| r.totals.applied).sum(),
         detailed_exitcode,

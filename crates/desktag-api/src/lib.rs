@@ -24,8 +24,8 @@ mod writes;
 
 pub use client::{Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
-    is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
-    ConnectionError, Credentials, ManifestScope,
+    is_loopback, parse_endpoint, pinned_endpoint, region_endpoint, region_variable, Connection,
+    ConnectionArgs, ConnectionError, Credentials, ManifestScope,
 };
 pub use error::{ApiError, CallError};
 pub use writes::{DesktopTags, TagAction, BATCH_MAX_DESKTOPS, BATCH_MAX_TAGS};

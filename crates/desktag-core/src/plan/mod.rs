@@ -78,6 +78,16 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The layer of an entry's selector (a document's defaults are `Layer::Defaults`).
+    pub(crate) fn of(selector: &crate::manifest::Selector) -> Layer {
+        use crate::manifest::Selector;
+        match selector {
+            Selector::Id(_) => Layer::Id,
+            Selector::Name(_) => Layer::Name,
+            Selector::Glob(_) => Layer::NameGlob,
+        }
+    }
+
     /// `defaults`, `name glob`, `name`, `id`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -182,6 +192,15 @@ pub struct DesktopPlan {
     /// Where the want behind each change is written, in change order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+}
+
+impl crate::inventory::Named for DesktopPlan {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.desktop_id
+    }
 }
 
 /// One API call's worth of change.

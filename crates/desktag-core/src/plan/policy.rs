@@ -294,6 +294,15 @@ pub struct AuditedDesktop {
     pub violations: Vec<String>,
 }
 
+impl crate::inventory::Named for AuditedDesktop {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.desktop_id
+    }
+}
+
 /// Judges the tags every desktop of `inventory` carries now; `managed` tells the desktops a
 /// manifest selects.
 pub fn audit(
@@ -315,7 +324,7 @@ pub fn audit(
                 .collect(),
         })
         .collect();
-    desktops.sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    crate::inventory::sort_by_name(&mut desktops);
     Audit {
         project_id: project_id.to_string(),
         total: desktops.len(),
