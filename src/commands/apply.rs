@@ -16,8 +16,9 @@ use crate::report::{DesktopResult, Report};
 use desktag_api::ManifestScope;
 use desktag_core::inventory::Inventory;
 use desktag_core::inventory::Named;
-use desktag_core::manifest::{self, LoadOptions};
-use desktag_core::plan::{saved, Plan};
+use desktag_core::manifest;
+use desktag_core::plan::saved::{self, MadeFrom};
+use desktag_core::plan::Plan;
 
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
@@ -243,80 +244,46 @@ async fn saved_project(
     Ok(Planned { session, plan })
 }
 
-/// A saved plan must be what its manifests produce: each manifest it recorded, when present
-/// where the plan was made, must be unchanged, and re-planning from them must give exactly the
-/// plan's changes. Manifests that are not there (apply runs elsewhere) are a warning, since the
-/// plan file may be all that reached this job.
+/// Refuses a saved plan that is not what its manifests produce ([`saved::check_made_from`]).
+/// Manifests that are not there (apply runs elsewhere) are a warning, since the plan file may
+/// be all that reached this job.
 fn check_made_from(path: &std::path::Path, plan: &Plan, now: &Inventory) -> Result<(), Error> {
-    let Some(made_from) = &plan.made_from else {
-        tracing::warn!(
-            plan = %path.display(),
-            "the plan records no manifests (made by desktag 0.1): applying it without checking it against them"
-        );
-        return Ok(());
-    };
-    let missing: Vec<&str> = made_from
-        .manifests
-        .iter()
-        .map(|f| f.path.as_str())
-        .filter(|p| !std::path::Path::new(p).exists())
-        .collect();
-    if let Some(first) = missing.first() {
-        tracing::warn!(
-            missing = missing.len(),
-            first,
-            "manifests the plan was made from are not here: applying it without checking it against them"
-        );
-        return Ok(());
-    }
-    // One read of each file: the loader hashes what it reads, so the digests come with it.
-    let paths: Vec<std::path::PathBuf> = made_from
-        .manifests
-        .iter()
-        .map(|f| f.path.clone().into())
-        .collect();
-    let loaded = manifest::load(
-        &paths,
-        &LoadOptions {
-            max_tags: plan.max_tags,
-        },
-    );
-    for file in &made_from.manifests {
-        match loaded.files.iter().find(|f| f.path == file.path) {
-            Some(now) if now.sha256 == file.sha256 => {}
-            Some(_) => {
-                return Err(Error::Refused(messages::plan_manifest_changed(
-                    path, &file.path,
-                )))
-            }
-            // Not read: the loader says why (permissions, a directory in its place, …).
-            None => {
-                let why = loaded
-                    .diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
-                return Err(Error::Refused(format!(
-                    "{} cannot be checked against {}: {why}",
-                    path.display(),
-                    file.path
-                )));
-            }
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    let checked = saved::check_made_from(plan, now, exists, manifest::load)
+        .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
+    match checked {
+        MadeFrom::Verified => Ok(()),
+        MadeFrom::NotRecorded => {
+            tracing::warn!(
+                plan = %path.display(),
+                "the plan records no manifests (made by desktag 0.1): applying it without checking it against them"
+            );
+            Ok(())
+        }
+        MadeFrom::Missing { count, first } => {
+            tracing::warn!(
+                missing = count,
+                first,
+                "manifests the plan was made from are not here: applying it without checking it against them"
+            );
+            Ok(())
+        }
+        MadeFrom::Changed { manifest } => Err(Error::Refused(messages::plan_manifest_changed(
+            path, &manifest,
+        ))),
+        MadeFrom::Unreadable { manifest, why } => Err(Error::Refused(format!(
+            "{} cannot be checked against {manifest}: {why}",
+            path.display()
+        ))),
+        MadeFrom::NotProduced(differs) => {
+            let details = messages::stale_desktops(&differs);
+            output::stderr(|err| err.write_all(details.as_bytes()));
+            Err(Error::Refused(messages::plan_not_produced(
+                path,
+                differs.len(),
+            )))
         }
     }
-    let mut manifest = loaded.manifest;
-    manifest.retain_project(Some(&plan.project_id));
-    let differs = saved::not_produced(plan, made_from, &manifest, now)
-        .map_err(|why| Error::Refused(format!("{} cannot be checked: {why}", path.display())))?;
-    if !differs.is_empty() {
-        let details = messages::stale_desktops(&differs);
-        output::stderr(|err| err.write_all(details.as_bytes()));
-        return Err(Error::Refused(messages::plan_not_produced(
-            path,
-            differs.len(),
-        )));
-    }
-    Ok(())
 }
 
 /// Asks on the terminal; without one, `--auto-approve` is required.

@@ -22,7 +22,7 @@ use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::persist::Persister;
 use super::routes::{decode_query, route, Op};
-use super::store::{BatchCap, ListFilter, Store};
+use super::store::{BatchCap, ListFilter, Store, WriteOutcome};
 use super::wire::{
     BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut,
 };
@@ -285,6 +285,42 @@ async fn process(
     seen.desktop_id = op.desktop_id().map(str::to_string);
     seen.write = op.is_write();
     let query = decode_query(parts.uri.query());
+    let body = admit(state, parts, body, &query).await?;
+    if pid != state.store.project_id() {
+        return Err(ServiceError::project_not_found(&pid));
+    }
+    let store = &state.store;
+    let version = match op {
+        Op::List => return list(store, &query),
+        Op::ShowTags { id } => {
+            let tags = store.tags(&id)?;
+            return Ok(json_reply(&TagsOut {
+                tags: tags.iter().map(TagOut::from).collect(),
+            }));
+        }
+        write => write_op(state, write, &body)?,
+    };
+    // A no-op write must wait too: it may be the retry of a write whose change was made but whose
+    // save failed, and its success must not be reported while the file lacks that change.
+    if let Some(persister) = &state.persister {
+        let version = version.unwrap_or_else(|| store.version());
+        persister.wait_durable(store, version).await.map_err(|e| {
+            tracing::error!(target: "desktag::emulator", "{e}");
+            ServiceError::internal(format!("the change was made but not saved: {e}"))
+        })?;
+    }
+    Ok(Reply::NoContent)
+}
+
+/// What the gateway does before the service sees a request: authentication (the headers first,
+/// before a byte of the body is read, then the signature over the body) and the injected
+/// faults. Returns the body.
+async fn admit(
+    state: &EmulatorState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    query: &[(String, String)],
+) -> Result<Bytes, ServiceError> {
     let headers: Vec<(String, String)> = if matches!(state.auth, Auth::None) {
         Vec::new()
     } else {
@@ -299,7 +335,6 @@ async fn process(
             })
             .collect()
     };
-    // Refuse what the headers alone refuse before reading a byte of the body.
     auth::check_head(&state.auth, &headers, time::OffsetDateTime::now_utc())?;
     let body = read_body(
         body,
@@ -311,7 +346,7 @@ async fn process(
         let received = Received {
             method: parts.method.as_str(),
             path: parts.uri.path(),
-            query: &query,
+            query,
             headers: &headers,
             body: &body,
         };
@@ -320,52 +355,44 @@ async fn process(
     if let Some(fault) = state.faults.decide(state.faults.faults.clock.now()) {
         return Err(fault_error(state, fault));
     }
-    if pid != state.store.project_id() {
-        return Err(ServiceError::project_not_found(&pid));
-    }
+    Ok(body)
+}
+
+/// Runs a write against the store; the store's version after it, if it changed anything.
+fn write_op(state: &EmulatorState, op: Op, body: &[u8]) -> WriteOutcome {
     let store = &state.store;
-    let version = match op {
-        Op::List => return list(store, &query),
-        Op::ShowTags { id } => {
-            let tags = store.tags(&id)?;
-            return Ok(json_reply(&TagsOut {
-                tags: tags.iter().map(TagOut::from).collect(),
-            }));
-        }
+    match op {
+        Op::List | Op::ShowTags { .. } => unreachable!("reads are answered by process"),
         Op::CreateTag { id } => {
-            let req: CreateTagIn = parse_body(&body)?;
-            store.create(&id, &[req.tag.into_pair()])?
+            let req: CreateTagIn = parse_body(body)?;
+            store.create(&id, &[req.tag.into_pair()])
         }
         Op::BatchTags { id } => {
-            let req: BatchIn = parse_body(&body)?;
+            let req: BatchIn = parse_body(body)?;
             let tags = req.tags.ok_or_else(|| {
                 ServiceError::bad_request("invalid request body: missing field `tags`")
             })?;
             match req.action.as_deref() {
                 Some("create") => {
                     let pairs: Vec<_> = tags.into_iter().map(TagIn::into_pair).collect();
-                    store.create(&id, &pairs)?
+                    store.create(&id, &pairs)
                 }
                 // Deletes match by key only; a `value` in the entry is ignored.
                 Some("delete") => {
                     let keys: Vec<_> = tags.into_iter().map(|t| t.key).collect();
-                    store.delete(&id, &keys)?
+                    store.delete(&id, &keys)
                 }
-                Some(other) => {
-                    return Err(ServiceError::bad_request(format!(
-                        "invalid action `{other}`: use `create` or `delete`"
-                    )))
-                }
-                None => {
-                    return Err(ServiceError::bad_request(
-                        "invalid request body: missing field `action` (`create` or `delete`)",
-                    ))
-                }
+                Some(other) => Err(ServiceError::bad_request(format!(
+                    "invalid action `{other}`: use `create` or `delete`"
+                ))),
+                None => Err(ServiceError::bad_request(
+                    "invalid request body: missing field `action` (`create` or `delete`)",
+                )),
             }
         }
-        Op::DeleteTag { id, key } => store.delete(&id, &[key])?,
+        Op::DeleteTag { id, key } => store.delete(&id, &[key]),
         Op::BatchAdd => {
-            let req: DesktopsTagsIn = parse_body(&body)?;
+            let req: DesktopsTagsIn = parse_body(body)?;
             let entries: Vec<_> = req
                 .desktops
                 .into_iter()
@@ -376,29 +403,19 @@ async fn process(
                     )
                 })
                 .collect();
-            store.batch_create(&entries, state.batch_cap)?
+            store.batch_create(&entries, state.batch_cap)
         }
         // Deletes match by key only; a `value` in an entry is ignored.
         Op::BatchDelete => {
-            let req: DesktopsTagsIn = parse_body(&body)?;
+            let req: DesktopsTagsIn = parse_body(body)?;
             let entries: Vec<_> = req
                 .desktops
                 .into_iter()
                 .map(|d| (d.desktop_id, d.tags.into_iter().map(|t| t.key).collect()))
                 .collect();
-            store.batch_delete(&entries)?
+            store.batch_delete(&entries)
         }
-    };
-    // A no-op write must wait too: it may be the retry of a write whose change was made but whose
-    // save failed, and its success must not be reported while the file lacks that change.
-    if let Some(persister) = &state.persister {
-        let version = version.unwrap_or_else(|| store.version());
-        persister.wait_durable(store, version).await.map_err(|e| {
-            tracing::error!(target: "desktag::emulator", "{e}");
-            ServiceError::internal(format!("the change was made but not saved: {e}"))
-        })?;
     }
-    Ok(Reply::NoContent)
 }
 
 fn fault_error(state: &EmulatorState, fault: Fault) -> ServiceError {

@@ -130,14 +130,85 @@ fn plan_desktop<'a>(
     } else {
         &wanted.tags
     };
+    let Diff {
+        mut deletes,
+        mut overwrites,
+        mut creates,
+        unmanaged,
+        ignored,
+        counted,
+    } = diff(wanted, tags, current, policy, keys, ignore);
+    let after = counted - deletes.len() + creates.len();
+    let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
+    // A desktop with nothing to change is never blocked: desktag would not touch it.
+    if has_changes && after > policy.max_tags {
+        let reason = cap_reason(
+            counted,
+            deletes.len(),
+            creates.len(),
+            policy.max_tags,
+            &unmanaged,
+        );
+        return blocked(desktop, reason, unmanaged, ignored);
+    }
+
+    // Exactly sized: a plan holds one of these per desktop.
+    let mut changes = Vec::with_capacity(deletes.len() + overwrites.len() + creates.len());
+    changes.append(&mut deletes);
+    changes.append(&mut overwrites);
+    changes.append(&mut creates);
+    // Like the cap: a desktop desktag would change must end within the policy.
+    if has_changes {
+        if let Some(reason) = policy_breach(current, &changes, keys) {
+            return blocked(desktop, reason, unmanaged, ignored);
+        }
+    }
+    let sources = sources_of(&changes, wanted);
+    DesktopPlan {
+        desktop_id: desktop.id.clone(),
+        name: desktop.name.clone(),
+        status: if has_changes {
+            DesktopStatus::Change
+        } else {
+            DesktopStatus::Unchanged
+        },
+        reason: None,
+        current: current.clone(),
+        changes,
+        unmanaged,
+        ignored,
+        sources,
+    }
+}
+
+/// How one desktop's tags now differ from the ones wanted, change by kind.
+struct Diff {
+    deletes: Vec<Change>,
+    overwrites: Vec<Change>,
+    creates: Vec<Change>,
+    /// Keys no manifest manages, left alone.
+    unmanaged: Vec<CompactString>,
+    /// Keys the ignore globs (or the system prefix) keep out of the plan.
+    ignored: Vec<CompactString>,
+    /// Non-system tags now: the ones the cap counts.
+    counted: usize,
+}
+
+/// Compares `current` with `tags` (`wanted`'s tags, as rendered for this desktop).
+fn diff<'a>(
+    wanted: &'a Wanted,
+    tags: &Tags,
+    current: &'a Tags,
+    policy: &Policy,
+    keys: &KeyRules,
+    ignore: &mut IgnoreMemo<'a>,
+) -> Diff {
     let mut deletes = Vec::new();
     let mut overwrites = Vec::new();
     let mut creates = Vec::new();
     let mut unmanaged = Vec::new();
     let mut ignored = Vec::new();
-    // Non-system tags now: the ones the cap counts.
     let mut counted = 0usize;
-
     for (key, old) in current {
         if !is_system_key(key) {
             counted += 1;
@@ -175,60 +246,37 @@ fn plan_desktop<'a>(
     // The plan keeps these for every desktop: no spare capacity.
     unmanaged.shrink_to_fit();
     ignored.shrink_to_fit();
-    let after = counted - deletes.len() + creates.len();
-    let has_changes = !(deletes.is_empty() && overwrites.is_empty() && creates.is_empty());
-    // A desktop with nothing to change is never blocked: desktag would not touch it.
-    if has_changes && after > policy.max_tags {
-        let reason = cap_reason(
-            counted,
-            deletes.len(),
-            creates.len(),
-            policy.max_tags,
-            &unmanaged,
-        );
-        return blocked(desktop, reason, unmanaged, ignored);
-    }
-
-    // Exactly sized: a plan holds one of these per desktop.
-    let mut changes = Vec::with_capacity(deletes.len() + overwrites.len() + creates.len());
-    changes.append(&mut deletes);
-    changes.append(&mut overwrites);
-    changes.append(&mut creates);
-    // Like the cap: a desktop desktag would change must end within the policy.
-    if has_changes && !keys.policy.is_empty() {
-        let mut planned = current.clone();
-        for change in &changes {
-            change.apply_to(&mut planned);
-        }
-        let broken = keys.policy.violations(&planned);
-        if !broken.is_empty() {
-            let rules = broken
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let reason = format!(
-                "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
-            );
-            return blocked(desktop, reason, unmanaged, ignored);
-        }
-    }
-    let sources = sources_of(&changes, wanted);
-    DesktopPlan {
-        desktop_id: desktop.id.clone(),
-        name: desktop.name.clone(),
-        status: if has_changes {
-            DesktopStatus::Change
-        } else {
-            DesktopStatus::Unchanged
-        },
-        reason: None,
-        current: current.clone(),
-        changes,
+    Diff {
+        deletes,
+        overwrites,
+        creates,
         unmanaged,
         ignored,
-        sources,
+        counted,
     }
+}
+
+/// Why `changes` would leave the desktop breaking the policy, if they would.
+fn policy_breach(current: &Tags, changes: &[Change], keys: &KeyRules) -> Option<String> {
+    if keys.policy.is_empty() {
+        return None;
+    }
+    let mut planned = current.clone();
+    for change in changes {
+        change.apply_to(&mut planned);
+    }
+    let broken = keys.policy.violations(&planned);
+    if broken.is_empty() {
+        return None;
+    }
+    let rules = broken
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    Some(format!(
+        "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
+    ))
 }
 
 /// Parsed templates by their text (the loader already refused those that do not parse).

@@ -320,143 +320,27 @@ type ConflictKey<'m> = (
     Option<&'m str>,
 );
 
+/// Pairs of claims found while merging, by what they are about, with the desktops they are on.
+type Found<'m> = BTreeMap<ConflictKey<'m>, (Claim<'m>, Claim<'m>, Vec<Target<'m>>)>;
+
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
 /// then load order), reporting conflicts with each desktop named by `label`.
-fn merge(
-    manifest: &Manifest,
-    selections: &[Selection<'_>],
+fn merge<'m>(
+    manifest: &'m Manifest,
+    selections: &[Selection<'m>],
     label: &dyn Fn(Target) -> String,
     strict: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Wanted> {
-    let mut conflicts: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
-    let mut overrides: BTreeMap<ConflictKey, (Claim, Claim, Vec<Target>)> = BTreeMap::new();
+    let mut conflicts: Found<'m> = BTreeMap::new();
+    let mut overrides: Found<'m> = BTreeMap::new();
     let desktops = selections.chunk_by(|a, b| a.0 == b.0).count();
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
     let mut claims: Vec<(&str, Claim)> = Vec::new();
     for group in selections.chunk_by(|a, b| a.0 == b.0) {
-        let id = group[0].0;
-        claims.clear();
-        for &(_, doc_no, entry_no) in group {
-            let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
-            let layer = Layer::of(&entry.selector);
-            let priority = entry.priority;
-            let doc = doc_no;
-            let selector = Some(&entry.selector);
-            for (key, value) in &entry.tags {
-                let claim = Claim {
-                    layer,
-                    priority,
-                    doc,
-                    value: Some(value.value.as_str()),
-                    location: &value.location,
-                    selector,
-                };
-                claims.push((key.as_str(), claim));
-            }
-            for (key, location) in &entry.absent {
-                let claim = Claim {
-                    layer,
-                    priority,
-                    doc,
-                    value: None,
-                    location,
-                    selector,
-                };
-                claims.push((key.as_str(), claim));
-            }
-        }
-        // Documents whose entries select this desktop (their defaults apply), in load order;
-        // the group is in load order, so equal documents are adjacent.
-        let mut last_doc = None;
-        for &(_, doc_no, _) in group {
-            if last_doc == Some(doc_no) {
-                continue;
-            }
-            last_doc = Some(doc_no);
-            for (key, value) in &manifest.documents[doc_no as usize].defaults {
-                let claim = Claim {
-                    layer: Layer::Defaults,
-                    priority: 0,
-                    doc: doc_no,
-                    value: Some(value.value.as_str()),
-                    location: &value.location,
-                    selector: None,
-                };
-                claims.push((key.as_str(), claim));
-            }
-        }
-        // Stable: each key's claims stay in the order they were made.
-        claims.sort_by(|a, b| a.0.cmp(b.0));
-
-        let mut w = Wanted {
-            desktop_id: id.as_str().to_string(),
-            ..Wanted::default()
-        };
-        for same_key in claims.chunk_by(|a, b| a.0 == b.0) {
-            let key = same_key[0].0;
-            let top = same_key
-                .iter()
-                .map(|(_, c)| c.rank())
-                .max()
-                .unwrap_or((Layer::Defaults, 0));
-            let mut tops: Vec<&Claim> = same_key
-                .iter()
-                .map(|(_, c)| c)
-                .filter(|c| c.rank() == top)
-                .collect();
-            tops.sort_by(|a, b| a.location.cmp(b.location));
-            let first = tops[0];
-            if let Some(other) = tops.iter().find(|c| c.value != first.value) {
-                let k = (
-                    key,
-                    other.location,
-                    first.location,
-                    other.value,
-                    first.value,
-                );
-                conflicts
-                    .entry(k)
-                    .or_insert_with(|| (**other, *first, Vec::new()))
-                    .2
-                    .push(id);
-                continue;
-            }
-            // A more specific selector in another document silently replacing a value (an
-            // exported manifest beside hand-written globs) is worth a word; an override within
-            // one document, or one settled by `priority`, is the author's intent.
-            for (_, lower) in same_key {
-                if lower.layer < first.layer && lower.doc != first.doc && lower.value != first.value
-                {
-                    let k = (
-                        key,
-                        first.location,
-                        lower.location,
-                        first.value,
-                        lower.value,
-                    );
-                    overrides
-                        .entry(k)
-                        .or_insert_with(|| (*first, *lower, Vec::new()))
-                        .2
-                        .push(id);
-                }
-            }
-            match first.value {
-                Some(value) => {
-                    w.tags.insert(key.into(), value.into());
-                }
-                None => {
-                    w.absent.insert(key.into());
-                }
-            }
-            w.sources
-                .push((key.into(), first.location.clone(), first.layer));
-        }
-        w.tags.shrink_to_fit();
-        w.sources.shrink_to_fit();
-        wanted.push(w);
+        gather_claims(manifest, group, &mut claims);
+        wanted.push(settle(group[0].0, &claims, &mut conflicts, &mut overrides));
     }
     for ((key, ..), (here, there, ids)) in conflicts {
         diagnostics.push(conflict(label, key, &here, &there, &ids));
@@ -465,6 +349,135 @@ fn merge(
         diagnostics.push(overridden(label, key, &winner, &loser, &ids, strict));
     }
     wanted
+}
+
+/// Replaces `claims` with every claim on one desktop (`group`: its selections, in load order):
+/// its entries' tags and absent keys, then the defaults of each document selecting it, sorted
+/// by key (stable, so each key's claims stay in the order they were made).
+fn gather_claims<'m>(
+    manifest: &'m Manifest,
+    group: &[Selection<'m>],
+    claims: &mut Vec<(&'m str, Claim<'m>)>,
+) {
+    claims.clear();
+    for &(_, doc_no, entry_no) in group {
+        let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
+        let claim = |value, location| Claim {
+            layer: Layer::of(&entry.selector),
+            priority: entry.priority,
+            doc: doc_no,
+            value,
+            location,
+            selector: Some(&entry.selector),
+        };
+        for (key, value) in &entry.tags {
+            claims.push((
+                key.as_str(),
+                claim(Some(value.value.as_str()), &value.location),
+            ));
+        }
+        for (key, location) in &entry.absent {
+            claims.push((key.as_str(), claim(None, location)));
+        }
+    }
+    // Documents whose entries select this desktop (their defaults apply), in load order;
+    // the group is in load order, so equal documents are adjacent.
+    let mut last_doc = None;
+    for &(_, doc_no, _) in group {
+        if last_doc == Some(doc_no) {
+            continue;
+        }
+        last_doc = Some(doc_no);
+        for (key, value) in &manifest.documents[doc_no as usize].defaults {
+            let claim = Claim {
+                layer: Layer::Defaults,
+                priority: 0,
+                doc: doc_no,
+                value: Some(value.value.as_str()),
+                location: &value.location,
+                selector: None,
+            };
+            claims.push((key.as_str(), claim));
+        }
+    }
+    claims.sort_by(|a, b| a.0.cmp(b.0));
+}
+
+/// One desktop's wanted tags from its sorted `claims`: per key, the claim of the highest rank.
+/// Equal-ranked claims that disagree are a conflict (the key is left out); a lower layer's
+/// different value from another document is an override worth a warning.
+fn settle<'m>(
+    id: Target<'m>,
+    claims: &[(&'m str, Claim<'m>)],
+    conflicts: &mut Found<'m>,
+    overrides: &mut Found<'m>,
+) -> Wanted {
+    let mut w = Wanted {
+        desktop_id: id.as_str().to_string(),
+        ..Wanted::default()
+    };
+    for same_key in claims.chunk_by(|a, b| a.0 == b.0) {
+        let key = same_key[0].0;
+        let top = same_key
+            .iter()
+            .map(|(_, c)| c.rank())
+            .max()
+            .unwrap_or((Layer::Defaults, 0));
+        let mut tops: Vec<&Claim> = same_key
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| c.rank() == top)
+            .collect();
+        tops.sort_by(|a, b| a.location.cmp(b.location));
+        let first = tops[0];
+        if let Some(other) = tops.iter().find(|c| c.value != first.value) {
+            let k = (
+                key,
+                other.location,
+                first.location,
+                other.value,
+                first.value,
+            );
+            conflicts
+                .entry(k)
+                .or_insert_with(|| (**other, *first, Vec::new()))
+                .2
+                .push(id);
+            continue;
+        }
+        // A more specific selector in another document silently replacing a value (an
+        // exported manifest beside hand-written globs) is worth a word; an override within
+        // one document, or one settled by `priority`, is the author's intent.
+        for (_, lower) in same_key {
+            if lower.layer < first.layer && lower.doc != first.doc && lower.value != first.value {
+                let k = (
+                    key,
+                    first.location,
+                    lower.location,
+                    first.value,
+                    lower.value,
+                );
+                overrides
+                    .entry(k)
+                    .or_insert_with(|| (*first, *lower, Vec::new()))
+                    .2
+                    .push(id);
+            }
+        }
+        match first.value {
+            Some(value) => {
+                w.tags.insert(key.into(), value.into());
+            }
+            None => {
+                w.absent.insert(key.into());
+            }
+        }
+        w.sources
+            .push((key.into(), first.location.clone(), first.layer));
+    }
+    w.tags.shrink_to_fit();
+    w.sources.shrink_to_fit();
+    w
 }
 
 /// "desktop `FIN-1`" or "3 desktops (`A`, `B`, `C`)", "… and N more" past three.

@@ -270,12 +270,102 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
         .collect()
 }
 
+/// What checking a saved plan against the manifests it was made from found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MadeFrom {
+    /// Its manifests are unchanged and give exactly its changes.
+    Verified,
+    /// The plan records no manifests (made by desktag 0.1): it cannot be checked.
+    NotRecorded,
+    /// Manifests it was made from are not here (apply runs elsewhere): it cannot be checked.
+    Missing { count: usize, first: String },
+    /// This manifest changed since the plan was made.
+    Changed { manifest: String },
+    /// This manifest could not be read, and why.
+    Unreadable { manifest: String, why: String },
+    /// Desktops whose changes in the plan differ from what its manifests give: the file was
+    /// edited by hand, or made from other manifests.
+    NotProduced(Vec<Stale>),
+}
+
+/// A saved plan must be what its manifests produce: each manifest it recorded, when present,
+/// must be unchanged (same SHA-256), and re-planning from them against `now` (the desktops' tags
+/// now, already checked not stale) must give exactly the plan's changes. `exists` and `load`
+/// are the file system (`Path::exists` and `manifest::load`), passed in so this stays pure.
+pub fn check_made_from(
+    plan: &Plan,
+    now: &Inventory,
+    exists: impl Fn(&str) -> bool,
+    load: impl FnOnce(
+        &[std::path::PathBuf],
+        &crate::manifest::LoadOptions,
+    ) -> crate::manifest::LoadOutcome,
+) -> Result<MadeFrom, SavedPlanError> {
+    let Some(made_from) = &plan.made_from else {
+        return Ok(MadeFrom::NotRecorded);
+    };
+    let missing: Vec<&str> = made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| !exists(p))
+        .collect();
+    if let Some(first) = missing.first() {
+        return Ok(MadeFrom::Missing {
+            count: missing.len(),
+            first: first.to_string(),
+        });
+    }
+    // One read of each file: the loader hashes what it reads, so the digests come with it.
+    let paths: Vec<std::path::PathBuf> = made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.clone().into())
+        .collect();
+    let loaded = load(
+        &paths,
+        &crate::manifest::LoadOptions {
+            max_tags: plan.max_tags,
+        },
+    );
+    for file in &made_from.manifests {
+        match loaded.files.iter().find(|f| f.path == file.path) {
+            Some(now) if now.sha256 == file.sha256 => {}
+            Some(_) => {
+                return Ok(MadeFrom::Changed {
+                    manifest: file.path.clone(),
+                })
+            }
+            // Not read: the loader says why (permissions, a directory in its place, …).
+            None => {
+                let why = loaded
+                    .diagnostics
+                    .iter()
+                    .find(|d| d.is_error())
+                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
+                return Ok(MadeFrom::Unreadable {
+                    manifest: file.path.clone(),
+                    why,
+                });
+            }
+        }
+    }
+    let mut manifest = loaded.manifest;
+    manifest.retain_project(Some(&plan.project_id));
+    let differs = not_produced(plan, made_from, &manifest, now)?;
+    Ok(if differs.is_empty() {
+        MadeFrom::Verified
+    } else {
+        MadeFrom::NotProduced(differs)
+    })
+}
+
 /// Re-plans the desktops a saved plan changes, from the manifests it was made from (`manifest`,
 /// narrowed to the plan's project) and the flags it recorded, against `now` (their tags now,
 /// already checked not stale). Every desktop whose planned changes differ is returned: the file
 /// was edited by hand, or the manifests are not the ones it was made from. An error when the
 /// manifests no longer resolve.
-pub fn not_produced(
+fn not_produced(
     plan: &Plan,
     made_from: &super::Provenance,
     manifest: &crate::manifest::Manifest,
