@@ -13,6 +13,7 @@ mod guardrails;
 mod hostile_server;
 mod layers;
 mod manifest;
+mod map;
 mod plan_apply;
 mod policy;
 mod projects;
