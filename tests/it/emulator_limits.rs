@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::emulator;
+
 const PID: &str = "0123456789abcdef0123456789abcdef";
 const AK: &str = "AKLIMITSTEST00000001";
 const SK: &str = "limits-test-secret";
@@ -110,7 +112,7 @@ async fn send(emu: &EmulatorHandle, path: &str, headers: &[(String, String)], bo
 
 #[tokio::test]
 async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401() {
-    let emu = desktag_emulator::spawn(config(aksk())).await.unwrap();
+    let emu = emulator::start(config(aksk())).await;
     let host = emu.local_addr().to_string();
     let path = format!("/v2/{PID}/desktops/d1/tags");
     let original = br#"{"tag":{"key":"env","value":"prod"}}"#;
@@ -149,7 +151,7 @@ async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401
 #[tokio::test]
 async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
     for auth in [aksk(), Auth::Token(Secret::new("tok"))] {
-        let emu = desktag_emulator::spawn(config(auth)).await.unwrap();
+        let emu = emulator::start(config(auth)).await;
         // 100 MB announced, not one byte of it sent: the answer must come anyway.
         let head = format!(
             "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\n\
@@ -163,9 +165,7 @@ async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
 
 #[tokio::test]
 async fn an_authenticated_body_over_the_cap_is_413_before_it_is_read() {
-    let emu = desktag_emulator::spawn(config(Auth::Token(Secret::new("tok"))))
-        .await
-        .unwrap();
+    let emu = emulator::start(config(Auth::Token(Secret::new("tok")))).await;
     let head = format!(
         "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\nX-Auth-Token: tok\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -177,12 +177,11 @@ async fn an_authenticated_body_over_the_cap_is_413_before_it_is_read() {
 
 #[tokio::test]
 async fn partial_headers_and_idle_connections_are_closed_after_the_header_timeout() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let partial = format!("GET /v2/{PID}/desktops HTTP/1.1\r\nHost: x\r\n");
     let (answer, took) = raw(&emu, partial.as_bytes(), Duration::from_secs(5)).await;
     assert!(
@@ -201,12 +200,11 @@ async fn partial_headers_and_idle_connections_are_closed_after_the_header_timeou
 
 #[tokio::test]
 async fn a_body_that_trickles_is_cut_off_after_the_body_timeout() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let head = format!(
         "POST /v2/{PID}/desktops/d1/tags HTTP/1.1\r\nHost: x\r\n\
          Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{{\"tag\""
@@ -219,15 +217,14 @@ async fn a_body_that_trickles_is_cut_off_after_the_body_timeout() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: Limits {
             max_connections: 2,
             ..Limits::default()
         },
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let first = TcpStream::connect(emu.local_addr()).await.unwrap();
     let _second = TcpStream::connect(emu.local_addr()).await.unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -276,7 +273,7 @@ async fn a_second_emulator_on_the_same_state_file_refuses_to_start() {
         state_file: Some(state.clone()),
         ..config(Auth::None)
     };
-    let first = desktag_emulator::spawn(with_state()).await.unwrap();
+    let first = emulator::start(with_state()).await;
     let err = desktag_emulator::spawn(with_state())
         .await
         .unwrap_err()
@@ -292,13 +289,12 @@ async fn a_second_emulator_on_the_same_state_file_refuses_to_start() {
 
 #[tokio::test]
 async fn with_ak_and_a_token_either_credential_is_accepted() {
-    let emu = desktag_emulator::spawn(config(Auth::AkSkOrToken {
+    let emu = emulator::start(config(Auth::AkSkOrToken {
         ak: AK.into(),
         sk: Secret::new(SK),
         token: Secret::new("tok"),
     }))
-    .await
-    .unwrap();
+    .await;
     let host = emu.local_addr().to_string();
     let path = format!("/v2/{PID}/desktops/d1/tags");
     let body = br#"{"tag":{"key":"env","value":"prod"}}"#;

@@ -1,11 +1,19 @@
-//! A small fluent harness: run the real `desktag` binary with a clean environment, and start an
-//! in-process emulator on 127.0.0.1:0 for it to talk to.
+//! The one test harness: [`Test`] declares a run of the real `desktag` binary (arguments,
+//! environment, manifests, an in-process emulator on 127.0.0.1:0) and what it must print and
+//! exit with, checked together; [`emulator`] is the one way to start an emulator; [`wire`] is
+//! the one HTTP client for tests of the emulator's wire behaviour. The helpers below
+//! (`Desktag`, `emulator_with`, …) are the older fluent API, kept as thin layers over these.
+
+pub mod emulator;
+mod test;
+pub mod wire;
+
+pub use test::Test;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use desktag_core::secret::Secret;
-use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, Seed};
+use desktag_emulator::{EmulatorConfig, EmulatorHandle, Seed};
 
 pub const AK: &str = "TESTAK00000000000001";
 pub const SK: &str = "test-secret-key-0123456789abcdefghijklmn";
@@ -110,30 +118,12 @@ impl Ran {
     }
 }
 
-/// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`.
+/// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`, on a runtime of its own.
 pub fn emulator_with(
     seed: Seed,
     configure: impl FnOnce(&mut EmulatorConfig),
 ) -> (tokio::runtime::Runtime, EmulatorHandle) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut config = EmulatorConfig {
-        seed,
-        ..EmulatorConfig::default()
-    };
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.auth = Auth::AkSk {
-        ak: AK.to_string(),
-        sk: Secret::new(SK),
-    };
-    configure(&mut config);
-    let handle = runtime
-        .block_on(desktag_emulator::spawn(config))
-        .expect("the emulator starts");
-    (runtime, handle)
+    emulator::Emulator::start(emulator::config(seed, configure)).into_parts()
 }
 
 /// The demo inventory of `examples/emulator-seed.yaml`.
