@@ -8,7 +8,7 @@
 //! `desktag_core::atomic_file`, `desktag_core::yaml` and its own wire types. Only the `desktag
 //! emulator` command (flags embedded by `cli`, carried by `config`, started by `commands`) and
 //! `--emulator` (`commands::session`) use it; `tests/it/layers.rs` checks both directions
-//! (docs/ARCHITECTURE.md, "Layers").
+//! (docs/ARCHITECTURE.md, "Crates and layers").
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),

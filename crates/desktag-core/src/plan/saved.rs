@@ -1,7 +1,8 @@
 //! The saved-plan file (`plan --out`, `apply --plan`): the plan document plus a kind
-//! marker and the writing version, and the staleness check that compares a plan's recorded
-//! `current` tags with what the desktops carry now. Pure: reading and writing the file is the
-//! caller's.
+//! marker and the writing version, and every check before a saved plan drives writes: that it is
+//! one the planner could have made (`SavedPlanError`), that its desktops still carry the tags it
+//! recorded (`stale`), and that its manifests still produce it (`check_made_from`). Pure:
+//! reading and writing the file, and the file system, are the caller's.
 
 use serde::{Deserialize, Serialize};
 
