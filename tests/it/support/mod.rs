@@ -5,6 +5,7 @@
 //! (`Desktag`, `emulator_with`, …) are the older fluent API, kept as thin layers over these.
 
 pub mod emulator;
+pub mod server;
 mod test;
 pub mod wire;
 
