@@ -272,7 +272,7 @@ fn realistic(args: &[String]) {
         let (writes, requests, throttled, elapsed) = runtime.block_on(realistic_run(mode));
         println!(
             "{:>8} {writes:>8} {requests:>9} {throttled:>6} {:>9.1}% {elapsed:>10.2} {:>11.2}",
-            mode.as_str(),
+            mode.to_string(),
             throttled as f64 * 100.0 / requests.max(1) as f64,
             requests as f64 / SERVICE_RATE
         );

@@ -20,7 +20,8 @@ use desktag_emulator::EmulatorArgs;
 #[command(
     after_help = "Exit codes (plan and apply): 0 done or nothing to do; 1 an error (invalid input, usage, \
 auth, stale plan, a failed or unverified change, a run stopped by a signal or --deadline); 2 changes, with --detailed-exitcode; 3 desktops \
-blocked, everything else planned or applied. 1 beats 3 beats 2."
+blocked, everything else planned or applied. 1 beats 3 beats 2. A second Ctrl-C during apply exits \
+130 at once, without a report."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]

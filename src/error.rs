@@ -1,10 +1,22 @@
 //! The crate error and the one place where exit codes are decided. Each code has one meaning
 //! for `plan` and `apply` alike: 0 done or nothing to do; 1 an error (invalid input, auth, a stale
-//! plan, a failed or unverified change); 2 changes, with `--detailed-exitcode`; 3 blocked
-//! desktops, everything else planned or applied. When several hold, 1 beats 3 beats 2 beats 0.
+//! plan, a failed or unverified change, a run stopped by a signal or `--deadline`); 2 changes,
+//! with `--detailed-exitcode`; 3 blocked desktops, everything else planned or applied. When
+//! several hold, 1 beats 3 beats 2 beats 0. A second Ctrl-C (or SIGTERM) during `apply`, or one
+//! at its confirmation prompt, exits at once with [`EXIT_INTERRUPTED`] (130).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The exit code of an `apply` stopped by a second interrupt, without a report: 128 + SIGINT, as
+/// shells report a process killed by Ctrl-C.
+pub(crate) const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exits at once with [`EXIT_INTERRUPTED`], after the caller printed why as the last stderr
+/// line: a second interrupt, or one at the confirmation prompt (nothing was written).
+pub(crate) fn exit_interrupted() -> ! {
+    std::process::exit(i32::from(EXIT_INTERRUPTED))
+}
 
 /// How a command ended when it did not fail outright, with the reason a non-zero exit gives on
 /// its last stderr line.
@@ -115,6 +127,11 @@ pub(crate) enum Error {
     /// error type, converted at the command edge, so this module does not depend on it.
     #[error(transparent)]
     Emulator(Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The confirmation prompt's reader stopped before it read an answer.
+    #[error("cannot read the answer")]
+    Prompt(#[source] tokio::task::JoinError),
 }
 
 impl Error {

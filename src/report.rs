@@ -48,6 +48,15 @@ pub struct DesktopReport {
     pub changes: Vec<ChangeReport>,
 }
 
+impl desktag_core::inventory::Named for DesktopReport {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.desktop_id
+    }
+}
+
 /// How changes are written, from the fewest requests to the most. Each mode falls back to the
 /// next one: a batch write that the re-read does not confirm is redone per desktop, a rejected
 /// per-desktop call is redone one tag at a time.
@@ -77,27 +86,24 @@ pub enum WriteMode {
 }
 
 impl WriteMode {
+    /// Every mode, best first: the order writes fall back in (and the declaration order, which
+    /// `Ord` follows).
+    pub(crate) const ALL: [WriteMode; 3] = [WriteMode::Batch, WriteMode::Desktop, WriteMode::Tag];
+
     /// The mode a write falls back to, if any.
     pub(crate) fn next(self) -> Option<WriteMode> {
-        match self {
-            WriteMode::Batch => Some(WriteMode::Desktop),
-            WriteMode::Desktop => Some(WriteMode::Tag),
-            WriteMode::Tag => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WriteMode::Batch => "batch",
-            WriteMode::Desktop => "desktop",
-            WriteMode::Tag => "tag",
-        }
+        WriteMode::ALL.get(self as usize + 1).copied()
     }
 }
 
 impl std::fmt::Display for WriteMode {
+    /// The name `--write-mode` takes (clap's), which serde's `lowercase` also gives.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        use clap::ValueEnum;
+        let value = self
+            .to_possible_value()
+            .expect("every write mode is a --write-mode value");
+        f.write_str(value.get_name())
     }
 }
 
@@ -313,6 +319,25 @@ impl Report {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn write_modes_are_listed_best_first_and_named_alike_everywhere() {
+        let mut sorted = WriteMode::ALL;
+        sorted.sort();
+        assert_eq!(sorted, WriteMode::ALL);
+        let fallbacks: Vec<_> = WriteMode::ALL.iter().map(|m| m.next()).collect();
+        assert_eq!(
+            fallbacks,
+            [Some(WriteMode::Desktop), Some(WriteMode::Tag), None]
+        );
+        for mode in WriteMode::ALL {
+            assert_eq!(
+                serde_json::to_value(mode).unwrap(),
+                serde_json::Value::String(mode.to_string())
+            );
+        }
+        assert_eq!(WriteMode::Batch.to_string(), "batch");
+    }
 
     #[test]
     fn error_info_carries_the_service_fields() {

@@ -52,38 +52,25 @@ pub(super) fn next(mode: WriteMode, verdict: Verdict) -> Next {
     }
 }
 
-/// The best mode the run may still use. Starts at the mode asked for; only ever moves down.
+/// The best mode the run may still use. Starts at the mode asked for; only ever moves down
+/// (along `WriteMode::ALL`).
 #[derive(Debug)]
 pub(super) struct Ladder {
+    /// The index in `WriteMode::ALL` of the best mode still allowed.
     floor: AtomicU8,
-}
-
-fn rank(mode: WriteMode) -> u8 {
-    match mode {
-        WriteMode::Batch => 0,
-        WriteMode::Desktop => 1,
-        WriteMode::Tag => 2,
-    }
-}
-
-fn mode_of(rank: u8) -> WriteMode {
-    match rank {
-        0 => WriteMode::Batch,
-        1 => WriteMode::Desktop,
-        _ => WriteMode::Tag,
-    }
 }
 
 impl Ladder {
     pub(crate) fn new(mode: WriteMode) -> Ladder {
         Ladder {
-            floor: AtomicU8::new(rank(mode)),
+            floor: AtomicU8::new(mode as u8),
         }
     }
 
     /// `wanted`, or the run's floor when that is lower.
     pub(crate) fn mode(&self, wanted: WriteMode) -> WriteMode {
-        mode_of(rank(wanted).max(self.floor.load(Ordering::Relaxed)))
+        let floor = WriteMode::ALL[usize::from(self.floor.load(Ordering::Relaxed))];
+        wanted.max(floor)
     }
 
     /// Records that the service refused (403) a call of `mode`: the rest of the run uses the
@@ -92,8 +79,8 @@ impl Ladder {
         let Some(next) = mode.next() else {
             return false;
         };
-        let previous = self.floor.fetch_max(rank(next), Ordering::Relaxed);
-        previous < rank(next)
+        let previous = self.floor.fetch_max(next as u8, Ordering::Relaxed);
+        previous < next as u8
     }
 }
 

@@ -779,7 +779,7 @@ async fn confirm(plans: &[Plan]) -> Result<(), Error> {
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
     .await
-    .map_err(|e| Error::Usage(format!("cannot read the answer: {e}")))?
+    .map_err(Error::Prompt)?
     .map_err(|source| Error::Read {
         path: "<stdin>".into(),
         source,
@@ -846,14 +846,14 @@ fn stop_on_signal_or_deadline(
                     output::Level::Error,
                     "error: interrupted at the confirmation prompt; nothing was written",
                 );
-                std::process::exit(130);
+                crate::error::exit_interrupted();
             }
             if by_signal && signalled {
                 output::last_line(
                     output::Level::Error,
                     "error: interrupted twice; exiting without a report",
                 );
-                std::process::exit(130);
+                crate::error::exit_interrupted();
             }
             signalled |= by_signal;
             if stop.is_stopped() {

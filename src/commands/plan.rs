@@ -4,6 +4,7 @@ use crate::config;
 use crate::error::{Error, RunTally, Status};
 use crate::render::metrics::ProjectMetrics;
 use crate::render::{self, messages, Format};
+use desktag_core::inventory::Named;
 use desktag_core::plan::{self, saved, Plan, Summary};
 
 use super::{github, output, session};
@@ -120,13 +121,7 @@ pub(super) fn blocked_names(plan: &Plan) -> Vec<String> {
     plan.desktops
         .iter()
         .filter(|d| d.status == desktag_core::plan::DesktopStatus::Blocked)
-        .map(|d| {
-            if d.name.is_empty() {
-                d.desktop_id.clone()
-            } else {
-                d.name.clone()
-            }
-        })
+        .map(|d| d.label().to_string())
         .collect()
 }
 

@@ -91,7 +91,7 @@ impl Session {
         .map_err(|e| Error::Emulator(e.into()))?;
         tracing::info!(url = %handle.base_url(), "started the built-in emulator with the demo inventory");
         let endpoint =
-            url::Url::parse(&handle.base_url()).map_err(|e| Error::Usage(e.to_string()))?;
+            url::Url::parse(&handle.base_url()).map_err(|e| Error::Emulator(e.into()))?;
         let credentials = Credentials::AkSk {
             ak: Secret::new(ak),
             sk,
@@ -353,14 +353,11 @@ fn check_one_endpoint_for_many_regions(
     if regions.len() < 2 {
         return Ok(());
     }
-    let from = match &planning.service.target {
-        Target::Service(args) if args.endpoint.is_some() => "--endpoint",
-        Target::Service(_)
-            if std::env::var_os("DESKTAG_ENDPOINT").is_some_and(|v| !v.is_empty()) =>
-        {
-            "DESKTAG_ENDPOINT"
-        }
-        _ => return Ok(()),
+    let Target::Service(args) = &planning.service.target else {
+        return Ok(());
+    };
+    let Some(from) = desktag_api::pinned_endpoint(args, |name| std::env::var(name).ok()) else {
+        return Ok(());
     };
     let listed: Vec<String> = regions.iter().map(|r| format!("`{r}`")).collect();
     Err(Error::Usage(format!(
@@ -567,8 +564,7 @@ async fn plan_project(
 
 /// Orders a plan's desktops by name, then id.
 pub(crate) fn sort_for_review(plan: &mut Plan) {
-    plan.desktops
-        .sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    desktag_core::inventory::sort_by_name(&mut plan.desktops);
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use super::escape::{display, escape, markdown_name, markdown_with_code};
 use super::plural;
+use desktag_core::inventory::Named;
 use desktag_core::plan::policy::Audit;
 
 /// `Policy: 2 of 20 desktops break the rules; coverage: 17 of 20 managed by the manifests.`
@@ -211,11 +212,7 @@ fn junit_suite(w: &mut dyn Write, a: &Audit) -> io::Result<()> {
         a.violating
     )?;
     for d in &a.desktops {
-        let name = if d.name.is_empty() {
-            &d.desktop_id
-        } else {
-            &d.name
-        };
+        let name = d.label();
         let open = format!(
             r#"    <testcase classname="{}" name="{} ({})""#,
             xml(&a.project_id),

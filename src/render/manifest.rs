@@ -61,7 +61,7 @@ pub(crate) fn manifest(
     ambiguous: &BTreeSet<String>,
 ) -> String {
     let mut sorted: Vec<&Desktop> = desktops.iter().collect();
-    sorted.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    desktag_core::inventory::sort_by_name(&mut sorted);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -408,9 +408,8 @@ fn report_section(d: &DesktopReport) -> String {
         out.push_str("\n| Outcome | Change | Attempts | Error |\n| --- | --- | ---: | --- |\n");
         for c in &d.changes {
             let outcome = match c.outcome {
-                Outcome::Applied => "applied",
-                Outcome::Failed => "**failed**",
-                Outcome::Skipped => "skipped",
+                Outcome::Failed => format!("**{}**", super::word(&c.outcome)),
+                Outcome::Applied | Outcome::Skipped => super::word(&c.outcome),
             };
             let error = c.error.as_ref().map(describe_error).unwrap_or_default();
             out.push_str(&format!(

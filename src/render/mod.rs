@@ -254,15 +254,18 @@ fn change_counts(changes: &[desktag_core::plan::Change]) -> String {
     format!("{create} to create, {overwrite} to overwrite, {delete} to delete{renamed}")
 }
 
-/// The report status word, as in the JSON document.
-fn result_name(status: DesktopResult) -> &'static str {
-    match status {
-        DesktopResult::Applied => "applied",
-        DesktopResult::Failed => "failed",
-        DesktopResult::Unverified => "unverified",
-        DesktopResult::Unchanged => "unchanged",
-        DesktopResult::Blocked => "blocked",
+/// The word for a unit enum value, as in the JSON document: the name serde gives it (its
+/// `#[serde(rename_all)]` is the one definition of these words).
+fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(word)) => word,
+        other => unreachable!("a unit variant serializes as a string, not {other:?}"),
     }
+}
+
+/// The report status word, as in the JSON document.
+fn result_name(status: DesktopResult) -> String {
+    word(&status)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::plural;
-use desktag_core::diagnostic::{Diagnostic, Severity};
+use desktag_core::diagnostic::Diagnostic;
 
 /// How `validate` shows what it found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +94,7 @@ pub(crate) fn github(w: &mut dyn Write, v: &Validation) -> io::Result<()> {
 /// the help and notes folded into the message.
 pub(crate) fn annotations(w: &mut dyn Write, diagnostics: &[Diagnostic]) -> io::Result<()> {
     for d in diagnostics {
-        let level = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
+        let level = d.severity;
         let mut properties = Vec::new();
         if let Some(at) = &d.location {
             properties.push(format!("file={}", github_property(&at.file)));

@@ -3,14 +3,11 @@
 //! limits and secret hygiene are checked from what the server saw.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::Router;
 use desktag::report::ErrorInfo;
 use desktag_api::{
     sign, ApiError, Client, ClientOptions, Connection, ConnectionArgs, DesktopTags, ManifestScope,
@@ -19,9 +16,10 @@ use desktag_api::{
 use desktag_core::tags::Tags;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
-use percent_encoding::percent_decode_str;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::support::server::{Recorded, Server as RecordingServer};
 
 const AK: &str = "HPUAEXAMPLEAK0000001";
 const SK: &str = "exampleSecretKey0123456789abcdefghijklmn";
@@ -29,152 +27,36 @@ const TOKEN: &str = "MIIEXAMPLE-iam-token-value-0123456789";
 const PID: &str = "0123456789abcdef0123456789abcdef";
 const DESK: &str = "d1e2f3a4-0000-1111-2222-333344445555";
 
-/// One request as the server received it.
-#[derive(Debug, Clone)]
-struct Recorded {
-    method: String,
-    path: String,
-    query: Option<String>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    at: Instant,
-}
-
-impl Recorded {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Decoded query pairs, in wire order.
-    fn query_pairs(&self) -> Vec<(String, String)> {
-        let Some(q) = &self.query else {
-            return Vec::new();
-        };
-        q.split('&')
-            .map(|pair| {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                let d = |s: &str| percent_decode_str(s).decode_utf8().unwrap().into_owned();
-                (d(k), d(v))
-            })
-            .collect()
-    }
-
-    fn query_values(&self, name: &str) -> Vec<String> {
-        self.query_pairs()
-            .into_iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .collect()
-    }
-}
-
 enum Auth {
     AkSk(&'static str),
     Token(&'static str),
 }
 
-type Responder = Box<dyn Fn(&Recorded, usize) -> Response + Send + Sync>;
-
-struct ServerState {
-    auth: Auth,
-    latency: Duration,
-    respond: Responder,
-    log: Mutex<Vec<Recorded>>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-/// The recording server; stopped when dropped.
-struct Server {
-    base: String,
-    state: Arc<ServerState>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+/// The recording server (`support::server`) with this suite's auth check in front of the
+/// responder: an unauthenticated request gets the gateway's 401.
+struct Server;
 
 impl Server {
     async fn start(
         auth: Auth,
         latency: Duration,
         respond: impl Fn(&Recorded, usize) -> Response + Send + Sync + 'static,
-    ) -> Server {
-        let state = Arc::new(ServerState {
-            auth,
-            latency,
-            respond: Box::new(respond),
-            log: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Server { base, state, task }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.state.log.lock().unwrap().clone()
-    }
-
-    fn port(&self) -> u16 {
-        self.base.rsplit(':').next().unwrap().parse().unwrap()
-    }
-}
-
-async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    state.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
+    ) -> RecordingServer {
+        RecordingServer::start(latency, move |recorded, index| {
+            if authenticated(&auth, recorded) {
+                respond(recorded, index)
+            } else {
+                with_request_id(
+                    json_response(
+                        401,
+                        json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail"}),
+                    ),
+                    "req-401",
+                )
+            }
+        })
         .await
-        .unwrap()
-        .to_vec();
-    let recorded = Recorded {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
-            .collect(),
-        body,
-        at: Instant::now(),
-    };
-    let index = {
-        let mut log = state.log.lock().unwrap();
-        log.push(recorded.clone());
-        log.len() - 1
-    };
-    if !state.latency.is_zero() {
-        tokio::time::sleep(state.latency).await;
     }
-    let response = if authenticated(&state.auth, &recorded) {
-        (state.respond)(&recorded, index)
-    } else {
-        with_request_id(
-            json_response(
-                401,
-                json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail"}),
-            ),
-            "req-401",
-        )
-    };
-    state.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
 }
 
 /// The server side of auth: the signature recomputed from the received bytes, or the token.
@@ -241,7 +123,7 @@ fn options() -> ClientOptions {
 }
 
 /// A client resolved the way the CLI resolves it, with AK/SK from the environment.
-fn aksk_client(server: &Server, options: ClientOptions) -> Client {
+fn aksk_client(server: &RecordingServer, options: ClientOptions) -> Client {
     let args = ConnectionArgs {
         endpoint: Some(server.base.clone()),
         ..Default::default()
@@ -256,7 +138,7 @@ fn aksk_client(server: &Server, options: ClientOptions) -> Client {
     Client::new(connection, options).unwrap()
 }
 
-fn token_client(server: &Server) -> Client {
+fn token_client(server: &RecordingServer) -> Client {
     let args = ConnectionArgs {
         endpoint: Some(server.base.clone()),
         project_id: Some(PID.into()),
@@ -1010,7 +892,7 @@ async fn an_empty_desktop_id_is_refused_without_a_request() {
 }
 
 /// Lists the whole project through `server` and returns the error the listing must end in.
-async fn listing_error(server: &Server) -> ApiError {
+async fn listing_error(server: &RecordingServer) -> ApiError {
     aksk_client(server, options())
         .list_desktops()
         .await

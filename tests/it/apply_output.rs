@@ -1,27 +1,28 @@
 //! What `apply` prints: the plan once (only its summary with -q), then the outcome per desktop;
 //! with a markdown or JSON report, stdout holds the report alone.
 
-use crate::support::{demo_emulator, Desktag};
+use desktag_emulator::Seed;
+
+use crate::support::{demo_emulator, Desktag, Test};
 
 #[test]
 fn quiet_apply_shows_only_the_plan_summary_then_the_outcome() {
-    let (_rt, emu) = demo_emulator();
-    let ran = Desktag::new()
-        .against(&emu)
+    let ran = Test::new()
+        .emulator(Seed::demo())
         .args(["apply", "-q", "--auto-approve", "examples/manifests"])
+        .code(0)
+        .stdout_has(": applied ")
         .run()
-        .code(0);
+        .ran;
     let first = ran.stdout.lines().next().unwrap_or_default();
     assert!(first.starts_with("Plan: "), "{}", ran.stdout);
     assert!(!ran.stdout.contains("+++ planned"), "{}", ran.stdout);
-    assert!(ran.stdout.contains(": applied "), "{}", ran.stdout);
 }
 
 #[test]
 fn a_markdown_report_is_alone_on_stdout() {
-    let (_rt, emu) = demo_emulator();
-    let ran = Desktag::new()
-        .against(&emu)
+    let ran = Test::new()
+        .emulator(Seed::demo())
         .args([
             "apply",
             "--auto-approve",
@@ -29,16 +30,15 @@ fn a_markdown_report_is_alone_on_stdout() {
             "markdown",
             "examples/manifests",
         ])
+        .code(0)
+        // The plan went to stderr.
+        .stderr_has("+++ planned")
         .run()
-        .code(0);
+        .ran;
     assert!(
         ran.stdout.starts_with("<!-- desktag:apply project="),
         "{}",
         ran.stdout
-    );
-    assert!(
-        ran.stderr.contains("+++ planned"),
-        "the plan went to stderr"
     );
 }
 

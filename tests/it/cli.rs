@@ -1,28 +1,25 @@
 //! The command line itself: exit codes, help text, validate output.
 
-use crate::support::{manifests, path_str, Desktag};
+use crate::support::{manifests, path_str, Desktag, Test};
 
 #[test]
 fn a_usage_error_exits_1_never_2() {
-    let ran = Desktag::new()
+    Test::new()
         .args(["plan", "--no-such-flag"])
-        .run()
-        .code(1);
-    assert!(ran.stderr.contains("--no-such-flag"), "{}", ran.stderr);
-    Desktag::new().args(["frobnicate"]).run().code(1);
-    Desktag::new()
+        .code(1)
+        .stderr_has("--no-such-flag")
+        .stdout("")
+        .run();
+    Test::new().args(["frobnicate"]).code(1).run();
+    Test::new()
         .args(["plan", "--max-tags", "ten"])
-        .run()
-        .code(1);
-    let rate = Desktag::new()
+        .code(1)
+        .run();
+    Test::new()
         .args(["plan", "--rate", "1e-20"])
-        .run()
-        .code(1);
-    assert!(
-        rate.stderr.contains("between 0.001 and 100000"),
-        "{}",
-        rate.stderr
-    );
+        .code(1)
+        .stderr_has("between 0.001 and 100000")
+        .run();
 }
 
 #[test]
@@ -37,10 +34,12 @@ fn help_and_version_exit_0() {
 
 #[test]
 fn validate_accepts_the_shipped_examples() {
-    let ran = Desktag::new()
+    let ran = Test::new()
         .args(["validate", "examples/manifests"])
+        .code(0)
+        .stderr("")
         .run()
-        .code(0);
+        .ran;
     assert!(
         ran.stdout.starts_with("Valid: 5 documents"),
         "{}",
@@ -143,14 +142,15 @@ fn plan_without_credentials_fails_before_any_request() {
 
 #[test]
 fn plain_http_to_a_remote_host_is_refused() {
-    let ran = Desktag::new()
+    Test::new()
         .env("DESKTAG_ENDPOINT", "http://workspace.example.com")
         .env("HUAWEICLOUD_SDK_AK", "ak")
         .env("HUAWEICLOUD_SDK_SK", "sk")
         .args(["plan", "examples/manifests"])
-        .run()
-        .code(1);
-    assert!(ran.stderr.contains("http"), "{}", ran.stderr);
+        .code(1)
+        .stderr_has("http")
+        .stdout("")
+        .run();
 }
 
 #[test]

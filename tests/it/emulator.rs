@@ -9,6 +9,9 @@ use desktag_core::secret::Secret;
 use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, EmulatorState, Faults, Seed};
 use serde_json::{json, Value};
 
+use crate::support::emulator;
+use crate::support::wire::{Answer, Wire, Wire as Api};
+
 const PID: &str = "0123456789abcdef0123456789abcdef";
 const AK: &str = "AKEMULATORTEST000001";
 const SK: &str = "emulator-test-secret-key";
@@ -36,107 +39,9 @@ fn config() -> EmulatorConfig {
 }
 
 async fn start(config: EmulatorConfig) -> (EmulatorHandle, Api) {
-    let handle = desktag_emulator::spawn(config).await.unwrap();
-    let api = Api {
-        base: handle.base_url(),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-    };
+    let handle = emulator::start(config).await;
+    let api = Wire::new(handle.base_url());
     (handle, api)
-}
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    json: Value,
-}
-
-impl Api {
-    fn url(&self, path: &str) -> String {
-        format!("{}/v2/{PID}/desktops{path}", self.base)
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let bytes = res.bytes().await.unwrap();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
-        };
-        Answer {
-            status,
-            headers,
-            json,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(self.http.get(self.url(path))).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Answer {
-        self.send(self.http.post(self.url(path)).json(&body)).await
-    }
-
-    async fn post_raw(&self, path: &str, body: &'static str) -> Answer {
-        self.send(
-            self.http
-                .post(self.url(path))
-                .header("Content-Type", "application/json")
-                .body(body),
-        )
-        .await
-    }
-
-    async fn delete(&self, path: &str) -> Answer {
-        self.send(self.http.delete(self.url(path))).await
-    }
-
-    async fn tags(&self, id: &str) -> Value {
-        let a = self.get(&format!("/{id}/tags")).await;
-        assert_eq!(a.status, 200, "{}", a.json);
-        a.json["tags"].clone()
-    }
-
-    /// A request signed like the SDK does, sent with the given date.
-    async fn signed(&self, method: &str, path: &str, body: &[u8], sk: &str, date: &str) -> Answer {
-        let full_path = format!("/v2/{PID}/desktops{path}");
-        let host = self.base.trim_start_matches("http://").to_string();
-        let headers = vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            ("Host".to_string(), host),
-            ("X-Project-Id".to_string(), PID.to_string()),
-            ("X-Sdk-Date".to_string(), date.to_string()),
-        ];
-        let auth = sign::authorization(
-            AK,
-            sk,
-            &Signable {
-                method,
-                path: &full_path,
-                query: &[],
-                headers: &headers,
-                body,
-            },
-        );
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{full_path}", self.base))
-            .header("Authorization", auth)
-            .body(body.to_vec());
-        for (name, value) in headers.iter().filter(|(n, _)| n != "Host") {
-            req = req.header(name, value);
-        }
-        self.send(req).await
-    }
 }
 
 fn assert_service_error(a: &Answer, status: u16, code: &str) {
@@ -589,12 +494,16 @@ async fn a_correct_signature_is_accepted() {
     let (emu, api) = start(aksk_config()).await;
     let now = sign::sdk_date(time::OffsetDateTime::now_utc());
     let body = br#"{"tag": {"key": "env", "value": "prod"}}"#;
-    let a = api.signed("POST", "/desk-01/tags", body, SK, &now).await;
+    let a = api
+        .signed("POST", "/desk-01/tags", body, (AK, SK), &now)
+        .await;
     assert_eq!(a.status, 204, "{}", a.json);
-    let a = api.signed("GET", "/desk-01/tags", b"", SK, &now).await;
+    let a = api
+        .signed("GET", "/desk-01/tags", b"", (AK, SK), &now)
+        .await;
     assert_eq!(a.json["tags"], json!([{"key": "env", "value": "prod"}]));
     let a = api
-        .signed("DELETE", "/desk-01/tags/env", b"", SK, &now)
+        .signed("DELETE", "/desk-01/tags/env", b"", (AK, SK), &now)
         .await;
     assert_eq!(a.status, 204);
     assert_eq!(emu.writes(), 2);
@@ -606,7 +515,7 @@ async fn a_wrong_or_missing_signature_is_401_and_writes_nothing() {
     let now = sign::sdk_date(time::OffsetDateTime::now_utc());
     let body = br#"{"tag": {"key": "env", "value": "prod"}}"#;
     let a = api
-        .signed("POST", "/desk-01/tags", body, "not-the-secret", &now)
+        .signed("POST", "/desk-01/tags", body, (AK, "not-the-secret"), &now)
         .await;
     assert_gateway_error(&a, 401, desktag_emulator::GW_AUTH);
     assert!(a.json["error_msg"]
@@ -629,7 +538,9 @@ async fn a_wrong_or_missing_signature_is_401_and_writes_nothing() {
 async fn a_signature_older_than_fifteen_minutes_is_expired() {
     let (_emu, api) = start(aksk_config()).await;
     let old = sign::sdk_date(time::OffsetDateTime::now_utc() - time::Duration::minutes(16));
-    let a = api.signed("GET", "/desk-01/tags", b"", SK, &old).await;
+    let a = api
+        .signed("GET", "/desk-01/tags", b"", (AK, SK), &old)
+        .await;
     assert_gateway_error(&a, 401, desktag_emulator::GW_EXPIRED);
     assert!(a.json["error_msg"]
         .as_str()

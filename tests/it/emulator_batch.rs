@@ -11,6 +11,9 @@ use desktag_emulator::{
 };
 use serde_json::{json, Value};
 
+use crate::support::emulator;
+use crate::support::wire::{Answer, Wire};
+
 const PID: &str = "0123456789abcdef0123456789abcdef";
 
 /// Ten desktops `d0`..`d9` without tags, and `full` with nine user tags and a system tag.
@@ -29,15 +32,18 @@ fn seed() -> Seed {
     }
 }
 
+/// An emulator serving the batch seed, and the wire client for it.
 struct Emu {
     handle: EmulatorHandle,
-    http: reqwest::Client,
+    wire: Wire,
 }
 
-struct Answer {
-    status: u16,
-    request_id: String,
-    json: Value,
+impl std::ops::Deref for Emu {
+    type Target = Wire;
+
+    fn deref(&self) -> &Wire {
+        &self.wire
+    }
 }
 
 impl Emu {
@@ -47,41 +53,11 @@ impl Emu {
             ..EmulatorConfig::default()
         };
         configure(&mut config);
+        let handle = emulator::start(config).await;
         Emu {
-            handle: desktag_emulator::spawn(config).await.unwrap(),
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            wire: Wire::new(handle.base_url()),
+            handle,
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/v2/{PID}/desktops{path}", self.handle.base_url())
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let request_id = res.headers()["x-request-id"].to_str().unwrap().to_string();
-        let bytes = res.bytes().await.unwrap();
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Answer {
-            status,
-            request_id,
-            json,
-        }
-    }
-
-    async fn batch_add(&self, body: Value) -> Answer {
-        self.send(self.http.post(self.url("/batch-tags")).json(&body))
-            .await
-    }
-
-    async fn batch_delete(&self, body: Value) -> Answer {
-        self.send(self.http.delete(self.url("/batch-tags")).json(&body))
-            .await
     }
 
     /// `id → {key: value}` for every desktop, from the emulator's own state.
@@ -294,7 +270,7 @@ async fn batch_calls_need_the_same_auth_as_every_other_call() {
     let a = emu.batch_add(body.clone()).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.json["error_code"], desktag_emulator::GW_AUTH);
-    assert_eq!(a.json["request_id"], a.request_id.as_str());
+    assert_eq!(a.json["request_id"], a.request_id());
     let a = emu
         .send(
             emu.http
@@ -337,7 +313,7 @@ async fn one_rate_limit_counts_every_kind_of_call() {
         a.json["error_msg"],
         "The throttling threshold has been reached: policy user over ratelimit,limit:3,time:1 second"
     );
-    assert_eq!(a.json["request_id"], a.request_id.as_str());
+    assert_eq!(a.json["request_id"], a.request_id());
     let a = emu.send(emu.http.get(emu.url("?limit=1"))).await;
     assert_eq!(a.status, 429);
     // A third of a second refills one token (3 per second), and only one.

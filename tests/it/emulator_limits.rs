@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::emulator;
+
 const PID: &str = "0123456789abcdef0123456789abcdef";
 const AK: &str = "AKLIMITSTEST00000001";
 const SK: &str = "limits-test-secret";
@@ -54,17 +56,26 @@ fn tags_of(emu: &EmulatorHandle, id: &str) -> Vec<String> {
 }
 
 /// Sends raw bytes and reads until the server closes the connection (or `wait` passes).
-async fn raw(emu: &EmulatorHandle, bytes: &[u8], wait: Duration) -> (String, Duration) {
+/// Sends `bytes` on a new connection and reads until the server closes it or `wait` passes:
+/// the answer, how long it took, and whether the server closed the connection.
+async fn raw(emu: &EmulatorHandle, bytes: &[u8], wait: Duration) -> (String, Duration, bool) {
     let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
     let started = Instant::now();
     tcp.write_all(bytes).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, tcp.read_to_end(&mut out)).await;
+    let closed = tokio::time::timeout(wait, tcp.read_to_end(&mut out))
+        .await
+        .is_ok();
     (
         String::from_utf8_lossy(&out).into_owned(),
         started.elapsed(),
+        closed,
     )
 }
+
+/// How long a test waits for the emulator to close a connection before giving up: a guard
+/// against a hang, far beyond any timeout under test, not a time any test expects.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The headers of a POST to `path` signed like the SDK signs, plus `extra` signed headers.
 fn signed_headers(
@@ -110,7 +121,7 @@ async fn send(emu: &EmulatorHandle, path: &str, headers: &[(String, String)], bo
 
 #[tokio::test]
 async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401() {
-    let emu = desktag_emulator::spawn(config(aksk())).await.unwrap();
+    let emu = emulator::start(config(aksk())).await;
     let host = emu.local_addr().to_string();
     let path = format!("/v2/{PID}/desktops/d1/tags");
     let original = br#"{"tag":{"key":"env","value":"prod"}}"#;
@@ -149,13 +160,13 @@ async fn a_captured_request_with_a_swapped_body_and_an_unsigned_body_hash_is_401
 #[tokio::test]
 async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
     for auth in [aksk(), Auth::Token(Secret::new("tok"))] {
-        let emu = desktag_emulator::spawn(config(auth)).await.unwrap();
+        let emu = emulator::start(config(auth)).await;
         // 100 MB announced, not one byte of it sent: the answer must come anyway.
         let head = format!(
             "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\n\
              Content-Type: application/json\r\nContent-Length: 104857600\r\n\r\n"
         );
-        let (answer, _) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
+        let (answer, ..) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
         assert!(answer.contains(desktag_emulator::GW_AUTH), "{answer}");
     }
@@ -163,71 +174,63 @@ async fn an_unauthenticated_large_body_is_refused_before_it_is_read() {
 
 #[tokio::test]
 async fn an_authenticated_body_over_the_cap_is_413_before_it_is_read() {
-    let emu = desktag_emulator::spawn(config(Auth::Token(Secret::new("tok"))))
-        .await
-        .unwrap();
+    let emu = emulator::start(config(Auth::Token(Secret::new("tok")))).await;
     let head = format!(
         "POST /v2/{PID}/desktops/batch-tags HTTP/1.1\r\nHost: x\r\nX-Auth-Token: tok\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         desktag_emulator::MAX_BODY_BYTES + 1
     );
-    let (answer, _) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
+    let (answer, ..) = raw(&emu, head.as_bytes(), Duration::from_secs(3)).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
 
 #[tokio::test]
 async fn partial_headers_and_idle_connections_are_closed_after_the_header_timeout() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let partial = format!("GET /v2/{PID}/desktops HTTP/1.1\r\nHost: x\r\n");
-    let (answer, took) = raw(&emu, partial.as_bytes(), Duration::from_secs(5)).await;
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
-        "closed after {took:?}: {answer:?}"
-    );
+    // Closed by the server (not by the test's patience), and not before the timeout.
+    let (answer, took, closed) = raw(&emu, partial.as_bytes(), PATIENCE).await;
+    assert!(closed, "still open after {took:?}: {answer:?}");
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
     // A whole request is answered, then the idle keep-alive connection is closed.
     let whole = format!("GET /v2/{PID}/desktops HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (answer, took) = raw(&emu, whole.as_bytes(), Duration::from_secs(5)).await;
+    let (answer, took, closed) = raw(&emu, whole.as_bytes(), PATIENCE).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(
-        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
-        "closed after {took:?}"
-    );
+    assert!(closed, "still open after {took:?}");
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
 }
 
 #[tokio::test]
 async fn a_body_that_trickles_is_cut_off_after_the_body_timeout() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: short_limits(),
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let head = format!(
         "POST /v2/{PID}/desktops/d1/tags HTTP/1.1\r\nHost: x\r\n\
          Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{{\"tag\""
     );
-    let (answer, took) = raw(&emu, head.as_bytes(), Duration::from_secs(5)).await;
+    let (answer, took, closed) = raw(&emu, head.as_bytes(), PATIENCE).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    assert!(closed, "still open after {took:?}");
     assert!(tags_of(&emu, "d1").is_empty());
 }
 
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
-    let emu = desktag_emulator::spawn(EmulatorConfig {
+    let emu = emulator::start(EmulatorConfig {
         limits: Limits {
             max_connections: 2,
             ..Limits::default()
         },
         ..config(Auth::None)
     })
-    .await
-    .unwrap();
+    .await;
     let first = TcpStream::connect(emu.local_addr()).await.unwrap();
     let _second = TcpStream::connect(emu.local_addr()).await.unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -276,7 +279,7 @@ async fn a_second_emulator_on_the_same_state_file_refuses_to_start() {
         state_file: Some(state.clone()),
         ..config(Auth::None)
     };
-    let first = desktag_emulator::spawn(with_state()).await.unwrap();
+    let first = emulator::start(with_state()).await;
     let err = desktag_emulator::spawn(with_state())
         .await
         .unwrap_err()
@@ -292,13 +295,12 @@ async fn a_second_emulator_on_the_same_state_file_refuses_to_start() {
 
 #[tokio::test]
 async fn with_ak_and_a_token_either_credential_is_accepted() {
-    let emu = desktag_emulator::spawn(config(Auth::AkSkOrToken {
+    let emu = emulator::start(config(Auth::AkSkOrToken {
         ak: AK.into(),
         sk: Secret::new(SK),
         token: Secret::new("tok"),
     }))
-    .await
-    .unwrap();
+    .await;
     let host = emu.local_addr().to_string();
     let path = format!("/v2/{PID}/desktops/d1/tags");
     let body = br#"{"tag":{"key":"env","value":"prod"}}"#;

@@ -3,12 +3,12 @@
 
 use desktag_emulator::Seed;
 
-#[cfg(unix)]
-use crate::support::interrupt_while_writing;
 use crate::support::{
     emulator_with, manifests, path_str, seed_yaml, small_seed, tags_of, Desktag, PROJECT,
     SMALL_MANIFEST,
 };
+#[cfg(unix)]
+use crate::support::{interrupt_twice_while_writing, interrupt_while_writing};
 
 #[test]
 fn apply_under_faults_converges() {
@@ -285,4 +285,33 @@ fn interruption_the_deadline_ends_a_run_the_service_throttles_for_ever() {
         serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
     assert_eq!(report["totals"]["applied"], 0, "{report}");
     assert_eq!(emu.writes(), 0);
+}
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_exits_130_at_once_without_a_report() {
+    let gate = desktag_emulator::Gate::after_writes(3);
+    let (_rt, emu) = emulator_with(Seed::demo(), |c| c.faults.gate = Some(gate.clone()));
+    let child = Desktag::new()
+        .against(&emu)
+        .args([
+            "apply",
+            "--auto-approve",
+            "--write-mode",
+            "tag",
+            "--report-format",
+            "json",
+            "examples/manifests",
+        ])
+        .spawn();
+    let output = interrupt_twice_while_writing(child, &gate);
+    gate.open();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(output.stdout.is_empty(), "no report");
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("error: interrupted twice; exiting without a report"),
+        "{stderr}"
+    );
 }

@@ -3,15 +3,14 @@
 //! throttles like the real service. Each test starts and stops its own server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::Router;
 use desktag_api::{ApiError, Client, ClientOptions, Connection, ConnectionArgs, ManifestScope};
 use serde_json::{json, Value};
+
+use crate::support::server::{Recorded, Server as RecordingServer};
 
 const PID: &str = "0123456789abcdef0123456789abcdef";
 
@@ -39,64 +38,32 @@ impl Seen {
     }
 }
 
-type Handler = Arc<dyn Fn(&Seen) -> Response + Send + Sync>;
-
+/// The recording server of `support::server`, answering with a handler that sees only
+/// method, path and query.
 struct Hostile {
-    base: String,
-    requests: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    server: RecordingServer,
 }
 
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.task.abort();
+impl Seen {
+    fn of(r: &Recorded) -> Seen {
+        Seen {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            query: r.query_pairs(),
+        }
     }
-}
-
-async fn serve(
-    State((handler, count)): State<(Handler, Arc<AtomicUsize>)>,
-    request: Request,
-) -> Response {
-    count.fetch_add(1, Ordering::SeqCst);
-    let query = request
-        .uri()
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
-    let seen = Seen {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-        query,
-    };
-    handler(&seen)
 }
 
 impl Hostile {
     async fn start(handler: impl Fn(&Seen) -> Response + Send + Sync + 'static) -> Hostile {
-        let requests = Arc::new(AtomicUsize::new(0));
-        let handler: Handler = Arc::new(handler);
-        let app = Router::new()
-            .fallback(serve)
-            .with_state((handler, Arc::clone(&requests)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Hostile {
-            base,
-            requests,
-            task,
-        }
+        let server =
+            RecordingServer::start(Duration::ZERO, move |r, _| handler(&Seen::of(r))).await;
+        Hostile { server }
     }
 
     fn client(&self, options: ClientOptions) -> Client {
         let args = ConnectionArgs {
-            endpoint: Some(self.base.clone()),
+            endpoint: Some(self.server.base.clone()),
             project_id: Some(PID.into()),
             ..Default::default()
         };
@@ -109,7 +76,7 @@ impl Hostile {
     }
 
     fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.server.requests().len()
     }
 }
 

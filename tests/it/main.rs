@@ -17,6 +17,7 @@ mod guardrails;
 mod hostile_server;
 mod layers;
 mod manifest;
+mod map;
 mod observe;
 mod overrides;
 mod plan_apply;

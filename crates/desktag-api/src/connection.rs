@@ -322,6 +322,24 @@ fn non_empty(value: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The variable that points every call at one URL, as `--endpoint` does.
+pub(crate) const ENDPOINT_VARIABLE: &str = "DESKTAG_ENDPOINT";
+
+/// What points every project of a run at one URL, if anything: `--endpoint`, else
+/// `DESKTAG_ENDPOINT` (blank values count as unset, as in [`Connection::resolve`]).
+pub fn pinned_endpoint(
+    args: &ConnectionArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<&'static str> {
+    if non_empty(&args.endpoint).is_some() {
+        Some("--endpoint")
+    } else if env(ENDPOINT_VARIABLE).is_some_and(|v| !v.trim().is_empty()) {
+        Some(ENDPOINT_VARIABLE)
+    } else {
+        None
+    }
+}
+
 /// The region, from the manifest, `--region`, `HW_REGION_NAME` or the auth action's
 /// `HUAWEI_CLOUD_REGION`, checked.
 fn resolve_region(
@@ -357,10 +375,10 @@ fn resolve_endpoint(
     if let Some(value) = non_empty(&args.endpoint) {
         return Ok((parse_endpoint(&value, "--endpoint")?, "--endpoint".into()));
     }
-    if let Some(value) = env("DESKTAG_ENDPOINT") {
+    if let Some(value) = env(ENDPOINT_VARIABLE) {
         return Ok((
-            parse_endpoint(&value, "DESKTAG_ENDPOINT")?,
-            "DESKTAG_ENDPOINT".into(),
+            parse_endpoint(&value, ENDPOINT_VARIABLE)?,
+            ENDPOINT_VARIABLE.into(),
         ));
     }
     let Some((region, origin)) = region else {
@@ -577,6 +595,22 @@ mod tests {
     ) -> Vec<(&'static str, &'static str)> {
         env.retain(|(n, _)| !names.contains(n));
         env
+    }
+
+    #[test]
+    fn the_endpoint_is_pinned_by_the_flag_then_the_variable_and_blank_is_unset() {
+        let none = |_: &str| None;
+        let variable = |name: &str| (name == "DESKTAG_ENDPOINT").then(|| "https://x".to_string());
+        let blank = |name: &str| (name == "DESKTAG_ENDPOINT").then(|| "  ".to_string());
+        let flag = ConnectionArgs {
+            endpoint: Some("https://y".into()),
+            ..ConnectionArgs::default()
+        };
+        let plain = ConnectionArgs::default();
+        assert_eq!(pinned_endpoint(&flag, variable), Some("--endpoint"));
+        assert_eq!(pinned_endpoint(&plain, variable), Some("DESKTAG_ENDPOINT"));
+        assert_eq!(pinned_endpoint(&plain, blank), None);
+        assert_eq!(pinned_endpoint(&plain, none), None);
     }
 
     #[test]

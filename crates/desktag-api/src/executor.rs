@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::error::{ApiError, CallError};
 use super::rate::{RateEvent, RatePolicy, RateState, SLOW};
-use super::retry::{parse_retry_after, AttemptOutcome, Decision, RetryPolicy};
+use super::retry::{AttemptOutcome, Decision, RetryPolicy};
 use super::stop::{Stop, IN_FLIGHT_GRACE};
 use super::transport::{Answer, Call, Failure, Transport};
 use crate::token_bucket::TokenBucket;
@@ -214,32 +214,28 @@ impl Executor {
             let decision = self
                 .policy
                 .decide(attempt, &outcome, now, &mut rand::thread_rng());
-            let delay = match decision {
+            let (delay, asked) = match decision {
                 Decision::GiveUp => {
                     return Err(CallError {
                         error,
                         attempts: attempt,
                     })
                 }
-                Decision::Retry(delay) => delay,
+                Decision::Retry { delay, asked } => (delay, asked),
             };
             self.retries.fetch_add(1, Ordering::Relaxed);
-            let asked = match &outcome {
-                AttemptOutcome::Status {
+            if asked.is_none() {
+                if let AttemptOutcome::Status {
                     retry_after: Some(value),
                     ..
-                } => {
-                    let asked = parse_retry_after(value, now);
-                    if asked.is_none() {
-                        tracing::warn!(
-                            retry_after = ?value,
-                            "the service sent a Retry-After desktag cannot read; backing off on its own"
-                        );
-                    }
-                    asked
+                } = &outcome
+                {
+                    tracing::warn!(
+                        retry_after = ?value,
+                        "the service sent a Retry-After desktag cannot read; backing off on its own"
+                    );
                 }
-                _ => None,
-            };
+            }
             if asked.is_some() {
                 // The service asked every caller to wait, not just this one.
                 let now = Instant::now();

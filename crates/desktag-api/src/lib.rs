@@ -27,8 +27,8 @@ mod writes;
 
 pub use client::{http_builder, Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
-    is_loopback, parse_endpoint, region_endpoint, region_variable, Connection, ConnectionArgs,
-    ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
+    is_loopback, parse_endpoint, pinned_endpoint, region_endpoint, region_variable, Connection,
+    ConnectionArgs, ConnectionError, Credentials, ManifestScope, ProjectRef, Resolved,
 };
 pub use error::{ApiError, CallError, ServiceDetail};
 pub use stop::{Stop, IN_FLIGHT_GRACE};

@@ -86,10 +86,11 @@ impl Client {
         });
         let rest = futures::future::try_join_all(rest).await?;
         let mut listing = Listing::new();
-        add_page(&mut listing, first.desktops).map_err(|id| self.repeated(&first_call, 0, &id))?;
+        add_page(&mut listing, first.desktops)
+            .map_err(|ListedTwice(id)| self.repeated(&first_call, 0, &id))?;
         for (offset, call, page) in rest {
             add_page(&mut listing, page.desktops)
-                .map_err(|id| self.repeated(&call, offset, &id))?;
+                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
         }
         if listing.len() as u64 > total {
             return Err(self.paging_error(
@@ -158,7 +159,8 @@ impl Client {
                 break;
             }
             let count = page.desktops.len() as u64;
-            add_page(&mut found, page.desktops).map_err(|id| self.repeated(&call, offset, &id))?;
+            add_page(&mut found, page.desktops)
+                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
             offset = offset.saturating_add(count);
             if offset > MAX_LISTED_DESKTOPS {
                 return Err(self.paging_error(
@@ -251,12 +253,15 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
-/// Adds a page to a listing; `Err(id)` names a desktop listed twice.
-fn add_page(listing: &mut Listing, desktops: Vec<Desktop>) -> Result<(), String> {
+/// A desktop id the service listed twice.
+struct ListedTwice(String);
+
+/// Adds a page to a listing; the error names a desktop listed twice.
+fn add_page(listing: &mut Listing, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
     for desktop in desktops {
         let id = desktop.id.clone();
         if listing.insert(id.clone(), desktop).is_some() {
-            return Err(id);
+            return Err(ListedTwice(id));
         }
     }
     Ok(())

@@ -28,7 +28,12 @@ pub(crate) enum AttemptOutcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
-    Retry(Duration),
+    /// Wait `delay`, then try again. `asked` is what the service's `Retry-After` said (before
+    /// the cap), when it said anything usable: then the wait applies to every caller.
+    Retry {
+        delay: Duration,
+        asked: Option<Duration>,
+    },
     GiveUp,
 }
 
@@ -77,10 +82,16 @@ impl RetryPolicy {
             AttemptOutcome::Timeout | AttemptOutcome::Connect | AttemptOutcome::Transport => None,
             AttemptOutcome::Status { .. } | AttemptOutcome::Fatal => return Decision::GiveUp,
         };
-        if let Some(delay) = retry_after.and_then(|v| parse_retry_after(v, now)) {
-            return Decision::Retry(delay.min(self.cap));
+        if let Some(asked) = retry_after.and_then(|v| parse_retry_after(v, now)) {
+            return Decision::Retry {
+                delay: asked.min(self.cap),
+                asked: Some(asked),
+            };
         }
-        Decision::Retry(self.jittered(attempt, rng))
+        Decision::Retry {
+            delay: self.jittered(attempt, rng),
+            asked: None,
+        }
     }
 
     /// Full jitter: uniform in [0, min(cap, base·2^(attempt−1))].
@@ -138,7 +149,7 @@ mod tests {
 
     fn delay(d: Decision) -> Duration {
         match d {
-            Decision::Retry(d) => d,
+            Decision::Retry { delay, .. } => delay,
             Decision::GiveUp => panic!("expected a retry"),
         }
     }
@@ -158,7 +169,7 @@ mod tests {
             AttemptOutcome::Transport,
         ] {
             assert!(
-                matches!(p.decide(1, &o, now(), &mut rng), Decision::Retry(_)),
+                matches!(p.decide(1, &o, now(), &mut rng), Decision::Retry { .. }),
                 "{o:?}"
             );
         }
@@ -190,7 +201,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         assert!(matches!(
             p.decide(2, &status(503), now(), &mut rng),
-            Decision::Retry(_)
+            Decision::Retry { .. }
         ));
         assert_eq!(p.decide(3, &status(503), now(), &mut rng), Decision::GiveUp);
         let once = RetryPolicy {
@@ -250,7 +261,10 @@ mod tests {
         };
         assert_eq!(
             p.decide(1, &o, now(), &mut rng),
-            Decision::Retry(Duration::from_secs(3))
+            Decision::Retry {
+                delay: Duration::from_secs(3),
+                asked: Some(Duration::from_secs(3))
+            }
         );
     }
 
@@ -265,7 +279,10 @@ mod tests {
         };
         assert_eq!(
             p.decide(1, &o, now(), &mut rng),
-            Decision::Retry(Duration::from_secs(7))
+            Decision::Retry {
+                delay: Duration::from_secs(7),
+                asked: Some(Duration::from_secs(7))
+            }
         );
         let past = AttemptOutcome::Status {
             status: 503,
@@ -273,7 +290,10 @@ mod tests {
         };
         assert_eq!(
             p.decide(1, &past, now(), &mut rng),
-            Decision::Retry(Duration::ZERO)
+            Decision::Retry {
+                delay: Duration::ZERO,
+                asked: Some(Duration::ZERO)
+            }
         );
     }
 
@@ -287,7 +307,10 @@ mod tests {
         };
         assert_eq!(
             p.decide(1, &o, now(), &mut rng),
-            Decision::Retry(Duration::from_secs(20))
+            Decision::Retry {
+                delay: Duration::from_secs(20),
+                asked: Some(Duration::from_secs(3600))
+            }
         );
     }
 
@@ -336,7 +359,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         assert_eq!(
             policy.decide(1, &outcome, now, &mut rng),
-            Decision::Retry(policy.cap)
+            Decision::Retry {
+                delay: policy.cap,
+                asked: Some(Duration::MAX)
+            }
         );
     }
 }

@@ -7,6 +7,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::tags::Tags;
 
+/// A desktop as people read it: by computer name, and by id where it has none. The one
+/// definition of "name, then id" order and of "name or id" display, for every list of desktops
+/// desktag prints (plans, reports, audits, exported manifests).
+pub trait Named {
+    /// The computer name; empty when unknown.
+    fn name(&self) -> &str;
+    fn id(&self) -> &str;
+
+    /// The name, or the id of a desktop without one.
+    fn label(&self) -> &str {
+        if self.name().is_empty() {
+            self.id()
+        } else {
+            self.name()
+        }
+    }
+}
+
+/// Sorts desktops by name, then id, as a reviewer reads them.
+pub fn sort_by_name<T: Named>(desktops: &mut [T]) {
+    desktops.sort_by(|a, b| (a.name(), a.id()).cmp(&(b.name(), b.id())));
+}
+
+impl Named for Desktop {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl<T: Named> Named for &T {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn id(&self) -> &str {
+        (**self).id()
+    }
+}
+
 /// One desktop as the list API reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desktop {

@@ -137,7 +137,7 @@ impl Template {
         &self,
         desktop: &dyn Fn(Attr) -> Option<String>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Missing> {
         let mut out = String::new();
         for piece in &self.0 {
             match piece {
@@ -154,7 +154,7 @@ impl Template {
                         (Some(v), None) if matches!(reference, Reference::Env(_)) => {
                             out.push_str(&v)
                         }
-                        (_, None) => return Err(missing(reference)),
+                        (_, None) => return Err(Missing::of(reference)),
                     }
                 }
             }
@@ -179,15 +179,23 @@ fn has_prefix(name: &str) -> bool {
     name.len() > ENV_PREFIX.len() && name.starts_with(ENV_PREFIX)
 }
 
-/// Why `reference` cannot be rendered, with the fix.
-fn missing(reference: &Reference) -> String {
-    match reference {
-        Reference::Desktop(attr) => format!(
-            "`${{desktop.{0}}}` has no value for this desktop (give it a fallback: `${{desktop.{0}:-VALUE}}`)",
-            attr.as_str()
-        ),
-        Reference::Env(name) => {
-            format!("`${{env.{name}}}`: the environment variable `{name}` is not set")
+/// Why a template has no value for one desktop; the message says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Missing {
+    #[error(
+        "`${{desktop.{attr}}}` has no value for this desktop (give it a fallback: `${{desktop.{attr}:-VALUE}}`)",
+        attr = .0.as_str()
+    )]
+    Desktop(Attr),
+    #[error("`${{env.{0}}}`: the environment variable `{0}` is not set")]
+    Env(String),
+}
+
+impl Missing {
+    fn of(reference: &Reference) -> Missing {
+        match reference {
+            Reference::Desktop(attr) => Missing::Desktop(*attr),
+            Reference::Env(name) => Missing::Env(name.clone()),
         }
     }
 }
@@ -360,12 +368,14 @@ mod tests {
         assert_eq!(r("team ${env.DESKTAG_VAR_TEAM}").unwrap(), "team finance");
         assert_eq!(r("a$$b").unwrap(), "a$b");
         assert_eq!(
-            r("${desktop.enterprise_project_id}").unwrap_err(),
+            r("${desktop.enterprise_project_id}")
+                .unwrap_err()
+                .to_string(),
             "`${desktop.enterprise_project_id}` has no value for this desktop \
              (give it a fallback: `${desktop.enterprise_project_id:-VALUE}`)"
         );
         assert_eq!(
-            r("${env.DESKTAG_VAR_NOPE}").unwrap_err(),
+            r("${env.DESKTAG_VAR_NOPE}").unwrap_err().to_string(),
             "`${env.DESKTAG_VAR_NOPE}`: the environment variable `DESKTAG_VAR_NOPE` is not set"
         );
     }

@@ -1,7 +1,7 @@
-//! `desktag emulator`, the emulator's own entry point: its clap flags (embedded by `crate::cli`),
-//! their resolution into an `EmulatorConfig` (secrets come from files or the environment, never
-//! from the command line), and the serve-until-signal loop. Errors stay `EmulatorError`; the
-//! shell converts them at the command edge.
+//! `desktag emulator`, the emulator's own entry point: its clap flags (embedded by the binary's
+//! `cli`), their resolution into an `EmulatorConfig` (secrets come from files or the
+//! environment, never from the command line), and the serve-until-signal loop. Errors stay
+//! `EmulatorError`; the shell converts them at the command edge.
 
 use std::io::Write;
 use std::net::SocketAddr;

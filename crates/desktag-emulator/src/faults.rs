@@ -186,22 +186,22 @@ impl Default for Faults {
 
 impl Faults {
     /// Checks the ranges; the message names the option.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), crate::EmulatorError> {
         for (name, p) in [
             ("--fail-rate", self.fail_rate),
             ("--throttle-rate", self.throttle_rate),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
+                return Err(crate::EmulatorError::Config(format!(
                     "{name} {p} is not a probability; give a number from 0 to 1"
-                ));
+                )));
             }
         }
         if let Some(r) = self.rate_limit {
             if !(r.is_finite() && r > 0.0) {
-                return Err(format!(
+                return Err(crate::EmulatorError::Config(format!(
                     "--rate-limit {r} must be a positive number of requests per second"
-                ));
+                )));
             }
         }
         Ok(())
@@ -333,12 +333,20 @@ mod tests {
             fail_rate: 1.5,
             ..Faults::default()
         };
-        assert!(bad.validate().unwrap_err().contains("--fail-rate"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--fail-rate"));
         let bad = Faults {
             rate_limit: Some(0.0),
             ..Faults::default()
         };
-        assert!(bad.validate().unwrap_err().contains("--rate-limit"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--rate-limit"));
         assert!(Faults::default().validate().is_ok());
     }
 }

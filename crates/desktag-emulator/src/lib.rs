@@ -8,7 +8,7 @@
 //! `desktag_core::atomic_file`, `desktag_core::yaml` and its own wire types. Only the `desktag
 //! emulator` command (flags embedded by `cli`, carried by `config`, started by `commands`) and
 //! `--emulator` (`commands::session`) use it; `tests/it/layers.rs` checks both directions
-//! (docs/ARCHITECTURE.md, "Layers").
+//! (docs/ARCHITECTURE.md, "Crates and layers").
 //!
 //! Emulated APIs: `GET /v2/{pid}/desktops` (`offset`, `limit` 0..=1000, repeated `desktop_id` ≤100,
 //! `computer_name` exact match, `user_name` substring, `status` exact; desktops sorted by id),
@@ -54,6 +54,8 @@ pub use errors::{
 };
 pub use faults::{Clock, Faults, Gate, ManualClock};
 pub use identity::{Identity, DENY_POLICY, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
+pub use persist::StateFileError;
+
 pub use seed::{EmulatedDesktop, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
@@ -132,8 +134,8 @@ pub enum EmulatorError {
     Config(String),
     #[error("invalid seed {origin}: {message}")]
     Seed { origin: String, message: String },
-    #[error("{0}")]
-    StateFile(String),
+    #[error(transparent)]
+    StateFile(#[from] StateFileError),
     #[error("cannot read {what} {}", path.display())]
     ReadFile {
         what: &'static str,

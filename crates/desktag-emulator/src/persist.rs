@@ -8,8 +8,100 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::seed::Seed;
+use super::seed::{Seed, SeedError};
 use super::store::Store;
+
+/// What can go wrong with the state file. Each message names the file and how to fix it; the
+/// I/O error is part of the message (the emulator prints one line).
+#[derive(Debug, thiserror::Error)]
+pub enum StateFileError {
+    #[error("cannot resolve the state file {}: {error}", path.display())]
+    Resolve {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the state file {} is not a regular file; choose a file path for --state",
+        path.display()
+    )]
+    NotAFile { path: PathBuf },
+    #[error(
+        "the directory of the state file {} does not exist; create {} first or choose another \
+         --state path",
+        path.display(),
+        dir.display()
+    )]
+    NoDirectory { path: PathBuf, dir: PathBuf },
+    #[error("cannot open the lock file {}: {error}", lock.display())]
+    OpenLock {
+        lock: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the state file {} is in use by another emulator (it holds {}); stop that one or choose \
+         another --state path",
+        path.display(),
+        lock.display()
+    )]
+    InUse { path: PathBuf, lock: PathBuf },
+    #[error("cannot lock {}: {error}", lock.display())]
+    Lock {
+        lock: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}", .0.message)]
+    Render(SeedError),
+    #[error("cannot write the state file {}: {error}", path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot read the state file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("state file {}: {error}", path.display())]
+    Invalid { path: PathBuf, error: SeedError },
+    #[error(
+        "state file {}: it is incomplete (it holds {holds} desktops, its header says {header}, and \
+         its end marker is {marker}): it was cut short; restore it from a backup, or delete it to \
+         start from the seed",
+        path.display()
+    )]
+    Incomplete {
+        path: PathBuf,
+        holds: usize,
+        header: String,
+        marker: &'static str,
+    },
+    #[error(
+        "state file {}: it holds project `{}`, but this emulator serves `{}`; pass the --seed it \
+         was made from, or choose another --state path",
+        path.display(),
+        holds.escape_debug(),
+        serves.escape_debug()
+    )]
+    OtherProject {
+        path: PathBuf,
+        holds: String,
+        serves: String,
+    },
+    #[error(
+        "state file {}: desktop `{}` carries {counted} tags, over --max-tags {max_tags}; start \
+         the emulator with the cap the file was written under",
+        path.display(),
+        desktop.escape_debug()
+    )]
+    OverCap {
+        path: PathBuf,
+        desktop: String,
+        counted: usize,
+        max_tags: usize,
+    },
+    #[error("the state writer stopped: {0}")]
+    WriterStopped(tokio::task::JoinError),
+}
 
 #[derive(Debug)]
 pub(crate) struct Persister {
@@ -23,28 +115,26 @@ pub(crate) struct Persister {
 impl Persister {
     /// Takes the state file's lock. Refused if the file's directory does not exist (every save
     /// would fail) or another emulator holds the lock.
-    pub(crate) fn open(path: PathBuf) -> Result<Self, String> {
+    pub(crate) fn open(path: PathBuf) -> Result<Self, StateFileError> {
         // Locked, read and written as the file it stands for: a symlink is followed, so two
         // names of one file share one lock.
-        let path = desktag_core::atomic_file::resolve(&path)
-            .map_err(|e| format!("cannot resolve the state file {}: {e}", path.display()))?;
+        let path =
+            desktag_core::atomic_file::resolve(&path).map_err(|error| StateFileError::Resolve {
+                path: path.clone(),
+                error,
+            })?;
         if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
-            return Err(format!(
-                "the state file {} is not a regular file; choose a file path for --state",
-                path.display()
-            ));
+            return Err(StateFileError::NotAFile { path });
         }
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
         if !dir.is_dir() {
-            return Err(format!(
-                "the directory of the state file {} does not exist; create {} first or choose \
-                 another --state path",
-                path.display(),
-                dir.display()
-            ));
+            return Err(StateFileError::NoDirectory {
+                dir: dir.to_path_buf(),
+                path,
+            });
         }
         let mut lock_name = path.as_os_str().to_owned();
         lock_name.push(".lock");
@@ -54,19 +144,23 @@ impl Persister {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+            .map_err(|error| StateFileError::OpenLock {
+                lock: lock_path.clone(),
+                error,
+            })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(format!(
-                    "the state file {} is in use by another emulator (it holds {}); stop that \
-                     one or choose another --state path",
-                    path.display(),
-                    lock_path.display()
-                ))
+                return Err(StateFileError::InUse {
+                    path,
+                    lock: lock_path,
+                })
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(format!("cannot lock {}: {e}", lock_path.display()))
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(StateFileError::Lock {
+                    lock: lock_path,
+                    error,
+                })
             }
         }
         remove_stale_temporaries(&path);
@@ -82,7 +176,7 @@ impl Persister {
         &self,
         store: &Arc<Store>,
         version: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), StateFileError> {
         let mut durable = self.durable.lock().await;
         if *durable >= version {
             return Ok(());
@@ -94,7 +188,7 @@ impl Persister {
             save(&path, &seed).map(|()| v)
         })
         .await
-        .map_err(|e| format!("the state writer stopped: {e}"))??;
+        .map_err(StateFileError::WriterStopped)??;
         *durable = saved;
         Ok(())
     }
@@ -135,20 +229,24 @@ const TRAILER: &str = "# end of desktag emulator state\n";
 /// Writes `seed` to `path` atomically: readers see the old file or the new one, never a mix. The
 /// file starts with the number of desktops and ends with a marker, so a file cut short (which may
 /// still be valid YAML) is refused when read back.
-pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), String> {
-    let text = seed.to_yaml().map_err(|e| e.message)?;
+pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), StateFileError> {
+    let text = seed.to_yaml().map_err(StateFileError::Render)?;
     let text = format!(
         "{HEADER} {} desktops\n{text}{}{TRAILER}",
         seed.desktops.len(),
         if text.ends_with('\n') { "" } else { "\n" }
     );
-    desktag_core::atomic_file::write(path, text.as_bytes(), &temporary_prefix(path))
-        .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
+    desktag_core::atomic_file::write(path, text.as_bytes(), &temporary_prefix(path)).map_err(
+        |error| StateFileError::Write {
+            path: path.to_path_buf(),
+            error,
+        },
+    )
 }
 
 /// Checks a state file's header and trailer against what it holds: `Err` for a file cut short.
 /// A file without a header (hand-made, or from an older desktag) is read as it is.
-fn check_complete(text: &str, seed: &Seed) -> Result<(), String> {
+fn check_complete(path: &Path, text: &str, seed: &Seed) -> Result<(), StateFileError> {
     let Some(header) = text.lines().next().and_then(|l| l.strip_prefix(HEADER)) else {
         return Ok(());
     };
@@ -157,31 +255,37 @@ fn check_complete(text: &str, seed: &Seed) -> Result<(), String> {
         .strip_suffix("desktops")
         .and_then(|n| n.trim().parse().ok());
     if !text.ends_with(TRAILER) || expected != Some(seed.desktops.len()) {
-        return Err(format!(
-            "it is incomplete (it holds {} desktops, its header says {}, and its end marker is {}): \
-             it was cut short; restore it from a backup, or delete it to start from the seed",
-            seed.desktops.len(),
-            expected.map_or_else(|| "nothing readable".to_string(), |n| n.to_string()),
-            if text.ends_with(TRAILER) { "there" } else { "missing" }
-        ));
+        return Err(StateFileError::Incomplete {
+            path: path.to_path_buf(),
+            holds: seed.desktops.len(),
+            header: expected.map_or_else(|| "nothing readable".to_string(), |n| n.to_string()),
+            marker: if text.ends_with(TRAILER) {
+                "there"
+            } else {
+                "missing"
+            },
+        });
     }
     Ok(())
 }
 
 /// Reads a state file if it exists; `Ok(None)` if it does not.
-pub(crate) fn load(path: &Path) -> Result<Option<Seed>, String> {
+pub(crate) fn load(path: &Path) -> Result<Option<Seed>, StateFileError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(format!(
-                "cannot read the state file {}: {e}",
-                path.display()
-            ))
+        Err(error) => {
+            return Err(StateFileError::Read {
+                path: path.to_path_buf(),
+                error,
+            })
         }
     };
-    let seed = Seed::from_yaml(&text).map_err(|e| format!("state file {}: {e}", path.display()))?;
-    check_complete(&text, &seed).map_err(|e| format!("state file {}: {e}", path.display()))?;
+    let seed = Seed::from_yaml(&text).map_err(|error| StateFileError::Invalid {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    check_complete(path, &text, &seed)?;
     Ok(Some(seed))
 }
 
@@ -211,7 +315,7 @@ mod tests {
         let path = dir.path().join("state.yaml");
         std::fs::write(&path, "project_id: [").unwrap();
         let err = load(&path).unwrap_err();
-        assert!(err.contains("state.yaml"), "{err}");
+        assert!(err.to_string().contains("state.yaml"), "{err}");
     }
 
     #[test]
@@ -225,7 +329,7 @@ mod tests {
         let second = text.match_indices("\n- id:").nth(1).unwrap().0;
         std::fs::write(&path, &text[..second + 1]).unwrap();
         let err = load(&path).unwrap_err();
-        assert!(err.contains("it was cut short"), "{err}");
+        assert!(err.to_string().contains("it was cut short"), "{err}");
         // A file without the header (hand-made) is read as it is.
         std::fs::write(&path, seed.to_yaml().unwrap()).unwrap();
         assert_eq!(load(&path).unwrap(), Some(seed));
@@ -253,9 +357,13 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let _first = Persister::open(real.clone()).unwrap();
         let err = Persister::open(link).unwrap_err();
-        assert!(err.contains("in use by another emulator"), "{err}");
+        assert!(
+            err.to_string().contains("in use by another emulator"),
+            "{err}"
+        );
         assert!(Persister::open(dir.path().to_path_buf())
             .unwrap_err()
+            .to_string()
             .contains("not a regular file"));
     }
 }

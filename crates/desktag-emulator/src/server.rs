@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::EmulatorError;
+
 /// How long and how many: the emulator's defences against slow or greedy clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -38,12 +40,16 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), EmulatorError> {
         if self.max_connections == 0 {
-            return Err("the connection cap must be at least 1".to_string());
+            return Err(EmulatorError::Config(
+                "the connection cap must be at least 1".to_string(),
+            ));
         }
         if self.header_timeout.is_zero() || self.body_timeout.is_zero() {
-            return Err("the header and body timeouts must be longer than zero".to_string());
+            return Err(EmulatorError::Config(
+                "the header and body timeouts must be longer than zero".to_string(),
+            ));
         }
         Ok(())
     }

@@ -21,9 +21,9 @@ use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
 use super::faults::{Fault, Injector};
 use super::identity::{Identity, IdentityOp, IdentityReply, IdentityRequest, Issued};
-use super::persist::Persister;
+use super::persist::{Persister, StateFileError};
 use super::routes::{decode_query, route, Op};
-use super::store::{BatchCap, ListFilter, Store};
+use super::store::{BatchCap, ListFilter, Store, WriteOutcome};
 use super::wire::{
     BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut,
 };
@@ -60,14 +60,18 @@ pub struct EmulatorState {
 }
 
 /// A state file is this emulator's: the project it serves (from the seed) and within its cap.
-fn check_state(state: &Seed, seed: &Seed, max_tags: usize) -> Result<(), String> {
+fn check_state(
+    path: &std::path::Path,
+    state: &Seed,
+    seed: &Seed,
+    max_tags: usize,
+) -> Result<(), StateFileError> {
     if state.project_id != seed.project_id {
-        return Err(format!(
-            "it holds project `{}`, but this emulator serves `{}`; pass the --seed it was made \
-             from, or choose another --state path",
-            state.project_id.escape_debug(),
-            seed.project_id.escape_debug()
-        ));
+        return Err(StateFileError::OtherProject {
+            path: path.to_path_buf(),
+            holds: state.project_id.clone(),
+            serves: seed.project_id.clone(),
+        });
     }
     for desktop in &state.desktops {
         let counted = desktop
@@ -76,11 +80,12 @@ fn check_state(state: &Seed, seed: &Seed, max_tags: usize) -> Result<(), String>
             .filter(|k| !desktag_core::tags::is_system_key(k))
             .count();
         if counted > max_tags {
-            return Err(format!(
-                "desktop `{}` carries {counted} tags, over --max-tags {max_tags}; start the \
-                 emulator with the cap the file was written under",
-                desktop.id.escape_debug()
-            ));
+            return Err(StateFileError::OverCap {
+                path: path.to_path_buf(),
+                desktop: desktop.id.clone(),
+                counted,
+                max_tags,
+            });
         }
     }
     Ok(())
@@ -89,8 +94,8 @@ fn check_state(state: &Seed, seed: &Seed, max_tags: usize) -> Result<(), String>
 impl EmulatorState {
     /// Loads the state file (if configured and present; else the seed) and validates the config.
     pub fn new(config: EmulatorConfig) -> Result<Arc<EmulatorState>, EmulatorError> {
-        config.faults.validate().map_err(EmulatorError::Config)?;
-        config.limits.validate().map_err(EmulatorError::Config)?;
+        config.faults.validate()?;
+        config.limits.validate()?;
         if config.max_tags == 0 {
             return Err(EmulatorError::Config(
                 "--max-tags must be at least 1".to_string(),
@@ -115,9 +120,7 @@ impl EmulatorState {
             message: e.message,
         })?;
         if let Some(path) = from_state {
-            check_state(&seed, &config.seed, config.max_tags).map_err(|why| {
-                EmulatorError::StateFile(format!("state file {}: {why}", path.display()))
-            })?;
+            check_state(path, &seed, &config.seed, config.max_tags)?;
         }
         Ok(Arc::new(EmulatorState {
             store: Arc::new(Store::new(seed, config.max_tags)),
@@ -359,47 +362,7 @@ async fn process(
         seen.write = op.is_write();
     }
     let query = decode_query(parts.uri.query());
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let now = state.now();
-    // Unsigned identity calls (the OIDC exchange, Pod Identity, metadata) authenticate with
-    // what they carry; signed ones and the tag API with the configured auth, or with temporary
-    // keys the identity side issued (refused once expired).
-    let unsigned_identity = identity_op.is_some_and(|op| !op.signed());
-    let auth = if unsigned_identity {
-        Auth::None
-    } else {
-        match state.issued.auth_for(&headers, now)? {
-            Some(temporary) => temporary,
-            None => state.auth.clone(),
-        }
-    };
-    // Refuse what the headers alone refuse before reading a byte of the body.
-    auth::check_head(&auth, &headers, now)?;
-    let body = read_body(
-        body,
-        parts.headers.get(header::CONTENT_LENGTH),
-        state.limits.body_timeout,
-    )
-    .await?;
-    if !matches!(auth, Auth::None) {
-        let received = Received {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: &query,
-            headers: &headers,
-            body: &body,
-        };
-        auth::check(&auth, &received, state.now())?;
-    }
+    let (headers, body) = admit(state, parts, body, &query, identity_op).await?;
     if identity_op.is_none() && state.identity.deny.iter().any(|a| a == op.action()) {
         return Err(super::identity::denied(op.action(), &pid));
     }
@@ -437,62 +400,7 @@ async fn process(
                 tags: tags.iter().map(TagOut::from).collect(),
             }));
         }
-        Op::CreateTag { id } => {
-            let req: CreateTagIn = parse_body(&body)?;
-            store.create(&id, &[req.tag.into_pair()])?
-        }
-        Op::BatchTags { id } => {
-            let req: BatchIn = parse_body(&body)?;
-            let tags = req.tags.ok_or_else(|| {
-                ServiceError::bad_request("invalid request body: missing field `tags`")
-            })?;
-            match req.action.as_deref() {
-                Some("create") => {
-                    let pairs: Vec<_> = tags.into_iter().map(TagIn::into_pair).collect();
-                    store.create(&id, &pairs)?
-                }
-                // Deletes match by key only; a `value` in the entry is ignored.
-                Some("delete") => {
-                    let keys: Vec<_> = tags.into_iter().map(|t| t.key).collect();
-                    store.delete(&id, &keys)?
-                }
-                Some(other) => {
-                    return Err(ServiceError::bad_request(format!(
-                        "invalid action `{other}`: use `create` or `delete`"
-                    )))
-                }
-                None => {
-                    return Err(ServiceError::bad_request(
-                        "invalid request body: missing field `action` (`create` or `delete`)",
-                    ))
-                }
-            }
-        }
-        Op::DeleteTag { id, key } => store.delete(&id, &[key])?,
-        Op::BatchAdd => {
-            let req: DesktopsTagsIn = parse_body(&body)?;
-            let entries: Vec<_> = req
-                .desktops
-                .into_iter()
-                .map(|d| {
-                    (
-                        d.desktop_id,
-                        d.tags.into_iter().map(TagIn::into_pair).collect(),
-                    )
-                })
-                .collect();
-            store.batch_create(&entries, state.batch_cap)?
-        }
-        // Deletes match by key only; a `value` in an entry is ignored.
-        Op::BatchDelete => {
-            let req: DesktopsTagsIn = parse_body(&body)?;
-            let entries: Vec<_> = req
-                .desktops
-                .into_iter()
-                .map(|d| (d.desktop_id, d.tags.into_iter().map(|t| t.key).collect()))
-                .collect();
-            store.batch_delete(&entries)?
-        }
+        write => write_op(state, write, &body)?,
     };
     // A no-op write must wait too: it may be the retry of a write whose change was made but whose
     // save failed, and its success must not be reported while the file lacks that change.
@@ -504,6 +412,120 @@ async fn process(
         })?;
     }
     Ok(Reply::NoContent)
+}
+
+/// What the gateway does before the service sees a request: authentication, the headers first
+/// (before a byte of the body is read), then the signature over the body. Returns the headers
+/// and the body.
+async fn admit(
+    state: &EmulatorState,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    query: &[(String, String)],
+    identity_op: Option<IdentityOp>,
+) -> Result<(Vec<(String, String)>, Bytes), ServiceError> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let now = state.now();
+    // Unsigned identity calls (the OIDC exchange, Pod Identity, metadata) authenticate with
+    // what they carry; signed ones and the tag API with the configured auth, or with temporary
+    // keys the identity side issued (refused once expired).
+    let unsigned_identity = identity_op.is_some_and(|op| !op.signed());
+    let auth = if unsigned_identity {
+        Auth::None
+    } else {
+        match state.issued.auth_for(&headers, now)? {
+            Some(temporary) => temporary,
+            None => state.auth.clone(),
+        }
+    };
+    // Refuse what the headers alone refuse before reading a byte of the body.
+    auth::check_head(&auth, &headers, now)?;
+    let body = read_body(
+        body,
+        parts.headers.get(header::CONTENT_LENGTH),
+        state.limits.body_timeout,
+    )
+    .await?;
+    if !matches!(auth, Auth::None) {
+        let received = Received {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &headers,
+            body: &body,
+        };
+        auth::check(&auth, &received, state.now())?;
+    }
+    Ok((headers, body))
+}
+
+/// Runs a write against the store; the store's version after it, if it changed anything.
+fn write_op(state: &EmulatorState, op: Op, body: &[u8]) -> WriteOutcome {
+    let store = &state.store;
+    match op {
+        Op::List | Op::ShowTags { .. } => unreachable!("reads are answered by process"),
+        Op::CreateTag { id } => {
+            let req: CreateTagIn = parse_body(body)?;
+            store.create(&id, &[req.tag.into_pair()])
+        }
+        Op::BatchTags { id } => {
+            let req: BatchIn = parse_body(body)?;
+            let tags = req.tags.ok_or_else(|| {
+                ServiceError::bad_request("invalid request body: missing field `tags`")
+            })?;
+            match req.action.as_deref() {
+                Some("create") => {
+                    let pairs: Vec<_> = tags.into_iter().map(TagIn::into_pair).collect();
+                    store.create(&id, &pairs)
+                }
+                // Deletes match by key only; a `value` in the entry is ignored.
+                Some("delete") => {
+                    let keys: Vec<_> = tags.into_iter().map(|t| t.key).collect();
+                    store.delete(&id, &keys)
+                }
+                Some(other) => Err(ServiceError::bad_request(format!(
+                    "invalid action `{other}`: use `create` or `delete`"
+                ))),
+                None => Err(ServiceError::bad_request(
+                    "invalid request body: missing field `action` (`create` or `delete`)",
+                )),
+            }
+        }
+        Op::DeleteTag { id, key } => store.delete(&id, &[key]),
+        Op::BatchAdd => {
+            let req: DesktopsTagsIn = parse_body(body)?;
+            let entries: Vec<_> = req
+                .desktops
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.desktop_id,
+                        d.tags.into_iter().map(TagIn::into_pair).collect(),
+                    )
+                })
+                .collect();
+            store.batch_create(&entries, state.batch_cap)
+        }
+        // Deletes match by key only; a `value` in an entry is ignored.
+        Op::BatchDelete => {
+            let req: DesktopsTagsIn = parse_body(body)?;
+            let entries: Vec<_> = req
+                .desktops
+                .into_iter()
+                .map(|d| (d.desktop_id, d.tags.into_iter().map(|t| t.key).collect()))
+                .collect();
+            store.batch_delete(&entries)
+        }
+    }
 }
 
 fn fault_error(state: &EmulatorState, fault: Fault) -> ServiceError {

@@ -217,15 +217,6 @@ impl Selector {
             Selector::Name(name)
         }
     }
-
-    /// Higher wins: id 3, name 2, glob 1 (defaults are 0).
-    pub(crate) fn precedence(&self) -> u8 {
-        match self {
-            Selector::Id(_) => 3,
-            Selector::Name(_) => 2,
-            Selector::Glob(_) => 1,
-        }
-    }
 }
 
 impl std::fmt::Display for Selector {

@@ -78,6 +78,16 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The layer of an entry's selector (a document's defaults are `Layer::Defaults`).
+    pub(crate) fn of(selector: &crate::manifest::Selector) -> Layer {
+        use crate::manifest::Selector;
+        match selector {
+            Selector::Id(_) => Layer::Id,
+            Selector::Name(_) => Layer::Name,
+            Selector::Glob(_) => Layer::NameGlob,
+        }
+    }
+
     /// `defaults`, `name glob`, `name`, `id`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -258,6 +268,15 @@ pub struct DesktopPlan {
     /// written): reported, not blocking.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_warnings: Vec<String>,
+}
+
+impl crate::inventory::Named for DesktopPlan {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.desktop_id
+    }
 }
 
 /// One API call's worth of change.

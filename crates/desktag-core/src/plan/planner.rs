@@ -489,7 +489,7 @@ impl<'a> Renderer<'_, 'a> {
             .entry(value)
             .or_insert_with(|| Template::parse_checked(value).map_err(|e| e.message));
         let text = match template {
-            Ok(template) => template.render(&attr, &env)?,
+            Ok(template) => template.render(&attr, &env).map_err(|e| e.to_string())?,
             Err(e) => return Err(e.clone()),
         };
         check_value(&text).map_err(|e| {

@@ -350,6 +350,15 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+impl crate::inventory::Named for AuditedDesktop {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.desktop_id
+    }
+}
+
 /// Judges the tags every desktop of `inventory` carries now; `managed` tells the desktops a
 /// manifest selects.
 pub fn audit(
@@ -373,7 +382,7 @@ pub fn audit(
             }
         })
         .collect();
-    desktops.sort_by(|a, b| (&a.name, &a.desktop_id).cmp(&(&b.name, &b.desktop_id)));
+    crate::inventory::sort_by_name(&mut desktops);
     Audit {
         project_id: project_id.to_string(),
         total: desktops.len(),

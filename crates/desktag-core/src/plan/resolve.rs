@@ -321,8 +321,8 @@ fn entries(manifest: &Manifest) -> impl Iterator<Item = (usize, &crate::manifest
 /// One source's want for one key of one desktop.
 #[derive(Clone, Copy)]
 struct Claim<'m> {
-    /// 3 id, 2 exact name, 1 name glob, 0 defaults.
-    precedence: u8,
+    /// The kind of source; a later `Layer` wins.
+    layer: Layer,
     /// The entry's `priority` (0 for defaults): the tie-breaker within one precedence.
     priority: i32,
     /// The document the claim is written in.
@@ -338,8 +338,8 @@ struct Claim<'m> {
 
 impl Claim<'_> {
     /// What decides between claims: the selector's precedence, then the entry's priority.
-    fn rank(&self) -> (u8, i32) {
-        (self.precedence, self.priority)
+    fn rank(&self) -> (Layer, i32) {
+        (self.layer, self.priority)
     }
 
     fn source(&self) -> String {
@@ -392,7 +392,7 @@ fn merge(
         claims.clear();
         for &(_, doc_no, entry_no) in group {
             let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
-            let precedence = entry.selector.precedence();
+            let layer = Layer::of(&entry.selector);
             let priority = entry.priority;
             let doc = doc_no;
             let selector = Some(&entry.selector);
@@ -400,7 +400,7 @@ fn merge(
             acks.extend(ack);
             for (key, value) in &entry.tags {
                 let claim = Claim {
-                    precedence,
+                    layer,
                     priority,
                     doc,
                     value: Some(value.value.as_str()),
@@ -412,7 +412,7 @@ fn merge(
             }
             for (key, location) in &entry.absent {
                 let claim = Claim {
-                    precedence,
+                    layer,
                     priority,
                     doc,
                     value: None,
@@ -433,7 +433,7 @@ fn merge(
             last_doc = Some(doc_no);
             for (key, value) in &manifest.documents[doc_no as usize].defaults {
                 let claim = Claim {
-                    precedence: 0,
+                    layer: Layer::Defaults,
                     priority: 0,
                     doc: doc_no,
                     value: Some(value.value.as_str()),
@@ -457,7 +457,7 @@ fn merge(
                 .iter()
                 .map(|(_, c)| c.rank())
                 .max()
-                .unwrap_or((0, 0));
+                .unwrap_or((Layer::Defaults, 0));
             let mut tops: Vec<&Claim> = same_key
                 .iter()
                 .map(|(_, c)| c)
@@ -484,9 +484,7 @@ fn merge(
             // exported manifest beside hand-written globs) is worth a word; an override within
             // one document, or one settled by `priority`, is the author's intent.
             for (_, lower) in same_key {
-                if lower.precedence < first.precedence
-                    && lower.doc != first.doc
-                    && lower.value != first.value
+                if lower.layer < first.layer && lower.doc != first.doc && lower.value != first.value
                 {
                     if let Some(ack) = first.ack {
                         // Intended: acknowledged where written, and shown by --explain.
@@ -515,13 +513,8 @@ fn merge(
                     w.absent.insert(key.into());
                 }
             }
-            let layer = match first.precedence {
-                3 => Layer::Id,
-                2 => Layer::Name,
-                1 => Layer::NameGlob,
-                _ => Layer::Defaults,
-            };
-            w.sources.push((key.into(), first.location.clone(), layer));
+            w.sources
+                .push((key.into(), first.location.clone(), first.layer));
         }
         w.tags.shrink_to_fit();
         w.sources.shrink_to_fit();
@@ -690,11 +683,11 @@ fn conflict(
     ids: &[Target],
 ) -> Diagnostic {
     let on = desktops_on(label, ids);
-    let level = match here.precedence {
-        3 => "id entries",
-        2 => "exact-name entries",
-        1 => "name-glob entries",
-        _ => "document defaults",
+    let level = match here.layer {
+        Layer::Id => "id entries",
+        Layer::Name => "exact-name entries",
+        Layer::NameGlob => "name-glob entries",
+        Layer::Defaults => "document defaults",
     };
     Diagnostic::error(
         Code::Conflict,

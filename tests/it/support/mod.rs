@@ -1,11 +1,20 @@
-//! A small fluent harness: run the real `desktag` binary with a clean environment, and start an
-//! in-process emulator on 127.0.0.1:0 for it to talk to.
+//! The one test harness: [`Test`] declares a run of the real `desktag` binary (arguments,
+//! environment, manifests, an in-process emulator on 127.0.0.1:0) and what it must print and
+//! exit with, checked together; [`emulator`] is the one way to start an emulator; [`wire`] is
+//! the one HTTP client for tests of the emulator's wire behaviour. The helpers below
+//! (`Desktag`, `emulator_with`, …) are the older fluent API, kept as thin layers over these.
+
+pub mod emulator;
+pub mod server;
+mod test;
+pub mod wire;
+
+pub use test::Test;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use desktag_core::secret::Secret;
-use desktag_emulator::{Auth, EmulatorConfig, EmulatorHandle, Seed};
+use desktag_emulator::{EmulatorConfig, EmulatorHandle, Seed};
 
 pub const AK: &str = "TESTAK00000000000001";
 pub const SK: &str = "test-secret-key-0123456789abcdefghijklmn";
@@ -154,30 +163,12 @@ impl Ran {
     }
 }
 
-/// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`.
+/// An emulator with AK/SK auth on 127.0.0.1:0 serving `seed`, on a runtime of its own.
 pub fn emulator_with(
     seed: Seed,
     configure: impl FnOnce(&mut EmulatorConfig),
 ) -> (tokio::runtime::Runtime, EmulatorHandle) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut config = EmulatorConfig {
-        seed,
-        ..EmulatorConfig::default()
-    };
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.auth = Auth::AkSk {
-        ak: AK.to_string(),
-        sk: Secret::new(SK),
-    };
-    configure(&mut config);
-    let handle = runtime
-        .block_on(desktag_emulator::spawn(config))
-        .expect("the emulator starts");
-    (runtime, handle)
+    emulator::Emulator::start(emulator::config(seed, configure)).into_parts()
 }
 
 /// The demo inventory of `examples/emulator-seed.yaml`.
@@ -273,16 +264,34 @@ pub fn tags_by_name(
 /// interrupted with requests in flight on any machine. The returned stderr holds the lines read.
 #[cfg(unix)]
 pub fn interrupt_while_writing(
-    mut child: std::process::Child,
+    child: std::process::Child,
     gate: &desktag_emulator::Gate,
 ) -> Output {
+    interrupt(child, gate, false)
+}
+
+/// As [`interrupt_while_writing`], with a second SIGINT after the readiness line, before the
+/// gate opens: the binary must exit at once.
+#[cfg(unix)]
+pub fn interrupt_twice_while_writing(
+    child: std::process::Child,
+    gate: &desktag_emulator::Gate,
+) -> Output {
+    interrupt(child, gate, true)
+}
+
+#[cfg(unix)]
+fn interrupt(mut child: std::process::Child, gate: &desktag_emulator::Gate, twice: bool) -> Output {
     use std::io::{BufRead, BufReader, Read};
     gate.wait_until_holding(1);
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    let sigint = |child: &std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    sigint(&child);
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr is piped"));
     let mut seen = String::new();
     loop {
@@ -297,7 +306,11 @@ pub fn interrupt_while_writing(
             break;
         }
     }
-    gate.open();
+    if twice {
+        sigint(&child);
+    } else {
+        gate.open();
+    }
     let rest = std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = stderr.read_to_string(&mut rest);
