@@ -366,7 +366,7 @@ async fn from_saved(config: &config::Saved) -> Result<Vec<Planned>, Error> {
         path: path.to_path_buf(),
         message,
     };
-    let read = saved::read(&text, key.as_ref()).map_err(bad)?;
+    let read = saved::read(&text, key.as_ref()).map_err(|e| bad(e.to_string()))?;
     if read.signed && key.is_none() {
         tracing::warn!(
             plan = %path.display(),

@@ -96,79 +96,152 @@ pub struct Read {
     pub signed: bool,
 }
 
+/// Why a saved plan file is not one desktag will apply; the message says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("its kind is `{kind}`, not `{}`", KIND)]
+    WrongKind { kind: String },
+    #[error(
+        "it has no `kind: {}` marker; save plans with `desktag plan --out FILE`",
+        KIND
+    )]
+    NoKind,
+    #[error(
+        "it is a format_version 1 plan, made by desktag {written} or earlier; this desktag reads \
+         format_version {}: make the plan again with `desktag plan --out FILE`",
+        super::FORMAT_VERSION
+    )]
+    FormatVersion1 { written: String },
+    #[error(
+        "format_version {version} is not supported by this desktag (it reads {reads})",
+        version = .0,
+        reads = super::FORMAT_VERSION
+    )]
+    UnsupportedVersion(u64),
+    #[error("it has no format_version")]
+    NoVersion,
+    #[error("it has no desktag_version")]
+    NoWriterVersion,
+    #[error(
+        "it was written by desktag {}, newer than this desktag ({}); apply it with desktag {} or later",
+        written.escape_debug(),
+        env!("CARGO_PKG_VERSION"),
+        written.escape_debug()
+    )]
+    NewerWriter { written: String },
+    #[error("its desktag_version {written:?} is not a version")]
+    NotAVersion { written: String },
+    #[error("malformed plan: {0}")]
+    Malformed(serde_json::Error),
+    #[error(
+        "it has a field `{0}` that plans do not have; it was edited, or written by another desktag"
+    )]
+    UnknownField(String),
+    #[error(
+        "it is not signed, and {KEY_VARIABLE} is set: only plans written by `desktag plan --out` with the same {KEY_VARIABLE} are applied"
+    )]
+    Unsigned,
+    #[error("its signature is not `{SIGNATURE_SCHEME}` and hex digits")]
+    SignatureFormat,
+    #[error(
+        "its signature does not match: the file was altered after it was signed, or signed with another {KEY_VARIABLE}"
+    )]
+    SignatureMismatch,
+    /// One project of a plan of several is wrong.
+    #[error("project `{project}`: {problem}")]
+    InProject {
+        project: String,
+        problem: Box<SavedPlanError>,
+    },
+    #[error("project `{0}` is listed twice")]
+    ProjectTwice(String),
+    #[error("it lists no projects")]
+    NoProjects,
+    #[error("its summary does not match its projects' plans; the file was edited")]
+    SetSummary,
+    #[error("it records projects that failed; it is not the whole run's plan")]
+    FailedProjects,
+    #[error("it holds the plans of several projects")]
+    SeveralProjects,
+    /// A desktop's entry is not one the planner could have made.
+    #[error("desktop `{desktop_id}`: {problem}")]
+    Desktop { desktop_id: String, problem: String },
+    #[error("its summary does not match its changes; the file was edited or corrupted")]
+    Summary,
+    /// Re-planning from the recorded manifests failed.
+    #[error("its manifests no longer resolve: {0}")]
+    NoLongerResolves(crate::diagnostic::Diagnostic),
+}
+
 /// Reads a saved plan of one project; the error says what is wrong with the file.
-pub fn from_json(text: &str) -> Result<Plan, String> {
+pub fn from_json(text: &str) -> Result<Plan, SavedPlanError> {
     let mut plans = all_from_json(text)?;
     match (plans.pop(), plans.is_empty()) {
         (Some(plan), true) => Ok(plan),
-        _ => Err("it holds the plans of several projects".to_string()),
+        _ => Err(SavedPlanError::SeveralProjects),
     }
 }
 
 /// Reads a saved plan without a key: see [`read`].
-pub fn all_from_json(text: &str) -> Result<Vec<Plan>, String> {
+pub fn all_from_json(text: &str) -> Result<Vec<Plan>, SavedPlanError> {
     read(text, None).map(|r| r.plans)
 }
 
 /// Reads a saved plan: the plans of one or several projects, each checked. The error says what
 /// is wrong with the file (and, for a plan of several projects, which project). With `key`, an
 /// unsigned file or one whose signature does not match is refused.
-pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, String> {
-    let Strict(value) = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, SavedPlanError> {
+    let Strict(value) = serde_json::from_str(text).map_err(SavedPlanError::NotJson)?;
     match value.get("kind").and_then(|k| k.as_str()) {
         Some(KIND) => {}
-        Some(other) => return Err(format!("its kind is `{other}`, not `{KIND}`")),
-        None => {
-            return Err(format!(
-                "it has no `kind: {KIND}` marker; save plans with `desktag plan --out FILE`"
-            ))
+        Some(other) => {
+            return Err(SavedPlanError::WrongKind {
+                kind: other.to_string(),
+            })
         }
+        None => return Err(SavedPlanError::NoKind),
     }
     match value.get("format_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(super::FORMAT_VERSION) => {}
         Some(1) => {
-            return Err(format!(
-                "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
-                 format_version {}: make the plan again with `desktag plan --out FILE`",
-                value
+            return Err(SavedPlanError::FormatVersion1 {
+                written: value
                     .get("desktag_version")
                     .and_then(|v| v.as_str())
-                    .unwrap_or("0.2"),
-                super::FORMAT_VERSION
-            ))
+                    .unwrap_or("0.2")
+                    .to_string(),
+            })
         }
-        Some(v) => {
-            return Err(format!(
-                "format_version {v} is not supported by this desktag (it reads {})",
-                super::FORMAT_VERSION
-            ))
-        }
-        None => return Err("it has no format_version".to_string()),
+        Some(v) => return Err(SavedPlanError::UnsupportedVersion(v)),
+        None => return Err(SavedPlanError::NoVersion),
     }
     check_writer_version(&value)?;
     let saved: SavedPlan<PlanSet<Vec<Plan>>> =
-        serde_json::from_value(value.clone()).map_err(|e| format!("malformed plan: {e}"))?;
+        serde_json::from_value(value.clone()).map_err(SavedPlanError::Malformed)?;
     known_fields_only(&value, &saved)?;
     let signed = check_signature(&saved, key)?;
     let set = saved.plan;
     let mut seen = std::collections::BTreeSet::new();
     for plan in &set.projects {
-        check(plan).map_err(|e| format!("project `{}`: {e}", plan.project_id))?;
+        check(plan).map_err(|problem| SavedPlanError::InProject {
+            project: plan.project_id.clone(),
+            problem: Box::new(problem),
+        })?;
         if !seen.insert(plan.project_id.as_str()) {
-            return Err(format!("project `{}` is listed twice", plan.project_id));
+            return Err(SavedPlanError::ProjectTwice(plan.project_id.clone()));
         }
     }
     if set.projects.is_empty() {
-        return Err("it lists no projects".to_string());
+        return Err(SavedPlanError::NoProjects);
     }
     let has_changes = set.projects.iter().any(|p| p.has_changes);
     if set.summary != Summary::total(&set.projects) || set.has_changes != has_changes {
-        return Err(
-            "its summary does not match its projects' plans; the file was edited".to_string(),
-        );
+        return Err(SavedPlanError::SetSummary);
     }
     if !set.failed_projects.is_empty() {
-        return Err("it records projects that failed; it is not the whole run's plan".into());
+        return Err(SavedPlanError::FailedProjects);
     }
     Ok(Read {
         plans: set.projects,
@@ -178,9 +251,9 @@ pub fn read(text: &str, key: Option<&Secret>) -> Result<Read, String> {
 
 /// A plan written by a newer desktag (a later major or minor version) may mean more than this one
 /// understands: it is refused with the version to use.
-fn check_writer_version(value: &serde_json::Value) -> Result<(), String> {
+fn check_writer_version(value: &serde_json::Value) -> Result<(), SavedPlanError> {
     let Some(written) = value.get("desktag_version").and_then(|v| v.as_str()) else {
-        return Err("it has no desktag_version".to_string());
+        return Err(SavedPlanError::NoWriterVersion);
     };
     let parse = |v: &str| -> Option<(u64, u64)> {
         let mut parts = v.split(['.', '-', '+']);
@@ -189,15 +262,12 @@ fn check_writer_version(value: &serde_json::Value) -> Result<(), String> {
     let ours = env!("CARGO_PKG_VERSION");
     match (parse(written), parse(ours)) {
         (Some(theirs), Some(mine)) if theirs <= mine => Ok(()),
-        (Some(_), _) => Err(format!(
-            "it was written by desktag {}, newer than this desktag ({ours}); apply it with desktag {} or later",
-            written.escape_debug(),
-            written.escape_debug()
-        )),
-        (None, _) => Err(format!(
-            "its desktag_version {:?} is not a version",
-            written
-        )),
+        (Some(_), _) => Err(SavedPlanError::NewerWriter {
+            written: written.to_string(),
+        }),
+        (None, _) => Err(SavedPlanError::NotAVersion {
+            written: written.to_string(),
+        }),
     }
 }
 
@@ -207,14 +277,12 @@ fn check_writer_version(value: &serde_json::Value) -> Result<(), String> {
 fn known_fields_only<P: Serialize>(
     file: &serde_json::Value,
     typed: &SavedPlan<P>,
-) -> Result<(), String> {
+) -> Result<(), SavedPlanError> {
     let known = serde_json::to_value(typed).expect("a plan always serialises");
     let mut path = Vec::new();
     match unknown_field(file, &known, &mut path) {
         None => Ok(()),
-        Some(field) => Err(format!(
-            "it has a field `{field}` that plans do not have; it was edited, or written by another desktag"
-        )),
+        Some(field) => Err(SavedPlanError::UnknownField(field)),
     }
 }
 
@@ -268,26 +336,20 @@ fn unknown_field(
 fn check_signature<P: Serialize>(
     saved: &SavedPlan<P>,
     key: Option<&Secret>,
-) -> Result<bool, String> {
+) -> Result<bool, SavedPlanError> {
     let Some(key) = key else {
         return Ok(saved.signature.is_some());
     };
     let Some(signature) = &saved.signature else {
-        return Err(format!(
-            "it is not signed, and {KEY_VARIABLE} is set: only plans written by `desktag plan --out` with the same {KEY_VARIABLE} are applied"
-        ));
+        return Err(SavedPlanError::Unsigned);
     };
     let tag = signature
         .strip_prefix(SIGNATURE_SCHEME)
         .and_then(|hex| hex::decode(hex).ok())
-        .ok_or_else(|| format!("its signature is not `{SIGNATURE_SCHEME}` and hex digits"))?;
+        .ok_or(SavedPlanError::SignatureFormat)?;
     mac(key, &signed_bytes(saved))
         .verify_slice(&tag)
-        .map_err(|_| {
-            format!(
-                "its signature does not match: the file was altered after it was signed, or signed with another {KEY_VARIABLE}"
-            )
-        })?;
+        .map_err(|_| SavedPlanError::SignatureMismatch)?;
     Ok(true)
 }
 
@@ -295,10 +357,13 @@ fn check_signature<P: Serialize>(
 /// planner could have made — valid keys and values, changes that fit the tags it recorded, the
 /// cap after every change, and a summary that matches — so an edited or corrupted file is refused
 /// instead of applied.
-fn check(plan: &Plan) -> Result<(), String> {
+fn check(plan: &Plan) -> Result<(), SavedPlanError> {
     let mut seen = std::collections::BTreeSet::new();
     for d in &plan.desktops {
-        let at = |what: String| format!("desktop `{}`: {what}", d.desktop_id);
+        let at = |problem: String| SavedPlanError::Desktop {
+            desktop_id: d.desktop_id.clone(),
+            problem,
+        };
         if !seen.insert(d.desktop_id.as_str()) {
             return Err(at("listed twice".to_string()));
         }
@@ -382,9 +447,7 @@ fn check(plan: &Plan) -> Result<(), String> {
     }
     let summary = Summary::of(&plan.desktops);
     if summary != plan.summary || plan.has_changes != (summary.changed > 0) {
-        return Err(
-            "its summary does not match its changes; the file was edited or corrupted".to_string(),
-        );
+        return Err(SavedPlanError::Summary);
     }
     Ok(())
 }
@@ -468,10 +531,10 @@ pub fn not_produced(
     policy: &super::Policy,
     manifest: &crate::manifest::Manifest,
     now: &Inventory,
-) -> Result<Vec<Stale>, String> {
+) -> Result<Vec<Stale>, SavedPlanError> {
     let resolution = super::resolve(manifest, now, policy);
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
-        return Err(format!("its manifests no longer resolve: {error}"));
+        return Err(SavedPlanError::NoLongerResolves(error.clone()));
     }
     let again = super::plan(
         &resolution.wanted,
@@ -702,17 +765,27 @@ mod tests {
 
     #[test]
     fn refuses_files_that_are_not_plans() {
-        assert!(from_json("{").unwrap_err().starts_with("not JSON"));
+        assert!(from_json("{")
+            .unwrap_err()
+            .to_string()
+            .starts_with("not JSON"));
         assert!(from_json("{\"format_version\":1}")
             .unwrap_err()
+            .to_string()
             .contains("no `kind"));
         let report = to_json(&sample()).replace(KIND, "desktag-report");
-        assert!(from_json(&report).unwrap_err().contains("desktag-report"));
+        assert!(from_json(&report)
+            .unwrap_err()
+            .to_string()
+            .contains("desktag-report"));
         let future = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 3");
-        assert!(from_json(&future).unwrap_err().contains("format_version 3"));
+        assert!(from_json(&future)
+            .unwrap_err()
+            .to_string()
+            .contains("format_version 3"));
         let old = to_json(&sample()).replace("\"format_version\": 2", "\"format_version\": 1");
         assert_eq!(
-            from_json(&old).unwrap_err(),
+            from_json(&old).unwrap_err().to_string(),
             format!(
                 "it is a format_version 1 plan, made by desktag {} or earlier; this desktag reads \
                  format_version 2: make the plan again with `desktag plan --out FILE`",
@@ -726,7 +799,7 @@ mod tests {
         let edit = |f: &dyn Fn(&mut Plan)| {
             let mut plan = sample();
             f(&mut plan);
-            from_json(&to_json(&plan)).unwrap_err()
+            from_json(&to_json(&plan)).unwrap_err().to_string()
         };
         let bad_key = edit(&|p| {
             p.desktops[0].changes.push(Change::Create {
@@ -784,7 +857,10 @@ mod tests {
         let plans = two_projects();
         let text = all_to_json(&plans);
         assert_eq!(all_from_json(&text).unwrap(), plans);
-        assert!(from_json(&text).unwrap_err().contains("several projects"));
+        assert!(from_json(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("several projects"));
         let one = all_to_json(&plans[..1]);
         assert_eq!(one, to_json(&plans[0]));
         assert_eq!(all_from_json(&one).unwrap(), plans[..1].to_vec());
@@ -796,7 +872,7 @@ mod tests {
             let mut value: serde_json::Value =
                 serde_json::from_str(&all_to_json(&two_projects())).unwrap();
             f(&mut value);
-            all_from_json(&value.to_string()).unwrap_err()
+            all_from_json(&value.to_string()).unwrap_err().to_string()
         };
         let summary = edit(&|v| v["summary"]["overwrite"] = 5.into());
         assert!(summary.contains("summary does not match"), "{summary}");
@@ -854,17 +930,21 @@ mod tests {
         let edited = signed.replace("\"FIN-1\"", "\"FIN-2\"");
         assert!(read(&edited, Some(&key))
             .unwrap_err()
+            .to_string()
             .contains("signature does not match"));
         assert!(read(&signed, Some(&Secret::new("k2")))
             .unwrap_err()
+            .to_string()
             .contains("signature does not match"));
         let unsigned = to_json(&sample());
         assert!(read(&unsigned, Some(&key))
             .unwrap_err()
+            .to_string()
             .contains("it is not signed"));
         let garbled = signed.replace("hmac-sha256:", "hmac-sha256:zz");
         assert!(read(&garbled, Some(&key))
             .unwrap_err()
+            .to_string()
             .contains("hex digits"));
         // Without a key the signature is reported, not checked.
         assert!(read(&edited, None).unwrap().signed);
@@ -878,14 +958,19 @@ mod tests {
             f(&mut value);
             from_json(&value.to_string())
         };
-        let top = edit(&|v| v["allow_deletes"] = true.into()).unwrap_err();
+        let top = edit(&|v| v["allow_deletes"] = true.into())
+            .unwrap_err()
+            .to_string();
         assert!(top.contains("allow_deletes"), "{top}");
-        let deep = edit(&|v| v["projects"][0]["desktops"][0]["force"] = true.into()).unwrap_err();
+        let deep = edit(&|v| v["projects"][0]["desktops"][0]["force"] = true.into())
+            .unwrap_err()
+            .to_string();
         assert!(deep.contains("force"), "{deep}");
         let inner = edit(&|v| {
             v["projects"][0]["made_from"] = serde_json::json!({"manifests": [], "trust": true})
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(inner.contains("trust"), "{inner}");
         // `null` for an optional field is the same as leaving it out.
         assert!(edit(&|v| v["projects"][0]["region"] = serde_json::Value::Null).is_ok());
@@ -899,21 +984,31 @@ mod tests {
             f(&mut value);
             all_from_json(&value.to_string())
         };
-        let future = edit(&|v| v["format_version"] = 7.into()).unwrap_err();
+        let future = edit(&|v| v["format_version"] = 7.into())
+            .unwrap_err()
+            .to_string();
         assert!(
             future.contains("format_version 7 is not supported"),
             "{future}"
         );
-        let old = edit(&|v| v["format_version"] = 1.into()).unwrap_err();
+        let old = edit(&|v| v["format_version"] = 1.into())
+            .unwrap_err()
+            .to_string();
         assert!(old.contains("format_version 1 plan"), "{old}");
-        let inner = edit(&|v| v["projects"][1]["format_version"] = 2.into()).unwrap_err();
+        let inner = edit(&|v| v["projects"][1]["format_version"] = 2.into())
+            .unwrap_err()
+            .to_string();
         assert!(inner.contains("format_version"), "{inner}");
-        let writer = edit(&|v| v["desktag_version"] = "999.1.0".into()).unwrap_err();
+        let writer = edit(&|v| v["desktag_version"] = "999.1.0".into())
+            .unwrap_err()
+            .to_string();
         assert!(
             writer.contains("written by desktag 999.1.0, newer than"),
             "{writer}"
         );
-        let garbage = edit(&|v| v["desktag_version"] = "latest".into()).unwrap_err();
+        let garbage = edit(&|v| v["desktag_version"] = "latest".into())
+            .unwrap_err()
+            .to_string();
         assert!(garbage.contains("is not a version"), "{garbage}");
         // The same or an older desktag's plan reads.
         assert!(edit(&|v| v["desktag_version"] = "0.1.0".into()).is_ok());
