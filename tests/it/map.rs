@@ -20,7 +20,6 @@ const TO_SPLIT: &[&str] = &[
     "crates/desktag-api/src/credentials/chain.rs choose",
     "crates/desktag-core/src/manifest/fields.rs renames",
     "crates/desktag-core/src/plan/resolve.rs merge",
-    "crates/desktag-core/src/plan/planner.rs plan_desktop",
 ];
 
 /// Where the source files live.

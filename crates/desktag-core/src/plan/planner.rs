@@ -216,13 +216,6 @@ fn plan_desktop<'a>(
     };
     let mut deletes = Vec::new();
     let mut renames = Vec::new();
-    let mut overwrites = Vec::new();
-    let mut creates = Vec::new();
-    let mut unmanaged = Vec::new();
-    let mut ignored = Vec::new();
-    let mut kept = Vec::new();
-    // Non-system tags now: the ones the cap counts.
-    let mut counted = 0usize;
     // Old keys a rename takes care of, and the new keys it creates.
     let (moved_from, moved_to) = plan_renames(
         current,
@@ -233,73 +226,27 @@ fn plan_desktop<'a>(
         &mut deletes,
         &mut renames,
     );
-    // A move takes the manifests' value of its new key when they manage it, rendered like any
-    // value written.
-    for change in &mut renames {
-        if let Change::Rename { key, value, .. } = change {
-            if let Some(wanted_value) = wanted.tags.get(key.as_str()) {
-                if let Some(rendered) = render.value(key, wanted_value) {
-                    *value = rendered;
-                }
-            }
-        }
-    }
-
-    for (key, old) in current {
-        if !is_system_key(key) {
-            counted += 1;
-        }
-        if moved_from.contains(key.as_str()) {
-            continue;
-        }
-        if ignore.is_ignored(key) {
-            ignored.push(key.clone());
-        } else if let Some(value) = wanted.tags.get(key) {
-            // A create-only key belongs to people once it exists.
-            if keys.create_only.is_match(key) {
-                if value != old {
-                    kept.push(key.clone());
-                }
-            } else if let Some(value) = render.value(key, value) {
-                if value != *old {
-                    overwrites.push(Change::Overwrite {
-                        key: key.clone(),
-                        old: old.clone(),
-                        value,
-                    });
-                }
-            }
-        } else if ((policy.prune && !keys.renames.iter().any(|(_, to)| to == key))
-            || wanted.absent.contains(key))
-            && !keys.protect.is_match(key)
-        {
-            deletes.push(Change::Delete {
-                key: key.clone(),
-                old: old.clone(),
-            });
-        } else {
-            unmanaged.push(key.clone());
-        }
-    }
-    for (key, value) in &wanted.tags {
-        if !current.contains_key(key) && !ignore.is_ignored(key) && !moved_to.contains(key.as_str())
-        {
-            if let Some(value) = render.value(key, value) {
-                creates.push(Change::Create {
-                    key: key.clone(),
-                    value,
-                });
-            }
-        }
-    }
+    render_moves(&mut renames, wanted, &mut render);
+    let Sorted {
+        deletes: mut unwanted,
+        overwrites,
+        mut unmanaged,
+        mut ignored,
+        kept,
+        counted,
+    } = sort_current(
+        current,
+        wanted,
+        &moved_from,
+        policy,
+        keys,
+        ignore,
+        &mut render,
+    );
+    deletes.append(&mut unwanted);
+    let creates = plan_creates(current, wanted, &moved_to, ignore, &mut render);
     if let Some(reason) = render.failed {
-        return blocked(
-            desktop,
-            BlockedKind::Template,
-            reason,
-            Vec::new(),
-            Vec::new(),
-        );
+        return blocked(desktop, BlockedKind::Template, reason, vec![], vec![]);
     }
 
     // Deletes of renamed keys join the others in key order.
@@ -321,39 +268,12 @@ fn plan_desktop<'a>(
         );
         return blocked(desktop, BlockedKind::Cap, reason, unmanaged, ignored);
     }
-
-    // Exactly sized: a plan holds one of these per desktop.
-    let mut changes =
-        Vec::with_capacity(deletes.len() + renames.len() + overwrites.len() + creates.len());
-    changes.append(&mut deletes);
-    changes.append(&mut renames);
-    changes.append(&mut overwrites);
-    changes.append(&mut creates);
+    let changes = in_order([deletes, renames, overwrites, creates]);
     // Like the cap: a desktop desktag would change must end within the blocking rules; the
     // rules of `enforce: warn` policies are reported on every desktop, changed or not.
-    let mut policy_warnings = Vec::new();
-    if !keys.policy.is_empty() {
-        let mut planned = current.clone();
-        for change in &changes {
-            change.apply_to(&mut planned);
-        }
-        let (advisory, broken): (Vec<_>, Vec<_>) = keys
-            .policy
-            .violations(&planned)
-            .into_iter()
-            .partition(|v| v.warn);
-        policy_warnings = advisory.iter().map(ToString::to_string).collect();
-        if has_changes && !broken.is_empty() {
-            let rules = broken
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let reason = format!(
-                "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
-            );
-            return blocked(desktop, BlockedKind::Policy, reason, unmanaged, ignored);
-        }
+    let (policy_warnings, broken) = check_policy(keys, current, &changes, has_changes);
+    if let Some(reason) = broken {
+        return blocked(desktop, BlockedKind::Policy, reason, unmanaged, ignored);
     }
     let sources = sources_of(&changes, wanted);
     DesktopPlan {
@@ -374,6 +294,159 @@ fn plan_desktop<'a>(
         sources,
         policy_warnings,
     }
+}
+
+/// A move takes the manifests' value of its new key when they manage it, rendered like any
+/// value written.
+fn render_moves<'a>(renames: &mut [Change], wanted: &'a Wanted, render: &mut Renderer<'_, 'a>) {
+    for change in renames {
+        if let Change::Rename { key, value, .. } = change {
+            if let Some(wanted_value) = wanted.tags.get(key.as_str()) {
+                if let Some(rendered) = render.value(key, wanted_value) {
+                    *value = rendered;
+                }
+            }
+        }
+    }
+}
+
+/// The wanted keys the desktop lacks (not ignored, not the new key of a move), rendered.
+fn plan_creates<'a>(
+    current: &Tags,
+    wanted: &'a Wanted,
+    moved_to: &std::collections::BTreeSet<CompactString>,
+    ignore: &mut IgnoreMemo<'a>,
+    render: &mut Renderer<'_, 'a>,
+) -> Vec<Change> {
+    let mut creates = Vec::new();
+    for (key, value) in &wanted.tags {
+        if !current.contains_key(key) && !ignore.is_ignored(key) && !moved_to.contains(key.as_str())
+        {
+            if let Some(value) = render.value(key, value) {
+                creates.push(Change::Create {
+                    key: key.clone(),
+                    value,
+                });
+            }
+        }
+    }
+    creates
+}
+
+/// Deletes, renames, overwrites, creates: the order changes are made in, in one vector exactly
+/// sized (a plan holds one of these per desktop).
+fn in_order(groups: [Vec<Change>; 4]) -> Vec<Change> {
+    let mut changes = Vec::with_capacity(groups.iter().map(Vec::len).sum());
+    for mut group in groups {
+        changes.append(&mut group);
+    }
+    changes
+}
+
+/// One desktop's current tags, key by key: what the manifests change (overwrites, and deletes
+/// of unwanted keys), what they leave to people, and how many tags the cap counts now.
+struct Sorted {
+    deletes: Vec<Change>,
+    overwrites: Vec<Change>,
+    unmanaged: Vec<CompactString>,
+    ignored: Vec<CompactString>,
+    kept: Vec<CompactString>,
+    /// Non-system tags now: the ones the cap counts.
+    counted: usize,
+}
+
+/// Sorts a desktop's current tags (`moved_from`: the old keys a rename takes care of).
+fn sort_current<'a>(
+    current: &'a Tags,
+    wanted: &'a Wanted,
+    moved_from: &std::collections::BTreeSet<&str>,
+    policy: &Policy,
+    keys: &KeyRules,
+    ignore: &mut IgnoreMemo<'a>,
+    render: &mut Renderer<'_, 'a>,
+) -> Sorted {
+    let mut sorted = Sorted {
+        deletes: Vec::new(),
+        overwrites: Vec::new(),
+        unmanaged: Vec::new(),
+        ignored: Vec::new(),
+        kept: Vec::new(),
+        counted: 0,
+    };
+    for (key, old) in current {
+        if !is_system_key(key) {
+            sorted.counted += 1;
+        }
+        if moved_from.contains(key.as_str()) {
+            continue;
+        }
+        if ignore.is_ignored(key) {
+            sorted.ignored.push(key.clone());
+        } else if let Some(value) = wanted.tags.get(key) {
+            // A create-only key belongs to people once it exists.
+            if keys.create_only.is_match(key) {
+                if value != old {
+                    sorted.kept.push(key.clone());
+                }
+            } else if let Some(value) = render.value(key, value) {
+                if value != *old {
+                    sorted.overwrites.push(Change::Overwrite {
+                        key: key.clone(),
+                        old: old.clone(),
+                        value,
+                    });
+                }
+            }
+        } else if ((policy.prune && !keys.renames.iter().any(|(_, to)| to == key))
+            || wanted.absent.contains(key))
+            && !keys.protect.is_match(key)
+        {
+            sorted.deletes.push(Change::Delete {
+                key: key.clone(),
+                old: old.clone(),
+            });
+        } else {
+            sorted.unmanaged.push(key.clone());
+        }
+    }
+    sorted
+}
+
+/// The desktop's tags after `changes`, against the policy rules: the violations of `enforce:
+/// warn` rules (reported on every desktop, changed or not) and, when the desktop would change
+/// and break a blocking rule, why it is blocked: like the cap, a desktop desktag would change
+/// must end within the blocking rules.
+fn check_policy(
+    keys: &KeyRules,
+    current: &Tags,
+    changes: &[Change],
+    has_changes: bool,
+) -> (Vec<String>, Option<String>) {
+    if keys.policy.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut planned = current.clone();
+    for change in changes {
+        change.apply_to(&mut planned);
+    }
+    let (advisory, broken): (Vec<_>, Vec<_>) = keys
+        .policy
+        .violations(&planned)
+        .into_iter()
+        .partition(|v| v.warn);
+    let policy_warnings = advisory.iter().map(ToString::to_string).collect();
+    if has_changes && !broken.is_empty() {
+        let rules = broken
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reason = format!(
+            "would break the policy: {rules}; change the manifests or the desktop's tags to follow it"
+        );
+        return (policy_warnings, Some(reason));
+    }
+    (policy_warnings, None)
 }
 
 /// The renames of one desktop (`rename:`, and under `fix: rename` its case variants of managed
