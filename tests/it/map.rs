@@ -19,7 +19,6 @@ const TO_SPLIT: &[&str] = &[
     "crates/desktag-emulator/src/identity.rs answer",
     "crates/desktag-api/src/credentials/chain.rs choose",
     "crates/desktag-core/src/manifest/fields.rs renames",
-    "crates/desktag-core/src/plan/resolve.rs merge",
 ];
 
 /// Where the source files live.

@@ -366,6 +366,87 @@ type ConflictKey<'m> = (
     Option<&'m str>,
 );
 
+/// One desktop's claims (`group`: its selections, in load order), as (key, claim): its entries'
+/// tags and absent keys, then the defaults of the documents those entries are in, sorted by key
+/// keeping the order made in. The entries' `override: true` join `acks`.
+fn gather_claims<'m>(
+    manifest: &'m Manifest,
+    group: &[Selection<'_>],
+    claims: &mut Vec<(&'m str, Claim<'m>)>,
+    acks: &mut BTreeSet<&'m Location>,
+) {
+    for &(_, doc_no, entry_no) in group {
+        let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
+        let layer = Layer::of(&entry.selector);
+        let priority = entry.priority;
+        let doc = doc_no;
+        let selector = Some(&entry.selector);
+        let ack = entry.acknowledge.as_ref();
+        acks.extend(ack);
+        for (key, value) in &entry.tags {
+            let claim = Claim {
+                layer,
+                priority,
+                doc,
+                value: Some(value.value.as_str()),
+                location: &value.location,
+                selector,
+                ack,
+            };
+            claims.push((key.as_str(), claim));
+        }
+        for (key, location) in &entry.absent {
+            let claim = Claim {
+                layer,
+                priority,
+                doc,
+                value: None,
+                location,
+                selector,
+                ack,
+            };
+            claims.push((key.as_str(), claim));
+        }
+    }
+    // Documents whose entries select this desktop (their defaults apply), in load order;
+    // the group is in load order, so equal documents are adjacent.
+    let mut last_doc = None;
+    for &(_, doc_no, _) in group {
+        if last_doc == Some(doc_no) {
+            continue;
+        }
+        last_doc = Some(doc_no);
+        for (key, value) in &manifest.documents[doc_no as usize].defaults {
+            let claim = Claim {
+                layer: Layer::Defaults,
+                priority: 0,
+                doc: doc_no,
+                value: Some(value.value.as_str()),
+                location: &value.location,
+                selector: None,
+                ack: None,
+            };
+            claims.push((key.as_str(), claim));
+        }
+    }
+    // Stable: each key's claims stay in the order they were made.
+    claims.sort_by(|a, b| a.0.cmp(b.0));
+}
+
+/// Records `claim`, the one that decides `key`, in the desktop's wants.
+fn settle(w: &mut Wanted, key: &str, claim: &Claim) {
+    match claim.value {
+        Some(value) => {
+            w.tags.insert(key.into(), value.into());
+        }
+        None => {
+            w.absent.insert(key.into());
+        }
+    }
+    w.sources
+        .push((key.into(), claim.location.clone(), claim.layer));
+}
+
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
 /// then load order), reporting conflicts with each desktop named by `label`. Overrides by an
 /// entry with `override: true` are not reported; with `stale_checked`, such an entry that
@@ -390,62 +471,7 @@ fn merge(
     for group in selections.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
         claims.clear();
-        for &(_, doc_no, entry_no) in group {
-            let entry = &manifest.documents[doc_no as usize].desktops[entry_no as usize];
-            let layer = Layer::of(&entry.selector);
-            let priority = entry.priority;
-            let doc = doc_no;
-            let selector = Some(&entry.selector);
-            let ack = entry.acknowledge.as_ref();
-            acks.extend(ack);
-            for (key, value) in &entry.tags {
-                let claim = Claim {
-                    layer,
-                    priority,
-                    doc,
-                    value: Some(value.value.as_str()),
-                    location: &value.location,
-                    selector,
-                    ack,
-                };
-                claims.push((key.as_str(), claim));
-            }
-            for (key, location) in &entry.absent {
-                let claim = Claim {
-                    layer,
-                    priority,
-                    doc,
-                    value: None,
-                    location,
-                    selector,
-                    ack,
-                };
-                claims.push((key.as_str(), claim));
-            }
-        }
-        // Documents whose entries select this desktop (their defaults apply), in load order;
-        // the group is in load order, so equal documents are adjacent.
-        let mut last_doc = None;
-        for &(_, doc_no, _) in group {
-            if last_doc == Some(doc_no) {
-                continue;
-            }
-            last_doc = Some(doc_no);
-            for (key, value) in &manifest.documents[doc_no as usize].defaults {
-                let claim = Claim {
-                    layer: Layer::Defaults,
-                    priority: 0,
-                    doc: doc_no,
-                    value: Some(value.value.as_str()),
-                    location: &value.location,
-                    selector: None,
-                    ack: None,
-                };
-                claims.push((key.as_str(), claim));
-            }
-        }
-        // Stable: each key's claims stay in the order they were made.
-        claims.sort_by(|a, b| a.0.cmp(b.0));
+        gather_claims(manifest, group, &mut claims, &mut acks);
 
         let mut w = Wanted {
             desktop_id: id.as_str().to_string(),
@@ -505,16 +531,7 @@ fn merge(
                         .push(id);
                 }
             }
-            match first.value {
-                Some(value) => {
-                    w.tags.insert(key.into(), value.into());
-                }
-                None => {
-                    w.absent.insert(key.into());
-                }
-            }
-            w.sources
-                .push((key.into(), first.location.clone(), first.layer));
+            settle(&mut w, key, first);
         }
         w.tags.shrink_to_fit();
         w.sources.shrink_to_fit();
