@@ -39,6 +39,7 @@ const EXIT_STATUS: &[(&str, &str)] = &[
     ("1", "An error: invalid manifests, usage, authentication, a stale saved plan, a failed or unverified change, a project that could not be reached."),
     ("2", "Changes, with --detailed-exitcode: plan found changes or apply made some."),
     ("3", "Desktops were blocked (tag cap, policy, template); everything else was planned or applied."),
+    ("130", "apply was interrupted twice (a second Ctrl-C or SIGTERM), or once at its confirmation prompt: it exits at once, without a report."),
 ];
 
 /// A man page section of tagged paragraphs, in roff.
