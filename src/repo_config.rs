@@ -409,36 +409,10 @@ impl Checker<'_> {
             let prefix = table
                 .get("prefix")
                 .and_then(|v| self.string(v, "prefix", HELP));
-            let project_id = table.get("project_id").and_then(|v| {
-                let id = self.string(v, "project_id", HELP)?;
-                if let Err(e) = desktag_core::tags::check_project_id(&id) {
-                    self.error(
-                        v.span().start,
-                        format!("`{id}` is not a project id: {e}"),
-                        "copy the project id from the console",
-                    );
-                    return None;
-                }
-                Some(Sourced {
-                    value: id,
-                    location: self.location(v.span().start),
-                })
-            });
-            let region = table.get("region").and_then(|v| {
-                let region = self.string(v, "region", HELP)?;
-                if !desktag_core::tags::is_region_id(&region) {
-                    self.error(
-                        v.span().start,
-                        format!("`{region}` is not a region id"),
-                        "write a region id, e.g. `region = \"cn-north-4\"`",
-                    );
-                    return None;
-                }
-                Some(Sourced {
-                    value: region,
-                    location: self.location(v.span().start),
-                })
-            });
+            let project_id = table
+                .get("project_id")
+                .and_then(|v| self.project_id(v, HELP));
+            let region = table.get("region").and_then(|v| self.region(v, HELP));
             if table.get("prefix").is_none() {
                 self.error(
                     at,
@@ -491,6 +465,40 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    /// A `[[projects]]` table's `project_id`, checked.
+    fn project_id(&mut self, v: &Value<'_>, help: &str) -> Option<Sourced<String>> {
+        let id = self.string(v, "project_id", help)?;
+        if let Err(e) = desktag_core::tags::check_project_id(&id) {
+            self.error(
+                v.span().start,
+                format!("`{id}` is not a project id: {e}"),
+                "copy the project id from the console",
+            );
+            return None;
+        }
+        Some(Sourced {
+            value: id,
+            location: self.location(v.span().start),
+        })
+    }
+
+    /// A `[[projects]]` table's `region`, checked.
+    fn region(&mut self, v: &Value<'_>, help: &str) -> Option<Sourced<String>> {
+        let region = self.string(v, "region", help)?;
+        if !desktag_core::tags::is_region_id(&region) {
+            self.error(
+                v.span().start,
+                format!("`{region}` is not a region id"),
+                "write a region id, e.g. `region = \"cn-north-4\"`",
+            );
+            return None;
+        }
+        Some(Sourced {
+            value: region,
+            location: self.location(v.span().start),
+        })
     }
 
     fn flags(&mut self, value: &Value<'_>) -> FlagDefaults {

@@ -296,13 +296,20 @@ impl Check<'_, '_> {
             });
             Ok(())
         })?;
-        // A chain (`a: b, b: c`) would depend on the order of the writes.
-        let olds: Vec<String> = out
+        self.chained_renames(&out);
+        out.sort_by(|a, b| a.from.value.cmp(&b.from.value));
+        Ok(out)
+    }
+
+    /// A chain (`a: b, b: c`) would depend on the order of the writes: each rename to a key
+    /// that is itself renamed is an error.
+    fn chained_renames(&mut self, renames: &[super::model::Rename]) {
+        let olds: Vec<String> = renames
             .iter()
             .map(|r| r.from.value.as_str().to_string())
             .collect();
         let mut chained = Vec::new();
-        for r in &out {
+        for r in renames {
             if olds.iter().any(|o| o == r.to.value.as_str()) {
                 chained.push((r.to.value.as_str().to_string(), r.to.location.clone()));
             }
@@ -320,8 +327,6 @@ impl Check<'_, '_> {
                 .with_help("rename each old key straight to its final name"),
             );
         }
-        out.sort_by(|a, b| a.from.value.cmp(&b.from.value));
-        Ok(out)
     }
 
     /// `priority: N`, an integer from -1000 to 1000; 0 when invalid (reported).
