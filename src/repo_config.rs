@@ -209,36 +209,10 @@ pub(crate) fn parse(
             );
         }
     }
-    let exclude = root.get("exclude").map_or_else(Vec::new, |v| {
-        check.strings(
-            v,
-            "exclude",
-            "globs over paths relative to this file, e.g. `exclude = [\"k8s/**\"]`",
-        )
-    });
-    let mut valid_exclude = Vec::new();
-    for (pattern, at) in &exclude {
-        match desktag_core::manifest::path_glob(pattern) {
-            Ok(_) => valid_exclude.push(pattern.clone()),
-            Err(e) => check.error(*at, format!("`exclude`: {e}"), "close every `[` and `{`"),
-        }
-    }
-    let env = root.get("env").map_or_else(Vec::new, |v| {
-        check.strings(
-            v,
-            "env",
-            "names of environment variables, e.g. `env = [\"BUILD_ID\"]`",
-        )
-    });
-    for (name, at) in &env {
-        if !is_env_name(name) {
-            check.error(
-                *at,
-                format!("`{name}` is not an environment variable name"),
-                "use letters, digits and `_`, not starting with a digit",
-            );
-        }
-    }
+    let valid_exclude = root
+        .get("exclude")
+        .map_or_else(Vec::new, |v| check.exclude(v));
+    let env = root.get("env").map_or_else(Vec::new, |v| check.env(v));
     let projects = root
         .get("projects")
         .map_or_else(Vec::new, |v| check.projects(v));
@@ -284,7 +258,7 @@ pub(crate) fn parse(
         scope: Arc::new(scope),
         projects: listed,
         flags,
-        env: env.into_iter().map(|(n, _)| n).collect(),
+        env,
     })
 }
 
@@ -465,6 +439,42 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    /// `exclude`: the globs that compile (the others reported).
+    fn exclude(&mut self, value: &Value<'_>) -> Vec<String> {
+        let exclude = self.strings(
+            value,
+            "exclude",
+            "globs over paths relative to this file, e.g. `exclude = [\"k8s/**\"]`",
+        );
+        let mut valid = Vec::new();
+        for (pattern, at) in &exclude {
+            match desktag_core::manifest::path_glob(pattern) {
+                Ok(_) => valid.push(pattern.clone()),
+                Err(e) => self.error(*at, format!("`exclude`: {e}"), "close every `[` and `{`"),
+            }
+        }
+        valid
+    }
+
+    /// `env`: the allow-list of variable names (each checked to be one).
+    fn env(&mut self, value: &Value<'_>) -> Vec<String> {
+        let env = self.strings(
+            value,
+            "env",
+            "names of environment variables, e.g. `env = [\"BUILD_ID\"]`",
+        );
+        for (name, at) in &env {
+            if !is_env_name(name) {
+                self.error(
+                    *at,
+                    format!("`{name}` is not an environment variable name"),
+                    "use letters, digits and `_`, not starting with a digit",
+                );
+            }
+        }
+        env.into_iter().map(|(n, _)| n).collect()
     }
 
     /// A `[[projects]]` table's `project_id`, checked.
