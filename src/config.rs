@@ -353,36 +353,21 @@ impl Config {
             }
             cli::Command::Export(args) => Command::Export(export(&args, repo)?),
             cli::Command::Check(args) => Command::Check(Check {
-                planning: Planning {
-                    // No PATH and no desktag.toml: the project of the flags and environment.
-                    paths: match repo {
-                        None => args.paths.clone(),
-                        Some(_) => paths(&args.paths, repo),
-                    },
-                    scope: repo.map(|r| r.scope.clone()),
-                    env_allow: env_allow(repo),
-                    policy: Policy::default(),
-                    limits: Limits::default(),
-                    service: service(&args.connection),
-                    fail_fast: true,
-                },
+                planning: audit(paths(&args.paths, repo), &args.connection, repo, true),
                 printer: Printer::new(args.format, stdout_color),
                 junit: args.junit.clone(),
             }),
             cli::Command::Doctor(args) => Command::Doctor(Doctor {
-                planning: Planning {
-                    // No PATH and no desktag.toml: the project of the flags and environment.
-                    paths: match repo {
+                // No PATH and no desktag.toml: the project of the flags and environment.
+                planning: audit(
+                    match repo {
                         None => args.paths.clone(),
                         Some(_) => paths(&args.paths, repo),
                     },
-                    scope: repo.map(|r| r.scope.clone()),
-                    env_allow: env_allow(repo),
-                    policy: Policy::default(),
-                    limits: Limits::default(),
-                    service: service(&args.connection),
-                    fail_fast: false,
-                },
+                    &args.connection,
+                    repo,
+                    false,
+                ),
             }),
             cli::Command::Emulator(args) => Command::Emulator(Box::new(args)),
             cli::Command::Schema(args) => Command::Schema(match args.kind {
@@ -404,6 +389,25 @@ fn paths(given: &[PathBuf], repo: Option<&RepoConfig>) -> Vec<PathBuf> {
         _ if !given.is_empty() => given.to_vec(),
         Some(repo) => repo.paths.clone(),
         None => vec![PathBuf::from(".")],
+    }
+}
+
+/// The planning of a command that reads and never writes (`check`, `doctor`): the manifests
+/// and connection only, no planning flags.
+fn audit(
+    paths: Vec<PathBuf>,
+    connection: &ConnectionFlags,
+    repo: Option<&RepoConfig>,
+    fail_fast: bool,
+) -> Planning {
+    Planning {
+        paths,
+        scope: repo.map(|r| r.scope.clone()),
+        env_allow: env_allow(repo),
+        policy: Policy::default(),
+        limits: Limits::default(),
+        service: service(connection),
+        fail_fast,
     }
 }
 

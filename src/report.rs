@@ -46,6 +46,9 @@ pub struct DesktopReport {
     pub reason_kind: Option<desktag_core::plan::BlockedKind>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<ChangeReport>,
+    /// The rules of `enforce: warn` policies the desktop breaks (it was repaired all the same).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_warnings: Vec<String>,
 }
 
 impl desktag_core::inventory::Named for DesktopReport {

@@ -304,6 +304,7 @@ impl<'p> DesktopWork<'p> {
                 .then_some(self.plan.reason_kind)
                 .flatten(),
             changes: self.changes,
+            policy_warnings: self.plan.policy_warnings.clone(),
         }
     }
 }

@@ -460,6 +460,7 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Run, usize>,
         match outcome {
             Some(mut p) => {
                 p.plan = p.plan.with_warnings(&diagnostics);
+                annotate_policy_warnings(&p.plan);
                 planned.push(p);
             }
             None => errors += diagnostics.iter().filter(|d| d.is_error()).count(),
@@ -470,6 +471,36 @@ pub(crate) async fn plan_from(planning: &Planning) -> Result<Result<Run, usize>,
     } else {
         Ok(Run { planned, failed })
     })
+}
+
+/// In a GitHub Actions job, what breaks an `enforce: warn` policy is a warning annotation too
+/// (one per desktop), as the manifests' own violations of it are: the plan lists them either way.
+fn annotate_policy_warnings(plan: &Plan) {
+    if !super::github::annotating() {
+        return;
+    }
+    let warnings: Vec<Diagnostic> = plan
+        .desktops
+        .iter()
+        .filter(|d| !d.policy_warnings.is_empty())
+        .map(|d| {
+            let name = if d.name.is_empty() {
+                &d.desktop_id
+            } else {
+                &d.name
+            };
+            Diagnostic::warning(
+                desktag_core::diagnostic::Code::Policy,
+                format!(
+                    "desktop `{}` ({}) breaks the policy (enforce: warn): {}",
+                    name.escape_debug(),
+                    d.desktop_id.escape_debug(),
+                    d.policy_warnings.join("; ")
+                ),
+            )
+        })
+        .collect();
+    output::diagnostics(&warnings);
 }
 
 /// Why one project of a run could not be planned, and where it was tried.

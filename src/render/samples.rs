@@ -169,6 +169,7 @@ pub(crate) fn sample_report() -> Report {
                     ),
                     ok(create("env", "dev"), 3),
                 ],
+                policy_warnings: vec![],
             },
             DesktopReport {
                 desktop_id: "d-02".into(),
@@ -207,6 +208,7 @@ pub(crate) fn sample_report() -> Report {
                         error: None,
                     },
                 ],
+                policy_warnings: vec![],
             },
             DesktopReport {
                 desktop_id: "d-03".into(),
@@ -215,6 +217,7 @@ pub(crate) fn sample_report() -> Report {
                 reason: Some("would carry 11 tags, over the cap of 10".into()),
                 reason_kind: Some(desktag_core::plan::BlockedKind::Cap),
                 changes: vec![],
+                policy_warnings: vec![],
             },
             DesktopReport {
                 desktop_id: "d-04".into(),
@@ -223,6 +226,7 @@ pub(crate) fn sample_report() -> Report {
                 reason: None,
                 reason_kind: None,
                 changes: vec![],
+                policy_warnings: vec![],
             },
             DesktopReport {
                 desktop_id: "d-05".into(),
@@ -233,6 +237,7 @@ pub(crate) fn sample_report() -> Report {
                 ),
                 reason_kind: None,
                 changes: vec![ok(create("env", "prod"), 1)],
+                policy_warnings: vec![],
             },
             DesktopReport {
                 desktop_id: "d-06".into(),
@@ -255,6 +260,7 @@ pub(crate) fn sample_report() -> Report {
                         denial: None,
                     }),
                 }],
+                policy_warnings: vec![],
             },
         ],
         totals: Totals {

@@ -402,3 +402,21 @@ fn env_allow_list_lets_templates_read_the_names_it_lists_and_no_others() {
     );
     assert!(!secret.stderr.contains("hunter2") && !secret.stdout.contains("hunter2"));
 }
+
+#[test]
+fn check_without_a_path_or_a_config_audits_the_working_directory() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[(
+        "m.yaml",
+        &format!(
+            "version: 1\nproject_id: {PROJECT}\ndesktops:\n  - name: W-1\n    tags: {{env: prod}}\n"
+        ),
+    )]);
+    let ran = Desktag::new()
+        .current_dir(dir.path())
+        .against(&emu)
+        .args(["check", "--format", "json"])
+        .run();
+    let json = ran.json();
+    assert!(json.to_string().contains("W-1"), "{json:#}\n{}", ran.stderr);
+}

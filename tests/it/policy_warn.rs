@@ -93,7 +93,43 @@ fn a_warning_policy_repairs_the_rest_and_reports_the_violation_in_every_format()
         "{}",
         check_text.stdout
     );
-    // apply repairs `env` and leaves the hand-made key to people.
+    // In a GitHub Actions job, a warning annotation per desktop.
+    let annotated = Desktag::new()
+        .against(&emu)
+        .env("GITHUB_ACTIONS", "true")
+        .args(["plan", m])
+        .run()
+        .code(0);
+    assert!(
+        annotated.stderr.contains(
+            "::warning title=desktag policy::desktop `W-1` (88888888-0000-0000-0000-000000000001) breaks the policy (enforce: warn): key `Cost-Center`"
+        ),
+        "{}",
+        annotated.stderr
+    );
+    // apply repairs `env` and leaves the hand-made key to people; its JSON report says so too.
+    let report = Desktag::new()
+        .against(&emu)
+        .args(["apply", "--auto-approve", "--report-format", "json", m])
+        .run()
+        .code(0)
+        .json();
+    let desktop = &report["projects"][0]["desktops"][0];
+    assert_eq!(desktop["status"], "applied", "{report:#}");
+    assert!(
+        desktop["policy_warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("`Cost-Center` is not in lower case")),
+        "{report:#}"
+    );
+    assert_eq!(
+        tags_by_name(&emu, "W-1"),
+        vec![
+            ("Cost-Center".to_string(), "CC-9".to_string()),
+            ("env".to_string(), "prod".to_string())
+        ]
+    );
+    // Applied again (nothing to do), the text report still names the rule it breaks.
     let apply = Desktag::new()
         .against(&emu)
         .args(["apply", "--auto-approve", m])
