@@ -14,8 +14,6 @@ const TO_SPLIT: &[&str] = &[
     "src/commands/doctor.rs project_checks",
     "src/commands/apply.rs run_stoppable",
     "src/commands/apply.rs manifests_of",
-    "crates/desktag-emulator/src/identity.rs answer",
-    "crates/desktag-api/src/credentials/chain.rs choose",
 ];
 
 /// Where the source files live.

@@ -327,197 +327,247 @@ impl Issued {
             body,
         } = *request;
         match op {
-            IdentityOp::IdTokenExchange => {
-                #[derive(Deserialize)]
-                struct In {
-                    auth: InAuth,
-                }
-                #[derive(Deserialize)]
-                struct InAuth {
-                    id_token: InToken,
-                }
-                #[derive(Deserialize)]
-                struct InToken {
-                    id: String,
-                }
-                let idp = header(headers, "x-idp-id").unwrap_or_default();
-                if idp != identity.idp_id {
-                    return Err(ServiceError::service(
-                        StatusCode::NOT_FOUND,
-                        IAM_REFUSED,
-                        format!("identity provider `{idp}` does not exist"),
-                    ));
-                }
-                let input: In = serde_json::from_slice(body)
-                    .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
-                if !matches(&identity.id_token, &input.auth.id_token.id) {
-                    return Err(refused("the ID token is invalid or expired"));
-                }
-                let token = random_hex(64);
-                let expires = now + identity.lifetime;
-                self.tokens
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(token.clone(), expires);
-                let mut reply = IdentityReply::json(
-                    StatusCode::CREATED,
-                    serde_json::json!({"token": {
-                        "methods": ["mapped"],
-                        "expires_at": rfc3339(expires),
-                        "issued_at": rfc3339(now),
-                    }}),
-                );
-                reply.headers.push(("X-Subject-Token", token));
-                Ok(reply)
-            }
-            IdentityOp::SecurityTokens => {
-                let value: serde_json::Value = serde_json::from_slice(body)
-                    .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
-                let identity_in = &value["auth"]["identity"];
-                if identity_in["methods"] != serde_json::json!(["token"]) {
-                    return Err(ServiceError::bad_request(
-                        "auth.identity.methods must be [\"token\"]",
-                    ));
-                }
-                let token = identity_in["token"]["id"].as_str().unwrap_or_default();
-                let valid = self
-                    .tokens
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(token)
-                    .is_some_and(|expires| now < *expires);
-                if !valid {
-                    return Err(refused("the token is invalid or expired"));
-                }
-                Ok(IdentityReply::json(
-                    StatusCode::CREATED,
-                    serde_json::json!({"credential": self.temp_credential(identity, now)}),
-                ))
-            }
-            IdentityOp::PodIdentity => {
-                let given = header(headers, "authorization").unwrap_or_default();
-                if !matches(&identity.pod_token, given) {
-                    return Err(ServiceError::service(
-                        StatusCode::FORBIDDEN,
-                        IAM_REFUSED,
-                        "the service account token is not accepted",
-                    ));
-                }
-                let c = self.temp_credential(identity, now);
-                Ok(IdentityReply::json(
-                    StatusCode::OK,
-                    serde_json::json!({"credentials": {
-                        "accessKeyId": c["access"],
-                        "secretAccessKey": c["secret"],
-                        "securityToken": c["securitytoken"],
-                        "expiration": c["expires_at"],
-                    }}),
-                ))
-            }
-            IdentityOp::MetadataToken => {
-                let session = random_hex(48);
-                self.metadata_sessions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(session.clone());
-                Ok(IdentityReply {
-                    status: StatusCode::OK,
-                    headers: Vec::new(),
-                    body: session.into_bytes(),
-                    content_type: "text/plain",
-                })
-            }
-            IdentityOp::MetadataSecurityKey => {
-                if let Some(given) = header(headers, "x-metadata-token") {
-                    let known = self
-                        .metadata_sessions
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .iter()
-                        .any(|s| s == given);
-                    if !known {
-                        return Err(refused("the X-Metadata-Token is invalid"));
-                    }
-                }
-                if !identity.metadata_agency {
-                    return Err(ServiceError::service(
-                        StatusCode::NOT_FOUND,
-                        IAM_REFUSED,
-                        "Please configure Cloud Service Agency first",
-                    ));
-                }
-                Ok(IdentityReply::json(
-                    StatusCode::OK,
-                    serde_json::json!({"credential": self.temp_credential(identity, now)}),
-                ))
-            }
-            IdentityOp::ActionsIdToken => {
-                let given = header(headers, "authorization")
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .unwrap_or_default();
-                if !matches(&identity.actions_request_token, given) {
-                    return Err(refused("the request token is not accepted"));
-                }
-                let audience = query
-                    .iter()
-                    .find(|(k, _)| k == "audience")
-                    .map(|(_, v)| v.as_str())
-                    .unwrap_or("https://github.com");
-                let value = match &identity.id_token {
-                    Some(token) => token.expose().to_string(),
-                    None => format!("emulated-id-token.{}", desktag_api::sign::encode(audience)),
-                };
-                Ok(IdentityReply::json(
-                    StatusCode::OK,
-                    serde_json::json!({"count": value.len(), "value": value}),
-                ))
-            }
-            IdentityOp::DecodeAuthorization => {
-                #[derive(Deserialize)]
-                struct In {
-                    encoded_message: String,
-                }
-                let input: In = serde_json::from_slice(body)
-                    .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
-                let decoded = input
-                    .encoded_message
-                    .strip_prefix(ENCODED_PREFIX)
-                    .and_then(|hex_text| hex::decode(hex_text).ok())
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| {
-                        ServiceError::bad_request(
-                            "the encoded message is not one this service issued",
-                        )
-                    })?;
-                Ok(IdentityReply::json(
-                    StatusCode::OK,
-                    serde_json::json!({ "decoded_message": decoded }),
-                ))
-            }
-            IdentityOp::ListProjects => {
-                let name = query
-                    .iter()
-                    .find(|(k, _)| k == "name")
-                    .map(|(_, v)| v.as_str());
-                let all = std::iter::once((identity.region.as_str(), project_id)).chain(
-                    identity
-                        .extra_projects
-                        .iter()
-                        .map(|(r, p)| (r.as_str(), p.as_str())),
-                );
-                let projects: Vec<serde_json::Value> = all
-                    .filter(|(region, _)| name.is_none_or(|n| n == *region))
-                    .map(|(region, id)| {
-                        serde_json::json!({"id": id, "name": region, "enabled": true})
-                    })
-                    .collect();
-                Ok(IdentityReply::json(
-                    StatusCode::OK,
-                    serde_json::json!({"projects": projects}),
-                ))
-            }
+            IdentityOp::IdTokenExchange => self.exchange_id_token(identity, headers, body, now),
+            IdentityOp::SecurityTokens => self.security_tokens(identity, body, now),
+            IdentityOp::PodIdentity => self.pod_identity(identity, headers, now),
+            IdentityOp::MetadataToken => Ok(self.metadata_token()),
+            IdentityOp::MetadataSecurityKey => self.metadata_security_key(identity, headers, now),
+            IdentityOp::ActionsIdToken => actions_id_token(identity, headers, query),
+            IdentityOp::DecodeAuthorization => decode_authorization(body),
+            IdentityOp::ListProjects => Ok(list_projects(identity, project_id, query)),
         }
     }
+
+    /// `POST /v3.0/OS-AUTH/id-token/tokens`: an ID token of the configured provider for an
+    /// unscoped token (in `X-Subject-Token`).
+    fn exchange_id_token(
+        &self,
+        identity: &Identity,
+        headers: &[(String, String)],
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IdentityReply, ServiceError> {
+        #[derive(Deserialize)]
+        struct In {
+            auth: InAuth,
+        }
+        #[derive(Deserialize)]
+        struct InAuth {
+            id_token: InToken,
+        }
+        #[derive(Deserialize)]
+        struct InToken {
+            id: String,
+        }
+        let idp = header(headers, "x-idp-id").unwrap_or_default();
+        if idp != identity.idp_id {
+            return Err(ServiceError::service(
+                StatusCode::NOT_FOUND,
+                IAM_REFUSED,
+                format!("identity provider `{idp}` does not exist"),
+            ));
+        }
+        let input: In = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
+        if !matches(&identity.id_token, &input.auth.id_token.id) {
+            return Err(refused("the ID token is invalid or expired"));
+        }
+        let token = random_hex(64);
+        let expires = now + identity.lifetime;
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.clone(), expires);
+        let mut reply = IdentityReply::json(
+            StatusCode::CREATED,
+            serde_json::json!({"token": {
+                "methods": ["mapped"],
+                "expires_at": rfc3339(expires),
+                "issued_at": rfc3339(now),
+            }}),
+        );
+        reply.headers.push(("X-Subject-Token", token));
+        Ok(reply)
+    }
+
+    /// `POST /v3.0/OS-CREDENTIAL/securitytokens`: a live unscoped token for temporary keys.
+    fn security_tokens(
+        &self,
+        identity: &Identity,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IdentityReply, ServiceError> {
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
+        let identity_in = &value["auth"]["identity"];
+        if identity_in["methods"] != serde_json::json!(["token"]) {
+            return Err(ServiceError::bad_request(
+                "auth.identity.methods must be [\"token\"]",
+            ));
+        }
+        let token = identity_in["token"]["id"].as_str().unwrap_or_default();
+        let valid = self
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .is_some_and(|expires| now < *expires);
+        if !valid {
+            return Err(refused("the token is invalid or expired"));
+        }
+        Ok(IdentityReply::json(
+            StatusCode::CREATED,
+            serde_json::json!({"credential": self.temp_credential(identity, now)}),
+        ))
+    }
+
+    /// `POST /v1/pod-identity/credentials`: temporary keys for the service account token.
+    fn pod_identity(
+        &self,
+        identity: &Identity,
+        headers: &[(String, String)],
+        now: OffsetDateTime,
+    ) -> Result<IdentityReply, ServiceError> {
+        let given = header(headers, "authorization").unwrap_or_default();
+        if !matches(&identity.pod_token, given) {
+            return Err(ServiceError::service(
+                StatusCode::FORBIDDEN,
+                IAM_REFUSED,
+                "the service account token is not accepted",
+            ));
+        }
+        let c = self.temp_credential(identity, now);
+        Ok(IdentityReply::json(
+            StatusCode::OK,
+            serde_json::json!({"credentials": {
+                "accessKeyId": c["access"],
+                "secretAccessKey": c["secret"],
+                "securityToken": c["securitytoken"],
+                "expiration": c["expires_at"],
+            }}),
+        ))
+    }
+
+    /// `PUT /meta-data/latest/api/token`: a new metadata session token, as plain text.
+    fn metadata_token(&self) -> IdentityReply {
+        let session = random_hex(48);
+        self.metadata_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(session.clone());
+        IdentityReply {
+            status: StatusCode::OK,
+            headers: Vec::new(),
+            body: session.into_bytes(),
+            content_type: "text/plain",
+        }
+    }
+
+    /// `GET /openstack/latest/securitykey`: temporary keys of the ECS agency; a session token,
+    /// when given, must be one this service issued.
+    fn metadata_security_key(
+        &self,
+        identity: &Identity,
+        headers: &[(String, String)],
+        now: OffsetDateTime,
+    ) -> Result<IdentityReply, ServiceError> {
+        if let Some(given) = header(headers, "x-metadata-token") {
+            let known = self
+                .metadata_sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .any(|s| s == given);
+            if !known {
+                return Err(refused("the X-Metadata-Token is invalid"));
+            }
+        }
+        if !identity.metadata_agency {
+            return Err(ServiceError::service(
+                StatusCode::NOT_FOUND,
+                IAM_REFUSED,
+                "Please configure Cloud Service Agency first",
+            ));
+        }
+        Ok(IdentityReply::json(
+            StatusCode::OK,
+            serde_json::json!({"credential": self.temp_credential(identity, now)}),
+        ))
+    }
+}
+
+/// `GET /actions/id-token`: the stand-in of the GitHub Actions ID-token endpoint, for the
+/// runner's bearer token; the ID token is the configured one, or one naming the audience.
+fn actions_id_token(
+    identity: &Identity,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+) -> Result<IdentityReply, ServiceError> {
+    let given = header(headers, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !matches(&identity.actions_request_token, given) {
+        return Err(refused("the request token is not accepted"));
+    }
+    let audience = query
+        .iter()
+        .find(|(k, _)| k == "audience")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("https://github.com");
+    let value = match &identity.id_token {
+        Some(token) => token.expose().to_string(),
+        None => format!("emulated-id-token.{}", desktag_api::sign::encode(audience)),
+    };
+    Ok(IdentityReply::json(
+        StatusCode::OK,
+        serde_json::json!({"count": value.len(), "value": value}),
+    ))
+}
+
+/// `POST /v5/decode-authorization-message`: the reason inside an encoded message of `denied`.
+fn decode_authorization(body: &[u8]) -> Result<IdentityReply, ServiceError> {
+    #[derive(Deserialize)]
+    struct In {
+        encoded_message: String,
+    }
+    let input: In = serde_json::from_slice(body)
+        .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))?;
+    let decoded = input
+        .encoded_message
+        .strip_prefix(ENCODED_PREFIX)
+        .and_then(|hex_text| hex::decode(hex_text).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            ServiceError::bad_request("the encoded message is not one this service issued")
+        })?;
+    Ok(IdentityReply::json(
+        StatusCode::OK,
+        serde_json::json!({ "decoded_message": decoded }),
+    ))
+}
+
+/// `GET /v3/projects?name=`: the seed's project (named after `Identity::region`) and the extra
+/// ones, filtered by name when one is given.
+fn list_projects(
+    identity: &Identity,
+    project_id: &str,
+    query: &[(String, String)],
+) -> IdentityReply {
+    let name = query
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.as_str());
+    let all = std::iter::once((identity.region.as_str(), project_id)).chain(
+        identity
+            .extra_projects
+            .iter()
+            .map(|(r, p)| (r.as_str(), p.as_str())),
+    );
+    let projects: Vec<serde_json::Value> = all
+        .filter(|(region, _)| name.is_none_or(|n| n == *region))
+        .map(|(region, id)| serde_json::json!({"id": id, "name": region, "enabled": true}))
+        .collect();
+    IdentityReply::json(StatusCode::OK, serde_json::json!({"projects": projects}))
 }
 
 #[cfg(test)]

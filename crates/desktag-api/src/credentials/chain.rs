@@ -249,30 +249,75 @@ pub(crate) fn header_safe(value: String, origin: &str) -> Result<Secret, Connect
 /// `HUAWEICLOUD_SDK_ID_TOKEN_FILE`, or inside GitHub Actions the runner's ID token); the SDK
 /// profile file; CCE Pod Identity; ECS metadata.
 pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
-    let env = |name: &str| {
-        (inputs.env)(name)
+    let mut chain = Chain {
+        inputs,
+        tried: Vec::new(),
+    };
+    if let Some(chosen) = chain.token_file()? {
+        return Ok(chosen);
+    }
+    if let Some(chosen) = chain.key_pairs()? {
+        return Ok(chosen);
+    }
+    if let Some(chosen) = chain.auth_token()? {
+        return Ok(chosen);
+    }
+    if let Some(chosen) = chain.oidc()? {
+        return Ok(chosen);
+    }
+    if let Some(chosen) = chain.profile_file()? {
+        return Ok(chosen);
+    }
+    if let Some(chosen) = chain.pod_identity()? {
+        return Ok(chosen);
+    }
+    chain.metadata()
+}
+
+/// The chain as it runs: what it reads, and the sources passed over so far.
+struct Chain<'i, 'a> {
+    inputs: &'i Inputs<'a>,
+    tried: Vec<Tried>,
+}
+
+/// What one source of the chain gives: `Some` when it is chosen, `None` when it is passed over
+/// (and recorded as tried).
+type Step = Result<Option<Chosen>, ConnectionError>;
+
+impl Chain<'_, '_> {
+    /// An environment variable, trimmed; a blank value counts as unset.
+    fn env(&self, name: &str) -> Option<String> {
+        (self.inputs.env)(name)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
-    };
-    let mut tried = Vec::new();
-    let mut skip = |source: &str, why: &str| {
-        tried.push(Tried {
+    }
+
+    /// Records a source passed over, and why.
+    fn skip(&mut self, source: &str, why: &str) {
+        self.tried.push(Tried {
             source: source.to_string(),
             why: why.to_string(),
         })
-    };
-    let done = |choice: Choice, tried: Vec<Tried>, profile: Option<&Profile>| {
-        Ok(Chosen {
+    }
+
+    /// The decision, with the sources passed over before it and what the profile file adds.
+    fn chosen(&mut self, choice: Choice, profile: Option<&Profile>) -> Chosen {
+        Chosen {
             choice,
-            tried,
+            tried: std::mem::take(&mut self.tried),
             profile_project_id: profile.and_then(|p| p.project_id.clone()),
             profile_iam_endpoint: profile.and_then(|p| p.iam_endpoint.clone()),
-        })
-    };
+        }
+    }
 
-    if let Some(path) = inputs.token_file {
+    /// `--token-file`: a token read from the file the flag names.
+    fn token_file(&mut self) -> Step {
+        let Some(path) = self.inputs.token_file else {
+            self.skip("--token-file", "not given");
+            return Ok(None);
+        };
         let origin = format!("the token file {}", path.display());
-        let text = (inputs.read_file)(path).map_err(|source| ConnectionError::TokenFile {
+        let text = (self.inputs.read_file)(path).map_err(|source| ConnectionError::TokenFile {
             path: path.to_path_buf(),
             source,
         })?;
@@ -284,218 +329,252 @@ pub fn choose(inputs: &Inputs<'_>) -> Result<Chosen, ConnectionError> {
             token: header_safe(token, &origin)?,
             origin: format!("--token-file {}", path.display()),
         };
-        return done(Choice::Static(credentials), Vec::new(), None);
+        Ok(Some(self.chosen(Choice::Static(credentials), None)))
     }
-    skip("--token-file", "not given");
 
-    for (ak_name, sk_name, token_name, origin) in KEY_FAMILIES {
-        match (env(ak_name), env(sk_name)) {
-            (Some(ak), Some(sk)) => {
-                // The token of the same family first, then any other one.
-                let security_token = std::iter::once(token_name)
-                    .chain(KEY_FAMILIES.iter().map(|f| f.2))
-                    .find_map(|name| env(name).map(|v| (v, name)))
-                    .map(|(v, name)| header_safe(v, name))
-                    .transpose()?;
-                let credentials = Credentials::AkSk {
-                    ak: header_safe(ak, ak_name)?,
-                    sk: header_safe(sk, sk_name)?,
-                    security_token,
-                    origin,
-                };
-                return done(Choice::Static(credentials), tried, None);
+    /// The key pairs of the environment, in `KEY_FAMILIES` order, each with a security token.
+    fn key_pairs(&mut self) -> Step {
+        for (ak_name, sk_name, token_name, origin) in KEY_FAMILIES {
+            match (self.env(ak_name), self.env(sk_name)) {
+                (Some(ak), Some(sk)) => {
+                    // The token of the same family first, then any other one.
+                    let security_token = std::iter::once(token_name)
+                        .chain(KEY_FAMILIES.iter().map(|f| f.2))
+                        .find_map(|name| self.env(name).map(|v| (v, name)))
+                        .map(|(v, name)| header_safe(v, name))
+                        .transpose()?;
+                    let credentials = Credentials::AkSk {
+                        ak: header_safe(ak, ak_name)?,
+                        sk: header_safe(sk, sk_name)?,
+                        security_token,
+                        origin,
+                    };
+                    return Ok(Some(self.chosen(Choice::Static(credentials), None)));
+                }
+                (Some(_), None) => {
+                    return Err(ConnectionError::IncompleteKeyPair {
+                        present: ak_name,
+                        missing: sk_name,
+                    })
+                }
+                (None, Some(_)) => {
+                    return Err(ConnectionError::IncompleteKeyPair {
+                        present: sk_name,
+                        missing: ak_name,
+                    })
+                }
+                (None, None) => self.skip(origin, "not set"),
             }
-            (Some(_), None) => {
-                return Err(ConnectionError::IncompleteKeyPair {
-                    present: ak_name,
-                    missing: sk_name,
-                })
-            }
-            (None, Some(_)) => {
-                return Err(ConnectionError::IncompleteKeyPair {
-                    present: sk_name,
-                    missing: ak_name,
-                })
-            }
-            (None, None) => skip(origin, "not set"),
         }
+        Ok(None)
     }
 
-    if let Some(token) = env("HW_AUTH_TOKEN") {
-        let credentials = Credentials::Token {
-            token: header_safe(token, "HW_AUTH_TOKEN")?,
-            origin: "HW_AUTH_TOKEN".to_string(),
-        };
-        return done(Choice::Static(credentials), tried, None);
+    /// `HW_AUTH_TOKEN`: an IAM token given outright.
+    fn auth_token(&mut self) -> Step {
+        if let Some(token) = self.env("HW_AUTH_TOKEN") {
+            let credentials = Credentials::Token {
+                token: header_safe(token, "HW_AUTH_TOKEN")?,
+                origin: "HW_AUTH_TOKEN".to_string(),
+            };
+            return Ok(Some(self.chosen(Choice::Static(credentials), None)));
+        }
+        self.skip("HW_AUTH_TOKEN", "not set");
+        Ok(None)
     }
-    skip("HW_AUTH_TOKEN", "not set");
 
-    let iam_endpoint = |profile_value: Option<&str>| -> Result<Url, ConnectionError> {
-        if let Some(value) = env("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
+    /// The IAM endpoint of the OIDC exchange: `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else the profile
+    /// file's value, else the region's, else the SDKs' default.
+    fn iam_endpoint(&self, profile_value: Option<&str>) -> Result<Url, ConnectionError> {
+        if let Some(value) = self.env("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
             return parse_service_url(&value, "HUAWEICLOUD_SDK_IAM_ENDPOINT");
         }
         if let Some(value) = profile_value {
             return parse_service_url(value, "iam_endpoint of the SDK profile file");
         }
-        Ok(inputs
+        Ok(self
+            .inputs
             .region_iam_endpoint
             .clone()
             .unwrap_or_else(|| Url::parse(DEFAULT_IAM_ENDPOINT).expect("a valid URL")))
-    };
+    }
 
-    match (
-        env("HUAWEICLOUD_SDK_IDP_ID"),
-        env("HUAWEICLOUD_SDK_ID_TOKEN_FILE"),
-    ) {
-        (Some(idp_id), Some(file)) => {
-            let fetch = Fetch::Oidc {
-                idp_id,
-                id_token: IdToken::File(PathBuf::from(file)),
-                iam_endpoint: iam_endpoint(None)?,
-                origin: OIDC_FILE,
-            };
-            return done(Choice::Fetch(fetch), tried, None);
-        }
-        (Some(idp_id), None) => {
-            match (
-                env("ACTIONS_ID_TOKEN_REQUEST_URL"),
-                env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-            ) {
-                (Some(url), Some(request_token)) => {
-                    let fetch = Fetch::Oidc {
-                        idp_id,
-                        id_token: IdToken::Actions {
-                            url,
-                            request_token: Secret::new(request_token),
-                            audience: env("DESKTAG_OIDC_AUDIENCE"),
-                        },
-                        iam_endpoint: iam_endpoint(None)?,
-                        origin: OIDC_ACTIONS,
-                    };
-                    return done(Choice::Fetch(fetch), tried, None);
-                }
-                _ => return Err(ConnectionError::IncompleteOidc),
+    /// OIDC from the environment: `HUAWEICLOUD_SDK_IDP_ID` with a token file, or inside GitHub
+    /// Actions with the runner's ID token.
+    fn oidc(&mut self) -> Step {
+        match (
+            self.env("HUAWEICLOUD_SDK_IDP_ID"),
+            self.env("HUAWEICLOUD_SDK_ID_TOKEN_FILE"),
+        ) {
+            (Some(idp_id), Some(file)) => {
+                let fetch = Fetch::Oidc {
+                    idp_id,
+                    id_token: IdToken::File(PathBuf::from(file)),
+                    iam_endpoint: self.iam_endpoint(None)?,
+                    origin: OIDC_FILE,
+                };
+                Ok(Some(self.chosen(Choice::Fetch(fetch), None)))
             }
-        }
-        (None, Some(_)) => {
-            return Err(ConnectionError::IncompleteKeyPair {
+            (Some(idp_id), None) => self.oidc_actions(idp_id).map(Some),
+            (None, Some(_)) => Err(ConnectionError::IncompleteKeyPair {
                 present: "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
                 missing: "HUAWEICLOUD_SDK_IDP_ID",
-            })
+            }),
+            (None, None) => {
+                self.skip("OIDC", "HUAWEICLOUD_SDK_IDP_ID is not set");
+                Ok(None)
+            }
         }
-        (None, None) => skip("OIDC", "HUAWEICLOUD_SDK_IDP_ID is not set"),
     }
 
-    let profile_path = match env("HUAWEICLOUD_SDK_CREDENTIALS_FILE") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => env("HOME")
-            .or_else(|| env("USERPROFILE"))
-            .map(|home| Path::new(&home).join(".huaweicloud").join("credentials")),
-    };
-    match &profile_path {
-        None => skip(PROFILE, "no home directory (HOME) to find it in"),
-        Some(path) => match (inputs.read_file)(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                skip(PROFILE, &format!("{} does not exist", path.display()))
-            }
-            Err(source) => {
-                return Err(ConnectionError::ProfileFile {
-                    path: path.clone(),
-                    message: source.to_string(),
-                })
-            }
-            Ok(text) => {
-                let invalid = |message: String| ConnectionError::ProfileFile {
-                    path: path.clone(),
-                    message,
+    /// OIDC with the GitHub Actions runner's ID token, when an identity provider is set without
+    /// a token file; outside Actions that is an error.
+    fn oidc_actions(&mut self, idp_id: String) -> Result<Chosen, ConnectionError> {
+        match (
+            self.env("ACTIONS_ID_TOKEN_REQUEST_URL"),
+            self.env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        ) {
+            (Some(url), Some(request_token)) => {
+                let fetch = Fetch::Oidc {
+                    idp_id,
+                    id_token: IdToken::Actions {
+                        url,
+                        request_token: Secret::new(request_token),
+                        audience: self.env("DESKTAG_OIDC_AUDIENCE"),
+                    },
+                    iam_endpoint: self.iam_endpoint(None)?,
+                    origin: OIDC_ACTIONS,
                 };
-                match parse_profile(&text).map_err(invalid)? {
-                    None => skip(
-                        PROFILE,
-                        &format!("{} has no [basic] section", path.display()),
-                    ),
-                    Some(profile) => {
-                        if let (Some(idp_id), Some(file)) =
-                            (&profile.idp_id, &profile.id_token_file)
-                        {
-                            let fetch = Fetch::Oidc {
-                                idp_id: idp_id.clone(),
-                                id_token: IdToken::File(PathBuf::from(file)),
-                                iam_endpoint: iam_endpoint(profile.iam_endpoint.as_deref())?,
-                                origin: OIDC_PROFILE,
-                            };
-                            return done(Choice::Fetch(fetch), tried, Some(&profile));
-                        }
-                        match (&profile.ak, &profile.sk) {
-                            (Some(ak), Some(sk)) => {
-                                let security_token = profile
-                                    .security_token
-                                    .as_ref()
-                                    .map(|t| header_safe(t.expose().to_string(), "security_token"))
-                                    .transpose()?;
-                                let credentials = Credentials::AkSk {
-                                    ak: header_safe(ak.clone(), "ak of the SDK profile file")?,
-                                    sk: header_safe(
-                                        sk.expose().to_string(),
-                                        "sk of the SDK profile file",
-                                    )?,
-                                    security_token,
-                                    origin: PROFILE,
-                                };
-                                return done(Choice::Static(credentials), tried, Some(&profile));
-                            }
-                            _ => {
-                                return Err(invalid(
-                                    "its [basic] section needs `ak` and `sk`, or `idp_id` and \
-                                     `id_token_file`"
-                                        .to_string(),
-                                ))
-                            }
-                        }
+                Ok(self.chosen(Choice::Fetch(fetch), None))
+            }
+            _ => Err(ConnectionError::IncompleteOidc),
+        }
+    }
+
+    /// The SDK profile file: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else
+    /// `~/.huaweicloud/credentials`; a missing file or one without `[basic]` is passed over.
+    fn profile_file(&mut self) -> Step {
+        let profile_path = match self.env("HUAWEICLOUD_SDK_CREDENTIALS_FILE") {
+            Some(path) => Some(PathBuf::from(path)),
+            None => self
+                .env("HOME")
+                .or_else(|| self.env("USERPROFILE"))
+                .map(|home| Path::new(&home).join(".huaweicloud").join("credentials")),
+        };
+        let Some(path) = profile_path else {
+            self.skip(PROFILE, "no home directory (HOME) to find it in");
+            return Ok(None);
+        };
+        match (self.inputs.read_file)(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.skip(PROFILE, &format!("{} does not exist", path.display()));
+                Ok(None)
+            }
+            Err(source) => Err(ConnectionError::ProfileFile {
+                path,
+                message: source.to_string(),
+            }),
+            Ok(text) => {
+                let profile =
+                    parse_profile(&text).map_err(|message| ConnectionError::ProfileFile {
+                        path: path.clone(),
+                        message,
+                    })?;
+                match profile {
+                    None => {
+                        self.skip(
+                            PROFILE,
+                            &format!("{} has no [basic] section", path.display()),
+                        );
+                        Ok(None)
                     }
+                    Some(profile) => self.profile_source(&path, &profile).map(Some),
                 }
             }
-        },
+        }
     }
 
-    match (
-        env("HC_CONTAINER_CREDENTIALS_FULL_URI"),
-        env("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
-    ) {
-        (Some(uri), Some(file)) => {
-            let fetch = Fetch::PodIdentity {
-                uri: parse_service_url(&uri, "HC_CONTAINER_CREDENTIALS_FULL_URI")?,
-                token_file: PathBuf::from(file),
+    /// The source a profile's `[basic]` section configures: OIDC (`idp_id` and `id_token_file`)
+    /// first, then the key pair; neither is an error.
+    fn profile_source(
+        &mut self,
+        path: &Path,
+        profile: &Profile,
+    ) -> Result<Chosen, ConnectionError> {
+        if let (Some(idp_id), Some(file)) = (&profile.idp_id, &profile.id_token_file) {
+            let fetch = Fetch::Oidc {
+                idp_id: idp_id.clone(),
+                id_token: IdToken::File(PathBuf::from(file)),
+                iam_endpoint: self.iam_endpoint(profile.iam_endpoint.as_deref())?,
+                origin: OIDC_PROFILE,
             };
-            return done(Choice::Fetch(fetch), tried, None);
+            return Ok(self.chosen(Choice::Fetch(fetch), Some(profile)));
         }
-        (Some(_), None) => {
-            return Err(ConnectionError::IncompleteKeyPair {
+        let (Some(ak), Some(sk)) = (&profile.ak, &profile.sk) else {
+            return Err(ConnectionError::ProfileFile {
+                path: path.to_path_buf(),
+                message: "its [basic] section needs `ak` and `sk`, or `idp_id` and \
+                          `id_token_file`"
+                    .to_string(),
+            });
+        };
+        let security_token = profile
+            .security_token
+            .as_ref()
+            .map(|t| header_safe(t.expose().to_string(), "security_token"))
+            .transpose()?;
+        let credentials = Credentials::AkSk {
+            ak: header_safe(ak.clone(), "ak of the SDK profile file")?,
+            sk: header_safe(sk.expose().to_string(), "sk of the SDK profile file")?,
+            security_token,
+            origin: PROFILE,
+        };
+        Ok(self.chosen(Choice::Static(credentials), Some(profile)))
+    }
+
+    /// CCE Pod Identity: `HC_CONTAINER_CREDENTIALS_FULL_URI` with the token file's variable.
+    fn pod_identity(&mut self) -> Step {
+        match (
+            self.env("HC_CONTAINER_CREDENTIALS_FULL_URI"),
+            self.env("HC_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        ) {
+            (Some(uri), Some(file)) => {
+                let fetch = Fetch::PodIdentity {
+                    uri: parse_service_url(&uri, "HC_CONTAINER_CREDENTIALS_FULL_URI")?,
+                    token_file: PathBuf::from(file),
+                };
+                Ok(Some(self.chosen(Choice::Fetch(fetch), None)))
+            }
+            (Some(_), None) => Err(ConnectionError::IncompleteKeyPair {
                 present: "HC_CONTAINER_CREDENTIALS_FULL_URI",
                 missing: "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-            })
-        }
-        (None, Some(_)) => {
-            return Err(ConnectionError::IncompleteKeyPair {
+            }),
+            (None, Some(_)) => Err(ConnectionError::IncompleteKeyPair {
                 present: "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
                 missing: "HC_CONTAINER_CREDENTIALS_FULL_URI",
-            })
+            }),
+            (None, None) => {
+                self.skip(POD_IDENTITY, "HC_CONTAINER_CREDENTIALS_FULL_URI is not set");
+                Ok(None)
+            }
         }
-        (None, None) => skip(POD_IDENTITY, "HC_CONTAINER_CREDENTIALS_FULL_URI is not set"),
     }
 
-    match env("DESKTAG_METADATA_ENDPOINT") {
-        Some(value) if value.eq_ignore_ascii_case("off") => {
-            skip(METADATA, "DESKTAG_METADATA_ENDPOINT=off");
-            Err(ConnectionError::NoCredentials { tried })
-        }
-        Some(value) => {
-            let base = parse_service_url(&value, "DESKTAG_METADATA_ENDPOINT")?;
-            done(Choice::Fetch(Fetch::Metadata { base }), tried, None)
-        }
-        None => {
-            let base = Url::parse(METADATA_ENDPOINT).expect("a valid URL");
-            done(Choice::Fetch(Fetch::Metadata { base }), tried, None)
+    /// ECS metadata, the last source: `DESKTAG_METADATA_ENDPOINT` moves it, `=off` skips it,
+    /// and then nothing was found.
+    fn metadata(mut self) -> Result<Chosen, ConnectionError> {
+        match self.env("DESKTAG_METADATA_ENDPOINT") {
+            Some(value) if value.eq_ignore_ascii_case("off") => {
+                self.skip(METADATA, "DESKTAG_METADATA_ENDPOINT=off");
+                Err(ConnectionError::NoCredentials { tried: self.tried })
+            }
+            Some(value) => {
+                let base = parse_service_url(&value, "DESKTAG_METADATA_ENDPOINT")?;
+                Ok(self.chosen(Choice::Fetch(Fetch::Metadata { base }), None))
+            }
+            None => {
+                let base = Url::parse(METADATA_ENDPOINT).expect("a valid URL");
+                Ok(self.chosen(Choice::Fetch(Fetch::Metadata { base }), None))
+            }
         }
     }
 }
