@@ -19,7 +19,8 @@ use crate::report::{DesktopResult, Report};
 use desktag_api::{ManifestScope, Stop};
 use desktag_core::inventory::Inventory;
 use desktag_core::manifest::{self, LoadOptions};
-use desktag_core::plan::{saved, Plan, ProjectFailure};
+use desktag_core::plan::saved::{self, ManifestMismatch};
+use desktag_core::plan::{Plan, ProjectFailure, Provenance};
 
 use super::session::{self, Planned, Session, EMULATOR_ENDPOINT};
 use super::{github, output};
@@ -64,57 +65,18 @@ async fn run_stoppable(
     prompting: &AtomicBool,
     projects: &mut Vec<ProjectMetrics>,
 ) -> Result<Status, Error> {
-    let with_stop = |service: &Service| Service {
-        client: desktag_api::ClientOptions {
-            stop: Some(stop.clone()),
-            ..service.client.clone()
-        },
-        ..service.clone()
-    };
-    let (runs, failed, saved_plan) = match &config.source {
-        Source::Saved(saved) => {
-            let saved = config::Saved {
-                planning: config::Planning {
-                    service: with_stop(&saved.planning.service),
-                    ..saved.planning.clone()
-                },
-                ..saved.clone()
-            };
-            (from_saved(&saved).await?, Vec::new(), true)
-        }
-        Source::Manifests(planning) => {
-            let planning = config::Planning {
-                service: with_stop(&planning.service),
-                ..planning.clone()
-            };
-            match session::plan_from(&planning).await? {
-                Ok(run) => (run.planned, run.failed, false),
-                Err(errors) => return Ok(Status::Failed(messages::invalid_input(errors))),
-            }
-        }
+    let Runs {
+        planned: runs,
+        failed,
+        saved_plan,
+    } = match planned_runs(config, stop).await? {
+        Ok(runs) => runs,
+        Err(status) => return Ok(status),
     };
     let (sessions, plans): (Vec<Session>, Vec<Plan>) =
         runs.into_iter().map(|r| (r.session, r.plan)).unzip();
 
-    // The plan is shown as text (with -q only its summary line); with a JSON or markdown report
-    // on stdout it goes to stderr, so stdout carries the report alone and can be redirected into
-    // a file or a step summary.
-    let show = |w: &mut dyn Write, printer: Printer| {
-        if config.plan_summary_only {
-            writeln!(w, "{}", render::plans_summary_line(&plans))
-        } else {
-            printer.plans_of_run(w, &plans, &failed)
-        }
-    };
-    if config.silent {
-        // -qq: the report file and the exit code tell.
-    } else if config.printer.format == Format::Text {
-        output::stdout(|out| show(out, config.printer))?;
-    } else {
-        output::stderr(output::Level::Info, |err| {
-            show(err, Printer::new(Format::Text, config.stderr_color))
-        });
-    }
+    show_plans(config, &plans, &failed)?;
     if let Source::Manifests(planning) = &config.source {
         if let Some(why) = super::plan::over_limits(&plans, &planning.limits) {
             return Err(Error::Refused(why));
@@ -131,26 +93,7 @@ async fn run_stoppable(
         // not overwritten with what the plan saw.
         refuse_changed_since_shown(&plans, &sessions).await?;
     }
-    // One bar per run: projects applied side by side report by heartbeat.
-    let progress = if std::io::stderr().is_terminal() && plans.len() == 1 {
-        Progress::Bar
-    } else {
-        Progress::Heartbeat(Duration::from_secs(10))
-    };
-    let options = ApplyOptions {
-        interrupted,
-        concurrency: config.concurrency,
-        progress,
-        write_mode: config.write_mode,
-    };
-    tracing::info!(
-        changes = plans
-            .iter()
-            .map(|p| p.summary.create + p.summary.overwrite + p.summary.delete)
-            .sum::<usize>(),
-        deadline = ?config.deadline,
-        "applying; SIGINT or SIGTERM stops it and the report is still written"
-    );
+    let options = apply_options(config, interrupted, &plans);
     // Each project with its own client, so its own request rate, side by side.
     let mut reports =
         futures::future::join_all(plans.iter().zip(&sessions).map(|(plan, session)| {
@@ -158,18 +101,7 @@ async fn run_stoppable(
             apply::apply(plan, &session.client, &options).instrument(span)
         }))
         .await;
-    for ((plan, report), session) in plans.iter().zip(&reports).zip(&sessions) {
-        let t = &report.totals;
-        projects.push(ProjectMetrics {
-            applied: t.applied,
-            failed: t.failed,
-            blocked: t.blocked,
-            throttled: t.throttled,
-            duration_seconds: t.duration_ms as f64 / 1000.0,
-            ..super::plan::plan_metrics(plan, session.client.stats().requests)
-        });
-    }
-    projects.extend(failed.iter().map(super::plan::failed_metrics));
+    record_metrics(projects, &plans, &reports, &sessions, &failed);
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report
@@ -193,6 +125,134 @@ async fn run_stoppable(
         tally.changes,
         &failed_outputs,
     )))
+}
+
+/// What an apply applies: the planned projects, the projects that could not be planned, and
+/// whether they come from a saved plan.
+struct Runs {
+    planned: Vec<Planned>,
+    failed: Vec<ProjectFailure>,
+    saved_plan: bool,
+}
+
+/// Plans the run (or reads and checks the saved plan), every client under `stop`. `Ok(Err(_))`
+/// is the status of a run whose manifests are not valid.
+async fn planned_runs(config: &config::Apply, stop: &Stop) -> Result<Result<Runs, Status>, Error> {
+    let with_stop = |service: &Service| Service {
+        client: desktag_api::ClientOptions {
+            stop: Some(stop.clone()),
+            ..service.client.clone()
+        },
+        ..service.clone()
+    };
+    Ok(Ok(match &config.source {
+        Source::Saved(saved) => {
+            let saved = config::Saved {
+                planning: config::Planning {
+                    service: with_stop(&saved.planning.service),
+                    ..saved.planning.clone()
+                },
+                ..saved.clone()
+            };
+            Runs {
+                planned: from_saved(&saved).await?,
+                failed: Vec::new(),
+                saved_plan: true,
+            }
+        }
+        Source::Manifests(planning) => {
+            let planning = config::Planning {
+                service: with_stop(&planning.service),
+                ..planning.clone()
+            };
+            match session::plan_from(&planning).await? {
+                Ok(run) => Runs {
+                    planned: run.planned,
+                    failed: run.failed,
+                    saved_plan: false,
+                },
+                Err(errors) => return Ok(Err(Status::Failed(messages::invalid_input(errors)))),
+            }
+        }
+    }))
+}
+
+/// Shows the plans of a run, as `config` says.
+fn show_plans(
+    config: &config::Apply,
+    plans: &[Plan],
+    failed: &[ProjectFailure],
+) -> Result<(), Error> {
+    // The plan is shown as text (with -q only its summary line); with a JSON or markdown report
+    // on stdout it goes to stderr, so stdout carries the report alone and can be redirected into
+    // a file or a step summary.
+    let show = |w: &mut dyn Write, printer: Printer| {
+        if config.plan_summary_only {
+            writeln!(w, "{}", render::plans_summary_line(plans))
+        } else {
+            printer.plans_of_run(w, plans, failed)
+        }
+    };
+    if config.silent {
+        // -qq: the report file and the exit code tell.
+    } else if config.printer.format == Format::Text {
+        output::stdout(|out| show(out, config.printer))?;
+    } else {
+        output::stderr(output::Level::Info, |err| {
+            show(err, Printer::new(Format::Text, config.stderr_color))
+        });
+    }
+    Ok(())
+}
+
+/// How the plans are applied; logs what is about to be.
+fn apply_options(
+    config: &config::Apply,
+    interrupted: Arc<AtomicBool>,
+    plans: &[Plan],
+) -> ApplyOptions {
+    // One bar per run: projects applied side by side report by heartbeat.
+    let progress = if std::io::stderr().is_terminal() && plans.len() == 1 {
+        Progress::Bar
+    } else {
+        Progress::Heartbeat(Duration::from_secs(10))
+    };
+    tracing::info!(
+        changes = plans
+            .iter()
+            .map(|p| p.summary.create + p.summary.overwrite + p.summary.delete)
+            .sum::<usize>(),
+        deadline = ?config.deadline,
+        "applying; SIGINT or SIGTERM stops it and the report is still written"
+    );
+    ApplyOptions {
+        interrupted,
+        concurrency: config.concurrency,
+        progress,
+        write_mode: config.write_mode,
+    }
+}
+
+/// The metrics of every project of the run: those applied, then those that failed to plan.
+fn record_metrics(
+    projects: &mut Vec<ProjectMetrics>,
+    plans: &[Plan],
+    reports: &[Report],
+    sessions: &[Session],
+    failed: &[ProjectFailure],
+) {
+    for ((plan, report), session) in plans.iter().zip(reports).zip(sessions) {
+        let t = &report.totals;
+        projects.push(ProjectMetrics {
+            applied: t.applied,
+            failed: t.failed,
+            blocked: t.blocked,
+            throttled: t.throttled,
+            duration_seconds: t.duration_ms as f64 / 1000.0,
+            ..super::plan::plan_metrics(plan, session.client.stats().requests)
+        });
+    }
+    projects.extend(failed.iter().map(super::plan::failed_metrics));
 }
 
 /// Writes every output of an apply (the report on stdout, `--report`, the step summary and the
@@ -490,28 +550,10 @@ fn manifests_of(
         }
     };
     // Every project of a run records the same files.
-    let made_from = match plans.first().and_then(|p| p.made_from.as_ref()) {
-        Some(first)
-            if plans
-                .iter()
-                .all(|p| p.made_from.as_ref().map(|m| &m.manifests) == Some(&first.manifests)) =>
-        {
-            Some(first)
-        }
-        Some(_) => {
-            return Err(Error::BadPlan {
-                path: path.to_path_buf(),
-                message: "its projects record different manifests".to_string(),
-            })
-        }
-        None if plans.iter().any(|p| p.made_from.is_some()) => {
-            return Err(Error::BadPlan {
-                path: path.to_path_buf(),
-                message: "some of its projects record no manifests".to_string(),
-            })
-        }
-        None => None,
-    };
+    let made_from = saved::shared_provenance(plans).map_err(|e| Error::BadPlan {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let given = !config.planning.paths.is_empty();
     let Some(made_from) = made_from.filter(|m| !m.manifests.is_empty()) else {
         // Nothing recorded to compare with; the manifests given here are still the truth the
@@ -521,28 +563,13 @@ fn manifests_of(
         }
         return unchecked("it records no manifests it was made from".to_string());
     };
-    let paths: Vec<std::path::PathBuf> = if given {
+    let paths = if given {
         config.planning.paths.clone()
     } else {
-        let missing: Vec<&str> = made_from
-            .manifests
-            .iter()
-            .map(|f| f.path.as_str())
-            .filter(|p| !std::path::Path::new(p).exists())
-            .collect();
-        if let Some(first) = missing.first() {
-            return unchecked(format!(
-                "{} of the manifests it records {} not here ({})",
-                missing.len(),
-                if missing.len() == 1 { "is" } else { "are" },
-                messages::display(first)
-            ));
+        match recorded_paths(made_from) {
+            Ok(paths) => paths,
+            Err(why) => return unchecked(why),
         }
-        made_from
-            .manifests
-            .iter()
-            .map(|f| f.path.clone().into())
-            .collect()
     };
     // One read of each file: the loader hashes what it reads, so the digests come with it.
     let loaded = manifest::load(
@@ -553,56 +580,7 @@ fn manifests_of(
             env_allow: config.planning.env_allow.clone(),
         },
     );
-    let identity = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
-    let recorded: std::collections::BTreeMap<std::path::PathBuf, &str> = made_from
-        .manifests
-        .iter()
-        .map(|f| (identity(&f.path), f.sha256.as_str()))
-        .collect();
-    let read: std::collections::BTreeMap<std::path::PathBuf, (&str, &str)> = loaded
-        .files
-        .iter()
-        .map(|f| (identity(&f.path), (f.path.as_str(), f.sha256.as_str())))
-        .collect();
-    for file in &made_from.manifests {
-        match read.get(&identity(&file.path)) {
-            Some((_, sha)) if *sha == file.sha256 => {}
-            Some(_) => {
-                return Err(Error::Refused(messages::plan_manifest_changed(
-                    path, &file.path,
-                )))
-            }
-            None if given => {
-                return Err(Error::Refused(format!(
-                    "{} was made from {}, which the manifests given to this command do not \
-                     include; nothing was written; give the manifests it was made from",
-                    path.display(),
-                    messages::display(&file.path)
-                )))
-            }
-            // Not read: the loader says why (permissions, a directory in its place, …).
-            None => {
-                let why = loaded
-                    .diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
-                return Err(Error::Refused(format!(
-                    "{} cannot be checked against {}: {why}",
-                    path.display(),
-                    messages::display(&file.path)
-                )));
-            }
-        }
-    }
-    if let Some((_, (extra, _))) = read.iter().find(|(id, _)| !recorded.contains_key(*id)) {
-        return Err(Error::Refused(format!(
-            "the manifests given to this command include {}, which {} was not made from; \
-             nothing was written; run `desktag plan --out FILE` again with the same manifests",
-            messages::display(extra),
-            path.display()
-        )));
-    }
+    check_against_recorded(path, made_from, &loaded, given)?;
     if let Some(error) = loaded.diagnostics.iter().find(|d| d.is_error()) {
         return Err(Error::Refused(format!(
             "{} cannot be checked: its manifests are not valid: {error}",
@@ -610,6 +588,80 @@ fn manifests_of(
         )));
     }
     Ok(Some(loaded.manifest))
+}
+
+/// The manifests a plan records, to be read where it records them; `Err` says why they cannot
+/// be (some are not here).
+fn recorded_paths(made_from: &Provenance) -> Result<Vec<std::path::PathBuf>, String> {
+    let missing: Vec<&str> = made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| !std::path::Path::new(p).exists())
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(format!(
+            "{} of the manifests it records {} not here ({})",
+            missing.len(),
+            if missing.len() == 1 { "is" } else { "are" },
+            messages::display(first)
+        ));
+    }
+    Ok(made_from
+        .manifests
+        .iter()
+        .map(|f| f.path.clone().into())
+        .collect())
+}
+
+/// Refuses the plan at `path` unless the manifests `loaded` are exactly those it records, each
+/// unchanged (two paths naming the same file are the same manifest).
+fn check_against_recorded(
+    path: &std::path::Path,
+    made_from: &Provenance,
+    loaded: &manifest::LoadOutcome,
+    given: bool,
+) -> Result<(), Error> {
+    fn keyed(files: &[manifest::ManifestFile]) -> Vec<(std::path::PathBuf, &str, &str)> {
+        let identity = |p: &str| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+        files
+            .iter()
+            .map(|f| (identity(&f.path), f.path.as_str(), f.sha256.as_str()))
+            .collect()
+    }
+    let mismatch = match saved::compare_manifests(keyed(&made_from.manifests), keyed(&loaded.files))
+    {
+        Ok(()) => return Ok(()),
+        Err(mismatch) => mismatch,
+    };
+    Err(Error::Refused(match mismatch {
+        ManifestMismatch::Changed(file) => messages::plan_manifest_changed(path, file),
+        ManifestMismatch::NotRead(file) if given => format!(
+            "{} was made from {}, which the manifests given to this command do not \
+             include; nothing was written; give the manifests it was made from",
+            path.display(),
+            messages::display(file)
+        ),
+        // Not read: the loader says why (permissions, a directory in its place, …).
+        ManifestMismatch::NotRead(file) => {
+            let why = loaded
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map_or_else(|| "it could not be read".to_string(), ToString::to_string);
+            format!(
+                "{} cannot be checked against {}: {why}",
+                path.display(),
+                messages::display(file)
+            )
+        }
+        ManifestMismatch::Extra(extra) => format!(
+            "the manifests given to this command include {}, which {} was not made from; \
+             nothing was written; run `desktag plan --out FILE` again with the same manifests",
+            messages::display(extra),
+            path.display()
+        ),
+    }))
 }
 
 /// The manifests given to `apply --plan FILE PATH…`, valid, for a plan that records none.

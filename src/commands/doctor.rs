@@ -94,22 +94,7 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
             return ProjectChecks { title, checks };
         }
     };
-    checks.push(ok(
-        "endpoint",
-        format!("{} ({})", resolved.endpoint, resolved.endpoint_origin),
-    ));
-    checks.push(Check {
-        name: "proxy",
-        detail: proxy::route(&resolved.endpoint, &env).to_string(),
-        outcome: Outcome::Note,
-    });
-    if let Some(ca) = &service.client.ca_file {
-        checks.push(Check {
-            name: "CA file",
-            detail: format!("{} (trusted besides the built-in roots)", ca.display()),
-            outcome: Outcome::Note,
-        });
-    }
+    checks.extend(endpoint_checks(&resolved, service, &env));
     let source = match &resolved.chosen.choice {
         Choice::Static(c) => c.describe(),
         Choice::Fetch(f) => format!("{} ({})", f.origin(), f.location()),
@@ -142,7 +127,56 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
             connected.connection.project_id, connected.project_origin
         ),
     ));
-    let client = match Client::with_keys(
+    let client = match doctor_client(connected, service) {
+        Ok(c) => c,
+        Err(e) => {
+            checks.push(fail("client", e.to_string(), e.to_string()));
+            return ProjectChecks { title, checks };
+        }
+    };
+    let read = client.count_desktops().await;
+    checks.push(clock_check(client.clock_skew()));
+    checks.push(read_check(&client, read));
+    if checks
+        .iter()
+        .all(|c| !matches!(c.outcome, Outcome::Fail { .. }))
+    {
+        checks.push(batch_check(&client).await);
+    }
+    ProjectChecks { title, checks }
+}
+
+/// Where the requests go: the endpoint, the proxy on the way, the CA file trusted.
+fn endpoint_checks(
+    resolved: &desktag_api::Resolved,
+    service: &config::Service,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Check> {
+    let mut checks = vec![ok(
+        "endpoint",
+        format!("{} ({})", resolved.endpoint, resolved.endpoint_origin),
+    )];
+    checks.push(Check {
+        name: "proxy",
+        detail: proxy::route(&resolved.endpoint, env).to_string(),
+        outcome: Outcome::Note,
+    });
+    if let Some(ca) = &service.client.ca_file {
+        checks.push(Check {
+            name: "CA file",
+            detail: format!("{} (trusted besides the built-in roots)", ca.display()),
+            outcome: Outcome::Note,
+        });
+    }
+    checks
+}
+
+/// The client doctor checks with: two attempts, denials decoded.
+fn doctor_client(
+    connected: credentials::Connected,
+    service: &config::Service,
+) -> Result<Client, ApiError> {
+    Client::with_keys(
         connected.connection,
         connected.keys,
         desktag_api::ClientOptions {
@@ -151,51 +185,45 @@ async fn project_checks(config: &config::Doctor, scope: ManifestScope<'_>) -> Pr
             sts_endpoint: Some(connected.sts_endpoint.clone()),
             ..service.client.clone()
         },
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            checks.push(fail("client", e.to_string(), e.to_string()));
-            return ProjectChecks { title, checks };
-        }
-    };
-    let read = client.count_desktops().await;
-    match client.clock_skew() {
-        Some(skew) if skew.abs() > MAX_SKEW_SECONDS => checks.push(fail(
+    )
+}
+
+/// This machine's clock against the service's `Date` (`skew` in seconds, if it sent one).
+fn clock_check(skew: Option<i64>) -> Check {
+    match skew {
+        Some(skew) if skew.abs() > MAX_SKEW_SECONDS => fail(
             "clock",
             format!("{} s off the service's clock", skew),
             "set this machine's clock right (NTP): signatures are refused beyond 15 minutes".into(),
-        )),
-        Some(skew) => checks.push(ok(
+        ),
+        Some(skew) => ok(
             "clock",
             format!("{skew:+} s against the service's Date (signatures fail beyond 15 minutes)"),
-        )),
-        None => checks.push(Check {
+        ),
+        None => Check {
             name: "clock",
             detail: "the service sent no Date header".into(),
             outcome: Outcome::Note,
-        }),
+        },
     }
+}
+
+/// The signed read of one desktop page.
+fn read_check(client: &Client, read: Result<u64, ApiError>) -> Check {
     match read {
-        Ok(total) => checks.push(ok(
+        Ok(total) => ok(
             "signed read",
             format!(
                 "GET /v2/{}/desktops?limit=1: {total} desktop{} in the project",
                 client.connection().project_id,
                 if total == 1 { "" } else { "s" }
             ),
-        )),
+        ),
         Err(e) => {
             let fix = read_fix(&e);
-            checks.push(fail("signed read", e.to_string(), fix));
+            fail("signed read", e.to_string(), fix)
         }
     }
-    if checks
-        .iter()
-        .all(|c| !matches!(c.outcome, Outcome::Fail { .. }))
-    {
-        checks.push(batch_check(&client).await);
-    }
-    ProjectChecks { title, checks }
 }
 
 /// The batch permission, probed with an empty batch (which changes nothing). A refusal is a

@@ -704,6 +704,71 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 }
 
+/// Why the projects of a saved plan do not agree on the manifests they were made from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvenanceError {
+    #[error("its projects record different manifests")]
+    Different,
+    #[error("some of its projects record no manifests")]
+    Missing,
+}
+
+/// What the projects of a saved plan were made from: every project of a run records the same
+/// files, or none does (`None`).
+pub fn shared_provenance(plans: &[Plan]) -> Result<Option<&super::Provenance>, ProvenanceError> {
+    match plans.first().and_then(|p| p.made_from.as_ref()) {
+        Some(first)
+            if plans
+                .iter()
+                .all(|p| p.made_from.as_ref().map(|m| &m.manifests) == Some(&first.manifests)) =>
+        {
+            Ok(Some(first))
+        }
+        Some(_) => Err(ProvenanceError::Different),
+        None if plans.iter().any(|p| p.made_from.is_some()) => Err(ProvenanceError::Missing),
+        None => Ok(None),
+    }
+}
+
+/// The first way the manifests read differ from those a saved plan records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestMismatch<'a> {
+    /// A recorded file was read with other bytes (its recorded path).
+    Changed(&'a str),
+    /// A recorded file was not read (its recorded path).
+    NotRead(&'a str),
+    /// A file was read that the plan does not record (its path as read).
+    Extra(&'a str),
+}
+
+/// One manifest file keyed by its identity (the caller decides what makes two paths the same
+/// file, e.g. their canonical form): the key, its path and its SHA-256.
+pub type KeyedFile<'a, K> = (K, &'a str, &'a str);
+
+/// Compares the manifests a saved plan records with those read, both keyed by file identity:
+/// each recorded file, in order, must be read with its recorded digest, and nothing else read.
+pub fn compare_manifests<'a, K: Ord>(
+    recorded: Vec<KeyedFile<'a, K>>,
+    read: Vec<KeyedFile<'a, K>>,
+) -> Result<(), ManifestMismatch<'a>> {
+    let read: std::collections::BTreeMap<K, (&str, &str)> = read
+        .into_iter()
+        .map(|(id, path, sha)| (id, (path, sha)))
+        .collect();
+    for (id, path, sha) in &recorded {
+        match read.get(id) {
+            Some((_, found)) if found == sha => {}
+            Some(_) => return Err(ManifestMismatch::Changed(path)),
+            None => return Err(ManifestMismatch::NotRead(path)),
+        }
+    }
+    let recorded: std::collections::BTreeSet<&K> = recorded.iter().map(|(id, _, _)| id).collect();
+    match read.iter().find(|(id, _)| !recorded.contains(id)) {
+        Some((_, (extra, _))) => Err(ManifestMismatch::Extra(extra)),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,6 +781,55 @@ mod tests {
     }
     use crate::inventory::Desktop;
     use crate::plan::{Change, DesktopPlan, Summary};
+
+    #[test]
+    fn compare_manifests_names_the_first_changed_unread_or_extra_file() {
+        let rec = |v: &[(u8, &'static str, &'static str)]| v.to_vec();
+        assert_eq!(
+            compare_manifests(rec(&[(1, "a", "x")]), rec(&[(1, "./a", "x")])),
+            Ok(())
+        );
+        assert_eq!(
+            compare_manifests(rec(&[(1, "a", "x")]), rec(&[(1, "a", "y")])),
+            Err(ManifestMismatch::Changed("a"))
+        );
+        assert_eq!(
+            compare_manifests(rec(&[(1, "a", "x"), (2, "b", "z")]), rec(&[(1, "a", "x")])),
+            Err(ManifestMismatch::NotRead("b"))
+        );
+        assert_eq!(
+            compare_manifests(rec(&[(1, "a", "x")]), rec(&[(1, "a", "x"), (2, "c", "w")])),
+            Err(ManifestMismatch::Extra("c"))
+        );
+    }
+
+    #[test]
+    fn shared_provenance_refuses_projects_that_disagree() {
+        let made = |path: &str| {
+            Some(crate::plan::Provenance {
+                manifests: vec![crate::manifest::ManifestFile {
+                    path: path.into(),
+                    sha256: "s".into(),
+                }],
+                ..Default::default()
+            })
+        };
+        let with = |m| Plan {
+            made_from: m,
+            ..sample()
+        };
+        assert_eq!(shared_provenance(&[with(None), with(None)]), Ok(None));
+        let same = [with(made("a")), with(made("a"))];
+        assert_eq!(shared_provenance(&same), Ok(same[0].made_from.as_ref()));
+        assert_eq!(
+            shared_provenance(&[with(made("a")), with(made("b"))]),
+            Err(ProvenanceError::Different)
+        );
+        assert_eq!(
+            shared_provenance(&[with(None), with(made("a"))]),
+            Err(ProvenanceError::Missing)
+        );
+    }
 
     fn sample() -> Plan {
         Plan {
