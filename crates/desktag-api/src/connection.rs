@@ -51,6 +51,42 @@ pub enum Credentials {
 }
 
 impl Credentials {
+    /// Authenticates a request whose other `headers` are final (they must include `Host` and
+    /// `X-Sdk-Date`): temporary keys add their `X-Security-Token` to `headers` (it is signed
+    /// too), and the header that proves who sends it is returned for the caller to mark
+    /// sensitive: `Authorization` with the SDK-HMAC-SHA256 signature, or `X-Auth-Token`.
+    pub(crate) fn authenticate(
+        &self,
+        headers: &mut Vec<(String, String)>,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> (&'static str, String) {
+        match self {
+            Credentials::AkSk {
+                ak,
+                sk,
+                security_token,
+                ..
+            } => {
+                if let Some(token) = security_token {
+                    headers.push(("X-Security-Token".into(), token.expose().to_string()));
+                }
+                let signable = crate::sign::Signable {
+                    method,
+                    path,
+                    query,
+                    headers,
+                    body,
+                };
+                let authorization = crate::sign::authorization(ak.expose(), sk.expose(), &signable);
+                ("Authorization", authorization)
+            }
+            Credentials::Token { token, .. } => ("X-Auth-Token", token.expose().to_string()),
+        }
+    }
+
     /// A short description for logs, without any secret: `AK/SK from HW_ACCESS_KEY/HW_SECRET_KEY`.
     pub fn describe(&self) -> String {
         match self {

@@ -305,37 +305,16 @@ impl Transport {
         if !self.user_agent.is_empty() {
             headers.push(("User-Agent".into(), self.user_agent.clone()));
         }
-        let mut sensitive: Vec<(&str, String)> = Vec::new();
-        match credentials {
-            Credentials::AkSk {
-                ak,
-                sk,
-                security_token,
-                ..
-            } => {
-                if let Some(token) = security_token {
-                    headers.push(("X-Security-Token".into(), token.expose().to_string()));
-                }
-                let authorization = sign::authorization(
-                    ak.expose(),
-                    sk.expose(),
-                    &sign::Signable {
-                        method: call.method.as_str(),
-                        path: url.path(),
-                        query: &call.query,
-                        headers: &headers,
-                        body: &call.body,
-                    },
-                );
-                sensitive.push(("Authorization", authorization));
-            }
-            Credentials::Token { token, .. } => {
-                sensitive.push(("X-Auth-Token", token.expose().to_string()));
-            }
-        }
+        let proof = credentials.authenticate(
+            &mut headers,
+            call.method.as_str(),
+            url.path(),
+            &call.query,
+            &call.body,
+        );
         let mut map = HeaderMap::new();
         let plain = headers.iter().map(|(n, v)| (n.as_str(), v.clone(), false));
-        let secret = sensitive.into_iter().map(|(n, v)| (n, v, true));
+        let secret = std::iter::once((proof.0, proof.1, true));
         for (name, value, is_secret) in plain.chain(secret) {
             let is_secret = is_secret || name == "X-Security-Token";
             let header_name = HeaderName::from_bytes(name.as_bytes())

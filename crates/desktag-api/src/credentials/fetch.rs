@@ -356,33 +356,9 @@ impl Fetcher {
                 sign::sdk_date(OffsetDateTime::now_utc()),
             ),
         ];
-        match credentials {
-            Credentials::AkSk {
-                ak,
-                sk,
-                security_token,
-                ..
-            } => {
-                if let Some(token) = security_token {
-                    headers.push(("X-Security-Token".into(), token.expose().to_string()));
-                }
-                let authorization = sign::authorization(
-                    ak.expose(),
-                    sk.expose(),
-                    &sign::Signable {
-                        method: method.as_str(),
-                        path: url.path(),
-                        query,
-                        headers: &headers,
-                        body,
-                    },
-                );
-                headers.push(("Authorization".into(), authorization));
-            }
-            Credentials::Token { token, .. } => {
-                headers.push(("X-Auth-Token".into(), token.expose().to_string()));
-            }
-        }
+        let (name, proof) =
+            credentials.authenticate(&mut headers, method.as_str(), url.path(), query, body);
+        headers.push((name.into(), proof));
         let pairs: Vec<(&str, &str)> = headers
             .iter()
             .filter(|(n, _)| n != "Host")
