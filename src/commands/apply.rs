@@ -607,6 +607,18 @@ fn recorded_paths(made_from: &Provenance) -> Result<Vec<std::path::PathBuf>, Str
             messages::display(first)
         ));
     }
+    // The list is the file's say, not the manifests': a FIFO or a device named there would
+    // block the read or never end, so only regular files are read as manifests.
+    if let Some(odd) = made_from
+        .manifests
+        .iter()
+        .find(|f| !std::path::Path::new(&f.path).is_file())
+    {
+        return Err(format!(
+            "it records {} as a manifest, which is not a regular file",
+            messages::display(&odd.path)
+        ));
+    }
     Ok(made_from
         .manifests
         .iter()

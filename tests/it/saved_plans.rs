@@ -660,6 +660,30 @@ fn saved_plan_input_a_fifo_is_refused_instead_of_blocking() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn saved_plan_input_a_recorded_fifo_is_not_read_as_a_manifest() {
+    let (_rt, emu) = emulator_with(seed(), |_| {});
+    let dir = manifests(&[("m.yaml", MANIFEST)]);
+    let plan_file = save_plan(&emu, dir.path());
+    let fifo = dir.path().join("pipe.yaml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    edit_plan(&plan_file, |plan| {
+        plan["projects"][0]["made_from"]["manifests"][0]["path"] = json!(path_str(&fifo));
+    });
+    let ran = apply_saved(&emu, &plan_file).code(1);
+    assert!(
+        ran.stderr.contains("which is not a regular file"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(emu.writes(), 0);
+}
+
 /// Runs `apply` (without --auto-approve) on a pseudo-terminal through `script`, answers the
 /// prompt once `between` (a hand change) has run, and returns the exit code and the terminal's
 /// output.
