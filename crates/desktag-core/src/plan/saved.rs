@@ -54,8 +54,9 @@ fn mac(key: &Secret, bytes: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-/// Writes a plan for `--out` (pretty JSON, trailing newline), unsigned.
-pub fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
+/// Writes one plan, unsigned (tests).
+#[cfg(test)]
+pub(crate) fn write_json(w: &mut dyn std::io::Write, plan: &Plan) -> std::io::Result<()> {
     write_all_json(w, std::slice::from_ref(plan), None)
 }
 
@@ -163,6 +164,8 @@ pub enum SavedPlanError {
     SetSummary,
     #[error("it records projects that failed; it is not the whole run's plan")]
     FailedProjects,
+    /// Read as one project's plan (tests only read files that way).
+    #[cfg(test)]
     #[error("it holds the plans of several projects")]
     SeveralProjects,
     /// A desktop's entry is not one the planner could have made.
@@ -175,8 +178,9 @@ pub enum SavedPlanError {
     NoLongerResolves(crate::diagnostic::Diagnostic),
 }
 
-/// Reads a saved plan of one project; the error says what is wrong with the file.
-pub fn from_json(text: &str) -> Result<Plan, SavedPlanError> {
+/// Reads a saved plan of one project (tests).
+#[cfg(test)]
+pub(crate) fn from_json(text: &str) -> Result<Plan, SavedPlanError> {
     let mut plans = all_from_json(text)?;
     match (plans.pop(), plans.is_empty()) {
         (Some(plan), true) => Ok(plan),
@@ -184,8 +188,9 @@ pub fn from_json(text: &str) -> Result<Plan, SavedPlanError> {
     }
 }
 
-/// Reads a saved plan without a key: see [`read`].
-pub fn all_from_json(text: &str) -> Result<Vec<Plan>, SavedPlanError> {
+/// Reads a saved plan without a key (tests): see [`read`].
+#[cfg(test)]
+pub(crate) fn all_from_json(text: &str) -> Result<Vec<Plan>, SavedPlanError> {
     read(text, None).map(|r| r.plans)
 }
 
