@@ -238,6 +238,39 @@ pub struct Totals {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_ceiling: Option<f64>,
     pub duration_ms: u64,
+    /// Batch calls sent again as batch calls after calls that failed under pressure (429, 5xx,
+    /// a timeout, a broken connection) left changes pending.
+    #[serde(default)]
+    pub rebatched: u64,
+    /// Batch calls sent to bisect calls the service rejected, to isolate the desktops they were
+    /// about.
+    #[serde(default)]
+    pub bisected: u64,
+    /// Steps down the write-mode ladder (a desktop written per desktop instead of in a batch
+    /// call, or per tag instead of per desktop), by cause.
+    #[serde(default)]
+    pub fallbacks: Fallbacks,
+}
+
+/// Steps down the write-mode ladder, by cause (`Totals::fallbacks`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fallbacks {
+    /// The service refused (403) the mode.
+    #[serde(default)]
+    pub refused: u64,
+    /// The service rejected the desktop's call (another 4xx): its tags go one call each, so a
+    /// bad one fails alone.
+    #[serde(default)]
+    pub rejected: u64,
+    /// A read after a batch call answered success did not show what it sent.
+    #[serde(default)]
+    pub unconfirmed: u64,
+}
+
+impl Fallbacks {
+    pub(crate) fn total(&self) -> u64 {
+        self.refused + self.rejected + self.unconfirmed
+    }
 }
 
 /// The report document (`format_version: 2`): when the run started and finished, the combined
@@ -297,6 +330,11 @@ impl Totals {
             total.requests += t.requests;
             total.retries += t.retries;
             total.throttled += t.throttled;
+            total.rebatched += t.rebatched;
+            total.bisected += t.bisected;
+            total.fallbacks.refused += t.fallbacks.refused;
+            total.fallbacks.rejected += t.fallbacks.rejected;
+            total.fallbacks.unconfirmed += t.fallbacks.unconfirmed;
             total.duration_ms = total.duration_ms.max(t.duration_ms);
         }
         total.achieved_rate = achieved_rate(total.requests, total.duration_ms);

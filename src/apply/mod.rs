@@ -4,10 +4,13 @@
 //! goes over its tag cap after any call; a desktop whose delete failed gets no create. How the
 //! writes are sent is the `WriteMode`: cross-desktop batch calls (each phase for the whole run,
 //! confirmed by re-reading the desktops), one call per desktop and phase, or one call per tag.
-//! What a mode cannot confirm or gets rejected falls back to the next one (`ladder`). Afterwards
+//! What fails under pressure stays a batch and is sent again; what the service rejects is
+//! bisected and falls back to the next mode, what it refuses moves the run down after one probe
+//! (`ladder`, `batch`). Afterwards
 //! every applied desktop is checked against its planned tags. A failed change is data in the
 //! report, never an error of the run.
 
+mod batch;
 mod chunks;
 mod ladder;
 mod progress;
@@ -31,7 +34,7 @@ pub use progress::Progress;
 use ladder::Ladder;
 use progress::Ticker;
 use work::{DesktopWork, Group};
-use write::Run;
+use write::{Run, Tally};
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -77,13 +80,14 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         interrupted: &options.interrupted,
         concurrency: options.concurrency.max(1),
         batches: Default::default(),
+        tally: Tally::default(),
     };
     let mut works: Vec<DesktopWork> = plan.desktops.iter().map(DesktopWork::new).collect();
 
     match options.write_mode {
         WriteMode::Batch => {
             for group in [Group::Deletes, Group::Creates] {
-                write::batch_phase(&run, &mut works, group).await;
+                batch::batch_phase(&run, &mut works, group).await;
             }
         }
         mode @ (WriteMode::Desktop | WriteMode::Tag) => {
@@ -118,6 +122,7 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         duration_ms: started.elapsed().as_millis() as u64,
         ..Totals::default()
     };
+    run.tally.count_into(&mut totals);
     totals.achieved_rate = crate::report::achieved_rate(totals.requests, totals.duration_ms);
     tracing::info!(
         write_mode = %options.write_mode,
@@ -125,9 +130,25 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         throttled = totals.throttled,
         rate = stats.rate,
         settled_rate = stats.settled_rate,
+        rebatched = totals.rebatched,
+        bisected = totals.bisected,
         "apply finished"
     );
-    for desktop in &desktops {
+    count_outcomes(&mut totals, &desktops);
+    Report {
+        project_id: plan.project_id.clone(),
+        started_at,
+        finished_at: rfc3339_now(),
+        endpoint: plan.endpoint.clone(),
+        write_mode: options.write_mode,
+        desktops,
+        totals,
+    }
+}
+
+/// Adds the desktops' results and their changes' outcomes to `totals`.
+fn count_outcomes(totals: &mut Totals, desktops: &[crate::report::DesktopReport]) {
+    for desktop in desktops {
         match desktop.status {
             DesktopResult::Unverified => totals.unverified += 1,
             DesktopResult::Blocked => totals.blocked += 1,
@@ -140,15 +161,6 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
                 Outcome::Skipped => totals.skipped += 1,
             }
         }
-    }
-    Report {
-        project_id: plan.project_id.clone(),
-        started_at,
-        finished_at: rfc3339_now(),
-        endpoint: plan.endpoint.clone(),
-        write_mode: options.write_mode,
-        desktops,
-        totals,
     }
 }
 

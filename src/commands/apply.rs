@@ -248,6 +248,9 @@ fn record_metrics(
             failed: t.failed,
             blocked: t.blocked,
             throttled: t.throttled,
+            rebatched: t.rebatched,
+            bisected: t.bisected,
+            fallbacks: t.fallbacks.total(),
             duration_seconds: t.duration_ms as f64 / 1000.0,
             ..super::plan::plan_metrics(plan, session.client.stats().requests)
         });

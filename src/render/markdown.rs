@@ -560,7 +560,7 @@ mod tests {
     fn report_markdown_truncated() {
         let mut out = Vec::new();
         let r = sample_report();
-        report_within(&mut out, &r, 1100, &marker("apply", &r.project_id)).unwrap();
+        report_within(&mut out, &r, 1200, &marker("apply", &r.project_id)).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 }

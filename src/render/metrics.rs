@@ -18,6 +18,12 @@ pub(crate) struct ProjectMetrics {
     pub blocked: usize,
     pub requests: u64,
     pub throttled: u64,
+    /// Batch calls sent again after calls that failed under pressure.
+    pub rebatched: u64,
+    /// Batch calls sent to bisect rejected ones.
+    pub bisected: u64,
+    /// Steps down the write-mode ladder, every cause.
+    pub fallbacks: u64,
     pub duration_seconds: f64,
 }
 
@@ -73,7 +79,66 @@ fn label(value: &str) -> String {
 }
 
 /// A per-project gauge: its name, its help and how to read it from a project.
-type Row<'a> = (&'a str, &'a str, &'a dyn Fn(&ProjectMetrics) -> f64);
+type Row = (&'static str, &'static str, fn(&ProjectMetrics) -> f64);
+
+/// The per-project gauges, in the order the file lists them.
+const PROJECT_GAUGES: [Row; 11] = [
+    (
+        "desktag_project_up",
+        "1 when the project could be reached, read and written, else 0.",
+        |p| f64::from(u8::from(p.up)),
+    ),
+    (
+        "desktag_drift_changes",
+        "Changes the plan found (tags that differ from the manifests).",
+        |p| p.drift as f64,
+    ),
+    (
+        "desktag_changes_applied",
+        "Changes applied by the last run.",
+        |p| p.applied as f64,
+    ),
+    (
+        "desktag_changes_failed",
+        "Changes that failed in the last run.",
+        |p| p.failed as f64,
+    ),
+    (
+        "desktag_desktops_blocked",
+        "Desktops blocked (cap, policy, template) in the last run.",
+        |p| p.blocked as f64,
+    ),
+    (
+        "desktag_requests",
+        "HTTP requests the last run sent.",
+        |p| p.requests as f64,
+    ),
+    (
+        "desktag_requests_throttled",
+        "Requests the service throttled (HTTP 429) in the last run.",
+        |p| p.throttled as f64,
+    ),
+    (
+        "desktag_batch_calls_rebatched",
+        "Batch calls the last run sent again after calls that failed under pressure.",
+        |p| p.rebatched as f64,
+    ),
+    (
+        "desktag_batch_calls_bisected",
+        "Batch calls the last run sent to bisect calls the service rejected.",
+        |p| p.bisected as f64,
+    ),
+    (
+        "desktag_write_fallbacks",
+        "Steps down the write-mode ladder (batch to per desktop, per desktop to per tag) in the last run.",
+        |p| p.fallbacks as f64,
+    ),
+    (
+        "desktag_run_duration_seconds",
+        "How long the last run's writes took.",
+        |p| p.duration_seconds,
+    ),
+];
 
 /// The metrics file: one gauge per fact, run-wide ones labelled by command, per-project ones by
 /// command and project. `previous` is the file's last content: its last success is kept when
@@ -108,7 +173,7 @@ pub(crate) fn prometheus(run: &RunMetrics, previous: Option<&str>) -> String {
         "The exit code of the last run (0 done, 1 error, 2 changes, 3 blocked).",
         run_wide(f64::from(run.exit_code)),
     );
-    let per_project = |f: &dyn Fn(&ProjectMetrics) -> f64| -> Vec<(String, f64)> {
+    let per_project = |f: fn(&ProjectMetrics) -> f64| -> Vec<(String, f64)> {
         run.projects
             .iter()
             .map(|p| {
@@ -119,49 +184,7 @@ pub(crate) fn prometheus(run: &RunMetrics, previous: Option<&str>) -> String {
             })
             .collect()
     };
-    let rows: [Row; 8] = [
-        (
-            "desktag_project_up",
-            "1 when the project could be reached, read and written, else 0.",
-            &|p| f64::from(u8::from(p.up)),
-        ),
-        (
-            "desktag_drift_changes",
-            "Changes the plan found (tags that differ from the manifests).",
-            &|p| p.drift as f64,
-        ),
-        (
-            "desktag_changes_applied",
-            "Changes applied by the last run.",
-            &|p| p.applied as f64,
-        ),
-        (
-            "desktag_changes_failed",
-            "Changes that failed in the last run.",
-            &|p| p.failed as f64,
-        ),
-        (
-            "desktag_desktops_blocked",
-            "Desktops blocked (cap, policy, template) in the last run.",
-            &|p| p.blocked as f64,
-        ),
-        (
-            "desktag_requests",
-            "HTTP requests the last run sent.",
-            &|p| p.requests as f64,
-        ),
-        (
-            "desktag_requests_throttled",
-            "Requests the service throttled (HTTP 429) in the last run.",
-            &|p| p.throttled as f64,
-        ),
-        (
-            "desktag_run_duration_seconds",
-            "How long the last run's writes took.",
-            &|p| p.duration_seconds,
-        ),
-    ];
-    for (name, help, f) in rows {
+    for (name, help, f) in PROJECT_GAUGES {
         gauge(name, help, per_project(f));
     }
     out

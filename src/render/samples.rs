@@ -275,6 +275,12 @@ pub(crate) fn sample_report() -> Report {
             achieved_rate: Some(11.3),
             rate_ceiling: Some(48.5),
             duration_ms: 1234,
+            rebatched: 1,
+            bisected: 2,
+            fallbacks: crate::report::Fallbacks {
+                rejected: 1,
+                ..Default::default()
+            },
         },
     }
 }

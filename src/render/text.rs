@@ -347,9 +347,10 @@ fn totals_line(t: &Totals, unchanged: usize) -> String {
         (n, Some(achieved), None) => format!(", {n} throttled, {achieved:.1} requests/s"),
         (n, None, _) => format!(", {n} throttled"),
     };
+    let ladder = ladder_note(t);
     format!(
         "Apply: {} applied, {} failed, {} skipped; {} unverified, {} blocked; {} unchanged; \
-         {} {}, {} {}{throttled} in {}.{:03} s.",
+         {} {}, {} {}{throttled}{ladder} in {}.{:03} s.",
         t.applied,
         t.failed,
         t.skipped,
@@ -363,6 +364,35 @@ fn totals_line(t: &Totals, unchanged: usize) -> String {
         t.duration_ms / 1000,
         t.duration_ms % 1000
     )
+}
+
+/// `, 2 batch calls re-sent, 14 bisection calls, 1 fallback (rejected 1)`: what the write
+/// ladder did beyond the plain calls; empty when it did nothing.
+fn ladder_note(t: &Totals) -> String {
+    let mut out = String::new();
+    if t.rebatched > 0 {
+        let calls = plural(t.rebatched as usize, "batch call", "batch calls");
+        out.push_str(&format!(", {} {calls} re-sent", t.rebatched));
+    }
+    if t.bisected > 0 {
+        let calls = plural(t.bisected as usize, "bisection call", "bisection calls");
+        out.push_str(&format!(", {} {calls}", t.bisected));
+    }
+    let f = &t.fallbacks;
+    if f.total() > 0 {
+        let causes: Vec<String> = [
+            ("refused", f.refused),
+            ("rejected", f.rejected),
+            ("unconfirmed", f.unconfirmed),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(cause, n)| format!("{cause} {n}"))
+        .collect();
+        let word = plural(f.total() as usize, "fallback", "fallbacks");
+        out.push_str(&format!(", {} {word} ({})", f.total(), causes.join(", ")));
+    }
+    out
 }
 
 /// Writes the apply report: one line per desktop that was touched, failed or blocked, with detail

@@ -1,5 +1,6 @@
 //! `apply --write-mode batch|desktop|tag`: every mode converges to the same state, batch writes
-//! are confirmed by a re-read and fall back per desktop, then per tag; a 403 on the batch calls
+//! are confirmed by a re-read; rejected ones are bisected and the isolated desktop falls back per
+//! desktop, then per tag; a 403 on the batch calls
 //! moves the run to the next mode with one warning.
 
 use std::collections::BTreeMap;
@@ -205,10 +206,10 @@ fn assert_only_the_bad_tag_failed(emu: &desktag_emulator::EmulatorHandle, report
 }
 
 #[test]
-fn a_rejected_batch_falls_back_so_only_the_bad_tag_fails() {
+fn a_rejected_batch_is_bisected_so_only_the_bad_desktop_falls_back_and_only_its_bad_tag_fails() {
     let (_rt, emu) = emulator_with(near_cap_seed(), |_| {});
     let dir = manifests(&[("m.yaml", NEAR_CAP_MANIFEST)]);
-    let (code, report, _) = apply_json(
+    let (code, report, stderr) = apply_json(
         |d| d.against(&emu),
         &["--max-tags", "12"],
         path_str(dir.path()),
@@ -216,18 +217,33 @@ fn a_rejected_batch_falls_back_so_only_the_bad_tag_fails() {
     assert_eq!(code, 1, "{report}");
     assert_only_the_bad_tag_failed(&emu, &report);
     let requests = emu.requests();
+    // 7 desktops, the bad one last: 7 → 3 + 4 → 2 + 2 → 1 + 1. The first call and six halves,
+    // within 2·⌈log2 7⌉ + 2 calls for the isolation.
+    let batch = writes_to(&requests, "/batch-tags", "POST");
+    assert_eq!(batch, 7, "{requests:?}");
+    assert_eq!(report["totals"]["bisected"], 6, "{}", report["totals"]);
+    // Only the isolated desktop is written per desktop (rejected again), then per tag.
+    assert_eq!(writes_to(&requests, "/tags/action", "POST"), 1);
     assert_eq!(
-        writes_to(&requests, "/batch-tags", "POST"),
-        1,
-        "{requests:?}"
+        report["totals"]["fallbacks"]["rejected"], 2,
+        "batch → desktop → tag"
     );
-    // The call was all or nothing: every desktop was then written on its own.
-    assert_eq!(writes_to(&requests, "/tags/action", "POST"), 7);
+    assert_eq!(report["totals"]["rebatched"], 0);
     let ok = report["projects"][0]["desktops"][0]["changes"][0].clone();
-    assert_eq!(ok["via"], "desktop");
+    assert_eq!(ok["via"], "batch");
     assert_eq!(
         ok["attempts"], 2,
-        "one batch call, one per-desktop call: {ok}"
+        "the first call and the half it was in: {ok}"
+    );
+    assert_eq!(
+        stderr.matches("rejected batch calls; bisected").count(),
+        1,
+        "one warning for the bisection: {stderr}"
+    );
+    assert_eq!(
+        stderr.matches("rejected a per-desktop call").count(),
+        1,
+        "{stderr}"
     );
 }
 
@@ -331,10 +347,12 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
         1,
         "one warning: {stderr}"
     );
-    let refusals = refused.load(Ordering::Relaxed);
-    assert!(
-        (1..=8).contains(&refusals),
-        "at most the calls already in flight were refused: {refusals}"
+    // The first batch call is sent alone: one refusal, not one per call in flight.
+    assert_eq!(refused.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        report["totals"]["fallbacks"]["refused"], 500,
+        "{}",
+        report["totals"]
     );
     let state = tags_by_desktop(state.desktops());
     assert!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum ApiError {
     /// The service answered with a non-2xx status.
     #[error(

@@ -1,0 +1,449 @@
+//! The cross-desktop batch phase: one group (deletes, or creates and overwrites) of every desktop
+//! in batch calls of up to 100 desktops, in rounds.
+//!
+//! - Every call's desktops are read back: a call answered with success is confirmed by the read,
+//!   and a call that failed under pressure (429, 5xx, a timeout, a broken connection, after the
+//!   client's retries) may have been applied, so the read settles what it did.
+//! - What such a failed call left pending is sent again **as batch calls**, after a pause, for at
+//!   most `ROUNDS` rounds in all; only then is it reported failed. Under pressure the calls never
+//!   get smaller or more numerous.
+//! - A call the service rejects (another 4xx) is bisected until the desktop it is about stands
+//!   alone; only that desktop is written per desktop (and then per tag, where the bad tag fails).
+//! - A call refused (403) lowers the run's floor: the rest is written per desktop, after one probe.
+//! - A desktop a read does not show carrying what a successful call sent is written per desktop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::{self, StreamExt};
+
+use crate::report::WriteMode;
+use desktag_api::{ApiError, CallError, DesktopTags};
+
+use super::chunks::rounds;
+use super::ladder::{next, verdict, Next, Verdict};
+use super::verify::read;
+use super::work::{confirmed, DesktopWork, Group};
+use super::write::{write_group, Run, Tally};
+
+/// Batch rounds in a phase: the first, then re-sends of what calls that failed under pressure
+/// left pending.
+pub(super) const ROUNDS: u32 = 4;
+
+/// The pause before the second round; doubled before each later one.
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+
+/// One batch call and how it ended; `answer` is `None` when it was not sent (the run was
+/// interrupted, or batch writes were refused meanwhile).
+struct Sent {
+    call: Vec<DesktopTags>,
+    answer: Option<Result<u32, CallError>>,
+    /// Rejected and bisected: its halves are other `Sent`s.
+    bisected: bool,
+}
+
+/// What one desktop's calls of a round carried, to be settled by a read.
+#[derive(Default)]
+struct Carried {
+    changes: Vec<usize>,
+    /// A call carrying some of them failed under pressure (else every call was answered success).
+    failed: bool,
+}
+
+/// What a round left for later.
+#[derive(Default)]
+struct Left {
+    /// Desktops to write per desktop: isolated by bisection, or not confirmed after a success.
+    per_desktop: BTreeSet<usize>,
+    /// Of those, the ones a read showed not carrying what a successful call sent.
+    unconfirmed: BTreeSet<usize>,
+    /// Desktops of calls that failed under pressure, with the error.
+    pressure: BTreeMap<usize, ApiError>,
+}
+
+/// Writes `group` of every desktop in batch rounds, then per desktop what batch calls cannot
+/// write (see the module's rules).
+pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], group: Group) {
+    let index: BTreeMap<String, usize> = works
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.id().to_string(), i))
+        .collect();
+    let mut left = Left::default();
+    for round in 0..ROUNDS {
+        if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
+            break;
+        }
+        let items: Vec<DesktopTags> = works
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !left.per_desktop.contains(i))
+            .filter_map(|(_, w)| {
+                let pending = w.pending(group);
+                (!pending.is_empty()).then(|| DesktopTags {
+                    desktop_id: w.id().to_string(),
+                    tags: w.tags(&pending),
+                })
+            })
+            .collect();
+        if items.is_empty() {
+            break;
+        }
+        if round > 0 {
+            let pause = FIRST_PAUSE * 2u32.pow(round - 1);
+            warn_rebatch(&left.pressure, items.len(), pause, round);
+            if !sleep(run, pause).await {
+                break;
+            }
+        }
+        let calls_before = run.batches.load(Ordering::Relaxed);
+        let bisected_before = run.tally.bisected.load(Ordering::Relaxed);
+        let sent = send_round(run, items, group).await;
+        if round > 0 {
+            let calls = run.batches.load(Ordering::Relaxed) - calls_before;
+            let bisected = run.tally.bisected.load(Ordering::Relaxed) - bisected_before;
+            Tally::add(&run.tally.rebatched, calls - bisected as usize);
+        }
+        left.pressure.clear();
+        let carried = record(run, works, &index, group, sent, &mut left);
+        settle(run, works, carried, &mut left).await;
+    }
+    finish_phase(run, works, group, left).await;
+}
+
+/// After the rounds: fails what is still pending under pressure, and writes per desktop the
+/// desktops batch calls could not write.
+async fn finish_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], group: Group, left: Left) {
+    if !run.interrupted() && run.ladder.mode(WriteMode::Batch) == WriteMode::Batch {
+        let mut failed = 0;
+        for (&i, error) in &left.pressure {
+            let w = &mut works[i];
+            let pending = w.pending(group);
+            if !pending.is_empty() {
+                w.failed(&pending, error, &run.ticker);
+                w.stop();
+                failed += 1;
+            }
+        }
+        if let Some(error) = left.pressure.values().next().filter(|_| failed > 0) {
+            tracing::warn!(
+                desktops = failed,
+                %error,
+                "batch calls still failed after {ROUNDS} rounds ({}); their {failed} desktops are reported failed, not sent one by one",
+                causes(&left.pressure)
+            );
+        }
+    }
+    let refused = run.ladder.mode(WriteMode::Batch) != WriteMode::Batch;
+    let targets: Vec<usize> = (0..works.len())
+        .filter(|&i| refused || left.per_desktop.contains(&i))
+        .filter(|&i| !works[i].pending(group).is_empty())
+        .collect();
+    if refused {
+        let moved = targets
+            .iter()
+            .filter(|i| !left.per_desktop.contains(i))
+            .count();
+        Tally::add(&run.tally.refused, moved);
+    }
+    let targets: BTreeSet<usize> = targets.into_iter().collect();
+    stream::iter(
+        works
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| targets.contains(i))
+            .map(|(_, w)| w),
+    )
+    .map(|w| write_group(run, w, group, WriteMode::Desktop))
+    .buffer_unordered(run.concurrency)
+    .collect::<Vec<()>>()
+    .await;
+    if group == Group::Deletes {
+        recheck_deletes(run, works, left.unconfirmed).await;
+    }
+}
+
+/// Sends `items` in batch calls: rounds of calls that may run at once (`chunks::rounds`), one
+/// after another, so no desktop is written by two calls at once.
+async fn send_round(run: &Run<'_>, items: Vec<DesktopTags>, group: Group) -> Vec<Sent> {
+    let mut all = Vec::new();
+    for calls in rounds(items) {
+        let done: Vec<Vec<Sent>> = stream::iter(calls)
+            .map(|call| send_call(run, call, group))
+            .buffer_unordered(run.concurrency)
+            .collect()
+            .await;
+        all.extend(done.into_iter().flatten());
+    }
+    all
+}
+
+/// Sends one batch call once the ladder lets it (a mode's first call is its probe); a rejected
+/// call of several desktops is bisected, its halves sent at once.
+fn send_call<'a>(
+    run: &'a Run<'a>,
+    call: Vec<DesktopTags>,
+    group: Group,
+) -> BoxFuture<'a, Vec<Sent>> {
+    Box::pin(async move {
+        let admit = run.admit(WriteMode::Batch).await;
+        if admit.mode != WriteMode::Batch || run.interrupted() {
+            if admit.probe {
+                run.ladder.withdrawn(admit.mode);
+            }
+            return vec![Sent {
+                call,
+                answer: None,
+                bisected: false,
+            }];
+        }
+        run.batches.fetch_add(1, Ordering::Relaxed);
+        let answer = match group {
+            Group::Deletes => run.client.batch_delete_tags(&call).await,
+            Group::Creates => run.client.batch_create_tags(&call).await,
+        };
+        run.answered(&admit, answer.as_ref().err());
+        let bisect = answer
+            .as_ref()
+            .is_err_and(|e| next(WriteMode::Batch, verdict(&e.error), call.len()) == Next::Bisect);
+        if !bisect || run.interrupted() {
+            return vec![Sent {
+                call,
+                answer: Some(answer),
+                bisected: false,
+            }];
+        }
+        let mid = call.len() / 2;
+        let (left, right) = (call[..mid].to_vec(), call[mid..].to_vec());
+        Tally::add(&run.tally.bisected, 2);
+        let (mut left, right) =
+            futures::join!(send_call(run, left, group), send_call(run, right, group));
+        left.extend(right);
+        left.push(Sent {
+            call,
+            answer: Some(answer),
+            bisected: true,
+        });
+        left
+    })
+}
+
+/// Records what each call carried and how it ended in the desktops' work; returns what the
+/// answered calls carried, to be read back. Desktops a bisection isolated go to `left`.
+fn record(
+    run: &Run<'_>,
+    works: &mut [DesktopWork<'_>],
+    index: &BTreeMap<String, usize>,
+    group: Group,
+    sent: Vec<Sent>,
+    left: &mut Left,
+) -> BTreeMap<usize, Carried> {
+    let mut carried: BTreeMap<usize, Carried> = BTreeMap::new();
+    let (mut rejected, mut isolated) = (None, 0usize);
+    for Sent {
+        call,
+        answer,
+        bisected,
+    } in sent
+    {
+        let Some(answer) = answer else { continue };
+        let attempts = match &answer {
+            Ok(attempts) => *attempts,
+            Err(error) => error.attempts,
+        };
+        let next = answer
+            .as_ref()
+            .err()
+            .map(|e| next(WriteMode::Batch, verdict(&e.error), call.len()));
+        if bisected && rejected.is_none() {
+            rejected = answer.as_ref().err().map(|e| e.error.to_string());
+        }
+        for item in &call {
+            let i = index[&item.desktop_id];
+            let w = &mut works[i];
+            let changes = w.pending_in(group, &item.tags);
+            w.sent(&changes, WriteMode::Batch, attempts);
+            match (&answer, next) {
+                (_, Some(Next::Bisect)) => {}
+                (Ok(_), _) => carried.entry(i).or_default().changes.extend(changes),
+                (Err(error), Some(Next::Again)) => {
+                    let entry = carried.entry(i).or_default();
+                    entry.changes.extend(changes);
+                    entry.failed = true;
+                    left.pressure.insert(i, error.error.clone());
+                }
+                (Err(error), _) if verdict(&error.error) == Verdict::Rejected => {
+                    if left.per_desktop.insert(i) {
+                        isolated += 1;
+                    }
+                }
+                // Refused: the run's floor dropped; the phase writes the rest per desktop.
+                (Err(_), _) => {}
+            }
+        }
+    }
+    if isolated > 0 {
+        Tally::add(&run.tally.rejected, isolated);
+        tracing::warn!(
+            desktops = isolated,
+            error = rejected.as_deref().unwrap_or_default(),
+            "the service rejected batch calls; bisected them ({} calls so far) down to {isolated} desktops, written per desktop so the bad tag fails alone",
+            run.tally.bisected.load(Ordering::Relaxed)
+        );
+    }
+    carried
+}
+
+/// Reads back the desktops of the round's answered calls and settles as applied what the read
+/// shows done. A desktop whose successful call the read does not confirm goes to `left` (written
+/// per desktop); what a failed call left pending stays pending for the next round. When the read
+/// fails, everything stays pending: a batch write is safe to send again.
+async fn settle(
+    run: &Run<'_>,
+    works: &mut [DesktopWork<'_>],
+    carried: BTreeMap<usize, Carried>,
+    left: &mut Left,
+) {
+    if carried.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = carried.keys().map(|&i| works[i].id().to_string()).collect();
+    let mut found = match read(run.client, &ids).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(
+                desktops = ids.len(),
+                %error,
+                "could not re-read the desktops of this round's batch calls; what they carry stays pending and is sent again as batch calls"
+            );
+            return;
+        }
+    };
+    let seen = run.batches.load(Ordering::Relaxed);
+    let mut unconfirmed = 0;
+    for (i, Carried { changes, failed }) in carried {
+        let w = &mut works[i];
+        let Some(tags) = found.remove(w.id()) else {
+            if !failed && left.per_desktop.insert(i) {
+                left.unconfirmed.insert(i);
+                unconfirmed += 1;
+            }
+            continue;
+        };
+        let (done, missing) = confirmed(w, &changes, &tags);
+        w.applied(&done, &run.ticker);
+        if !failed && !missing.is_empty() && left.per_desktop.insert(i) {
+            left.unconfirmed.insert(i);
+            unconfirmed += 1;
+        }
+        w.observed = Some(tags);
+        w.observed_after_batches = seen;
+    }
+    if unconfirmed > 0 {
+        Tally::add(&run.tally.unconfirmed, unconfirmed);
+        tracing::warn!(
+            desktops = unconfirmed,
+            "{unconfirmed} desktops do not carry what a batch call answered success for; writing them per desktop"
+        );
+    }
+}
+
+/// Warns that a round re-sends what calls that failed under pressure left pending.
+fn warn_rebatch(
+    pressure: &BTreeMap<usize, ApiError>,
+    desktops: usize,
+    pause: Duration,
+    round: u32,
+) {
+    let error = pressure.values().next().map(ToString::to_string);
+    tracing::warn!(
+        desktops,
+        error = error.as_deref().unwrap_or_default(),
+        "batch calls failed after their retries ({}); sending the {desktops} desktops still pending again as batch calls in {} s (round {} of {ROUNDS})",
+        causes(pressure),
+        pause.as_secs(),
+        round + 1
+    );
+}
+
+/// How many desktops each kind of pressure failed, e.g. `throttled (429): 100, timed out: 3`.
+fn causes(pressure: &BTreeMap<usize, ApiError>) -> String {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for error in pressure.values() {
+        *counts.entry(cause(error)).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(cause, n)| format!("{cause}: {n} desktops"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kind of pressure an error is.
+fn cause(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Service { status: 429, .. } => "throttled (429)",
+        ApiError::Service { status: 401, .. } => "unauthorized (401)",
+        ApiError::Service { .. } => "service error",
+        ApiError::Timeout { .. } => "timed out",
+        ApiError::Connect { .. } | ApiError::Transport { .. } => "connection failed",
+        ApiError::Stopped { .. } => "stopped",
+        _ => "failed",
+    }
+}
+
+/// Sleeps `pause`, or less when the run is stopped; false when it was.
+async fn sleep(run: &Run<'_>, pause: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => !run.interrupted(),
+        () = run.client.stop().stopped() => false,
+    }
+}
+
+/// The desktops whose batch deletes a read showed not done were written again one by one; a
+/// service that answered a batch with success without doing it may do the same to those calls,
+/// and a create after a delete that did not happen can take a desktop past its tag cap. So they
+/// are read once more, and a delete the read still shows not done fails (no create follows).
+async fn recheck_deletes(run: &Run<'_>, works: &mut [DesktopWork<'_>], desktops: BTreeSet<usize>) {
+    let desktops: Vec<usize> = desktops
+        .into_iter()
+        .filter(|&i| !works[i].applied_in(Group::Deletes).is_empty())
+        .collect();
+    if desktops.is_empty() {
+        return;
+    }
+    let ids: Vec<String> = desktops
+        .iter()
+        .map(|&i| works[i].id().to_string())
+        .collect();
+    let found = read(run.client, &ids).await;
+    let seen = run.batches.load(Ordering::Relaxed);
+    for i in desktops {
+        let w = &mut works[i];
+        let deletes = w.applied_in(Group::Deletes);
+        match &found {
+            Ok(found) => match found.get(w.id()) {
+                Some(tags) => {
+                    let (_, missing) = confirmed(w, &deletes, tags);
+                    if !missing.is_empty() {
+                        w.not_done(
+                            &missing,
+                            "the service answered success, but a read after the call still shows the key",
+                        );
+                    }
+                    w.observed = Some(tags.clone());
+                    w.observed_after_batches = seen;
+                }
+                None => w.not_done(&deletes, "the desktop was not found when read after its deletes"),
+            },
+            Err(error) => w.not_done(
+                &deletes,
+                &format!(
+                    "the delete could not be confirmed by a read ({error}) after a batch answer proved wrong"
+                ),
+            ),
+        }
+    }
+}
