@@ -123,9 +123,6 @@ pub(super) async fn write_group(
     mode: WriteMode,
 ) {
     let mut wanted = mode;
-    if run.ladder.mode(wanted) > wanted {
-        Tally::add(&run.tally.refused, 1);
-    }
     loop {
         let pending = work.pending(group);
         if pending.is_empty() {
@@ -136,6 +133,11 @@ pub(super) async fn write_group(
             return;
         }
         let admit = run.admit(wanted).await;
+        if admit.mode > wanted {
+            // The run's floor is below this desktop's mode: a mode was refused.
+            Tally::add(&run.tally.refused, 1);
+            wanted = admit.mode;
+        }
         if admit.mode == WriteMode::Tag {
             return write_tags(run, work, &pending, Some(admit)).await;
         }

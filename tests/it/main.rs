@@ -15,6 +15,7 @@ mod exit_codes;
 mod faults;
 mod guardrails;
 mod hostile_server;
+mod ladder;
 mod layers;
 mod manifest;
 mod map;

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::support::interrupt_while_writing;
 use crate::support::{emulator_with, manifests, path_str, seed_yaml, Desktag, AK, SK};
 
-const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 
 /// Deletes (with `--prune`), overwrites and creates on several desktops.
 fn seed() -> Seed {
@@ -40,7 +40,7 @@ desktops:
       team: ops
 "#;
 
-fn tags_by_desktop(
+pub(crate) fn tags_by_desktop(
     desktops: Vec<desktag_emulator::EmulatedDesktop>,
 ) -> BTreeMap<String, Vec<String>> {
     desktops
@@ -52,7 +52,7 @@ fn tags_by_desktop(
         .collect()
 }
 
-fn apply_json(
+pub(crate) fn apply_json(
     endpoint_env: impl FnOnce(Desktag) -> Desktag,
     extra: &[&str],
     dir: &str,
@@ -68,7 +68,7 @@ fn apply_json(
     (ran.code, json, ran.stderr)
 }
 
-fn changes(report: &Value) -> Vec<&Value> {
+pub(crate) fn changes(report: &Value) -> Vec<&Value> {
     report["projects"][0]["desktops"]
         .as_array()
         .unwrap()
@@ -77,7 +77,7 @@ fn changes(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
-fn writes_to(requests: &[RequestRecord], suffix: &str, method: &str) -> usize {
+pub(crate) fn writes_to(requests: &[RequestRecord], suffix: &str, method: &str) -> usize {
     requests
         .iter()
         .filter(|r| r.write && r.method == method && r.path.ends_with(suffix))
@@ -362,7 +362,7 @@ fn a_403_on_the_batch_calls_moves_the_run_to_per_desktop_calls_with_one_warning(
 }
 
 /// `n` desktops each needing 2 new tags, for the timing-dependent tests.
-fn many_seed(n: usize) -> Seed {
+pub(crate) fn many_seed(n: usize) -> Seed {
     let mut yaml = format!("project_id: {PROJECT}\ndesktops:\n");
     for i in 0..n {
         yaml.push_str(&format!(
@@ -481,7 +481,7 @@ fn a_desktop_with_more_than_20_new_tags_is_written_in_two_batch_rounds() {
 }
 
 /// An emulator (no auth: the proxy rewrites bodies) behind `middleware`, served on 127.0.0.1:0.
-fn proxied<F, Fut>(
+pub(crate) fn proxied<F, Fut>(
     seed: Seed,
     max_tags: usize,
     middleware: F,
@@ -514,7 +514,7 @@ where
     (runtime, state, format!("http://{addr}"))
 }
 
-fn at(endpoint: &str) -> impl FnOnce(Desktag) -> Desktag + '_ {
+pub(crate) fn at(endpoint: &str) -> impl FnOnce(Desktag) -> Desktag + '_ {
     move |d| {
         d.env("DESKTAG_ENDPOINT", endpoint)
             .env("HUAWEICLOUD_SDK_AK", AK)
