@@ -136,7 +136,6 @@ pub(super) async fn write_group(
         if admit.mode > wanted {
             // The run's floor is below this desktop's mode: a mode was refused.
             Tally::add(&run.tally.refused, 1);
-            wanted = admit.mode;
         }
         if admit.mode == WriteMode::Tag {
             return write_tags(run, work, &pending, Some(admit)).await;
