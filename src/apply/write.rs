@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::report::{Fallbacks, Totals, WriteMode};
-use desktag_api::{ApiError, CallError, Client};
+use desktag_api::{CallError, Client};
 use desktag_core::plan::Change;
 
 use super::ladder::{next, verdict, Admit, Ladder, Next, Verdict};
@@ -89,27 +89,18 @@ impl Run<'_> {
     /// Records the answer to a call of `admit.mode`. A 403 lowers the run's floor; the one that
     /// does says so, once for the run.
     pub(super) fn answered(&self, admit: &Admit, error: Option<&CallError>) {
-        let refused = error.is_some_and(|e| verdict(&e.error) == Verdict::Refused);
-        if self.ladder.answered(admit.mode, admit.probe, refused) {
+        let refused = error.filter(|e| verdict(&e.error) == Verdict::Refused);
+        if self
+            .ladder
+            .answered(admit.mode, admit.probe, refused.is_some())
+        {
             let mode = admit.mode;
             let to = mode.next().unwrap_or(mode);
-            let error = error.map(|e| &e.error);
+            let error = refused.map(|e| &e.error);
             tracing::warn!(
-                error = %DisplayOpt(error),
+                error = %error.map(ToString::to_string).unwrap_or_default(),
                 "the service refused {mode} writes (403); the rest of this run writes in {to} mode, starting with one probe call"
             );
-        }
-    }
-}
-
-/// An error, or nothing.
-struct DisplayOpt<'a>(Option<&'a ApiError>);
-
-impl std::fmt::Display for DisplayOpt<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(error) => error.fmt(f),
-            None => Ok(()),
         }
     }
 }
