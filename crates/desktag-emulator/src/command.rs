@@ -76,9 +76,25 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "S")]
     pub retry_after: Option<u64>,
 
-    /// Accept at most N requests per second (token bucket); 429 beyond.
+    /// Accept at most N requests per second per credential, 429 APIG.0308 beyond: one token
+    /// bucket (burst N) for each access key (signed requests) or token, shared by every project
+    /// that credential calls; requests without a credential share one bucket.
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<f64>,
+
+    /// Refuse any tag write carrying this value with 400 WKS.0003 (invalid tag), changing
+    /// nothing (a batch call included): a service rule desktag cannot know. Repeatable.
+    #[arg(long, value_name = "VALUE")]
+    pub reject_value: Vec<String>,
+
+    /// Probability (0–1) that a tag write is applied and its answer then held for
+    /// --lost-answer-ms, so a client with a shorter timeout sees an applied call time out.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
+
+    /// How long a lost answer is held (until the emulator stops, at most).
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub lost_answer_ms: u64,
 
     /// Milliseconds added to every response.
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -192,6 +208,9 @@ impl EmulatorArgs {
                 clock: Clock::System,
                 gate: None,
                 writes_only: self.faults_writes_only,
+                reject_values: self.reject_value,
+                lost_answer_rate: self.lost_answer_rate,
+                lost_answer: Duration::from_millis(self.lost_answer_ms),
             },
             batch_cap: match self.batch_cap {
                 BatchCapArg::Reject => BatchCap::Reject,
