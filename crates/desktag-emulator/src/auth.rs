@@ -339,8 +339,14 @@ mod tests {
         )]);
         assert_eq!(credential_key(&signed), "ak:AK1");
         let token = credential_key(&h(&[("X-Auth-Token", "very-secret-token")]));
-        assert!(token.starts_with("token:") && !token.contains("secret"), "{token}");
-        assert_eq!(token, credential_key(&h(&[("x-auth-token", "very-secret-token")])));
+        assert!(
+            token.starts_with("token:") && !token.contains("secret"),
+            "{token}"
+        );
+        assert_eq!(
+            token,
+            credential_key(&h(&[("x-auth-token", "very-secret-token")]))
+        );
         assert_ne!(token, credential_key(&h(&[("X-Auth-Token", "another")])));
         assert_eq!(credential_key(&h(&[("Host", "x")])), "");
         assert_eq!(credential_key(&h(&[("Authorization", "Basic abc")])), "");

@@ -324,8 +324,7 @@ impl Injector {
         } else {
             0.0
         };
-        if (throttle <= 0.0 && fail <= 0.0 && lost <= 0.0) || (self.faults.writes_only && !write)
-        {
+        if (throttle <= 0.0 && fail <= 0.0 && lost <= 0.0) || (self.faults.writes_only && !write) {
             return Verdict::Serve;
         }
         let x: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).gen();
@@ -361,7 +360,9 @@ mod tests {
         let now = Instant::now();
         let run = || {
             let inj = Injector::new(faults.clone());
-            (0..200).map(|_| inj.decide(now, true, "")).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| inj.decide(now, true, ""))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
@@ -507,7 +508,10 @@ mod tests {
             ..Faults::default()
         };
         let err = bad.validate().unwrap_err().to_string();
-        assert!(err.contains("--lost-answer-rate") && err.contains("1.25"), "{err}");
+        assert!(
+            err.contains("--lost-answer-rate") && err.contains("1.25"),
+            "{err}"
+        );
         let bad = Faults {
             lost_answer_rate: -0.1,
             ..Faults::default()

@@ -115,7 +115,11 @@ impl RawProject {
     fn into_project(self) -> ProjectSeed {
         ProjectSeed {
             project_id: self.project_id,
-            desktops: self.desktops.into_iter().map(RawDesktop::into_desktop).collect(),
+            desktops: self
+                .desktops
+                .into_iter()
+                .map(RawDesktop::into_desktop)
+                .collect(),
         }
     }
 }
@@ -439,21 +443,27 @@ mod tests {
         assert!(text.starts_with("projects:"), "{text}");
         assert_eq!(Seed::from_yaml(&text).unwrap(), seed);
         let one = Seed::demo().to_yaml().unwrap();
-        assert!(one.starts_with("project_id:") && !one.contains("projects"), "{one}");
+        assert!(
+            one.starts_with("project_id:") && !one.contains("projects"),
+            "{one}"
+        );
     }
 
     #[test]
     fn both_forms_neither_or_an_empty_list_are_rejected_naming_the_keys() {
         let both = Seed::from_yaml(&format!("project_id: p0\n{TWO}")).unwrap_err();
         assert!(
-            both.message.contains("both a top-level `project_id` and a `projects` list"),
+            both.message
+                .contains("both a top-level `project_id` and a `projects` list"),
             "{both}"
         );
         let both = Seed::from_yaml(&format!("desktops: []\n{TWO}")).unwrap_err();
         assert!(both.message.contains("top-level `desktops`"), "{both}");
         let neither = Seed::from_yaml("{}\n").unwrap_err();
         assert!(
-            neither.message.contains("neither `project_id` nor `projects`"),
+            neither
+                .message
+                .contains("neither `project_id` nor `projects`"),
             "{neither}"
         );
         let empty = Seed::from_yaml("projects: []\n").unwrap_err();
@@ -481,7 +491,10 @@ mod tests {
         );
         let err = Seed::from_yaml("projects:\n  - {project_id: 'a/b'}\n  - {project_id: p2}\n")
             .unwrap_err();
-        assert!(err.message.starts_with("projects[0]: project_id `a/b`"), "{err}");
+        assert!(
+            err.message.starts_with("projects[0]: project_id `a/b`"),
+            "{err}"
+        );
         let err = Seed::from_yaml("projects:\n  - {project_id: p1, colour: red}\n").unwrap_err();
         assert!(
             err.message.contains("colour") && err.message.contains("line 2"),

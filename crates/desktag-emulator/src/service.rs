@@ -345,7 +345,9 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         write: seen.write,
         error_code: error_code.map(str::to_string),
         request_id,
-        held_ms: seen.hold.map(|d| d.as_millis().try_into().unwrap_or(u64::MAX)),
+        held_ms: seen
+            .hold
+            .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX)),
     });
     if let Some(hold) = seen.hold {
         state.hold(hold).await;
@@ -521,7 +523,10 @@ fn refuse_values<'a>(
     state: &EmulatorState,
     tags: impl IntoIterator<Item = &'a (String, String)>,
 ) -> Result<(), ServiceError> {
-    match tags.into_iter().find(|(_, value)| state.faults.rejects(value)) {
+    match tags
+        .into_iter()
+        .find(|(_, value)| state.faults.rejects(value))
+    {
         Some((key, _)) => Err(ServiceError::rejected_value(key)),
         None => Ok(()),
     }

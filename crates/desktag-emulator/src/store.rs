@@ -286,7 +286,12 @@ impl<'a> Project<'a> {
         let before = count_user_tags(current.keys());
         let after = count_user_tags(next.keys());
         if !added.is_empty() && after > self.store.max_tags {
-            return Err(ServiceError::tag_cap(id, before, &added, self.store.max_tags));
+            return Err(ServiceError::tag_cap(
+                id,
+                before,
+                &added,
+                self.store.max_tags,
+            ));
         }
         if next == *current {
             return Ok(None);
@@ -335,9 +340,12 @@ impl<'a> Project<'a> {
             let before = count_user_tags(current.keys());
             if !added.is_empty() && count_user_tags(next.keys()) > self.store.max_tags {
                 return match cap {
-                    BatchCap::Reject => {
-                        Err(ServiceError::tag_cap(id, before, &added, self.store.max_tags))
-                    }
+                    BatchCap::Reject => Err(ServiceError::tag_cap(
+                        id,
+                        before,
+                        &added,
+                        self.store.max_tags,
+                    )),
                     BatchCap::Skip => Ok(current.clone()),
                 };
             }
@@ -556,7 +564,12 @@ mod tests {
         let st = many(50);
         let s = st.project("p").unwrap();
         let f = ListFilter {
-            desktop_ids: vec!["d0042".into(), "d0007".into(), "nope".into(), "d0007".into()],
+            desktop_ids: vec![
+                "d0042".into(),
+                "d0007".into(),
+                "nope".into(),
+                "d0007".into(),
+            ],
             ..ListFilter::default()
         };
         let (total, page) = s.list(&f, 0, 10);
