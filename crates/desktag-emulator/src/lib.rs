@@ -60,7 +60,7 @@ pub use seed::{EmulatedDesktop, ProjectSeed, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
     app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
-    REQUEST_LOG_CAPACITY,
+    REQUEST_LOG_CAPACITY, REQUEST_LOG_MAX_BYTES,
 };
 pub use store::{BatchCap, MAX_BATCH_DESKTOPS, MAX_BATCH_TAGS};
 
@@ -209,7 +209,8 @@ impl EmulatorHandle {
         self.state.project_ids()
     }
 
-    /// The most recent requests, oldest first (see `REQUEST_LOG_CAPACITY`).
+    /// The most recent requests, oldest first (see `REQUEST_LOG_CAPACITY`,
+    /// `REQUEST_LOG_MAX_BYTES`).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.requests()
     }

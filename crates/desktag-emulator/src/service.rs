@@ -39,6 +39,9 @@ pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
 pub const MAX_LIST_LIMIT: usize = 1000;
 /// How many request records are kept (the oldest are dropped first).
 pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+/// How many bytes of paths, queries and codes the request log keeps at most (the oldest records
+/// are dropped first): a read of 100 ids has a 5 KB query, so the count alone would not bound it.
+pub const REQUEST_LOG_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// Everything one emulator instance holds. Build it with `EmulatorState::new`, serve it with
 /// `app`.
@@ -53,7 +56,7 @@ pub struct EmulatorState {
     issued: Issued,
     clock_offset: time::Duration,
     persister: Option<Persister>,
-    log: Mutex<VecDeque<RequestRecord>>,
+    log: Mutex<RequestLog>,
     total_writes: AtomicU64,
     ids: AtomicU64,
     id_prefix: u32,
@@ -139,7 +142,7 @@ impl EmulatorState {
             issued: Issued::default(),
             clock_offset: config.clock_offset,
             persister,
-            log: Mutex::new(VecDeque::new()),
+            log: Mutex::new(RequestLog::default()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
             id_prefix: rand::random(),
@@ -152,11 +155,13 @@ impl EmulatorState {
         time::OffsetDateTime::now_utc() + self.clock_offset
     }
 
-    /// The most recent requests (up to `REQUEST_LOG_CAPACITY`), oldest first.
+    /// The most recent requests (see `REQUEST_LOG_CAPACITY`, `REQUEST_LOG_MAX_BYTES`), oldest
+    /// first.
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .records
             .iter()
             .cloned()
             .collect()
@@ -224,12 +229,44 @@ impl EmulatorState {
         if record.write && (200..300).contains(&record.status) {
             self.total_writes.fetch_add(1, Ordering::Relaxed);
         }
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if log.len() >= REQUEST_LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(record);
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record);
     }
+}
+
+/// The most recent request records, within `REQUEST_LOG_CAPACITY` records and
+/// `REQUEST_LOG_MAX_BYTES` bytes.
+#[derive(Debug, Default)]
+struct RequestLog {
+    records: VecDeque<RequestRecord>,
+    /// `weight` summed over `records`.
+    bytes: usize,
+}
+
+impl RequestLog {
+    fn push(&mut self, record: RequestRecord) {
+        self.bytes += weight(&record);
+        self.records.push_back(record);
+        while self.records.len() > REQUEST_LOG_CAPACITY || self.bytes > REQUEST_LOG_MAX_BYTES {
+            match self.records.pop_front() {
+                Some(old) => self.bytes -= weight(&old),
+                None => break,
+            }
+        }
+    }
+}
+
+/// What a record holds on the heap, roughly: its strings and its own size.
+fn weight(r: &RequestRecord) -> usize {
+    std::mem::size_of::<RequestRecord>()
+        + r.method.len()
+        + r.path.len()
+        + r.query.len()
+        + r.request_id.len()
+        + r.desktop_id.as_ref().map_or(0, String::len)
+        + r.error_code.as_ref().map_or(0, String::len)
 }
 
 /// The emulator's router. Every path goes to one handler: answers for unknown paths, wrong
@@ -662,4 +699,43 @@ fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ServiceErro
 
 fn json_reply<T: Serialize>(value: &T) -> Reply {
     Reply::Json(serde_json::to_vec(value).expect("response types serialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(query_len: usize) -> RequestRecord {
+        RequestRecord {
+            method: "GET".to_string(),
+            path: "/v2/p/desktops".to_string(),
+            query: "q".repeat(query_len),
+            status: 200,
+            desktop_id: None,
+            write: false,
+            error_code: None,
+            request_id: "0".repeat(32),
+            held_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_request_log_is_bounded_in_records_and_in_bytes() {
+        let mut log = RequestLog::default();
+        for _ in 0..REQUEST_LOG_CAPACITY + 10 {
+            log.push(record(0));
+        }
+        assert_eq!(log.records.len(), REQUEST_LOG_CAPACITY);
+        let mut log = RequestLog::default();
+        let big = 1024 * 1024;
+        for _ in 0..100 {
+            log.push(record(big));
+        }
+        assert!(log.bytes <= REQUEST_LOG_MAX_BYTES, "{}", log.bytes);
+        assert_eq!(
+            log.records.len(),
+            REQUEST_LOG_MAX_BYTES / weight(&record(big))
+        );
+        assert_eq!(log.bytes, log.records.iter().map(weight).sum::<usize>());
+    }
 }
