@@ -2,12 +2,12 @@
 //! on an existing key, deleting a missing key is success, and the per-desktop cap with
 //! all-or-nothing batches. A project's desktops are a vector sorted by id, built once: what never
 //! changes (id, name, user, status) is read without a lock, so a list page is a slice (O(page),
-//! whatever its offset), a `desktop_id` filter a binary search, and only tags are locked — each
+//! whatever its offset), a `desktop_id` filter a hash lookup, and only tags are locked — each
 //! desktop's on its own, so writes to different desktops never wait for each other; a
 //! cross-desktop batch takes its desktops' locks in id order, so two batches cannot deadlock. No
 //! I/O here; every write that changes something gets a version number for the state file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -20,12 +20,33 @@ use super::seed::{EmulatedDesktop, ProjectSeed, Seed};
 #[derive(Debug)]
 pub(crate) struct Store {
     /// In the seed's order; the first is the one the identity side's project lookup names.
-    projects: Vec<(String, Vec<Slot>)>,
+    projects: Vec<(String, Desktops)>,
     /// Project id → index in `projects`.
     index: BTreeMap<String, usize>,
     max_tags: usize,
     /// Bumped (under the desktop's lock, after the change) by every write that changed state.
     version: AtomicU64,
+}
+
+/// One project's desktops, sorted by id, with an index from id to position (a hash lookup: a
+/// binary search over 100,000 desktops costs a cache miss per step).
+#[derive(Debug)]
+struct Desktops {
+    slots: Vec<Slot>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Desktops {
+    fn new(desktops: Vec<EmulatedDesktop>) -> Desktops {
+        let mut slots: Vec<Slot> = desktops.into_iter().map(Slot::new).collect();
+        slots.sort_by(|a, b| a.id.cmp(&b.id));
+        let by_id = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        Desktops { slots, by_id }
+    }
 }
 
 /// One desktop: what the list API reports never changes after start, so only its tags are
@@ -74,8 +95,7 @@ impl Slot {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Project<'a> {
     store: &'a Store,
-    /// Sorted by id.
-    desktops: &'a [Slot],
+    desktops: &'a Desktops,
 }
 
 /// Which desktops a list request wants. Empty vectors mean "no filter".
@@ -135,13 +155,9 @@ impl Store {
             project_id: seed.project_id,
             desktops: seed.desktops,
         };
-        let projects: Vec<(String, Vec<Slot>)> = std::iter::once(first)
+        let projects: Vec<(String, Desktops)> = std::iter::once(first)
             .chain(seed.more_projects)
-            .map(|p| {
-                let mut slots: Vec<Slot> = p.desktops.into_iter().map(Slot::new).collect();
-                slots.sort_by(|a, b| a.id.cmp(&b.id));
-                (p.project_id, slots)
-            })
+            .map(|p| (p.project_id, Desktops::new(p.desktops)))
             .collect();
         Store {
             index: projects
@@ -192,9 +208,9 @@ impl Store {
     /// under its desktop's lock before the bump, so taking that lock afterwards sees it.)
     pub(crate) fn snapshot(&self) -> (u64, Seed) {
         let version = self.version.load(Ordering::SeqCst);
-        let mut projects = self.projects.iter().map(|(id, slots)| ProjectSeed {
+        let mut projects = self.projects.iter().map(|(id, desktops)| ProjectSeed {
             project_id: id.clone(),
-            desktops: slots.iter().map(Slot::to_desktop).collect(),
+            desktops: desktops.slots.iter().map(Slot::to_desktop).collect(),
         });
         let first = projects.next().expect("a store has at least one project");
         (
@@ -210,16 +226,19 @@ impl Store {
     /// Every desktop of a project, sorted by id; `None` for a project this store lacks.
     pub(crate) fn desktops(&self, project_id: &str) -> Option<Vec<EmulatedDesktop>> {
         let project = self.project(project_id).ok()?;
-        Some(project.desktops.iter().map(Slot::to_desktop).collect())
+        Some(project.slots().iter().map(Slot::to_desktop).collect())
     }
 }
 
 impl<'a> Project<'a> {
+    /// Sorted by id.
+    fn slots(&self) -> &'a [Slot] {
+        &self.desktops.slots
+    }
+
     fn slot(&self, id: &str) -> Option<&'a Slot> {
-        self.desktops
-            .binary_search_by(|s| s.id.as_str().cmp(id))
-            .ok()
-            .map(|i| &self.desktops[i])
+        let &i = self.desktops.by_id.get(id)?;
+        Some(&self.desktops.slots[i])
     }
 
     fn lock(&self, id: &str) -> Result<MutexGuard<'a, Tags>, ServiceError> {
@@ -231,7 +250,7 @@ impl<'a> Project<'a> {
 
     /// Matching desktops sorted by id: the total count and the page `[offset, offset+limit)`.
     /// Unfiltered, the page is a slice of the sorted desktops (O(limit), whatever the offset);
-    /// with `desktop_id` filters only those desktops are looked up (O(ids · log n)); the other
+    /// with `desktop_id` filters only those desktops are looked up (O(ids)); the other
     /// filters scan the unlocked attributes. Only the page's desktops are locked and copied.
     pub(crate) fn list(
         &self,
@@ -240,14 +259,14 @@ impl<'a> Project<'a> {
         limit: usize,
     ) -> (usize, Vec<EmulatedDesktop>) {
         if filter.is_empty() {
-            let total = self.desktops.len();
+            let total = self.slots().len();
             let start = offset.min(total);
             let end = start.saturating_add(limit).min(total);
-            let page = self.desktops[start..end].iter().map(Slot::to_desktop);
+            let page = self.slots()[start..end].iter().map(Slot::to_desktop);
             return (total, page.collect());
         }
         let matching: Vec<&Slot> = if filter.desktop_ids.is_empty() {
-            self.desktops.iter().filter(|d| filter.matches(d)).collect()
+            self.slots().iter().filter(|d| filter.matches(d)).collect()
         } else {
             let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
             ids.into_iter()
