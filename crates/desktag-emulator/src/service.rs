@@ -370,7 +370,8 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         latency_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         request_id = %request_id,
         error_code = error_code.unwrap_or(""),
-        held_ms = seen.hold.map_or(0, |d| d.as_millis()),
+        // Only on held answers (`--lost-answer-rate`).
+        held_ms = seen.hold.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         "request"
     );
     state.record(RequestRecord {
