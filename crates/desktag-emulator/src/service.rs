@@ -359,6 +359,9 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         }
     }
     let status = response.status().as_u16();
+    let held_ms = seen
+        .hold
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
     tracing::info!(
@@ -371,7 +374,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         request_id = %request_id,
         error_code = error_code.unwrap_or(""),
         // Only on held answers (`--lost-answer-rate`).
-        held_ms = seen.hold.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        held_ms,
         "request"
     );
     state.record(RequestRecord {
@@ -383,9 +386,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         write: seen.write,
         error_code: error_code.map(str::to_string),
         request_id,
-        held_ms: seen
-            .hold
-            .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX)),
+        held_ms,
     });
     if let Some(hold) = seen.hold {
         state.hold(hold).await;
