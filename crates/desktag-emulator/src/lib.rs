@@ -1,5 +1,6 @@
 //! The local emulator of the Workspace tag API: the real paths, bodies, status codes and error
-//! shapes, the tag rules and cap, AK/SK or token auth, injected faults, a request log, and an
+//! shapes, the tag rules and cap, AK/SK or token auth, one or several projects (each with its own
+//! desktops, under one rate limit per credential), injected faults, a bounded request log, and an
 //! optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a socket,
 //! `command::run` is `desktag emulator`. Never talks to anything but its own clients.
 //!
