@@ -26,10 +26,7 @@ fn seed() -> Seed {
     full.push(("_sys_origin".into(), "seed".into()));
     let full: Vec<(&str, &str)> = full.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     desktops.push(Desktop::new("full", "FULL", &full));
-    Seed {
-        project_id: PID.to_string(),
-        desktops,
-    }
+    Seed::single(PID, desktops)
 }
 
 /// An emulator serving the batch seed, and the wire client for it.

@@ -66,6 +66,23 @@ fn denied(message: &str) -> ServiceError {
     )
 }
 
+/// The credential a request presents, for the per-credential rate limit: its access key
+/// (`ak:AK`, when it carries a signature), else a digest of its `X-Auth-Token` (`token:…`; the
+/// token itself is not kept), else `""` (no credential). Only keys the auth accepted, unless the
+/// emulator runs without auth.
+pub(crate) fn credential_key(headers: &[(String, String)]) -> String {
+    if let Some(parsed) = header(headers, "authorization").and_then(sign::parse_authorization) {
+        return format!("ak:{}", parsed.access);
+    }
+    match header(headers, "x-auth-token") {
+        Some(token) => format!(
+            "token:{}",
+            hex::encode(&Sha256::digest(token.as_bytes())[..16])
+        ),
+        None => String::new(),
+    }
+}
+
 /// What a request must prove, given its headers.
 enum Credential<'a> {
     Open,
@@ -306,5 +323,32 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn the_rate_limit_key_is_the_access_key_or_a_token_digest_never_the_token() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let signed = h(&[(
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=AK1, SignedHeaders=host;x-sdk-date, Signature=00",
+        )]);
+        assert_eq!(credential_key(&signed), "ak:AK1");
+        let token = credential_key(&h(&[("X-Auth-Token", "very-secret-token")]));
+        assert!(
+            token.starts_with("token:") && !token.contains("secret"),
+            "{token}"
+        );
+        assert_eq!(
+            token,
+            credential_key(&h(&[("x-auth-token", "very-secret-token")]))
+        );
+        assert_ne!(token, credential_key(&h(&[("X-Auth-Token", "another")])));
+        assert_eq!(credential_key(&h(&[("Host", "x")])), "");
+        assert_eq!(credential_key(&h(&[("Authorization", "Basic abc")])), "");
     }
 }

@@ -30,8 +30,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Seed file (YAML: project_id, desktops with id, name, user, status, tags) [default: the
-    /// built-in demo inventory].
+    /// Seed file (YAML: project_id and desktops, or a projects list of them; desktops with id,
+    /// name, user, status, tags) [default: the built-in demo inventory].
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
 
@@ -76,9 +76,26 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "S")]
     pub retry_after: Option<u64>,
 
-    /// Accept at most N requests per second (token bucket); 429 beyond.
+    /// Accept at most N requests per second per credential, 429 APIG.0308 beyond: one token
+    /// bucket (burst N) for each access key (signed requests) or token, shared by every project
+    /// that credential calls; requests without a credential share one bucket.
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<f64>,
+
+    /// Refuse any tag write carrying this value with 400 WKS.0003 (invalid tag), changing
+    /// nothing (a batch call included): a service rule desktag cannot know. Repeatable.
+    #[arg(long, value_name = "VALUE")]
+    pub reject_value: Vec<String>,
+
+    /// Probability (0–1) that a tag write is applied and its answer then held for
+    /// --lost-answer-ms, so a client with a shorter timeout sees an applied call time out (with
+    /// --fail-rate and --throttle-rate, at most 1 in all).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
+
+    /// How long a lost answer is held (until the emulator stops, at most).
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub lost_answer_ms: u64,
 
     /// Milliseconds added to every response.
     #[arg(long, value_name = "MS", default_value_t = 0)]
@@ -89,7 +106,8 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value_t = BatchCapArg::Reject)]
     pub batch_cap: BatchCapArg,
 
-    /// Seed of the fault RNG, for a repeatable fault sequence [default: random].
+    /// Seed of the fault RNG (--fail-rate, --throttle-rate, --lost-answer-rate), for a repeatable
+    /// fault sequence [default: random].
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
 
@@ -102,7 +120,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "ID", default_value = "desktag-emulator")]
     pub idp_id: String,
 
-    /// The region whose name `GET /v3/projects?name=` maps to the seed's project.
+    /// The region whose name `GET /v3/projects?name=` maps to the seed's (first) project.
     #[arg(long, value_name = "REGION", default_value = "cn-north-4")]
     pub region: String,
 }
@@ -192,6 +210,9 @@ impl EmulatorArgs {
                 clock: Clock::System,
                 gate: None,
                 writes_only: self.faults_writes_only,
+                reject_values: self.reject_value,
+                lost_answer_rate: self.lost_answer_rate,
+                lost_answer: Duration::from_millis(self.lost_answer_ms),
             },
             batch_cap: match self.batch_cap {
                 BatchCapArg::Reject => BatchCap::Reject,
@@ -446,5 +467,32 @@ mod tests {
             .into_config(|n| (n == TOKEN_ENV).then(|| "tok".to_string()))
             .unwrap();
         assert!(matches!(with_token.auth, Auth::Token(_)));
+    }
+
+    #[test]
+    fn the_new_faults_reach_the_config() {
+        let config = parse(&[
+            "--reject-value",
+            "bad",
+            "--reject-value",
+            "worse",
+            "--lost-answer-rate",
+            "0.25",
+            "--lost-answer-ms",
+            "1500",
+            "--rate-limit",
+            "50",
+        ])
+        .unwrap()
+        .into_config(no_env)
+        .unwrap();
+        assert_eq!(config.faults.reject_values, vec!["bad", "worse"]);
+        assert_eq!(config.faults.lost_answer_rate, 0.25);
+        assert_eq!(config.faults.lost_answer, Duration::from_millis(1500));
+        assert_eq!(config.faults.rate_limit, Some(50.0));
+        let defaults = parse(&[]).unwrap().into_config(no_env).unwrap();
+        assert!(defaults.faults.reject_values.is_empty());
+        assert_eq!(defaults.faults.lost_answer_rate, 0.0);
+        assert_eq!(defaults.faults.lost_answer, crate::DEFAULT_LOST_ANSWER);
     }
 }

@@ -110,6 +110,18 @@ impl ServiceError {
         )
     }
 
+    /// A tag value the service's own rules refuse (`--reject-value`): the invalid-tag answer.
+    pub(crate) fn rejected_value(key: &str) -> Self {
+        ServiceError::service(
+            StatusCode::BAD_REQUEST,
+            INVALID_TAG,
+            format!(
+                "invalid tag `{key}`: its value is not allowed by the service's rules (injected \
+                 by --reject-value)"
+            ),
+        )
+    }
+
     pub(crate) fn tag_cap(id: &str, have: usize, adding: &[&str], max: usize) -> Self {
         let keys = adding
             .iter()

@@ -1,7 +1,9 @@
-//! Fault injection for resilience tests: random 500s and 429s from a seeded RNG (repeatable with
-//! a fixed seed and a fixed request order), a token-bucket rate limit, and added latency. The
-//! clock is an argument, so the decisions are testable without sleeping.
+//! Fault injection for resilience tests: random 500s, 429s and lost answers from a seeded RNG
+//! (repeatable with a fixed seed and a fixed request order), a token-bucket rate limit per
+//! credential, tag values the service refuses, and added latency. The clock is an argument, so
+//! the decisions are testable without sleeping.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +21,9 @@ pub struct Faults {
     pub throttle_rate: f64,
     /// `Retry-After` seconds sent with every 429.
     pub retry_after: Option<u64>,
-    /// Requests per second the emulator accepts (token bucket, one second of burst); 429 beyond.
+    /// Requests per second the emulator accepts from one credential (a token bucket with one
+    /// second of burst for each access key or token; requests without one share a bucket),
+    /// whichever projects they address; 429 beyond.
     pub rate_limit: Option<f64>,
     /// Added before every response.
     pub latency: Duration,
@@ -31,6 +35,14 @@ pub struct Faults {
     pub clock: Clock,
     /// Holds write requests past a count until a test opens it.
     pub gate: Option<Gate>,
+    /// Tag values the service refuses: a tag write carrying one is answered 400 `WKS.0003`
+    /// (invalid tag) and changes nothing, a batch call included. A rule desktag cannot know.
+    pub reject_values: Vec<String>,
+    /// Probability (0..=1) that a write is applied and its answer then held for `lost_answer`
+    /// (a client with a shorter timeout sees a timeout of an applied call).
+    pub lost_answer_rate: f64,
+    /// How long a lost answer is held (until the emulator stops, at most).
+    pub lost_answer: Duration,
 }
 
 /// How long [`Gate::wait_until_holding`] waits before it gives up: a guard against a hang, not a
@@ -180,9 +192,19 @@ impl Default for Faults {
             clock: Clock::System,
             gate: None,
             writes_only: false,
+            reject_values: Vec::new(),
+            lost_answer_rate: 0.0,
+            lost_answer: DEFAULT_LOST_ANSWER,
         }
     }
 }
+
+/// How long a lost answer is held unless told otherwise: longer than any client's timeout.
+pub const DEFAULT_LOST_ANSWER: Duration = Duration::from_secs(60);
+
+/// Most credentials with a bucket of their own; requests with further ones share the bucket of
+/// requests without a credential, so a flood of made-up access keys cannot grow the map.
+pub(crate) const MAX_RATE_CREDENTIALS: usize = 1024;
 
 impl Faults {
     /// Checks the ranges; the message names the option.
@@ -190,12 +212,20 @@ impl Faults {
         for (name, p) in [
             ("--fail-rate", self.fail_rate),
             ("--throttle-rate", self.throttle_rate),
+            ("--lost-answer-rate", self.lost_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(crate::EmulatorError::Config(format!(
                     "{name} {p} is not a probability; give a number from 0 to 1"
                 )));
             }
+        }
+        let drawn = self.fail_rate + self.throttle_rate + self.lost_answer_rate;
+        if self.lost_answer_rate > 0.0 && drawn > 1.0 {
+            return Err(crate::EmulatorError::Config(format!(
+                "--fail-rate, --throttle-rate and --lost-answer-rate add up to {drawn}; one draw \
+                 decides between them, so their sum must be at most 1"
+            )));
         }
         if let Some(r) = self.rate_limit {
             if !(r.is_finite() && r > 0.0) {
@@ -208,7 +238,7 @@ impl Faults {
     }
 }
 
-/// A fault chosen for one request.
+/// A refusal chosen for one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Fault {
     /// Over `rate_limit`.
@@ -219,48 +249,99 @@ pub(crate) enum Fault {
     Failed,
 }
 
+/// What the faults make of one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Verdict {
+    /// Answer it as the service would.
+    Serve,
+    /// Refuse it without running it.
+    Refuse(Fault),
+    /// Run it (a write), then hold its answer for `Faults::lost_answer`.
+    LoseAnswer,
+}
+
 /// The per-emulator fault state.
 #[derive(Debug)]
 pub(crate) struct Injector {
     pub faults: Faults,
     rng: Mutex<SmallRng>,
-    bucket: Option<Mutex<TokenBucket>>,
+    buckets: Option<Mutex<Buckets>>,
+}
+
+/// One token bucket per credential, made on first use.
+#[derive(Debug)]
+struct Buckets {
+    rate: f64,
+    by_credential: HashMap<String, TokenBucket>,
+}
+
+impl Buckets {
+    fn take(&mut self, credential: &str, now: Instant) -> bool {
+        let key = if self.by_credential.contains_key(credential)
+            || self.by_credential.len() < MAX_RATE_CREDENTIALS
+        {
+            credential
+        } else {
+            ""
+        };
+        let rate = self.rate;
+        self.by_credential
+            .entry(key.to_string())
+            .or_insert_with(|| TokenBucket::new(rate))
+            .try_take(now)
+            .is_ok()
+    }
 }
 
 impl Injector {
     pub(crate) fn new(faults: Faults) -> Self {
         Injector {
             rng: Mutex::new(SmallRng::seed_from_u64(faults.seed)),
-            bucket: faults.rate_limit.map(|r| Mutex::new(TokenBucket::new(r))),
+            buckets: faults.rate_limit.map(|rate| {
+                Mutex::new(Buckets {
+                    rate,
+                    by_credential: HashMap::new(),
+                })
+            }),
             faults,
         }
     }
 
-    /// Decides whether this request fails, and how. The rate limit is checked first; then one
-    /// draw decides between throttle, failure and success, so a fixed seed gives a fixed sequence.
-    pub(crate) fn decide(&self, now: Instant, write: bool) -> Option<Fault> {
-        if let Some(bucket) = &self.bucket {
-            if bucket
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .try_take(now)
-                .is_err()
-            {
-                return Some(Fault::RateLimited);
+    /// Decides what happens to this request. `credential` names the bucket it draws from (an
+    /// access key or a token's digest; `""` for none). The rate limit is checked first; then one
+    /// draw decides between throttle, failure, a lost answer (writes only) and success, so a
+    /// fixed seed gives a fixed sequence.
+    pub(crate) fn decide(&self, now: Instant, write: bool, credential: &str) -> Verdict {
+        if let Some(buckets) = &self.buckets {
+            let mut buckets = buckets.lock().unwrap_or_else(|p| p.into_inner());
+            if !buckets.take(credential, now) {
+                return Verdict::Refuse(Fault::RateLimited);
             }
         }
         let (throttle, fail) = (self.faults.throttle_rate, self.faults.fail_rate);
-        if (throttle <= 0.0 && fail <= 0.0) || (self.faults.writes_only && !write) {
-            return None;
+        let lost = if write {
+            self.faults.lost_answer_rate
+        } else {
+            0.0
+        };
+        if (throttle <= 0.0 && fail <= 0.0 && lost <= 0.0) || (self.faults.writes_only && !write) {
+            return Verdict::Serve;
         }
         let x: f64 = self.rng.lock().unwrap_or_else(|p| p.into_inner()).gen();
         if x < throttle {
-            Some(Fault::Throttled)
+            Verdict::Refuse(Fault::Throttled)
         } else if x < throttle + fail {
-            Some(Fault::Failed)
+            Verdict::Refuse(Fault::Failed)
+        } else if x < throttle + fail + lost {
+            Verdict::LoseAnswer
         } else {
-            None
+            Verdict::Serve
         }
+    }
+
+    /// Whether a tag with `value` is refused (`--reject-value`).
+    pub(crate) fn rejects(&self, value: &str) -> bool {
+        self.faults.reject_values.iter().any(|v| v == value)
     }
 }
 
@@ -279,12 +360,20 @@ mod tests {
         let now = Instant::now();
         let run = || {
             let inj = Injector::new(faults.clone());
-            (0..200).map(|_| inj.decide(now, true)).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| inj.decide(now, true, ""))
+                .collect::<Vec<_>>()
         };
         let a = run();
         assert_eq!(a, run());
-        let failed = a.iter().filter(|f| **f == Some(Fault::Failed)).count();
-        let throttled = a.iter().filter(|f| **f == Some(Fault::Throttled)).count();
+        let failed = a
+            .iter()
+            .filter(|f| **f == Verdict::Refuse(Fault::Failed))
+            .count();
+        let throttled = a
+            .iter()
+            .filter(|f| **f == Verdict::Refuse(Fault::Throttled))
+            .count();
         assert!((30..90).contains(&failed), "{failed}");
         assert!((15..70).contains(&throttled), "{throttled}");
     }
@@ -324,7 +413,7 @@ mod tests {
     fn no_faults_by_default() {
         let now = Instant::now();
         let inj = Injector::new(Faults::default());
-        assert!((0..100).all(|_| inj.decide(now, true).is_none()));
+        assert!((0..100).all(|_| inj.decide(now, true, "") == Verdict::Serve));
     }
 
     #[test]
@@ -348,5 +437,99 @@ mod tests {
             .to_string()
             .contains("--rate-limit"));
         assert!(Faults::default().validate().is_ok());
+    }
+
+    #[test]
+    fn each_credential_has_its_own_bucket_and_no_credential_shares_one() {
+        let inj = Injector::new(Faults {
+            rate_limit: Some(2.0),
+            ..Faults::default()
+        });
+        let now = Instant::now();
+        let refused = Verdict::Refuse(Fault::RateLimited);
+        for credential in ["ak:A", "ak:B", ""] {
+            assert_eq!(inj.decide(now, true, credential), Verdict::Serve);
+            assert_eq!(inj.decide(now, false, credential), Verdict::Serve);
+            assert_eq!(inj.decide(now, true, credential), refused, "{credential}");
+        }
+        // Half a second refills one token of each bucket.
+        let later = now + Duration::from_millis(500);
+        assert_eq!(inj.decide(later, true, "ak:A"), Verdict::Serve);
+        assert_eq!(inj.decide(later, true, "ak:A"), refused);
+        assert_eq!(inj.decide(later, true, "ak:B"), Verdict::Serve);
+    }
+
+    #[test]
+    fn credentials_past_the_cap_share_the_bucket_of_requests_without_one() {
+        let inj = Injector::new(Faults {
+            rate_limit: Some(1.0),
+            ..Faults::default()
+        });
+        let now = Instant::now();
+        for i in 0..MAX_RATE_CREDENTIALS {
+            assert_eq!(inj.decide(now, true, &format!("ak:{i}")), Verdict::Serve);
+        }
+        assert_eq!(inj.decide(now, true, "ak:one-more"), Verdict::Serve);
+        assert_eq!(
+            inj.decide(now, true, "ak:and-another"),
+            Verdict::Refuse(Fault::RateLimited)
+        );
+        assert_eq!(
+            inj.decide(now, true, ""),
+            Verdict::Refuse(Fault::RateLimited)
+        );
+    }
+
+    #[test]
+    fn lost_answers_are_drawn_for_writes_only() {
+        let inj = Injector::new(Faults {
+            lost_answer_rate: 1.0,
+            ..Faults::default()
+        });
+        let now = Instant::now();
+        assert_eq!(inj.decide(now, true, ""), Verdict::LoseAnswer);
+        assert_eq!(inj.decide(now, false, ""), Verdict::Serve);
+        let some = Injector::new(Faults {
+            lost_answer_rate: 0.25,
+            seed: 3,
+            ..Faults::default()
+        });
+        let lost = (0..400)
+            .filter(|_| some.decide(now, true, "") == Verdict::LoseAnswer)
+            .count();
+        assert!((50..150).contains(&lost), "{lost}");
+    }
+
+    #[test]
+    fn the_drawn_rates_must_add_up_to_at_most_one_with_lost_answers() {
+        let bad = Faults {
+            fail_rate: 0.5,
+            lost_answer_rate: 0.75,
+            ..Faults::default()
+        };
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--lost-answer-rate") && err.contains("1.25"),
+            "{err}"
+        );
+        let bad = Faults {
+            lost_answer_rate: -0.1,
+            ..Faults::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--lost-answer-rate"));
+    }
+
+    #[test]
+    fn rejected_values_match_exactly() {
+        let inj = Injector::new(Faults {
+            reject_values: vec!["forbidden".to_string()],
+            ..Faults::default()
+        });
+        assert!(inj.rejects("forbidden"));
+        assert!(!inj.rejects("Forbidden") && !inj.rejects("forbidden2") && !inj.rejects(""));
     }
 }

@@ -47,7 +47,8 @@ pub struct Identity {
     pub actions_request_token: Option<Secret>,
     /// Whether the metadata service hands out keys (the ECS has an agency).
     pub metadata_agency: bool,
-    /// The region whose name `GET /v3/projects?name=` maps to the seed's project.
+    /// The region whose name `GET /v3/projects?name=` maps to the seed's first project (the
+    /// others are reached by id).
     pub region: String,
     /// More projects the lookup lists, as (region name, project id): a name listed twice gives
     /// two matches.
@@ -546,7 +547,7 @@ fn decode_authorization(body: &[u8]) -> Result<IdentityReply, ServiceError> {
     ))
 }
 
-/// `GET /v3/projects?name=`: the seed's project (named after `Identity::region`) and the extra
+/// `GET /v3/projects?name=`: the seed's first project (named after `Identity::region`) and the extra
 /// ones, filtered by name when one is given.
 fn list_projects(
     identity: &Identity,

@@ -1,5 +1,6 @@
 //! The local emulator of the Workspace tag API: the real paths, bodies, status codes and error
-//! shapes, the tag rules and cap, AK/SK or token auth, injected faults, a request log, and an
+//! shapes, the tag rules and cap, AK/SK or token auth, one or several projects (each with its own
+//! desktops, under one rate limit per credential), injected faults, a bounded request log, and an
 //! optional state file. `app` is the router (for `oneshot` tests), `spawn` serves it on a socket,
 //! `command::run` is `desktag emulator`. Never talks to anything but its own clients.
 //!
@@ -52,15 +53,15 @@ pub use errors::{
     BAD_REQUEST, DESKTOP_NOT_FOUND, EMPTY_BODY, GW_AUTH, GW_BAD_REQUEST, GW_EXPIRED, GW_NO_API,
     GW_THROTTLED, INTERNAL, INVALID_TAG, PROJECT_NOT_FOUND, TAG_CAP,
 };
-pub use faults::{Clock, Faults, Gate, ManualClock};
+pub use faults::{Clock, Faults, Gate, ManualClock, DEFAULT_LOST_ANSWER};
 pub use identity::{Identity, DENY_POLICY, GW_TOKEN_EXPIRED, IAM_REFUSED, SECURITY_TOKEN_CHARS};
 pub use persist::StateFileError;
 
-pub use seed::{EmulatedDesktop, Seed, SeedError};
+pub use seed::{EmulatedDesktop, ProjectSeed, Seed, SeedError};
 pub use server::Limits;
 pub use service::{
     app, EmulatorState, MAX_BODY_BYTES, MAX_DESKTOP_ID_FILTERS, MAX_LIST_LIMIT,
-    REQUEST_LOG_CAPACITY,
+    REQUEST_LOG_CAPACITY, REQUEST_LOG_MAX_BYTES,
 };
 pub use store::{BatchCap, MAX_BATCH_DESKTOPS, MAX_BATCH_TAGS};
 
@@ -125,6 +126,8 @@ pub struct RequestRecord {
     pub error_code: Option<String>,
     /// The `X-Request-Id` sent back.
     pub request_id: String,
+    /// How long the answer was held after the request ran (`--lost-answer-rate`), in ms.
+    pub held_ms: Option<u64>,
 }
 
 /// Why the emulator could not start or stopped.
@@ -197,11 +200,18 @@ impl EmulatorHandle {
         self.addr
     }
 
+    /// The first project's id (a single-project seed's only one).
     pub fn project_id(&self) -> String {
         self.state.project_id().to_string()
     }
 
-    /// The most recent requests, oldest first (see `REQUEST_LOG_CAPACITY`).
+    /// Every project the emulator serves, in the seed's order.
+    pub fn project_ids(&self) -> Vec<String> {
+        self.state.project_ids()
+    }
+
+    /// The most recent requests, oldest first (see `REQUEST_LOG_CAPACITY`,
+    /// `REQUEST_LOG_MAX_BYTES`).
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.state.requests()
     }
@@ -217,13 +227,20 @@ impl EmulatorHandle {
         self.state.issued_secrets()
     }
 
-    /// Every desktop and its tags now, sorted by id.
+    /// Every desktop of the first project and its tags now, sorted by id.
     pub fn desktops(&self) -> Vec<EmulatedDesktop> {
         self.state.desktops()
     }
 
+    /// Every desktop of `project_id` and its tags now, sorted by id; `None` for a project the
+    /// emulator does not serve.
+    pub fn project_desktops(&self, project_id: &str) -> Option<Vec<EmulatedDesktop>> {
+        self.state.project_desktops(project_id)
+    }
+
     /// Stops accepting connections, lets open requests finish, and waits for the server.
     pub async fn shutdown(mut self) -> Result<(), EmulatorError> {
+        self.state.stop_holding();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -241,6 +258,7 @@ impl EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
+        self.state.stop_holding();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -76,16 +76,18 @@ pub enum StateFileError {
         marker: &'static str,
     },
     #[error(
-        "state file {}: it holds project `{}`, but this emulator serves `{}`; pass the --seed it \
-         was made from, or choose another --state path",
+        "state file {}: it holds {}, but this emulator serves {}; pass the --seed it was made \
+         from, or choose another --state path",
         path.display(),
-        holds.escape_debug(),
-        serves.escape_debug()
+        name_projects(holds),
+        name_projects(serves)
     )]
     OtherProject {
         path: PathBuf,
-        holds: String,
-        serves: String,
+        /// The state file's project ids, sorted.
+        holds: Vec<String>,
+        /// The seed's project ids, sorted.
+        serves: Vec<String>,
     },
     #[error(
         "state file {}: desktop `{}` carries {counted} tags, over --max-tags {max_tags}; start \
@@ -101,6 +103,18 @@ pub enum StateFileError {
     },
     #[error("the state writer stopped: {0}")]
     WriterStopped(tokio::task::JoinError),
+}
+
+/// "project `a`" or "projects `a`, `b`", escaped: the ids come from files.
+fn name_projects(ids: &[String]) -> String {
+    let quoted: Vec<String> = ids
+        .iter()
+        .map(|id| format!("`{}`", id.escape_debug()))
+        .collect();
+    match quoted.as_slice() {
+        [one] => format!("project {one}"),
+        _ => format!("projects {}", quoted.join(", ")),
+    }
 }
 
 #[derive(Debug)]
@@ -233,7 +247,7 @@ pub(crate) fn save(path: &Path, seed: &Seed) -> Result<(), StateFileError> {
     let text = seed.to_yaml().map_err(StateFileError::Render)?;
     let text = format!(
         "{HEADER} {} desktops\n{text}{}{TRAILER}",
-        seed.desktops.len(),
+        seed.desktop_count(),
         if text.ends_with('\n') { "" } else { "\n" }
     );
     desktag_core::atomic_file::write(path, text.as_bytes(), &temporary_prefix(path)).map_err(
@@ -254,10 +268,10 @@ fn check_complete(path: &Path, text: &str, seed: &Seed) -> Result<(), StateFileE
         .trim()
         .strip_suffix("desktops")
         .and_then(|n| n.trim().parse().ok());
-    if !text.ends_with(TRAILER) || expected != Some(seed.desktops.len()) {
+    if !text.ends_with(TRAILER) || expected != Some(seed.desktop_count()) {
         return Err(StateFileError::Incomplete {
             path: path.to_path_buf(),
-            holds: seed.desktops.len(),
+            holds: seed.desktop_count(),
             header: expected.map_or_else(|| "nothing readable".to_string(), |n| n.to_string()),
             marker: if text.ends_with(TRAILER) {
                 "there"

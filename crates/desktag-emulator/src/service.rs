@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{self, Auth, Received};
 use super::errors::{ServiceError, GW_BAD_REQUEST};
-use super::faults::{Fault, Injector};
+use super::faults::{Fault, Injector, Verdict};
 use super::identity::{Identity, IdentityOp, IdentityReply, IdentityRequest, Issued};
 use super::persist::{Persister, StateFileError};
 use super::routes::{decode_query, route, Op};
-use super::store::{BatchCap, ListFilter, Store, WriteOutcome};
+use super::store::{BatchCap, ListFilter, Project, Store, WriteOutcome};
 use super::wire::{
     BatchIn, CreateTagIn, DesktopOut, DesktopsTagsIn, ListOut, TagIn, TagOut, TagsOut,
 };
@@ -39,6 +39,9 @@ pub const MAX_DESKTOP_ID_FILTERS: usize = 100;
 pub const MAX_LIST_LIMIT: usize = 1000;
 /// How many request records are kept (the oldest are dropped first).
 pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+/// How many bytes of paths, queries and codes the request log keeps at most (the oldest records
+/// are dropped first): a read of 100 ids has a 5 KB query, so the count alone would not bound it.
+pub const REQUEST_LOG_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// Everything one emulator instance holds. Build it with `EmulatorState::new`, serve it with
 /// `app`.
@@ -53,27 +56,34 @@ pub struct EmulatorState {
     issued: Issued,
     clock_offset: time::Duration,
     persister: Option<Persister>,
-    log: Mutex<VecDeque<RequestRecord>>,
+    log: Mutex<RequestLog>,
     total_writes: AtomicU64,
     ids: AtomicU64,
     id_prefix: u32,
+    /// Set when the emulator stops, releasing held answers.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
-/// A state file is this emulator's: the project it serves (from the seed) and within its cap.
+/// A state file is this emulator's: the projects it serves (from the seed) and within its cap.
 fn check_state(
     path: &std::path::Path,
     state: &Seed,
     seed: &Seed,
     max_tags: usize,
 ) -> Result<(), StateFileError> {
-    if state.project_id != seed.project_id {
+    let ids = |s: &Seed| {
+        let mut ids: Vec<String> = s.projects().map(|(id, _)| id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    if ids(state) != ids(seed) {
         return Err(StateFileError::OtherProject {
             path: path.to_path_buf(),
-            holds: state.project_id.clone(),
-            serves: seed.project_id.clone(),
+            holds: ids(state),
+            serves: ids(seed),
         });
     }
-    for desktop in &state.desktops {
+    for desktop in state.projects().flat_map(|(_, desktops)| desktops) {
         let counted = desktop
             .tags
             .keys()
@@ -132,10 +142,11 @@ impl EmulatorState {
             issued: Issued::default(),
             clock_offset: config.clock_offset,
             persister,
-            log: Mutex::new(VecDeque::new()),
+            log: Mutex::new(RequestLog::default()),
             total_writes: AtomicU64::new(0),
             ids: AtomicU64::new(0),
             id_prefix: rand::random(),
+            stopping: tokio::sync::watch::channel(false).0,
         }))
     }
 
@@ -144,11 +155,13 @@ impl EmulatorState {
         time::OffsetDateTime::now_utc() + self.clock_offset
     }
 
-    /// The most recent requests (up to `REQUEST_LOG_CAPACITY`), oldest first.
+    /// The most recent requests (see `REQUEST_LOG_CAPACITY`, `REQUEST_LOG_MAX_BYTES`), oldest
+    /// first.
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.log
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .records
             .iter()
             .cloned()
             .collect()
@@ -159,13 +172,27 @@ impl EmulatorState {
         self.total_writes.load(Ordering::Relaxed)
     }
 
-    /// Every desktop as it is now, sorted by id.
+    /// Every desktop of the first project as it is now, sorted by id.
     pub fn desktops(&self) -> Vec<EmulatedDesktop> {
-        self.store.desktops()
+        self.store
+            .desktops(self.store.project_id())
+            .expect("the first project exists")
     }
 
+    /// Every desktop of `project_id` as it is now, sorted by id; `None` for a project the
+    /// emulator does not serve.
+    pub fn project_desktops(&self, project_id: &str) -> Option<Vec<EmulatedDesktop>> {
+        self.store.desktops(project_id)
+    }
+
+    /// The first project's id (a single-project seed's only one).
     pub(crate) fn project_id(&self) -> &str {
         self.store.project_id()
+    }
+
+    /// Every project the emulator serves, in the seed's order.
+    pub(crate) fn project_ids(&self) -> Vec<String> {
+        self.store.project_ids().map(str::to_string).collect()
     }
 
     /// Every temporary secret the identity side issued (secret keys, security tokens), so tests
@@ -178,6 +205,21 @@ impl EmulatorState {
         &self.limits
     }
 
+    /// Waits `hold` (a lost answer), or until the emulator stops: a held answer must not keep
+    /// the server from shutting down.
+    async fn hold(&self, hold: std::time::Duration) {
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(hold) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {}
+        }
+    }
+
+    /// Releases every held answer (and any held later): the emulator is stopping.
+    pub(crate) fn stop_holding(&self) {
+        self.stopping.send_replace(true);
+    }
+
     fn next_request_id(&self) -> String {
         let n = self.ids.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}{:024x}", self.id_prefix, n)
@@ -187,12 +229,44 @@ impl EmulatorState {
         if record.write && (200..300).contains(&record.status) {
             self.total_writes.fetch_add(1, Ordering::Relaxed);
         }
-        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if log.len() >= REQUEST_LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(record);
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record);
     }
+}
+
+/// The most recent request records, within `REQUEST_LOG_CAPACITY` records and
+/// `REQUEST_LOG_MAX_BYTES` bytes.
+#[derive(Debug, Default)]
+struct RequestLog {
+    records: VecDeque<RequestRecord>,
+    /// `weight` summed over `records`.
+    bytes: usize,
+}
+
+impl RequestLog {
+    fn push(&mut self, record: RequestRecord) {
+        self.bytes += weight(&record);
+        self.records.push_back(record);
+        while self.records.len() > REQUEST_LOG_CAPACITY || self.bytes > REQUEST_LOG_MAX_BYTES {
+            match self.records.pop_front() {
+                Some(old) => self.bytes -= weight(&old),
+                None => break,
+            }
+        }
+    }
+}
+
+/// What a record holds on the heap, roughly: its strings and its own size.
+fn weight(r: &RequestRecord) -> usize {
+    std::mem::size_of::<RequestRecord>()
+        + r.method.len()
+        + r.path.len()
+        + r.query.len()
+        + r.request_id.len()
+        + r.desktop_id.as_ref().map_or(0, String::len)
+        + r.error_code.as_ref().map_or(0, String::len)
 }
 
 /// The emulator's router. Every path goes to one handler: answers for unknown paths, wrong
@@ -257,6 +331,8 @@ enum Reply {
 struct Seen {
     desktop_id: Option<String>,
     write: bool,
+    /// How long its answer is held (`--lost-answer-rate`).
+    hold: Option<std::time::Duration>,
 }
 
 async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Response {
@@ -283,6 +359,9 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         }
     }
     let status = response.status().as_u16();
+    let held_ms = seen
+        .hold
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
     tracing::info!(
@@ -294,6 +373,8 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         latency_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         request_id = %request_id,
         error_code = error_code.unwrap_or(""),
+        // Only on held answers (`--lost-answer-rate`).
+        held_ms,
         "request"
     );
     state.record(RequestRecord {
@@ -305,7 +386,11 @@ async fn handle(State(state): State<Arc<EmulatorState>>, req: Request) -> Respon
         write: seen.write,
         error_code: error_code.map(str::to_string),
         request_id,
+        held_ms,
     });
+    if let Some(hold) = seen.hold {
+        state.hold(hold).await;
+    }
     response
 }
 
@@ -382,34 +467,37 @@ async fn process(
             )
             .map(Reply::Identity);
     }
-    if let Some(fault) = state
-        .faults
-        .decide(state.faults.faults.clock.now(), op.is_write())
-    {
-        return Err(fault_error(state, fault));
+    match state.faults.decide(
+        state.faults.faults.clock.now(),
+        op.is_write(),
+        &auth::credential_key(&headers),
+    ) {
+        Verdict::Serve => {}
+        Verdict::Refuse(fault) => return Err(fault_error(state, fault)),
+        Verdict::LoseAnswer => seen.hold = Some(state.faults.faults.lost_answer),
     }
-    if pid != state.store.project_id() {
-        return Err(ServiceError::project_not_found(&pid));
-    }
-    let store = &state.store;
+    let project = state.store.project(&pid)?;
     let version = match op {
-        Op::List => return list(store, &query),
+        Op::List => return list(project, &query),
         Op::ShowTags { id } => {
-            let tags = store.tags(&id)?;
+            let tags = project.tags(&id)?;
             return Ok(json_reply(&TagsOut {
                 tags: tags.iter().map(TagOut::from).collect(),
             }));
         }
-        write => write_op(state, write, &body)?,
+        write => write_op(state, project, write, &body)?,
     };
     // A no-op write must wait too: it may be the retry of a write whose change was made but whose
     // save failed, and its success must not be reported while the file lacks that change.
     if let Some(persister) = &state.persister {
-        let version = version.unwrap_or_else(|| store.version());
-        persister.wait_durable(store, version).await.map_err(|e| {
-            tracing::error!(target: "desktag::emulator", "{e}");
-            ServiceError::internal(format!("the change was made but not saved: {e}"))
-        })?;
+        let version = version.unwrap_or_else(|| state.store.version());
+        persister
+            .wait_durable(&state.store, version)
+            .await
+            .map_err(|e| {
+                tracing::error!(target: "desktag::emulator", "{e}");
+                ServiceError::internal(format!("the change was made but not saved: {e}"))
+            })?;
     }
     Ok(Reply::NoContent)
 }
@@ -468,14 +556,30 @@ async fn admit(
     Ok((headers, body))
 }
 
-/// Runs a write against the store; the store's version after it, if it changed anything.
-fn write_op(state: &EmulatorState, op: Op, body: &[u8]) -> WriteOutcome {
-    let store = &state.store;
+/// Refuses tags whose value `--reject-value` names, as the service refuses an invalid tag: the
+/// whole call, before anything is changed.
+fn refuse_values<'a>(
+    state: &EmulatorState,
+    tags: impl IntoIterator<Item = &'a (String, String)>,
+) -> Result<(), ServiceError> {
+    match tags
+        .into_iter()
+        .find(|(_, value)| state.faults.rejects(value))
+    {
+        Some((key, _)) => Err(ServiceError::rejected_value(key)),
+        None => Ok(()),
+    }
+}
+
+/// Runs a write against a project; the store's version after it, if it changed anything.
+fn write_op(state: &EmulatorState, store: Project<'_>, op: Op, body: &[u8]) -> WriteOutcome {
     match op {
         Op::List | Op::ShowTags { .. } => unreachable!("reads are answered by process"),
         Op::CreateTag { id } => {
             let req: CreateTagIn = parse_body(body)?;
-            store.create(&id, &[req.tag.into_pair()])
+            let pair = [req.tag.into_pair()];
+            refuse_values(state, &pair)?;
+            store.create(&id, &pair)
         }
         Op::BatchTags { id } => {
             let req: BatchIn = parse_body(body)?;
@@ -485,6 +589,7 @@ fn write_op(state: &EmulatorState, op: Op, body: &[u8]) -> WriteOutcome {
             match req.action.as_deref() {
                 Some("create") => {
                     let pairs: Vec<_> = tags.into_iter().map(TagIn::into_pair).collect();
+                    refuse_values(state, &pairs)?;
                     store.create(&id, &pairs)
                 }
                 // Deletes match by key only; a `value` in the entry is ignored.
@@ -513,6 +618,7 @@ fn write_op(state: &EmulatorState, op: Op, body: &[u8]) -> WriteOutcome {
                     )
                 })
                 .collect();
+            refuse_values(state, entries.iter().flat_map(|(_, tags)| tags))?;
             store.batch_create(&entries, state.batch_cap)
         }
         // Deletes match by key only; a `value` in an entry is ignored.
@@ -549,7 +655,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ServiceErr
         .map_err(|e| ServiceError::bad_request(format!("invalid request body: {e}")))
 }
 
-fn list(store: &Store, query: &[(String, String)]) -> Result<Reply, ServiceError> {
+fn list(store: Project<'_>, query: &[(String, String)]) -> Result<Reply, ServiceError> {
     let mut filter = ListFilter::default();
     let (mut offset, mut limit) = (0usize, MAX_LIST_LIMIT);
     for (key, value) in query {
@@ -595,4 +701,43 @@ fn parse_number(key: &str, value: &str, max: usize) -> Result<usize, ServiceErro
 
 fn json_reply<T: Serialize>(value: &T) -> Reply {
     Reply::Json(serde_json::to_vec(value).expect("response types serialize"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(query_len: usize) -> RequestRecord {
+        RequestRecord {
+            method: "GET".to_string(),
+            path: "/v2/p/desktops".to_string(),
+            query: "q".repeat(query_len),
+            status: 200,
+            desktop_id: None,
+            write: false,
+            error_code: None,
+            request_id: "0".repeat(32),
+            held_ms: None,
+        }
+    }
+
+    #[test]
+    fn the_request_log_is_bounded_in_records_and_in_bytes() {
+        let mut log = RequestLog::default();
+        for _ in 0..REQUEST_LOG_CAPACITY + 10 {
+            log.push(record(0));
+        }
+        assert_eq!(log.records.len(), REQUEST_LOG_CAPACITY);
+        let mut log = RequestLog::default();
+        let big = 1024 * 1024;
+        for _ in 0..100 {
+            log.push(record(big));
+        }
+        assert!(log.bytes <= REQUEST_LOG_MAX_BYTES, "{}", log.bytes);
+        assert_eq!(
+            log.records.len(),
+            REQUEST_LOG_MAX_BYTES / weight(&record(big))
+        );
+        assert_eq!(log.bytes, log.records.iter().map(weight).sum::<usize>());
+    }
 }

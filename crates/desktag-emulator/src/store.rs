@@ -1,28 +1,101 @@
-//! The emulator's desktops and the service's tag rules: key/value checks, overwrite on an existing
-//! key, deleting a missing key is success, and the per-desktop cap with all-or-nothing batches.
-//! Each desktop has its own lock, so writes to different desktops never wait for each other; a
-//! cross-desktop batch takes its desktops' locks in id order (the map's order), so two batches
-//! cannot deadlock. No I/O here; every write that changes something gets a version number for
-//! the state file.
+//! The emulator's projects and desktops and the service's tag rules: key/value checks, overwrite
+//! on an existing key, deleting a missing key is success, and the per-desktop cap with
+//! all-or-nothing batches. A project's desktops are a vector sorted by id, built once: what never
+//! changes (id, name, user, status) is read without a lock, so a list page is a slice (O(page),
+//! whatever its offset), a `desktop_id` filter a hash lookup, and only tags are locked — each
+//! desktop's on its own, so writes to different desktops never wait for each other; a
+//! cross-desktop batch takes its desktops' locks in id order, so two batches cannot deadlock. No
+//! I/O here; every write that changes something gets a version number for the state file.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use desktag_core::tags::{check_key, check_value, is_system_key, Tags};
 
 use super::errors::ServiceError;
-use super::seed::{EmulatedDesktop, Seed};
+use super::seed::{EmulatedDesktop, ProjectSeed, Seed};
 
-/// The state of one emulated project.
+/// The state of every emulated project.
 #[derive(Debug)]
 pub(crate) struct Store {
-    project_id: String,
+    /// In the seed's order; the first is the one the identity side's project lookup names.
+    projects: Vec<(String, Desktops)>,
+    /// Project id → index in `projects`.
+    index: BTreeMap<String, usize>,
     max_tags: usize,
-    /// The set of desktops never changes after start, so the map itself needs no lock.
-    desktops: BTreeMap<String, Mutex<EmulatedDesktop>>,
     /// Bumped (under the desktop's lock, after the change) by every write that changed state.
     version: AtomicU64,
+}
+
+/// One project's desktops, sorted by id, with an index from id to position (a hash lookup: a
+/// binary search over 100,000 desktops costs a cache miss per step).
+#[derive(Debug)]
+struct Desktops {
+    slots: Vec<Slot>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Desktops {
+    fn new(desktops: Vec<EmulatedDesktop>) -> Desktops {
+        let mut slots: Vec<Slot> = desktops.into_iter().map(Slot::new).collect();
+        slots.sort_by(|a, b| a.id.cmp(&b.id));
+        let by_id = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        Desktops { slots, by_id }
+    }
+}
+
+/// One desktop: what the list API reports never changes after start, so only its tags are
+/// behind a lock.
+#[derive(Debug)]
+struct Slot {
+    id: String,
+    name: String,
+    user: Option<String>,
+    enterprise_project_id: Option<String>,
+    status: String,
+    tags: Mutex<Tags>,
+}
+
+impl Slot {
+    fn new(d: EmulatedDesktop) -> Slot {
+        Slot {
+            id: d.id,
+            name: d.name,
+            user: d.user,
+            enterprise_project_id: d.enterprise_project_id,
+            status: d.status,
+            tags: Mutex::new(d.tags),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tags> {
+        // A panic while holding the lock cannot leave a half-applied change (changes are built
+        // first and swapped in), so a poisoned lock is still consistent.
+        self.tags.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn to_desktop(&self) -> EmulatedDesktop {
+        EmulatedDesktop {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            user: self.user.clone(),
+            enterprise_project_id: self.enterprise_project_id.clone(),
+            status: self.status.clone(),
+            tags: self.lock().clone(),
+        }
+    }
+}
+
+/// One project of the store: what the tag API's calls act on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Project<'a> {
+    store: &'a Store,
+    desktops: &'a Desktops,
 }
 
 /// Which desktops a list request wants. Empty vectors mean "no filter".
@@ -37,9 +110,9 @@ pub(crate) struct ListFilter {
 }
 
 impl ListFilter {
-    fn matches(&self, d: &EmulatedDesktop) -> bool {
-        (self.desktop_ids.is_empty() || self.desktop_ids.contains(&d.id))
-            && (self.computer_names.is_empty() || self.computer_names.contains(&d.name))
+    /// Whether the filters other than `desktop_ids` (which `list` resolves by lookup) match.
+    fn matches(&self, d: &Slot) -> bool {
+        (self.computer_names.is_empty() || self.computer_names.contains(&d.name))
             && (self.user_names.is_empty()
                 || self.user_names.iter().any(|u| {
                     d.user
@@ -47,6 +120,13 @@ impl ListFilter {
                         .is_some_and(|have| have.contains(u.as_str()))
                 }))
             && (self.statuses.is_empty() || self.statuses.contains(&d.status))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.desktop_ids.is_empty()
+            && self.computer_names.is_empty()
+            && self.user_names.is_empty()
+            && self.statuses.is_empty()
     }
 }
 
@@ -71,64 +151,136 @@ pub(crate) type WriteOutcome = Result<Option<u64>, ServiceError>;
 
 impl Store {
     pub(crate) fn new(seed: Seed, max_tags: usize) -> Store {
-        Store {
+        let first = ProjectSeed {
             project_id: seed.project_id,
-            max_tags,
-            desktops: seed
-                .desktops
-                .into_iter()
-                .map(|d| (d.id.clone(), Mutex::new(d)))
+            desktops: seed.desktops,
+        };
+        let projects: Vec<(String, Desktops)> = std::iter::once(first)
+            .chain(seed.more_projects)
+            .map(|p| (p.project_id, Desktops::new(p.desktops)))
+            .collect();
+        Store {
+            index: projects
+                .iter()
+                .enumerate()
+                .map(|(i, (id, _))| (id.clone(), i))
                 .collect(),
+            projects,
+            max_tags,
             version: AtomicU64::new(0),
         }
     }
 
+    /// The first project's id: the one a single-project seed names.
     pub(crate) fn project_id(&self) -> &str {
-        &self.project_id
+        &self.projects[0].0
     }
 
-    fn lock<'a>(&'a self, id: &str) -> Result<MutexGuard<'a, EmulatedDesktop>, ServiceError> {
-        let cell = self
-            .desktops
+    /// Every project id, in the seed's order.
+    pub(crate) fn project_ids(&self) -> impl Iterator<Item = &str> {
+        self.projects.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// The project the tag API's path names; 404 `project_not_found` for one this store lacks.
+    pub(crate) fn project(&self, id: &str) -> Result<Project<'_>, ServiceError> {
+        let &i = self
+            .index
             .get(id)
+            .ok_or_else(|| ServiceError::project_not_found(id))?;
+        Ok(Project {
+            store: self,
+            desktops: &self.projects[i].1,
+        })
+    }
+
+    /// The version of the last change made (0 before any).
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    /// Must be called while the changed desktop is still locked (see `snapshot`).
+    fn bump(&self) -> u64 {
+        self.version.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// A consistent copy for the state file: it contains at least every change whose version is
+    /// ≤ the returned version. (The version is read first; a change with a version ≤ it finished
+    /// under its desktop's lock before the bump, so taking that lock afterwards sees it.)
+    pub(crate) fn snapshot(&self) -> (u64, Seed) {
+        let version = self.version.load(Ordering::SeqCst);
+        let mut projects = self.projects.iter().map(|(id, desktops)| ProjectSeed {
+            project_id: id.clone(),
+            desktops: desktops.slots.iter().map(Slot::to_desktop).collect(),
+        });
+        let first = projects.next().expect("a store has at least one project");
+        (
+            version,
+            Seed {
+                project_id: first.project_id,
+                desktops: first.desktops,
+                more_projects: projects.collect(),
+            },
+        )
+    }
+
+    /// Every desktop of a project, sorted by id; `None` for a project this store lacks.
+    pub(crate) fn desktops(&self, project_id: &str) -> Option<Vec<EmulatedDesktop>> {
+        let project = self.project(project_id).ok()?;
+        Some(project.slots().iter().map(Slot::to_desktop).collect())
+    }
+}
+
+impl<'a> Project<'a> {
+    /// Sorted by id.
+    fn slots(&self) -> &'a [Slot] {
+        &self.desktops.slots
+    }
+
+    fn slot(&self, id: &str) -> Option<&'a Slot> {
+        let &i = self.desktops.by_id.get(id)?;
+        Some(&self.desktops.slots[i])
+    }
+
+    fn lock(&self, id: &str) -> Result<MutexGuard<'a, Tags>, ServiceError> {
+        let slot = self
+            .slot(id)
             .ok_or_else(|| ServiceError::desktop_not_found(id))?;
-        // A panic while holding the lock cannot leave a half-applied change (changes are built
-        // first and swapped in), so a poisoned lock is still consistent.
-        Ok(cell.lock().unwrap_or_else(|p| p.into_inner()))
+        Ok(slot.lock())
     }
 
     /// Matching desktops sorted by id: the total count and the page `[offset, offset+limit)`.
-    /// With `desktop_id` filters only those desktops are looked at (O(ids), not a scan).
+    /// Unfiltered, the page is a slice of the sorted desktops (O(limit), whatever the offset);
+    /// with `desktop_id` filters only those desktops are looked up (O(ids)); the other
+    /// filters scan the unlocked attributes. Only the page's desktops are locked and copied.
     pub(crate) fn list(
         &self,
         filter: &ListFilter,
         offset: usize,
         limit: usize,
     ) -> (usize, Vec<EmulatedDesktop>) {
-        let cells: Box<dyn Iterator<Item = &Mutex<EmulatedDesktop>>> =
-            if filter.desktop_ids.is_empty() {
-                Box::new(self.desktops.values())
-            } else {
-                let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
-                Box::new(ids.into_iter().filter_map(|id| self.desktops.get(id)))
-            };
-        let mut total = 0;
-        let mut page = Vec::new();
-        for cell in cells {
-            let d = cell.lock().unwrap_or_else(|p| p.into_inner());
-            if filter.matches(&d) {
-                if total >= offset && page.len() < limit {
-                    page.push(d.clone());
-                }
-                total += 1;
-            }
+        if filter.is_empty() {
+            let total = self.slots().len();
+            let start = offset.min(total);
+            let end = start.saturating_add(limit).min(total);
+            let page = self.slots()[start..end].iter().map(Slot::to_desktop);
+            return (total, page.collect());
         }
-        (total, page)
+        let matching: Vec<&Slot> = if filter.desktop_ids.is_empty() {
+            self.slots().iter().filter(|d| filter.matches(d)).collect()
+        } else {
+            let ids: BTreeSet<&str> = filter.desktop_ids.iter().map(String::as_str).collect();
+            ids.into_iter()
+                .filter_map(|id| self.slot(id))
+                .filter(|d| filter.matches(d))
+                .collect()
+        };
+        let page = matching.iter().skip(offset).take(limit);
+        (matching.len(), page.map(|d| d.to_desktop()).collect())
     }
 
     pub(crate) fn tags(&self, id: &str) -> Result<Vec<(String, String)>, ServiceError> {
-        let d = self.lock(id)?;
-        Ok(d.tags
+        let tags = self.lock(id)?;
+        Ok(tags
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect())
@@ -142,24 +294,29 @@ impl Store {
             check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
             check_value(value).map_err(|e| ServiceError::invalid_tag(key, &e))?;
         }
-        let mut d = self.lock(id)?;
-        let mut next = d.tags.clone();
+        let mut current = self.lock(id)?;
+        let mut next = current.clone();
         let mut added = Vec::new();
         for (key, value) in tags {
             if next.insert(key.into(), value.into()).is_none() {
                 added.push(key.as_str());
             }
         }
-        let before = count_user_tags(d.tags.keys());
+        let before = count_user_tags(current.keys());
         let after = count_user_tags(next.keys());
-        if !added.is_empty() && after > self.max_tags {
-            return Err(ServiceError::tag_cap(id, before, &added, self.max_tags));
+        if !added.is_empty() && after > self.store.max_tags {
+            return Err(ServiceError::tag_cap(
+                id,
+                before,
+                &added,
+                self.store.max_tags,
+            ));
         }
-        if next == d.tags {
+        if next == *current {
             return Ok(None);
         }
-        d.tags = next;
-        Ok(Some(self.bump()))
+        *current = next;
+        Ok(Some(self.store.bump()))
     }
 
     /// Deletes keys from one desktop; keys it does not have are a success.
@@ -167,12 +324,12 @@ impl Store {
         for key in keys {
             check_key(key).map_err(|e| ServiceError::invalid_tag(key, &e))?;
         }
-        let mut d = self.lock(id)?;
+        let mut tags = self.lock(id)?;
         let mut changed = false;
         for key in keys {
-            changed |= d.tags.remove(key.as_str()).is_some();
+            changed |= tags.remove(key.as_str()).is_some();
         }
-        Ok(changed.then(|| self.bump()))
+        Ok(changed.then(|| self.store.bump()))
     }
 
     /// Creates or overwrites tags on many desktops in one call (the cross-desktop batch):
@@ -200,11 +357,14 @@ impl Store {
                 }
             }
             let before = count_user_tags(current.keys());
-            if !added.is_empty() && count_user_tags(next.keys()) > self.max_tags {
+            if !added.is_empty() && count_user_tags(next.keys()) > self.store.max_tags {
                 return match cap {
-                    BatchCap::Reject => {
-                        Err(ServiceError::tag_cap(id, before, &added, self.max_tags))
-                    }
+                    BatchCap::Reject => Err(ServiceError::tag_cap(
+                        id,
+                        before,
+                        &added,
+                        self.store.max_tags,
+                    )),
                     BatchCap::Skip => Ok(current.clone()),
                 };
             }
@@ -239,14 +399,14 @@ impl Store {
     ) -> WriteOutcome {
         let mut by_id: BTreeMap<&str, Vec<&[T]>> = BTreeMap::new();
         for (id, items) in entries {
-            if self.desktops.contains_key(id.as_str()) {
+            if self.slot(id).is_some() {
                 by_id.entry(id).or_default().push(items);
             }
         }
         let mut locked = Vec::with_capacity(by_id.len());
         for (id, parts) in by_id {
             let guard = self.lock(id)?;
-            let mut next = guard.tags.clone();
+            let mut next = guard.clone();
             for items in parts {
                 next = change(id, &next, items)?;
             }
@@ -254,45 +414,13 @@ impl Store {
         }
         let mut changed = false;
         for (guard, next) in &mut locked {
-            if guard.tags != *next {
-                guard.tags = std::mem::take(next);
+            if **guard != *next {
+                **guard = std::mem::take(next);
                 changed = true;
             }
         }
         // Bumped while every changed desktop is still locked (see `snapshot`).
-        Ok(changed.then(|| self.bump()))
-    }
-
-    /// The version of the last change made (0 before any).
-    pub(crate) fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
-    }
-
-    /// Must be called while the changed desktop is still locked (see `snapshot`).
-    fn bump(&self) -> u64 {
-        self.version.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    /// A consistent copy for the state file: it contains at least every change whose version is
-    /// ≤ the returned version. (The version is read first; a change with a version ≤ it finished
-    /// under its desktop's lock before the bump, so taking that lock afterwards sees it.)
-    pub(crate) fn snapshot(&self) -> (u64, Seed) {
-        let version = self.version.load(Ordering::SeqCst);
-        (
-            version,
-            Seed {
-                project_id: self.project_id.clone(),
-                desktops: self.desktops(),
-            },
-        )
-    }
-
-    /// Every desktop, sorted by id.
-    pub(crate) fn desktops(&self) -> Vec<EmulatedDesktop> {
-        self.desktops
-            .values()
-            .map(|c| c.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .collect()
+        Ok(changed.then(|| self.store.bump()))
     }
 }
 
@@ -338,7 +466,8 @@ mod tests {
 
     #[test]
     fn create_overwrites_and_reports_no_op_writes() {
-        let s = store(10);
+        let st = store(10);
+        let s = st.project("p").unwrap();
         assert_eq!(s.create("a", &pairs(&[("y", "2")])).unwrap(), Some(1));
         assert_eq!(s.create("a", &pairs(&[("y", "3")])).unwrap(), Some(2));
         assert_eq!(s.create("a", &pairs(&[("y", "3")])).unwrap(), None);
@@ -350,7 +479,8 @@ mod tests {
 
     #[test]
     fn cap_rejects_new_keys_but_not_overwrites_and_ignores_system_tags() {
-        let s = store(2);
+        let st = store(2);
+        let s = st.project("p").unwrap();
         s.create("a", &pairs(&[("y", "2")])).unwrap();
         let err = s.create("a", &pairs(&[("z", "3")])).unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
@@ -365,7 +495,8 @@ mod tests {
 
     #[test]
     fn a_batch_is_all_or_nothing() {
-        let s = store(3);
+        let st = store(3);
+        let s = st.project("p").unwrap();
         let before = s.tags("a").unwrap();
         assert!(s
             .create(
@@ -381,7 +512,8 @@ mod tests {
 
     #[test]
     fn delete_of_a_missing_key_succeeds_without_a_change() {
-        let s = store(10);
+        let st = store(10);
+        let s = st.project("p").unwrap();
         assert_eq!(s.delete("a", &["nope".to_string()]).unwrap(), None);
         assert_eq!(s.delete("a", &["x".to_string()]).unwrap(), Some(1));
         assert!(s.delete("a", &["_sys_s".to_string()]).is_err());
@@ -389,7 +521,8 @@ mod tests {
 
     #[test]
     fn unknown_desktops_are_404() {
-        let s = store(10);
+        let st = store(10);
+        let s = st.project("p").unwrap();
         assert_eq!(s.tags("zz").unwrap_err().status.as_u16(), 404);
         assert_eq!(
             s.create("zz", &pairs(&[("k", "v")]))
@@ -402,7 +535,8 @@ mod tests {
 
     #[test]
     fn list_filters_and_pages_sorted_by_id() {
-        let s = store(10);
+        let st = store(10);
+        let s = st.project("p").unwrap();
         let all = ListFilter::default();
         let (total, page) = s.list(&all, 1, 10);
         assert_eq!((total, page.len(), page[0].id.as_str()), (2, 1, "b"));
@@ -419,5 +553,75 @@ mod tests {
             ..ListFilter::default()
         };
         assert_eq!(s.list(&f, 0, 10).0, 1);
+    }
+
+    fn many(n: usize) -> Store {
+        let desktops = (0..n)
+            .rev()
+            .map(|i| EmulatedDesktop::new(&format!("d{i:04}"), &format!("N{i}"), &[]))
+            .collect();
+        Store::new(Seed::single("p", desktops), 10)
+    }
+
+    #[test]
+    fn unfiltered_pages_are_slices_at_any_offset_and_past_the_end_is_empty() {
+        let st = many(2500);
+        let s = st.project("p").unwrap();
+        let all = ListFilter::default();
+        let (total, page) = s.list(&all, 2000, 1000);
+        assert_eq!((total, page.len()), (2500, 500));
+        assert_eq!(page[0].id, "d2000");
+        assert_eq!(page[499].id, "d2499");
+        let (total, page) = s.list(&all, 7000, 1000);
+        assert_eq!((total, page.len()), (2500, 0));
+        let (_, page) = s.list(&all, usize::MAX, 1000);
+        assert!(page.is_empty());
+    }
+
+    #[test]
+    fn desktop_id_filters_are_lookups_combined_with_the_other_filters() {
+        let st = many(50);
+        let s = st.project("p").unwrap();
+        let f = ListFilter {
+            desktop_ids: vec![
+                "d0042".into(),
+                "d0007".into(),
+                "nope".into(),
+                "d0007".into(),
+            ],
+            ..ListFilter::default()
+        };
+        let (total, page) = s.list(&f, 0, 10);
+        let ids: Vec<&str> = page.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!((total, ids), (2, vec!["d0007", "d0042"]));
+        let f = ListFilter {
+            computer_names: vec!["N7".into()],
+            ..f
+        };
+        assert_eq!(s.list(&f, 0, 10).0, 1);
+        assert_eq!(s.list(&f, 1, 10).1.len(), 0);
+    }
+
+    #[test]
+    fn each_project_has_its_own_desktops_and_one_version_counts_all_changes() {
+        let seed = Seed::from_yaml(
+            "projects:\n  - project_id: p1\n    desktops: [{id: a, name: A}]\n  - project_id: p2\n    desktops: [{id: a, name: A}, {id: b, name: B}]\n",
+        )
+        .unwrap();
+        let st = Store::new(seed, 10);
+        let (p1, p2) = (st.project("p1").unwrap(), st.project("p2").unwrap());
+        assert_eq!(p1.create("a", &pairs(&[("env", "one")])).unwrap(), Some(1));
+        assert_eq!(p2.create("a", &pairs(&[("env", "two")])).unwrap(), Some(2));
+        assert_eq!(p1.tags("a").unwrap(), pairs(&[("env", "one")]));
+        assert_eq!(p2.tags("a").unwrap(), pairs(&[("env", "two")]));
+        assert_eq!(p1.tags("b").unwrap_err().status.as_u16(), 404);
+        assert_eq!(p2.list(&ListFilter::default(), 0, 10).0, 2);
+        let err = st.project("p3").unwrap_err();
+        assert_eq!(err.status.as_u16(), 404);
+        let (version, snapshot) = st.snapshot();
+        assert_eq!(version, 2);
+        assert_eq!(snapshot.project_id, "p1");
+        assert_eq!(snapshot.more_projects[0].desktops[0].tags.len(), 1);
+        assert_eq!(st.project_ids().collect::<Vec<_>>(), vec!["p1", "p2"]);
     }
 }
