@@ -213,3 +213,44 @@ fn refused_modes_cost_one_refusal_each_then_one_probe_of_the_next() {
     let state = tags_by_desktop(state.desktops());
     assert!(state.values().all(|t| t == &["a=1", "b=2"]), "{state:?}");
 }
+
+#[test]
+fn one_rejected_desktop_among_200_is_isolated_in_log_calls_and_only_its_bad_tag_fails() {
+    let bad = "66666666-0000-0000-0000-000000000137";
+    let (_rt, emu) = emulator_with(many_seed(200), |c| {
+        c.faults.reject_values = vec!["not-allowed-here".to_string()];
+    });
+    let manifest = format!("{TWO_TAGS}  - id: {bad}\n    tags: {{approval: not-allowed-here}}\n");
+    let dir = manifests(&[("m.yaml", &manifest)]);
+    let (code, report, stderr) = apply_json(|d| d.against(&emu), &[], path_str(dir.path()));
+    assert_eq!(code, 1, "{report}\n{stderr}");
+    let totals = &report["totals"];
+    // Two calls of 100; the one with the bad desktop is halved down to it: 100 → 1 in 7 levels
+    // of two calls each, within 2·⌈log2 100⌉ + 2.
+    let bisected = totals["bisected"].as_u64().unwrap();
+    assert!(bisected <= 2 * 7 + 2, "{totals}");
+    assert_eq!(bisected, 14, "{totals}");
+    let requests = emu.requests();
+    assert_eq!(
+        writes_to(&requests, "/batch-tags", "POST") as u64,
+        2 + bisected,
+        "{requests:?}"
+    );
+    // Only the isolated desktop is written per desktop (rejected), then per tag.
+    assert_eq!(writes_to(&requests, "/tags/action", "POST"), 1);
+    assert_eq!(writes_to(&requests, "/tags", "POST"), 3);
+    assert_eq!(totals["applied"], 400, "{totals}");
+    assert_eq!(totals["failed"], 1, "{totals}");
+    let desktop = report["projects"][0]["desktops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["desktop_id"] == bad)
+        .unwrap();
+    for change in desktop["changes"].as_array().unwrap() {
+        assert_eq!(change["via"], "tag", "{change}");
+        let failed = change["key"] == "approval";
+        assert_eq!(change["outcome"] == "failed", failed, "{change}");
+    }
+    assert_eq!(stderr.matches("bisected them").count(), 1, "{stderr}");
+}
