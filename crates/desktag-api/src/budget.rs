@@ -16,17 +16,23 @@ use super::connection::{Connection, Credentials};
 use super::rate::{RateEvent, RatePolicy, RateState, SLOW};
 use crate::token_bucket::TokenBucket;
 
-/// Send times kept for the sent-rate estimate; far above any rate a service allows.
-const MAX_SENT_KEPT: usize = 100_000;
+/// Admission times kept for the estimate; far above any rate a service allows.
+const MAX_ADMITTED_KEPT: usize = 100_000;
+
+/// The burst a service is assumed to allow, as time at its limit (the emulator's and the
+/// Workspace API's token buckets hold one second).
+const BURST: Duration = Duration::from_secs(1);
 
 /// The adaptive rate shared by every call drawing from it: the AIMD state, the token bucket it
-/// drives and the send times of the last second (to know the rate requests really went out at).
+/// drives and the admissions of the last few seconds (a bound on the service's limit).
 #[derive(Debug)]
 pub(crate) struct Budget {
     policy: RatePolicy,
     state: RateState,
     bucket: TokenBucket,
-    sent: VecDeque<Instant>,
+    /// When the service admitted the requests of the current busy period (answers other than
+    /// 429), at most `policy.window` back.
+    admitted: VecDeque<Instant>,
     /// The rate last logged, so small steps are not logged one by one.
     logged: f64,
     /// Whether the slow-pacing warning was given (once per budget).
@@ -42,7 +48,7 @@ impl Budget {
             logged: state.rate,
             warned_slow: false,
             state,
-            sent: VecDeque::new(),
+            admitted: VecDeque::new(),
         }
     }
 
@@ -53,17 +59,41 @@ impl Budget {
 
     /// Takes one request's token at `now` and returns how long to wait before sending it.
     pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
-        while self
-            .sent
-            .front()
-            .is_some_and(|at| now.saturating_duration_since(*at) >= Duration::from_secs(1))
-        {
-            self.sent.pop_front();
-        }
-        if self.sent.len() < MAX_SENT_KEPT {
-            self.sent.push_back(now);
-        }
         self.bucket.reserve(now)
+    }
+
+    /// A rate the service's limit is at least: what it admitted since the start of the busy
+    /// period (at most `window` back), over that time plus one second. A service with a
+    /// one-second burst admits at most `limit × (span + 1 s)` in a span, so the bound holds
+    /// right after a burst too, where the sent rate overshoots the limit by up to twice.
+    fn admitted_bound(&mut self, now: Instant) -> f64 {
+        let window = self.policy.window;
+        while self
+            .admitted
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) > window)
+        {
+            self.admitted.pop_front();
+        }
+        let Some(first) = self.admitted.front() else {
+            return 0.0;
+        };
+        let span = now.saturating_duration_since(*first).as_secs_f64();
+        self.admitted.len() as f64 / (span + BURST.as_secs_f64())
+    }
+
+    fn admit(&mut self, now: Instant) {
+        // An idle second lets the service's bucket fill up: a new busy period starts.
+        if self
+            .admitted
+            .back()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= BURST)
+        {
+            self.admitted.clear();
+        }
+        if self.admitted.len() < MAX_ADMITTED_KEPT {
+            self.admitted.push_back(now);
+        }
     }
 
     /// No request drawn after this is sent before `until` (the service's `Retry-After` applies
@@ -74,12 +104,19 @@ impl Budget {
 
     /// What one answer at `now` says about the rate.
     pub(crate) fn observe(&mut self, event: RateEvent, now: Instant) {
-        let sent_rate = self.sent.len() as f64;
-        let next = self.policy.next(&self.state, event, sent_rate, now);
+        if event != RateEvent::Throttled {
+            self.admit(now);
+        }
+        let admitted = self.admitted_bound(now);
+        let next = self.policy.next(&self.state, event, admitted, now);
         let first_cut = self.state.probing && !next.probing;
         if next.rate != self.state.rate {
             self.bucket.set_rate(next.rate);
             self.log_change(next.rate, first_cut);
+        }
+        if next.last_cut != self.state.last_cut {
+            // The service's bucket is empty: no burst after a cut, paced from now on.
+            self.bucket.hold_until(now, now);
         }
         if next.rate <= SLOW && next.rate < self.state.rate && !self.warned_slow {
             self.warned_slow = true;
@@ -217,5 +254,187 @@ impl fmt::Debug for Budgets {
         f.debug_struct("Budgets")
             .field("live", &self.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::{FLOOR, START_RATE};
+    use crate::{Client, ClientOptions, MAX_RATE};
+    use desktag_core::secret::Secret;
+
+    fn aksk(endpoint: &str, ak: &str) -> Connection {
+        Connection {
+            endpoint: url::Url::parse(endpoint).unwrap(),
+            project_id: format!("project-of-{ak}"),
+            credentials: Credentials::AkSk {
+                ak: Secret::new(ak),
+                sk: Secret::new("SECRET-KEY-VALUE"),
+                security_token: None,
+                origin: "test",
+            },
+        }
+    }
+
+    fn token(endpoint: &str, token: &str) -> Connection {
+        Connection {
+            endpoint: url::Url::parse(endpoint).unwrap(),
+            project_id: "p".into(),
+            credentials: Credentials::Token {
+                token: Secret::new(token),
+                origin: "test".into(),
+            },
+        }
+    }
+
+    fn shared(a: &Client, b: &Client) -> bool {
+        Arc::ptr_eq(a.exec.shared_budget(), b.exec.shared_budget())
+    }
+
+    const REGION_A: &str = "https://workspace.ap-southeast-1.myhuaweicloud.com";
+    const REGION_B: &str = "https://workspace.ap-southeast-3.myhuaweicloud.com";
+
+    #[test]
+    fn clients_of_one_run_with_the_same_endpoint_and_access_key_share_one_budget() {
+        let options = ClientOptions::default();
+        let one = Client::new(aksk(REGION_A, "AK1"), options.clone()).unwrap();
+        let two = Client::new(aksk(REGION_A, "AK1"), options.clone()).unwrap();
+        assert!(shared(&one, &two));
+        assert_eq!(options.budgets.len(), 1);
+        // A cut seen by one client paces the other; the 429 counts stay per client.
+        let now = Instant::now();
+        one.exec
+            .shared_budget()
+            .lock()
+            .unwrap()
+            .observe(RateEvent::Throttled, now);
+        assert!(two.stats().rate < START_RATE);
+        assert_eq!(two.stats().rate, one.stats().rate);
+        assert_eq!(two.stats().throttled, 0);
+    }
+
+    #[test]
+    fn another_region_or_other_credentials_get_a_budget_of_their_own() {
+        let options = ClientOptions::default();
+        let base = Client::new(aksk(REGION_A, "AK1"), options.clone()).unwrap();
+        let region = Client::new(aksk(REGION_B, "AK1"), options.clone()).unwrap();
+        let key = Client::new(aksk(REGION_A, "AK2"), options.clone()).unwrap();
+        let port = Client::new(
+            aksk(
+                "https://workspace.ap-southeast-1.myhuaweicloud.com:8443",
+                "AK1",
+            ),
+            options.clone(),
+        )
+        .unwrap();
+        let by_token = Client::new(token(REGION_A, "tok-1"), options.clone()).unwrap();
+        let other_token = Client::new(token(REGION_A, "tok-2"), options.clone()).unwrap();
+        let same_token = Client::new(token(REGION_A, "tok-1"), options.clone()).unwrap();
+        for other in [&region, &key, &port, &by_token] {
+            assert!(!shared(&base, other));
+        }
+        assert!(!shared(&by_token, &other_token));
+        assert!(shared(&by_token, &same_token));
+        assert_eq!(options.budgets.len(), 6);
+        // Options of another run (a registry of their own) never share.
+        let elsewhere = Client::new(aksk(REGION_A, "AK1"), ClientOptions::default()).unwrap();
+        assert!(!shared(&base, &elsewhere));
+    }
+
+    #[test]
+    fn a_budget_lives_as_long_as_a_client_draws_from_it() {
+        let options = ClientOptions::default();
+        let client = Client::new(aksk(REGION_A, "AK1"), options.clone()).unwrap();
+        assert_eq!(options.budgets.len(), 1);
+        drop(client);
+        assert!(options.budgets.is_empty());
+    }
+
+    #[test]
+    fn the_key_keeps_no_secret_and_shows_none() {
+        let key = BudgetKey::of(&token(REGION_A, "the-token-itself"));
+        let shown = format!("{key:?}");
+        assert!(
+            shown.starts_with("workspace.ap-southeast-1.myhuaweicloud.com:443 as "),
+            "{shown}"
+        );
+        assert!(!shown.contains("the-token-itself"));
+        let ak = BudgetKey::of(&aksk(REGION_A, "AKVISIBLE"));
+        assert!(!format!("{ak:?}").contains("AKVISIBLE"));
+        // An access key and a token spelled the same are different identities.
+        assert_ne!(
+            BudgetKey::of(&token(REGION_A, "X")),
+            BudgetKey::of(&aksk(REGION_A, "X"))
+        );
+    }
+
+    #[test]
+    fn a_lower_ceiling_joining_a_budget_wins() {
+        let budgets = Budgets::default();
+        let key = BudgetKey::of(&aksk(REGION_A, "AK1"));
+        let fast = budgets.get(key.clone(), RatePolicy::new(MAX_RATE, FLOOR));
+        let slow = budgets.get(key, RatePolicy::new(3.0, FLOOR));
+        assert!(Arc::ptr_eq(&fast, &slow));
+        assert_eq!(fast.lock().unwrap().rate().0, 3.0);
+    }
+
+    #[test]
+    fn the_admitted_bound_counts_the_burst_and_restarts_after_an_idle_second() {
+        let mut budget = Budget::new(RatePolicy::new(MAX_RATE, FLOOR));
+        let t0 = Instant::now();
+        // 60 admitted in the first half second (a burst of 50 and 10 more): at least 40/s.
+        for i in 0..60u32 {
+            budget.observe(
+                RateEvent::Success,
+                t0 + Duration::from_millis(u64::from(i) * 500 / 60),
+            );
+        }
+        let bound = budget.admitted_bound(t0 + Duration::from_millis(500));
+        assert!((bound - 60.0 / 1.5).abs() < 1.0, "{bound}");
+        // After an idle second the service's bucket is full again: the count starts over.
+        let later = t0 + Duration::from_secs(3);
+        budget.observe(RateEvent::Answered, later);
+        assert!((budget.admitted_bound(later) - 1.0).abs() < 1e-9);
+        // Throttled answers are not admissions.
+        budget.observe(RateEvent::Throttled, later);
+        assert!((budget.admitted_bound(later) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn leaving_the_probe_lands_under_the_limit_with_no_burst() {
+        let mut budget = Budget::new(RatePolicy::new(MAX_RATE, FLOOR));
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // The probe has gone far past a limit of 50/s with a burst of 50: 62 admitted in
+        // 250 ms, then the first 429.
+        for i in 0..62u64 {
+            budget.reserve(ms(i * 4));
+            budget.observe(RateEvent::Success, ms(i * 4 + 2));
+        }
+        assert!(budget.rate().0 > 1000.0);
+        budget.observe(RateEvent::Throttled, ms(250));
+        let (rate, settled) = budget.rate();
+        assert!(rate < 50.0 && rate > 40.0, "{rate}");
+        assert_eq!(settled, Some(rate));
+        // Paced from the first request on: no burst into the empty bucket.
+        assert_eq!(budget.reserve(ms(250)), Duration::ZERO);
+        let second = budget.reserve(ms(250));
+        assert!(
+            second >= Duration::from_secs_f64(1.0 / rate) - Duration::from_micros(10),
+            "{second:?}"
+        );
+    }
+
+    #[test]
+    fn throttled_for_ever_the_budget_warns_once_when_pacing_slowly_and_keeps_its_floor() {
+        let mut budget = Budget::new(RatePolicy::new(MAX_RATE, FLOOR));
+        let mut now = Instant::now();
+        for _ in 0..100 {
+            now += Duration::from_secs(2);
+            budget.observe(RateEvent::Throttled, now);
+        }
+        assert!(budget.warned_slow);
+        assert_eq!(budget.rate().0, FLOOR);
     }
 }

@@ -95,6 +95,12 @@ impl Executor {
         }
     }
 
+    /// The budget this client draws from, for tests that check who shares it.
+    #[cfg(test)]
+    pub(crate) fn shared_budget(&self) -> &Arc<Mutex<Budget>> {
+        &self.budget
+    }
+
     fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
         self.budget
             .lock()
@@ -251,6 +257,7 @@ impl Executor {
         let event = match &result {
             Ok(_) => Some(RateEvent::Success),
             Err((_, AttemptOutcome::Status { status: 429, .. })) => Some(RateEvent::Throttled),
+            Err((_, AttemptOutcome::Status { .. })) => Some(RateEvent::Answered),
             Err(_) => None,
         };
         if let Some(event) = event {

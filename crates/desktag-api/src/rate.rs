@@ -1,10 +1,13 @@
 //! The adaptive request rate: a pure decision, like the retry policy. Given the current state,
-//! what one response said (success or throttled) and the time, it returns the next rate. AIMD as
-//! TCP does it: a *probe* phase that grows the rate geometrically from a safe start until the
-//! first 429 (so a fast, unthrottled service is not held back for long), then additive increase
-//! while calls succeed and a multiplicative cut on a 429, at most one cut per `hold` (the 429s of
-//! requests already in flight belong to the same event). The executor owns the clock and the
-//! token bucket; nothing here sleeps or reads the time.
+//! what one response said (success or throttled), a bound on the service's limit and the time,
+//! it returns the next rate. AIMD as TCP does it: a *probe* phase that grows the rate
+//! geometrically from a safe start until the first 429 (so a fast, unthrottled service is not
+//! held back for long), then additive increase while calls succeed and a multiplicative cut on a
+//! 429, at most one cut per `hold` (the 429s of requests already in flight belong to the same
+//! event). A cut starts from the lower of the rate and what the service was seen to admit (see
+//! `budget`), so leaving the probe at several times the limit lands just under it, not above.
+//! The budget owns the token bucket and the executor the clock; nothing here sleeps or reads
+//! the time.
 
 use std::time::{Duration, Instant};
 
@@ -31,10 +34,12 @@ pub(crate) struct RatePolicy {
     /// After the first 429: about this many requests per second more for each second of
     /// successes (each success adds `increase / rate`).
     pub increase: f64,
-    /// A 429 multiplies the rate by this (0 < decrease < 1).
+    /// A 429 multiplies the rate, or the admitted rate when lower, by this (0 < decrease < 1).
     pub decrease: f64,
     /// 429s within this time of a cut are the same event and do not cut again.
     pub hold: Duration,
+    /// How far back the admitted-rate estimate looks.
+    pub window: Duration,
 }
 
 impl RatePolicy {
@@ -45,8 +50,9 @@ impl RatePolicy {
             floor: floor.min(ceiling),
             probe_gain: 0.25,
             increase: 2.0,
-            decrease: 0.8,
+            decrease: 0.9,
             hold: Duration::from_secs(1),
+            window: Duration::from_secs(5),
         }
     }
 
@@ -59,14 +65,15 @@ impl RatePolicy {
         }
     }
 
-    /// The state after one response at `now`. `sent_rate` is the rate requests actually went out
-    /// at over the last second: a cut starts from it (but not below `START_RATE`) when it is
-    /// lower than the limit, since a limit far above what was sent says nothing about the service.
+    /// The state after one response at `now`. `admitted` is a rate the service's limit is known
+    /// to be at least (from what it admitted lately): a cut starts from it (but not below
+    /// `START_RATE`, so one stray 429 in a sparse run does not crawl) when it is lower than the
+    /// rate, since the rate reached while probing says nothing about the service.
     pub(crate) fn next(
         &self,
         state: &RateState,
         event: RateEvent,
-        sent_rate: f64,
+        admitted: f64,
         now: Instant,
     ) -> RateState {
         let mut next = state.clone();
@@ -79,14 +86,13 @@ impl RatePolicy {
                 };
                 next.rate = raised.min(self.ceiling);
             }
+            RateEvent::Answered => {}
             RateEvent::Throttled => {
                 let same_event = state
                     .last_cut
                     .is_some_and(|at| now.saturating_duration_since(at) < self.hold);
                 if !same_event {
-                    // A sparse run (a few requests a second) still cuts from at least the
-                    // start rate, so one stray 429 does not crawl.
-                    let base = state.rate.min(sent_rate.max(START_RATE));
+                    let base = state.rate.min(admitted.max(START_RATE));
                     next.rate = (base * self.decrease).clamp(self.floor, self.ceiling);
                     next.probing = false;
                     next.last_cut = Some(now);
@@ -100,8 +106,11 @@ impl RatePolicy {
 /// What one response tells the rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateEvent {
-    /// A 2xx (other errors say nothing about the rate).
+    /// A 2xx.
     Success,
+    /// Another error status: the service admitted the request (it counts against the limit)
+    /// but says nothing about the rate.
+    Answered,
     /// A 429.
     Throttled,
 }
@@ -154,18 +163,36 @@ mod tests {
     }
 
     #[test]
-    fn a_429_cuts_multiplicatively_from_what_was_sent_and_ends_probing() {
+    fn a_429_cuts_multiplicatively_from_what_was_admitted_and_ends_probing() {
         let p = policy(10_000.0);
         let t = Instant::now();
         let s = RateState {
             rate: 5000.0,
             ..p.start()
         };
-        // The limit was 5000 but only 60 per second went out: the cut starts from 60.
+        // The probe reached 5000 but the service admitted 60 per second: the cut starts from 60.
         let cut = p.next(&s, RateEvent::Throttled, 60.0, t);
-        assert!((cut.rate - 48.0).abs() < 1e-9, "{}", cut.rate);
+        assert!((cut.rate - 54.0).abs() < 1e-9, "{}", cut.rate);
         assert!(!cut.probing);
         assert_eq!(cut.settled(), Some(cut.rate));
+        // Admitting more than the rate says nothing: the cut starts from the rate.
+        let s = RateState {
+            rate: 40.0,
+            probing: false,
+            ..p.start()
+        };
+        let cut = p.next(&s, RateEvent::Throttled, 400.0, t);
+        assert!((cut.rate - 36.0).abs() < 1e-9, "{}", cut.rate);
+        // A sparse run (little admitted) still cuts from at least the start rate.
+        let cut = p.next(&s, RateEvent::Throttled, 1.0, t);
+        assert!((cut.rate - START_RATE * 0.9).abs() < 1e-9, "{}", cut.rate);
+    }
+
+    #[test]
+    fn other_answers_neither_raise_nor_cut() {
+        let p = policy(100.0);
+        let s = p.start();
+        assert_eq!(p.next(&s, RateEvent::Answered, 50.0, Instant::now()), s);
     }
 
     #[test]
@@ -206,12 +233,12 @@ mod tests {
             50.0,
             t,
         );
-        assert_eq!(s.rate, 40.0);
-        // One second of successes at 40/s adds about `increase` (2) requests per second.
-        for _ in 0..40 {
-            s = p.next(&s, RateEvent::Success, 40.0, t);
+        assert_eq!(s.rate, 45.0);
+        // One second of successes at 45/s adds about `increase` (2) requests per second.
+        for _ in 0..45 {
+            s = p.next(&s, RateEvent::Success, 45.0, t);
         }
-        assert!((s.rate - 42.0).abs() < 0.1, "{}", s.rate);
+        assert!((s.rate - 47.0).abs() < 0.1, "{}", s.rate);
     }
 
     #[test]
@@ -247,13 +274,29 @@ mod tests {
         wall: f64,
     }
 
-    /// A run of `calls` calls by `workers` workers (each runs one call to completion, retries
-    /// included, as apply's workers do) against a service that answers in `latency` and admits
-    /// `limit` requests per second per user with one second of burst (a token bucket, as the
-    /// emulator's `--rate-limit`). Every request draws from the real `Budget` (policy, token
-    /// bucket, estimates) and every failure goes through the real retry policy with seeded
-    /// jitter; time is simulated, events run in time order.
-    fn simulate(calls: u64, workers: u64, latency: Duration, limit: f64, seed: u64) -> Simulated {
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    enum Event {
+        /// A worker wants to send attempt `attempt` of its call (0: it needs a new call).
+        Ready { attempt: u32 },
+        /// The answer to attempt `attempt` arrives (the service decides then, after its
+        /// latency, as the emulator does).
+        Answer { attempt: u32 },
+    }
+
+    /// A run of `phases` (calls each; a phase starts when the one before has finished, as
+    /// listing, writing and re-reading do) by `workers` workers, each running one call to
+    /// completion with its retries, as apply's workers do, against a service that answers in
+    /// `latency` and admits `limit` requests per second per user with one second of burst (a
+    /// token bucket, as the emulator's `--rate-limit`). Every request draws from the real
+    /// `Budget` and every 429 goes through the real retry policy with seeded jitter; time is
+    /// simulated, events run in time order.
+    fn simulate(
+        phases: &[u64],
+        workers: u64,
+        latency: Duration,
+        limit: f64,
+        seed: u64,
+    ) -> Simulated {
         use crate::budget::Budget;
         use crate::retry::{AttemptOutcome, Decision, RetryPolicy};
         use crate::token_bucket::TokenBucket;
@@ -261,102 +304,141 @@ mod tests {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
 
-        #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-        enum Event {
-            /// A worker wants to send attempt `attempt` of its call (0: it needs a new call).
-            Ready { attempt: u32 },
-            /// The answer to attempt `attempt` arrives (the service decides then, after its
-            /// latency, as the emulator does).
-            Answer { attempt: u32 },
-        }
         let t0 = Instant::now();
         let mut budget = Budget::new(RatePolicy::new(super::super::MAX_RATE, FLOOR));
         let mut service = TokenBucket::new(limit);
         let retry = RetryPolicy::default();
+        let throttled_answer = AttemptOutcome::Status {
+            status: 429,
+            retry_after: None,
+        };
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut queue = BinaryHeap::new();
-        for worker in 0..workers {
-            queue.push(Reverse((
-                Duration::ZERO,
-                worker,
-                Event::Ready { attempt: 0 },
-            )));
-        }
-        let (mut started, mut sent, mut throttled, mut failed) = (0u64, 0u64, 0u64, 0u64);
-        let mut wall = Duration::ZERO;
-        while let Some(Reverse((at, worker, event))) = queue.pop() {
+        let mut parked: Vec<u64> = (0..workers).collect();
+        let (mut phase, mut started, mut finished) = (0usize, 0u64, 0u64);
+        // Phase "-1" has finished: the first phase starts.
+        let mut advance = true;
+        let mut out = Simulated {
+            sent: 0,
+            throttled: 0,
+            failed: 0,
+            wall: 0.0,
+        };
+        let mut at = Duration::ZERO;
+        loop {
+            // The next phase starts when every call of this one has finished.
+            while phase < phases.len() && finished == phases[phase] {
+                (phase, started, finished, advance) = (phase + 1, 0, 0, true);
+            }
+            if std::mem::take(&mut advance) {
+                for worker in parked.drain(..) {
+                    queue.push(Reverse((at, worker, Event::Ready { attempt: 0 })));
+                }
+            }
+            let Some(Reverse((when, worker, event))) = queue.pop() else {
+                break;
+            };
+            at = when;
             let now = t0 + at;
             match event {
                 Event::Ready { mut attempt } => {
                     if attempt == 0 {
-                        if started == calls {
+                        if phase == phases.len() || started == phases[phase] {
+                            parked.push(worker);
                             continue;
                         }
                         started += 1;
                         attempt = 1;
                     }
                     let send = at + budget.reserve(now);
-                    sent += 1;
+                    out.sent += 1;
                     queue.push(Reverse((send + latency, worker, Event::Answer { attempt })));
                 }
                 Event::Answer { attempt } => {
-                    wall = at;
+                    out.wall = at.as_secs_f64();
+                    let mut next = (at, Event::Ready { attempt: 0 });
                     if service.try_take(now).is_ok() {
                         budget.observe(RateEvent::Success, now);
-                        queue.push(Reverse((at, worker, Event::Ready { attempt: 0 })));
-                        continue;
-                    }
-                    throttled += 1;
-                    budget.observe(RateEvent::Throttled, now);
-                    let outcome = AttemptOutcome::Status {
-                        status: 429,
-                        retry_after: None,
-                    };
-                    let next = match retry.decide(
-                        attempt,
-                        &outcome,
-                        std::time::SystemTime::now(),
-                        &mut rng,
-                    ) {
-                        Decision::Retry { delay, .. } => (
-                            at + delay,
-                            Event::Ready {
-                                attempt: attempt + 1,
-                            },
-                        ),
-                        Decision::GiveUp => {
-                            failed += 1;
-                            (at, Event::Ready { attempt: 0 })
+                        finished += 1;
+                    } else {
+                        out.throttled += 1;
+                        budget.observe(RateEvent::Throttled, now);
+                        let unix = std::time::SystemTime::UNIX_EPOCH;
+                        match retry.decide(attempt, &throttled_answer, unix, &mut rng) {
+                            Decision::Retry { delay, .. } => {
+                                next = (
+                                    at + delay,
+                                    Event::Ready {
+                                        attempt: attempt + 1,
+                                    },
+                                );
+                            }
+                            Decision::GiveUp => {
+                                out.failed += 1;
+                                finished += 1;
+                            }
                         }
-                    };
+                    }
                     queue.push(Reverse((next.0, worker, next.1)));
                 }
             }
         }
-        Simulated {
-            sent,
-            throttled,
-            failed,
-            wall: wall.as_secs_f64(),
-        }
+        out
     }
 
-    /// The scales of a batch-mode apply (⌈N/1000⌉ list + ⌈N/100⌉ batch writes + ⌈N/1000⌉
-    /// re-reads for N desktops, 400 to 100,000) and a long tag-mode run, with 8 workers against
-    /// a service of 30 ms latency that admits 50 requests per second.
+    /// The phases of an apply of `calls` requests in batch mode: the first list page, the rest
+    /// of the listing, the batch writes and the re-reads (⌈N/1000⌉ list + ⌈N/100⌉ batch +
+    /// ⌈N/1000⌉ re-reads for N desktops); `calls` of one phase for a long tag-mode run.
+    fn batch_phases(calls: u64) -> Vec<u64> {
+        let reads = (calls / 12).max(1);
+        vec![1, reads - 1, calls - 2 * reads, reads]
+    }
+
+    /// Five seeds of one scale: (throttled share, mean wall in seconds, calls that failed).
+    fn five_runs(phases: &[u64]) -> (f64, f64, u64) {
+        let runs: Vec<Simulated> = (0..5)
+            .map(|seed| simulate(phases, 8, Duration::from_millis(30), 50.0, seed))
+            .collect();
+        let sent: u64 = runs.iter().map(|r| r.sent).sum();
+        let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
+        let wall = runs.iter().map(|r| r.wall).sum::<f64>() / runs.len() as f64;
+        let failed = runs.iter().map(|r| r.failed).sum();
+        (throttled as f64 / sent as f64, wall, failed)
+    }
+
+    /// Runs from 400 to 100,000 desktops in batch mode, and a long tag-mode run, each with 8
+    /// workers against a service of 30 ms latency that admits 50 requests per second: fewer than
+    /// 5 % of the requests are throttled (2 % in the long run), and no run takes more than 10 %
+    /// longer than under the 0.2 policy (cuts of 20 % from the rate sent in the last second),
+    /// whose simulated figures are the last two columns (its throttled share was 11.6 % at 240
+    /// calls). A run of 60 to 160 calls is the one exception: the burst is spent, and the 8
+    /// requests in flight when the first 429 comes are more than 5 % of the run (7 % at 96 calls,
+    /// against 18 % before); only a slower start would spare them, and it would cost the short
+    /// runs their speed.
     #[test]
     fn a_simulated_run_settles_just_under_the_limit() {
-        for calls in [12u64, 50, 240, 1200, 2200, 5000] {
-            let runs: Vec<Simulated> = (0..5)
-                .map(|seed| simulate(calls, 8, Duration::from_millis(30), 50.0, seed))
-                .collect();
-            let sent: u64 = runs.iter().map(|r| r.sent).sum();
-            let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
-            let wall = runs.iter().map(|r| r.wall).sum::<f64>() / runs.len() as f64;
+        let table: [(&str, Vec<u64>, f64, f64, f64); 7] = [
+            ("12", batch_phases(12), 0.05, 0.12, 0.0),
+            ("50", batch_phases(50), 0.05, 0.27, 0.0),
+            ("96", batch_phases(96), 0.08, 1.13, 0.178),
+            ("240", batch_phases(240), 0.05, 3.89, 0.116),
+            ("1200", batch_phases(1200), 0.05, 23.20, 0.025),
+            ("2200", batch_phases(2200), 0.05, 43.19, 0.016),
+            ("tag 5000", vec![1, 5000], 0.02, 99.16, 0.009),
+        ];
+        for (name, phases, most_throttled, wall_before, throttled_before) in table {
+            let (share, wall, failed) = five_runs(&phases);
             eprintln!(
-                "SIM calls {calls:>5}: throttled {:>5.1}% ({throttled}/{sent}), wall {wall:.2}s, failed {}",
-                throttled as f64 * 100.0 / sent as f64,
-                runs.iter().map(|r| r.failed).sum::<u64>()
+                "{name:>8} calls: throttled {:>4.1} % (before {:>4.1} %), wall {wall:>6.2} s (before {wall_before:>6.2} s)",
+                share * 100.0,
+                throttled_before * 100.0
+            );
+            assert_eq!(failed, 0, "{name}");
+            assert!(share < most_throttled, "{name}: throttled {share}");
+            assert!(share <= throttled_before, "{name}: throttled {share}");
+            assert!(
+                wall <= wall_before * 1.1,
+                "{name}: {wall} s against {wall_before} s"
             );
         }
     }
