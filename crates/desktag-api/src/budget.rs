@@ -62,10 +62,12 @@ impl Budget {
         self.bucket.reserve(now)
     }
 
-    /// A rate the service's limit is at least: what it admitted since the start of the busy
-    /// period (at most `window` back), over that time plus one second. A service with a
-    /// one-second burst admits at most `limit × (span + 1 s)` in a span, so the bound holds
-    /// right after a burst too, where the sent rate overshoots the limit by up to twice.
+    /// A rate the service's limit is at least, from what it admitted in the current busy
+    /// period (at most `window` back): a service with a one-second burst admits at most
+    /// `limit × (t + 1 s)` in any `t`, so each admission time `s` gives the bound
+    /// `admitted since s / (now − s + 1 s)`, and the highest is kept. It holds right after a
+    /// burst too, where the sent rate overshoots the limit by up to twice, and a slow start
+    /// (a service's refill lost while its bucket was full) does not drag it down.
     fn admitted_bound(&mut self, now: Instant) -> f64 {
         let window = self.policy.window;
         while self
@@ -75,11 +77,15 @@ impl Budget {
         {
             self.admitted.pop_front();
         }
-        let Some(first) = self.admitted.front() else {
-            return 0.0;
-        };
-        let span = now.saturating_duration_since(*first).as_secs_f64();
-        self.admitted.len() as f64 / (span + BURST.as_secs_f64())
+        let count = self.admitted.len();
+        self.admitted
+            .iter()
+            .enumerate()
+            .map(|(i, at)| {
+                let span = now.saturating_duration_since(*at) + BURST;
+                (count - i) as f64 / span.as_secs_f64()
+            })
+            .fold(0.0, f64::max)
     }
 
     fn admit(&mut self, now: Instant) {
@@ -107,7 +113,12 @@ impl Budget {
         if event != RateEvent::Throttled {
             self.admit(now);
         }
-        let admitted = self.admitted_bound(now);
+        // Only a 429 needs the bound (it scans the window).
+        let admitted = if event == RateEvent::Throttled {
+            self.admitted_bound(now)
+        } else {
+            0.0
+        };
         let next = self.policy.next(&self.state, event, admitted, now);
         let first_cut = self.state.probing && !next.probing;
         if next.rate != self.state.rate {

@@ -31,11 +31,16 @@ pub(crate) struct RatePolicy {
     pub floor: f64,
     /// Probe phase: each success multiplies the rate by `1 + probe_gain`.
     pub probe_gain: f64,
-    /// After the first 429: about this many requests per second more for each second of
-    /// successes (each success adds `increase / rate`).
+    /// After the first 429, each second of successes raises the rate by this share of itself
+    /// (each success adds `increase`), so a service's limit is found again as fast at 500
+    /// requests per second as at 50 ...
     pub increase: f64,
-    /// A 429 multiplies the rate, or the admitted rate when lower, by this (0 < decrease < 1).
+    /// ... and by at least this many requests per second.
+    pub min_increase: f64,
+    /// A 429 multiplies the rate by this (0 < decrease < 1) ...
     pub decrease: f64,
+    /// ... or sets it to this share of the rate the service was seen to admit, when lower.
+    pub margin: f64,
     /// 429s within this time of a cut are the same event and do not cut again.
     pub hold: Duration,
     /// How far back the admitted-rate estimate looks.
@@ -49,8 +54,10 @@ impl RatePolicy {
             ceiling,
             floor: floor.min(ceiling),
             probe_gain: 0.25,
-            increase: 2.0,
+            increase: 0.04,
+            min_increase: 2.0,
             decrease: 0.9,
+            margin: 0.95,
             hold: Duration::from_secs(1),
             window: Duration::from_secs(5),
         }
@@ -66,9 +73,11 @@ impl RatePolicy {
     }
 
     /// The state after one response at `now`. `admitted` is a rate the service's limit is known
-    /// to be at least (from what it admitted lately): a cut starts from it (but not below
-    /// `START_RATE`, so one stray 429 in a sparse run does not crawl) when it is lower than the
-    /// rate, since the rate reached while probing says nothing about the service.
+    /// to be at least (from what it admitted lately; only read for a 429). A cut goes to
+    /// `decrease` × the rate or `margin` × `admitted`, whichever is lower: leaving the probe, the
+    /// rate is far above anything the service allows, and in the steady state the rate reached
+    /// while the service's burst drained is above its limit too. `admitted` counts as at least
+    /// `START_RATE`, so one stray 429 in a sparse run does not crawl.
     pub(crate) fn next(
         &self,
         state: &RateState,
@@ -82,7 +91,8 @@ impl RatePolicy {
                 let raised = if state.probing {
                     state.rate * (1.0 + self.probe_gain)
                 } else {
-                    state.rate + self.increase / state.rate.max(1.0)
+                    let step = (self.increase * state.rate).max(self.min_increase);
+                    state.rate + step / state.rate.max(1.0)
                 };
                 next.rate = raised.min(self.ceiling);
             }
@@ -92,8 +102,9 @@ impl RatePolicy {
                     .last_cut
                     .is_some_and(|at| now.saturating_duration_since(at) < self.hold);
                 if !same_event {
-                    let base = state.rate.min(admitted.max(START_RATE));
-                    next.rate = (base * self.decrease).clamp(self.floor, self.ceiling);
+                    let cut =
+                        (state.rate * self.decrease).min(admitted.max(START_RATE) * self.margin);
+                    next.rate = cut.clamp(self.floor, self.ceiling);
                     next.probing = false;
                     next.last_cut = Some(now);
                 }
@@ -170,9 +181,9 @@ mod tests {
             rate: 5000.0,
             ..p.start()
         };
-        // The probe reached 5000 but the service admitted 60 per second: the cut starts from 60.
+        // The probe reached 5000 but the service admitted 60 per second: the cut goes just under.
         let cut = p.next(&s, RateEvent::Throttled, 60.0, t);
-        assert!((cut.rate - 54.0).abs() < 1e-9, "{}", cut.rate);
+        assert!((cut.rate - 57.0).abs() < 1e-9, "{}", cut.rate);
         assert!(!cut.probing);
         assert_eq!(cut.settled(), Some(cut.rate));
         // Admitting more than the rate says nothing: the cut starts from the rate.
@@ -185,7 +196,7 @@ mod tests {
         assert!((cut.rate - 36.0).abs() < 1e-9, "{}", cut.rate);
         // A sparse run (little admitted) still cuts from at least the start rate.
         let cut = p.next(&s, RateEvent::Throttled, 1.0, t);
-        assert!((cut.rate - START_RATE * 0.9).abs() < 1e-9, "{}", cut.rate);
+        assert!((cut.rate - START_RATE * 0.95).abs() < 1e-9, "{}", cut.rate);
     }
 
     #[test]
@@ -234,11 +245,22 @@ mod tests {
             t,
         );
         assert_eq!(s.rate, 45.0);
-        // One second of successes at 45/s adds about `increase` (2) requests per second.
+        // One second of successes at 45/s adds `min_increase` (2, more than 4 % of 45) requests
+        // per second; at 500/s it adds 4 %.
         for _ in 0..45 {
             s = p.next(&s, RateEvent::Success, 45.0, t);
         }
         assert!((s.rate - 47.0).abs() < 0.1, "{}", s.rate);
+        let p = policy(1000.0);
+        let mut s = RateState {
+            rate: 500.0,
+            probing: false,
+            ..p.start()
+        };
+        for _ in 0..500 {
+            s = p.next(&s, RateEvent::Success, 500.0, t);
+        }
+        assert!((s.rate - 520.0).abs() < 1.0, "{}", s.rate);
     }
 
     #[test]
