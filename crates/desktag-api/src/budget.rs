@@ -323,6 +323,15 @@ mod tests {
         assert!(two.stats().rate < START_RATE);
         assert_eq!(two.stats().rate, one.stats().rate);
         assert_eq!(two.stats().throttled, 0);
+        // A Retry-After answered to one client pauses the other as well.
+        let later = now + Duration::from_secs(10);
+        one.exec
+            .shared_budget()
+            .lock()
+            .unwrap()
+            .hold_until(later, later + Duration::from_secs(3));
+        let wait = two.exec.shared_budget().lock().unwrap().reserve(later);
+        assert!(wait >= Duration::from_secs(3), "{wait:?}");
     }
 
     #[test]
