@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::connection::{Connection, Credentials};
-use super::rate::{RateEvent, RatePolicy, RateState, SLOW};
+use super::rate::{RateEvent, RatePolicy, RateState, SLOW, STATED_MARGIN};
 use crate::token_bucket::TokenBucket;
 
 /// Admission times kept for the estimate; far above any rate a service allows.
@@ -37,6 +37,8 @@ pub(crate) struct Budget {
     logged: f64,
     /// Whether the slow-pacing warning was given (once per budget).
     warned_slow: bool,
+    /// The limit the service stated in a 429, in requests per second, if it did.
+    stated: Option<f64>,
 }
 
 impl Budget {
@@ -47,6 +49,7 @@ impl Budget {
             bucket: TokenBucket::new(state.rate),
             logged: state.rate,
             warned_slow: false,
+            stated: None,
             state,
             admitted: VecDeque::new(),
         }
@@ -146,9 +149,13 @@ impl Budget {
     /// every 10 %.
     fn log_change(&mut self, rate: f64, first_cut: bool) {
         if first_cut {
+            let stated = self
+                .stated
+                .map(|limit| format!(" (its limit: {limit:.1}/s)"))
+                .unwrap_or_default();
             tracing::info!(
                 rate = format_args!("{rate:.1}"),
-                "the service throttles requests; adapting the request rate, now {rate:.1}/s"
+                "the service throttles requests{stated}; adapting the request rate, now {rate:.1}/s"
             );
         } else if rate < self.state.rate {
             tracing::debug!(
@@ -161,6 +168,21 @@ impl Budget {
             return;
         }
         self.logged = rate;
+    }
+
+    /// A 429 that states the service's limit (`rate::stated_limit`): the rate never goes above
+    /// just under it from now on, so it does not climb past the limit again after a cut, and a
+    /// limit per minute is found at once rather than in dozens of cuts.
+    pub(crate) fn stated(&mut self, limit: f64) {
+        let ceiling = limit * STATED_MARGIN;
+        if ceiling < self.policy.ceiling {
+            tracing::debug!(
+                limit = format_args!("{limit:.3}"),
+                "the service states its limit; pacing at most at {ceiling:.3} requests/s"
+            );
+            self.stated = Some(limit);
+            self.lower_ceiling(ceiling);
+        }
     }
 
     /// A client joining with a lower ceiling (`--rate`) lowers the budget's: the lowest wins.
@@ -444,6 +466,31 @@ mod tests {
             second >= Duration::from_secs_f64(1.0 / rate) - Duration::from_micros(10),
             "{second:?}"
         );
+    }
+
+    #[test]
+    fn a_stated_limit_caps_the_rate_just_under_it_and_a_higher_one_changes_nothing() {
+        let mut budget = Budget::new(RatePolicy::new(MAX_RATE, FLOOR));
+        let t0 = Instant::now();
+        for i in 0..50u64 {
+            budget.observe(RateEvent::Success, t0 + Duration::from_millis(i));
+        }
+        assert!(budget.rate().0 > 1000.0);
+        // `limit:600,time:1 minute`: 10 per second, found in one step.
+        budget.stated(10.0);
+        budget.observe(RateEvent::Throttled, t0 + Duration::from_millis(60));
+        assert!(
+            budget.rate().0 <= 10.0 * STATED_MARGIN,
+            "{:?}",
+            budget.rate()
+        );
+        for i in 0..10_000u64 {
+            budget.observe(RateEvent::Success, t0 + Duration::from_millis(100 + i));
+        }
+        assert_eq!(budget.rate().0, 10.0 * STATED_MARGIN);
+        // A service stating a higher limit later does not raise it.
+        budget.stated(500.0);
+        assert_eq!(budget.rate().0, 10.0 * STATED_MARGIN);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::budget::Budget;
 use super::error::{ApiError, CallError};
-use super::rate::RateEvent;
+use super::rate::{stated_limit, RateEvent};
 use super::retry::{AttemptOutcome, Decision, RetryPolicy};
 use super::stop::{Stop, IN_FLIGHT_GRACE};
 use super::transport::{Answer, Call, Failure, Transport};
@@ -261,10 +261,16 @@ impl Executor {
             Err(_) => None,
         };
         if let Some(event) = event {
+            let mut budget = self.budget();
             if event == RateEvent::Throttled {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Err((ApiError::Service { error_msg, .. }, _)) = &result {
+                    if let Some(limit) = stated_limit(error_msg) {
+                        budget.stated(limit);
+                    }
+                }
             }
-            self.budget().observe(event, Instant::now());
+            budget.observe(event, Instant::now());
         }
         result
     }

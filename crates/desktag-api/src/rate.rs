@@ -114,6 +114,33 @@ impl RatePolicy {
     }
 }
 
+/// A service's stated limit is paced at this share of it: exact, so only timing noise needs room.
+pub(crate) const STATED_MARGIN: f64 = 0.98;
+
+/// The limit a 429's message states, in requests per second: the gateway says `The throttling
+/// threshold has been reached: policy user over ratelimit,limit:50,time:1 second` (or
+/// `time:1 minute`). `None` for anything else, and for a limit below `MIN_RATE` or above
+/// `MAX_RATE` (the message is the service's, so hostile: it may lower the rate, never raise it).
+pub(crate) fn stated_limit(message: &str) -> Option<f64> {
+    let (_, rest) = message.split_once("limit:")?;
+    let (count, rest) = rest.split_once(',')?;
+    let count: u64 = count.trim().parse().ok()?;
+    let period = rest.trim().strip_prefix("time:")?.trim();
+    let (amount, unit) = period.split_once(' ')?;
+    let amount: u64 = amount.parse().ok()?;
+    let unit_seconds = match unit.trim_end_matches(|c: char| !c.is_ascii_alphabetic()) {
+        "second" | "seconds" => 1,
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        _ => return None,
+    };
+    let seconds = amount.checked_mul(unit_seconds).filter(|s| *s > 0)?;
+    let rate = count as f64 / seconds as f64;
+    (super::MIN_RATE..=super::MAX_RATE)
+        .contains(&rate)
+        .then_some(rate)
+}
+
 /// What one response tells the rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RateEvent {
@@ -305,20 +332,27 @@ mod tests {
         Answer { attempt: u32 },
     }
 
-    /// A run of `phases` (calls each; a phase starts when the one before has finished, as
-    /// listing, writing and re-reading do) by `workers` workers, each running one call to
-    /// completion with its retries, as apply's workers do, against a service that answers in
-    /// `latency` and admits `limit` requests per second per user with one second of burst (a
-    /// token bucket, as the emulator's `--rate-limit`). Every request draws from the real
-    /// `Budget` and every 429 goes through the real retry policy with seeded jitter; time is
-    /// simulated, events run in time order.
-    fn simulate(
-        phases: &[u64],
-        workers: u64,
+    /// The simulated service: it answers in `latency` and admits `limit` requests per second
+    /// per user with one second of burst (a token bucket, as the emulator's `--rate-limit`);
+    /// `states_limit`: its 429s say the limit, as the gateway's and the emulator's do.
+    #[derive(Debug, Clone, Copy)]
+    struct Service {
         latency: Duration,
         limit: f64,
-        seed: u64,
-    ) -> Simulated {
+        states_limit: bool,
+    }
+
+    /// A run of `phases` (calls each; a phase starts when the one before has finished, as
+    /// listing, writing and re-reading do) by `workers` workers, each running one call to
+    /// completion with its retries, as apply's workers do, against `service`. Every request
+    /// draws from the real `Budget` and every 429 goes through the real retry policy with
+    /// seeded jitter; time is simulated, events run in time order.
+    fn simulate(phases: &[u64], workers: u64, service: Service, seed: u64) -> Simulated {
+        let Service {
+            latency,
+            limit,
+            states_limit,
+        } = service;
         use crate::budget::Budget;
         use crate::retry::{AttemptOutcome, Decision, RetryPolicy};
         use crate::token_bucket::TokenBucket;
@@ -328,7 +362,7 @@ mod tests {
 
         let t0 = Instant::now();
         let mut budget = Budget::new(RatePolicy::new(super::super::MAX_RATE, FLOOR));
-        let mut service = TokenBucket::new(limit);
+        let mut bucket = TokenBucket::new(limit);
         let retry = RetryPolicy::default();
         let throttled_answer = AttemptOutcome::Status {
             status: 429,
@@ -379,11 +413,14 @@ mod tests {
                 Event::Answer { attempt } => {
                     out.wall = at.as_secs_f64();
                     let mut next = (at, Event::Ready { attempt: 0 });
-                    if service.try_take(now).is_ok() {
+                    if bucket.try_take(now).is_ok() {
                         budget.observe(RateEvent::Success, now);
                         finished += 1;
                     } else {
                         out.throttled += 1;
+                        if states_limit {
+                            budget.stated(limit);
+                        }
                         budget.observe(RateEvent::Throttled, now);
                         let unix = std::time::SystemTime::UNIX_EPOCH;
                         match retry.decide(attempt, &throttled_answer, unix, &mut rng) {
@@ -417,9 +454,14 @@ mod tests {
     }
 
     /// Five seeds of one scale: (throttled share, mean wall in seconds, calls that failed).
-    fn five_runs(phases: &[u64]) -> (f64, f64, u64) {
+    fn five_runs(phases: &[u64], states_limit: bool) -> (f64, f64, u64) {
+        let service = Service {
+            latency: Duration::from_millis(30),
+            limit: 50.0,
+            states_limit,
+        };
         let runs: Vec<Simulated> = (0..5)
-            .map(|seed| simulate(phases, 8, Duration::from_millis(30), 50.0, seed))
+            .map(|seed| simulate(phases, 8, service, seed))
             .collect();
         let sent: u64 = runs.iter().map(|r| r.sent).sum();
         let throttled: u64 = runs.iter().map(|r| r.throttled).sum();
@@ -449,19 +491,54 @@ mod tests {
             ("tag 5000", vec![1, 5000], 0.02, 99.16, 0.009),
         ];
         for (name, phases, most_throttled, wall_before, throttled_before) in table {
-            let (share, wall, failed) = five_runs(&phases);
-            eprintln!(
-                "{name:>8} calls: throttled {:>4.1} % (before {:>4.1} %), wall {wall:>6.2} s (before {wall_before:>6.2} s)",
-                share * 100.0,
-                throttled_before * 100.0
-            );
-            assert_eq!(failed, 0, "{name}");
-            assert!(share < most_throttled, "{name}: throttled {share}");
-            assert!(share <= throttled_before, "{name}: throttled {share}");
-            assert!(
-                wall <= wall_before * 1.1,
-                "{name}: {wall} s against {wall_before} s"
-            );
+            for (states_limit, says) in [(true, "stated"), (false, "silent")] {
+                let (share, wall, failed) = five_runs(&phases, states_limit);
+                eprintln!(
+                    "{name:>8} calls, limit {says}: throttled {:>4.1} % (before {:>4.1} %), wall {wall:>6.2} s (before {wall_before:>6.2} s)",
+                    share * 100.0,
+                    throttled_before * 100.0
+                );
+                assert_eq!(failed, 0, "{name} {says}");
+                assert!(share < most_throttled, "{name} {says}: throttled {share}");
+                assert!(
+                    share <= throttled_before,
+                    "{name} {says}: throttled {share}"
+                );
+                assert!(
+                    wall <= wall_before * 1.1,
+                    "{name} {says}: {wall} s, {wall_before} s before"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_429_message_that_states_the_limit_is_read_per_second() {
+        let gateway = |tail: &str| {
+            format!("The throttling threshold has been reached: policy user over ratelimit,{tail}")
+        };
+        assert_eq!(stated_limit(&gateway("limit:50,time:1 second")), Some(50.0));
+        assert_eq!(
+            stated_limit(&gateway("limit:600,time:1 minute")),
+            Some(10.0)
+        );
+        assert_eq!(
+            stated_limit(&gateway("limit:30, time:2 minutes.")),
+            Some(0.25)
+        );
+        for garbage in [
+            "too many requests",
+            "limit:,time:1 second",
+            "limit:-5,time:1 second",
+            "limit:50,time:0 second",
+            "limit:50,time:1 fortnight",
+            "limit:50",
+            "limit:1e9,time:1 second",
+            "limit:0,time:1 second",
+            "limit:99999999999999999999999,time:1 second",
+            "limit:1,time:18446744073709551615 hours",
+        ] {
+            assert_eq!(stated_limit(garbage), None, "{garbage}");
         }
     }
 
