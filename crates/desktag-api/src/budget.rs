@@ -1,5 +1,5 @@
 //! The request budget a run's calls draw from: the adaptive rate (the pure `rate` policy), the
-//! token bucket it drives and what was sent lately. The service limits requests per user per
+//! token bucket it drives and what the service admitted lately. The service limits requests per user per
 //! API, so every client of one run that talks to the same endpoint host under the same
 //! credentials draws from one budget ([`Budgets`], carried in `ClientOptions`); a client of
 //! another region, or under other credentials, has its own. No I/O and no clock here (the
@@ -116,8 +116,11 @@ impl Budget {
         if event != RateEvent::Throttled {
             self.admit(now);
         }
-        // Only a 429 needs the bound (it scans the window).
-        let admitted = if event == RateEvent::Throttled {
+        // Only a 429 that cuts needs the bound (it scans the window); one within the hold of
+        // the last cut is the same event.
+        let held = matches!(self.state.last_cut,
+            Some(at) if now.saturating_duration_since(at) < self.policy.hold);
+        let admitted = if event == RateEvent::Throttled && !held {
             self.admitted_bound(now)
         } else {
             0.0
