@@ -94,7 +94,8 @@ async fn run_stoppable(
         refuse_changed_since_shown(&plans, &sessions).await?;
     }
     let options = apply_options(config, interrupted, &plans);
-    // Each project with its own client, so its own request rate, side by side.
+    // Each project with its own client, side by side; projects in one region under one
+    // credential draw from one request rate (the clients share `ClientOptions::budgets`).
     let mut reports =
         futures::future::join_all(plans.iter().zip(&sessions).map(|(plan, session)| {
             let span = session::project_span(Some(&plan.project_id), plans.len() > 1);

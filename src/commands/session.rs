@@ -40,6 +40,8 @@ impl Session {
         service: &Service,
         scope: ManifestScope<'_>,
     ) -> Result<Session, Error> {
+        // A clone shares the run's rate budgets: every project of the run in this region under
+        // these credentials draws from one rate, as the service limits per user.
         let options = service.client.clone();
         let args = match &service.target {
             Target::Emulator { .. } => return Self::open_emulator(options, scope.project_id).await,

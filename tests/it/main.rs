@@ -4,6 +4,7 @@
 mod action;
 mod api;
 mod apply_output;
+mod budget;
 mod cli;
 mod config_file;
 mod credentials;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 
+use super::budget::{BudgetKey, Budgets};
 use super::connection::Connection;
 use super::credentials::{Fetcher, Keys};
 use super::error::ApiError;
@@ -47,6 +48,10 @@ pub struct ClientOptions {
     /// The switch that stops the client's work (a signal, the run's deadline); `None`: a switch
     /// of its own, never thrown but through [`Client::stop`].
     pub stop: Option<super::Stop>,
+    /// The rate budgets of the run. Clients built from clones of these options to the same
+    /// endpoint host under the same credentials share one adaptive rate (the service limits
+    /// requests per user, not per project); `Default` starts a registry of its own.
+    pub budgets: Budgets,
 }
 
 impl Default for ClientOptions {
@@ -61,12 +66,14 @@ impl Default for ClientOptions {
             decode_denials: false,
             sts_endpoint: None,
             stop: None,
+            budgets: Budgets::default(),
         }
     }
 }
 
 /// A Workspace API client for one project. Cheap to clone; clones share the connection pool,
-/// the adaptive rate, the concurrency bound and the statistics.
+/// the concurrency bound and the statistics, and draw from the run's budget for their endpoint
+/// host and credentials (shared with other clients built from the same options).
 #[derive(Clone)]
 pub struct Client {
     pub(super) exec: Arc<Executor>,
@@ -143,13 +150,16 @@ impl Client {
             ..RetryPolicy::default()
         };
         let rate = RatePolicy::new(options.rate.unwrap_or(MAX_RATE), super::rate::FLOOR);
+        let key = BudgetKey::of(&transport.connection);
+        tracing::debug!(budget = ?key, start = rate.start().rate, ceiling = rate.ceiling, "adaptive request rate");
+        let budget = options.budgets.get(key, rate);
         let stop = options.stop.unwrap_or_default();
         Ok(Client {
             exec: Arc::new(Executor::new(
                 transport,
                 retry,
                 options.concurrency,
-                rate,
+                budget,
                 stop,
             )),
         })

@@ -1,21 +1,20 @@
 //! The executor: runs a [`Call`] to completion over the transport. It holds the client-wide
-//! concurrency bound (permits), the one adaptive rate limiter every worker shares, the retry
-//! loop and the statistics. Decisions come from the pure `retry` and `rate` modules; this module
-//! does the waiting and the logging.
+//! concurrency bound (permits), the retry loop and the statistics, and draws every request from
+//! the run's shared [`Budget`] (the adaptive rate). Decisions come from the pure `retry` and
+//! `rate` modules; this module does the waiting and the logging.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 
+use super::budget::Budget;
 use super::error::{ApiError, CallError};
-use super::rate::{RateEvent, RatePolicy, RateState, SLOW};
+use super::rate::{stated_limit, RateEvent};
 use super::retry::{AttemptOutcome, Decision, RetryPolicy};
 use super::stop::{Stop, IN_FLIGHT_GRACE};
 use super::transport::{Answer, Call, Failure, Transport};
-use crate::token_bucket::TokenBucket;
 
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub(crate) type Attempts = u32;
@@ -44,22 +43,13 @@ pub(crate) struct Executor {
     /// Thrown: no new request, rate wait or retry; in-flight requests get `IN_FLIGHT_GRACE`.
     pub stop: Stop,
     permits: Semaphore,
-    limiter: Mutex<Limiter>,
+    /// The adaptive rate, shared with every client of the run with the same endpoint host and
+    /// credentials.
+    budget: Arc<Mutex<Budget>>,
     requests: AtomicU64,
     retries: AtomicU64,
-}
-
-/// The shared adaptive rate: the AIMD state, the token bucket it drives and the send times of
-/// the last second (to know the rate requests really went out at).
-struct Limiter {
-    policy: RatePolicy,
-    state: RateState,
-    bucket: TokenBucket,
-    sent: VecDeque<Instant>,
-    /// The rate last logged, so small steps are not logged one by one.
-    logged: f64,
-    /// Whether the slow-pacing warning was given (once per client).
-    warned_slow: bool,
+    /// 429s this client was answered (the budget's other clients count their own).
+    throttled: AtomicU64,
 }
 
 /// How a backoff is logged.
@@ -85,108 +75,46 @@ fn backoff_notice(delay: Duration, asked: Option<Duration>, throttled: bool) -> 
     }
 }
 
-/// Send times kept for the sent-rate estimate; far above any rate a service allows.
-const MAX_SENT_KEPT: usize = 100_000;
-
-impl Limiter {
-    fn reserve(&mut self, now: Instant) -> Duration {
-        while self
-            .sent
-            .front()
-            .is_some_and(|at| now.saturating_duration_since(*at) >= Duration::from_secs(1))
-        {
-            self.sent.pop_front();
-        }
-        if self.sent.len() < MAX_SENT_KEPT {
-            self.sent.push_back(now);
-        }
-        self.bucket.reserve(now)
-    }
-
-    fn observe(&mut self, event: RateEvent, now: Instant) {
-        let sent_rate = self.sent.len() as f64;
-        let next = self.policy.next(&self.state, event, sent_rate, now);
-        let first_cut = self.state.probing && !next.probing;
-        if next.rate != self.state.rate {
-            self.bucket.set_rate(next.rate);
-            let rate = next.rate;
-            if first_cut {
-                tracing::info!(
-                    rate = format_args!("{rate:.1}"),
-                    "the service throttles requests; adapting the request rate, now {rate:.1}/s"
-                );
-                self.logged = rate;
-            } else if rate < self.state.rate {
-                tracing::debug!(
-                    rate = format_args!("{rate:.1}"),
-                    "throttled; request rate cut"
-                );
-                self.logged = rate;
-            } else if rate >= self.logged * 1.1 || rate == self.policy.ceiling {
-                tracing::debug!(rate = format_args!("{rate:.1}"), "request rate raised");
-                self.logged = rate;
-            }
-        }
-        if next.rate <= SLOW && next.rate < self.state.rate && !self.warned_slow {
-            self.warned_slow = true;
-            tracing::warn!(
-                rate = format_args!("{:.2}", next.rate),
-                floor = self.policy.floor,
-                "the service throttles hard: pacing at {:.2} requests/s (never below {}/s); calls still throttled fail after their attempts, and --deadline bounds the run",
-                next.rate,
-                self.policy.floor
-            );
-        }
-        self.state = next;
-    }
-}
-
 impl Executor {
     pub(crate) fn new(
         transport: Transport,
         policy: RetryPolicy,
         concurrency: usize,
-        rate: RatePolicy,
+        budget: Arc<Mutex<Budget>>,
         stop: Stop,
     ) -> Executor {
-        let state = rate.start();
-        tracing::debug!(
-            start = state.rate,
-            ceiling = rate.ceiling,
-            "adaptive request rate"
-        );
         Executor {
             transport,
             policy,
             stop,
             permits: Semaphore::new(concurrency),
-            limiter: Mutex::new(Limiter {
-                policy: rate,
-                bucket: TokenBucket::new(state.rate),
-                logged: state.rate,
-                warned_slow: false,
-                state,
-                sent: VecDeque::new(),
-            }),
+            budget,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         }
     }
 
-    fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
-        self.limiter
+    /// The budget this client draws from, for tests that check who shares it.
+    #[cfg(test)]
+    pub(crate) fn shared_budget(&self) -> &Arc<Mutex<Budget>> {
+        &self.budget
+    }
+
+    fn budget(&self) -> std::sync::MutexGuard<'_, Budget> {
+        self.budget
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let limiter = self.limiter();
+        let (rate, settled_rate) = self.budget().rate();
         Stats {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
-            throttled: limiter.state.throttled,
-            rate: limiter.state.rate,
-            settled_rate: limiter.state.settled(),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            rate,
+            settled_rate,
         }
     }
 
@@ -239,7 +167,7 @@ impl Executor {
             if asked.is_some() {
                 // The service asked every caller to wait, not just this one.
                 let now = Instant::now();
-                self.limiter().bucket.hold_until(now, now + delay);
+                self.budget().hold_until(now, now + delay);
             }
             self.log_backoff(call, attempt, &outcome, &error, delay, asked);
             tokio::select! {
@@ -311,7 +239,7 @@ impl Executor {
         if self.stop.is_stopped() {
             return Err(stopped(false));
         }
-        let wait = self.limiter().reserve(Instant::now());
+        let wait = self.budget().reserve(Instant::now());
         if !wait.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -329,10 +257,20 @@ impl Executor {
         let event = match &result {
             Ok(_) => Some(RateEvent::Success),
             Err((_, AttemptOutcome::Status { status: 429, .. })) => Some(RateEvent::Throttled),
+            Err((_, AttemptOutcome::Status { .. })) => Some(RateEvent::Answered),
             Err(_) => None,
         };
         if let Some(event) = event {
-            self.limiter().observe(event, Instant::now());
+            let mut budget = self.budget();
+            if event == RateEvent::Throttled {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Err((ApiError::Service { error_msg, .. }, _)) = &result {
+                    if let Some(limit) = stated_limit(error_msg) {
+                        budget.stated(limit);
+                    }
+                }
+            }
+            budget.observe(event, Instant::now());
         }
         result
     }
@@ -374,26 +312,5 @@ mod tests {
             ),
             Notice::Quiet
         );
-    }
-
-    #[test]
-    fn throttled_for_ever_the_limiter_warns_once_when_pacing_slowly_and_keeps_its_floor() {
-        let policy = RatePolicy::new(crate::MAX_RATE, crate::rate::FLOOR);
-        let state = policy.start();
-        let mut limiter = Limiter {
-            policy,
-            bucket: TokenBucket::new(state.rate),
-            logged: state.rate,
-            warned_slow: false,
-            state,
-            sent: VecDeque::new(),
-        };
-        let mut now = Instant::now();
-        for _ in 0..100 {
-            now += Duration::from_secs(2);
-            limiter.observe(RateEvent::Throttled, now);
-        }
-        assert!(limiter.warned_slow);
-        assert_eq!(limiter.state.rate, crate::rate::FLOOR);
     }
 }

@@ -3,12 +3,14 @@
 //! concurrency bound shared by a whole run.
 //!
 //! Layers, bottom up: `connection`, `sign`, `wire`, `retry`, `rate` and `error` are pure;
-//! `transport` makes one HTTP attempt; `executor` runs a call to completion (permits, rate,
+//! `transport` makes one HTTP attempt; `budget` is the adaptive rate a run's clients of one
+//! endpoint host and credentials share; `executor` runs a call to completion (permits, budget,
 //! retries, statistics); `reads` and `writes` are the endpoint groups, methods of `Client`.
 
 // `pub` is for what another crate uses; everything else is `pub(crate)`, so dead code warns.
 #![warn(unreachable_pub)]
 
+mod budget;
 mod client;
 mod connection;
 pub mod credentials;
@@ -25,6 +27,7 @@ mod transport;
 mod wire;
 mod writes;
 
+pub use budget::Budgets;
 pub use client::{http_builder, Client, ClientOptions, MAX_RATE, MIN_RATE};
 pub use connection::{
     is_loopback, parse_endpoint, pinned_endpoint, region_endpoint, region_variable, Connection,
