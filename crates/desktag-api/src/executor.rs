@@ -19,6 +19,20 @@ use super::transport::{Answer, Call, Failure, Transport};
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub(crate) type Attempts = u32;
 
+/// Requests in flight at once while the rate still probes for the service's limit (no 429 yet),
+/// once the first `PROBE_FREE_WAVES` waves are sent: half of `concurrency`. When a service's
+/// burst runs out, every request in flight is throttled at once: in a run of a hundred
+/// requests, eight of them are more than the 5 % a run should lose, four are not. Against a
+/// service that answers in 30 ms, four in flight still send over 130 requests per second.
+pub(crate) fn probe_concurrency(concurrency: usize) -> usize {
+    concurrency.div_ceil(2).max(1)
+}
+
+/// Waves of requests (`concurrency` each) a probing run sends at full concurrency: a short run
+/// stays inside a service's burst (a second of requests at its limit: 50 at 50 requests per
+/// second), and halving its requests in flight would only slow it down.
+pub(crate) const PROBE_FREE_WAVES: u64 = 6;
+
 /// A backoff longer than this is logged as a warning (shorter ones at debug).
 const WARN_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -43,6 +57,10 @@ pub(crate) struct Executor {
     /// Thrown: no new request, rate wait or retry; in-flight requests get `IN_FLIGHT_GRACE`.
     pub stop: Stop,
     permits: Semaphore,
+    /// Until the service first throttles, a request also holds one of these: half the
+    /// concurrency (see `probe_concurrency`).
+    probe_permits: Semaphore,
+    concurrency: u64,
     /// The adaptive rate, shared with every client of the run with the same endpoint host and
     /// credentials.
     budget: Arc<Mutex<Budget>>,
@@ -88,6 +106,8 @@ impl Executor {
             policy,
             stop,
             permits: Semaphore::new(concurrency),
+            probe_permits: Semaphore::new(probe_concurrency(concurrency)),
+            concurrency: concurrency as u64,
             budget,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -236,6 +256,25 @@ impl Executor {
                 AttemptOutcome::Fatal,
             )
         })?;
+        // Still probing for the service's limit, past the first wave (a service's burst takes
+        // that one): at most half the workers in flight, so the wave of requests already sent
+        // when the first 429 comes is half as large.
+        let probing = self.budget().rate().1.is_none();
+        let first_waves = self.concurrency * PROBE_FREE_WAVES;
+        let _probe = if probing && self.requests.load(Ordering::Relaxed) >= first_waves {
+            let permit = tokio::select! {
+                permit = self.probe_permits.acquire() => permit,
+                _ = self.stop.stopped() => return Err(stopped(false)),
+            };
+            Some(permit.map_err(|_| {
+                (
+                    ApiError::Setup("the client was shut down".to_string()),
+                    AttemptOutcome::Fatal,
+                )
+            })?)
+        } else {
+            None
+        };
         if self.stop.is_stopped() {
             return Err(stopped(false));
         }
@@ -279,6 +318,14 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probing_run_keeps_half_its_workers_in_flight() {
+        assert_eq!(probe_concurrency(8), 4);
+        assert_eq!(probe_concurrency(3), 2);
+        assert_eq!(probe_concurrency(1), 1);
+        assert_eq!(probe_concurrency(0), 1);
+    }
 
     #[test]
     fn every_wait_above_a_second_warns_429s_included() {
