@@ -99,6 +99,49 @@ fn manifest(k: usize, tags: usize, bad: &[usize]) -> String {
 struct Emulator {
     child: Child,
     base_url: String,
+    /// Its request log (JSON lines on stderr).
+    log: PathBuf,
+}
+
+/// What the emulator answered, from its request log.
+#[derive(Debug, Default)]
+struct Served {
+    requests: u64,
+    throttled: u64,
+    /// `GET …/desktops` (listing and reads by id).
+    reads: u64,
+    /// `…/desktops/batch-tags` writes.
+    batch: u64,
+    /// Per-desktop (`tags/action`) and single-tag writes.
+    smaller: u64,
+}
+
+impl Emulator {
+    fn served(&self) -> Served {
+        let mut served = Served::default();
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        for line in log.lines() {
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let fields = &entry["fields"];
+            if fields["message"] != "request" {
+                continue;
+            }
+            served.requests += 1;
+            if fields["status"] == 429 {
+                served.throttled += 1;
+            }
+            let path = fields["path"].as_str().unwrap_or_default();
+            match fields["method"].as_str().unwrap_or_default() {
+                "GET" if path.ends_with("/desktops") => served.reads += 1,
+                _ if path.ends_with("/batch-tags") => served.batch += 1,
+                "POST" | "DELETE" if path.contains("/tags") => served.smaller += 1,
+                _ => {}
+            }
+        }
+        served
+    }
 }
 
 impl Drop for Emulator {
@@ -108,16 +151,22 @@ impl Drop for Emulator {
     }
 }
 
-fn start_emulator(seed: &Path, token: &Path, extra: &[&str]) -> Emulator {
+fn start_emulator(seed: &Path, token: &Path, log: PathBuf, extra: &[&str]) -> Emulator {
     let mut child = Command::new(bin())
-        .args(["-qq", "emulator", "--listen", "127.0.0.1:0"])
+        .args([
+            "--log-format",
+            "json",
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(extra)
         .arg("--seed")
         .arg(seed)
         .arg("--token-file")
         .arg(token)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("the emulator's log"))
         .spawn()
         .expect("start the emulator");
     let mut base_url = String::new();
@@ -127,6 +176,7 @@ fn start_emulator(seed: &Path, token: &Path, extra: &[&str]) -> Emulator {
     Emulator {
         child,
         base_url: base_url.trim().to_string(),
+        log,
     }
 }
 
@@ -162,7 +212,12 @@ impl Setup {
     }
 
     fn emulator(&self, extra: &[&str]) -> Emulator {
-        start_emulator(&self.path("seed.yaml"), &self.path("token"), extra)
+        start_emulator(
+            &self.path("seed.yaml"),
+            &self.path("token"),
+            self.path("emulator.log"),
+            extra,
+        )
     }
 
     /// The ideal request count of applying every project: list, batch, read back.
@@ -177,9 +232,11 @@ struct Run {
     wall: f64,
     peak_mb: f64,
     totals: serde_json::Value,
-    /// Changes written per desktop or per tag.
+    /// Changes the report says were written per desktop or per tag.
     smaller_writes: u64,
     code: i32,
+    /// What the emulator answered during the run.
+    served: Served,
 }
 
 impl Run {
@@ -191,6 +248,7 @@ impl Run {
 /// Runs `desktag ARGS` against `emulator` under `/usr/bin/time`; the JSON on stdout is the report
 /// (or the plan).
 fn run(setup: &Setup, emulator: &Emulator, args: &[&str]) -> Run {
+    let before = emulator.served();
     let rss = setup.path("rss");
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")
@@ -229,12 +287,20 @@ fn run(setup: &Setup, emulator: &Emulator, args: &[&str]) -> Run {
         .flat_map(|d| d["changes"].as_array().into_iter().flatten())
         .filter(|c| c["via"] == "desktop" || c["via"] == "tag")
         .count() as u64;
+    let after = emulator.served();
     Run {
         wall,
         peak_mb: peak_kb / 1024.0,
         totals: json["totals"].clone(),
         smaller_writes,
         code: out.status.code().unwrap_or(-1),
+        served: Served {
+            requests: after.requests - before.requests,
+            throttled: after.throttled - before.throttled,
+            reads: after.reads - before.reads,
+            batch: after.batch - before.batch,
+            smaller: after.smaller - before.smaller,
+        },
     }
 }
 
@@ -242,17 +308,18 @@ const APPLY: &[&str] = &["apply", "--auto-approve", "--report-format", "json"];
 
 fn header() {
     println!(
-        "{:>8} {:>3} {:>9} {:>6} {:>6} {:>9} {:>7} {:>8} {:>7} {:>9} {:>8} {:>7} {:>8} {:>5}",
+        "{:>8} {:>3} {:>8} {:>6} {:>6} {:>5} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>7} {:>8} {:>4}",
         "desktops",
         "run",
-        "requests",
+        "answered",
         "ideal",
         "×ideal",
-        "throttled",
+        "429s",
         "share",
+        "reads",
+        "batch",
         "smaller",
         "wall s",
-        "req/50 s",
         "×floor",
         "rebatch",
         "bisected",
@@ -260,24 +327,30 @@ fn header() {
     );
 }
 
+/// One run's line: what the emulator answered against the ideal, the 429s' share, the calls by
+/// kind, the wall time against `answered ÷ 50`, and the report's ladder counts.
 fn row(setup: &Setup, label: &str, r: &Run) {
-    let requests = r.get("requests");
+    let s = &r.served;
     let ideal = setup.ideal();
-    let floor = requests as f64 / RATE_LIMIT;
+    let floor = s.requests as f64 / RATE_LIMIT;
     println!(
-        "{:>8} {label:>3} {requests:>9} {ideal:>6} {:>6.2} {:>9} {:>6.1}% {:>8} {:>7.2} {floor:>9.2} {:>8.2} {:>7} {:>8} {:>5}   peak {:.0} MB, fallbacks {}",
+        "{:>8} {label:>3} {:>8} {ideal:>6} {:>6.3} {:>5} {:>5.1}% {:>6} {:>7} {:>7} {:>7.2} {:>6.2} {:>7} {:>8} {:>4}   peak {:.0} MB, fallbacks {}, {} changes via desktop or tag",
         setup.n * setup.projects,
-        requests as f64 / ideal as f64,
-        r.get("throttled"),
-        100.0 * r.get("throttled") as f64 / requests.max(1) as f64,
-        r.smaller_writes,
+        s.requests,
+        s.requests as f64 / ideal as f64,
+        s.throttled,
+        100.0 * s.throttled as f64 / s.requests.max(1) as f64,
+        s.reads,
+        s.batch,
+        s.smaller,
         r.wall,
         r.wall / floor,
         r.get("rebatched"),
         r.get("bisected"),
         r.code,
         r.peak_mb,
-        r.totals["fallbacks"]
+        r.totals["fallbacks"],
+        r.smaller_writes
     );
 }
 

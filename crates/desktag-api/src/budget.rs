@@ -39,6 +39,11 @@ pub(crate) struct Budget {
     warned_slow: bool,
     /// The limit the service stated in a 429, in requests per second, if it did.
     stated: Option<f64>,
+    /// Requests reserved so far.
+    sent: u64,
+    /// Held by each request while the rate probes, past the first waves (`probe_gate`); made by
+    /// the first client that needs it, for every client sharing the budget.
+    probe: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Budget {
@@ -50,6 +55,8 @@ impl Budget {
             logged: state.rate,
             warned_slow: false,
             stated: None,
+            sent: 0,
+            probe: None,
             state,
             admitted: VecDeque::new(),
         }
@@ -62,7 +69,25 @@ impl Budget {
 
     /// Takes one request's token at `now` and returns how long to wait before sending it.
     pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+        self.sent += 1;
         self.bucket.reserve(now)
+    }
+
+    /// While the rate still probes for the service's limit (no 429 yet), once the first
+    /// `PROBE_FREE_WAVES` waves of `concurrency` requests are sent: the semaphore every request
+    /// holds, of `probe_concurrency(concurrency)` permits, shared by every client of the budget.
+    /// `None` otherwise. When a service's burst runs out, every request in flight is throttled
+    /// at once; this halves that wave.
+    pub(crate) fn probe_gate(&mut self, concurrency: usize) -> Option<Arc<tokio::sync::Semaphore>> {
+        use crate::executor::{probe_concurrency, PROBE_FREE_WAVES};
+        let waves = concurrency as u64 * PROBE_FREE_WAVES;
+        if !self.state.probing || self.sent < waves {
+            return None;
+        }
+        let gate = self.probe.get_or_insert_with(|| {
+            Arc::new(tokio::sync::Semaphore::new(probe_concurrency(concurrency)))
+        });
+        Some(gate.clone())
     }
 
     /// A rate the service's limit is at least, from what it admitted in the current busy
@@ -506,5 +531,28 @@ mod tests {
         }
         assert!(budget.warned_slow);
         assert_eq!(budget.rate().0, FLOOR);
+    }
+
+    #[test]
+    fn past_its_first_waves_a_probing_budget_gates_requests_until_the_first_429() {
+        let mut budget = Budget::new(RatePolicy::new(MAX_RATE, FLOOR));
+        let now = Instant::now();
+        for _ in 0..47 {
+            budget.reserve(now);
+            assert!(
+                budget.probe_gate(8).is_none(),
+                "the first six waves go freely"
+            );
+        }
+        budget.reserve(now);
+        let gate = budget.probe_gate(8).expect("gated while probing");
+        assert_eq!(gate.available_permits(), 4);
+        // Every client of the budget holds the same gate.
+        assert!(Arc::ptr_eq(&gate, &budget.probe_gate(8).unwrap()));
+        budget.observe(RateEvent::Throttled, now);
+        assert!(
+            budget.probe_gate(8).is_none(),
+            "no gate once the limit is found"
+        );
     }
 }

@@ -19,8 +19,9 @@ use super::transport::{Answer, Call, Failure, Transport};
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub(crate) type Attempts = u32;
 
-/// Requests in flight at once while the rate still probes for the service's limit (no 429 yet),
-/// once the first `PROBE_FREE_WAVES` waves are sent: half of `concurrency`. When a service's
+/// Requests in flight at once, across the clients of one budget, while the rate still probes for
+/// the service's limit (no 429 yet), once the first `PROBE_FREE_WAVES` waves are sent: half of
+/// `concurrency`. When a service's
 /// burst runs out, every request in flight is throttled at once: in a run of a hundred
 /// requests, eight of them are more than the 5 % a run should lose, four are not. Against a
 /// service that answers in 30 ms, four in flight still send over 130 requests per second.
@@ -57,10 +58,8 @@ pub(crate) struct Executor {
     /// Thrown: no new request, rate wait or retry; in-flight requests get `IN_FLIGHT_GRACE`.
     pub stop: Stop,
     permits: Semaphore,
-    /// Until the service first throttles, a request also holds one of these: half the
-    /// concurrency (see `probe_concurrency`).
-    probe_permits: Semaphore,
-    concurrency: u64,
+    /// Requests in flight at once (the permits), for the budget's probe gate.
+    concurrency: usize,
     /// The adaptive rate, shared with every client of the run with the same endpoint host and
     /// credentials.
     budget: Arc<Mutex<Budget>>,
@@ -106,8 +105,7 @@ impl Executor {
             policy,
             stop,
             permits: Semaphore::new(concurrency),
-            probe_permits: Semaphore::new(probe_concurrency(concurrency)),
-            concurrency: concurrency as u64,
+            concurrency,
             budget,
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
@@ -256,24 +254,20 @@ impl Executor {
                 AttemptOutcome::Fatal,
             )
         })?;
-        // Still probing for the service's limit, past the first wave (a service's burst takes
-        // that one): at most half the workers in flight, so the wave of requests already sent
-        // when the first 429 comes is half as large.
-        let probing = self.budget().rate().1.is_none();
-        let first_waves = self.concurrency * PROBE_FREE_WAVES;
-        let _probe = if probing && self.requests.load(Ordering::Relaxed) >= first_waves {
-            let permit = tokio::select! {
-                permit = self.probe_permits.acquire() => permit,
+        // Still probing for the service's limit, past the first waves: at most half the
+        // workers of every client of the budget in flight (`Budget::probe_gate`).
+        let gate = self.budget().probe_gate(self.concurrency);
+        let _probe = match gate {
+            Some(gate) => Some(tokio::select! {
+                permit = gate.acquire_owned() => permit.map_err(|_| {
+                    (
+                        ApiError::Setup("the client was shut down".to_string()),
+                        AttemptOutcome::Fatal,
+                    )
+                })?,
                 _ = self.stop.stopped() => return Err(stopped(false)),
-            };
-            Some(permit.map_err(|_| {
-                (
-                    ApiError::Setup("the client was shut down".to_string()),
-                    AttemptOutcome::Fatal,
-                )
-            })?)
-        } else {
-            None
+            }),
+            None => None,
         };
         if self.stop.is_stopped() {
             return Err(stopped(false));
