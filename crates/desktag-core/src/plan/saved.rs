@@ -541,13 +541,16 @@ pub fn not_produced(
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
         return Err(SavedPlanError::NoLongerResolves(error.clone()));
     }
-    let again = super::plan(
-        &resolution.wanted,
-        now,
+    let place = super::Place {
+        project_id: &plan.project_id,
+        endpoint: &plan.endpoint,
+    };
+    let (again, _) = super::plan_all(
+        resolution.wanted,
+        now.clone(),
         policy,
         &resolution.keys,
-        &plan.project_id,
-        &plan.endpoint,
+        place,
     );
     let produced: std::collections::HashMap<&str, &super::DesktopPlan> = again
         .desktops
