@@ -3,7 +3,7 @@
 //! listing is checked against what the API promises: `total_count` and `desktops` present, no
 //! desktop twice, no more desktops than `total_count`, no endless paging.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use reqwest::Method;
 
@@ -11,7 +11,7 @@ use super::client::Client;
 use super::error::ApiError;
 use super::transport::Call;
 use super::wire;
-use desktag_core::inventory::Desktop;
+use desktag_core::inventory::{Desktop, Inventory};
 
 /// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
 pub(crate) const PAGE_LIMIT: u64 = 1000;
@@ -28,14 +28,10 @@ struct Page {
     desktops: Vec<Desktop>,
 }
 
-/// Desktops by id, refusing a desktop listed twice.
-type Listing = BTreeMap<String, Desktop>;
-
 impl Client {
     /// Every desktop of the project (paged with `limit=1000`), sorted by id.
     pub async fn list_desktops(&self) -> Result<Vec<Desktop>, ApiError> {
-        let found = self.list_pages(Vec::new()).await?;
-        Ok(found.into_values().collect())
+        self.list_pages(Vec::new()).await
     }
 
     /// The desktops with these ids that exist, sorted by id, in as few requests as possible: by
@@ -80,42 +76,41 @@ impl Client {
         let rest = (1..list_requests).map(|k| async move {
             let offset = k * PAGE_LIMIT;
             let call = page_call(&[], offset);
-            self.fetch_page(&call)
-                .await
-                .map(|page| (offset, call, page))
+            self.fetch_page(&call).await.map(|page| (offset, page))
         });
         let rest = futures::future::try_join_all(rest).await?;
-        let mut listing = Listing::new();
-        add_page(&mut listing, first.desktops)
-            .map_err(|ListedTwice(id)| self.repeated(&first_call, 0, &id))?;
-        for (offset, call, page) in rest {
-            add_page(&mut listing, page.desktops)
-                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
+        let mut listing = Listing::default();
+        listing.add(0, first.desktops);
+        for (offset, page) in rest {
+            listing.add(offset, page.desktops);
         }
-        if listing.len() as u64 > total {
+        let mut listed = listing.into_sorted().map_err(|ListedTwice(offset, id)| {
+            self.repeated(&page_call(&[], offset), offset, &id)
+        })?;
+        if listed.len() as u64 > total {
             return Err(self.paging_error(
                 &first_call,
                 format!(
                     "the service sent {} desktops but its total_count is {total}",
-                    listing.len()
+                    listed.len()
                 ),
             ));
         }
-        let complete = listing.len() as u64 == total;
-        listing.retain(|id, _| wanted.contains(id.as_str()));
+        let complete = listed.len() as u64 == total;
+        listed.retain(|d| wanted.contains(d.id.as_str()));
         if !complete {
             // The project changed while it was paged (or a page came back short): read the
             // selected desktops the listing missed by id rather than report them absent.
             let missing: BTreeSet<&str> = wanted
                 .iter()
                 .copied()
-                .filter(|id| !listing.contains_key(*id))
+                .filter(|id| find(&listed, id).is_err())
                 .collect();
-            for desktop in self.read_by_id(&missing).await? {
-                listing.insert(desktop.id.clone(), desktop);
-            }
+            listed.extend(self.read_by_id(&missing).await?);
+            listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         }
-        Ok(listing.into_values().collect())
+        listed.shrink_to_fit();
+        Ok(listed)
     }
 
     /// Reads `wanted` by id, ≤100 per request, the requests running concurrently.
@@ -129,20 +124,17 @@ impl Client {
             self.list_pages(query)
         });
         let pages = futures::future::try_join_all(reads).await?;
-        let mut found = BTreeMap::new();
-        for page in pages {
-            found.extend(page);
-        }
+        let mut found: Vec<Desktop> = pages.into_iter().flatten().collect();
         // A service that ignored the filter must not make other desktops look selected.
-        found.retain(|id, _| wanted.contains(id.as_str()));
-        Ok(found.into_values().collect())
+        found.retain(|d| wanted.contains(d.id.as_str()));
+        Ok(Inventory::new(found).into_iter().collect())
     }
 
     /// Pages `GET /v2/{project_id}/desktops` with `extra` filters until `offset >= total_count`
     /// or an empty page. A service that lists a desktop twice, sends more desktops than its own
     /// `total_count`, or pages past `MAX_PAGES` / `MAX_LISTED_DESKTOPS` is an error, not a loop.
-    async fn list_pages(&self, extra: Vec<(String, String)>) -> Result<Listing, ApiError> {
-        let mut found = Listing::new();
+    async fn list_pages(&self, extra: Vec<(String, String)>) -> Result<Vec<Desktop>, ApiError> {
+        let mut found = Listing::default();
         let mut offset: u64 = 0;
         let mut pages: u32 = 0;
         loop {
@@ -159,8 +151,7 @@ impl Client {
                 break;
             }
             let count = page.desktops.len() as u64;
-            add_page(&mut found, page.desktops)
-                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
+            found.add(offset, page.desktops);
             offset = offset.saturating_add(count);
             if offset > MAX_LISTED_DESKTOPS {
                 return Err(self.paging_error(
@@ -181,7 +172,9 @@ impl Client {
                 break;
             }
         }
-        Ok(found)
+        found.into_sorted().map_err(|ListedTwice(offset, id)| {
+            self.repeated(&page_call(&extra, offset), offset, &id)
+        })
     }
 
     /// One page, checked: a 2xx without `total_count` or `desktops` (`{}`, nulls) is not an
@@ -253,16 +246,96 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
-/// A desktop id the service listed twice.
-struct ListedTwice(String);
+/// The index of the desktop `id` in desktops sorted by id.
+fn find(sorted: &[Desktop], id: &str) -> Result<usize, usize> {
+    sorted.binary_search_by(|d| d.id.as_str().cmp(id))
+}
 
-/// Adds a page to a listing; the error names a desktop listed twice.
-fn add_page(listing: &mut Listing, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
-    for desktop in desktops {
-        let id = desktop.id.clone();
-        if listing.insert(id.clone(), desktop).is_some() {
-            return Err(ListedTwice(id));
-        }
+/// A desktop id the service listed twice, and the offset of the page that listed it again.
+struct ListedTwice(u64, String);
+
+/// The pages of one listing as they came, by offset. Checked once complete: pages are moved into
+/// one vector sorted by id, with no map of every id beside the desktops themselves.
+#[derive(Default)]
+struct Listing {
+    pages: Vec<(u64, Vec<Desktop>)>,
+}
+
+impl Listing {
+    /// The page at `offset`; pages are added in offset order.
+    fn add(&mut self, offset: u64, desktops: Vec<Desktop>) {
+        self.pages.push((offset, desktops));
     }
-    Ok(())
+
+    /// Every desktop, sorted by id. A desktop listed twice is an error naming the first page, in
+    /// offset order, that listed a desktop a second time.
+    fn into_sorted(self) -> Result<Vec<Desktop>, ListedTwice> {
+        let count = self.pages.iter().map(|(_, page)| page.len()).sum();
+        // (id, position in listing order): equal ids sort by where they were listed.
+        let mut ids: Vec<(&str, usize)> = Vec::with_capacity(count);
+        for desktop in self.pages.iter().flat_map(|(_, page)| page) {
+            ids.push((&desktop.id, ids.len()));
+        }
+        ids.sort_unstable();
+        let again = ids
+            .windows(2)
+            .filter(|pair| pair[0].0 == pair[1].0)
+            .min_by_key(|pair| pair[1].1)
+            .map(|pair| (pair[1].0.to_string(), pair[1].1));
+        drop(ids);
+        if let Some((id, mut position)) = again {
+            for (offset, page) in &self.pages {
+                if position < page.len() {
+                    return Err(ListedTwice(*offset, id));
+                }
+                position -= page.len();
+            }
+        }
+        let mut all = Vec::with_capacity(count);
+        for (_, page) in self.pages {
+            all.extend(page);
+        }
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(ids: &[&str]) -> Vec<Desktop> {
+        ids.iter().map(|id| Desktop::new(id, "", &[])).collect()
+    }
+
+    #[test]
+    fn pages_come_out_as_one_list_sorted_by_id() {
+        let mut listing = Listing::default();
+        listing.add(0, page(&["c", "a"]));
+        listing.add(2, page(&["d", "b"]));
+        let ids: Vec<String> = match listing.into_sorted() {
+            Ok(all) => all.into_iter().map(|d| d.id).collect(),
+            Err(ListedTwice(offset, id)) => panic!("{id} at {offset}"),
+        };
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert!(matches!(Listing::default().into_sorted(), Ok(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn a_desktop_listed_twice_names_the_first_page_that_repeats_one() {
+        let mut listing = Listing::default();
+        listing.add(0, page(&["a", "b", "c"]));
+        listing.add(3, page(&["d", "e"]));
+        // `e` again here, then `a` (listed earlier still, but repeated later).
+        listing.add(5, page(&["e", "a", "f"]));
+        listing.add(8, page(&["b"]));
+        match listing.into_sorted() {
+            Err(ListedTwice(offset, id)) => assert_eq!((offset, id.as_str()), (5, "e")),
+            Ok(_) => panic!("a repeated desktop was accepted"),
+        }
+        let mut within = Listing::default();
+        within.add(0, page(&["x", "y"]));
+        within.add(2, page(&["z", "z"]));
+        assert!(matches!(within.into_sorted(), Err(ListedTwice(2, id)) if id == "z"));
+    }
 }
