@@ -301,10 +301,11 @@ pub enum Change {
     },
     /// `rename:` (or `fix: rename`): the value of `from` moves to `key` (absent until now);
     /// written as a delete of `from` and a create of `key`, deletes first. One change for the
-    /// guardrails, not a delete.
+    /// guardrails, not a delete. `from` and `old` are boxed: renames are rare, and a change is as
+    /// large as its largest kind, for each of the hundreds of thousands a plan can hold.
     Rename {
-        from: CompactString,
-        old: CompactString,
+        from: Box<CompactString>,
+        old: Box<CompactString>,
         key: CompactString,
         value: CompactString,
     },
@@ -350,8 +351,8 @@ impl Change {
                 value,
             } => vec![
                 Change::Delete {
-                    key: from.clone(),
-                    old: old.clone(),
+                    key: (**from).clone(),
+                    old: (**old).clone(),
                 },
                 Change::Create {
                     key: key.clone(),
@@ -374,7 +375,7 @@ impl Change {
             Change::Rename {
                 from, key, value, ..
             } => {
-                tags.remove(from);
+                tags.remove(from.as_str());
                 tags.insert(key.clone(), value.clone());
             }
         }

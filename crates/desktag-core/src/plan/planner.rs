@@ -535,8 +535,8 @@ fn plan_renames<'a>(
         } else {
             let value = wanted.get(to.as_str()).unwrap_or(old).clone();
             renames.push(Change::Rename {
-                from: from.clone(),
-                old: old.clone(),
+                from: Box::new(from.clone()),
+                old: Box::new(old.clone()),
                 key: to.clone(),
                 value,
             });
