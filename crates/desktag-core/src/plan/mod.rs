@@ -62,9 +62,21 @@ pub struct Wanted {
     pub desktop_id: String,
     pub tags: Tags,
     pub absent: BTreeSet<CompactString>,
-    /// Where each wanted key (tag or `absent`) is written and by which kind of source, sorted by
-    /// key; the planner copies those of the keys that change into the plan.
-    pub sources: Vec<(CompactString, crate::diagnostic::Location, Layer)>,
+    /// Where each wanted key is written and by which kind of source: one per key of `tags`, then
+    /// one per key of `absent`, each in key order (the keys are not repeated: a run holds one
+    /// `Wanted` per desktop). The planner copies those of the keys that change into the plan.
+    pub sources: Vec<(crate::diagnostic::Location, Layer)>,
+}
+
+impl Wanted {
+    /// Where the want of `key` is written, and by which kind of source.
+    pub fn source(&self, key: &str) -> Option<&(crate::diagnostic::Location, Layer)> {
+        let at = match self.tags.position(key) {
+            Some(i) => i,
+            None => self.tags.len() + self.absent.iter().position(|k| k == key)?,
+        };
+        self.sources.get(at)
+    }
 }
 
 /// Which kind of manifest source a wanted value comes from, lowest precedence first.

@@ -620,13 +620,9 @@ fn sources_of(changes: &[Change], wanted: &Wanted) -> Vec<Source> {
     let mut sources = Vec::new();
     for change in changes {
         let key = change.key();
-        if let Ok(i) = wanted
-            .sources
-            .binary_search_by(|(k, ..)| k.as_str().cmp(key))
-        {
-            let (key, location, layer) = &wanted.sources[i];
+        if let Some((location, layer)) = wanted.source(key) {
             sources.push(Source {
-                key: key.clone(),
+                key: key.into(),
                 file: location.file.clone(),
                 line: location.line,
                 column: location.column,

@@ -433,18 +433,21 @@ fn gather_claims<'m>(
     claims.sort_by(|a, b| a.0.cmp(b.0));
 }
 
-/// Records `claim`, the one that decides `key`, in the desktop's wants.
-fn settle(w: &mut Wanted, key: &str, claim: &Claim) {
+/// Records `claim`, the one that decides `key`, in the desktop's wants: keys come in key order,
+/// so the sources of its tags line up with `tags`; those of absent keys wait in
+/// `absent_sources`, to follow them (see `Wanted::sources`).
+fn settle(w: &mut Wanted, absent_sources: &mut Vec<(Location, Layer)>, key: &str, claim: &Claim) {
+    let source = (claim.location.clone(), claim.layer);
     match claim.value {
         Some(value) => {
             w.tags.insert(key.into(), value.into());
+            w.sources.push(source);
         }
         None => {
             w.absent.insert(key.into());
+            absent_sources.push(source);
         }
     }
-    w.sources
-        .push((key.into(), claim.location.clone(), claim.layer));
 }
 
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
@@ -468,6 +471,7 @@ fn merge(
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
     let mut claims: Vec<(&str, Claim)> = Vec::new();
+    let mut absent_sources = Vec::new();
     for group in selections.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
         claims.clear();
@@ -531,8 +535,9 @@ fn merge(
                         .push(id);
                 }
             }
-            settle(&mut w, key, first);
+            settle(&mut w, &mut absent_sources, key, first);
         }
+        w.sources.append(&mut absent_sources);
         w.tags.shrink_to_fit();
         w.sources.shrink_to_fit();
         wanted.push(w);

@@ -1076,9 +1076,8 @@ fn override_true_silences_exactly_its_own_entry_and_a_stale_one_warns() {
     let d1 = r.wanted.iter().find(|w| w.desktop_id == "d1").unwrap();
     assert_eq!(d1.tags.get("env").map(|v| v.as_str()), Some("dev"));
     assert!(d1
-        .sources
-        .iter()
-        .any(|(k, l, layer)| k == "env" && l.line == 31 && *layer == Layer::Id));
+        .source("env")
+        .is_some_and(|(l, layer)| l.line == 31 && *layer == Layer::Id));
     // --strict makes the rest errors; with --target the stale check is left out (other
     // desktops are not resolved).
     let strict = Policy {
@@ -1370,7 +1369,7 @@ fn template_use_names_what_unblocked_desktops_read_and_changed_desktops_attribut
 fn dropping_the_explanations_keeps_what_apply_reads() {
     let inv = Inventory::new([desktop("d1", "W1", &[("env", "dev"), ("x", "1")])]);
     let mut w = want("d1", &[("env", "prod")], &[]);
-    w.sources = vec![("env".into(), loc("a.yaml", 3), Layer::Id)];
+    w.sources = vec![(loc("a.yaml", 3), Layer::Id)];
     let ignore = KeyIgnore::new(["x"]).unwrap();
     let mut p = run(&[w], &inv, &Policy::default(), &ignore);
     assert_eq!(p.desktops[0].sources.len(), 1);
@@ -1388,5 +1387,52 @@ fn dropping_the_explanations_keeps_what_apply_reads() {
             before.desktops[0].status,
             &before.summary
         )
+    );
+}
+
+#[test]
+fn a_want_finds_the_source_of_a_tag_or_an_absent_key() {
+    let mut w = want(
+        "d1",
+        &[("env", "prod"), ("team", "ops")],
+        &["legacy", "old"],
+    );
+    w.sources = ["env", "team", "legacy", "old"]
+        .iter()
+        .enumerate()
+        .map(|(i, _)| (loc("a.yaml", i as u32 + 1), Layer::Name))
+        .collect();
+    let line = |key: &str| w.source(key).map(|(l, _)| l.line);
+    assert_eq!(
+        [
+            line("env"),
+            line("team"),
+            line("legacy"),
+            line("old"),
+            line("x")
+        ],
+        [Some(1), Some(2), Some(3), Some(4), None]
+    );
+    // Resolution lines them up so, absent keys after the tags.
+    let m = Manifest {
+        documents: vec![doc(
+            "m.yaml",
+            &[("zone", "eu")],
+            &[],
+            vec![entry(
+                "m.yaml",
+                9,
+                id("d1"),
+                &[("env", "prod")],
+                &["legacy"],
+            )],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    let d1 = r.wanted.iter().find(|w| w.desktop_id == "d1").unwrap();
+    let layer = |key: &str| d1.source(key).map(|(_, layer)| *layer);
+    assert_eq!(
+        [layer("env"), layer("zone"), layer("legacy")],
+        [Some(Layer::Id), Some(Layer::Defaults), Some(Layer::Id)]
     );
 }
