@@ -37,10 +37,7 @@ impl Resolution {
 /// selected desktop by precedence. `policy.targets` (when non-empty) keeps only those desktops;
 /// `policy.strict` turns unmatched selectors into errors.
 pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> Resolution {
-    let names: BTreeMap<&str, &str> = inventory
-        .iter()
-        .map(|d| (d.id.as_str(), d.name.as_str()))
-        .collect();
+    let names = Names(inventory);
     let mut diagnostics = Vec::new();
     let keys = checked_key_rules(manifest, policy, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
@@ -197,7 +194,7 @@ impl<'a> Target<'a> {
 /// a warning: the run would otherwise silently do less than asked.
 fn keep_targets(
     selections: &mut Vec<Selection<'_>>,
-    names: &BTreeMap<&str, &str>,
+    names: &Names<'_>,
     targets: &BTreeSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -214,7 +211,7 @@ fn keep_targets(
     let mut used = vec![false; matchers.len()];
     selections.retain(|s| {
         let id = s.0.as_str();
-        let name = names.get(id).copied();
+        let name = names.get(id);
         let mut keep = false;
         for (i, (target, glob)) in matchers.iter().enumerate() {
             let hit = *target == id
@@ -238,6 +235,22 @@ fn keep_targets(
                 ),
             );
         }
+    }
+}
+
+/// The computer names of the inventory's desktops by id (the inventory itself, which is sorted
+/// by id: no second index of 100,000 desktops).
+#[derive(Clone, Copy)]
+struct Names<'a>(&'a Inventory);
+
+impl<'a> Names<'a> {
+    fn get(&self, id: &str) -> Option<&'a str> {
+        self.0.get(id).map(|d| d.name.as_str())
+    }
+
+    /// (id, computer name), by id.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.0.iter().map(|d| (d.id.as_str(), d.name.as_str()))
     }
 }
 
@@ -269,18 +282,18 @@ fn for_each_entry<'m, 'a>(
 /// by desktop id then load order; unmatched and ambiguous selectors are reported.
 fn select<'a>(
     manifest: &'a Manifest,
-    names: &BTreeMap<&'a str, &'a str>,
+    names: &Names<'a>,
     policy: &Policy,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Selection<'a>> {
     let candidates: Vec<(Target, &str)> = names
         .iter()
-        .map(|(id, name)| (Target::Id(id), *name))
+        .map(|(id, name)| (Target::Id(id), name))
         .collect();
     let glob_hits = match_globs(manifest, &candidates, diagnostics);
     drop(candidates);
     let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, name) in names {
+    for (id, name) in names.iter() {
         by_name.entry(name).or_default().push(id);
     }
     let mut selections = Vec::new();
