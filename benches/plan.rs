@@ -43,7 +43,7 @@ fn inventory(n: usize) -> Inventory {
     (0..n)
         .map(|i| Desktop {
             id: id(i),
-            name: format!("WKS-{i:06}"),
+            name: format!("WKS-{i:06}").into(),
             user: None,
             enterprise_project_id: None,
             status: "ACTIVE".into(),

@@ -483,7 +483,7 @@ mod tests {
         let inventory: Inventory = (0..5000)
             .map(|i| Desktop {
                 id: format!("id-{i:05}"),
-                name: format!("WKS-{i}"),
+                name: format!("WKS-{i}").into(),
                 user: None,
                 enterprise_project_id: None,
                 status: "ACTIVE".into(),

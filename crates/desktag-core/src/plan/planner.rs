@@ -134,7 +134,7 @@ pub fn plan_all(
             slot.take().expect("the desktop just planned")
         };
         planned.desktop_id = desktop.id;
-        planned.name = desktop.name;
+        planned.name = desktop.name.into();
         planned.current = desktop.tags;
         desktops.push(planned);
     }
@@ -157,8 +157,8 @@ pub fn plan_all(
 /// The value of `attr` for `desktop` (`None`: it has none).
 pub fn attribute_of(desktop: &Desktop, attr: Attr) -> Option<String> {
     match attr {
-        Attr::UserName => desktop.user.clone(),
-        Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
+        Attr::UserName => desktop.user.as_ref().map(ToString::to_string),
+        Attr::Name => Some(desktop.name.to_string()).filter(|n| !n.is_empty()),
         Attr::Id => Some(desktop.id.clone()),
         Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
     }

@@ -79,7 +79,7 @@ fn case() -> impl Strategy<Value = Case> {
                     if exists {
                         inventory.insert(Desktop {
                             id: id.clone(),
-                            name: format!("W{i}"),
+                            name: format!("W{i}").into(),
                             user: None,
                             enterprise_project_id: None,
                             status: "ACTIVE".into(),
