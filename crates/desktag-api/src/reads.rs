@@ -3,7 +3,8 @@
 //! listing is checked against what the API promises: `total_count` and `desktops` present, no
 //! desktop twice, no more desktops than `total_count`, no endless paging.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 use reqwest::Method;
 
@@ -80,13 +81,18 @@ impl Client {
         });
         let rest = futures::future::try_join_all(rest).await?;
         let mut listing = Listing::default();
-        listing.add(0, first.desktops);
-        for (offset, page) in rest {
-            listing.add(offset, page.desktops);
+        let pages = std::iter::once((0, first.desktops)).chain(
+            rest.into_iter()
+                .map(|(offset, page)| (offset, page.desktops)),
+        );
+        for (offset, desktops) in pages {
+            listing
+                .add(offset, desktops)
+                .map_err(|ListedTwice(offset, id)| {
+                    self.repeated(&page_call(&[], offset), offset, &id)
+                })?;
         }
-        let mut listed = listing.into_sorted().map_err(|ListedTwice(offset, id)| {
-            self.repeated(&page_call(&[], offset), offset, &id)
-        })?;
+        let mut listed = listing.into_sorted();
         if listed.len() as u64 > total {
             return Err(self.paging_error(
                 &first_call,
@@ -151,7 +157,9 @@ impl Client {
                 break;
             }
             let count = page.desktops.len() as u64;
-            found.add(offset, page.desktops);
+            found
+                .add(offset, page.desktops)
+                .map_err(|ListedTwice(_, id)| self.repeated(&call, offset, &id))?;
             offset = offset.saturating_add(count);
             if offset > MAX_LISTED_DESKTOPS {
                 return Err(self.paging_error(
@@ -172,9 +180,7 @@ impl Client {
                 break;
             }
         }
-        found.into_sorted().map_err(|ListedTwice(offset, id)| {
-            self.repeated(&page_call(&extra, offset), offset, &id)
-        })
+        Ok(found.into_sorted())
     }
 
     /// One page, checked: a 2xx without `total_count` or `desktops` (`{}`, nulls) is not an
@@ -254,49 +260,49 @@ fn find(sorted: &[Desktop], id: &str) -> Result<usize, usize> {
 /// A desktop id the service listed twice, and the offset of the page that listed it again.
 struct ListedTwice(u64, String);
 
-/// The pages of one listing as they came, by offset. Checked once complete: pages are moved into
-/// one vector sorted by id, with no map of every id beside the desktops themselves.
+/// The pages of one listing as they came, by offset, refusing a desktop listed twice as soon as
+/// its page comes (a service that ignores `offset` is not paged to the end). Ids seen are
+/// remembered by a hash with a random key (a match is then checked against the desktops): no
+/// map of every id beside the desktops themselves. Once complete, the pages are moved into one
+/// vector sorted by id.
 #[derive(Default)]
 struct Listing {
     pages: Vec<(u64, Vec<Desktop>)>,
+    hashes: HashSet<u64>,
+    key: RandomState,
 }
 
 impl Listing {
     /// The page at `offset`; pages are added in offset order.
-    fn add(&mut self, offset: u64, desktops: Vec<Desktop>) {
-        self.pages.push((offset, desktops));
-    }
-
-    /// Every desktop, sorted by id. A desktop listed twice is an error naming the first page, in
-    /// offset order, that listed a desktop a second time.
-    fn into_sorted(self) -> Result<Vec<Desktop>, ListedTwice> {
-        let count = self.pages.iter().map(|(_, page)| page.len()).sum();
-        // (id, position in listing order): equal ids sort by where they were listed.
-        let mut ids: Vec<(&str, usize)> = Vec::with_capacity(count);
-        for desktop in self.pages.iter().flat_map(|(_, page)| page) {
-            ids.push((&desktop.id, ids.len()));
-        }
-        ids.sort_unstable();
-        let again = ids
-            .windows(2)
-            .filter(|pair| pair[0].0 == pair[1].0)
-            .min_by_key(|pair| pair[1].1)
-            .map(|pair| (pair[1].0.to_string(), pair[1].1));
-        drop(ids);
-        if let Some((id, mut position)) = again {
-            for (offset, page) in &self.pages {
-                if position < page.len() {
-                    return Err(ListedTwice(*offset, id));
-                }
-                position -= page.len();
+    fn add(&mut self, offset: u64, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
+        for (i, desktop) in desktops.iter().enumerate() {
+            let id = desktop.id.as_str();
+            if !self.hashes.insert(self.key.hash_one(id)) && self.has(id, &desktops[..i]) {
+                return Err(ListedTwice(offset, id.to_string()));
             }
         }
-        let mut all = Vec::with_capacity(count);
+        self.pages.push((offset, desktops));
+        Ok(())
+    }
+
+    /// Whether an earlier page, or `before` on this one, lists `id`.
+    fn has(&self, id: &str, before: &[Desktop]) -> bool {
+        let mut listed = self.pages.iter().flat_map(|(_, page)| page).chain(before);
+        listed.any(|d| d.id == id)
+    }
+
+    fn len(&self) -> usize {
+        self.pages.iter().map(|(_, page)| page.len()).sum()
+    }
+
+    /// Every desktop, sorted by id.
+    fn into_sorted(self) -> Vec<Desktop> {
+        let mut all = Vec::with_capacity(self.len());
         for (_, page) in self.pages {
             all.extend(page);
         }
         all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        Ok(all)
+        all
     }
 }
 
@@ -308,34 +314,38 @@ mod tests {
         ids.iter().map(|id| Desktop::new(id, "", &[])).collect()
     }
 
-    #[test]
-    fn pages_come_out_as_one_list_sorted_by_id() {
-        let mut listing = Listing::default();
-        listing.add(0, page(&["c", "a"]));
-        listing.add(2, page(&["d", "b"]));
-        let ids: Vec<String> = match listing.into_sorted() {
-            Ok(all) => all.into_iter().map(|d| d.id).collect(),
-            Err(ListedTwice(offset, id)) => panic!("{id} at {offset}"),
-        };
-        assert_eq!(ids, ["a", "b", "c", "d"]);
-        assert!(matches!(Listing::default().into_sorted(), Ok(v) if v.is_empty()));
+    fn refused(result: Result<(), ListedTwice>) -> (u64, String) {
+        match result {
+            Err(ListedTwice(offset, id)) => (offset, id),
+            Ok(()) => panic!("a repeated desktop was accepted"),
+        }
     }
 
     #[test]
-    fn a_desktop_listed_twice_names_the_first_page_that_repeats_one() {
+    fn pages_come_out_as_one_list_sorted_by_id() {
         let mut listing = Listing::default();
-        listing.add(0, page(&["a", "b", "c"]));
-        listing.add(3, page(&["d", "e"]));
-        // `e` again here, then `a` (listed earlier still, but repeated later).
-        listing.add(5, page(&["e", "a", "f"]));
-        listing.add(8, page(&["b"]));
-        match listing.into_sorted() {
-            Err(ListedTwice(offset, id)) => assert_eq!((offset, id.as_str()), (5, "e")),
-            Ok(_) => panic!("a repeated desktop was accepted"),
-        }
+        assert!(listing.add(0, page(&["c", "a"])).is_ok());
+        assert!(listing.add(2, page(&["d", "b"])).is_ok());
+        assert_eq!(listing.len(), 4);
+        let ids: Vec<String> = listing.into_sorted().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert!(Listing::default().into_sorted().is_empty());
+    }
+
+    #[test]
+    fn a_desktop_listed_twice_is_refused_with_the_page_that_repeats_it() {
+        let mut listing = Listing::default();
+        assert!(listing.add(0, page(&["a", "b", "c"])).is_ok());
+        assert!(listing.add(3, page(&["d", "e"])).is_ok());
+        assert_eq!(
+            refused(listing.add(5, page(&["f", "b", "a"]))),
+            (5, "b".to_string())
+        );
         let mut within = Listing::default();
-        within.add(0, page(&["x", "y"]));
-        within.add(2, page(&["z", "z"]));
-        assert!(matches!(within.into_sorted(), Err(ListedTwice(2, id)) if id == "z"));
+        assert!(within.add(0, page(&["x", "y"])).is_ok());
+        assert_eq!(
+            refused(within.add(2, page(&["z", "w", "z"]))),
+            (2, "z".to_string())
+        );
     }
 }

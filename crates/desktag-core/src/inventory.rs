@@ -146,13 +146,48 @@ impl Inventory {
     }
 }
 
-/// Desktops sorted by id, moved out (the planner takes a desktop's tags instead of copying them).
+/// Desktops sorted by id, moved out (the planner takes a desktop's tags instead of copying them),
+/// the inventory shrinking as they go.
 impl IntoIterator for Inventory {
     type Item = Desktop;
-    type IntoIter = std::vec::IntoIter<Desktop>;
+    type IntoIter = Draining<Desktop>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.desktops.into_iter()
+        Draining::new(self.desktops)
+    }
+}
+
+/// The items of a vector in order, each moved out, with the vector's buffer shrinking as they
+/// go: what was taken is freed while the rest is worked on, not held to the end (as
+/// `vec::IntoIter` holds it). For the inventory and the wants of 100,000 desktops, which the
+/// plan replaces as it grows.
+#[derive(Debug)]
+pub struct Draining<T> {
+    /// The items not taken yet, last first.
+    rest: Vec<T>,
+}
+
+impl<T> Draining<T> {
+    pub fn new(mut items: Vec<T>) -> Self {
+        items.reverse();
+        Draining { rest: items }
+    }
+}
+
+impl<T> Iterator for Draining<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let item = self.rest.pop()?;
+        // Halving: a few reallocations in all, each of what is left.
+        if self.rest.len() <= self.rest.capacity() / 2 {
+            self.rest.shrink_to_fit();
+        }
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.rest.len(), Some(self.rest.len()))
     }
 }
 
@@ -182,6 +217,16 @@ mod tests {
         assert_eq!(inventory.len(), 3);
         let moved: Vec<CompactString> = inventory.into_iter().map(|d| d.name).collect();
         assert_eq!(moved, ["A", "B", "C"]);
+    }
+
+    #[test]
+    fn draining_gives_the_items_in_order_and_frees_what_was_taken() {
+        let mut drain = Draining::new((0..100).collect::<Vec<u32>>());
+        let first: Vec<u32> = drain.by_ref().take(60).collect();
+        assert_eq!(first, (0..60).collect::<Vec<_>>());
+        assert_eq!(drain.size_hint(), (40, Some(40)));
+        assert!(drain.rest.capacity() < 100, "{}", drain.rest.capacity());
+        assert_eq!(drain.collect::<Vec<_>>(), (60..100).collect::<Vec<_>>());
     }
 
     #[test]

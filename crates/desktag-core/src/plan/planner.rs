@@ -8,7 +8,7 @@ use super::keys::{KeyIgnore, KeyRules};
 use super::{
     BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted,
 };
-use crate::inventory::{Desktop, Inventory};
+use crate::inventory::{Desktop, Draining, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
 use crate::template::{is_template, Attr, Reference, Template};
 
@@ -109,7 +109,7 @@ pub fn plan_all(
     let mut inventory = inventory.into_iter();
     // The desktop of the want at hand: desktops come in id order, as the wants do.
     let mut slot: Option<Desktop> = None;
-    let mut wanted = wanted.into_iter().peekable();
+    let mut wanted = Draining::new(wanted).peekable();
     while let Some(w) = wanted.next() {
         if slot.as_ref().is_none_or(|d| d.id < w.desktop_id) {
             slot = inventory.by_ref().find(|d| d.id >= w.desktop_id);

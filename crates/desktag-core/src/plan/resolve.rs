@@ -463,6 +463,15 @@ fn settle(w: &mut Wanted, absent_sources: &mut Vec<(Location, Layer)>, key: &str
     }
 }
 
+/// A desktop's wants once every key is settled: the sources of absent keys after those of its
+/// tags, and no spare capacity (a run keeps one per desktop).
+fn finished(mut w: Wanted, absent_sources: &mut Vec<(Location, Layer)>) -> Wanted {
+    w.sources.append(absent_sources);
+    w.tags.shrink_to_fit();
+    w.sources.shrink_to_fit();
+    w
+}
+
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
 /// then load order), reporting conflicts with each desktop named by `label`. Overrides by an
 /// entry with `override: true` are not reported; with `stale_checked`, such an entry that
@@ -550,10 +559,7 @@ fn merge(
             }
             settle(&mut w, &mut absent_sources, key, first);
         }
-        w.sources.append(&mut absent_sources);
-        w.tags.shrink_to_fit();
-        w.sources.shrink_to_fit();
-        wanted.push(w);
+        wanted.push(finished(w, &mut absent_sources));
     }
     for ((key, ..), (here, there, ids)) in conflicts {
         diagnostics.push(conflict(label, key, &here, &there, &ids));
