@@ -327,7 +327,7 @@ fn plan_desktop<'a>(
 
 /// A move takes the manifests' value of its new key when they manage it, rendered like any
 /// value written.
-fn render_moves<'a>(renames: &mut [Change], wanted: &'a Wanted, render: &mut Renderer<'_>) {
+fn render_moves(renames: &mut [Change], wanted: &Wanted, render: &mut Renderer<'_>) {
     for change in renames {
         if let Change::Rename { key, value, .. } = change {
             if let Some(wanted_value) = wanted.tags.get(key.as_str()) {
@@ -340,9 +340,9 @@ fn render_moves<'a>(renames: &mut [Change], wanted: &'a Wanted, render: &mut Ren
 }
 
 /// The wanted keys the desktop lacks (not ignored, not the new key of a move), rendered.
-fn plan_creates<'a>(
+fn plan_creates(
     current: &Tags,
-    wanted: &'a Wanted,
+    wanted: &Wanted,
     moved_to: &std::collections::BTreeSet<CompactString>,
     ignore: &mut IgnoreMemo<'_>,
     render: &mut Renderer<'_>,
