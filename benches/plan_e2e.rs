@@ -7,7 +7,8 @@
 //! `governance` (plus templates and a policy), `wide` (`plan` with 8 wanted tags, 6 of them new)
 //! and `apply` (`apply --write-mode batch` of the `wide` manifests). Name cases to run only those,
 //! give a number for another scale and `runs=N` to repeat each: `… -- 10000 wide apply runs=3`.
-//! A bench binary, not criterion: one run is one long measurement. Needs `/usr/bin/time`.
+//! `PLAN_E2E_BIN=/path/to/desktag` measures another build (an older release, for a before and
+//! after). A bench binary, not criterion: one run is one long measurement. Needs `/usr/bin/time`.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -16,7 +17,10 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
-const BIN: &str = env!("CARGO_BIN_EXE_desktag");
+/// The binary measured: this build's, or `PLAN_E2E_BIN`.
+fn bin() -> std::ffi::OsString {
+    std::env::var_os("PLAN_E2E_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_desktag").into())
+}
 
 fn id(i: usize) -> String {
     format!("{:08x}-0000-4000-8000-{:012x}", i, i)
@@ -161,7 +165,7 @@ fn measure(n: usize, case: Case) {
     let token = write("token", "bench-token");
     let emulator_log = dir.path().join("emulator.log");
 
-    let mut emulator = Command::new(BIN)
+    let mut emulator = Command::new(bin())
         .args([
             "--log-format",
             "json",
@@ -201,7 +205,7 @@ fn measure(n: usize, case: Case) {
     let started = Instant::now();
     let run = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
-        .arg(BIN)
+        .arg(bin())
         .args(command)
         .arg(&out)
         .args(["--endpoint", &base_url, "--project-id", PROJECT])
