@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{KeyIgnore, KeyRules};
 use super::{
-    BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted,
+    Attributes, BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary,
+    Wanted,
 };
 use crate::inventory::{Desktop, Draining, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
@@ -48,7 +49,7 @@ pub struct Place<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateUse {
     pub env: BTreeSet<String>,
-    pub attributes: BTreeMap<String, BTreeMap<String, String>>,
+    pub attributes: BTreeMap<String, Attributes>,
 }
 
 impl TemplateUse {
@@ -57,7 +58,7 @@ impl TemplateUse {
         if status == DesktopStatus::Blocked {
             return;
         }
-        let mut attributes = BTreeMap::new();
+        let mut attributes = Attributes::new();
         for value in wanted.tags.values().filter(|v| is_template(v)) {
             let Ok(template) = Template::parse_checked(value) else {
                 continue;
@@ -69,8 +70,8 @@ impl TemplateUse {
                     }
                     Reference::Desktop(attr) if status == DesktopStatus::Change => {
                         attributes.insert(
-                            attr.as_str().to_string(),
-                            attribute_of(desktop, *attr).unwrap_or_default(),
+                            attr.as_str().into(),
+                            attribute_of(desktop, *attr).unwrap_or_default().into(),
                         );
                     }
                     Reference::Desktop(_) => {}

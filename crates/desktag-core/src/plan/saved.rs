@@ -517,7 +517,7 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
 /// How the desktop attributes a plan's templated values read differ now (`${desktop.user_name}`
 /// is "bob", the plan was made when it was "alice"), or `None`.
 fn attributes_changed(
-    recorded: &std::collections::BTreeMap<String, String>,
+    recorded: &super::Attributes,
     desktop: &crate::inventory::Desktop,
 ) -> Option<String> {
     let changed: Vec<String> = recorded
@@ -1173,7 +1173,7 @@ mod tests {
         plan.made_from = Some(crate::plan::Provenance {
             attributes: [(
                 "d1".to_string(),
-                [("user_name".to_string(), "alice".to_string())].into(),
+                [("user_name".into(), "alice".into())].into(),
             )]
             .into(),
             ..Default::default()

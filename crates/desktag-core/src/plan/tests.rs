@@ -1361,7 +1361,7 @@ fn template_use_names_what_unblocked_desktops_read_and_changed_desktops_attribut
     );
     assert_eq!(uses.env, BTreeSet::from(["TEAM".to_string()]));
     // Only the desktop with changes records the attributes it was planned with.
-    let d1 = [("user_name".to_string(), "alice".to_string())].into();
+    let d1 = [("user_name".into(), "alice".into())].into();
     assert_eq!(uses.attributes, [("d1".to_string(), d1)].into());
 }
 
