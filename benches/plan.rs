@@ -43,7 +43,7 @@ fn inventory(n: usize) -> Inventory {
     (0..n)
         .map(|i| Desktop {
             id: id(i),
-            name: format!("WKS-{i:06}"),
+            name: format!("WKS-{i:06}").into(),
             user: None,
             enterprise_project_id: None,
             status: "ACTIVE".into(),
@@ -66,13 +66,17 @@ fn pipeline(yaml: &str, inventory: &Inventory) -> usize {
     assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics.first());
     let policy = Policy::default();
     let resolution = plan::resolve(&loaded.manifest, inventory, &policy);
-    let plan = plan::plan(
-        &resolution.wanted,
-        inventory,
+    // A run plans with the inventory it read; here each iteration copies the one built once.
+    let place = plan::Place {
+        project_id: PROJECT,
+        endpoint: "bench",
+    };
+    let (plan, _) = plan::plan_all(
+        resolution.wanted,
+        inventory.clone(),
         &policy,
         &resolution.keys,
-        PROJECT,
-        "bench",
+        place,
     );
     plan.summary.create + plan.summary.overwrite
 }

@@ -129,8 +129,9 @@ pub struct ChangeReport {
     /// HTTP attempts of every call that carried this change, fallbacks included (0 when never
     /// sent). A batch call's attempts count for each change it carried.
     pub attempts: u32,
+    /// Boxed: most changes have none, and a report holds one `ChangeReport` per change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
+    pub error: Option<Box<ErrorInfo>>,
 }
 
 /// A failed call as the service described it. `status` is absent for transport errors.

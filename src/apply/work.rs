@@ -164,7 +164,7 @@ impl<'p> DesktopWork<'p> {
         for &i in indices {
             let change = &mut self.changes[i];
             change.outcome = Outcome::Failed;
-            change.error = Some(ErrorInfo::from(error));
+            change.error = Some(Box::new(ErrorInfo::from(error)));
             if self.status != DesktopResult::Failed {
                 self.status = DesktopResult::Failed;
                 self.reason = Some(format!(
@@ -191,7 +191,7 @@ impl<'p> DesktopWork<'p> {
         for &i in indices {
             let change = &mut self.changes[i];
             change.outcome = Outcome::Failed;
-            change.error = Some(ErrorInfo::message(why.to_string()));
+            change.error = Some(Box::new(ErrorInfo::message(why.to_string())));
             if matches!(self.status, DesktopResult::Applied) {
                 self.status = DesktopResult::Failed;
                 self.reason = Some(format!(
@@ -234,7 +234,7 @@ impl<'p> DesktopWork<'p> {
         for &i in indices {
             let change = &mut self.changes[i];
             change.outcome = Outcome::Failed;
-            change.error = Some(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string()));
+            change.error = Some(Box::new(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string())));
         }
     }
 
@@ -268,9 +268,9 @@ impl<'p> DesktopWork<'p> {
                     // desktop's writes stopped before it was sent again): whether the service did
                     // it is unknown, so it is neither applied nor skipped.
                     self.changes[i].outcome = Outcome::Failed;
-                    self.changes[i].error = Some(ErrorInfo::message(
+                    self.changes[i].error = Some(Box::new(ErrorInfo::message(
                         "sent, but no read confirmed it and it was not sent again",
-                    ));
+                    )));
                 } else {
                     self.changes[i].outcome = Outcome::Skipped;
                     self.changes[i].error = None;

@@ -73,7 +73,7 @@ async fn run_stoppable(
         Ok(runs) => runs,
         Err(status) => return Ok(status),
     };
-    let (sessions, plans): (Vec<Session>, Vec<Plan>) =
+    let (sessions, mut plans): (Vec<Session>, Vec<Plan>) =
         runs.into_iter().map(|r| (r.session, r.plan)).unzip();
 
     show_plans(config, &plans, &failed)?;
@@ -93,6 +93,8 @@ async fn run_stoppable(
         // not overwritten with what the plan saw.
         refuse_changed_since_shown(&plans, &sessions).await?;
     }
+    // Shown and approved: what only explains the plans is not needed to apply them.
+    plans.iter_mut().for_each(Plan::drop_explanations);
     let options = apply_options(config, interrupted, &plans);
     // Each project with its own client, side by side; projects in one region under one
     // credential draw from one request rate (the clients share `ClientOptions::budgets`).
@@ -103,6 +105,8 @@ async fn run_stoppable(
         }))
         .await;
     record_metrics(projects, &plans, &reports, &sessions, &failed);
+    // The reports say the rest; the plans are freed before they are written.
+    drop(plans);
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report
@@ -283,10 +287,10 @@ fn write_outputs(
     }
     if let Some(path) = &config.report {
         let format = report_file_format(path, config.printer.format);
-        note(output::write_atomic(
-            path,
-            &rendered(reports, failed_projects, format),
-        ));
+        // Straight to the file: the report of 100,000 desktops is hundreds of megabytes of JSON.
+        note(output::write_atomic_with(path, |w| {
+            Printer::new(format, false).reports_of_run(w, reports, failed_projects)
+        }));
     }
     for result in github::publish_each(
         || {

@@ -575,20 +575,23 @@ async fn plan_project(
     if resolution.has_errors() {
         return Ok((resolution.diagnostics, None));
     }
-    // Its warnings are added by the caller, which sees every project's.
-    let mut plan = plan::plan(
-        &resolution.wanted,
-        &inventory,
+    // Its warnings are added by the caller, which sees every project's. Planning takes the
+    // wanted states and the inventory: the desktops' tags move into the plan.
+    let place = plan::Place {
+        project_id: &session.project_id,
+        endpoint: &session.endpoint,
+    };
+    let (mut plan, uses) = plan::plan_all(
+        resolution.wanted,
+        inventory,
         policy,
         &resolution.keys,
-        &session.project_id,
-        &session.endpoint,
+        place,
     );
     let mut made_from = made_from.clone();
     // Only values some desktop of this project takes: a value no tag takes stays out of the file.
-    let used = plan::env_used(&resolution.wanted, &plan);
-    made_from.env.retain(|name, _| used.contains(name));
-    made_from.attributes = plan::attributes_used(&resolution.wanted, &inventory, &plan);
+    made_from.env.retain(|name, _| uses.env.contains(name));
+    made_from.attributes = uses.attributes;
     plan.made_from = Some(made_from);
     plan.region = region;
     sort_for_review(&mut plan);

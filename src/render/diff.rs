@@ -39,7 +39,7 @@ pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
             from, key, value, ..
         } = change
         {
-            current.remove(from);
+            current.remove(from.as_str());
             planned.remove(key);
             moved.push(Line {
                 kind: Kind::Moved,

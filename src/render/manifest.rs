@@ -163,7 +163,7 @@ fn document(
         }
         let by_name = shape.by_name
             && !desktop.name.is_empty()
-            && !ambiguous.contains(&desktop.name)
+            && !ambiguous.contains(desktop.name.as_str())
             && !is_name_glob(&desktop.name);
         if by_name {
             let _ = writeln!(out, "  - name: {}", quote(&desktop.name));
@@ -206,7 +206,7 @@ pub(crate) fn ambiguous_names(desktops: &[Desktop]) -> BTreeSet<String> {
     desktops
         .iter()
         .filter(|d| !seen.insert(d.name.as_str()))
-        .map(|d| d.name.clone())
+        .map(|d| d.name.to_string())
         .collect()
 }
 

@@ -411,7 +411,7 @@ fn report_section(d: &DesktopReport) -> String {
                 Outcome::Failed => format!("**{}**", super::word(&c.outcome)),
                 Outcome::Applied | Outcome::Skipped => super::word(&c.outcome),
             };
-            let error = c.error.as_ref().map(describe_error).unwrap_or_default();
+            let error = c.error.as_deref().map(describe_error).unwrap_or_default();
             out.push_str(&format!(
                 "| {outcome} | {} | {} | {} |\n",
                 md(&describe(&c.change)),
@@ -483,7 +483,7 @@ mod tests {
         let inventory: Inventory = (0..5000)
             .map(|i| Desktop {
                 id: format!("id-{i:05}"),
-                name: format!("WKS-{i}"),
+                name: format!("WKS-{i}").into(),
                 user: None,
                 enterprise_project_id: None,
                 status: "ACTIVE".into(),

@@ -190,7 +190,7 @@ pub(crate) fn sample_report() -> Report {
                         outcome: Outcome::Failed,
                         via: Some(WriteMode::Tag),
                         attempts: 5,
-                        error: Some(ErrorInfo {
+                        error: Some(Box::new(ErrorInfo {
                             status: Some(400),
                             error_code: Some("WKS.0210".into()),
                             error_msg: "The number of tags exceeds the limit | try later".into(),
@@ -198,7 +198,7 @@ pub(crate) fn sample_report() -> Report {
                             error_detail: None,
                             encoded_authorization_message: None,
                             denial: None,
-                        }),
+                        })),
                     },
                     ChangeReport {
                         change: create("tier", "gold"),
@@ -250,7 +250,7 @@ pub(crate) fn sample_report() -> Report {
                     outcome: Outcome::Failed,
                     via: Some(WriteMode::Desktop),
                     attempts: 5,
-                    error: Some(ErrorInfo {
+                    error: Some(Box::new(ErrorInfo {
                         status: None,
                         error_code: None,
                         error_msg: "connection reset by peer".into(),
@@ -258,7 +258,7 @@ pub(crate) fn sample_report() -> Report {
                         error_detail: None,
                         encoded_authorization_message: None,
                         denial: None,
-                    }),
+                    })),
                 }],
                 policy_warnings: vec![],
             },

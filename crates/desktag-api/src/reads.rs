@@ -3,7 +3,8 @@
 //! listing is checked against what the API promises: `total_count` and `desktops` present, no
 //! desktop twice, no more desktops than `total_count`, no endless paging.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 use reqwest::Method;
 
@@ -11,7 +12,7 @@ use super::client::Client;
 use super::error::ApiError;
 use super::transport::Call;
 use super::wire;
-use desktag_core::inventory::Desktop;
+use desktag_core::inventory::{Desktop, Inventory};
 
 /// Page size of `GET /v2/{project_id}/desktops` (the API's maximum).
 pub(crate) const PAGE_LIMIT: u64 = 1000;
@@ -28,14 +29,10 @@ struct Page {
     desktops: Vec<Desktop>,
 }
 
-/// Desktops by id, refusing a desktop listed twice.
-type Listing = BTreeMap<String, Desktop>;
-
 impl Client {
     /// Every desktop of the project (paged with `limit=1000`), sorted by id.
     pub async fn list_desktops(&self) -> Result<Vec<Desktop>, ApiError> {
-        let found = self.list_pages(Vec::new()).await?;
-        Ok(found.into_values().collect())
+        self.list_pages(Vec::new()).await
     }
 
     /// The desktops with these ids that exist, sorted by id, in as few requests as possible: by
@@ -80,42 +77,46 @@ impl Client {
         let rest = (1..list_requests).map(|k| async move {
             let offset = k * PAGE_LIMIT;
             let call = page_call(&[], offset);
-            self.fetch_page(&call)
-                .await
-                .map(|page| (offset, call, page))
+            self.fetch_page(&call).await.map(|page| (offset, page))
         });
         let rest = futures::future::try_join_all(rest).await?;
-        let mut listing = Listing::new();
-        add_page(&mut listing, first.desktops)
-            .map_err(|ListedTwice(id)| self.repeated(&first_call, 0, &id))?;
-        for (offset, call, page) in rest {
-            add_page(&mut listing, page.desktops)
-                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
+        let mut listing = Listing::default();
+        let pages = std::iter::once((0, first.desktops)).chain(
+            rest.into_iter()
+                .map(|(offset, page)| (offset, page.desktops)),
+        );
+        for (offset, desktops) in pages {
+            listing
+                .add(offset, desktops)
+                .map_err(|ListedTwice(offset, id)| {
+                    self.repeated(&page_call(&[], offset), offset, &id)
+                })?;
         }
-        if listing.len() as u64 > total {
+        let mut listed = listing.into_sorted();
+        if listed.len() as u64 > total {
             return Err(self.paging_error(
                 &first_call,
                 format!(
                     "the service sent {} desktops but its total_count is {total}",
-                    listing.len()
+                    listed.len()
                 ),
             ));
         }
-        let complete = listing.len() as u64 == total;
-        listing.retain(|id, _| wanted.contains(id.as_str()));
+        let complete = listed.len() as u64 == total;
+        listed.retain(|d| wanted.contains(d.id.as_str()));
         if !complete {
             // The project changed while it was paged (or a page came back short): read the
             // selected desktops the listing missed by id rather than report them absent.
             let missing: BTreeSet<&str> = wanted
                 .iter()
                 .copied()
-                .filter(|id| !listing.contains_key(*id))
+                .filter(|id| find(&listed, id).is_err())
                 .collect();
-            for desktop in self.read_by_id(&missing).await? {
-                listing.insert(desktop.id.clone(), desktop);
-            }
+            listed.extend(self.read_by_id(&missing).await?);
+            listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         }
-        Ok(listing.into_values().collect())
+        listed.shrink_to_fit();
+        Ok(listed)
     }
 
     /// Reads `wanted` by id, ≤100 per request, the requests running concurrently.
@@ -129,20 +130,17 @@ impl Client {
             self.list_pages(query)
         });
         let pages = futures::future::try_join_all(reads).await?;
-        let mut found = BTreeMap::new();
-        for page in pages {
-            found.extend(page);
-        }
+        let mut found: Vec<Desktop> = pages.into_iter().flatten().collect();
         // A service that ignored the filter must not make other desktops look selected.
-        found.retain(|id, _| wanted.contains(id.as_str()));
-        Ok(found.into_values().collect())
+        found.retain(|d| wanted.contains(d.id.as_str()));
+        Ok(Inventory::new(found).into_iter().collect())
     }
 
     /// Pages `GET /v2/{project_id}/desktops` with `extra` filters until `offset >= total_count`
     /// or an empty page. A service that lists a desktop twice, sends more desktops than its own
     /// `total_count`, or pages past `MAX_PAGES` / `MAX_LISTED_DESKTOPS` is an error, not a loop.
-    async fn list_pages(&self, extra: Vec<(String, String)>) -> Result<Listing, ApiError> {
-        let mut found = Listing::new();
+    async fn list_pages(&self, extra: Vec<(String, String)>) -> Result<Vec<Desktop>, ApiError> {
+        let mut found = Listing::default();
         let mut offset: u64 = 0;
         let mut pages: u32 = 0;
         loop {
@@ -159,8 +157,9 @@ impl Client {
                 break;
             }
             let count = page.desktops.len() as u64;
-            add_page(&mut found, page.desktops)
-                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
+            found
+                .add(offset, page.desktops)
+                .map_err(|ListedTwice(_, id)| self.repeated(&call, offset, &id))?;
             offset = offset.saturating_add(count);
             if offset > MAX_LISTED_DESKTOPS {
                 return Err(self.paging_error(
@@ -181,7 +180,7 @@ impl Client {
                 break;
             }
         }
-        Ok(found)
+        Ok(found.into_sorted())
     }
 
     /// One page, checked: a 2xx without `total_count` or `desktops` (`{}`, nulls) is not an
@@ -253,16 +252,100 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
-/// A desktop id the service listed twice.
-struct ListedTwice(String);
+/// The index of the desktop `id` in desktops sorted by id.
+fn find(sorted: &[Desktop], id: &str) -> Result<usize, usize> {
+    sorted.binary_search_by(|d| d.id.as_str().cmp(id))
+}
 
-/// Adds a page to a listing; the error names a desktop listed twice.
-fn add_page(listing: &mut Listing, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
-    for desktop in desktops {
-        let id = desktop.id.clone();
-        if listing.insert(id.clone(), desktop).is_some() {
-            return Err(ListedTwice(id));
+/// A desktop id the service listed twice, and the offset of the page that listed it again.
+struct ListedTwice(u64, String);
+
+/// The pages of one listing as they came, by offset, refusing a desktop listed twice as soon as
+/// its page comes (a service that ignores `offset` is not paged to the end). Ids seen are
+/// remembered by a hash with a random key (a match is then checked against the desktops): no
+/// map of every id beside the desktops themselves. Once complete, the pages are moved into one
+/// vector sorted by id.
+#[derive(Default)]
+struct Listing {
+    pages: Vec<(u64, Vec<Desktop>)>,
+    hashes: HashSet<u64>,
+    key: RandomState,
+}
+
+impl Listing {
+    /// The page at `offset`; pages are added in offset order.
+    fn add(&mut self, offset: u64, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
+        for (i, desktop) in desktops.iter().enumerate() {
+            let id = desktop.id.as_str();
+            if !self.hashes.insert(self.key.hash_one(id)) && self.has(id, &desktops[..i]) {
+                return Err(ListedTwice(offset, id.to_string()));
+            }
+        }
+        self.pages.push((offset, desktops));
+        Ok(())
+    }
+
+    /// Whether an earlier page, or `before` on this one, lists `id`.
+    fn has(&self, id: &str, before: &[Desktop]) -> bool {
+        let mut listed = self.pages.iter().flat_map(|(_, page)| page).chain(before);
+        listed.any(|d| d.id == id)
+    }
+
+    fn len(&self) -> usize {
+        self.pages.iter().map(|(_, page)| page.len()).sum()
+    }
+
+    /// Every desktop, sorted by id.
+    fn into_sorted(self) -> Vec<Desktop> {
+        let mut all = Vec::with_capacity(self.len());
+        for (_, page) in self.pages {
+            all.extend(page);
+        }
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(ids: &[&str]) -> Vec<Desktop> {
+        ids.iter().map(|id| Desktop::new(id, "", &[])).collect()
+    }
+
+    fn refused(result: Result<(), ListedTwice>) -> (u64, String) {
+        match result {
+            Err(ListedTwice(offset, id)) => (offset, id),
+            Ok(()) => panic!("a repeated desktop was accepted"),
         }
     }
-    Ok(())
+
+    #[test]
+    fn pages_come_out_as_one_list_sorted_by_id() {
+        let mut listing = Listing::default();
+        assert!(listing.add(0, page(&["c", "a"])).is_ok());
+        assert!(listing.add(2, page(&["d", "b"])).is_ok());
+        assert_eq!(listing.len(), 4);
+        let ids: Vec<String> = listing.into_sorted().into_iter().map(|d| d.id).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        assert!(Listing::default().into_sorted().is_empty());
+    }
+
+    #[test]
+    fn a_desktop_listed_twice_is_refused_with_the_page_that_repeats_it() {
+        let mut listing = Listing::default();
+        assert!(listing.add(0, page(&["a", "b", "c"])).is_ok());
+        assert!(listing.add(3, page(&["d", "e"])).is_ok());
+        assert_eq!(
+            refused(listing.add(5, page(&["f", "b", "a"]))),
+            (5, "b".to_string())
+        );
+        let mut within = Listing::default();
+        assert!(within.add(0, page(&["x", "y"])).is_ok());
+        assert_eq!(
+            refused(within.add(2, page(&["z", "w", "z"]))),
+            (2, "z".to_string())
+        );
+    }
 }

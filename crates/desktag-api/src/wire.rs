@@ -5,20 +5,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use desktag_core::inventory::Desktop;
-use desktag_core::tags::Tags;
+use desktag_core::tags::{CompactString, Tags};
 
 /// `{key, value}`; `value` may be missing or null on the wire, which means "".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WireTag {
-    pub key: String,
+    pub key: CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<CompactString>,
 }
 
 pub(crate) fn tags_from_wire(tags: Option<Vec<WireTag>>) -> Tags {
     tags.unwrap_or_default()
         .into_iter()
-        .map(|t| (t.key.into(), t.value.unwrap_or_default().into()))
+        .map(|t| (t.key, t.value.unwrap_or_default()))
         .collect()
 }
 
@@ -31,18 +31,19 @@ pub(crate) struct ListDesktopsResponse {
     pub desktops: Option<Vec<WireDesktop>>,
 }
 
-/// The fields of `SimpleDesktopInfo` desktag uses; the rest are ignored.
+/// The fields of `SimpleDesktopInfo` desktag uses; the rest are ignored. Short strings (tags,
+/// names, users, statuses) are read inline, as the inventory keeps them.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireDesktop {
     pub desktop_id: String,
     #[serde(default)]
-    pub computer_name: Option<String>,
+    pub computer_name: Option<CompactString>,
     #[serde(default)]
-    pub user_name: Option<String>,
+    pub user_name: Option<CompactString>,
     #[serde(default)]
     pub enterprise_project_id: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<CompactString>,
     #[serde(default)]
     pub tags: Option<Vec<WireTag>>,
 }

@@ -2,21 +2,23 @@
 //! decides the ordered changes, or why the desktop is blocked. Pure and deterministic: no I/O,
 //! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{KeyIgnore, KeyRules};
 use super::{
-    BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary, Wanted,
+    Attributes, BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary,
+    Wanted,
 };
-use crate::inventory::{Desktop, Inventory};
+use crate::inventory::{Desktop, Draining, Inventory};
 use crate::tags::{check_value, is_system_key, CompactString, Tags};
-use crate::template::{is_template, Attr, Template};
+use crate::template::{is_template, Attr, Reference, Template};
 
 /// The plan document's format version (also of saved plans and reports).
 pub const FORMAT_VERSION: u32 = 2;
 
 /// Plans every wanted desktop against `inventory`. Desktops in `wanted` that are not in the
-/// inventory are blocked as not found; desktops not in `wanted` are not planned at all.
+/// inventory are blocked as not found; desktops not in `wanted` are not planned at all. A copy
+/// of its inputs goes to [`plan_all`], which a run uses to plan without one.
 pub fn plan(
     wanted: &[Wanted],
     inventory: &Inventory,
@@ -25,25 +27,122 @@ pub fn plan(
     project_id: &str,
     endpoint: &str,
 ) -> Plan {
+    let place = Place {
+        project_id,
+        endpoint,
+    };
+    plan_all(wanted.to_vec(), inventory.clone(), policy, keys, place).0
+}
+
+/// Which project, at which endpoint, a plan is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Place<'a> {
+    pub project_id: &'a str,
+    pub endpoint: &'a str,
+}
+
+/// What the templated values of a plan read, for its provenance (`made_from`): the
+/// `${env.NAME}` names that some desktop which is not blocked takes (a saved plan records only
+/// these values, never one that no tag takes, such as a value that could not be a tag), and per
+/// desktop with changes the desktop attributes they read, with their values then (what
+/// `saved::stale` compares, besides the tags).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateUse {
+    pub env: BTreeSet<String>,
+    pub attributes: BTreeMap<String, Attributes>,
+}
+
+impl TemplateUse {
+    /// Notes what the templated values `wanted` of `desktop`, planned as `status`, read.
+    fn record(&mut self, wanted: &Wanted, desktop: &Desktop, status: DesktopStatus) {
+        if status == DesktopStatus::Blocked {
+            return;
+        }
+        let mut attributes = Attributes::new();
+        for value in wanted.tags.values().filter(|v| is_template(v)) {
+            let Ok(template) = Template::parse_checked(value) else {
+                continue;
+            };
+            for r in template.references() {
+                match r {
+                    Reference::Env(name) => {
+                        self.env.insert(name.clone());
+                    }
+                    Reference::Desktop(attr) if status == DesktopStatus::Change => {
+                        attributes.insert(
+                            attr.as_str().into(),
+                            attribute_of(desktop, *attr).unwrap_or_default().into(),
+                        );
+                    }
+                    Reference::Desktop(_) => {}
+                }
+            }
+        }
+        if !attributes.is_empty() {
+            self.attributes.insert(desktop.id.clone(), attributes);
+        }
+    }
+}
+
+/// Plans every wanted desktop against `inventory`, as [`plan`] does, taking both: each
+/// desktop's id, name and tags move into its plan, each wanted state and each desktop nobody
+/// wants is freed once passed, so a run over 100,000 desktops never holds two copies of them.
+/// Also returns what the templated values read.
+pub fn plan_all(
+    mut wanted: Vec<Wanted>,
+    inventory: Inventory,
+    policy: &Policy,
+    keys: &KeyRules,
+    place: Place<'_>,
+) -> (Plan, TemplateUse) {
+    // Resolution gives them sorted; stable, so wants of one id keep their order.
+    if !wanted.is_sorted_by(|a, b| a.desktop_id <= b.desktop_id) {
+        wanted.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
+    }
     // One parse per distinct template, however many desktops render it.
     let mut templates = HashMap::new();
     let mut ignored = IgnoreMemo {
         ignore: &keys.ignore,
         seen: HashMap::new(),
     };
-    let mut desktops: Vec<DesktopPlan> = wanted
-        .iter()
-        .map(|w| match inventory.get(&w.desktop_id) {
-            Some(desktop) => plan_desktop(w, desktop, policy, keys, &mut ignored, &mut templates),
-            None => not_found(&w.desktop_id, project_id),
-        })
-        .collect();
-    desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
-
+    let mut uses = TemplateUse::default();
+    let mut desktops = Vec::with_capacity(wanted.len());
+    let mut inventory = inventory.into_iter();
+    // The desktop of the want at hand: desktops come in id order, as the wants do.
+    let mut slot: Option<Desktop> = None;
+    let mut wanted = Draining::new(wanted).peekable();
+    while let Some(w) = wanted.next() {
+        if slot.as_ref().is_none_or(|d| d.id < w.desktop_id) {
+            slot = inventory.by_ref().find(|d| d.id >= w.desktop_id);
+        }
+        let desktop = match &slot {
+            Some(d) if d.id == w.desktop_id => d,
+            _ => {
+                desktops.push(not_found(&w.desktop_id, place.project_id));
+                continue;
+            }
+        };
+        let mut planned = plan_desktop(&w, desktop, policy, keys, &mut ignored, &mut templates);
+        uses.record(&w, desktop, planned.status);
+        // Another want of the same desktop (only callers other than resolution make them)
+        // needs it again.
+        let again = wanted
+            .peek()
+            .is_some_and(|next| next.desktop_id == w.desktop_id);
+        let desktop = if again {
+            desktop.clone()
+        } else {
+            slot.take().expect("the desktop just planned")
+        };
+        planned.desktop_id = desktop.id;
+        planned.name = desktop.name.into();
+        planned.current = desktop.tags;
+        desktops.push(planned);
+    }
     let summary = Summary::of(&desktops);
-    Plan {
-        project_id: project_id.to_string(),
-        endpoint: endpoint.to_string(),
+    let plan = Plan {
+        project_id: place.project_id.to_string(),
+        endpoint: place.endpoint.to_string(),
         region: None,
         max_tags: policy.max_tags,
         prune: policy.prune,
@@ -52,84 +151,15 @@ pub fn plan(
         summary,
         warnings: Vec::new(),
         made_from: None,
-    }
-}
-
-/// The `${env.NAME}` names whose values some desktop of `plan` carries or will carry: those read
-/// by the templated values wanted for a desktop that is not blocked. A saved plan records only
-/// these values, never one that no tag takes (such as a value that could not be a tag).
-pub fn env_used(wanted: &[Wanted], plan: &Plan) -> std::collections::BTreeSet<String> {
-    let usable: std::collections::HashSet<&str> = plan
-        .desktops
-        .iter()
-        .filter(|d| d.status != DesktopStatus::Blocked)
-        .map(|d| d.desktop_id.as_str())
-        .collect();
-    let mut names = std::collections::BTreeSet::new();
-    for w in wanted
-        .iter()
-        .filter(|w| usable.contains(w.desktop_id.as_str()))
-    {
-        for value in w.tags.values().filter(|v| is_template(v)) {
-            if let Ok(template) = Template::parse_checked(value) {
-                for r in template.references() {
-                    if let crate::template::Reference::Env(name) = r {
-                        names.insert(name.clone());
-                    }
-                }
-            }
-        }
-    }
-    names
-}
-
-/// Per desktop of `plan` with changes, the attributes its templated values read, with their
-/// values in `inventory`: what `saved::stale` compares, besides the tags.
-pub fn attributes_used(
-    wanted: &[Wanted],
-    inventory: &Inventory,
-    plan: &Plan,
-) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
-    let changed: std::collections::HashSet<&str> = plan
-        .desktops
-        .iter()
-        .filter(|d| d.status == DesktopStatus::Change)
-        .map(|d| d.desktop_id.as_str())
-        .collect();
-    let mut out = std::collections::BTreeMap::new();
-    for w in wanted
-        .iter()
-        .filter(|w| changed.contains(w.desktop_id.as_str()))
-    {
-        let Some(desktop) = inventory.get(&w.desktop_id) else {
-            continue;
-        };
-        let mut attributes = std::collections::BTreeMap::new();
-        for value in w.tags.values().filter(|v| is_template(v)) {
-            let Ok(template) = Template::parse_checked(value) else {
-                continue;
-            };
-            for r in template.references() {
-                if let crate::template::Reference::Desktop(attr) = r {
-                    attributes.insert(
-                        attr.as_str().to_string(),
-                        attribute_of(desktop, *attr).unwrap_or_default(),
-                    );
-                }
-            }
-        }
-        if !attributes.is_empty() {
-            out.insert(w.desktop_id.clone(), attributes);
-        }
-    }
-    out
+    };
+    (plan, uses)
 }
 
 /// The value of `attr` for `desktop` (`None`: it has none).
 pub fn attribute_of(desktop: &Desktop, attr: Attr) -> Option<String> {
     match attr {
-        Attr::UserName => desktop.user.clone(),
-        Attr::Name => Some(desktop.name.clone()).filter(|n| !n.is_empty()),
+        Attr::UserName => desktop.user.as_ref().map(ToString::to_string),
+        Attr::Name => Some(desktop.name.to_string()).filter(|n| !n.is_empty()),
         Attr::Id => Some(desktop.id.clone()),
         Attr::EnterpriseProjectId => desktop.enterprise_project_id.clone(),
     }
@@ -137,18 +167,18 @@ pub fn attribute_of(desktop: &Desktop, attr: Attr) -> Option<String> {
 
 /// Remembers `KeyIgnore` answers: the same few keys recur on every desktop, and glob matching
 /// costs far more than a hash lookup.
-struct IgnoreMemo<'a> {
-    ignore: &'a KeyIgnore,
-    seen: HashMap<&'a str, bool>,
+struct IgnoreMemo<'k> {
+    ignore: &'k KeyIgnore,
+    seen: HashMap<CompactString, bool>,
 }
 
-impl<'a> IgnoreMemo<'a> {
-    fn is_ignored(&mut self, key: &'a str) -> bool {
+impl IgnoreMemo<'_> {
+    fn is_ignored(&mut self, key: &str) -> bool {
         if let Some(&known) = self.seen.get(key) {
             return known;
         }
         let answer = self.ignore.is_ignored(key);
-        self.seen.insert(key, answer);
+        self.seen.insert(key.into(), answer);
         answer
     }
 }
@@ -174,19 +204,18 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
 
 /// A desktop desktag will not change, and why: no changes are planned for it.
 fn blocked(
-    desktop: &Desktop,
     kind: BlockedKind,
     reason: String,
     unmanaged: Vec<CompactString>,
     ignored: Vec<CompactString>,
 ) -> DesktopPlan {
     DesktopPlan {
-        desktop_id: desktop.id.clone(),
-        name: desktop.name.clone(),
+        desktop_id: String::new(),
+        name: String::new(),
         status: DesktopStatus::Blocked,
         reason: Some(reason),
         reason_kind: Some(kind),
-        current: desktop.tags.clone(),
+        current: Tags::new(),
         changes: Vec::new(),
         unmanaged,
         ignored,
@@ -196,13 +225,14 @@ fn blocked(
     }
 }
 
+/// One desktop's plan, without its id, name and current tags: [`plan_all`] moves those in.
 fn plan_desktop<'a>(
     wanted: &'a Wanted,
     desktop: &'a Desktop,
     policy: &Policy,
     keys: &KeyRules,
-    ignore: &mut IgnoreMemo<'a>,
-    templates: &mut Templates<'a>,
+    ignore: &mut IgnoreMemo<'_>,
+    templates: &mut Templates,
 ) -> DesktopPlan {
     let current = &desktop.tags;
     // Templated values take this desktop's attributes, rendered only where the value will be
@@ -246,7 +276,7 @@ fn plan_desktop<'a>(
     deletes.append(&mut unwanted);
     let creates = plan_creates(current, wanted, &moved_to, ignore, &mut render);
     if let Some(reason) = render.failed {
-        return blocked(desktop, BlockedKind::Template, reason, vec![], vec![]);
+        return blocked(BlockedKind::Template, reason, vec![], vec![]);
     }
 
     // Deletes of renamed keys join the others in key order.
@@ -266,19 +296,19 @@ fn plan_desktop<'a>(
             policy.max_tags,
             &unmanaged,
         );
-        return blocked(desktop, BlockedKind::Cap, reason, unmanaged, ignored);
+        return blocked(BlockedKind::Cap, reason, unmanaged, ignored);
     }
     let changes = in_order([deletes, renames, overwrites, creates]);
     // Like the cap: a desktop desktag would change must end within the blocking rules; the
     // rules of `enforce: warn` policies are reported on every desktop, changed or not.
     let (policy_warnings, broken) = check_policy(keys, current, &changes, has_changes);
     if let Some(reason) = broken {
-        return blocked(desktop, BlockedKind::Policy, reason, unmanaged, ignored);
+        return blocked(BlockedKind::Policy, reason, unmanaged, ignored);
     }
     let sources = sources_of(&changes, wanted);
     DesktopPlan {
-        desktop_id: desktop.id.clone(),
-        name: desktop.name.clone(),
+        desktop_id: String::new(),
+        name: String::new(),
         status: if has_changes {
             DesktopStatus::Change
         } else {
@@ -286,7 +316,7 @@ fn plan_desktop<'a>(
         },
         reason: None,
         reason_kind: None,
-        current: current.clone(),
+        current: Tags::new(),
         changes,
         unmanaged,
         ignored,
@@ -298,7 +328,7 @@ fn plan_desktop<'a>(
 
 /// A move takes the manifests' value of its new key when they manage it, rendered like any
 /// value written.
-fn render_moves<'a>(renames: &mut [Change], wanted: &'a Wanted, render: &mut Renderer<'_, 'a>) {
+fn render_moves(renames: &mut [Change], wanted: &Wanted, render: &mut Renderer<'_>) {
     for change in renames {
         if let Change::Rename { key, value, .. } = change {
             if let Some(wanted_value) = wanted.tags.get(key.as_str()) {
@@ -311,12 +341,12 @@ fn render_moves<'a>(renames: &mut [Change], wanted: &'a Wanted, render: &mut Ren
 }
 
 /// The wanted keys the desktop lacks (not ignored, not the new key of a move), rendered.
-fn plan_creates<'a>(
+fn plan_creates(
     current: &Tags,
-    wanted: &'a Wanted,
+    wanted: &Wanted,
     moved_to: &std::collections::BTreeSet<CompactString>,
-    ignore: &mut IgnoreMemo<'a>,
-    render: &mut Renderer<'_, 'a>,
+    ignore: &mut IgnoreMemo<'_>,
+    render: &mut Renderer<'_>,
 ) -> Vec<Change> {
     let mut creates = Vec::new();
     for (key, value) in &wanted.tags {
@@ -362,8 +392,8 @@ fn sort_current<'a>(
     moved_from: &std::collections::BTreeSet<&str>,
     policy: &Policy,
     keys: &KeyRules,
-    ignore: &mut IgnoreMemo<'a>,
-    render: &mut Renderer<'_, 'a>,
+    ignore: &mut IgnoreMemo<'_>,
+    render: &mut Renderer<'_>,
 ) -> Sorted {
     let mut sorted = Sorted {
         deletes: Vec::new(),
@@ -458,7 +488,7 @@ fn plan_renames<'a>(
     wanted: &Tags,
     absent: &std::collections::BTreeSet<CompactString>,
     keys: &KeyRules,
-    ignore: &mut IgnoreMemo<'a>,
+    ignore: &mut IgnoreMemo<'_>,
     deletes: &mut Vec<Change>,
     renames: &mut Vec<Change>,
 ) -> (
@@ -506,8 +536,8 @@ fn plan_renames<'a>(
         } else {
             let value = wanted.get(to.as_str()).unwrap_or(old).clone();
             renames.push(Change::Rename {
-                from: from.clone(),
-                old: old.clone(),
+                from: Box::new(from.clone()),
+                old: Box::new(old.clone()),
                 key: to.clone(),
                 value,
             });
@@ -519,21 +549,21 @@ fn plan_renames<'a>(
 }
 
 /// Parsed templates by their text (the loader already refused those that do not parse).
-type Templates<'a> = HashMap<&'a str, Result<Template, String>>;
+type Templates = HashMap<CompactString, Result<Template, String>>;
 
 /// Renders one desktop's templated values on demand; the first value that cannot render is the
 /// reason the desktop is blocked.
-struct Renderer<'r, 'a> {
+struct Renderer<'r> {
     desktop: &'r Desktop,
     env: &'r std::collections::BTreeMap<String, String>,
-    templates: &'r mut Templates<'a>,
+    templates: &'r mut Templates,
     failed: Option<String>,
 }
 
-impl<'a> Renderer<'_, 'a> {
+impl Renderer<'_> {
     /// `value` as written for this desktop, checked as a tag value; `None` (and the reason
     /// kept) when it cannot be.
-    fn value(&mut self, key: &str, value: &'a CompactString) -> Option<CompactString> {
+    fn value(&mut self, key: &str, value: &CompactString) -> Option<CompactString> {
         if !is_template(value) {
             return Some(value.clone());
         }
@@ -553,14 +583,15 @@ impl<'a> Renderer<'_, 'a> {
         }
     }
 
-    fn render(&mut self, value: &'a str) -> Result<String, String> {
+    fn render(&mut self, value: &str) -> Result<String, String> {
         let desktop = self.desktop;
         let attr = |a: Attr| attribute_of(desktop, a);
         let env = |name: &str| self.env.get(name).cloned();
-        let template = self
-            .templates
-            .entry(value)
-            .or_insert_with(|| Template::parse_checked(value).map_err(|e| e.message));
+        if !self.templates.contains_key(value) {
+            let parsed = Template::parse_checked(value).map_err(|e| e.message);
+            self.templates.insert(value.into(), parsed);
+        }
+        let template = &self.templates[value];
         let text = match template {
             Ok(template) => template.render(&attr, &env).map_err(|e| e.to_string())?,
             Err(e) => return Err(e.clone()),
@@ -590,13 +621,9 @@ fn sources_of(changes: &[Change], wanted: &Wanted) -> Vec<Source> {
     let mut sources = Vec::new();
     for change in changes {
         let key = change.key();
-        if let Ok(i) = wanted
-            .sources
-            .binary_search_by(|(k, ..)| k.as_str().cmp(key))
-        {
-            let (key, location, layer) = &wanted.sources[i];
+        if let Some((location, layer)) = wanted.source(key) {
             sources.push(Source {
-                key: key.clone(),
+                key: key.into(),
                 file: location.file.clone(),
                 line: location.line,
                 column: location.column,

@@ -375,7 +375,7 @@ pub fn audit(
             let text = |vs: Vec<Violation>| vs.iter().map(ToString::to_string).collect();
             AuditedDesktop {
                 desktop_id: d.id.clone(),
-                name: d.name.clone(),
+                name: d.name.to_string(),
                 managed: managed(&d.id),
                 violations: text(violations),
                 warnings: text(warnings),

@@ -79,7 +79,7 @@ fn case() -> impl Strategy<Value = Case> {
                     if exists {
                         inventory.insert(Desktop {
                             id: id.clone(),
-                            name: format!("W{i}"),
+                            name: format!("W{i}").into(),
                             user: None,
                             enterprise_project_id: None,
                             status: "ACTIVE".into(),
@@ -216,8 +216,8 @@ proptest! {
                         && (w.absent.contains(key)
                             || (c.policy.prune && !w.tags.contains_key(key))
                             || c.keys.renames.iter().any(|(f, _)| f == key)),
-                    Change::Rename { from, old, value, .. } => c.keys.renames.iter().any(|(f, t)| f == from && t == key)
-                        && d.current.get(from) == Some(old)
+                    Change::Rename { from, old, value, .. } => c.keys.renames.iter().any(|(f, t)| *f == **from && t == key)
+                        && d.current.get(from.as_str()) == Some(&**old)
                         && !d.current.contains_key(key)
                         && w.tags.get(key).unwrap_or(old) == value,
                 };

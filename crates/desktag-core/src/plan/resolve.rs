@@ -37,10 +37,7 @@ impl Resolution {
 /// selected desktop by precedence. `policy.targets` (when non-empty) keeps only those desktops;
 /// `policy.strict` turns unmatched selectors into errors.
 pub fn resolve(manifest: &Manifest, inventory: &Inventory, policy: &Policy) -> Resolution {
-    let names: BTreeMap<&str, &str> = inventory
-        .iter()
-        .map(|d| (d.id.as_str(), d.name.as_str()))
-        .collect();
+    let names = Names(inventory);
     let mut diagnostics = Vec::new();
     let keys = checked_key_rules(manifest, policy, &mut diagnostics);
     let mut selections = select(manifest, &names, policy, &mut diagnostics);
@@ -197,7 +194,7 @@ impl<'a> Target<'a> {
 /// a warning: the run would otherwise silently do less than asked.
 fn keep_targets(
     selections: &mut Vec<Selection<'_>>,
-    names: &BTreeMap<&str, &str>,
+    names: &Names<'_>,
     targets: &BTreeSet<String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -214,7 +211,7 @@ fn keep_targets(
     let mut used = vec![false; matchers.len()];
     selections.retain(|s| {
         let id = s.0.as_str();
-        let name = names.get(id).copied();
+        let name = names.get(id);
         let mut keep = false;
         for (i, (target, glob)) in matchers.iter().enumerate() {
             let hit = *target == id
@@ -238,6 +235,22 @@ fn keep_targets(
                 ),
             );
         }
+    }
+}
+
+/// The computer names of the inventory's desktops by id (the inventory itself, which is sorted
+/// by id: no second index of 100,000 desktops).
+#[derive(Clone, Copy)]
+struct Names<'a>(&'a Inventory);
+
+impl<'a> Names<'a> {
+    fn get(&self, id: &str) -> Option<&'a str> {
+        self.0.get(id).map(|d| d.name.as_str())
+    }
+
+    /// (id, computer name), by id.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.0.iter().map(|d| (d.id.as_str(), d.name.as_str()))
     }
 }
 
@@ -269,18 +282,18 @@ fn for_each_entry<'m, 'a>(
 /// by desktop id then load order; unmatched and ambiguous selectors are reported.
 fn select<'a>(
     manifest: &'a Manifest,
-    names: &BTreeMap<&'a str, &'a str>,
+    names: &Names<'a>,
     policy: &Policy,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Selection<'a>> {
     let candidates: Vec<(Target, &str)> = names
         .iter()
-        .map(|(id, name)| (Target::Id(id), *name))
+        .map(|(id, name)| (Target::Id(id), name))
         .collect();
     let glob_hits = match_globs(manifest, &candidates, diagnostics);
     drop(candidates);
     let mut by_name: HashMap<&str, Vec<&str>> = HashMap::new();
-    for (id, name) in names {
+    for (id, name) in names.iter() {
         by_name.entry(name).or_default().push(id);
     }
     let mut selections = Vec::new();
@@ -433,18 +446,30 @@ fn gather_claims<'m>(
     claims.sort_by(|a, b| a.0.cmp(b.0));
 }
 
-/// Records `claim`, the one that decides `key`, in the desktop's wants.
-fn settle(w: &mut Wanted, key: &str, claim: &Claim) {
+/// Records `claim`, the one that decides `key`, in the desktop's wants: keys come in key order,
+/// so the sources of its tags line up with `tags`; those of absent keys wait in
+/// `absent_sources`, to follow them (see `Wanted::sources`).
+fn settle(w: &mut Wanted, absent_sources: &mut Vec<(Location, Layer)>, key: &str, claim: &Claim) {
+    let source = (claim.location.clone(), claim.layer);
     match claim.value {
         Some(value) => {
             w.tags.insert(key.into(), value.into());
+            w.sources.push(source);
         }
         None => {
             w.absent.insert(key.into());
+            absent_sources.push(source);
         }
     }
-    w.sources
-        .push((key.into(), claim.location.clone(), claim.layer));
+}
+
+/// A desktop's wants once every key is settled: the sources of absent keys after those of its
+/// tags, and no spare capacity (a run keeps one per desktop).
+fn finished(mut w: Wanted, absent_sources: &mut Vec<(Location, Layer)>) -> Wanted {
+    w.sources.append(absent_sources);
+    w.tags.shrink_to_fit();
+    w.sources.shrink_to_fit();
+    w
 }
 
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
@@ -468,6 +493,7 @@ fn merge(
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
     let mut claims: Vec<(&str, Claim)> = Vec::new();
+    let mut absent_sources = Vec::new();
     for group in selections.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
         claims.clear();
@@ -531,11 +557,9 @@ fn merge(
                         .push(id);
                 }
             }
-            settle(&mut w, key, first);
+            settle(&mut w, &mut absent_sources, key, first);
         }
-        w.tags.shrink_to_fit();
-        w.sources.shrink_to_fit();
-        wanted.push(w);
+        wanted.push(finished(w, &mut absent_sources));
     }
     for ((key, ..), (here, there, ids)) in conflicts {
         diagnostics.push(conflict(label, key, &here, &there, &ids));

@@ -30,28 +30,40 @@ struct SavedPlan<P> {
     kind: std::borrow::Cow<'static, str>,
     #[serde(flatten)]
     plan: P,
-    /// `hmac-sha256:HEX` over [`signed_bytes`] of the same document without it.
+    /// `hmac-sha256:HEX`: the [`mac`] of the same document without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     signature: Option<String>,
 }
 
-/// The bytes a signature covers: the document, typed, without its signature, as compact JSON.
-/// Computed from the parsed value rather than the file's bytes, so the check covers exactly what
-/// is applied (and whitespace does not matter).
-fn signed_bytes<P: Serialize>(saved: &SavedPlan<P>) -> Vec<u8> {
+/// The MAC of the bytes a signature covers: the document, typed, without its signature, as
+/// compact JSON. Computed from the parsed value rather than the file's bytes, so the check covers
+/// exactly what is applied (and whitespace does not matter). The JSON is fed to the MAC as it is
+/// written, never held whole (for 100,000 desktops it is over a hundred megabytes).
+fn mac<P: Serialize>(key: &Secret, saved: &SavedPlan<P>) -> Hmac<Sha256> {
     let unsigned = SavedPlan {
         kind: saved.kind.clone(),
         plan: &saved.plan,
         signature: None,
     };
-    serde_json::to_vec(&unsigned).expect("a plan always serialises")
+    let mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
+        .expect("HMAC accepts any key length");
+    let mut fed = MacWriter(mac);
+    serde_json::to_writer(&mut fed, &unsigned).expect("a plan always serialises");
+    fed.0
 }
 
-fn mac(key: &Secret, bytes: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .expect("HMAC accepts any key length");
-    mac.update(bytes);
-    mac
+/// Feeds what is written to a MAC.
+struct MacWriter(Hmac<Sha256>);
+
+impl std::io::Write for MacWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes one plan, unsigned (tests).
@@ -82,7 +94,7 @@ fn write_saved<P: Serialize>(
         signature: None,
     };
     if let Some(key) = key {
-        let tag = mac(key, &signed_bytes(&saved)).finalize().into_bytes();
+        let tag = mac(key, &saved).finalize().into_bytes();
         saved.signature = Some(format!("{SIGNATURE_SCHEME}{}", hex::encode(tag)));
     }
     serde_json::to_writer_pretty(&mut *w, &saved)?;
@@ -352,7 +364,7 @@ fn check_signature<P: Serialize>(
         .strip_prefix(SIGNATURE_SCHEME)
         .and_then(|hex| hex::decode(hex).ok())
         .ok_or(SavedPlanError::SignatureFormat)?;
-    mac(key, &signed_bytes(saved))
+    mac(key, saved)
         .verify_slice(&tag)
         .map_err(|_| SavedPlanError::SignatureMismatch)?;
     Ok(true)
@@ -505,7 +517,7 @@ pub fn stale(plan: &Plan, now: &Inventory) -> Vec<Stale> {
 /// How the desktop attributes a plan's templated values read differ now (`${desktop.user_name}`
 /// is "bob", the plan was made when it was "alice"), or `None`.
 fn attributes_changed(
-    recorded: &std::collections::BTreeMap<String, String>,
+    recorded: &super::Attributes,
     desktop: &crate::inventory::Desktop,
 ) -> Option<String> {
     let changed: Vec<String> = recorded
@@ -541,13 +553,16 @@ pub fn not_produced(
     if let Some(error) = resolution.diagnostics.iter().find(|d| d.is_error()) {
         return Err(SavedPlanError::NoLongerResolves(error.clone()));
     }
-    let again = super::plan(
-        &resolution.wanted,
-        now,
+    let place = super::Place {
+        project_id: &plan.project_id,
+        endpoint: &plan.endpoint,
+    };
+    let (again, _) = super::plan_all(
+        resolution.wanted,
+        now.clone(),
         policy,
         &resolution.keys,
-        &plan.project_id,
-        &plan.endpoint,
+        place,
     );
     let produced: std::collections::HashMap<&str, &super::DesktopPlan> = again
         .desktops
@@ -1031,6 +1046,25 @@ mod tests {
     }
 
     #[test]
+    fn the_signature_is_the_hmac_of_the_compact_document_without_it() {
+        // Fed to the MAC as it is written: the same bytes as the whole document at once.
+        let key = Secret::new("k1");
+        let plans = [sample()];
+        let saved = SavedPlan {
+            kind: KIND.into(),
+            plan: PlanSet::of(&plans),
+            signature: None,
+        };
+        let whole = serde_json::to_vec(&saved).unwrap();
+        let mut expected = Hmac::<Sha256>::new_from_slice(b"k1").unwrap();
+        expected.update(&whole);
+        assert_eq!(
+            mac(&key, &saved).finalize().into_bytes(),
+            expected.finalize().into_bytes()
+        );
+    }
+
+    #[test]
     fn saved_plan_signature_covers_every_field_and_needs_the_key() {
         let key = Secret::new("k1");
         let signed = {
@@ -1139,7 +1173,7 @@ mod tests {
         plan.made_from = Some(crate::plan::Provenance {
             attributes: [(
                 "d1".to_string(),
-                [("user_name".to_string(), "alice".to_string())].into(),
+                [("user_name".into(), "alice".into())].into(),
             )]
             .into(),
             ..Default::default()

@@ -1076,9 +1076,8 @@ fn override_true_silences_exactly_its_own_entry_and_a_stale_one_warns() {
     let d1 = r.wanted.iter().find(|w| w.desktop_id == "d1").unwrap();
     assert_eq!(d1.tags.get("env").map(|v| v.as_str()), Some("dev"));
     assert!(d1
-        .sources
-        .iter()
-        .any(|(k, l, layer)| k == "env" && l.line == 31 && *layer == Layer::Id));
+        .source("env")
+        .is_some_and(|(l, layer)| l.line == 31 && *layer == Layer::Id));
     // --strict makes the rest errors; with --target the stale check is left out (other
     // desktops are not resolved).
     let strict = Policy {
@@ -1270,5 +1269,170 @@ fn unicode_an_observed_key_not_in_nfc_that_looks_wanted_is_a_warning() {
         ),
         "{}",
         warnings[0].message
+    );
+}
+
+/// A plan of 100,000 desktops holds a change per wanted tag: a change is no larger than the
+/// overwrite it most often is (a rename's extra strings are boxed).
+#[test]
+fn a_change_is_as_small_as_an_overwrite() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Change>(), 3 * size_of::<CompactString>());
+}
+
+#[test]
+fn plan_all_moves_the_desktops_into_the_plan_and_plans_as_plan_does() {
+    let inv = Inventory::new([
+        desktop("d1", "W1", &[("env", "dev")]),
+        desktop("d2", "W2", &[("env", "prod")]),
+        desktop("d3", "W3", &[]),
+        desktop("d5", "W5", &[]),
+    ]);
+    // Out of id order, one desktop wanted twice, one not in the project, one nobody wants.
+    let wanted = vec![
+        want("d5", &[("team", "ops")], &[]),
+        want("d1", &[("env", "prod")], &[]),
+        want("d4", &[("env", "prod")], &[]),
+        want("d2", &[("env", "prod")], &[]),
+        want("d1", &[("team", "ops")], &[]),
+    ];
+    let keys = KeyRules::default();
+    let borrowed = plan(&wanted, &inv, &Policy::default(), &keys, "p", "e");
+    let place = Place {
+        project_id: "p",
+        endpoint: "e",
+    };
+    let (owned, uses) = plan_all(wanted, inv, &Policy::default(), &keys, place);
+    assert_eq!(owned, borrowed);
+    assert_eq!(uses, TemplateUse::default());
+    let ids: Vec<(&str, &str, DesktopStatus)> = owned
+        .desktops
+        .iter()
+        .map(|d| (d.desktop_id.as_str(), d.name.as_str(), d.status))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("d1", "W1", DesktopStatus::Change),
+            ("d1", "W1", DesktopStatus::Change),
+            ("d2", "W2", DesktopStatus::Unchanged),
+            ("d4", "", DesktopStatus::Blocked),
+            ("d5", "W5", DesktopStatus::Change),
+        ]
+    );
+    // Both wants of d1 see its tags.
+    assert_eq!(owned.desktops[0].current, tags(&[("env", "dev")]));
+    assert_eq!(owned.desktops[1].current, tags(&[("env", "dev")]));
+    assert_eq!(owned.summary.blocked, 1);
+}
+
+#[test]
+fn template_use_names_what_unblocked_desktops_read_and_changed_desktops_attributes() {
+    let mut alice = desktop("d1", "W1", &[]);
+    alice.user = Some("alice".into());
+    let mut bob = desktop("d2", "W2", &[("owner", "bob"), ("team", "t-ops")]);
+    bob.user = Some("bob".into());
+    // No user: its owner cannot render, so it is blocked and reads nothing.
+    let nobody = desktop("d3", "W3", &[]);
+    let inv = Inventory::new([alice, bob, nobody]);
+    let templated = [("owner", "${desktop.user_name}"), ("team", "t-${env.TEAM}")];
+    let wanted = vec![
+        want("d1", &templated, &[]),
+        want("d2", &templated, &[]),
+        want("d3", &templated, &[]),
+    ];
+    let policy = Policy {
+        env: [("TEAM".to_string(), "ops".to_string())].into(),
+        ..Policy::default()
+    };
+    let place = Place {
+        project_id: "p",
+        endpoint: "e",
+    };
+    let (p, uses) = plan_all(wanted, inv, &policy, &KeyRules::default(), place);
+    let statuses: Vec<DesktopStatus> = p.desktops.iter().map(|d| d.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            DesktopStatus::Change,
+            DesktopStatus::Unchanged,
+            DesktopStatus::Blocked
+        ]
+    );
+    assert_eq!(uses.env, BTreeSet::from(["TEAM".to_string()]));
+    // Only the desktop with changes records the attributes it was planned with.
+    let d1 = [("user_name".into(), "alice".into())].into();
+    assert_eq!(uses.attributes, [("d1".to_string(), d1)].into());
+}
+
+#[test]
+fn dropping_the_explanations_keeps_what_apply_reads() {
+    let inv = Inventory::new([desktop("d1", "W1", &[("env", "dev"), ("x", "1")])]);
+    let mut w = want("d1", &[("env", "prod")], &[]);
+    w.sources = vec![(loc("a.yaml", 3), Layer::Id)];
+    let ignore = KeyIgnore::new(["x"]).unwrap();
+    let mut p = run(&[w], &inv, &Policy::default(), &ignore);
+    assert_eq!(p.desktops[0].sources.len(), 1);
+    assert_eq!(p.desktops[0].ignored, ["x"]);
+    let before = p.clone();
+    p.drop_explanations();
+    let d = &p.desktops[0];
+    assert!(d.sources.is_empty() && d.ignored.is_empty());
+    assert!(d.unmanaged.is_empty() && d.kept.is_empty());
+    assert_eq!(
+        (&d.changes, &d.current, d.status, &p.summary),
+        (
+            &before.desktops[0].changes,
+            &before.desktops[0].current,
+            before.desktops[0].status,
+            &before.summary
+        )
+    );
+}
+
+#[test]
+fn a_want_finds_the_source_of_a_tag_or_an_absent_key() {
+    let mut w = want(
+        "d1",
+        &[("env", "prod"), ("team", "ops")],
+        &["legacy", "old"],
+    );
+    w.sources = ["env", "team", "legacy", "old"]
+        .iter()
+        .enumerate()
+        .map(|(i, _)| (loc("a.yaml", i as u32 + 1), Layer::Name))
+        .collect();
+    let line = |key: &str| w.source(key).map(|(l, _)| l.line);
+    assert_eq!(
+        [
+            line("env"),
+            line("team"),
+            line("legacy"),
+            line("old"),
+            line("x")
+        ],
+        [Some(1), Some(2), Some(3), Some(4), None]
+    );
+    // Resolution lines them up so, absent keys after the tags.
+    let m = Manifest {
+        documents: vec![doc(
+            "m.yaml",
+            &[("zone", "eu")],
+            &[],
+            vec![entry(
+                "m.yaml",
+                9,
+                id("d1"),
+                &[("env", "prod")],
+                &["legacy"],
+            )],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    let d1 = r.wanted.iter().find(|w| w.desktop_id == "d1").unwrap();
+    let layer = |key: &str| d1.source(key).map(|(_, layer)| *layer);
+    assert_eq!(
+        [layer("env"), layer("zone"), layer("legacy")],
+        [Some(Layer::Id), Some(Layer::Defaults), Some(Layer::Id)]
     );
 }
