@@ -338,8 +338,7 @@ async fn settle(
             left.unconfirmed.insert(i);
             unconfirmed += 1;
         }
-        w.observed = Some(tags);
-        w.observed_after_batches = seen;
+        w.observe(tags, seen);
     }
     if unconfirmed > 0 {
         Tally::add(&run.tally.unconfirmed, unconfirmed);
@@ -433,8 +432,7 @@ async fn recheck_deletes(run: &Run<'_>, works: &mut [DesktopWork<'_>], desktops:
                             "the service answered success, but a read after the call still shows the key",
                         );
                     }
-                    w.observed = Some(tags.clone());
-                    w.observed_after_batches = seen;
+                    w.observe(tags.clone(), seen);
                 }
                 None => w.not_done(&deletes, "the desktop was not found when read after its deletes"),
             },

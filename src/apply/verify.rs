@@ -9,7 +9,7 @@ use desktag_api::{ApiError, Client};
 use desktag_core::plan::saved::describe_difference;
 use desktag_core::tags::Tags;
 
-use super::work::DesktopWork;
+use super::work::{DesktopWork, Observed};
 
 /// The tags of the desktops `ids` that exist, by id.
 pub(super) async fn read(
@@ -42,9 +42,9 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batch
                 let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
                 for w in works.iter_mut().filter(|w| ids.contains(w.id())) {
                     // Absent from the answer: checked below as not found.
-                    w.observed = found.remove(w.id());
-                    if w.observed.is_none() {
-                        w.unverified("the desktop was not found when re-read to verify".into());
+                    match found.remove(w.id()) {
+                        Some(tags) => w.observe(tags, batches),
+                        None => w.observed = None,
                     }
                 }
             }
@@ -52,13 +52,12 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batch
         }
     }
     for w in works.iter_mut().filter(|w| w.is_applied()) {
-        let want = w.plan.planned();
         match (&w.observed, &read_error) {
-            (Some(have), _) if *have == want => {}
-            (Some(have), _) => {
+            (Some(Observed::AsPlanned), _) => {}
+            (Some(Observed::Differs(have)), _) => {
                 let reason = format!(
                     "tags after apply differ from the plan: {}",
-                    describe_difference(&want, have)
+                    describe_difference(&w.plan.planned(), have)
                 );
                 let absent = w.applied_but_absent(have);
                 w.absent_after_apply(&absent);

@@ -38,6 +38,15 @@ impl Group {
 /// the deletes, the create of the new one among the creates, so the cap holds in every mode.
 pub(super) const SPLIT: &str = "a rename is split into its delete and its create";
 
+/// A desktop's tags as a read saw them: as the plan wants them (the usual case after its writes,
+/// kept without a copy of the tags, so a run does not hold a second inventory), or what they were
+/// instead.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Observed {
+    AsPlanned,
+    Differs(Tags),
+}
+
 pub(super) const INTERRUPTED: &str = "interrupted before all of its changes were applied";
 
 pub(super) struct DesktopWork<'p> {
@@ -49,7 +58,7 @@ pub(super) struct DesktopWork<'p> {
     /// A failure that ends the desktop's writes (the rest is skipped).
     stopped: bool,
     /// The desktop's tags as read after its last write; cleared by every later write.
-    pub observed: Option<Tags>,
+    pub observed: Option<Observed>,
     /// How many batch calls the run had sent when `observed` was read: a batch call can touch
     /// any desktop (a misdirected one included), so a read older than the run's last batch call
     /// proves nothing about the desktop now.
@@ -88,6 +97,16 @@ impl<'p> DesktopWork<'p> {
             observed: None,
             observed_after_batches: 0,
         }
+    }
+
+    /// Records a read of the desktop, made when the run had sent `batches` batch calls.
+    pub(super) fn observe(&mut self, tags: Tags, batches: usize) {
+        self.observed = Some(if tags == self.plan.planned() {
+            Observed::AsPlanned
+        } else {
+            Observed::Differs(tags)
+        });
+        self.observed_after_batches = batches;
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -443,7 +462,8 @@ mod tests {
     fn a_write_after_a_read_makes_the_read_stale() {
         let plan = plan();
         let mut work = DesktopWork::new(&plan);
-        work.observed = Some(Tags::new());
+        work.observe(Tags::new(), 0);
+        assert_eq!(work.observed, Some(Observed::Differs(Tags::new())));
         work.sent(&[0], WriteMode::Desktop, 1);
         assert!(work.observed.is_none());
     }
