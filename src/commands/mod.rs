@@ -60,11 +60,11 @@ pub(crate) const CONFIG_SCHEMA: &str = include_str!("../../docs/config.schema.js
 pub(crate) fn run(config: Config) -> Result<Status, Error> {
     match config.command {
         Command::Validate(validate) => validate::run(&validate),
-        Command::Plan(plan) => runtime()?.block_on(plan::run(&plan)),
-        Command::Apply(apply) => runtime()?.block_on(apply::run(&apply)),
-        Command::Export(export) => runtime()?.block_on(export::run(&export)),
-        Command::Check(check) => runtime()?.block_on(check::run(&check)),
-        Command::Doctor(doctor) => runtime()?.block_on(doctor::run(&doctor)),
+        Command::Plan(plan) => client_runtime()?.block_on(plan::run(&plan)),
+        Command::Apply(apply) => client_runtime()?.block_on(apply::run(&apply)),
+        Command::Export(export) => client_runtime()?.block_on(export::run(&export)),
+        Command::Check(check) => client_runtime()?.block_on(check::run(&check)),
+        Command::Doctor(doctor) => client_runtime()?.block_on(doctor::run(&doctor)),
         Command::Schema(kind) => {
             let schema = match kind {
                 crate::config::Schema::Manifest => MANIFEST_SCHEMA,
@@ -86,8 +86,20 @@ pub(crate) fn run(config: Config) -> Result<Status, Error> {
     }
 }
 
+/// The emulator's runtime: a server, on every core.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+/// The client commands' runtime: one thread. Their work is waiting on the service (a few
+/// requests in flight, paced to its limit) and planning, which is one thread's work anyway; and
+/// with one thread the allocator keeps one heap, where worker threads each kept one of their
+/// own and the memory freed in them (planning 100,000 desktops peaked at 225 MB, not 166 MB).
+fn client_runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)
