@@ -378,7 +378,7 @@ mod tests {
             unmanaged: vec![],
             ignored: vec![],
             kept: vec![],
-            sources: vec![],
+            sources: Default::default(),
             policy_warnings: vec![],
         }
     }

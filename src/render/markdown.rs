@@ -496,7 +496,7 @@ mod tests {
                 desktop_id: d.id.clone(),
                 tags: desktag_core::tags::Tags::from([("owner".into(), "finance".into())]),
                 absent: Default::default(),
-                sources: Vec::new(),
+                sources: Default::default(),
             })
             .collect();
         let p = desktag_core::plan::plan(

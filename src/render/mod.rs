@@ -289,7 +289,7 @@ mod tests {
             unmanaged: vec![],
             ignored: vec![],
             kept: vec![],
-            sources: vec![],
+            sources: Default::default(),
             policy_warnings: vec![],
         }
     }

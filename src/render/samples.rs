@@ -24,7 +24,7 @@ fn want(id: &str, tags: &[(&str, &str)], absent: &[&str]) -> Wanted {
             .iter()
             .map(|k| CompactString::from(*k))
             .collect::<BTreeSet<_>>(),
-        sources: Vec::new(),
+        sources: Default::default(),
     }
 }
 

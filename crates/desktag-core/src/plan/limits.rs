@@ -100,7 +100,7 @@ mod tests {
             unmanaged: Vec::new(),
             ignored: Vec::new(),
             kept: Vec::new(),
-            sources: Vec::new(),
+            sources: Default::default(),
             policy_warnings: Vec::new(),
         }];
         Plan {

@@ -111,6 +111,10 @@ impl Layer {
     }
 }
 
+fn no_sources(sources: &std::sync::Arc<[Source]>) -> bool {
+    sources.is_empty()
+}
+
 /// Where the want behind one change is written. Changes no manifest asks for (deletes by
 /// `--prune`) have none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +227,7 @@ impl Plan {
     /// of it, and for 100,000 desktops it is tens of megabytes held through the whole apply.
     pub fn drop_explanations(&mut self) {
         for desktop in &mut self.desktops {
-            desktop.sources = Vec::new();
+            desktop.sources = Default::default();
             desktop.unmanaged = Vec::new();
             desktop.ignored = Vec::new();
             desktop.kept = Vec::new();
@@ -290,9 +294,11 @@ pub struct DesktopPlan {
     /// them (`--explain` says so).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kept: Vec<CompactString>,
-    /// Where the want behind each change is written, in change order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<Source>,
+    /// Where the want behind each change is written, in change order. Shared between desktops
+    /// whose wants come from the same places (every desktop a name glob selects): at 100,000
+    /// desktops a list each was a third of a plan.
+    #[serde(default, skip_serializing_if = "no_sources")]
+    pub sources: std::sync::Arc<[Source]>,
     /// Rules of `enforce: warn` policies the planned tags break (each with where the rule is
     /// written): reported, not blocking.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -3,6 +3,7 @@
 //! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::keys::{KeyIgnore, KeyRules};
 use super::{
@@ -84,6 +85,32 @@ impl TemplateUse {
     }
 }
 
+/// The source lists of the desktops planned last: a desktop whose changes come from the same
+/// places as one of them (every desktop one name glob selects) shares its list.
+#[derive(Default)]
+struct SharedSources {
+    recent: Vec<Arc<[Source]>>,
+}
+
+impl SharedSources {
+    /// Lists kept to compare with: enough for the globs of a manifest taking turns.
+    const KEPT: usize = 16;
+
+    fn share(&mut self, sources: Arc<[Source]>) -> Arc<[Source]> {
+        if sources.is_empty() {
+            return sources;
+        }
+        if let Some(at) = self.recent.iter().position(|r| **r == *sources) {
+            let hit = self.recent.remove(at);
+            self.recent.insert(0, hit.clone());
+            return hit;
+        }
+        self.recent.insert(0, sources.clone());
+        self.recent.truncate(Self::KEPT);
+        sources
+    }
+}
+
 /// Plans every wanted desktop against `inventory`, as [`plan`] does, taking both: each
 /// desktop's id, name and tags move into its plan, each wanted state and each desktop nobody
 /// wants is freed once passed, so a run over 100,000 desktops never holds two copies of them.
@@ -106,6 +133,7 @@ pub fn plan_all(
         seen: HashMap::new(),
     };
     let mut uses = TemplateUse::default();
+    let mut shared = SharedSources::default();
     let mut desktops = Vec::with_capacity(wanted.len());
     let mut inventory = inventory.into_iter();
     // The desktop of the want at hand: desktops come in id order, as the wants do.
@@ -123,6 +151,7 @@ pub fn plan_all(
             }
         };
         let mut planned = plan_desktop(&w, desktop, policy, keys, &mut ignored, &mut templates);
+        planned.sources = shared.share(std::mem::take(&mut planned.sources));
         uses.record(&w, desktop, planned.status);
         // Another want of the same desktop (only callers other than resolution make them)
         // needs it again.
@@ -197,7 +226,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         unmanaged: Vec::new(),
         ignored: Vec::new(),
         kept: Vec::new(),
-        sources: Vec::new(),
+        sources: Default::default(),
         policy_warnings: Vec::new(),
     }
 }
@@ -220,7 +249,7 @@ fn blocked(
         unmanaged,
         ignored,
         kept: Vec::new(),
-        sources: Vec::new(),
+        sources: Default::default(),
         policy_warnings: Vec::new(),
     }
 }
@@ -305,7 +334,7 @@ fn plan_desktop<'a>(
     if let Some(reason) = broken {
         return blocked(BlockedKind::Policy, reason, unmanaged, ignored);
     }
-    let sources = sources_of(&changes, wanted);
+    let sources = sources_of(&changes, wanted).into();
     DesktopPlan {
         desktop_id: String::new(),
         name: String::new(),

@@ -99,7 +99,7 @@ fn case() -> impl Strategy<Value = Case> {
                         desktop_id: id,
                         tags,
                         absent,
-                        sources: Vec::new(),
+                        sources: Default::default(),
                     });
                 }
                 let globs: Vec<&str> = IGNORE_GLOBS

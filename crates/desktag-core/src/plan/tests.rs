@@ -544,7 +544,7 @@ fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
         desktop_id: id.into(),
         tags: tags(tags_),
         absent: absent.iter().map(|s| CompactString::from(*s)).collect(),
-        sources: Vec::new(),
+        sources: Default::default(),
     }
 }
 
@@ -1435,4 +1435,48 @@ fn a_want_finds_the_source_of_a_tag_or_an_absent_key() {
         [layer("env"), layer("zone"), layer("legacy")],
         [Some(Layer::Id), Some(Layer::Defaults), Some(Layer::Id)]
     );
+}
+
+#[test]
+fn desktops_whose_wants_come_from_the_same_places_share_one_source_list() {
+    let inv = Inventory::new([
+        desktop("d1", "W1", &[]),
+        desktop("d2", "W2", &[]),
+        desktop("d3", "W3", &[]),
+    ]);
+    let at = |line| {
+        (
+            crate::diagnostic::Location {
+                file: "m.yaml".into(),
+                line,
+                column: 5,
+            },
+            Layer::NameGlob,
+        )
+    };
+    let mut wanted: Vec<Wanted> = ["d1", "d2", "d3"]
+        .iter()
+        .map(|id| Wanted {
+            sources: vec![at(4), at(5)],
+            ..want(id, &[("env", "prod"), ("team", "ops")], &[])
+        })
+        .collect();
+    // d3's wants are written elsewhere.
+    wanted[2].sources = vec![at(9), at(10)];
+    let place = Place {
+        project_id: "p",
+        endpoint: "e",
+    };
+    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), place);
+    let [d1, d2, d3] = &plan.desktops[..] else {
+        panic!("three desktops")
+    };
+    assert_eq!(d1.sources.len(), 2);
+    assert_eq!(d1.sources[0].line, 4);
+    assert!(
+        std::sync::Arc::ptr_eq(&d1.sources, &d2.sources),
+        "one list for both"
+    );
+    assert!(!std::sync::Arc::ptr_eq(&d1.sources, &d3.sources));
+    assert_eq!(d3.sources[1].line, 10);
 }
