@@ -112,7 +112,7 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
 
     let started = Instant::now();
     let report = apply::apply(
-        &plan,
+        plan,
         &client,
         &ApplyOptions {
             concurrency,
@@ -231,7 +231,7 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
     let before = emu.requests().len();
     let started = Instant::now();
     let report = apply::apply(
-        &plan,
+        plan,
         &client,
         &ApplyOptions {
             progress: Progress::Off,

@@ -65,7 +65,7 @@ struct Left {
 
 /// Writes `group` of every desktop in batch rounds, then per desktop what batch calls cannot
 /// write (see the module's rules).
-pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], group: Group) {
+pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group) {
     let index: BTreeMap<String, usize> = works
         .iter()
         .enumerate()
@@ -115,7 +115,7 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], gr
 
 /// After the rounds: fails what is still pending under pressure, and writes per desktop the
 /// desktops batch calls could not write.
-async fn finish_phase(run: &Run<'_>, works: &mut [DesktopWork<'_>], group: Group, left: Left) {
+async fn finish_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group, left: Left) {
     if !run.interrupted() && run.ladder.mode(WriteMode::Batch) == WriteMode::Batch {
         let mut failed = 0;
         for (&i, error) in &left.pressure {
@@ -234,7 +234,7 @@ fn send_call<'a>(
 /// answered calls carried, to be read back. Desktops a bisection isolated go to `left`.
 fn record(
     run: &Run<'_>,
-    works: &mut [DesktopWork<'_>],
+    works: &mut [DesktopWork],
     index: &BTreeMap<String, usize>,
     group: Group,
     sent: Vec<Sent>,
@@ -302,7 +302,7 @@ fn record(
 /// fails, everything stays pending: a batch write is safe to send again.
 async fn settle(
     run: &Run<'_>,
-    works: &mut [DesktopWork<'_>],
+    works: &mut [DesktopWork],
     carried: BTreeMap<usize, Carried>,
     left: &mut Left,
 ) {
@@ -405,7 +405,7 @@ async fn sleep(run: &Run<'_>, pause: Duration) -> bool {
 /// service that answered a batch with success without doing it may do the same to those calls,
 /// and a create after a delete that did not happen can take a desktop past its tag cap. So they
 /// are read once more, and a delete the read still shows not done fails (no create follows).
-async fn recheck_deletes(run: &Run<'_>, works: &mut [DesktopWork<'_>], desktops: BTreeSet<usize>) {
+async fn recheck_deletes(run: &Run<'_>, works: &mut [DesktopWork], desktops: BTreeSet<usize>) {
     let desktops: Vec<usize> = desktops
         .into_iter()
         .filter(|&i| !works[i].applied_in(Group::Deletes).is_empty())

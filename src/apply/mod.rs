@@ -61,8 +61,9 @@ impl Default for ApplyOptions {
 }
 
 /// Applies every non-blocked desktop's changes, then verifies. Never fails as a whole: a failed
-/// change is data in the report.
-pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Report {
+/// change is data in the report. Takes the plan: its changes move into the report, so a run of
+/// 100,000 desktops holds them once.
+pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Report {
     let started = Instant::now();
     let started_at = rfc3339_now();
     let stats_before = client.stats();
@@ -82,7 +83,13 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
         batches: Default::default(),
         tally: Tally::default(),
     };
-    let mut works: Vec<DesktopWork> = plan.desktops.iter().map(DesktopWork::new).collect();
+    let Plan {
+        project_id,
+        endpoint,
+        desktops,
+        ..
+    } = plan;
+    let mut works: Vec<DesktopWork> = desktops.into_iter().map(DesktopWork::new).collect();
 
     match options.write_mode {
         WriteMode::Batch => {
@@ -136,10 +143,10 @@ pub async fn apply(plan: &Plan, client: &Client, options: &ApplyOptions) -> Repo
     );
     count_outcomes(&mut totals, &desktops);
     Report {
-        project_id: plan.project_id.clone(),
+        project_id,
         started_at,
         finished_at: rfc3339_now(),
-        endpoint: plan.endpoint.clone(),
+        endpoint,
         write_mode: options.write_mode,
         desktops,
         totals,

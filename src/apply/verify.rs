@@ -24,7 +24,7 @@ pub(super) async fn read(
 /// changes the read does not show as failed (the totals never count them as applied). Desktops
 /// read since their last write and since the run's last batch call (`batches` sent in all) are
 /// checked against that read; the others are re-read.
-pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batches: usize) {
+pub(super) async fn verify(client: &Client, works: &mut [DesktopWork], batches: usize) {
     for w in works.iter_mut() {
         if w.observed_after_batches < batches {
             w.observed = None;
@@ -57,7 +57,7 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batch
             (Some(Observed::Differs(have)), _) => {
                 let reason = format!(
                     "tags after apply differ from the plan: {}",
-                    describe_difference(&w.plan.planned(), have)
+                    describe_difference(&w.planned(), have)
                 );
                 let absent = w.applied_but_absent(have);
                 w.absent_after_apply(&absent);
@@ -78,11 +78,11 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork<'_>], batch
 /// call may have written one of them. A desktop whose tags differ from the plan's record in a
 /// key this run wrote somewhere is unverified (other keys are left alone: people may be editing
 /// them meanwhile).
-async fn check_bystanders(client: &Client, works: &mut [DesktopWork<'_>]) {
+async fn check_bystanders(client: &Client, works: &mut [DesktopWork]) {
     use desktag_core::plan::DesktopStatus;
     let written: BTreeSet<String> = works
         .iter()
-        .flat_map(|w| w.plan.changes.iter().map(|c| c.key().to_string()))
+        .flat_map(|w| w.written_keys().map(str::to_string))
         .collect();
     let ids: Vec<String> = works
         .iter()

@@ -49,8 +49,9 @@ pub(super) enum Observed {
 
 pub(super) const INTERRUPTED: &str = "interrupted before all of its changes were applied";
 
-pub(super) struct DesktopWork<'p> {
-    pub plan: &'p DesktopPlan,
+pub(super) struct DesktopWork {
+    /// The desktop's plan, its changes moved into `changes` (as their writes).
+    pub plan: DesktopPlan,
     changes: Vec<ChangeReport>,
     settled: Vec<bool>,
     status: DesktopResult,
@@ -65,17 +66,23 @@ pub(super) struct DesktopWork<'p> {
     pub observed_after_batches: usize,
 }
 
-impl<'p> DesktopWork<'p> {
-    pub(crate) fn new(plan: &'p DesktopPlan) -> DesktopWork<'p> {
+impl DesktopWork {
+    /// Takes the desktop's plan; its changes move into the work (the report keeps them), so a
+    /// run holds them once.
+    pub(crate) fn new(mut plan: DesktopPlan) -> DesktopWork {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
             DesktopStatus::Unchanged => DesktopResult::Unchanged,
             DesktopStatus::Change => DesktopResult::Applied,
         };
+        let planned = std::mem::take(&mut plan.changes);
         let changes: Vec<ChangeReport> = if status == DesktopResult::Applied {
-            plan.changes
-                .iter()
-                .flat_map(Change::writes)
+            planned
+                .into_iter()
+                .flat_map(|change| match change {
+                    Change::Rename { .. } => change.writes(),
+                    other => vec![other],
+                })
                 .map(|change| ChangeReport {
                     change,
                     outcome: Outcome::Skipped,
@@ -88,11 +95,11 @@ impl<'p> DesktopWork<'p> {
             Vec::new()
         };
         DesktopWork {
+            reason: plan.reason.take(),
             plan,
             settled: vec![false; changes.len()],
             changes,
             status,
-            reason: plan.reason.clone(),
             stopped: false,
             observed: None,
             observed_after_batches: 0,
@@ -101,12 +108,27 @@ impl<'p> DesktopWork<'p> {
 
     /// Records a read of the desktop, made when the run had sent `batches` batch calls.
     pub(super) fn observe(&mut self, tags: Tags, batches: usize) {
-        self.observed = Some(if tags == self.plan.planned() {
+        self.observed = Some(if tags == self.planned() {
             Observed::AsPlanned
         } else {
             Observed::Differs(tags)
         });
         self.observed_after_batches = batches;
+    }
+
+    /// The tags the plan wants the desktop to end with: its tags when planned, with every write
+    /// of its plan applied (`DesktopPlan::planned`, whose changes the work holds).
+    pub(super) fn planned(&self) -> Tags {
+        let mut tags = self.plan.current.clone();
+        for change in &self.changes {
+            change.change.apply_to(&mut tags);
+        }
+        tags
+    }
+
+    /// The keys the desktop's writes touch.
+    pub(super) fn written_keys(&self) -> impl Iterator<Item = &str> {
+        self.changes.iter().map(|c| c.change.key())
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -315,15 +337,15 @@ impl<'p> DesktopWork<'p> {
 
     pub(crate) fn into_report(self) -> DesktopReport {
         DesktopReport {
-            desktop_id: self.plan.desktop_id.clone(),
-            name: self.plan.name.clone(),
+            desktop_id: self.plan.desktop_id,
+            name: self.plan.name,
             status: self.status,
             reason: self.reason,
             reason_kind: (self.status == DesktopResult::Blocked)
                 .then_some(self.plan.reason_kind)
                 .flatten(),
             changes: self.changes,
-            policy_warnings: self.plan.policy_warnings.clone(),
+            policy_warnings: self.plan.policy_warnings,
         }
     }
 }
@@ -331,7 +353,7 @@ impl<'p> DesktopWork<'p> {
 /// Of `indices`, the changes that `observed` shows done (a deleted key is absent, a created or
 /// overwritten key has the new value), and the rest.
 pub(super) fn confirmed(
-    work: &DesktopWork<'_>,
+    work: &DesktopWork,
     indices: &[usize],
     observed: &Tags,
 ) -> (Vec<usize>, Vec<usize>) {
@@ -387,7 +409,7 @@ mod tests {
     fn creates_wait_until_every_delete_is_applied() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(&plan);
+        let mut work = DesktopWork::new(plan.clone());
         assert_eq!(work.pending(Group::Deletes), [0]);
         assert!(work.pending(Group::Creates).is_empty());
         work.sent(&[0], WriteMode::Batch, 1);
@@ -399,7 +421,7 @@ mod tests {
     fn a_failed_delete_skips_the_creates_and_fails_the_desktop() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(&plan);
+        let mut work = DesktopWork::new(plan.clone());
         let error = ApiError::Service {
             status: 400,
             error_code: "WKS.0001".into(),
@@ -436,7 +458,7 @@ mod tests {
     fn attempts_add_up_over_fallbacks_and_via_names_the_last_call() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(&plan);
+        let mut work = DesktopWork::new(plan.clone());
         work.sent(&[0], WriteMode::Batch, 2);
         work.sent(&[0], WriteMode::Desktop, 1);
         work.applied(&[0], &ticker);
@@ -448,7 +470,7 @@ mod tests {
     #[test]
     fn a_read_confirms_only_what_it_shows() {
         let plan = plan();
-        let work = DesktopWork::new(&plan);
+        let work = DesktopWork::new(plan.clone());
         let observed: Tags = [("env", "prod"), ("old", "1")]
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -461,7 +483,7 @@ mod tests {
     #[test]
     fn a_write_after_a_read_makes_the_read_stale() {
         let plan = plan();
-        let mut work = DesktopWork::new(&plan);
+        let mut work = DesktopWork::new(plan.clone());
         work.observe(Tags::new(), 0);
         assert_eq!(work.observed, Some(Observed::Differs(Tags::new())));
         work.sent(&[0], WriteMode::Desktop, 1);

@@ -109,7 +109,7 @@ impl Run<'_> {
 /// and falling back as `ladder::next` says.
 pub(super) async fn write_group(
     run: &Run<'_>,
-    work: &mut DesktopWork<'_>,
+    work: &mut DesktopWork,
     group: Group,
     mode: WriteMode,
 ) {
@@ -178,7 +178,7 @@ pub(super) async fn write_group(
 /// is the leave for the first call, when the caller already has it.
 async fn write_tags(
     run: &Run<'_>,
-    work: &mut DesktopWork<'_>,
+    work: &mut DesktopWork,
     pending: &[usize],
     mut first: Option<Admit>,
 ) {

@@ -96,17 +96,21 @@ async fn run_stoppable(
     // Shown and approved: what only explains the plans is not needed to apply them.
     plans.iter_mut().for_each(Plan::drop_explanations);
     let options = apply_options(config, interrupted, &plans);
+    // What the plans found, for the metrics, before their changes move into the reports.
+    let found: Vec<ProjectMetrics> = plans
+        .iter()
+        .map(|plan| super::plan::plan_metrics(plan, 0))
+        .collect();
+    let several = plans.len() > 1;
     // Each project with its own client, side by side; projects in one region under one
     // credential draw from one request rate (the clients share `ClientOptions::budgets`).
     let mut reports =
-        futures::future::join_all(plans.iter().zip(&sessions).map(|(plan, session)| {
-            let span = session::project_span(Some(&plan.project_id), plans.len() > 1);
+        futures::future::join_all(plans.into_iter().zip(&sessions).map(|(plan, session)| {
+            let span = session::project_span(Some(&plan.project_id), several);
             apply::apply(plan, &session.client, &options).instrument(span)
         }))
         .await;
-    record_metrics(projects, &plans, &reports, &sessions, &failed);
-    // The reports say the rest; the plans are freed before they are written.
-    drop(plans);
+    record_metrics(projects, found, &reports, &sessions, &failed);
     for report in &mut reports {
         // As the plan: by name, then id, as a reviewer reads them.
         report
@@ -238,15 +242,16 @@ fn apply_options(
     }
 }
 
-/// The metrics of every project of the run: those applied, then those that failed to plan.
+/// The metrics of every project of the run: those applied (`found`: what their plans found),
+/// then those that failed to plan.
 fn record_metrics(
     projects: &mut Vec<ProjectMetrics>,
-    plans: &[Plan],
+    found: Vec<ProjectMetrics>,
     reports: &[Report],
     sessions: &[Session],
     failed: &[ProjectFailure],
 ) {
-    for ((plan, report), session) in plans.iter().zip(reports).zip(sessions) {
+    for ((found, report), session) in found.into_iter().zip(reports).zip(sessions) {
         let t = &report.totals;
         projects.push(ProjectMetrics {
             applied: t.applied,
@@ -257,7 +262,8 @@ fn record_metrics(
             bisected: t.bisected,
             fallbacks: t.fallbacks.total(),
             duration_seconds: t.duration_ms as f64 / 1000.0,
-            ..super::plan::plan_metrics(plan, session.client.stats().requests)
+            requests: session.client.stats().requests,
+            ..found
         });
     }
     projects.extend(failed.iter().map(super::plan::failed_metrics));

@@ -387,7 +387,7 @@ impl Change {
     }
 
     /// Applies this change to a tag map (what the service does on success).
-    pub(crate) fn apply_to(&self, tags: &mut Tags) {
+    pub fn apply_to(&self, tags: &mut Tags) {
         match self {
             Change::Delete { key, .. } => {
                 tags.remove(key);
