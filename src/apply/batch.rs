@@ -108,7 +108,7 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group:
         }
         left.pressure.clear();
         let carried = record(run, works, &index, group, sent, &mut left);
-        settle(run, works, carried, &mut left).await;
+        settle(run, works, &index, carried, &mut left).await;
     }
     finish_phase(run, works, group, left).await;
 }
@@ -297,48 +297,55 @@ fn record(
 }
 
 /// Reads back the desktops of the round's answered calls and settles as applied what the read
-/// shows done. A desktop whose successful call the read does not confirm goes to `left` (written
-/// per desktop); what a failed call left pending stays pending for the next round. When the read
-/// fails, everything stays pending: a batch write is safe to send again.
+/// shows done, each desktop as its page arrives. A desktop whose successful call the read does not
+/// confirm goes to `left` (written per desktop); what a failed call left pending stays pending
+/// for the next round. When the read fails, what it had not reached stays pending: a batch write
+/// is safe to send again.
 async fn settle(
     run: &Run<'_>,
     works: &mut [DesktopWork],
-    carried: BTreeMap<usize, Carried>,
+    index: &BTreeMap<String, usize>,
+    mut carried: BTreeMap<usize, Carried>,
     left: &mut Left,
 ) {
     if carried.is_empty() {
         return;
     }
     let ids: Vec<String> = carried.keys().map(|&i| works[i].id().to_string()).collect();
-    let mut found = match read(run.client, &ids).await {
-        Ok(found) => found,
-        Err(error) => {
-            tracing::warn!(
-                desktops = ids.len(),
-                %error,
-                "could not re-read the desktops of this round's batch calls; what they carry stays pending and is sent again as batch calls"
-            );
-            return;
-        }
-    };
     let seen = run.batches.load(Ordering::Relaxed);
     let mut unconfirmed = 0;
-    for (i, Carried { changes, failed }) in carried {
-        let w = &mut works[i];
-        let Some(tags) = found.remove(w.id()) else {
-            if !failed && left.per_desktop.insert(i) {
-                left.unconfirmed.insert(i);
-                unconfirmed += 1;
-            }
-            continue;
+    // Each desktop is settled as its page arrives: the read-back is never held whole.
+    let read = run.client.read_desktops_each(&ids, |desktop| {
+        let Some(&i) = index.get(desktop.id.as_str()) else {
+            return;
         };
-        let (done, missing) = confirmed(w, &changes, &tags);
+        let Some(Carried { changes, failed }) = carried.remove(&i) else {
+            return;
+        };
+        let w = &mut works[i];
+        let (done, missing) = confirmed(w, &changes, &desktop.tags);
         w.applied(&done, &run.ticker);
         if !failed && !missing.is_empty() && left.per_desktop.insert(i) {
             left.unconfirmed.insert(i);
             unconfirmed += 1;
         }
-        w.observe(tags, seen);
+        w.observe(desktop.tags, seen);
+    });
+    match read.await {
+        Err(error) => tracing::warn!(
+            desktops = carried.len(),
+            %error,
+            "could not re-read the desktops of this round's batch calls; what they carry stays pending and is sent again as batch calls"
+        ),
+        // Not found: a successful call's desktop is written per desktop (which says it is gone).
+        Ok(()) => {
+            for (i, Carried { failed, .. }) in carried {
+                if !failed && left.per_desktop.insert(i) {
+                    left.unconfirmed.insert(i);
+                    unconfirmed += 1;
+                }
+            }
+        }
     }
     if unconfirmed > 0 {
         Tally::add(&run.tally.unconfirmed, unconfirmed);

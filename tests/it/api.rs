@@ -898,3 +898,40 @@ async fn listing_error(server: &RecordingServer) -> ApiError {
         .await
         .expect_err("listing must fail")
 }
+
+#[tokio::test]
+async fn a_streamed_read_hands_over_the_same_desktops_as_a_collected_one_page_by_page() {
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, paging_responder(2500)).await;
+    let client = aksk_client(&server, options());
+    // 2,400 of 2,500: listing (3 pages) is cheaper than 24 reads by id.
+    let ids: Vec<String> = (0..2400).map(|i| format!("desk-{i:05}")).collect();
+    let collected = client.read_desktops(&ids).await.unwrap();
+    let before = server.requests().len();
+    let mut streamed = Vec::new();
+    client
+        .read_desktops_each(&ids, |d| streamed.push(d))
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len() - before, 3, "the same three pages");
+    streamed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(streamed, collected);
+    assert_eq!(streamed.len(), 2400);
+}
+
+#[tokio::test]
+async fn a_streamed_read_refuses_a_desktop_listed_twice() {
+    // Every page is the first one again: desktop 0 comes back on the page at offset 1000.
+    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
+        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": 2500, "desktops": page}))
+    })
+    .await;
+    let client = aksk_client(&server, options());
+    let ids: Vec<String> = (0..2400).map(|i| format!("desk-{i:05}")).collect();
+    let error = client
+        .read_desktops_each(&ids, |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("a second time"), "{error}");
+}

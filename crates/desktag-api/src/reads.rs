@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{BuildHasher, RandomState};
 
+use futures::StreamExt;
 use reqwest::Method;
 
 use super::client::Client;
@@ -22,6 +23,9 @@ pub(crate) const IDS_PER_REQUEST: usize = 100;
 /// only a service that pages forever (new ids, a huge `total_count`) reaches them.
 pub(crate) const MAX_PAGES: u32 = 1000;
 pub(crate) const MAX_LISTED_DESKTOPS: u64 = 1_000_000;
+/// Pages of a streamed read (`read_desktops_each`) fetched at once; the client's permits and
+/// rate bound the requests in flight in any case.
+const IN_FLIGHT_PAGES: usize = 8;
 
 /// One checked page of a listing.
 struct Page {
@@ -117,6 +121,73 @@ impl Client {
         }
         listed.shrink_to_fit();
         Ok(listed)
+    }
+
+    /// The desktops with these ids that exist, as [`Client::read_desktops`] reads them, each
+    /// handed to `each` as its page arrives instead of collected: a read-back of 100,000
+    /// desktops never holds them all. The listing's checks are the same (a desktop listed twice,
+    /// more desktops than `total_count`); an error can come after some desktops were handed
+    /// over, and those are as the service listed them.
+    pub async fn read_desktops_each(
+        &self,
+        ids: &[String],
+        mut each: impl FnMut(Desktop),
+    ) -> Result<(), ApiError> {
+        let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        let by_id_requests = wanted.len().div_ceil(IDS_PER_REQUEST) as u64;
+        if by_id_requests <= 1 {
+            self.read_by_id(&wanted).await?.into_iter().for_each(each);
+            return Ok(());
+        }
+        let first_call = page_call(&[], 0);
+        let first = self.fetch_page(&first_call).await?;
+        let list_requests = first.total.div_ceil(PAGE_LIMIT).max(1);
+        if list_requests > by_id_requests || first.total > MAX_LISTED_DESKTOPS {
+            // Small selections, and a listing the service says is too long to page.
+            self.read_by_id(&wanted).await?.into_iter().for_each(each);
+            return Ok(());
+        }
+        let total = first.total;
+        let mut listed: HashSet<String> = HashSet::new();
+        let mut missing = wanted.clone();
+        let mut take = |offset: u64, desktops: Vec<Desktop>| -> Result<(), ApiError> {
+            for desktop in desktops {
+                if !listed.insert(desktop.id.clone()) {
+                    return Err(self.repeated(&page_call(&[], offset), offset, &desktop.id));
+                }
+                if missing.remove(desktop.id.as_str()) {
+                    each(desktop);
+                }
+            }
+            Ok(())
+        };
+        take(0, first.desktops)?;
+        let mut rest = futures::stream::iter(1..list_requests)
+            .map(|k| async move {
+                let offset = k * PAGE_LIMIT;
+                self.fetch_page(&page_call(&[], offset))
+                    .await
+                    .map(|page| (offset, page.desktops))
+            })
+            .buffer_unordered(IN_FLIGHT_PAGES);
+        while let Some(page) = rest.next().await {
+            let (offset, desktops) = page?;
+            take(offset, desktops)?;
+        }
+        if listed.len() as u64 > total {
+            return Err(self.paging_error(
+                &first_call,
+                format!(
+                    "the service sent {} desktops but its total_count is {total}",
+                    listed.len()
+                ),
+            ));
+        }
+        if !missing.is_empty() && (listed.len() as u64) < total {
+            // The project changed while it was paged: read the ones it missed by id.
+            self.read_by_id(&missing).await?.into_iter().for_each(each);
+        }
+        Ok(())
     }
 
     /// Reads `wanted` by id, ≤100 per request, the requests running concurrently.
