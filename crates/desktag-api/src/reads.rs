@@ -1,7 +1,8 @@
 //! Desktop reads: the project-wide listing (1,000 per page) and reads by id (≤100 ids per
-//! request), and [`Client::read_desktops`], which picks the cheaper of the two per call. Every
-//! listing is checked against what the API promises: `total_count` and `desktops` present, no
-//! desktop twice, no more desktops than `total_count`, no endless paging.
+//! request), and [`Client::read_desktops_each`] (collected by [`Client::read_desktops`]), which
+//! picks the cheaper of the two per call. Every listing is checked against what the API
+//! promises: `total_count` and `desktops` present, no desktop twice, no more desktops than
+//! `total_count`, no endless paging.
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -45,82 +46,12 @@ impl Client {
     /// requests, the rest of the pages are read instead. Requests run concurrently within the
     /// client's concurrency bound and rate.
     pub async fn read_desktops(&self, ids: &[String]) -> Result<Vec<Desktop>, ApiError> {
-        let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-        let by_id_requests = wanted.len().div_ceil(IDS_PER_REQUEST) as u64;
-        if by_id_requests <= 1 {
-            return self.read_by_id(&wanted).await;
-        }
-        let first_call = page_call(&[], 0);
-        let first = self.fetch_page(&first_call).await?;
-        let list_requests = first.total.div_ceil(PAGE_LIMIT).max(1);
-        if list_requests > by_id_requests {
-            tracing::debug!(
-                ids = wanted.len(),
-                total = first.total,
-                requests = by_id_requests,
-                "reading desktops by id"
-            );
-            return self.read_by_id(&wanted).await;
-        }
-        tracing::debug!(
-            ids = wanted.len(),
-            total = first.total,
-            requests = list_requests,
-            "reading desktops by listing the project"
-        );
-        if first.total > MAX_LISTED_DESKTOPS {
-            return Err(self.paging_error(
-                &first_call,
-                format!(
-                    "the service says it has {} desktops, more than {MAX_LISTED_DESKTOPS}",
-                    first.total
-                ),
-            ));
-        }
-        let total = first.total;
-        let rest = (1..list_requests).map(|k| async move {
-            let offset = k * PAGE_LIMIT;
-            let call = page_call(&[], offset);
-            self.fetch_page(&call).await.map(|page| (offset, page))
-        });
-        let rest = futures::future::try_join_all(rest).await?;
-        let mut listing = Listing::default();
-        let pages = std::iter::once((0, first.desktops)).chain(
-            rest.into_iter()
-                .map(|(offset, page)| (offset, page.desktops)),
-        );
-        for (offset, desktops) in pages {
-            listing
-                .add(offset, desktops)
-                .map_err(|ListedTwice(offset, id)| {
-                    self.repeated(&page_call(&[], offset), offset, &id)
-                })?;
-        }
-        let mut listed = listing.into_sorted();
-        if listed.len() as u64 > total {
-            return Err(self.paging_error(
-                &first_call,
-                format!(
-                    "the service sent {} desktops but its total_count is {total}",
-                    listed.len()
-                ),
-            ));
-        }
-        let complete = listed.len() as u64 == total;
-        listed.retain(|d| wanted.contains(d.id.as_str()));
-        if !complete {
-            // The project changed while it was paged (or a page came back short): read the
-            // selected desktops the listing missed by id rather than report them absent.
-            let missing: BTreeSet<&str> = wanted
-                .iter()
-                .copied()
-                .filter(|id| find(&listed, id).is_err())
-                .collect();
-            listed.extend(self.read_by_id(&missing).await?);
-            listed.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        }
-        listed.shrink_to_fit();
-        Ok(listed)
+        let mut found = Vec::new();
+        self.read_desktops_each(ids, |desktop| found.push(desktop))
+            .await?;
+        found.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        found.shrink_to_fit();
+        Ok(found)
     }
 
     /// The desktops with these ids that exist, as [`Client::read_desktops`] reads them, each
@@ -141,13 +72,33 @@ impl Client {
         }
         let first_call = page_call(&[], 0);
         let first = self.fetch_page(&first_call).await?;
-        let list_requests = first.total.div_ceil(PAGE_LIMIT).max(1);
-        if list_requests > by_id_requests || first.total > MAX_LISTED_DESKTOPS {
-            // Small selections, and a listing the service says is too long to page.
+        let total = first.total;
+        let list_requests = total.div_ceil(PAGE_LIMIT).max(1);
+        if list_requests > by_id_requests {
+            tracing::debug!(
+                ids = wanted.len(),
+                total,
+                requests = by_id_requests,
+                "reading desktops by id"
+            );
             self.read_by_id(&wanted).await?.into_iter().for_each(each);
             return Ok(());
         }
-        let total = first.total;
+        tracing::debug!(
+            ids = wanted.len(),
+            total,
+            requests = list_requests,
+            "reading desktops by listing the project"
+        );
+        if total > MAX_LISTED_DESKTOPS {
+            return Err(self.paging_error(
+                &first_call,
+                format!(
+                    "the service says it has {total} desktops, more than {MAX_LISTED_DESKTOPS}"
+                ),
+            ));
+        }
+        // Every id listed (a desktop listed twice is refused), and the wanted ones not seen yet.
         let mut listed: HashSet<String> = HashSet::new();
         let mut missing = wanted.clone();
         let mut take = |offset: u64, desktops: Vec<Desktop>| -> Result<(), ApiError> {
@@ -162,6 +113,7 @@ impl Client {
             Ok(())
         };
         take(0, first.desktops)?;
+        // In offset order, so a repeat is reported on the later page.
         let mut rest = futures::stream::iter(1..list_requests)
             .map(|k| async move {
                 let offset = k * PAGE_LIMIT;
@@ -169,7 +121,7 @@ impl Client {
                     .await
                     .map(|page| (offset, page.desktops))
             })
-            .buffer_unordered(IN_FLIGHT_PAGES);
+            .buffered(IN_FLIGHT_PAGES);
         while let Some(page) = rest.next().await {
             let (offset, desktops) = page?;
             take(offset, desktops)?;
@@ -184,7 +136,8 @@ impl Client {
             ));
         }
         if !missing.is_empty() && (listed.len() as u64) < total {
-            // The project changed while it was paged: read the ones it missed by id.
+            // The project changed while it was paged (or a page came back short): read the
+            // selected desktops the listing missed by id rather than report them absent.
             self.read_by_id(&missing).await?.into_iter().for_each(each);
         }
         Ok(())
@@ -229,8 +182,8 @@ impl Client {
             }
             let count = page.desktops.len() as u64;
             found
-                .add(offset, page.desktops)
-                .map_err(|ListedTwice(_, id)| self.repeated(&call, offset, &id))?;
+                .add(page.desktops)
+                .map_err(|ListedTwice(id)| self.repeated(&call, offset, &id))?;
             offset = offset.saturating_add(count);
             if offset > MAX_LISTED_DESKTOPS {
                 return Err(self.paging_error(
@@ -323,53 +276,48 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
-/// The index of the desktop `id` in desktops sorted by id.
-fn find(sorted: &[Desktop], id: &str) -> Result<usize, usize> {
-    sorted.binary_search_by(|d| d.id.as_str().cmp(id))
-}
+/// A desktop id the service listed twice.
+struct ListedTwice(String);
 
-/// A desktop id the service listed twice, and the offset of the page that listed it again.
-struct ListedTwice(u64, String);
-
-/// The pages of one listing as they came, by offset, refusing a desktop listed twice as soon as
+/// The pages of one listing as they came, in offset order, refusing a desktop listed twice as soon as
 /// its page comes (a service that ignores `offset` is not paged to the end). Ids seen are
 /// remembered by a hash with a random key (a match is then checked against the desktops): no
 /// map of every id beside the desktops themselves. Once complete, the pages are moved into one
 /// vector sorted by id.
 #[derive(Default)]
 struct Listing {
-    pages: Vec<(u64, Vec<Desktop>)>,
+    pages: Vec<Vec<Desktop>>,
     hashes: HashSet<u64>,
     key: RandomState,
 }
 
 impl Listing {
-    /// The page at `offset`; pages are added in offset order.
-    fn add(&mut self, offset: u64, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
+    /// The next page.
+    fn add(&mut self, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
         for (i, desktop) in desktops.iter().enumerate() {
             let id = desktop.id.as_str();
             if !self.hashes.insert(self.key.hash_one(id)) && self.has(id, &desktops[..i]) {
-                return Err(ListedTwice(offset, id.to_string()));
+                return Err(ListedTwice(id.to_string()));
             }
         }
-        self.pages.push((offset, desktops));
+        self.pages.push(desktops);
         Ok(())
     }
 
     /// Whether an earlier page, or `before` on this one, lists `id`.
     fn has(&self, id: &str, before: &[Desktop]) -> bool {
-        let mut listed = self.pages.iter().flat_map(|(_, page)| page).chain(before);
+        let mut listed = self.pages.iter().flatten().chain(before);
         listed.any(|d| d.id == id)
     }
 
     fn len(&self) -> usize {
-        self.pages.iter().map(|(_, page)| page.len()).sum()
+        self.pages.iter().map(Vec::len).sum()
     }
 
     /// Every desktop, sorted by id.
     fn into_sorted(self) -> Vec<Desktop> {
         let mut all = Vec::with_capacity(self.len());
-        for (_, page) in self.pages {
+        for page in self.pages {
             all.extend(page);
         }
         all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
@@ -385,9 +333,9 @@ mod tests {
         ids.iter().map(|id| Desktop::new(id, "", &[])).collect()
     }
 
-    fn refused(result: Result<(), ListedTwice>) -> (u64, String) {
+    fn refused(result: Result<(), ListedTwice>) -> String {
         match result {
-            Err(ListedTwice(offset, id)) => (offset, id),
+            Err(ListedTwice(id)) => id,
             Ok(()) => panic!("a repeated desktop was accepted"),
         }
     }
@@ -395,8 +343,8 @@ mod tests {
     #[test]
     fn pages_come_out_as_one_list_sorted_by_id() {
         let mut listing = Listing::default();
-        assert!(listing.add(0, page(&["c", "a"])).is_ok());
-        assert!(listing.add(2, page(&["d", "b"])).is_ok());
+        assert!(listing.add(page(&["c", "a"])).is_ok());
+        assert!(listing.add(page(&["d", "b"])).is_ok());
         assert_eq!(listing.len(), 4);
         let ids: Vec<String> = listing.into_sorted().into_iter().map(|d| d.id).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
@@ -404,19 +352,13 @@ mod tests {
     }
 
     #[test]
-    fn a_desktop_listed_twice_is_refused_with_the_page_that_repeats_it() {
+    fn a_desktop_listed_twice_is_refused_with_the_first_repeat() {
         let mut listing = Listing::default();
-        assert!(listing.add(0, page(&["a", "b", "c"])).is_ok());
-        assert!(listing.add(3, page(&["d", "e"])).is_ok());
-        assert_eq!(
-            refused(listing.add(5, page(&["f", "b", "a"]))),
-            (5, "b".to_string())
-        );
+        assert!(listing.add(page(&["a", "b", "c"])).is_ok());
+        assert!(listing.add(page(&["d", "e"])).is_ok());
+        assert_eq!(refused(listing.add(page(&["f", "b", "a"]))), "b");
         let mut within = Listing::default();
-        assert!(within.add(0, page(&["x", "y"])).is_ok());
-        assert_eq!(
-            refused(within.add(2, page(&["z", "w", "z"]))),
-            (2, "z".to_string())
-        );
+        assert!(within.add(page(&["x", "y"])).is_ok());
+        assert_eq!(refused(within.add(page(&["z", "w", "z"]))), "z");
     }
 }
