@@ -188,7 +188,7 @@ fn send_call<'a>(
     group: Group,
 ) -> BoxFuture<'a, Vec<Sent>> {
     Box::pin(async move {
-        let admit = run.admit(WriteMode::Batch).await;
+        let admit = run.ladder.admit(WriteMode::Batch).await;
         if admit.mode != WriteMode::Batch || run.interrupted() {
             if admit.probe {
                 run.ladder.withdrawn(admit.mode);
@@ -253,7 +253,7 @@ fn record(
             Ok(attempts) => *attempts,
             Err(error) => error.attempts,
         };
-        let next = answer
+        let step = answer
             .as_ref()
             .err()
             .map(|e| next(WriteMode::Batch, verdict(&e.error), call.len()));
@@ -265,7 +265,7 @@ fn record(
             let w = &mut works[i];
             let changes = w.pending_in(group, &item.tags);
             w.sent(&changes, WriteMode::Batch, attempts);
-            match (&answer, next) {
+            match (&answer, step) {
                 (_, Some(Next::Bisect)) => {}
                 (Ok(_), _) => carried.entry(i).or_default().changes.extend(changes),
                 (Err(error), Some(Next::Again)) => {

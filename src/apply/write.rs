@@ -80,12 +80,6 @@ impl Run<'_> {
         self.interrupted.load(Ordering::Relaxed)
     }
 
-    /// Waits for leave to send a call in `wanted` (or the run's floor): a mode's first call is
-    /// sent alone, as its probe.
-    pub(super) async fn admit(&self, wanted: WriteMode) -> Admit {
-        self.ladder.admit(wanted).await
-    }
-
     /// Records the answer to a call of `admit.mode`. A 403 lowers the run's floor; the one that
     /// does says so, once for the run.
     pub(super) fn answered(&self, admit: &Admit, error: Option<&CallError>) {
@@ -123,7 +117,7 @@ pub(super) async fn write_group(
             work.interrupt();
             return;
         }
-        let admit = run.admit(wanted).await;
+        let admit = run.ladder.admit(wanted).await;
         if admit.mode > wanted {
             // The run's floor is below this desktop's mode: a mode was refused.
             Tally::add(&run.tally.refused, 1);
@@ -185,7 +179,7 @@ async fn write_tags(
     for &i in pending {
         let admit = match first.take() {
             Some(admit) => admit,
-            None => run.admit(WriteMode::Tag).await,
+            None => run.ladder.admit(WriteMode::Tag).await,
         };
         if run.interrupted() {
             if admit.probe {
