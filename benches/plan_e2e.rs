@@ -11,10 +11,13 @@
 //! after). A bench binary, not criterion: one run is one long measurement. Needs `/usr/bin/time`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
+
+#[path = "support/mod.rs"]
+mod support;
+use support::Emulator;
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 /// The binary measured: this build's, or `PLAN_E2E_BIN`.
@@ -165,27 +168,8 @@ fn measure(n: usize, case: Case) {
     let token = write("token", "bench-token");
     let emulator_log = dir.path().join("emulator.log");
 
-    let mut emulator = Command::new(bin())
-        .args([
-            "--log-format",
-            "json",
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--seed")
-        .arg(&seed)
-        .arg("--token-file")
-        .arg(&token)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&emulator_log).unwrap())
-        .spawn()
-        .expect("start the emulator");
-    let mut base_url = String::new();
-    BufReader::new(emulator.stdout.take().unwrap())
-        .read_line(&mut base_url)
-        .expect("the emulator prints its base URL");
-    let base_url = base_url.trim().to_string();
+    let emulator = Emulator::start(bin(), &seed, &token, &[], Some(&emulator_log));
+    let base_url = emulator.base_url.clone();
     let before = requests(&emulator_log);
 
     let out = dir.path().join("out.json");
@@ -224,8 +208,7 @@ fn measure(n: usize, case: Case) {
         .find_map(|l| l.trim().parse().ok())
         .unwrap_or(f64::NAN);
     let served = requests(&emulator_log) - before;
-    let _ = emulator.kill();
-    let _ = emulator.wait();
+    drop(emulator);
     assert!(
         matches!(run.status.code(), Some(0 | 2)),
         "{} failed: {stderr}",

@@ -9,10 +9,12 @@
 //! criterion: one run is one long measurement.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+use support::Emulator;
 
 const BIN: &str = env!("CARGO_BIN_EXE_desktag");
 const LATENCY_MS: &str = "30";
@@ -60,40 +62,6 @@ fn manifest_yaml(k: usize, n: usize) -> String {
         );
     }
     out
-}
-
-struct Emulator {
-    child: Child,
-    base_url: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_emulator(seed: &Path, token: &Path) -> Emulator {
-    let mut child = Command::new(BIN)
-        .args(["-qq", "emulator", "--listen", "127.0.0.1:0"])
-        .args(["--latency", LATENCY_MS, "--rate-limit", RATE_LIMIT])
-        .arg("--seed")
-        .arg(seed)
-        .arg("--token-file")
-        .arg(token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the emulator");
-    let mut base_url = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut base_url)
-        .expect("the emulator prints its base URL");
-    Emulator {
-        child,
-        base_url: base_url.trim().to_string(),
-    }
 }
 
 /// What one `apply` run did.
@@ -152,7 +120,13 @@ fn measure(projects: usize, n: usize, mode: &str, one_by_one: bool) -> Run {
             manifest_yaml(k, n),
         )
         .unwrap();
-        emulators.push(start_emulator(&seed, &token));
+        emulators.push(Emulator::start(
+            BIN,
+            &seed,
+            &token,
+            &["--latency", LATENCY_MS, "--rate-limit", RATE_LIMIT],
+            None,
+        ));
     }
     let apply = |narrow: Option<String>| {
         let mut command = Command::new(BIN);

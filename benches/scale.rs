@@ -18,15 +18,18 @@
 //! `/usr/bin/time`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The binary measured: this build's, or `DESKTAG_BENCH_BIN` (to compare with another build).
 fn bin() -> String {
     std::env::var("DESKTAG_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_desktag").to_string())
 }
+#[path = "support/mod.rs"]
+mod support;
+use support::Emulator;
+
 const LATENCY_MS: &str = "30";
 const RATE_LIMIT: f64 = 50.0;
 const TOKEN: &str = "bench-scale-token";
@@ -96,13 +99,6 @@ fn manifest(k: usize, tags: usize, bad: &[usize]) -> String {
     out
 }
 
-struct Emulator {
-    child: Child,
-    base_url: String,
-    /// Its request log (JSON lines on stderr).
-    log: PathBuf,
-}
-
 /// What the emulator answered, from its request log.
 #[derive(Debug, Default)]
 struct Served {
@@ -116,68 +112,31 @@ struct Served {
     smaller: u64,
 }
 
-impl Emulator {
-    fn served(&self) -> Served {
-        let mut served = Served::default();
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        for line in log.lines() {
-            let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let fields = &entry["fields"];
-            if fields["message"] != "request" {
-                continue;
-            }
-            served.requests += 1;
-            if fields["status"] == 429 {
-                served.throttled += 1;
-            }
-            let path = fields["path"].as_str().unwrap_or_default();
-            match fields["method"].as_str().unwrap_or_default() {
-                "GET" if path.ends_with("/desktops") => served.reads += 1,
-                _ if path.ends_with("/batch-tags") => served.batch += 1,
-                "POST" | "DELETE" if path.contains("/tags") => served.smaller += 1,
-                _ => {}
-            }
+/// What the emulator logging to `log` answered so far.
+fn served(log: &Path) -> Served {
+    let mut served = Served::default();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    for line in log.lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields = &entry["fields"];
+        if fields["message"] != "request" {
+            continue;
         }
-        served
+        served.requests += 1;
+        if fields["status"] == 429 {
+            served.throttled += 1;
+        }
+        let path = fields["path"].as_str().unwrap_or_default();
+        match fields["method"].as_str().unwrap_or_default() {
+            "GET" if path.ends_with("/desktops") => served.reads += 1,
+            _ if path.ends_with("/batch-tags") => served.batch += 1,
+            "POST" | "DELETE" if path.contains("/tags") => served.smaller += 1,
+            _ => {}
+        }
     }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_emulator(seed: &Path, token: &Path, log: PathBuf, extra: &[&str]) -> Emulator {
-    let mut child = Command::new(bin())
-        .args([
-            "--log-format",
-            "json",
-            "emulator",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .arg("--seed")
-        .arg(seed)
-        .arg("--token-file")
-        .arg(token)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("the emulator's log"))
-        .spawn()
-        .expect("start the emulator");
-    let mut base_url = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut base_url)
-        .expect("the emulator prints its base URL");
-    Emulator {
-        child,
-        base_url: base_url.trim().to_string(),
-        log,
-    }
+    served
 }
 
 /// A scenario's files: seed, manifests, token.
@@ -212,11 +171,12 @@ impl Setup {
     }
 
     fn emulator(&self, extra: &[&str]) -> Emulator {
-        start_emulator(
+        Emulator::start(
+            bin(),
             &self.path("seed.yaml"),
             &self.path("token"),
-            self.path("emulator.log"),
             extra,
+            Some(&self.path("emulator.log")),
         )
     }
 
@@ -248,7 +208,7 @@ impl Run {
 /// Runs `desktag ARGS` against `emulator` under `/usr/bin/time`; the JSON on stdout is the report
 /// (or the plan).
 fn run(setup: &Setup, emulator: &Emulator, args: &[&str]) -> Run {
-    let before = emulator.served();
+    let before = served(&setup.path("emulator.log"));
     let rss = setup.path("rss");
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")
@@ -287,7 +247,7 @@ fn run(setup: &Setup, emulator: &Emulator, args: &[&str]) -> Run {
         .flat_map(|d| d["changes"].as_array().into_iter().flatten())
         .filter(|c| c["via"] == "desktop" || c["via"] == "tag")
         .count() as u64;
-    let after = emulator.served();
+    let after = served(&setup.path("emulator.log"));
     Run {
         wall,
         peak_mb: peak_kb / 1024.0,
