@@ -19,21 +19,6 @@ use super::transport::{Answer, Call, Failure, Transport};
 /// HTTP attempts a call made (1 when the first attempt succeeded).
 pub(crate) type Attempts = u32;
 
-/// Requests in flight at once, across the clients of one budget, while the rate still probes for
-/// the service's limit (no 429 yet), once the first `PROBE_FREE_WAVES` waves are sent: half of
-/// `concurrency`. When a service's
-/// burst runs out, every request in flight is throttled at once: in a run of a hundred
-/// requests, eight of them are more than the 5 % a run should lose, four are not. Against a
-/// service that answers in 30 ms, four in flight still send over 130 requests per second.
-pub(crate) fn probe_concurrency(concurrency: usize) -> usize {
-    concurrency.div_ceil(2).max(1)
-}
-
-/// Waves of requests (`concurrency` each) a probing run sends at full concurrency: a short run
-/// stays inside a service's burst (a second of requests at its limit: 50 at 50 requests per
-/// second), and halving its requests in flight would only slow it down.
-pub(crate) const PROBE_FREE_WAVES: u64 = 6;
-
 /// A backoff longer than this is logged as a warning (shorter ones at debug).
 const WARN_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -312,14 +297,6 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_probing_run_keeps_half_its_workers_in_flight() {
-        assert_eq!(probe_concurrency(8), 4);
-        assert_eq!(probe_concurrency(3), 2);
-        assert_eq!(probe_concurrency(1), 1);
-        assert_eq!(probe_concurrency(0), 1);
-    }
 
     #[test]
     fn every_wait_above_a_second_warns_429s_included() {

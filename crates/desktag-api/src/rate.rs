@@ -371,9 +371,9 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut queue = BinaryHeap::new();
         let mut parked: Vec<u64> = (0..workers).collect();
-        // Workers held back while the rate probes (`executor::probe_concurrency`), and the
+        // Workers held back while the rate probes (`budget::probe_concurrency`), and the
         // requests in flight.
-        let probe_cap = crate::executor::probe_concurrency(workers as usize) as u64;
+        let probe_cap = crate::budget::probe_concurrency(workers as usize) as u64;
         let (mut held, mut in_flight): (Vec<(u64, u32)>, u64) = (Vec::new(), 0);
         let (mut phase, mut started, mut finished) = (0usize, 0u64, 0u64);
         // Phase "-1" has finished: the first phase starts.
@@ -410,8 +410,9 @@ mod tests {
                         started += 1;
                         attempt = 1;
                     }
-                    let past_first_waves = out.sent >= workers * crate::executor::PROBE_FREE_WAVES;
-                    if budget.rate().1.is_none() && past_first_waves && in_flight >= probe_cap {
+                    // The executor's gate, counted here rather than held.
+                    let gated = budget.probe_gate(workers as usize).is_some();
+                    if gated && in_flight >= probe_cap {
                         held.push((worker, attempt));
                         continue;
                     }
