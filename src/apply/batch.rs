@@ -117,38 +117,36 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group:
 /// desktops batch calls could not write.
 async fn finish_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group, left: Left) {
     if !run.interrupted() && run.ladder.mode(WriteMode::Batch) == WriteMode::Batch {
-        let mut failed = 0;
-        for (&i, error) in &left.pressure {
+        // The desktops whose last round failed under pressure and that still have writes.
+        let mut failed: BTreeMap<usize, ApiError> = BTreeMap::new();
+        for (i, error) in left.pressure {
             let w = &mut works[i];
             let pending = w.pending(group);
             if !pending.is_empty() {
-                w.failed(&pending, error, &run.ticker);
+                w.failed(&pending, &error, &run.ticker);
                 w.stop();
-                failed += 1;
+                failed.insert(i, error);
             }
         }
-        if let Some(error) = left.pressure.values().next().filter(|_| failed > 0) {
+        if let Some(error) = failed.values().next() {
             tracing::warn!(
-                desktops = failed,
+                desktops = failed.len(),
                 %error,
-                "batch calls still failed after {ROUNDS} rounds ({}); their {failed} desktops are reported failed, not sent one by one",
-                causes(&left.pressure)
+                "batch calls still failed after {ROUNDS} rounds ({}); their {} desktops are reported failed, not sent one by one",
+                causes(&failed),
+                failed.len()
             );
         }
     }
     let refused = run.ladder.mode(WriteMode::Batch) != WriteMode::Batch;
-    let targets: Vec<usize> = (0..works.len())
+    let targets: BTreeSet<usize> = (0..works.len())
         .filter(|&i| refused || left.per_desktop.contains(&i))
         .filter(|&i| !works[i].pending(group).is_empty())
         .collect();
     if refused {
-        let moved = targets
-            .iter()
-            .filter(|i| !left.per_desktop.contains(i))
-            .count();
+        let moved = targets.difference(&left.per_desktop).count();
         Tally::add(&run.tally.refused, moved);
     }
-    let targets: BTreeSet<usize> = targets.into_iter().collect();
     stream::iter(
         works
             .iter_mut()
