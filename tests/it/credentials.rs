@@ -65,6 +65,29 @@ fn assert_no_secret(emu: &EmulatorHandle, ran: &Ran) {
     }
 }
 
+/// `apply` of the small manifest under OIDC keys, one single-tag write at a time (so a run lasts
+/// several of the emulator's answers), `-v`.
+fn slow_oidc_apply(emu: &EmulatorHandle) -> Ran {
+    let id_token = token_file(ID_TOKEN);
+    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
+    Desktag::new()
+        .env("DESKTAG_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
+        .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
+        .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", id_token.path())
+        .args([
+            "apply",
+            "--auto-approve",
+            "--write-mode",
+            "tag",
+            "--concurrency",
+            "1",
+            "-v",
+            path_str(dir.path()),
+        ])
+        .run()
+}
+
 fn token_file(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), text).unwrap();
@@ -347,25 +370,7 @@ fn a_run_that_outlives_its_credentials_renews_them_and_converges() {
         config.identity.lifetime = Duration::from_secs(2);
         config.faults.latency = Duration::from_millis(250);
     });
-    let id_token = token_file(ID_TOKEN);
-    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let ran = Desktag::new()
-        .env("DESKTAG_ENDPOINT", emu.base_url())
-        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
-        .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
-        .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", id_token.path())
-        .args([
-            "apply",
-            "--auto-approve",
-            "--write-mode",
-            "tag",
-            "--concurrency",
-            "1",
-            "-v",
-            path_str(dir.path()),
-        ])
-        .run()
-        .code(0);
+    let ran = slow_oidc_apply(&emu).code(0);
     let exchanges = calls(&emu, "/v3.0/OS-CREDENTIAL/securitytokens");
     assert!(
         exchanges >= 2,
@@ -434,25 +439,7 @@ fn a_401_saying_the_credentials_expired_renews_them_and_resends_without_repeatin
         config.identity.claimed_lifetime = Some(Duration::from_secs(3600));
         config.faults.latency = Duration::from_millis(250);
     });
-    let id_token = token_file(ID_TOKEN);
-    let dir = manifests(&[("m.yaml", SMALL_MANIFEST)]);
-    let ran = Desktag::new()
-        .env("DESKTAG_ENDPOINT", emu.base_url())
-        .env("HUAWEICLOUD_SDK_IAM_ENDPOINT", emu.base_url())
-        .env("HUAWEICLOUD_SDK_IDP_ID", "desktag-emulator")
-        .env("HUAWEICLOUD_SDK_ID_TOKEN_FILE", id_token.path())
-        .args([
-            "apply",
-            "--auto-approve",
-            "--write-mode",
-            "tag",
-            "--concurrency",
-            "1",
-            "-v",
-            path_str(dir.path()),
-        ])
-        .run()
-        .code(0);
+    let ran = slow_oidc_apply(&emu).code(0);
     let expired = emu
         .requests()
         .iter()
