@@ -126,10 +126,16 @@ fn doctor_fails_on_missing_credentials_and_an_unreachable_endpoint() {
     assert!(ran.stdout.contains("HTTPS_PROXY"), "{}", ran.stdout);
 }
 
-#[test]
-fn doctor_decodes_a_refusal() {
-    let (_rt, emu) = emulator_with(small_seed(), |config| {
-        config.identity.deny = vec!["workspace:desktops:list".into()];
+/// `doctor` against an emulator whose IAM policy denies `action`, with STS beside it.
+fn doctor_denied(
+    action: &str,
+) -> (
+    tokio::runtime::Runtime,
+    desktag_emulator::EmulatorHandle,
+    crate::support::Ran,
+) {
+    let (rt, emu) = emulator_with(small_seed(), |config| {
+        config.identity.deny = vec![action.into()];
     });
     let ran = Desktag::new()
         .env("DESKTAG_ENDPOINT", emu.base_url())
@@ -137,8 +143,14 @@ fn doctor_decodes_a_refusal() {
         .env("HW_ACCESS_KEY", AK)
         .env("HW_SECRET_KEY", SK)
         .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
-        .run()
-        .code(1);
+        .run();
+    (rt, emu, ran)
+}
+
+#[test]
+fn doctor_decodes_a_refusal() {
+    let (_rt, _emu, ran) = doctor_denied("workspace:desktops:list");
+    let ran = ran.code(1);
     assert!(ran.stdout.contains("FAIL signed read"), "{}", ran.stdout);
     assert!(
         ran.stdout
@@ -156,17 +168,8 @@ fn doctor_decodes_a_refusal() {
 
 #[test]
 fn doctor_notes_refused_batch_calls_without_failing() {
-    let (_rt, emu) = emulator_with(small_seed(), |config| {
-        config.identity.deny = vec!["workspace:desktops:batchTag".into()];
-    });
-    let ran = Desktag::new()
-        .env("DESKTAG_ENDPOINT", emu.base_url())
-        .env("HUAWEICLOUD_SDK_STS_ENDPOINT", emu.base_url())
-        .env("HW_ACCESS_KEY", AK)
-        .env("HW_SECRET_KEY", SK)
-        .args(["doctor", "--project-id", "0123456789abcdef0123456789abcdef"])
-        .run()
-        .code(0);
+    let (_rt, emu, ran) = doctor_denied("workspace:desktops:batchTag");
+    let ran = ran.code(0);
     assert!(ran.stdout.contains("--   batch writes"), "{}", ran.stdout);
     assert!(
         ran.stdout
