@@ -68,7 +68,7 @@ impl Runner {
     /// Runs the `desktag` step of action.yml, as the runner does, with these inputs.
     fn step(&self, emulator: &str, command: &str, paths: &str, args: &str) -> i32 {
         std::fs::remove_file(self.file("output")).ok();
-        let status = Command::new("bash")
+        let out = Command::new("bash")
             .args(["-c", &run_line("id: run")])
             .current_dir(self.checkout())
             .env_clear()
@@ -85,9 +85,15 @@ impl Runner {
             .env("HUAWEICLOUD_SDK_AK", AK)
             .env("HUAWEICLOUD_SDK_SK", SK)
             .env("NO_COLOR", "1")
-            .status()
+            .output()
             .unwrap();
-        status.code().unwrap_or(-1)
+        // Captured, so a passing run is quiet; the test harness shows it when one fails.
+        eprint!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.status.code().unwrap_or(-1)
     }
 }
 
