@@ -22,7 +22,7 @@ use futures::stream::{self, StreamExt};
 use crate::report::WriteMode;
 use desktag_api::{ApiError, CallError, DesktopTags};
 
-use super::chunks::rounds;
+use super::chunks::{pieces, rounds};
 use super::ladder::{next, verdict, Next, Verdict};
 use super::verify::read;
 use super::work::{confirmed, DesktopWork, Group};
@@ -36,9 +36,13 @@ pub(super) const ROUNDS: u32 = 4;
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 
 /// One batch call and how it ended; `answer` is `None` when it was not sent (the run was
-/// interrupted, or batch writes were refused meanwhile).
+/// interrupted, or batch writes were refused meanwhile). What it carried is not kept: the
+/// desktops and the piece name it (`DesktopWork::piece`).
 struct Sent {
-    call: Vec<DesktopTags>,
+    /// The desktops it carried, as indices of the phase's works.
+    desktops: Vec<usize>,
+    /// Which piece of each desktop's writes it carried.
+    piece: usize,
     answer: Option<Result<u32, CallError>>,
     /// Rejected and bisected: its halves are other `Sent`s.
     bisected: bool,
@@ -66,49 +70,40 @@ struct Left {
 /// Writes `group` of every desktop in batch rounds, then per desktop what batch calls cannot
 /// write (see the module's rules).
 pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group) {
-    let index: BTreeMap<String, usize> = works
-        .iter()
-        .enumerate()
-        .map(|(i, w)| (w.id().to_string(), i))
-        .collect();
     let mut left = Left::default();
     for round in 0..ROUNDS {
         if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
             break;
         }
-        let items: Vec<DesktopTags> = works
+        // Each desktop with writes pending and its number of pieces.
+        let targets: Vec<(usize, usize)> = works
             .iter()
             .enumerate()
             .filter(|(i, _)| !left.per_desktop.contains(i))
-            .filter_map(|(_, w)| {
-                let pending = w.pending(group);
-                (!pending.is_empty()).then(|| DesktopTags {
-                    desktop_id: w.id().to_string(),
-                    tags: w.tags(&pending),
-                })
-            })
+            .map(|(i, w)| (i, pieces(w.pending(group).len())))
+            .filter(|&(_, pieces)| pieces > 0)
             .collect();
-        if items.is_empty() {
+        if targets.is_empty() {
             break;
         }
         if round > 0 {
             let pause = FIRST_PAUSE * 2u32.pow(round - 1);
-            warn_rebatch(&left.pressure, items.len(), pause, round);
+            warn_rebatch(&left.pressure, targets.len(), pause, round);
             if !sleep(run, pause).await {
                 break;
             }
         }
         let calls_before = run.batches.load(Ordering::Relaxed);
         let bisected_before = run.tally.bisected.load(Ordering::Relaxed);
-        let sent = send_round(run, items, group).await;
+        let sent = send_round(run, works, targets, group).await;
         if round > 0 {
             let calls = run.batches.load(Ordering::Relaxed) - calls_before;
             let bisected = run.tally.bisected.load(Ordering::Relaxed) - bisected_before;
             Tally::add(&run.tally.rebatched, calls - bisected as usize);
         }
         left.pressure.clear();
-        let carried = record(run, works, &index, group, sent, &mut left);
-        settle(run, works, &index, carried, &mut left).await;
+        let carried = record(run, works, group, sent, &mut left);
+        settle(run, works, carried, &mut left).await;
     }
     finish_phase(run, works, group, left).await;
 }
@@ -163,13 +158,25 @@ async fn finish_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group, le
     }
 }
 
-/// Sends `items` in batch calls: rounds of calls that may run at once (`chunks::rounds`), one
-/// after another, so no desktop is written by two calls at once.
-async fn send_round(run: &Run<'_>, items: Vec<DesktopTags>, group: Group) -> Vec<Sent> {
+/// Sends the pieces of `targets` in batch calls: rounds of calls that may run at once
+/// (`chunks::rounds`), one after another, so no desktop is written by two calls at once. A
+/// call's body is built as it is sent, so a phase of 100,000 desktops never holds them all.
+async fn send_round(
+    run: &Run<'_>,
+    works: &[DesktopWork],
+    targets: Vec<(usize, usize)>,
+    group: Group,
+) -> Vec<Sent> {
     let mut all = Vec::new();
-    for calls in rounds(items) {
+    for (piece, calls) in rounds(targets).into_iter().enumerate() {
         let done: Vec<Vec<Sent>> = stream::iter(calls)
-            .map(|call| send_call(run, call, group))
+            .map(|desktops| {
+                let call = desktops
+                    .iter()
+                    .map(|&i| works[i].batch_item(group, piece))
+                    .collect();
+                send_call(run, desktops, piece, call, group)
+            })
             .buffer_unordered(run.concurrency)
             .collect()
             .await;
@@ -182,6 +189,8 @@ async fn send_round(run: &Run<'_>, items: Vec<DesktopTags>, group: Group) -> Vec
 /// call of several desktops is bisected, its halves sent at once.
 fn send_call<'a>(
     run: &'a Run<'a>,
+    desktops: Vec<usize>,
+    piece: usize,
     call: Vec<DesktopTags>,
     group: Group,
 ) -> BoxFuture<'a, Vec<Sent>> {
@@ -192,7 +201,8 @@ fn send_call<'a>(
                 run.ladder.withdrawn(admit.mode);
             }
             return vec![Sent {
-                call,
+                desktops,
+                piece,
                 answer: None,
                 bisected: false,
             }];
@@ -208,19 +218,24 @@ fn send_call<'a>(
             .is_err_and(|e| next(WriteMode::Batch, verdict(&e.error), call.len()) == Next::Bisect);
         if !bisect || run.interrupted() {
             return vec![Sent {
-                call,
+                desktops,
+                piece,
                 answer: Some(answer),
                 bisected: false,
             }];
         }
         let mid = call.len() / 2;
-        let (left, right) = (call[..mid].to_vec(), call[mid..].to_vec());
+        let (mut call, mut ids) = (call, desktops.clone());
+        let (right, right_ids) = (call.split_off(mid), ids.split_off(mid));
         Tally::add(&run.tally.bisected, 2);
-        let (mut left, right) =
-            futures::join!(send_call(run, left, group), send_call(run, right, group));
+        let (mut left, right) = futures::join!(
+            send_call(run, ids, piece, call, group),
+            send_call(run, right_ids, piece, right, group)
+        );
         left.extend(right);
         left.push(Sent {
-            call,
+            desktops,
+            piece,
             answer: Some(answer),
             bisected: true,
         });
@@ -233,7 +248,6 @@ fn send_call<'a>(
 fn record(
     run: &Run<'_>,
     works: &mut [DesktopWork],
-    index: &BTreeMap<String, usize>,
     group: Group,
     sent: Vec<Sent>,
     left: &mut Left,
@@ -241,7 +255,8 @@ fn record(
     let mut carried: BTreeMap<usize, Carried> = BTreeMap::new();
     let (mut rejected, mut isolated) = (None, 0usize);
     for Sent {
-        call,
+        desktops,
+        piece,
         answer,
         bisected,
     } in sent
@@ -254,14 +269,13 @@ fn record(
         let step = answer
             .as_ref()
             .err()
-            .map(|e| next(WriteMode::Batch, verdict(&e.error), call.len()));
+            .map(|e| next(WriteMode::Batch, verdict(&e.error), desktops.len()));
         if bisected && rejected.is_none() {
             rejected = answer.as_ref().err().map(|e| e.error.to_string());
         }
-        for item in &call {
-            let i = index[&item.desktop_id];
+        for i in desktops {
             let w = &mut works[i];
-            let changes = w.pending_in(group, &item.tags);
+            let changes = w.piece(group, piece);
             w.sent(&changes, WriteMode::Batch, attempts);
             match (&answer, step) {
                 (_, Some(Next::Bisect)) => {}
@@ -302,7 +316,6 @@ fn record(
 async fn settle(
     run: &Run<'_>,
     works: &mut [DesktopWork],
-    index: &BTreeMap<String, usize>,
     mut carried: BTreeMap<usize, Carried>,
     left: &mut Left,
 ) {
@@ -314,7 +327,7 @@ async fn settle(
     let mut unconfirmed = 0;
     // Each desktop is settled as its page arrives: the read-back is never held whole.
     let read = run.client.read_desktops_each(&ids, |desktop| {
-        let Some(&i) = index.get(desktop.id.as_str()) else {
+        let Ok(i) = works.binary_search_by(|w| w.id().cmp(desktop.id.as_str())) else {
             return;
         };
         let Some(Carried { changes, failed }) = carried.remove(&i) else {

@@ -90,6 +90,9 @@ pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Repor
         ..
     } = plan;
     let mut works: Vec<DesktopWork> = desktops.into_iter().map(DesktopWork::new).collect();
+    // By id: a desktop a read names is found by a binary search, with no index of the ids, and
+    // the report lists the desktops in this order.
+    works.sort_by(|a, b| a.id().cmp(b.id()));
 
     match options.write_mode {
         WriteMode::Batch => {
@@ -118,8 +121,7 @@ pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Repor
     let batches = run.batches.load(std::sync::atomic::Ordering::Relaxed);
     verify::verify(client, &mut works, batches).await;
 
-    let mut desktops: Vec<_> = works.into_iter().map(DesktopWork::into_report).collect();
-    desktops.sort_by(|a, b| a.desktop_id.cmp(&b.desktop_id));
+    let desktops: Vec<_> = works.into_iter().map(DesktopWork::into_report).collect();
     let stats = client.stats();
     let mut totals = Totals {
         requests: stats.requests - stats_before.requests,

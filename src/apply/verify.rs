@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use desktag_api::{ApiError, Client};
 use desktag_core::plan::saved::describe_difference;
-use desktag_core::tags::Tags;
+use desktag_core::tags::{CompactString, Tags};
 
 use super::work::{DesktopWork, Observed};
 
@@ -80,15 +80,18 @@ pub(super) async fn verify(client: &Client, works: &mut [DesktopWork], batches: 
 /// them meanwhile).
 async fn check_bystanders(client: &Client, works: &mut [DesktopWork]) {
     use desktag_core::plan::DesktopStatus;
-    let written: BTreeSet<String> = works
-        .iter()
-        .flat_map(|w| w.written_keys().map(str::to_string))
-        .collect();
     let ids: Vec<String> = works
         .iter()
-        .filter(|w| w.plan.status != DesktopStatus::Change && !w.plan.name.is_empty())
+        .filter(|w| w.planned_status != DesktopStatus::Change && !w.name.is_empty())
         .map(|w| w.id().to_string())
         .collect();
+    // Each key once: a run of 100,000 desktops writes the same few keys on each.
+    let mut written: BTreeSet<CompactString> = BTreeSet::new();
+    for key in works.iter().flat_map(DesktopWork::written_keys) {
+        if !written.contains(key) {
+            written.insert(key.into());
+        }
+    }
     if ids.is_empty() || written.is_empty() {
         return;
     }
@@ -101,12 +104,12 @@ async fn check_bystanders(client: &Client, works: &mut [DesktopWork]) {
     };
     for w in works
         .iter_mut()
-        .filter(|w| w.plan.status != DesktopStatus::Change && !w.plan.name.is_empty())
+        .filter(|w| w.planned_status != DesktopStatus::Change && !w.name.is_empty())
     {
         let Some(now) = found.get(w.id()) else {
             continue;
         };
-        let then = &w.plan.current;
+        let then = &w.current;
         let pick = |tags: &Tags| -> Tags {
             tags.iter()
                 .filter(|(k, _)| written.contains(k.as_str()))

@@ -3,9 +3,10 @@
 //! `write` decide what to send and record here what happened.
 
 use crate::report::{ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
-use desktag_api::{ApiError, TagAction};
-use desktag_core::plan::{Change, DesktopPlan, DesktopStatus};
+use desktag_api::{ApiError, DesktopTags, TagAction, BATCH_MAX_TAGS};
+use desktag_core::plan::{BlockedKind, Change, DesktopPlan, DesktopStatus};
 use desktag_core::tags::Tags;
+use smallvec::SmallVec;
 
 use super::progress::Ticker;
 
@@ -49,11 +50,23 @@ pub(super) enum Observed {
 
 pub(super) const INTERRUPTED: &str = "interrupted before all of its changes were applied";
 
+/// What the run keeps of a desktop's plan: what writing, verifying and reporting need, and none
+/// of what only the plan shows (kept, ignored and unmanaged keys, sources), so a run of 100,000
+/// desktops holds less than its plan did.
 pub(super) struct DesktopWork {
-    /// The desktop's plan, its changes moved into `changes` (as their writes).
-    pub plan: DesktopPlan,
+    id: String,
+    /// Computer name; empty when the plan did not find the desktop.
+    pub name: String,
+    /// Whether the plan changes, leaves or blocks the desktop.
+    pub planned_status: DesktopStatus,
+    reason_kind: Option<BlockedKind>,
+    /// The tags the desktop had when the plan was made.
+    pub current: Tags,
+    policy_warnings: Vec<String>,
+    /// The plan's changes, as their writes.
     changes: Vec<ChangeReport>,
-    settled: Vec<bool>,
+    /// Which changes are settled; inline for any desktop within the tag cap.
+    settled: SmallVec<[bool; 16]>,
     status: DesktopResult,
     reason: Option<String>,
     /// A failure that ends the desktop's writes (the rest is skipped).
@@ -69,15 +82,14 @@ pub(super) struct DesktopWork {
 impl DesktopWork {
     /// Takes the desktop's plan; its changes move into the work (the report keeps them), so a
     /// run holds them once.
-    pub(crate) fn new(mut plan: DesktopPlan) -> DesktopWork {
+    pub(crate) fn new(plan: DesktopPlan) -> DesktopWork {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
             DesktopStatus::Unchanged => DesktopResult::Unchanged,
             DesktopStatus::Change => DesktopResult::Applied,
         };
-        let planned = std::mem::take(&mut plan.changes);
         let changes: Vec<ChangeReport> = if status == DesktopResult::Applied {
-            planned
+            plan.changes
                 .into_iter()
                 .flat_map(|change| match change {
                     Change::Rename { .. } => change.writes(),
@@ -95,9 +107,14 @@ impl DesktopWork {
             Vec::new()
         };
         DesktopWork {
-            reason: plan.reason.take(),
-            plan,
-            settled: vec![false; changes.len()],
+            id: plan.desktop_id,
+            name: plan.name,
+            planned_status: plan.status,
+            reason_kind: plan.reason_kind,
+            current: plan.current,
+            policy_warnings: plan.policy_warnings,
+            reason: plan.reason,
+            settled: smallvec::smallvec![false; changes.len()],
             changes,
             status,
             stopped: false,
@@ -119,7 +136,7 @@ impl DesktopWork {
     /// The tags the plan wants the desktop to end with: its tags when planned, with every write
     /// of its plan applied (`DesktopPlan::planned`, whose changes the work holds).
     pub(super) fn planned(&self) -> Tags {
-        let mut tags = self.plan.current.clone();
+        let mut tags = self.current.clone();
         for change in &self.changes {
             change.change.apply_to(&mut tags);
         }
@@ -132,7 +149,7 @@ impl DesktopWork {
     }
 
     pub(crate) fn id(&self) -> &str {
-        &self.plan.desktop_id
+        &self.id
     }
 
     /// The unsettled changes of `group`, in plan order. Creates are offered only once every
@@ -173,12 +190,31 @@ impl DesktopWork {
             .collect()
     }
 
-    /// The changes of `group` still pending whose keys are in `tags` (what one call carried).
-    pub(crate) fn pending_in(&self, group: Group, tags: &Tags) -> Vec<usize> {
-        self.pending(group)
-            .into_iter()
-            .filter(|&i| tags.contains_key(self.changes[i].change.key()))
-            .collect()
+    /// The `k`-th batch call's worth of the pending changes of `group`: at most `BATCH_MAX_TAGS`
+    /// of them, by key (`chunks::pieces` counts them). Sending does not change what is pending,
+    /// so the pieces a round's calls were built from are the pieces its answers are recorded
+    /// against.
+    pub(super) fn piece(&self, group: Group, k: usize) -> Vec<usize> {
+        let mut pending = self.pending(group);
+        pending.sort_by(|&a, &b| {
+            self.changes[a]
+                .change
+                .key()
+                .cmp(self.changes[b].change.key())
+        });
+        pending
+            .chunks(BATCH_MAX_TAGS)
+            .nth(k)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// What the `k`-th batch call of `group` carries for this desktop.
+    pub(super) fn batch_item(&self, group: Group, k: usize) -> DesktopTags {
+        DesktopTags {
+            desktop_id: self.id().to_string(),
+            tags: self.tags(&self.piece(group, k)),
+        }
     }
 
     /// A call of kind `via` carrying `indices` was made with `attempts` HTTP attempts.
@@ -215,7 +251,7 @@ impl DesktopWork {
                 ));
             }
             tracing::warn!(
-                desktop = %self.plan.desktop_id,
+                desktop = %self.id,
                 action = change.change.action(),
                 key = change.change.key(),
                 %error,
@@ -242,7 +278,7 @@ impl DesktopWork {
                 ));
             }
             tracing::warn!(
-                desktop = %self.plan.desktop_id,
+                desktop = %self.id,
                 action = change.change.action(),
                 key = change.change.key(),
                 "{why}"
@@ -337,15 +373,15 @@ impl DesktopWork {
 
     pub(crate) fn into_report(self) -> DesktopReport {
         DesktopReport {
-            desktop_id: self.plan.desktop_id,
-            name: self.plan.name,
+            desktop_id: self.id,
+            name: self.name,
             status: self.status,
             reason: self.reason,
             reason_kind: (self.status == DesktopResult::Blocked)
-                .then_some(self.plan.reason_kind)
+                .then_some(self.reason_kind)
                 .flatten(),
             changes: self.changes,
-            policy_warnings: self.plan.policy_warnings,
+            policy_warnings: self.policy_warnings,
         }
     }
 }
@@ -465,6 +501,31 @@ mod tests {
         let report = work.into_report();
         assert_eq!(report.changes[0].attempts, 3);
         assert_eq!(report.changes[0].via, Some(WriteMode::Desktop));
+    }
+
+    #[test]
+    fn a_desktop_s_pending_writes_come_in_pieces_of_20_by_key() {
+        let mut plan = plan();
+        plan.changes = (0..25)
+            .rev()
+            .map(|k| Change::Create {
+                key: format!("k{k:02}").into(),
+                value: "v".into(),
+            })
+            .collect();
+        let work = DesktopWork::new(plan);
+        let keys = |k| -> Vec<String> {
+            let item = work.batch_item(Group::Creates, k);
+            assert_eq!(item.desktop_id, "d1");
+            item.tags.keys().map(ToString::to_string).collect()
+        };
+        let first = keys(0);
+        assert_eq!(first.len(), 20);
+        assert_eq!((first[0].as_str(), first[19].as_str()), ("k00", "k19"));
+        assert_eq!(keys(1), ["k20", "k21", "k22", "k23", "k24"]);
+        assert!(keys(2).is_empty());
+        // The indices are the plan's (creates were planned from k24 down).
+        assert_eq!(work.piece(Group::Creates, 1), [4, 3, 2, 1, 0]);
     }
 
     #[test]

@@ -99,11 +99,11 @@ impl Client {
             ));
         }
         // Every id listed (a desktop listed twice is refused), and the wanted ones not seen yet.
-        let mut listed: HashSet<String> = HashSet::new();
+        let mut listed = Seen::default();
         let mut missing = wanted.clone();
         let mut take = |offset: u64, desktops: Vec<Desktop>| -> Result<(), ApiError> {
             for desktop in desktops {
-                if !listed.insert(desktop.id.clone()) {
+                if !listed.insert(&desktop.id) {
                     return Err(self.repeated(&page_call(&[], offset), offset, &desktop.id));
                 }
                 if missing.remove(desktop.id.as_str()) {
@@ -276,6 +276,28 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
+/// The ids a streamed listing has seen, kept as 128-bit hashes with random keys rather than as
+/// the ids themselves: the desktops are handed on, not kept, and a read-back of 100,000 desktops
+/// need not hold their ids twice. Two ids collide with a probability near 2^-128 per pair; a
+/// collision would refuse the listing, never accept a repeat.
+#[derive(Default)]
+struct Seen {
+    hashes: HashSet<(u64, u64)>,
+    keys: (RandomState, RandomState),
+}
+
+impl Seen {
+    /// False when `id` was seen before.
+    fn insert(&mut self, id: &str) -> bool {
+        let (a, b) = &self.keys;
+        self.hashes.insert((a.hash_one(id), b.hash_one(id)))
+    }
+
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
 /// A desktop id the service listed twice.
 struct ListedTwice(String);
 
@@ -331,6 +353,16 @@ mod tests {
 
     fn page(ids: &[&str]) -> Vec<Desktop> {
         ids.iter().map(|id| Desktop::new(id, "", &[])).collect()
+    }
+
+    #[test]
+    fn a_streamed_listing_sees_a_repeat_and_only_a_repeat() {
+        let mut seen = Seen::default();
+        let ids: Vec<String> = (0..10_000).map(|i| format!("d-{i:05}")).collect();
+        assert!(ids.iter().all(|id| seen.insert(id)));
+        assert!(!seen.insert("d-04711"));
+        assert!(seen.insert("d-10000"));
+        assert_eq!(seen.len(), 10_001);
     }
 
     fn refused(result: Result<(), ListedTwice>) -> String {
