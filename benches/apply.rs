@@ -91,11 +91,13 @@ async fn run(concurrency: usize, latency_ms: u64) -> (f64, Duration) {
         .iter()
         .map(|d| Wanted {
             desktop_id: d.id.clone(),
-            tags: (0..WRITES_PER_DESKTOP)
-                .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
-                .collect(),
+            tags: std::sync::Arc::new(
+                (0..WRITES_PER_DESKTOP)
+                    .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
+                    .collect(),
+            ),
             absent: Default::default(),
-            sources: Vec::new(),
+            sources: Default::default(),
         })
         .collect();
     let policy = Policy::default();
@@ -212,11 +214,13 @@ async fn realistic_run(mode: WriteMode) -> (usize, usize, usize, f64) {
         .iter()
         .map(|d| Wanted {
             desktop_id: d.id.clone(),
-            tags: (0..REALISTIC_TAGS)
-                .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
-                .collect(),
+            tags: std::sync::Arc::new(
+                (0..REALISTIC_TAGS)
+                    .map(|k| (format!("key-{k}").into(), format!("value-{k}").into()))
+                    .collect(),
+            ),
             absent: Default::default(),
-            sources: Vec::new(),
+            sources: Default::default(),
         })
         .collect();
     let plan = plan::plan(

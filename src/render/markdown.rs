@@ -494,7 +494,7 @@ mod tests {
             .iter()
             .map(|d| Wanted {
                 desktop_id: d.id.clone(),
-                tags: desktag_core::tags::Tags::from([("owner".into(), "finance".into())]),
+                tags: desktag_core::tags::Tags::from([("owner".into(), "finance".into())]).into(),
                 absent: Default::default(),
                 sources: Default::default(),
             })

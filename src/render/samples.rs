@@ -16,10 +16,11 @@ fn desktop(id: &str, name: &str, tags: &[(&str, &str)]) -> Desktop {
 fn want(id: &str, tags: &[(&str, &str)], absent: &[&str]) -> Wanted {
     Wanted {
         desktop_id: id.into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
+        tags: std::sync::Arc::new(
+            tags.iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        ),
         absent: absent
             .iter()
             .map(|k| CompactString::from(*k))

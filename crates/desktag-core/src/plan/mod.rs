@@ -8,6 +8,7 @@ mod planner;
 pub mod policy;
 mod resolve;
 pub mod saved;
+mod shared;
 
 #[cfg(test)]
 mod proptests;
@@ -60,12 +61,14 @@ impl Default for Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Wanted {
     pub desktop_id: String,
-    pub tags: Tags,
+    /// Shared between desktops that want the same (every desktop one name glob selects).
+    pub tags: std::sync::Arc<Tags>,
     pub absent: BTreeSet<CompactString>,
     /// Where each wanted key is written and by which kind of source: one per key of `tags`, then
     /// one per key of `absent`, each in key order (the keys are not repeated: a run holds one
-    /// `Wanted` per desktop). The planner copies those of the keys that change into the plan.
-    pub sources: Vec<(crate::diagnostic::Location, Layer)>,
+    /// `Wanted` per desktop), shared like `tags`. The planner copies those of the keys that
+    /// change into the plan.
+    pub sources: std::sync::Arc<[(crate::diagnostic::Location, Layer)]>,
 }
 
 impl Wanted {

@@ -3,9 +3,9 @@
 //! no clock; desktops come out sorted by id, changes as deletes, overwrites, creates by key.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use super::keys::{KeyIgnore, KeyRules};
+use super::shared::Recent;
 use super::{
     Attributes, BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary,
     Wanted,
@@ -85,32 +85,6 @@ impl TemplateUse {
     }
 }
 
-/// The source lists of the desktops planned last: a desktop whose changes come from the same
-/// places as one of them (every desktop one name glob selects) shares its list.
-#[derive(Default)]
-struct SharedSources {
-    recent: Vec<Arc<[Source]>>,
-}
-
-impl SharedSources {
-    /// Lists kept to compare with: enough for the globs of a manifest taking turns.
-    const KEPT: usize = 16;
-
-    fn share(&mut self, sources: Arc<[Source]>) -> Arc<[Source]> {
-        if sources.is_empty() {
-            return sources;
-        }
-        if let Some(at) = self.recent.iter().position(|r| **r == *sources) {
-            let hit = self.recent.remove(at);
-            self.recent.insert(0, hit.clone());
-            return hit;
-        }
-        self.recent.insert(0, sources.clone());
-        self.recent.truncate(Self::KEPT);
-        sources
-    }
-}
-
 /// Plans every wanted desktop against `inventory`, as [`plan`] does, taking both: each
 /// desktop's id, name and tags move into its plan, each wanted state and each desktop nobody
 /// wants is freed once passed, so a run over 100,000 desktops never holds two copies of them.
@@ -133,7 +107,7 @@ pub fn plan_all(
         seen: HashMap::new(),
     };
     let mut uses = TemplateUse::default();
-    let mut shared = SharedSources::default();
+    let mut shared: Recent<[Source]> = Recent::default();
     let mut desktops = Vec::with_capacity(wanted.len());
     let mut inventory = inventory.into_iter();
     // The desktop of the want at hand: desktops come in id order, as the wants do.
@@ -378,7 +352,7 @@ fn plan_creates(
     render: &mut Renderer<'_>,
 ) -> Vec<Change> {
     let mut creates = Vec::new();
-    for (key, value) in &wanted.tags {
+    for (key, value) in wanted.tags.iter() {
         if !current.contains_key(key) && !ignore.is_ignored(key) && !moved_to.contains(key.as_str())
         {
             if let Some(value) = render.value(key, value) {

@@ -97,7 +97,7 @@ fn case() -> impl Strategy<Value = Case> {
                         .collect();
                     wanted.push(Wanted {
                         desktop_id: id,
-                        tags,
+                        tags: tags.into(),
                         absent,
                         sources: Default::default(),
                     });

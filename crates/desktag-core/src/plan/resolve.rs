@@ -4,16 +4,19 @@
 //! that need no inventory, for offline validation (`check_offline`). Pure: no I/O here.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use globset::GlobSetBuilder;
 
 use super::keys::{ignored_key_warnings, key_rules, protected_absent_errors, KeyRules};
+use super::shared::Recent;
 use super::{Layer, Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
 use crate::glob::{is_name_glob, name_glob};
 use crate::inventory::Inventory;
 use crate::manifest::{Manifest, Selector};
 use crate::suggest;
+use crate::tags::{CompactString, Tags};
 
 /// What resolution produced: the wanted state of every selected desktop, the key rules the
 /// planner must use, and every problem found.
@@ -446,30 +449,55 @@ fn gather_claims<'m>(
     claims.sort_by(|a, b| a.0.cmp(b.0));
 }
 
-/// Records `claim`, the one that decides `key`, in the desktop's wants: keys come in key order,
-/// so the sources of its tags line up with `tags`; those of absent keys wait in
-/// `absent_sources`, to follow them (see `Wanted::sources`).
-fn settle(w: &mut Wanted, absent_sources: &mut Vec<(Location, Layer)>, key: &str, claim: &Claim) {
-    let source = (claim.location.clone(), claim.layer);
-    match claim.value {
-        Some(value) => {
-            w.tags.insert(key.into(), value.into());
-            w.sources.push(source);
-        }
-        None => {
-            w.absent.insert(key.into());
-            absent_sources.push(source);
-        }
-    }
+/// One desktop's wants while its keys are settled (reused from desktop to desktop), and the
+/// wants and sources of the desktops before, to share: every desktop one name glob selects
+/// wants the same, from the same places.
+#[derive(Default)]
+struct Wants {
+    tags: Tags,
+    absent: BTreeSet<CompactString>,
+    sources: Vec<(Location, Layer)>,
+    /// Sources of the absent keys, to follow those of the tags (see `Wanted::sources`).
+    absent_sources: Vec<(Location, Layer)>,
+    shared_tags: Recent<Tags>,
+    shared_sources: Recent<[(Location, Layer)]>,
 }
 
-/// A desktop's wants once every key is settled: the sources of absent keys after those of its
-/// tags, and no spare capacity (a run keeps one per desktop).
-fn finished(mut w: Wanted, absent_sources: &mut Vec<(Location, Layer)>) -> Wanted {
-    w.sources.append(absent_sources);
-    w.tags.shrink_to_fit();
-    w.sources.shrink_to_fit();
-    w
+impl Wants {
+    /// Records `claim`, the one that decides `key`: keys come in key order, so the sources of
+    /// the tags line up with them.
+    fn settle(&mut self, key: &str, claim: &Claim) {
+        let source = (claim.location.clone(), claim.layer);
+        match claim.value {
+            Some(value) => {
+                self.tags.insert(key.into(), value.into());
+                self.sources.push(source);
+            }
+            None => {
+                self.absent.insert(key.into());
+                self.absent_sources.push(source);
+            }
+        }
+    }
+
+    /// The desktop's wants once every key is settled, sharing what equals an earlier desktop's;
+    /// the buffers are left empty for the next desktop.
+    fn finished(&mut self, desktop_id: String) -> Wanted {
+        self.sources.append(&mut self.absent_sources);
+        let wanted = Wanted {
+            desktop_id,
+            tags: self
+                .shared_tags
+                .share_from(&self.tags, |tags| Arc::new(tags.clone())),
+            absent: std::mem::take(&mut self.absent),
+            sources: self
+                .shared_sources
+                .share_from(&self.sources, |sources| Arc::from(sources)),
+        };
+        self.tags.clear();
+        self.sources.clear();
+        wanted
+    }
 }
 
 /// Merges the claims of every selected desktop by precedence (`selections` sorted by target,
@@ -493,16 +521,12 @@ fn merge(
     let mut wanted = Vec::with_capacity(desktops);
     // One desktop's claims, reused: (key, claim), sorted by key keeping the order made in.
     let mut claims: Vec<(&str, Claim)> = Vec::new();
-    let mut absent_sources = Vec::new();
+    let mut wants = Wants::default();
     for group in selections.chunk_by(|a, b| a.0 == b.0) {
         let id = group[0].0;
         claims.clear();
         gather_claims(manifest, group, &mut claims, &mut acks);
 
-        let mut w = Wanted {
-            desktop_id: id.as_str().to_string(),
-            ..Wanted::default()
-        };
         for same_key in claims.chunk_by(|a, b| a.0 == b.0) {
             let key = same_key[0].0;
             let top = same_key
@@ -557,9 +581,9 @@ fn merge(
                         .push(id);
                 }
             }
-            settle(&mut w, &mut absent_sources, key, first);
+            wants.settle(key, first);
         }
-        wanted.push(finished(w, &mut absent_sources));
+        wanted.push(wants.finished(id.as_str().to_string()));
     }
     for ((key, ..), (here, there, ids)) in conflicts {
         diagnostics.push(conflict(label, key, &here, &there, &ids));

@@ -141,7 +141,7 @@ fn precedence_is_id_then_name_then_glob_then_defaults() {
     assert_eq!(ids, ["d1", "d2", "d3", "d4"]);
     assert_eq!(
         r.wanted[0].tags,
-        tags(&[("env", "id"), ("owner", "finance")])
+        tags(&[("env", "id"), ("owner", "finance")]).into()
     );
     assert_eq!(
         r.wanted[0].absent,
@@ -149,7 +149,7 @@ fn precedence_is_id_then_name_then_glob_then_defaults() {
     );
     assert_eq!(
         r.wanted[1].tags,
-        tags(&[("env", "glob"), ("owner", "finance"), ("tier", "g")])
+        tags(&[("env", "glob"), ("owner", "finance"), ("tier", "g")]).into()
     );
 }
 
@@ -172,7 +172,7 @@ fn lower_absent_loses_to_higher_tags() {
         r.wanted[0].absent,
         BTreeSet::from([CompactString::from("env")])
     );
-    assert_eq!(r.wanted[1].tags, tags(&[("env", "prod")]));
+    assert_eq!(r.wanted[1].tags, tags(&[("env", "prod")]).into());
     assert!(r.wanted[1].absent.is_empty());
 }
 
@@ -252,7 +252,7 @@ fn absent_against_tags_at_same_precedence_is_a_conflict_but_equal_values_are_fin
         d.message
     );
     assert!(d.message.contains("wants it absent here"), "{}", d.message);
-    assert_eq!(r.wanted[2].tags, tags(&[("x", "1")]));
+    assert_eq!(r.wanted[2].tags, tags(&[("x", "1")]).into());
 }
 
 #[test]
@@ -279,7 +279,10 @@ fn defaults_of_two_documents_selecting_one_desktop_conflict() {
         .message
         .contains("the document's defaults wants \"it\" here"));
     // d4 is selected only by a.yaml, so it gets a.yaml's defaults without conflict.
-    assert_eq!(r.wanted[1].tags, tags(&[("a", "1"), ("owner", "finance")]));
+    assert_eq!(
+        r.wanted[1].tags,
+        tags(&[("a", "1"), ("owner", "finance")]).into()
+    );
 }
 
 #[test]
@@ -357,7 +360,7 @@ fn globs_are_case_sensitive_and_only_star_and_question_mark_are_special() {
     let got: Vec<(&str, &Tags)> = r
         .wanted
         .iter()
-        .map(|w| (w.desktop_id.as_str(), &w.tags))
+        .map(|w| (w.desktop_id.as_str(), &*w.tags))
         .collect();
     assert_eq!(
         got,
@@ -542,7 +545,7 @@ fn check_offline_finds_id_and_name_conflicts_without_an_inventory() {
 fn want(id: &str, tags_: &[(&str, &str)], absent: &[&str]) -> Wanted {
     Wanted {
         desktop_id: id.into(),
-        tags: tags(tags_),
+        tags: tags(tags_).into(),
         absent: absent.iter().map(|s| CompactString::from(*s)).collect(),
         sources: Default::default(),
     }
@@ -1369,7 +1372,7 @@ fn template_use_names_what_unblocked_desktops_read_and_changed_desktops_attribut
 fn dropping_the_explanations_keeps_what_apply_reads() {
     let inv = Inventory::new([desktop("d1", "W1", &[("env", "dev"), ("x", "1")])]);
     let mut w = want("d1", &[("env", "prod")], &[]);
-    w.sources = vec![(loc("a.yaml", 3), Layer::Id)];
+    w.sources = vec![(loc("a.yaml", 3), Layer::Id)].into();
     let ignore = KeyIgnore::new(["x"]).unwrap();
     let mut p = run(&[w], &inv, &Policy::default(), &ignore);
     assert_eq!(p.desktops[0].sources.len(), 1);
@@ -1457,12 +1460,12 @@ fn desktops_whose_wants_come_from_the_same_places_share_one_source_list() {
     let mut wanted: Vec<Wanted> = ["d1", "d2", "d3"]
         .iter()
         .map(|id| Wanted {
-            sources: vec![at(4), at(5)],
+            sources: vec![at(4), at(5)].into(),
             ..want(id, &[("env", "prod"), ("team", "ops")], &[])
         })
         .collect();
     // d3's wants are written elsewhere.
-    wanted[2].sources = vec![at(9), at(10)];
+    wanted[2].sources = vec![at(9), at(10)].into();
     let place = Place {
         project_id: "p",
         endpoint: "e",

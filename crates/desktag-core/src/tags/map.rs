@@ -110,6 +110,11 @@ impl<K, V> SortedMap<K, V> {
         self.pairs.is_empty()
     }
 
+    /// Removes every pair, keeping the capacity.
+    pub(crate) fn clear(&mut self) {
+        self.pairs.clear();
+    }
+
     /// Keeps only the pairs for which `keep` returns true (as `BTreeMap::retain`).
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.pairs.retain_mut(|(k, v)| keep(k, v));
