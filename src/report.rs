@@ -2,6 +2,8 @@
 //! attempts. Plain, serializable data built by `apply` and rendered by `render`; it never holds
 //! credentials.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use desktag_api::ApiError;
@@ -44,8 +46,8 @@ pub struct DesktopReport {
     /// For a blocked desktop, what kind of rule blocked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_kind: Option<desktag_core::plan::BlockedKind>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<ChangeReport>,
+    #[serde(default, skip_serializing_if = "Changes::is_empty")]
+    pub changes: Changes,
     /// The rules of `enforce: warn` policies the desktop breaks (it was repaired all the same).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_warnings: Vec<String>,
@@ -132,6 +134,133 @@ pub struct ChangeReport {
     /// Boxed: most changes have none, and a report holds one `ChangeReport` per change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Box<ErrorInfo>>,
+}
+
+/// A desktop's changes and how each ended, kept compact: the changes as planned, shared between
+/// desktops with the same changes (every desktop one glob selects, in a rollout), and a small
+/// record of how each ended. A report of 100,000 desktops × 8 changes holds 800,000 of those
+/// records, not 800,000 copies of the changes. Read and written as a list of [`ChangeReport`]s.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    planned: Arc<[Change]>,
+    ends: Vec<Ended>,
+}
+
+/// How one change ended (see [`ChangeReport`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub outcome: Outcome,
+    pub via: Option<WriteMode>,
+    pub attempts: u32,
+    pub error: Option<Box<ErrorInfo>>,
+}
+
+/// One change of a [`Changes`] and how it ended, borrowed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ChangeView<'a> {
+    #[serde(flatten)]
+    pub change: &'a Change,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<WriteMode>,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a ErrorInfo>,
+}
+
+impl Changes {
+    /// `planned`, none of them sent yet (skipped, until a call settles them).
+    pub(crate) fn unsent(planned: Arc<[Change]>) -> Changes {
+        let ended = Ended {
+            outcome: Outcome::Skipped,
+            via: None,
+            attempts: 0,
+            error: None,
+        };
+        Changes {
+            ends: vec![ended; planned.len()],
+            planned,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ChangeView<'_>> + Clone {
+        self.planned
+            .iter()
+            .zip(&self.ends)
+            .map(|(change, end)| ChangeView {
+                change,
+                outcome: end.outcome,
+                via: end.via,
+                attempts: end.attempts,
+                error: end.error.as_deref(),
+            })
+    }
+
+    /// The `i`-th change and how it ended.
+    pub fn get(&self, i: usize) -> Option<ChangeView<'_>> {
+        self.iter().nth(i)
+    }
+
+    pub(crate) fn change(&self, i: usize) -> &Change {
+        &self.planned[i]
+    }
+
+    pub(crate) fn ended(&self, i: usize) -> &Ended {
+        &self.ends[i]
+    }
+
+    pub(crate) fn ended_mut(&mut self, i: usize) -> &mut Ended {
+        &mut self.ends[i]
+    }
+}
+
+impl FromIterator<ChangeReport> for Changes {
+    fn from_iter<I: IntoIterator<Item = ChangeReport>>(reports: I) -> Changes {
+        let (planned, ends): (Vec<Change>, Vec<Ended>) = reports
+            .into_iter()
+            .map(|r| {
+                let end = Ended {
+                    outcome: r.outcome,
+                    via: r.via,
+                    attempts: r.attempts,
+                    error: r.error,
+                };
+                (r.change, end)
+            })
+            .unzip();
+        Changes {
+            planned: planned.into(),
+            ends,
+        }
+    }
+}
+
+impl From<Vec<ChangeReport>> for Changes {
+    fn from(reports: Vec<ChangeReport>) -> Changes {
+        reports.into_iter().collect()
+    }
+}
+
+impl Serialize for Changes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Changes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Changes, D::Error> {
+        Ok(Vec::<ChangeReport>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
+    }
 }
 
 /// A failed call as the service described it. `status` is absent for transport errors.
@@ -361,6 +490,71 @@ impl Report {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn changes_read_and_write_as_the_list_of_their_reports() {
+        let reports = vec![
+            ChangeReport {
+                change: Change::Create {
+                    key: "env".into(),
+                    value: "prod".into(),
+                },
+                outcome: Outcome::Applied,
+                via: Some(WriteMode::Batch),
+                attempts: 1,
+                error: None,
+            },
+            ChangeReport {
+                change: Change::Overwrite {
+                    key: "team".into(),
+                    old: "a".into(),
+                    value: "b".into(),
+                },
+                outcome: Outcome::Failed,
+                via: Some(WriteMode::Tag),
+                attempts: 3,
+                error: Some(Box::new(ErrorInfo::message("no"))),
+            },
+            ChangeReport {
+                change: Change::Delete {
+                    key: "old".into(),
+                    old: "x".into(),
+                },
+                outcome: Outcome::Skipped,
+                via: None,
+                attempts: 0,
+                error: None,
+            },
+        ];
+        let changes = Changes::from(reports.clone());
+        let json = serde_json::to_value(&changes).unwrap();
+        assert_eq!(json, serde_json::to_value(&reports).unwrap());
+        let back: Changes = serde_json::from_value(json).unwrap();
+        assert_eq!(back, changes);
+        let second = changes.get(1).unwrap();
+        assert_eq!(second.change.key(), "team");
+        assert_eq!((second.outcome, second.attempts), (Outcome::Failed, 3));
+        assert_eq!(second.error.map(|e| e.error_msg.as_str()), Some("no"));
+        assert!(changes.get(3).is_none());
+    }
+
+    #[test]
+    fn unsent_changes_share_their_list_and_are_skipped_until_settled() {
+        let planned: Arc<[Change]> = vec![Change::Create {
+            key: "env".into(),
+            value: "prod".into(),
+        }]
+        .into();
+        let (a, mut b) = (
+            Changes::unsent(planned.clone()),
+            Changes::unsent(planned.clone()),
+        );
+        assert!(Arc::ptr_eq(&a.planned, &b.planned));
+        b.ended_mut(0).outcome = Outcome::Applied;
+        assert_eq!(a.get(0).unwrap().outcome, Outcome::Skipped);
+        assert_eq!(b.get(0).unwrap().outcome, Outcome::Applied);
+        assert_eq!(b.change(0), &planned[0]);
+    }
 
     #[test]
     fn write_modes_are_listed_best_first_and_named_alike_everywhere() {

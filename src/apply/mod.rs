@@ -26,7 +26,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::report::{DesktopResult, Outcome, Report, Totals};
 use desktag_api::Client;
-use desktag_core::plan::{DesktopStatus, Plan};
+use desktag_core::plan::{DesktopStatus, Plan, Recent};
 
 pub use crate::report::WriteMode;
 pub use progress::Progress;
@@ -89,7 +89,11 @@ pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Repor
         desktops,
         ..
     } = plan;
-    let mut works: Vec<DesktopWork> = desktops.into_iter().map(DesktopWork::new).collect();
+    let mut recent = Recent::default();
+    let mut works: Vec<DesktopWork> = desktops
+        .into_iter()
+        .map(|d| DesktopWork::new(d, &mut recent))
+        .collect();
     // By id: a desktop a read names is found by a binary search, with no index of the ids, and
     // the report lists the desktops in this order.
     works.sort_by(|a, b| a.id().cmp(b.id()));
@@ -163,7 +167,7 @@ fn count_outcomes(totals: &mut Totals, desktops: &[crate::report::DesktopReport]
             DesktopResult::Blocked => totals.blocked += 1,
             _ => {}
         }
-        for change in &desktop.changes {
+        for change in desktop.changes.iter() {
             match change.outcome {
                 Outcome::Applied => totals.applied += 1,
                 Outcome::Failed => totals.failed += 1,

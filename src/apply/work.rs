@@ -2,9 +2,9 @@
 //! by which kind of call, with how many attempts. Pure bookkeeping, no I/O; the writers in
 //! `write` decide what to send and record here what happened.
 
-use crate::report::{ChangeReport, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
+use crate::report::{Changes, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
 use desktag_api::{ApiError, DesktopTags, TagAction, BATCH_MAX_TAGS};
-use desktag_core::plan::{BlockedKind, Change, DesktopPlan, DesktopStatus};
+use desktag_core::plan::{BlockedKind, Change, DesktopPlan, DesktopStatus, Recent};
 use desktag_core::tags::Tags;
 use smallvec::SmallVec;
 
@@ -63,8 +63,8 @@ pub(super) struct DesktopWork {
     /// The tags the desktop had when the plan was made.
     pub current: Tags,
     policy_warnings: Vec<String>,
-    /// The plan's changes, as their writes.
-    changes: Vec<ChangeReport>,
+    /// The plan's changes, as their writes, and how each ended (the report keeps them).
+    changes: Changes,
     /// Which changes are settled; inline for any desktop within the tag cap.
     settled: SmallVec<[bool; 16]>,
     status: DesktopResult,
@@ -80,31 +80,27 @@ pub(super) struct DesktopWork {
 }
 
 impl DesktopWork {
-    /// Takes the desktop's plan; its changes move into the work (the report keeps them), so a
-    /// run holds them once.
-    pub(crate) fn new(plan: DesktopPlan) -> DesktopWork {
+    /// Takes the desktop's plan; its changes move into the work (the report keeps them), shared
+    /// with the desktops before it that have the same (`recent`).
+    pub(crate) fn new(plan: DesktopPlan, recent: &mut Recent<[Change]>) -> DesktopWork {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
             DesktopStatus::Unchanged => DesktopResult::Unchanged,
             DesktopStatus::Change => DesktopResult::Applied,
         };
-        let changes: Vec<ChangeReport> = if status == DesktopResult::Applied {
-            plan.changes
-                .into_iter()
-                .flat_map(|change| match change {
-                    Change::Rename { .. } => change.writes(),
-                    other => vec![other],
-                })
-                .map(|change| ChangeReport {
-                    change,
-                    outcome: Outcome::Skipped,
-                    via: None,
-                    attempts: 0,
-                    error: None,
-                })
-                .collect()
+        let changes = if status == DesktopResult::Applied {
+            let writes: Vec<Change> = if plan
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::Rename { .. }))
+            {
+                plan.changes.iter().flat_map(Change::writes).collect()
+            } else {
+                plan.changes
+            };
+            Changes::unsent(recent.share_from(&writes, |w| w.into()))
         } else {
-            Vec::new()
+            Changes::default()
         };
         DesktopWork {
             id: plan.desktop_id,
@@ -137,8 +133,8 @@ impl DesktopWork {
     /// of its plan applied (`DesktopPlan::planned`, whose changes the work holds).
     pub(super) fn planned(&self) -> Tags {
         let mut tags = self.current.clone();
-        for change in &self.changes {
-            change.change.apply_to(&mut tags);
+        for c in self.changes.iter() {
+            c.change.apply_to(&mut tags);
         }
         tags
     }
@@ -162,17 +158,17 @@ impl DesktopWork {
             && self
                 .changes
                 .iter()
-                .any(|c| Group::of(&c.change) == Group::Deletes && c.outcome != Outcome::Applied)
+                .any(|c| Group::of(c.change) == Group::Deletes && c.outcome != Outcome::Applied)
         {
             return Vec::new();
         }
         (0..self.changes.len())
-            .filter(|&i| !self.settled[i] && Group::of(&self.changes[i].change) == group)
+            .filter(|&i| !self.settled[i] && Group::of(self.changes.change(i)) == group)
             .collect()
     }
 
     pub(crate) fn change(&self, i: usize) -> &Change {
-        &self.changes[i].change
+        self.changes.change(i)
     }
 
     /// The tags of changes `indices`: the new value for creates and overwrites, the old one for
@@ -180,7 +176,7 @@ impl DesktopWork {
     pub(crate) fn tags(&self, indices: &[usize]) -> Tags {
         indices
             .iter()
-            .map(|&i| match &self.changes[i].change {
+            .map(|&i| match self.changes.change(i) {
                 Change::Delete { key, old } => (key.clone(), old.clone()),
                 Change::Overwrite { key, value, .. } | Change::Create { key, value } => {
                     (key.clone(), value.clone())
@@ -197,10 +193,10 @@ impl DesktopWork {
     pub(super) fn piece(&self, group: Group, k: usize) -> Vec<usize> {
         let mut pending = self.pending(group);
         pending.sort_by(|&a, &b| {
-            self.changes[a]
-                .change
+            self.changes
+                .change(a)
                 .key()
-                .cmp(self.changes[b].change.key())
+                .cmp(self.changes.change(b).key())
         });
         pending
             .chunks(BATCH_MAX_TAGS)
@@ -223,37 +219,38 @@ impl DesktopWork {
             return;
         }
         for &i in indices {
-            self.changes[i].via = Some(via);
-            self.changes[i].attempts += attempts;
+            self.changes.ended_mut(i).via = Some(via);
+            self.changes.ended_mut(i).attempts += attempts;
         }
         self.observed = None;
     }
 
     pub(crate) fn applied(&mut self, indices: &[usize], ticker: &Ticker) {
         for &i in indices {
-            self.changes[i].outcome = Outcome::Applied;
-            self.changes[i].error = None;
+            self.changes.ended_mut(i).outcome = Outcome::Applied;
+            self.changes.ended_mut(i).error = None;
             self.settle(i, ticker);
         }
     }
 
     pub(crate) fn failed(&mut self, indices: &[usize], error: &ApiError, ticker: &Ticker) {
         for &i in indices {
-            let change = &mut self.changes[i];
-            change.outcome = Outcome::Failed;
-            change.error = Some(Box::new(ErrorInfo::from(error)));
+            let end = self.changes.ended_mut(i);
+            end.outcome = Outcome::Failed;
+            end.error = Some(Box::new(ErrorInfo::from(error)));
+            let change = self.changes.change(i);
             if self.status != DesktopResult::Failed {
                 self.status = DesktopResult::Failed;
                 self.reason = Some(format!(
                     "{} `{}` failed: {error}",
-                    change.change.action(),
-                    change.change.key()
+                    change.action(),
+                    change.key()
                 ));
             }
             tracing::warn!(
                 desktop = %self.id,
-                action = change.change.action(),
-                key = change.change.key(),
+                action = change.action(),
+                key = change.key(),
                 %error,
                 "change failed"
             );
@@ -266,21 +263,22 @@ impl DesktopWork {
     /// happen gets no create: it could go over its cap).
     pub(super) fn not_done(&mut self, indices: &[usize], why: &str) {
         for &i in indices {
-            let change = &mut self.changes[i];
-            change.outcome = Outcome::Failed;
-            change.error = Some(Box::new(ErrorInfo::message(why.to_string())));
+            let end = self.changes.ended_mut(i);
+            end.outcome = Outcome::Failed;
+            end.error = Some(Box::new(ErrorInfo::message(why.to_string())));
+            let change = self.changes.change(i);
             if matches!(self.status, DesktopResult::Applied) {
                 self.status = DesktopResult::Failed;
                 self.reason = Some(format!(
                     "{} `{}`: {why}",
-                    change.change.action(),
-                    change.change.key().escape_debug()
+                    change.action(),
+                    change.key().escape_debug()
                 ));
             }
             tracing::warn!(
                 desktop = %self.id,
-                action = change.change.action(),
-                key = change.change.key(),
+                action = change.action(),
+                key = change.key(),
                 "{why}"
             );
         }
@@ -291,8 +289,8 @@ impl DesktopWork {
     pub(super) fn applied_in(&self, group: Group) -> Vec<usize> {
         (0..self.changes.len())
             .filter(|&i| {
-                self.changes[i].outcome == Outcome::Applied
-                    && Group::of(&self.changes[i].change) == group
+                self.changes.ended(i).outcome == Outcome::Applied
+                    && Group::of(self.changes.change(i)) == group
             })
             .collect()
     }
@@ -300,7 +298,7 @@ impl DesktopWork {
     /// The changes reported applied that `observed` shows not done.
     pub(super) fn applied_but_absent(&self, observed: &Tags) -> Vec<usize> {
         let applied: Vec<usize> = (0..self.changes.len())
-            .filter(|&i| self.changes[i].outcome == Outcome::Applied)
+            .filter(|&i| self.changes.ended(i).outcome == Outcome::Applied)
             .collect();
         confirmed(self, &applied, observed).1
     }
@@ -309,9 +307,9 @@ impl DesktopWork {
     /// them (the desktop itself is unverified): totals never count them as applied.
     pub(super) fn absent_after_apply(&mut self, indices: &[usize]) {
         for &i in indices {
-            let change = &mut self.changes[i];
-            change.outcome = Outcome::Failed;
-            change.error = Some(Box::new(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string())));
+            let end = self.changes.ended_mut(i);
+            end.outcome = Outcome::Failed;
+            end.error = Some(Box::new(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string())));
         }
     }
 
@@ -332,7 +330,7 @@ impl DesktopWork {
     fn settle(&mut self, i: usize, ticker: &Ticker) {
         if !self.settled[i] {
             self.settled[i] = true;
-            ticker.settled(self.changes[i].outcome == Outcome::Failed);
+            ticker.settled(self.changes.ended(i).outcome == Outcome::Failed);
         }
     }
 
@@ -340,17 +338,17 @@ impl DesktopWork {
     pub(crate) fn finish(&mut self, ticker: &Ticker) {
         for i in 0..self.changes.len() {
             if !self.settled[i] {
-                if self.changes[i].via.is_some() {
+                if self.changes.ended(i).via.is_some() {
                     // Sent, but never confirmed (the run stopped before a read could, or the
                     // desktop's writes stopped before it was sent again): whether the service did
                     // it is unknown, so it is neither applied nor skipped.
-                    self.changes[i].outcome = Outcome::Failed;
-                    self.changes[i].error = Some(Box::new(ErrorInfo::message(
+                    self.changes.ended_mut(i).outcome = Outcome::Failed;
+                    self.changes.ended_mut(i).error = Some(Box::new(ErrorInfo::message(
                         "sent, but no read confirmed it and it was not sent again",
                     )));
                 } else {
-                    self.changes[i].outcome = Outcome::Skipped;
-                    self.changes[i].error = None;
+                    self.changes.ended_mut(i).outcome = Outcome::Skipped;
+                    self.changes.ended_mut(i).error = None;
                 }
                 self.settle(i, ticker);
                 if self.status != DesktopResult::Failed {
@@ -445,7 +443,7 @@ mod tests {
     fn creates_wait_until_every_delete_is_applied() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone());
+        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
         assert_eq!(work.pending(Group::Deletes), [0]);
         assert!(work.pending(Group::Creates).is_empty());
         work.sent(&[0], WriteMode::Batch, 1);
@@ -457,7 +455,7 @@ mod tests {
     fn a_failed_delete_skips_the_creates_and_fails_the_desktop() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone());
+        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
         let error = ApiError::Service {
             status: 400,
             error_code: "WKS.0001".into(),
@@ -477,10 +475,13 @@ mod tests {
             outcomes,
             [Outcome::Failed, Outcome::Skipped, Outcome::Skipped]
         );
-        assert_eq!(report.changes[0].via, Some(WriteMode::Tag));
-        assert_eq!(report.changes[1].via, None);
+        assert_eq!(report.changes.get(0).unwrap().via, Some(WriteMode::Tag));
+        assert_eq!(report.changes.get(1).unwrap().via, None);
         assert_eq!(
-            report.changes[0]
+            report
+                .changes
+                .get(0)
+                .unwrap()
                 .error
                 .as_ref()
                 .unwrap()
@@ -494,13 +495,13 @@ mod tests {
     fn attempts_add_up_over_fallbacks_and_via_names_the_last_call() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone());
+        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
         work.sent(&[0], WriteMode::Batch, 2);
         work.sent(&[0], WriteMode::Desktop, 1);
         work.applied(&[0], &ticker);
         let report = work.into_report();
-        assert_eq!(report.changes[0].attempts, 3);
-        assert_eq!(report.changes[0].via, Some(WriteMode::Desktop));
+        assert_eq!(report.changes.get(0).unwrap().attempts, 3);
+        assert_eq!(report.changes.get(0).unwrap().via, Some(WriteMode::Desktop));
     }
 
     #[test]
@@ -513,7 +514,7 @@ mod tests {
                 value: "v".into(),
             })
             .collect();
-        let work = DesktopWork::new(plan);
+        let work = DesktopWork::new(plan, &mut Recent::default());
         let keys = |k| -> Vec<String> {
             let item = work.batch_item(Group::Creates, k);
             assert_eq!(item.desktop_id, "d1");
@@ -531,7 +532,7 @@ mod tests {
     #[test]
     fn a_read_confirms_only_what_it_shows() {
         let plan = plan();
-        let work = DesktopWork::new(plan.clone());
+        let work = DesktopWork::new(plan.clone(), &mut Recent::default());
         let observed: Tags = [("env", "prod"), ("old", "1")]
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -544,7 +545,7 @@ mod tests {
     #[test]
     fn a_write_after_a_read_makes_the_read_stale() {
         let plan = plan();
-        let mut work = DesktopWork::new(plan.clone());
+        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
         work.observe(Tags::new(), 0);
         assert_eq!(work.observed, Some(Observed::Differs(Tags::new())));
         work.sent(&[0], WriteMode::Desktop, 1);

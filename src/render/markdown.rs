@@ -406,15 +406,15 @@ fn report_section(d: &DesktopReport) -> String {
     }
     if !d.changes.is_empty() {
         out.push_str("\n| Outcome | Change | Attempts | Error |\n| --- | --- | ---: | --- |\n");
-        for c in &d.changes {
+        for c in d.changes.iter() {
             let outcome = match c.outcome {
                 Outcome::Failed => format!("**{}**", super::word(&c.outcome)),
                 Outcome::Applied | Outcome::Skipped => super::word(&c.outcome),
             };
-            let error = c.error.as_deref().map(describe_error).unwrap_or_default();
+            let error = c.error.map(describe_error).unwrap_or_default();
             out.push_str(&format!(
                 "| {outcome} | {} | {} | {} |\n",
-                md(&describe(&c.change)),
+                md(&describe(c.change)),
                 if c.outcome == Outcome::Skipped {
                     "-".to_string()
                 } else {

@@ -169,7 +169,8 @@ pub(crate) fn sample_report() -> Report {
                         1,
                     ),
                     ok(create("env", "dev"), 3),
-                ],
+                ]
+                .into(),
                 policy_warnings: vec![],
             },
             DesktopReport {
@@ -208,7 +209,8 @@ pub(crate) fn sample_report() -> Report {
                         attempts: 0,
                         error: None,
                     },
-                ],
+                ]
+                .into(),
                 policy_warnings: vec![],
             },
             DesktopReport {
@@ -217,7 +219,7 @@ pub(crate) fn sample_report() -> Report {
                 status: DesktopResult::Blocked,
                 reason: Some("would carry 11 tags, over the cap of 10".into()),
                 reason_kind: Some(desktag_core::plan::BlockedKind::Cap),
-                changes: vec![],
+                changes: vec![].into(),
                 policy_warnings: vec![],
             },
             DesktopReport {
@@ -226,7 +228,7 @@ pub(crate) fn sample_report() -> Report {
                 status: DesktopResult::Unchanged,
                 reason: None,
                 reason_kind: None,
-                changes: vec![],
+                changes: vec![].into(),
                 policy_warnings: vec![],
             },
             DesktopReport {
@@ -237,7 +239,7 @@ pub(crate) fn sample_report() -> Report {
                     "re-read tags differ from the plan: `env` is \"dev\", planned \"prod\"".into(),
                 ),
                 reason_kind: None,
-                changes: vec![ok(create("env", "prod"), 1)],
+                changes: vec![ok(create("env", "prod"), 1)].into(),
                 policy_warnings: vec![],
             },
             DesktopReport {
@@ -260,7 +262,8 @@ pub(crate) fn sample_report() -> Report {
                         encoded_authorization_message: None,
                         denial: None,
                     })),
-                }],
+                }]
+                .into(),
                 policy_warnings: vec![],
             },
         ],

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::diff::{desktop_diff, Kind};
 use super::escape::{display, quote_key, quote_value};
 use super::{change_counts, plural, result_name, summary_line};
-use crate::report::{ChangeReport, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode};
+use crate::report::{ChangeView, DesktopResult, ErrorInfo, Outcome, Report, Totals, WriteMode};
 use desktag_core::plan::{Change, DesktopPlan, DesktopStatus, Plan, Summary};
 
 /// How text is drawn.
@@ -308,7 +308,7 @@ pub(crate) fn attempts(n: u32) -> String {
 
 /// `3 attempts via desktop call`: the attempts of a sent change and the kind of call that wrote
 /// it (or failed it last).
-pub(crate) fn attempts_via(c: &ChangeReport) -> String {
+pub(crate) fn attempts_via(c: ChangeView<'_>) -> String {
     let via = match c.via {
         Some(WriteMode::Batch) => " via batch call",
         Some(WriteMode::Desktop) => " via desktop call",
@@ -458,13 +458,13 @@ pub(crate) fn reports(w: &mut impl Write, reports: &[Report], style: &TextStyle)
     writeln!(w, "{}", style.paint(color, &line))
 }
 
-fn change_line(c: &ChangeReport, style: &TextStyle) -> String {
+fn change_line(c: ChangeView<'_>, style: &TextStyle) -> String {
     let (word, color) = match c.outcome {
         Outcome::Applied => ("applied", GREEN),
         Outcome::Failed => ("failed ", RED),
         Outcome::Skipped => ("skipped", CYAN),
     };
-    let mut line = format!("{} {}", style.paint(color, word), describe(&c.change));
+    let mut line = format!("{} {}", style.paint(color, word), describe(c.change));
     if c.outcome != Outcome::Skipped {
         line.push_str(&format!(" [{}]", attempts_via(c)));
     }

@@ -9,6 +9,7 @@ pub mod policy;
 mod resolve;
 pub mod saved;
 mod shared;
+pub use shared::Recent;
 
 #[cfg(test)]
 mod proptests;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 /// The values shared last: a value equal to one of them is replaced by a handle on it.
-pub(crate) struct Recent<T: ?Sized> {
+pub struct Recent<T: ?Sized> {
     recent: Vec<Arc<T>>,
 }
 
@@ -19,7 +19,7 @@ impl<T: ?Sized + PartialEq> Recent<T> {
     const KEPT: usize = 16;
 
     /// `value`, or an equal value shared earlier.
-    pub(crate) fn share(&mut self, value: Arc<T>) -> Arc<T> {
+    pub fn share(&mut self, value: Arc<T>) -> Arc<T> {
         if let Some(at) = self.recent.iter().position(|r| **r == *value) {
             let hit = self.recent.remove(at);
             self.recent.insert(0, hit.clone());
@@ -31,7 +31,7 @@ impl<T: ?Sized + PartialEq> Recent<T> {
     }
 
     /// An earlier value equal to `value`, or a new one `make` makes of it.
-    pub(crate) fn share_from(&mut self, value: &T, make: impl FnOnce(&T) -> Arc<T>) -> Arc<T> {
+    pub fn share_from(&mut self, value: &T, make: impl FnOnce(&T) -> Arc<T>) -> Arc<T> {
         match self.recent.iter().position(|r| **r == *value) {
             Some(at) => {
                 let hit = self.recent.remove(at);
