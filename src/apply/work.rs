@@ -81,7 +81,8 @@ pub(super) struct DesktopWork {
 
 impl DesktopWork {
     /// Takes the desktop's plan; its changes move into the work (the report keeps them), shared
-    /// with the desktops before it that have the same (`recent`).
+    /// as the plan shares them; a desktop's renames, split into their writes, are shared with
+    /// the desktops before it that have the same (`recent`).
     pub(crate) fn new(plan: DesktopPlan, recent: &mut Recent<[Change]>) -> DesktopWork {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
@@ -89,16 +90,18 @@ impl DesktopWork {
             DesktopStatus::Change => DesktopResult::Applied,
         };
         let changes = if status == DesktopResult::Applied {
-            let writes: Vec<Change> = if plan
+            let renames = plan
                 .changes
                 .iter()
-                .any(|c| matches!(c, Change::Rename { .. }))
-            {
-                plan.changes.iter().flat_map(Change::writes).collect()
+                .any(|c| matches!(c, Change::Rename { .. }));
+            let writes = if renames {
+                let writes: Vec<Change> = plan.changes.iter().flat_map(Change::writes).collect();
+                recent.share_from(&writes, |w| w.into())
             } else {
+                // Shared already as planned.
                 plan.changes
             };
-            Changes::unsent(recent.share_from(&writes, |w| w.into()))
+            Changes::unsent(writes)
         } else {
             Changes::default()
         };
@@ -430,7 +433,8 @@ mod tests {
                     key: "team".into(),
                     value: "ops".into(),
                 },
-            ],
+            ]
+            .into(),
             unmanaged: vec![],
             ignored: vec![],
             kept: vec![],

@@ -34,7 +34,7 @@ pub(crate) fn desktop_diff(desktop: &DesktopPlan) -> Vec<Line> {
     // A renamed key is one `~` line, not a removed and an added one.
     let mut current = desktop.current.clone();
     let mut moved = Vec::new();
-    for change in &desktop.changes {
+    for change in desktop.changes.iter() {
         if let Change::Rename {
             from, key, value, ..
         } = change

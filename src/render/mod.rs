@@ -191,7 +191,7 @@ pub(crate) fn key_summary(plan: &Plan) -> Vec<KeyChange<'_>> {
     // (key, action, old, new) → desktops.
     type Group<'p> = (&'p str, &'static str, Option<&'p str>, Option<&'p str>);
     let mut groups: std::collections::BTreeMap<Group<'_>, usize> = Default::default();
-    for change in plan.desktops.iter().flat_map(|d| &d.changes) {
+    for change in plan.desktops.iter().flat_map(|d| d.changes.iter()) {
         let key = match change {
             Change::Create { key, value } => (key.as_str(), "create", None, Some(value.as_str())),
             Change::Overwrite { key, old, value } => (
@@ -285,7 +285,8 @@ mod tests {
                 key: "cost-center".into(),
                 old: from.into(),
                 value: "CC-0000".into(),
-            }],
+            }]
+            .into(),
             unmanaged: vec![],
             ignored: vec![],
             kept: vec![],

@@ -200,7 +200,7 @@ fn changed(w: &mut impl Write, d: &DesktopPlan, style: &TextStyle) -> io::Result
 /// `  why: env = "prod" from teams/fin.yaml:7:7 (name glob)`, one line per change; deletes no
 /// manifest asks for are `--prune`'s.
 fn explain(w: &mut impl Write, d: &DesktopPlan) -> io::Result<()> {
-    for change in &d.changes {
+    for change in d.changes.iter() {
         let key = change.key();
         let why = match d.sources.iter().find(|s| s.key.as_str() == key) {
             Some(s) => format!(

@@ -96,7 +96,7 @@ mod tests {
             reason: None,
             reason_kind: None,
             current,
-            changes,
+            changes: changes.into(),
             unmanaged: Vec::new(),
             ignored: Vec::new(),
             kept: Vec::new(),

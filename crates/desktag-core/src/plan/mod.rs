@@ -119,6 +119,10 @@ fn no_sources(sources: &std::sync::Arc<[Source]>) -> bool {
     sources.is_empty()
 }
 
+fn no_changes(changes: &std::sync::Arc<[Change]>) -> bool {
+    changes.is_empty()
+}
+
 /// Where the want behind one change is written. Changes no manifest asks for (deletes by
 /// `--prune`) have none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,9 +289,10 @@ pub struct DesktopPlan {
     pub reason_kind: Option<BlockedKind>,
     /// The tags the desktop had when the plan was made (also the staleness fingerprint).
     pub current: Tags,
-    /// Deletes, then overwrites, then creates; each group sorted by key.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
+    /// Deletes, then overwrites, then creates; each group sorted by key. Shared between desktops
+    /// with the same changes (every desktop one name glob selects, in a rollout).
+    #[serde(default, skip_serializing_if = "no_changes")]
+    pub changes: std::sync::Arc<[Change]>,
     /// Current keys that are kept but not managed by the manifests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<CompactString>,
@@ -413,7 +418,7 @@ impl DesktopPlan {
     /// The tags the desktop will carry once every change is applied.
     pub fn planned(&self) -> Tags {
         let mut tags = self.current.clone();
-        for change in &self.changes {
+        for change in self.changes.iter() {
             change.apply_to(&mut tags);
         }
         tags
@@ -519,7 +524,7 @@ impl Summary {
             if !d.policy_warnings.is_empty() {
                 summary.policy_warnings += 1;
             }
-            for change in &d.changes {
+            for change in d.changes.iter() {
                 match change {
                     Change::Create { .. } => summary.create += 1,
                     Change::Overwrite { .. } => summary.overwrite += 1,

@@ -108,6 +108,7 @@ pub fn plan_all(
     };
     let mut uses = TemplateUse::default();
     let mut shared: Recent<[Source]> = Recent::default();
+    let mut shared_changes: Recent<[Change]> = Recent::default();
     let mut desktops = Vec::with_capacity(wanted.len());
     let mut inventory = inventory.into_iter();
     // The desktop of the want at hand: desktops come in id order, as the wants do.
@@ -125,6 +126,7 @@ pub fn plan_all(
             }
         };
         let mut planned = plan_desktop(&w, desktop, policy, keys, &mut ignored, &mut templates);
+        planned.changes = shared_changes.share(std::mem::take(&mut planned.changes));
         planned.sources = shared.share(std::mem::take(&mut planned.sources));
         uses.record(&w, desktop, planned.status);
         // Another want of the same desktop (only callers other than resolution make them)
@@ -196,7 +198,7 @@ fn not_found(id: &str, project_id: &str) -> DesktopPlan {
         )),
         reason_kind: Some(BlockedKind::NotFound),
         current: Tags::new(),
-        changes: Vec::new(),
+        changes: Default::default(),
         unmanaged: Vec::new(),
         ignored: Vec::new(),
         kept: Vec::new(),
@@ -219,7 +221,7 @@ fn blocked(
         reason: Some(reason),
         reason_kind: Some(kind),
         current: Tags::new(),
-        changes: Vec::new(),
+        changes: Default::default(),
         unmanaged,
         ignored,
         kept: Vec::new(),
@@ -320,7 +322,7 @@ fn plan_desktop<'a>(
         reason: None,
         reason_kind: None,
         current: Tags::new(),
-        changes,
+        changes: changes.into(),
         unmanaged,
         ignored,
         kept,

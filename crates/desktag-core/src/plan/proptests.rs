@@ -187,7 +187,7 @@ proptest! {
             }
             let mut tags = d.current.clone();
             let start = counted(&tags);
-            for change in &d.changes {
+            for change in d.changes.iter() {
                 let before = counted(&tags);
                 change.apply_to(&mut tags);
                 let now = counted(&tags);
@@ -203,7 +203,7 @@ proptest! {
         let p = plan_case(&c, &c.inventory);
         for (d, w) in p.desktops.iter().zip(&c.wanted) {
             prop_assert_eq!(&d.desktop_id, &w.desktop_id);
-            for change in &d.changes {
+            for change in d.changes.iter() {
                 let key = change.key();
                 prop_assert!(!c.keys.ignore.is_ignored(key) && !is_system_key(key));
                 let allowed = match change {
@@ -224,9 +224,9 @@ proptest! {
                 prop_assert!(allowed, "{:?} on {:#?}", change, d);
             }
             // Ordering: deletes, overwrites, creates, each by key.
-            let mut sorted = d.changes.clone();
+            let mut sorted = d.changes.to_vec();
             sorted.sort();
-            prop_assert_eq!(&sorted, &d.changes);
+            prop_assert_eq!(&sorted[..], &d.changes[..]);
             // Unmanaged: current, not wanted, not deleted, not ignored.
             for key in &d.unmanaged {
                 prop_assert!(!w.tags.contains_key(key) && !c.keys.ignore.is_ignored(key));

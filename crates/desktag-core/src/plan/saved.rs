@@ -393,7 +393,7 @@ fn check(plan: &Plan) -> Result<(), SavedPlanError> {
         }
         let mut tags = d.current.clone();
         let mut last_rank = 0;
-        for change in &d.changes {
+        for change in d.changes.iter() {
             let key = change.key();
             crate::tags::check_key(key).map_err(|e| at(format!("key `{key}`: {e}")))?;
             let rank = match change {
@@ -580,7 +580,7 @@ pub fn not_produced(
                     Some(p) if p.status == DesktopStatus::Blocked => (&[], p.reason.as_deref()),
                     _ => (&[], None),
                 };
-            (theirs != d.changes.as_slice()).then(|| {
+            (theirs != &*d.changes).then(|| {
                 let (ours, theirs) = listed(&d.changes, theirs);
                 let theirs = match blocked {
                     Some(reason) => format!("no changes (blocked: {})", reason.escape_debug()),
@@ -870,7 +870,8 @@ mod tests {
                     key: "env".into(),
                     old: "dev".into(),
                     value: "prod".into(),
-                }],
+                }]
+                .into(),
                 unmanaged: vec![],
                 ignored: vec![],
                 kept: vec![],
@@ -936,19 +937,23 @@ mod tests {
             from_json(&to_json(&plan)).unwrap_err().to_string()
         };
         let bad_key = edit(&|p| {
-            p.desktops[0].changes.push(Change::Create {
+            let mut changes = p.desktops[0].changes.to_vec();
+            changes.push(Change::Create {
                 key: "bad/key".into(),
                 value: "x".into(),
             });
+            p.desktops[0].changes = changes.into();
             p.summary.create += 1;
         });
         assert!(bad_key.contains("`bad/key`"), "{bad_key}");
         let wrong_old = edit(&|p| {
-            p.desktops[0].changes[0] = Change::Overwrite {
+            let mut changes = p.desktops[0].changes.to_vec();
+            changes[0] = Change::Overwrite {
                 key: "env".into(),
                 old: "qa".into(),
                 value: "prod".into(),
             };
+            p.desktops[0].changes = changes.into();
         });
         assert!(
             wrong_old.contains("does not match the recorded tags"),

@@ -617,6 +617,7 @@ fn plans_deletes_then_overwrites_then_creates_sorted_by_key() {
                 value: "1".into()
             },
         ]
+        .into()
     );
     assert!(d.unmanaged.is_empty());
     assert_eq!(d.ignored, ["_sys_x", "ops-1"]);
@@ -666,6 +667,7 @@ fn unmanaged_keys_are_kept_unless_pruned_and_ignored_keys_survive_prune() {
             key: "legacy".into(),
             old: "x".into()
         }]
+        .into()
     );
     assert!(p.desktops[0].unmanaged.is_empty());
     assert_eq!(p.desktops[0].ignored, ["_sys_b", "ops-a"]);
@@ -826,7 +828,8 @@ fn create_only_keys_are_created_when_missing_and_never_overwritten() {
             key: "env".into(),
             old: "dev".into(),
             value: "prod".into()
-        }],
+        }]
+        .into(),
         "owner stays alice"
     );
     assert_eq!(
@@ -835,6 +838,7 @@ fn create_only_keys_are_created_when_missing_and_never_overwritten() {
             key: "owner".into(),
             value: "it".into()
         }]
+        .into()
     );
 }
 
@@ -868,6 +872,7 @@ fn protected_keys_survive_prune() {
             key: "legacy".into(),
             old: "x".into()
         }]
+        .into()
     );
     assert_eq!(d.unmanaged, ["billing-id"]);
 }
@@ -1227,6 +1232,7 @@ fn a_template_is_rendered_only_where_its_value_is_written() {
             old: "dev".into(),
             value: "prod".into()
         }]
+        .into()
     );
     assert_eq!(d1.kept, ["owner"]);
     let d2 = &p.desktops[1];
@@ -1482,4 +1488,47 @@ fn desktops_whose_wants_come_from_the_same_places_share_one_source_list() {
     );
     assert!(!std::sync::Arc::ptr_eq(&d1.sources, &d3.sources));
     assert_eq!(d3.sources[1].line, 10);
+}
+
+#[test]
+fn desktops_with_the_same_changes_share_one_list_and_others_keep_theirs() {
+    let inv = Inventory::new([
+        desktop("d1", "W1", &[]),
+        desktop("d2", "W2", &[]),
+        desktop("d3", "W3", &[("env", "dev")]),
+    ]);
+    let wanted: Vec<Wanted> = ["d1", "d2", "d3"]
+        .iter()
+        .map(|id| want(id, &[("env", "prod")], &[]))
+        .collect();
+    let place = Place {
+        project_id: "p",
+        endpoint: "e",
+    };
+    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), place);
+    let [d1, d2, d3] = &plan.desktops[..] else {
+        panic!("three desktops")
+    };
+    assert!(std::sync::Arc::ptr_eq(&d1.changes, &d2.changes));
+    assert!(matches!(d1.changes[..], [Change::Create { .. }]));
+    // d3 overwrites instead: its own list.
+    assert!(!std::sync::Arc::ptr_eq(&d1.changes, &d3.changes));
+    assert!(matches!(d3.changes[..], [Change::Overwrite { .. }]));
+}
+
+#[test]
+fn the_resolution_shares_the_wants_of_desktops_one_glob_selects() {
+    let m = Manifest {
+        documents: vec![doc(
+            "m.yaml",
+            &[],
+            &[],
+            vec![entry("m.yaml", 4, name("FIN-*"), &[("env", "prod")], &[])],
+        )],
+    };
+    let r = resolve(&m, &inventory(), &Policy::default());
+    assert!(r.wanted.len() >= 2, "{:?}", r.wanted);
+    let (a, b) = (&r.wanted[0], &r.wanted[1]);
+    assert!(std::sync::Arc::ptr_eq(&a.tags, &b.tags));
+    assert!(std::sync::Arc::ptr_eq(&a.sources, &b.sources));
 }
