@@ -21,6 +21,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::report::WriteMode;
 use desktag_api::{ApiError, CallError, DesktopTags};
+use smallvec::SmallVec;
 
 use super::chunks::{pieces, rounds};
 use super::ladder::{next, verdict, Next, Verdict};
@@ -48,10 +49,11 @@ struct Sent {
     bisected: bool,
 }
 
-/// What one desktop's calls of a round carried, to be settled by a read.
+/// What one desktop's calls of a round carried, to be settled by a read: the pieces
+/// (`DesktopWork::piece`; one, unless the desktop has more than 20 writes), not a list of them.
 #[derive(Default)]
 struct Carried {
-    changes: Vec<usize>,
+    pieces: SmallVec<[usize; 2]>,
     /// A call carrying some of them failed under pressure (else every call was answered success).
     failed: bool,
 }
@@ -103,7 +105,7 @@ pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group:
         }
         left.pressure.clear();
         let carried = record(run, works, group, sent, &mut left);
-        settle(run, works, carried, &mut left).await;
+        settle(run, works, group, carried, &mut left).await;
     }
     finish_phase(run, works, group, left).await;
 }
@@ -279,10 +281,10 @@ fn record(
             w.sent(&changes, WriteMode::Batch, attempts);
             match (&answer, step) {
                 (_, Some(Next::Bisect)) => {}
-                (Ok(_), _) => carried.entry(i).or_default().changes.extend(changes),
+                (Ok(_), _) => carried.entry(i).or_default().pieces.push(piece),
                 (Err(error), Some(Next::Again)) => {
                     let entry = carried.entry(i).or_default();
-                    entry.changes.extend(changes);
+                    entry.pieces.push(piece);
                     entry.failed = true;
                     left.pressure.insert(i, error.error.clone());
                 }
@@ -316,6 +318,7 @@ fn record(
 async fn settle(
     run: &Run<'_>,
     works: &mut [DesktopWork],
+    group: Group,
     mut carried: BTreeMap<usize, Carried>,
     left: &mut Left,
 ) {
@@ -330,10 +333,12 @@ async fn settle(
         let Ok(i) = works.binary_search_by(|w| w.id().cmp(desktop.id.as_str())) else {
             return;
         };
-        let Some(Carried { changes, failed }) = carried.remove(&i) else {
+        let Some(Carried { pieces, failed }) = carried.remove(&i) else {
             return;
         };
         let w = &mut works[i];
+        // What is pending has not changed since the calls were made of it.
+        let changes: Vec<usize> = pieces.iter().flat_map(|&k| w.piece(group, k)).collect();
         let (done, missing) = confirmed(w, &changes, &desktop.tags);
         w.applied(&done, &run.ticker);
         if !failed && !missing.is_empty() && left.per_desktop.insert(i) {

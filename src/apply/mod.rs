@@ -87,8 +87,13 @@ pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Repor
         project_id,
         endpoint,
         desktops,
+        made_from,
+        warnings,
         ..
     } = plan;
+    // Only the desktops are applied: what explains the plan (the attributes its templates read,
+    // its warnings) would otherwise live, unused, until the report is made.
+    drop((made_from, warnings));
     let mut recent = Recent::default();
     let mut works: Vec<DesktopWork> = desktops
         .into_iter()
