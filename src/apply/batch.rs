@@ -227,12 +227,12 @@ fn send_call<'a>(
             }];
         }
         let mid = call.len() / 2;
-        let (mut call, mut ids) = (call, desktops.clone());
-        let (right, right_ids) = (call.split_off(mid), ids.split_off(mid));
+        let (mut call, mut left_desktops) = (call, desktops.clone());
+        let (right, right_desktops) = (call.split_off(mid), left_desktops.split_off(mid));
         Tally::add(&run.tally.bisected, 2);
         let (mut left, right) = futures::join!(
-            send_call(run, ids, piece, call, group),
-            send_call(run, right_ids, piece, right, group)
+            send_call(run, left_desktops, piece, call, group),
+            send_call(run, right_desktops, piece, right, group)
         );
         left.extend(right);
         left.push(Sent {

@@ -66,7 +66,8 @@ pub(super) struct DesktopWork {
     policy_warnings: Vec<String>,
     /// The plan's changes, as their writes, and how each ended (the report keeps them).
     changes: Changes,
-    /// Which changes are settled; inline for any desktop within the tag cap.
+    /// Which changes are settled; inline up to 16 writes (more only for a desktop that swaps
+    /// most of its tags at once).
     settled: SmallVec<[bool; 16]>,
     status: DesktopResult,
     reason: Option<String>,
