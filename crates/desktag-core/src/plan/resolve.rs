@@ -484,19 +484,34 @@ impl Wants {
     /// the buffers are left empty for the next desktop.
     fn finished(&mut self, desktop_id: String) -> Wanted {
         self.sources.append(&mut self.absent_sources);
-        let wanted = Wanted {
-            desktop_id,
-            tags: self
-                .shared_tags
-                .share_from(&self.tags, |tags| Arc::new(tags.clone())),
-            absent: std::mem::take(&mut self.absent),
-            sources: self
-                .shared_sources
-                .share_from(&self.sources, |sources| Arc::from(sources)),
+        // A buffer equal to a kept value is cleared for the next desktop; one that is not moves
+        // into its own `Arc` (no copy).
+        let tags = match self.shared_tags.find(&self.tags) {
+            Some(hit) => {
+                self.tags.clear();
+                hit
+            }
+            None => {
+                let mut tags = std::mem::take(&mut self.tags);
+                tags.shrink_to_fit();
+                self.shared_tags.keep(Arc::new(tags))
+            }
         };
-        self.tags.clear();
-        self.sources.clear();
-        wanted
+        let sources = match self.shared_sources.find(&self.sources) {
+            Some(hit) => {
+                self.sources.clear();
+                hit
+            }
+            None => self
+                .shared_sources
+                .keep(Arc::from(std::mem::take(&mut self.sources))),
+        };
+        Wanted {
+            desktop_id,
+            tags,
+            absent: std::mem::take(&mut self.absent),
+            sources,
+        }
     }
 }
 

@@ -20,26 +20,33 @@ impl<T: ?Sized + PartialEq> Recent<T> {
 
     /// `value`, or an equal value shared earlier.
     pub fn share(&mut self, value: Arc<T>) -> Arc<T> {
-        if let Some(at) = self.recent.iter().position(|r| **r == *value) {
-            let hit = self.recent.remove(at);
-            self.recent.insert(0, hit.clone());
-            return hit;
+        match self.find(&value) {
+            Some(hit) => hit,
+            None => self.keep(value),
         }
-        self.recent.insert(0, value.clone());
-        self.recent.truncate(Self::KEPT);
-        value
     }
 
     /// An earlier value equal to `value`, or a new one `make` makes of it.
     pub fn share_from(&mut self, value: &T, make: impl FnOnce(&T) -> Arc<T>) -> Arc<T> {
-        match self.recent.iter().position(|r| **r == *value) {
-            Some(at) => {
-                let hit = self.recent.remove(at);
-                self.recent.insert(0, hit.clone());
-                hit
-            }
-            None => self.share(make(value)),
+        match self.find(value) {
+            Some(hit) => hit,
+            None => self.keep(make(value)),
         }
+    }
+
+    /// The value shared earlier that equals `value`, if one is kept.
+    pub fn find(&mut self, value: &T) -> Option<Arc<T>> {
+        let at = self.recent.iter().position(|r| **r == *value)?;
+        let hit = self.recent.remove(at);
+        self.recent.insert(0, hit.clone());
+        Some(hit)
+    }
+
+    /// Keeps `value` to share with the values after it (one not found equal to a kept one).
+    pub fn keep(&mut self, value: Arc<T>) -> Arc<T> {
+        self.recent.insert(0, value.clone());
+        self.recent.truncate(Self::KEPT);
+        value
     }
 }
 
@@ -61,6 +68,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &made));
         let new = recent.share_from(&[4, 5], |v| Arc::from(v));
         assert_eq!(*new, [4, 5]);
+        assert!(recent.find(&[6]).is_none(), "find keeps nothing new");
+        let kept = recent.keep(Arc::from(vec![6]));
+        assert!(Arc::ptr_eq(&kept, &recent.find(&[6]).unwrap()));
     }
 
     #[test]
