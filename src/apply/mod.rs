@@ -26,7 +26,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::report::{DesktopResult, Outcome, Report, Totals};
 use desktag_api::Client;
-use desktag_core::plan::{DesktopStatus, Plan, Recent};
+use desktag_core::plan::{DesktopStatus, Plan, Shared};
 
 pub use crate::report::WriteMode;
 pub use progress::Progress;
@@ -94,10 +94,10 @@ pub async fn apply(plan: Plan, client: &Client, options: &ApplyOptions) -> Repor
     // Only the desktops are applied: what explains the plan (the attributes its templates read,
     // its warnings) would otherwise live, unused, until the report is made.
     drop((made_from, warnings));
-    let mut recent = Recent::default();
+    let mut shared = Shared::default();
     let mut works: Vec<DesktopWork> = desktops
         .into_iter()
-        .map(|d| DesktopWork::new(d, &mut recent))
+        .map(|d| DesktopWork::new(d, &mut shared))
         .collect();
     // By id: a desktop a read names is found by a binary search, with no index of the ids, and
     // the report lists the desktops in this order.

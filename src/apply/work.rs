@@ -4,7 +4,7 @@
 
 use crate::report::{Changes, DesktopReport, DesktopResult, ErrorInfo, Outcome, WriteMode};
 use desktag_api::{ApiError, DesktopTags, TagAction, BATCH_MAX_TAGS};
-use desktag_core::plan::{BlockedKind, Change, DesktopPlan, DesktopStatus, Recent};
+use desktag_core::plan::{BlockedKind, Change, DesktopPlan, DesktopStatus, Shared};
 use desktag_core::tags::Tags;
 use smallvec::SmallVec;
 
@@ -88,8 +88,8 @@ const _: () = assert!(std::mem::size_of::<DesktopWork>() <= std::mem::size_of::<
 impl DesktopWork {
     /// Takes the desktop's plan; its changes move into the work (the report keeps them), shared
     /// as the plan shares them; a desktop's renames, split into their writes, are shared with
-    /// the desktops before it that have the same (`recent`).
-    pub(crate) fn new(plan: DesktopPlan, recent: &mut Recent<[Change]>) -> DesktopWork {
+    /// the other desktops that have the same (`shared`).
+    pub(crate) fn new(plan: DesktopPlan, shared: &mut Shared<[Change]>) -> DesktopWork {
         let status = match plan.status {
             DesktopStatus::Blocked => DesktopResult::Blocked,
             DesktopStatus::Unchanged => DesktopResult::Unchanged,
@@ -102,7 +102,7 @@ impl DesktopWork {
                 .any(|c| matches!(c, Change::Rename { .. }));
             let writes = if renames {
                 let writes: Vec<Change> = plan.changes.iter().flat_map(Change::writes).collect();
-                recent.share_from(&writes, |w| w.into())
+                shared.share_from(&writes, |w| w.into())
             } else {
                 // Shared already as planned.
                 plan.changes
@@ -453,7 +453,7 @@ mod tests {
     fn creates_wait_until_every_delete_is_applied() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
+        let mut work = DesktopWork::new(plan.clone(), &mut Shared::default());
         assert_eq!(work.pending(Group::Deletes), [0]);
         assert!(work.pending(Group::Creates).is_empty());
         work.sent(&[0], WriteMode::Batch, 1);
@@ -465,7 +465,7 @@ mod tests {
     fn a_failed_delete_skips_the_creates_and_fails_the_desktop() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
+        let mut work = DesktopWork::new(plan.clone(), &mut Shared::default());
         let error = ApiError::Service {
             status: 400,
             error_code: "WKS.0001".into(),
@@ -505,7 +505,7 @@ mod tests {
     fn attempts_add_up_over_fallbacks_and_via_names_the_last_call() {
         let plan = plan();
         let ticker = Ticker::off();
-        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
+        let mut work = DesktopWork::new(plan.clone(), &mut Shared::default());
         work.sent(&[0], WriteMode::Batch, 2);
         work.sent(&[0], WriteMode::Desktop, 1);
         work.applied(&[0], &ticker);
@@ -524,7 +524,7 @@ mod tests {
                 value: "v".into(),
             })
             .collect();
-        let work = DesktopWork::new(plan, &mut Recent::default());
+        let work = DesktopWork::new(plan, &mut Shared::default());
         let keys = |k| -> Vec<String> {
             let item = work.batch_item(Group::Creates, k);
             assert_eq!(item.desktop_id, "d1");
@@ -542,7 +542,7 @@ mod tests {
     #[test]
     fn a_read_confirms_only_what_it_shows() {
         let plan = plan();
-        let work = DesktopWork::new(plan.clone(), &mut Recent::default());
+        let work = DesktopWork::new(plan.clone(), &mut Shared::default());
         let observed: Tags = [("env", "prod"), ("old", "1")]
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
@@ -555,7 +555,7 @@ mod tests {
     #[test]
     fn a_write_after_a_read_makes_the_read_stale() {
         let plan = plan();
-        let mut work = DesktopWork::new(plan.clone(), &mut Recent::default());
+        let mut work = DesktopWork::new(plan.clone(), &mut Shared::default());
         work.observe(Tags::new(), 0);
         assert_eq!(work.observed, Some(Observed::Differs(Box::default())));
         work.sent(&[0], WriteMode::Desktop, 1);

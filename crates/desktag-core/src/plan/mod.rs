@@ -9,7 +9,7 @@ pub mod policy;
 mod resolve;
 pub mod saved;
 mod shared;
-pub use shared::Recent;
+pub use shared::Shared;
 
 #[cfg(test)]
 mod proptests;
@@ -125,7 +125,7 @@ fn no_changes(changes: &std::sync::Arc<[Change]>) -> bool {
 
 /// Where the want behind one change is written. Changes no manifest asks for (deletes by
 /// `--prune`) have none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Source {
     pub key: CompactString,
     pub file: std::sync::Arc<str>,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::keys::{KeyIgnore, KeyRules};
-use super::shared::Recent;
+use super::shared::Shared;
 use super::{
     Attributes, BlockedKind, Change, DesktopPlan, DesktopStatus, Plan, Policy, Source, Summary,
     Wanted,
@@ -107,8 +107,8 @@ pub fn plan_all(
         seen: HashMap::new(),
     };
     let mut uses = TemplateUse::default();
-    let mut shared: Recent<[Source]> = Recent::default();
-    let mut shared_changes: Recent<[Change]> = Recent::default();
+    let mut shared: Shared<[Source]> = Shared::default();
+    let mut shared_changes: Shared<[Change]> = Shared::default();
     let mut desktops = Vec::with_capacity(wanted.len());
     let mut inventory = inventory.into_iter();
     // The desktop of the want at hand: desktops come in id order, as the wants do.

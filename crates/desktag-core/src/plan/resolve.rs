@@ -9,7 +9,7 @@ use std::sync::Arc;
 use globset::GlobSetBuilder;
 
 use super::keys::{ignored_key_warnings, key_rules, protected_absent_errors, KeyRules};
-use super::shared::Recent;
+use super::shared::Shared;
 use super::{Layer, Policy, Wanted};
 use crate::diagnostic::{self, Code, Diagnostic, Location};
 use crate::glob::{is_name_glob, name_glob};
@@ -459,8 +459,8 @@ struct Wants {
     sources: Vec<(Location, Layer)>,
     /// Sources of the absent keys, to follow those of the tags (see `Wanted::sources`).
     absent_sources: Vec<(Location, Layer)>,
-    shared_tags: Recent<Tags>,
-    shared_sources: Recent<[(Location, Layer)]>,
+    shared_tags: Shared<Tags>,
+    shared_sources: Shared<[(Location, Layer)]>,
 }
 
 impl Wants {

@@ -1,22 +1,36 @@
-//! Sharing equal values between desktops: the wants, sources and changes that every desktop one
-//! name glob selects has in common are held once, however many desktops the glob selects.
+//! Sharing equal values between desktops: the wants, sources and changes that desktops have in
+//! common (every desktop one name glob selects; every desktop whose id entry wants the same) are
+//! held once, however many desktops have them.
 
+use std::collections::HashSet;
+use std::hash::Hash;
 use std::sync::Arc;
 
-/// The values shared last: a value equal to one of them is replaced by a handle on it.
-pub struct Recent<T: ?Sized> {
-    recent: Vec<Arc<T>>,
+/// The distinct values of one run, each once: a value equal to one of them is replaced by a
+/// handle on it. Holds only handles: the values live as long as some desktop holds them. Once
+/// thousands of values were kept and hardly any was found again (every desktop different), it
+/// keeps no more, so a run with nothing in common pays a hash per value and no growing set.
+pub struct Shared<T: ?Sized> {
+    kept: HashSet<Arc<T>>,
+    found: usize,
+    missed: usize,
 }
 
-impl<T: ?Sized> Default for Recent<T> {
+impl<T: ?Sized> Default for Shared<T> {
     fn default() -> Self {
-        Recent { recent: Vec::new() }
+        Shared {
+            kept: HashSet::new(),
+            found: 0,
+            missed: 0,
+        }
     }
 }
 
-impl<T: ?Sized + PartialEq> Recent<T> {
-    /// Values kept to compare with: enough for the globs of a manifest taking turns.
-    const KEPT: usize = 16;
+impl<T: ?Sized + Hash + Eq> Shared<T> {
+    /// Values always kept; past them, a value is kept while at least one lookup in
+    /// `KEEP_WHILE_ONE_IN` finds an equal one.
+    const ALWAYS_KEPT: usize = 4096;
+    const KEEP_WHILE_ONE_IN: usize = 8;
 
     /// `value`, or an equal value shared earlier.
     pub fn share(&mut self, value: Arc<T>) -> Arc<T> {
@@ -34,18 +48,23 @@ impl<T: ?Sized + PartialEq> Recent<T> {
         }
     }
 
-    /// The value shared earlier that equals `value`, if one is kept.
+    /// The value shared earlier that equals `value`, if there is one.
     pub fn find(&mut self, value: &T) -> Option<Arc<T>> {
-        let at = self.recent.iter().position(|r| **r == *value)?;
-        let hit = self.recent.remove(at);
-        self.recent.insert(0, hit.clone());
-        Some(hit)
+        let hit = self.kept.get(value).cloned();
+        match hit {
+            Some(_) => self.found += 1,
+            None => self.missed += 1,
+        }
+        hit
     }
 
-    /// Keeps `value` to share with the values after it (one not found equal to a kept one).
+    /// Keeps `value` (one `find` did not find) to share with the values after it.
     pub fn keep(&mut self, value: Arc<T>) -> Arc<T> {
-        self.recent.insert(0, value.clone());
-        self.recent.truncate(Self::KEPT);
+        if self.kept.len() < Self::ALWAYS_KEPT
+            || self.found * Self::KEEP_WHILE_ONE_IN >= self.missed
+        {
+            self.kept.insert(value.clone());
+        }
         value
     }
 }
@@ -56,30 +75,47 @@ mod tests {
 
     #[test]
     fn equal_values_share_one_allocation_and_others_keep_theirs() {
-        let mut recent: Recent<[u32]> = Recent::default();
-        let a = recent.share(Arc::from(vec![1, 2]));
-        let b = recent.share(Arc::from(vec![1, 2]));
+        let mut shared: Shared<[u32]> = Shared::default();
+        let a = shared.share(Arc::from(vec![1, 2]));
+        let b = shared.share(Arc::from(vec![1, 2]));
         assert!(Arc::ptr_eq(&a, &b));
-        let c = recent.share(Arc::from(vec![3]));
+        let c = shared.share(Arc::from(vec![3]));
         assert!(!Arc::ptr_eq(&a, &c));
         // Taking turns with another value still hits.
-        assert!(Arc::ptr_eq(&a, &recent.share(Arc::from(vec![1, 2]))));
-        let made = recent.share_from(&[1, 2], |_| unreachable!("an equal value is shared"));
+        assert!(Arc::ptr_eq(&a, &shared.share(Arc::from(vec![1, 2]))));
+        let made = shared.share_from(&[1, 2], |_| unreachable!("an equal value is shared"));
         assert!(Arc::ptr_eq(&a, &made));
-        let new = recent.share_from(&[4, 5], |v| Arc::from(v));
+        let new = shared.share_from(&[4, 5], |v| Arc::from(v));
         assert_eq!(*new, [4, 5]);
-        assert!(recent.find(&[6]).is_none(), "find keeps nothing new");
-        let kept = recent.keep(Arc::from(vec![6]));
-        assert!(Arc::ptr_eq(&kept, &recent.find(&[6]).unwrap()));
+        assert!(shared.find(&[6]).is_none(), "find keeps nothing new");
+        let kept = shared.keep(Arc::from(vec![6]));
+        assert!(Arc::ptr_eq(&kept, &shared.find(&[6]).unwrap()));
     }
 
     #[test]
-    fn only_the_last_sixteen_values_are_kept() {
-        let mut recent: Recent<u32> = Recent::default();
-        let first = recent.share(Arc::new(0));
-        for k in 1..=16 {
-            recent.share(Arc::new(k));
+    fn values_nothing_equals_stop_being_kept_and_shared_ones_still_are() {
+        let mut shared: Shared<u32> = Shared::default();
+        let often = shared.share(Arc::new(u32::MAX));
+        for k in 0..10_000 {
+            shared.share(Arc::new(k));
         }
-        assert!(!Arc::ptr_eq(&first, &recent.share(Arc::new(0))));
+        assert_eq!(shared.kept.len(), 4096, "no more than the first values");
+        assert!(Arc::ptr_eq(&often, &shared.share(Arc::new(u32::MAX))));
+        // Hits keep it keeping.
+        let mut shared: Shared<u32> = Shared::default();
+        for k in 0..10_000 {
+            shared.share(Arc::new(k % 5_000));
+        }
+        assert_eq!(shared.kept.len(), 5_000);
+    }
+
+    #[test]
+    fn a_value_is_found_however_many_others_came_since() {
+        let mut shared: Shared<u32> = Shared::default();
+        let first = shared.share(Arc::new(0));
+        for k in 1..=1000 {
+            shared.share(Arc::new(k));
+        }
+        assert!(Arc::ptr_eq(&first, &shared.share(Arc::new(0))));
     }
 }
