@@ -102,7 +102,7 @@ impl DesktopWork {
                 .any(|c| matches!(c, Change::Rename { .. }));
             let writes = if renames {
                 let writes: Vec<Change> = plan.changes.iter().flat_map(Change::writes).collect();
-                shared.share_from(&writes, |w| w.into())
+                shared.share(writes.into())
             } else {
                 // Shared already as planned.
                 plan.changes

@@ -484,28 +484,15 @@ impl Wants {
     /// the buffers are left empty for the next desktop.
     fn finished(&mut self, desktop_id: String) -> Wanted {
         self.sources.append(&mut self.absent_sources);
-        // A buffer equal to a kept value is cleared for the next desktop; one that is not moves
-        // into its own `Arc` (no copy).
-        let tags = match self.shared_tags.find(&self.tags) {
-            Some(hit) => {
-                self.tags.clear();
-                hit
-            }
-            None => {
-                let mut tags = std::mem::take(&mut self.tags);
+        let tags = self
+            .shared_tags
+            .share_buffer(&mut self.tags, Tags::clear, |mut tags| {
                 tags.shrink_to_fit();
-                self.shared_tags.keep(Arc::new(tags))
-            }
-        };
-        let sources = match self.shared_sources.find(&self.sources) {
-            Some(hit) => {
-                self.sources.clear();
-                hit
-            }
-            None => self
-                .shared_sources
-                .keep(Arc::from(std::mem::take(&mut self.sources))),
-        };
+                Arc::new(tags)
+            });
+        let sources = self
+            .shared_sources
+            .share_buffer(&mut self.sources, Vec::clear, Arc::from);
         Wanted {
             desktop_id,
             tags,

@@ -2,6 +2,7 @@
 //! common (every desktop one name glob selects; every desktop whose id entry wants the same) are
 //! held once, however many desktops have them.
 
+use std::borrow::Borrow;
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -40,16 +41,25 @@ impl<T: ?Sized + Hash + Eq> Shared<T> {
         }
     }
 
-    /// An earlier value equal to `value`, or a new one `make` makes of it.
-    pub fn share_from(&mut self, value: &T, make: impl FnOnce(&T) -> Arc<T>) -> Arc<T> {
-        match self.find(value) {
-            Some(hit) => hit,
-            None => self.keep(make(value)),
+    /// The value in `buffer`, shared: an equal value kept earlier (the buffer is then `emptied`,
+    /// its room kept for the next value), or the buffer's own value, moved into an `Arc` by
+    /// `into` (not copied).
+    pub fn share_buffer<B: Borrow<T> + Default>(
+        &mut self,
+        buffer: &mut B,
+        emptied: impl FnOnce(&mut B),
+        into: impl FnOnce(B) -> Arc<T>,
+    ) -> Arc<T> {
+        match self.find((*buffer).borrow()) {
+            Some(hit) => {
+                emptied(buffer);
+                hit
+            }
+            None => self.keep(into(std::mem::take(buffer))),
         }
     }
 
-    /// The value shared earlier that equals `value`, if there is one.
-    pub fn find(&mut self, value: &T) -> Option<Arc<T>> {
+    fn find(&mut self, value: &T) -> Option<Arc<T>> {
         let hit = self.kept.get(value).cloned();
         match hit {
             Some(_) => self.found += 1,
@@ -58,8 +68,8 @@ impl<T: ?Sized + Hash + Eq> Shared<T> {
         hit
     }
 
-    /// Keeps `value` (one `find` did not find) to share with the values after it.
-    pub fn keep(&mut self, value: Arc<T>) -> Arc<T> {
+    /// Keeps `value`, one `find` did not find, to share with the values after it.
+    fn keep(&mut self, value: Arc<T>) -> Arc<T> {
         if self.kept.len() < Self::ALWAYS_KEPT
             || self.found * Self::KEEP_WHILE_ONE_IN >= self.missed
         {
@@ -83,13 +93,18 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         // Taking turns with another value still hits.
         assert!(Arc::ptr_eq(&a, &shared.share(Arc::from(vec![1, 2]))));
-        let made = shared.share_from(&[1, 2], |_| unreachable!("an equal value is shared"));
+        // A buffer equal to a kept value is emptied and keeps its room; another moves in whole.
+        let mut buffer = vec![1, 2];
+        buffer.reserve(8);
+        let made = shared.share_buffer(&mut buffer, Vec::clear, |_| unreachable!("shared"));
         assert!(Arc::ptr_eq(&a, &made));
-        let new = shared.share_from(&[4, 5], |v| Arc::from(v));
-        assert_eq!(*new, [4, 5]);
-        assert!(shared.find(&[6]).is_none(), "find keeps nothing new");
-        let kept = shared.keep(Arc::from(vec![6]));
-        assert!(Arc::ptr_eq(&kept, &shared.find(&[6]).unwrap()));
+        assert!(buffer.is_empty() && buffer.capacity() >= 10);
+        buffer.extend([4, 5]);
+        let moved = shared.share_buffer(&mut buffer, Vec::clear, Arc::from);
+        assert_eq!(*moved, [4, 5]);
+        assert_eq!(buffer.capacity(), 0, "moved, not copied");
+        let again = shared.share_buffer(&mut vec![4, 5], Vec::clear, Arc::from);
+        assert!(Arc::ptr_eq(&moved, &again), "and kept");
     }
 
     #[test]
