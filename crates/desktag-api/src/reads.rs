@@ -276,10 +276,10 @@ fn page_call(extra: &[(String, String)], offset: u64) -> Call {
     call
 }
 
-/// The ids a streamed listing has seen, kept as 128-bit hashes with random keys rather than as
-/// the ids themselves: the desktops are handed on, not kept, and a read-back of 100,000 desktops
-/// need not hold their ids twice. Two ids collide with a probability near 2^-128 per pair; a
-/// collision would refuse the listing, never accept a repeat.
+/// The ids a listing has seen, kept as 128-bit hashes with random keys rather than as the ids
+/// themselves: a streamed listing hands its desktops on, and a collected one need not hold
+/// every id twice. Two ids collide with a probability near 2^-128 per pair; a collision would
+/// refuse the listing, never accept a repeat.
 #[derive(Default)]
 struct Seen {
     hashes: HashSet<(u64, u64)>,
@@ -301,39 +301,27 @@ impl Seen {
 /// A desktop id the service listed twice.
 struct ListedTwice(String);
 
-/// The pages of one listing as they came, in offset order, refusing a desktop listed twice as soon as
-/// its page comes (a service that ignores `offset` is not paged to the end). Ids seen are
-/// remembered by a hash with a random key (a match is then checked against the desktops): no
-/// map of every id beside the desktops themselves. Once complete, the pages are moved into one
-/// vector sorted by id.
+/// The pages of one listing as they came, in offset order, refusing a desktop listed twice as
+/// soon as its page comes (a service that ignores `offset` is not paged to the end). Once
+/// complete, the pages are moved into one vector sorted by id.
 #[derive(Default)]
 struct Listing {
     pages: Vec<Vec<Desktop>>,
-    hashes: HashSet<u64>,
-    key: RandomState,
+    seen: Seen,
 }
 
 impl Listing {
     /// The next page.
     fn add(&mut self, desktops: Vec<Desktop>) -> Result<(), ListedTwice> {
-        for (i, desktop) in desktops.iter().enumerate() {
-            let id = desktop.id.as_str();
-            if !self.hashes.insert(self.key.hash_one(id)) && self.has(id, &desktops[..i]) {
-                return Err(ListedTwice(id.to_string()));
-            }
+        if let Some(twice) = desktops.iter().find(|d| !self.seen.insert(&d.id)) {
+            return Err(ListedTwice(twice.id.clone()));
         }
         self.pages.push(desktops);
         Ok(())
     }
 
-    /// Whether an earlier page, or `before` on this one, lists `id`.
-    fn has(&self, id: &str, before: &[Desktop]) -> bool {
-        let mut listed = self.pages.iter().flatten().chain(before);
-        listed.any(|d| d.id == id)
-    }
-
     fn len(&self) -> usize {
-        self.pages.iter().map(Vec::len).sum()
+        self.seen.len()
     }
 
     /// Every desktop, sorted by id.
