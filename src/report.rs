@@ -220,6 +220,14 @@ impl Changes {
     pub(crate) fn ended_mut(&mut self, i: usize) -> &mut Ended {
         &mut self.ends[i]
     }
+
+    /// Settles the `i`-th change's outcome, with the error that ended it (none when applied or
+    /// skipped).
+    pub(crate) fn end(&mut self, i: usize, outcome: Outcome, error: Option<ErrorInfo>) {
+        let end = &mut self.ends[i];
+        end.outcome = outcome;
+        end.error = error.map(Box::new);
+    }
 }
 
 impl FromIterator<ChangeReport> for Changes {

@@ -228,25 +228,24 @@ impl DesktopWork {
             return;
         }
         for &i in indices {
-            self.changes.ended_mut(i).via = Some(via);
-            self.changes.ended_mut(i).attempts += attempts;
+            let end = self.changes.ended_mut(i);
+            end.via = Some(via);
+            end.attempts += attempts;
         }
         self.observed = None;
     }
 
     pub(crate) fn applied(&mut self, indices: &[usize], ticker: &Ticker) {
         for &i in indices {
-            self.changes.ended_mut(i).outcome = Outcome::Applied;
-            self.changes.ended_mut(i).error = None;
+            self.changes.end(i, Outcome::Applied, None);
             self.settle(i, ticker);
         }
     }
 
     pub(crate) fn failed(&mut self, indices: &[usize], error: &ApiError, ticker: &Ticker) {
         for &i in indices {
-            let end = self.changes.ended_mut(i);
-            end.outcome = Outcome::Failed;
-            end.error = Some(Box::new(ErrorInfo::from(error)));
+            self.changes
+                .end(i, Outcome::Failed, Some(ErrorInfo::from(error)));
             let change = self.changes.change(i);
             if self.status != DesktopResult::Failed {
                 self.status = DesktopResult::Failed;
@@ -272,9 +271,8 @@ impl DesktopWork {
     /// happen gets no create: it could go over its cap).
     pub(super) fn not_done(&mut self, indices: &[usize], why: &str) {
         for &i in indices {
-            let end = self.changes.ended_mut(i);
-            end.outcome = Outcome::Failed;
-            end.error = Some(Box::new(ErrorInfo::message(why.to_string())));
+            self.changes
+                .end(i, Outcome::Failed, Some(ErrorInfo::message(why)));
             let change = self.changes.change(i);
             if matches!(self.status, DesktopResult::Applied) {
                 self.status = DesktopResult::Failed;
@@ -316,9 +314,9 @@ impl DesktopWork {
     /// them (the desktop itself is unverified): totals never count them as applied.
     pub(super) fn absent_after_apply(&mut self, indices: &[usize]) {
         for &i in indices {
-            let end = self.changes.ended_mut(i);
-            end.outcome = Outcome::Failed;
-            end.error = Some(Box::new(ErrorInfo::message("the service reported it done, but the desktop's tags read after apply do not show it".to_string())));
+            let why = "the service reported it done, but the desktop's tags read after apply do not show it";
+            self.changes
+                .end(i, Outcome::Failed, Some(ErrorInfo::message(why)));
         }
     }
 
@@ -351,13 +349,11 @@ impl DesktopWork {
                     // Sent, but never confirmed (the run stopped before a read could, or the
                     // desktop's writes stopped before it was sent again): whether the service did
                     // it is unknown, so it is neither applied nor skipped.
-                    self.changes.ended_mut(i).outcome = Outcome::Failed;
-                    self.changes.ended_mut(i).error = Some(Box::new(ErrorInfo::message(
-                        "sent, but no read confirmed it and it was not sent again",
-                    )));
+                    let why = "sent, but no read confirmed it and it was not sent again";
+                    self.changes
+                        .end(i, Outcome::Failed, Some(ErrorInfo::message(why)));
                 } else {
-                    self.changes.ended_mut(i).outcome = Outcome::Skipped;
-                    self.changes.ended_mut(i).error = None;
+                    self.changes.end(i, Outcome::Skipped, None);
                 }
                 self.settle(i, ticker);
                 if self.status != DesktopResult::Failed {
