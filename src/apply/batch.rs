@@ -72,6 +72,11 @@ struct Left {
 /// Writes `group` of every desktop in batch rounds, then per desktop what batch calls cannot
 /// write (see the module's rules).
 pub(super) async fn batch_phase(run: &Run<'_>, works: &mut [DesktopWork], group: Group) {
+    // A read-back finds each desktop by a binary search over the works (`settle`).
+    debug_assert!(
+        works.windows(2).all(|w| w[0].id() < w[1].id()),
+        "works sorted by id, each id once"
+    );
     let mut left = Left::default();
     for round in 0..ROUNDS {
         if run.interrupted() || run.ladder.mode(WriteMode::Batch) != WriteMode::Batch {
