@@ -93,6 +93,12 @@ fn inventory() -> Inventory {
     ])
 }
 
+/// Where `plan_all` plans in these tests.
+const PLACE: Place<'static> = Place {
+    project_id: "p",
+    endpoint: "e",
+};
+
 fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs
         .iter()
@@ -1307,11 +1313,7 @@ fn plan_all_moves_the_desktops_into_the_plan_and_plans_as_plan_does() {
     ];
     let keys = KeyRules::default();
     let borrowed = plan(&wanted, &inv, &Policy::default(), &keys, "p", "e");
-    let place = Place {
-        project_id: "p",
-        endpoint: "e",
-    };
-    let (owned, uses) = plan_all(wanted, inv, &Policy::default(), &keys, place);
+    let (owned, uses) = plan_all(wanted, inv, &Policy::default(), &keys, PLACE);
     assert_eq!(owned, borrowed);
     assert_eq!(uses, TemplateUse::default());
     let ids: Vec<(&str, &str, DesktopStatus)> = owned
@@ -1354,11 +1356,7 @@ fn template_use_names_what_unblocked_desktops_read_and_changed_desktops_attribut
         env: [("TEAM".to_string(), "ops".to_string())].into(),
         ..Policy::default()
     };
-    let place = Place {
-        project_id: "p",
-        endpoint: "e",
-    };
-    let (p, uses) = plan_all(wanted, inv, &policy, &KeyRules::default(), place);
+    let (p, uses) = plan_all(wanted, inv, &policy, &KeyRules::default(), PLACE);
     let statuses: Vec<DesktopStatus> = p.desktops.iter().map(|d| d.status).collect();
     assert_eq!(
         statuses,
@@ -1472,11 +1470,7 @@ fn desktops_whose_wants_come_from_the_same_places_share_one_source_list() {
         .collect();
     // d3's wants are written elsewhere.
     wanted[2].sources = vec![at(9), at(10)].into();
-    let place = Place {
-        project_id: "p",
-        endpoint: "e",
-    };
-    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), place);
+    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), PLACE);
     let [d1, d2, d3] = &plan.desktops[..] else {
         panic!("three desktops")
     };
@@ -1501,11 +1495,7 @@ fn desktops_with_the_same_changes_share_one_list_and_others_keep_theirs() {
         .iter()
         .map(|id| want(id, &[("env", "prod")], &[]))
         .collect();
-    let place = Place {
-        project_id: "p",
-        endpoint: "e",
-    };
-    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), place);
+    let (plan, _) = plan_all(wanted, inv, &Policy::default(), &KeyRules::default(), PLACE);
     let [d1, d2, d3] = &plan.desktops[..] else {
         panic!("three desktops")
     };
