@@ -513,11 +513,7 @@ async fn listing_more_desktops_than_the_total_count_is_an_error() {
 #[tokio::test]
 async fn listing_a_repeated_page_is_an_error() {
     // The server ignores `offset`.
-    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
-        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
-        json_response(200, json!({"total_count": 5000, "desktops": page}))
-    })
-    .await;
+    let server = first_page_always(5000).await;
     let err = listing_error(&server).await;
     assert!(matches!(err, ApiError::Paging { .. }), "{err}");
     assert!(err.to_string().contains("offset 1000"), "{err}");
@@ -892,6 +888,15 @@ async fn an_empty_desktop_id_is_refused_without_a_request() {
 }
 
 /// Lists the whole project through `server` and returns the error the listing must end in.
+/// A service that ignores `offset`: every page is desktops 0–999 of a project of `total`.
+async fn first_page_always(total: usize) -> RecordingServer {
+    Server::start(Auth::AkSk(SK), Duration::ZERO, move |_: &Recorded, _| {
+        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
+        json_response(200, json!({"total_count": total, "desktops": page}))
+    })
+    .await
+}
+
 async fn listing_error(server: &RecordingServer) -> ApiError {
     aksk_client(server, options())
         .list_desktops()
@@ -921,11 +926,7 @@ async fn a_streamed_read_hands_over_the_same_desktops_as_a_collected_one_page_by
 #[tokio::test]
 async fn a_streamed_read_refuses_a_desktop_listed_twice() {
     // Every page is the first one again: desktop 0 comes back on the page at offset 1000.
-    let server = Server::start(Auth::AkSk(SK), Duration::ZERO, |_: &Recorded, _| {
-        let page: Vec<Value> = (0..1000).map(desktop_json).collect();
-        json_response(200, json!({"total_count": 2500, "desktops": page}))
-    })
-    .await;
+    let server = first_page_always(2500).await;
     let client = aksk_client(&server, options());
     let ids: Vec<String> = (0..2400).map(|i| format!("desk-{i:05}")).collect();
     let error = client
